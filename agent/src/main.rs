@@ -1,0 +1,4 @@
+//! Command line of `vaultlet-agent` (being written).
+fn main() -> anyhow::Result<()> {
+    Ok(())
+}

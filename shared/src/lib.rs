@@ -1,0 +1,10 @@
+//! vaultlet-shared: what the injector and the agent both speak.
+//!
+//! - [`vault`]: the Vault HTTP client (hyper + rustls), its errors and response types.
+//! - [`config`]: the Vault Agent configuration types, loaded from JSON or HCL; the injector writes
+//!   them and the agent reads them, so this is the one contract between the two binaries.
+//! - [`annotations`]: the `vault.hashicorp.com/*` pod annotation table and the typed `AgentSpec`.
+
+pub mod annotations;
+pub mod config;
+pub mod vault;

@@ -1,0 +1,1 @@
+//! vaultlet-tests: the harness every crate's integration tests use (being written).

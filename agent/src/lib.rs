@@ -1,3 +1,8 @@
 //! vaultlet-agent: the container the injector adds to a pod.
 //!
 //! It logs in to Vault, keeps its token renewed, and renders templates of secrets into files.
+pub mod auth;
+pub mod cli;
+pub mod process;
+pub mod sink;
+pub mod token;

@@ -1,0 +1,177 @@
+//! The `jwt` auth method (agent.md §3.2): `{"role", "jwt"}` with the file's content **untrimmed**
+//! (upstream quirk Q-A6), the file deleted after reading unless `remove_jwt_after_reading = false`.
+//!
+//! Upstream polls the file every `jwt_read_period` and logs in with the latest JWT it saw. We read
+//! the file at each login attempt instead, which gives the same result for a login (the latest JWT),
+//! without a background task: when the file is gone (we deleted it) or empty, the last JWT read is
+//! reused; with none yet, the login fails with an error naming the file. `jwt_read_period` is accepted
+//! and ignored.
+
+use std::collections::BTreeMap;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use super::AuthError;
+use super::method::{LoginRequest, config_bool, config_string, required_path};
+
+/// The configured `jwt` method and the last JWT it read.
+pub struct Jwt {
+    mount_path: String,
+    role: String,
+    path: PathBuf,
+    remove_after_reading: bool,
+    latest: Option<String>,
+}
+
+impl std::fmt::Debug for Jwt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jwt")
+            .field("mount_path", &self.mount_path)
+            .field("role", &self.role)
+            .field("path", &self.path)
+            .field("remove_after_reading", &self.remove_after_reading)
+            .field("latest", &self.latest.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// The login body: the JWT exactly as read.
+pub fn login_body(role: &str, jwt: &str) -> Value {
+    json!({"role": role, "jwt": jwt})
+}
+
+impl Jwt {
+    /// From the method config: `path`, `role` (required), `remove_jwt_after_reading` (default true).
+    pub fn new(mount_path: String, config: &BTreeMap<String, Value>) -> Result<Self, AuthError> {
+        let path = required_path(config, "path", "jwt")?;
+        let role = match config_string(config, "role") {
+            Some(r) if !r.is_empty() => r,
+            Some(_) => {
+                return Err(AuthError::Config(
+                    "jwt auth method: 'role' value is empty".into(),
+                ));
+            }
+            None => {
+                return Err(AuthError::Config(
+                    "jwt auth method: missing 'role' value".into(),
+                ));
+            }
+        };
+        let remove_after_reading = config_bool(config, "remove_jwt_after_reading", true)?;
+        Ok(Self {
+            mount_path,
+            role,
+            path,
+            remove_after_reading,
+            latest: None,
+        })
+    }
+
+    /// The JWT file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads the file if it is there (deleting it when configured) and builds the login.
+    pub fn login_request(&mut self) -> Result<LoginRequest, AuthError> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(content) if content.is_empty() => {
+                tracing::warn!(target: "auth.jwt", path = %self.path.display(), "JWT file is empty, keeping the previous JWT");
+            }
+            Ok(content) => {
+                self.latest = Some(content);
+                if self.remove_after_reading
+                    && let Err(e) = std::fs::remove_file(&self.path)
+                {
+                    tracing::warn!(target: "auth.jwt", path = %self.path.display(), error = %e, "could not remove the JWT file after reading it");
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound && self.latest.is_some() => {}
+            Err(source) => {
+                return Err(AuthError::ReadFile {
+                    path: self.path.clone(),
+                    source,
+                });
+            }
+        }
+        let Some(jwt) = &self.latest else {
+            return Err(AuthError::EmptyFile {
+                path: self.path.clone(),
+            });
+        };
+        Ok(LoginRequest::Login {
+            path: format!("{}/login", self.mount_path),
+            body: login_body(&self.role, jwt),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jwt_for(path: &Path, remove: bool) -> Jwt {
+        let cfg = serde_json::from_value(json!({
+            "path": path.to_str().unwrap(), "role": "r",
+            "remove_jwt_after_reading": if remove { "true" } else { "false" },
+        }))
+        .unwrap();
+        Jwt::new("auth/jwt".into(), &cfg).unwrap()
+    }
+
+    #[test]
+    fn requires_path_and_role() {
+        let e = Jwt::new("auth/jwt".into(), &BTreeMap::new()).unwrap_err();
+        assert!(e.to_string().contains("'path'"), "{e}");
+        let cfg = serde_json::from_value(json!({"path": "/x"})).unwrap();
+        let e = Jwt::new("auth/jwt".into(), &cfg).unwrap_err();
+        assert!(e.to_string().contains("'role'"), "{e}");
+    }
+
+    #[test]
+    fn untrimmed_and_removed_by_default_then_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jwt");
+        std::fs::write(&path, "eyJ.a.b\n").unwrap();
+        let mut m = jwt_for(&path, true);
+        let LoginRequest::Login { path: p, body } = m.login_request().unwrap() else {
+            panic!()
+        };
+        assert_eq!(p, "auth/jwt/login");
+        assert_eq!(body, json!({"role": "r", "jwt": "eyJ.a.b\n"}));
+        assert!(!path.exists(), "the file is removed after reading");
+        let LoginRequest::Login { body, .. } = m.login_request().unwrap() else {
+            panic!()
+        };
+        assert_eq!(body["jwt"], "eyJ.a.b\n", "the cached JWT is reused");
+        std::fs::write(&path, "newer").unwrap();
+        let LoginRequest::Login { body, .. } = m.login_request().unwrap() else {
+            panic!()
+        };
+        assert_eq!(body["jwt"], "newer");
+    }
+
+    #[test]
+    fn kept_when_configured_and_missing_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jwt");
+        let mut m = jwt_for(&path, false);
+        let err = m.login_request().unwrap_err().to_string();
+        assert!(err.contains(path.to_str().unwrap()), "{err}");
+        std::fs::write(&path, "x.y.z").unwrap();
+        m.login_request().unwrap();
+        assert!(path.exists());
+    }
+
+    #[test]
+    fn debug_hides_the_jwt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jwt");
+        std::fs::write(&path, "SECRETJWT").unwrap();
+        let mut m = jwt_for(&path, false);
+        m.login_request().unwrap();
+        assert!(!format!("{m:?}").contains("SECRETJWT"));
+    }
+}

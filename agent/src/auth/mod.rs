@@ -1,0 +1,349 @@
+//! Auto-auth (agent.md §3.1): the login loop. Logs in with the configured [`method::Method`], backs
+//! off on failures ([`backoff`]), publishes each new token on a `watch` channel (only changed tokens,
+//! §3.5), keeps it alive with the lifetime watcher and logs in again when the watcher ends.
+//!
+//! Per-method request builders live in [`kubernetes`], [`jwt`], [`approle`] and [`token_file`].
+
+pub mod approle;
+pub mod backoff;
+pub mod jwt;
+pub mod kubernetes;
+pub mod method;
+pub mod token_file;
+pub mod vault_http;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+
+use crate::process::metrics::Metrics;
+use crate::token::lifetime::{WatchEnd, shutdown_requested, watch_token};
+use crate::token::{ApiError, AuthToken, TokenApi};
+use backoff::AuthBackoff;
+use method::{LoginRequest, Method};
+
+/// Why auto-auth failed or could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The method's configuration is wrong.
+    #[error("{0}")]
+    Config(String),
+    /// A credential file could not be read.
+    #[error("error reading {path}: {source}")]
+    ReadFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A credential file is empty (or gone) and nothing was read from it before.
+    #[error(
+        "no credential in {path}: the file is empty or missing and nothing was read from it before"
+    )]
+    EmptyFile { path: PathBuf },
+    /// Vault refused or failed the login.
+    #[error("{0}")]
+    Vault(ApiError),
+    /// `exit_on_err`: a renewal failed and so did the re-login.
+    #[error("exceeded max retries failing to renew auth token: {0}")]
+    RenewFailed(ApiError),
+}
+
+/// Settings of the login loop from the `auto_auth.method` stanza.
+#[derive(Debug, Clone)]
+pub struct LoopSettings {
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+    pub exit_on_err: bool,
+    /// HashiCorp pauses this long before a re-login that follows a watcher end (quirk Q-A3).
+    pub relogin_pause: Duration,
+}
+
+impl Default for LoopSettings {
+    fn default() -> Self {
+        Self {
+            min_backoff: backoff::DEFAULT_MIN_BACKOFF,
+            max_backoff: backoff::DEFAULT_MAX_BACKOFF,
+            exit_on_err: false,
+            relogin_pause: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The running login loop's inputs and outputs.
+pub struct AuthHandler<A> {
+    pub api: A,
+    pub method: Method,
+    pub settings: LoopSettings,
+    /// Every new token is published here (the sinks and the template runtime subscribe).
+    pub tokens: watch::Sender<Option<AuthToken>>,
+    /// Notified by the template runtime on `invalid token` (§3.6): abandon the token, log in again.
+    pub relogin: Arc<Notify>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// One login attempt: the method's request, then the Vault call.
+async fn attempt<A: TokenApi>(api: &A, method: &mut Method) -> Result<AuthToken, AuthError> {
+    match method.login_request()? {
+        LoginRequest::Login { path, body } => {
+            api.login(&path, &body).await.map_err(AuthError::Vault)
+        }
+        LoginRequest::LookupSelf { token } => {
+            api.lookup_self(&token).await.map_err(AuthError::Vault)
+        }
+    }
+}
+
+impl<A: TokenApi> AuthHandler<A> {
+    /// Runs until `shutdown` turns true (`Ok`) or, with `exit_on_err`, until the first failure (`Err`).
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), AuthError> {
+        let s = &self.settings;
+        let mut backoff = AuthBackoff::new(s.min_backoff, s.max_backoff, rand::random());
+        let kind = self.method.name();
+        loop {
+            if *shutdown.borrow() {
+                return Ok(());
+            }
+            tracing::info!(target: "auth.handler", method = kind, "authenticating");
+            let token = match attempt(&self.api, &mut self.method).await {
+                Ok(t) => t,
+                Err(e) => {
+                    self.metrics.auth_failed();
+                    if self.settings.exit_on_err {
+                        tracing::error!(target: "auth.handler", error = %e, "error authenticating, exiting as exit_on_err is set");
+                        return Err(e);
+                    }
+                    let sleep = backoff.fail(rand::random());
+                    tracing::error!(target: "auth.handler", error = %e, backoff = ?sleep, "error authenticating");
+                    if sleep_or_shutdown(sleep, &mut shutdown).await {
+                        return Ok(());
+                    }
+                    continue;
+                }
+            };
+            tracing::info!(target: "auth.handler", accessor = %token.accessor, ttl = ?token.ttl, renewable = token.renewable, "authentication successful, sending token to sinks");
+            self.tokens.send_if_modified(|current| {
+                let changed =
+                    current.as_ref().map(AuthToken::client_token) != Some(token.client_token());
+                *current = Some(token.clone());
+                changed
+            });
+            backoff.reset(rand::random());
+            self.metrics.login_succeeded();
+
+            let end = if token.is_root() {
+                tracing::info!(target: "auth.handler", "not renewing the root token");
+                shutdown_requested(&mut shutdown).await;
+                WatchEnd::Shutdown
+            } else {
+                if token.token_type == "batch" {
+                    tracing::info!(target: "auth.handler", "batch tokens are not renewable; logging in again near the end of its TTL");
+                }
+                watch_token(
+                    &self.api,
+                    &token,
+                    &mut shutdown,
+                    &self.relogin,
+                    &self.metrics,
+                )
+                .await
+            };
+            match end {
+                WatchEnd::Shutdown => return Ok(()),
+                WatchEnd::Expiring | WatchEnd::ReloginRequested => {
+                    tracing::info!(target: "auth.handler", "lifetime watcher done channel triggered, re-authenticating");
+                    if sleep_or_shutdown(self.settings.relogin_pause, &mut shutdown).await {
+                        return Ok(());
+                    }
+                }
+                WatchEnd::RenewFailed(e) => {
+                    self.metrics.auth_failed();
+                    if self.settings.exit_on_err {
+                        tracing::error!(target: "auth.handler", error = %e, "exceeded max retries failing to renew auth token");
+                        return Err(AuthError::RenewFailed(e));
+                    }
+                    let sleep = backoff.fail(rand::random());
+                    tracing::error!(target: "auth.handler", error = %e, backoff = ?sleep, "error renewing auth token, re-authenticating");
+                    if sleep_or_shutdown(sleep, &mut shutdown).await {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sleeps `d`; returns true if shutdown came first.
+async fn sleep_or_shutdown(d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(d) => false,
+        () = shutdown_requested(shutdown) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    /// Logins fail `fail_first` times, then succeed with tokens "t1", "t2", … (TTL `ttl`, not renewable).
+    struct Fake {
+        fail_first: usize,
+        calls: Rc<RefCell<Vec<tokio::time::Instant>>>,
+        ttl: u64,
+    }
+
+    impl TokenApi for Fake {
+        async fn login(&self, path: &str, body: &Value) -> Result<AuthToken, ApiError> {
+            assert_eq!(path, "auth/jwt/login");
+            assert_eq!(body["role"], "r");
+            self.calls.borrow_mut().push(tokio::time::Instant::now());
+            let n = self.calls.borrow().len();
+            if n <= self.fail_first {
+                return Err("permission denied".into());
+            }
+            Ok(AuthToken::new(
+                format!("t{}", n - self.fail_first),
+                "acc",
+                Duration::from_secs(self.ttl),
+                false,
+                vec![],
+                "service",
+            ))
+        }
+        async fn lookup_self(&self, _: &str) -> Result<AuthToken, ApiError> {
+            unreachable!()
+        }
+        async fn renew_self(&self, _: &str) -> Result<AuthToken, ApiError> {
+            unreachable!()
+        }
+    }
+
+    fn handler(
+        dir: &std::path::Path,
+        fake: Fake,
+        exit_on_err: bool,
+    ) -> (AuthHandler<Fake>, watch::Receiver<Option<AuthToken>>) {
+        let jwt = dir.join("jwt");
+        std::fs::write(&jwt, "x.y.z").unwrap();
+        let cfg = serde_json::from_value(
+            json!({"path": jwt.to_str().unwrap(), "role": "r", "remove_jwt_after_reading": false}),
+        )
+        .unwrap();
+        let (tx, rx) = watch::channel(None);
+        let h = AuthHandler {
+            api: fake,
+            method: Method::from_config("jwt", None, &cfg).unwrap(),
+            settings: LoopSettings {
+                exit_on_err,
+                ..LoopSettings::default()
+            },
+            tokens: tx,
+            relogin: Arc::new(Notify::new()),
+            metrics: Arc::new(Metrics::default()),
+        };
+        (h, rx)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn backs_off_then_publishes_the_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let (h, mut rx) = handler(
+            dir.path(),
+            Fake {
+                fail_first: 3,
+                calls: Rc::default(),
+                ttl: 3600,
+            },
+            false,
+        );
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let metrics = h.metrics.clone();
+        let run = h.run(stop_rx);
+        let check = async {
+            rx.wait_for(Option::is_some).await.unwrap();
+            assert_eq!(rx.borrow().as_ref().unwrap().client_token(), "t1");
+            stop_tx.send(true).unwrap();
+        };
+        let (res, ()) = tokio::join!(run, check);
+        res.unwrap();
+        assert_eq!(metrics.failures(), 3);
+        assert_eq!(metrics.successes(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn backoff_gaps_follow_the_schedule() {
+        let dir = tempfile::tempdir().unwrap();
+        let calls = Rc::new(RefCell::new(vec![]));
+        let fake = Fake {
+            fail_first: 4,
+            calls: calls.clone(),
+            ttl: 3600,
+        };
+        let (h, mut rx) = handler(dir.path(), fake, false);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let probe = async {
+            rx.wait_for(Option::is_some).await.unwrap();
+            stop_tx.send(true).unwrap();
+        };
+        let (res, ()) = tokio::join!(h.run(stop_rx), probe);
+        res.unwrap();
+        let at = calls.borrow();
+        assert_eq!(at.len(), 5);
+        // §3.3: sleeps ≈ 1, 2, 4, 8 s, each at most 25 % shorter per doubling, never longer.
+        let mut upper = 1.0f64;
+        let mut lower = 0.75f64;
+        for w in at.windows(2) {
+            let gap = (w[1] - w[0]).as_secs_f64();
+            assert!(
+                gap <= upper + 1e-6 && gap >= lower - 1e-6,
+                "gap {gap} not in [{lower}, {upper}]"
+            );
+            upper *= 2.0;
+            lower = lower * 2.0 * 0.75;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn exit_on_err_stops_at_the_first_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let (h, _rx) = handler(
+            dir.path(),
+            Fake {
+                fail_first: 10,
+                calls: Rc::default(),
+                ttl: 3600,
+            },
+            true,
+        );
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let err = h.run(stop_rx).await.unwrap_err();
+        assert!(err.to_string().contains("permission denied"), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn relogs_in_when_the_token_expires_and_publishes_the_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (h, mut rx) = handler(
+            dir.path(),
+            Fake {
+                fail_first: 0,
+                calls: Rc::default(),
+                ttl: 10,
+            },
+            false,
+        );
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let check = async {
+            rx.wait_for(|t| t.as_ref().is_some_and(|t| t.client_token() == "t2"))
+                .await
+                .unwrap();
+            stop_tx.send(true).unwrap();
+        };
+        let (res, ()) = tokio::join!(h.run(stop_rx), check);
+        res.unwrap();
+    }
+}

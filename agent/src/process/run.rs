@@ -1,0 +1,389 @@
+//! The agent's run loop: builds auto-auth and the sinks from the config, writes the PID file, runs
+//! the login loop, the sink server and the template runtime together, and decides when to stop
+//! (agent.md §6 init mode, §8.2 signals).
+//!
+//! # Seam for the template runtime
+//!
+//! The render runtime plugs in as a [`TemplateRuntime`]: a one-shot function given a
+//! [`TemplateHandoff`] (the config, a `watch` receiver of auth tokens — `None` until the first login,
+//! then only changed tokens — the shutdown signal, and the [`Notify`] to poke on `invalid token`,
+//! §3.6) that returns a future:
+//! - **init mode** (`exit_after_auth`): the future must resolve `Ok(())` once every template has been
+//!   rendered once; the agent exits 0 when that and "every sink wrote the token" both hold. `Err` ⇒
+//!   exit 1 with the message.
+//! - **sidecar mode**: the future runs until shutdown; `Ok(())` is ignored (the agent keeps running
+//!   until a signal), `Err` ⇒ the agent stops with exit 1 (`exit_on_retry_failure`).
+//!
+//! With no runtime given (or no templates), "templates rendered" is immediately true.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::{Notify, watch};
+use vaultlet_shared::config::AgentConfig;
+
+use super::metrics::Metrics;
+use super::pid_file::PidFile;
+use crate::auth::method::Method;
+use crate::auth::vault_http::Connection;
+use crate::auth::{AuthError, AuthHandler, LoopSettings};
+use crate::sink::{self, FileSink, Sink};
+use crate::token::lifetime::shutdown_requested;
+use crate::token::{AuthToken, TokenApi};
+
+/// What the template runtime receives.
+pub struct TemplateHandoff {
+    pub config: Arc<AgentConfig>,
+    /// Auth tokens: `None` until the first login; afterwards each new (changed) token.
+    pub tokens: watch::Receiver<Option<AuthToken>>,
+    /// Turns `true` when the agent shuts down.
+    pub shutdown: watch::Receiver<bool>,
+    /// Notify to make auto-auth abandon its token and log in again (`invalid token`, §3.6).
+    pub relogin: Arc<Notify>,
+    /// Init mode: render once and resolve.
+    pub exit_after_auth: bool,
+    /// Where Vault is, after `-address`/`VAULT_ADDR`/`vault` stanza precedence (§1.1), with the TLS
+    /// files and namespace: build the template client from this.
+    pub connection: Arc<Connection>,
+}
+
+/// The template runtime's entry point (see the module docs for its contract).
+pub type TemplateRuntime =
+    Box<dyn FnOnce(TemplateHandoff) -> Pin<Box<dyn Future<Output = Result<(), String>>>>>;
+
+/// Why the agent stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The config cannot be turned into a running agent (exit before doing anything).
+    #[error("{0}")]
+    Config(String),
+    /// Writing the PID file failed.
+    #[error("error writing pid file {path}: {source}")]
+    PidFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Auto-auth gave up (`exit_on_err`).
+    #[error("{0}")]
+    Auth(#[from] AuthError),
+    /// The template runtime failed.
+    #[error("template server error: {0}")]
+    Templates(String),
+}
+
+/// The agent assembled from its config, ready to run.
+pub struct Agent<A> {
+    pub config: Arc<AgentConfig>,
+    pub api: A,
+    pub method: Method,
+    pub settings: LoopSettings,
+    pub sinks: Vec<Sink>,
+    pub exit_after_auth: bool,
+    pub pid_file: Option<PathBuf>,
+    pub metrics: Arc<Metrics>,
+    pub connection: Arc<Connection>,
+}
+
+impl<A: TokenApi> Agent<A> {
+    /// Builds auto-auth and sinks from `config` (checks the sinks are writable). `exit_after_auth`
+    /// is the command-line override, if given.
+    pub fn from_config(
+        config: AgentConfig,
+        api: A,
+        connection: Connection,
+        exit_after_auth: Option<bool>,
+    ) -> Result<Self, RunError> {
+        let Some(auto_auth) = &config.auto_auth else {
+            return Err(RunError::Config(
+                "no auto_auth block found in config: vaultlet needs auto_auth".into(),
+            ));
+        };
+        let m = &auto_auth.method;
+        if m.wrap_ttl.is_some_and(|d| !d.0.is_zero()) {
+            return Err(RunError::Config(
+                "auto_auth.method.wrap_ttl: response-wrapped logins are not supported by vaultlet yet".into(),
+            ));
+        }
+        let method =
+            Method::from_config(&m.method_type, Some(&m.effective_mount_path()), &m.config)
+                .map_err(|e| RunError::Config(e.to_string()))?;
+        let settings = LoopSettings {
+            min_backoff: m.effective_min_backoff(),
+            max_backoff: m.effective_max_backoff(),
+            exit_on_err: m.exit_on_err,
+            ..LoopSettings::default()
+        };
+        let mut sinks = Vec::new();
+        for (i, s) in auto_auth.sinks.iter().enumerate() {
+            if s.sink_type != "file" {
+                return Err(RunError::Config(format!(
+                    "Unknown sink type {:?}",
+                    s.sink_type
+                )));
+            }
+            if s.dh_type.as_deref().is_some_and(|d| !d.is_empty()) {
+                return Err(RunError::Config(format!(
+                    "auto_auth.sink[{i}].dh_type: encrypted sinks are not supported by vaultlet yet"
+                )));
+            }
+            let sink =
+                FileSink::from_config(&s.config).map_err(|e| RunError::Config(e.to_string()))?;
+            sink.write_check()
+                .map_err(|e| RunError::Config(e.to_string()))?;
+            sinks.push(Sink {
+                file: sink,
+                wrap_ttl: s.wrap_ttl.map(|d| d.0).filter(|d| !d.is_zero()),
+            });
+        }
+        let exit_after_auth = exit_after_auth.unwrap_or(config.exit_after_auth);
+        let pid_file = config
+            .pid_file
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from);
+        Ok(Self {
+            config: Arc::new(config),
+            api,
+            method,
+            settings,
+            sinks,
+            exit_after_auth,
+            pid_file,
+            metrics: Arc::new(Metrics::default()),
+            connection: Arc::new(connection),
+        })
+    }
+
+    /// Runs until done: init mode ⇒ after auth + sinks + templates rendered once; sidecar ⇒ until
+    /// `shutdown` turns true. The caller owns the shutdown sender (signals).
+    pub async fn run(
+        self,
+        shutdown: watch::Receiver<bool>,
+        templates: Option<TemplateRuntime>,
+    ) -> Result<(), RunError> {
+        let _pid = match &self.pid_file {
+            Some(path) => Some(PidFile::write(path, std::process::id()).map_err(|source| {
+                RunError::PidFile {
+                    path: path.clone(),
+                    source,
+                }
+            })?),
+            None => None,
+        };
+        let (token_tx, token_rx) = watch::channel::<Option<AuthToken>>(None);
+        let (written_tx, mut written_rx) = watch::channel(0u64);
+        let relogin = Arc::new(Notify::new());
+        let handoff = TemplateHandoff {
+            config: self.config.clone(),
+            tokens: token_rx.clone(),
+            shutdown: shutdown.clone(),
+            relogin: relogin.clone(),
+            exit_after_auth: self.exit_after_auth,
+            connection: self.connection.clone(),
+        };
+        let template_future: Pin<Box<dyn Future<Output = Result<(), String>>>> = match templates {
+            Some(runtime) if !self.config.templates.is_empty() => runtime(handoff),
+            _ => Box::pin(async { Ok(()) }),
+        };
+        let metrics = self.metrics.clone();
+        let api = self.api;
+        let handler = AuthHandler {
+            api: &api,
+            method: self.method,
+            settings: self.settings,
+            tokens: token_tx,
+            relogin,
+            metrics: metrics.clone(),
+        };
+        let auth = handler.run(shutdown.clone());
+        let sinks = sink::serve(&api, self.sinks, token_rx, written_tx, shutdown.clone());
+        tokio::pin!(auth, sinks, template_future);
+
+        let result = if self.exit_after_auth {
+            // Both at once (the runtime renders while the sinks are written); a template error
+            // ends the wait at once.
+            let done = async {
+                let sinks_written = async {
+                    let _ = written_rx.wait_for(|n| *n >= 1).await;
+                    Ok::<(), String>(())
+                };
+                tokio::try_join!(sinks_written, &mut template_future).map(|_| ())
+            };
+            tokio::select! {
+                r = &mut auth => r.map_err(RunError::from),
+                r = done => {
+                    if r.is_ok() {
+                        tracing::info!(target: "agent", "exit_after_auth: token written and templates rendered, exiting");
+                    }
+                    r.map_err(RunError::Templates)
+                }
+                () = &mut sinks => Ok(()),
+            }
+        } else {
+            let mut shutdown_wait = shutdown.clone();
+            let templates_failed = async {
+                match (&mut template_future).await {
+                    Err(e) => e,
+                    Ok(()) => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                r = &mut auth => r.map_err(RunError::from),
+                e = templates_failed => Err(RunError::Templates(e)),
+                () = &mut sinks => Ok(()),
+                () = shutdown_requested(&mut shutdown_wait) => Ok(()),
+            }
+        };
+        metrics.shut_down();
+        tracing::debug!(target: "agent", auth_success = metrics.successes(), auth_failure = metrics.failures(), renewals = metrics.renewals(), "final counters");
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::ApiError;
+    use serde_json::{Value, json};
+    use std::time::Duration;
+
+    struct Fake;
+
+    impl TokenApi for Fake {
+        async fn login(&self, _: &str, _: &Value) -> Result<AuthToken, ApiError> {
+            Ok(AuthToken::new(
+                "tok-1",
+                "acc",
+                Duration::from_secs(3600),
+                true,
+                vec![],
+                "service",
+            ))
+        }
+        async fn lookup_self(&self, _: &str) -> Result<AuthToken, ApiError> {
+            unreachable!()
+        }
+        async fn renew_self(&self, t: &str) -> Result<AuthToken, ApiError> {
+            Ok(AuthToken::new(
+                t,
+                "acc",
+                Duration::from_secs(3600),
+                true,
+                vec![],
+                "service",
+            ))
+        }
+    }
+
+    fn agent(dir: &std::path::Path, exit_after_auth: bool, with_template: bool) -> Agent<Fake> {
+        let jwt = dir.join("jwt");
+        std::fs::write(&jwt, "x.y.z").unwrap();
+        let sink = dir.join("sink");
+        let mut cfg = json!({
+            "auto_auth": {"method": {"type": "jwt", "config": {"path": jwt.to_str().unwrap(), "role": "r", "remove_jwt_after_reading": false}},
+                          "sink": [{"type": "file", "config": {"path": sink.to_str().unwrap()}}]},
+            "pid_file": dir.join("pid").to_str().unwrap(),
+        });
+        if with_template {
+            cfg["template"] =
+                json!([{"destination": dir.join("out").to_str().unwrap(), "contents": "x"}]);
+        }
+        let config = AgentConfig::from_json_str(&cfg.to_string()).unwrap().config;
+        Agent::from_config(config, Fake, Connection::default(), Some(exit_after_auth)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn init_mode_waits_for_the_sink_and_the_templates() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = agent(dir.path(), true, true);
+        let (_tx, rx) = watch::channel(false);
+        let seen = Arc::new(std::sync::Mutex::new(None));
+        let seen2 = seen.clone();
+        let runtime: TemplateRuntime = Box::new(move |mut h: TemplateHandoff| {
+            Box::pin(async move {
+                assert!(h.exit_after_auth);
+                let t = h
+                    .tokens
+                    .wait_for(Option::is_some)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                *seen2.lock().unwrap() = Some(t.as_ref().unwrap().client_token().to_string());
+                Ok(())
+            })
+        });
+        a.run(rx, Some(runtime)).await.unwrap();
+        assert_eq!(seen.lock().unwrap().as_deref(), Some("tok-1"));
+        assert_eq!(std::fs::read(dir.path().join("sink")).unwrap(), b"tok-1");
+        assert!(
+            !dir.path().join("pid").exists(),
+            "pid file removed when run returns"
+        );
+    }
+
+    #[tokio::test]
+    async fn init_mode_without_templates_exits_after_the_sink() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_tx, rx) = watch::channel(false);
+        agent(dir.path(), true, false).run(rx, None).await.unwrap();
+        assert_eq!(std::fs::read(dir.path().join("sink")).unwrap(), b"tok-1");
+    }
+
+    #[tokio::test]
+    async fn a_template_failure_stops_the_agent() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_tx, rx) = watch::channel(false);
+        let runtime: TemplateRuntime =
+            Box::new(|_h| Box::pin(async { Err("template out: missing key".to_string()) }));
+        let err = agent(dir.path(), false, true)
+            .run(rx, Some(runtime))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("missing key"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn init_mode_template_error_is_returned() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_tx, rx) = watch::channel(false);
+        let runtime: TemplateRuntime =
+            Box::new(|_h| Box::pin(async { Err("template out: bad".to_string()) }));
+        let err = agent(dir.path(), true, true)
+            .run(rx, Some(runtime))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RunError::Templates(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn sidecar_runs_until_shutdown() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = agent(dir.path(), false, false);
+        let (tx, rx) = watch::channel(false);
+        let sink = dir.path().join("sink");
+        let stop = async {
+            while std::fs::read(&sink).is_err() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert!(dir.path().join("pid").exists());
+            tx.send(true).unwrap();
+        };
+        let (r, ()) = tokio::join!(a.run(rx, None), stop);
+        r.unwrap();
+        assert!(!dir.path().join("pid").exists());
+    }
+
+    #[test]
+    fn unsupported_sink_options_are_refused_clearly() {
+        let cfg = json!({"auto_auth": {"method": {"type": "jwt", "config": {"path": "/x", "role": "r"}},
+            "sink": [{"type": "file", "dh_type": "curve25519", "dh_path": "/tmp/pub", "config": {"path": "/tmp/x"}}]}});
+        let config = AgentConfig::from_json_str(&cfg.to_string()).unwrap().config;
+        let err = Agent::from_config(config, Fake, Connection::default(), None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("dh_type"), "{err}");
+    }
+}

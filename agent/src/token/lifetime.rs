@@ -1,0 +1,248 @@
+//! The async lifetime watcher (agent.md §3.4): renews the auto-auth token right after login and then
+//! on the [`super::schedule`], backs off on failed renewals, and ends when the caller must log in again.
+
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+
+use super::schedule::{LifetimeSchedule, Next, renew_error_backoff};
+use super::{ApiError, AuthToken, TokenApi};
+use crate::process::metrics::Metrics;
+
+/// Why the watcher stopped.
+#[derive(Debug)]
+pub enum WatchEnd {
+    /// Shutdown was requested.
+    Shutdown,
+    /// The token is near its end (TTL or max TTL): log in again.
+    Expiring,
+    /// Something asked for a fresh login (the template engine saw `invalid token`, §3.6).
+    ReloginRequested,
+    /// Renewals kept failing until the token's lifetime ran out.
+    RenewFailed(ApiError),
+}
+
+/// Waits until `shutdown` holds `true`.
+pub async fn shutdown_requested(shutdown: &mut watch::Receiver<bool>) {
+    // An Err means the sender is gone: treat it as shutdown too.
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Watches `token` until it must be replaced. Renewed tokens are sent on `renewed` (same token
+/// string, fresh TTL) so observers can see renewals; the token string itself never changes here.
+pub async fn watch_token<A: TokenApi>(
+    api: &A,
+    token: &AuthToken,
+    shutdown: &mut watch::Receiver<bool>,
+    relogin: &Notify,
+    metrics: &Metrics,
+) -> WatchEnd {
+    let mut schedule = LifetimeSchedule::new(token.ttl, rand::random());
+    let mut start = Instant::now();
+    let mut last_lease = token.ttl;
+    let mut error_attempt = 0u32;
+    loop {
+        let remaining = if token.renewable {
+            match api.renew_self(token.client_token()).await {
+                Ok(renewed) => {
+                    start = Instant::now();
+                    last_lease = renewed.ttl;
+                    error_attempt = 0;
+                    metrics.renewal_succeeded();
+                    tracing::info!(target: "auth.handler", accessor = %token.accessor, ttl = ?renewed.ttl, "renewed auth token");
+                    renewed.ttl
+                }
+                Err(e) => {
+                    metrics.auth_failed();
+                    let left = (start + last_lease).saturating_duration_since(Instant::now());
+                    match renew_error_backoff(error_attempt, rand::random(), left) {
+                        Some(sleep) => {
+                            tracing::warn!(target: "auth.handler", error = %e, backoff = ?sleep, "error renewing auth token, retrying");
+                            error_attempt += 1;
+                            if let Some(end) = pause(sleep, shutdown, relogin).await {
+                                return end;
+                            }
+                            continue;
+                        }
+                        None => return WatchEnd::RenewFailed(e),
+                    }
+                }
+            }
+        } else {
+            (start + token.ttl).saturating_duration_since(Instant::now())
+        };
+        match schedule.step(remaining, rand::random()) {
+            Next::Relogin => return WatchEnd::Expiring,
+            Next::SleepThenRenew(sleep) => {
+                tracing::debug!(target: "auth.handler", next_renewal_in = ?sleep, "lifetime watcher sleeping");
+                if let Some(end) = pause(sleep, shutdown, relogin).await {
+                    return end;
+                }
+            }
+        }
+    }
+}
+
+/// Sleeps `d` unless shutdown or a re-login request comes first.
+async fn pause(
+    d: Duration,
+    shutdown: &mut watch::Receiver<bool>,
+    relogin: &Notify,
+) -> Option<WatchEnd> {
+    tokio::select! {
+        () = tokio::time::sleep(d) => None,
+        () = shutdown_requested(shutdown) => Some(WatchEnd::Shutdown),
+        () = relogin.notified() => Some(WatchEnd::ReloginRequested),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    /// Renew answers in order; records when each renewal happened.
+    struct Fake {
+        answers: RefCell<VecDeque<Result<u64, String>>>,
+        at: RefCell<Vec<Instant>>,
+    }
+
+    impl TokenApi for Fake {
+        async fn login(&self, _: &str, _: &serde_json::Value) -> Result<AuthToken, ApiError> {
+            unreachable!()
+        }
+        async fn lookup_self(&self, _: &str) -> Result<AuthToken, ApiError> {
+            unreachable!()
+        }
+        async fn renew_self(&self, t: &str) -> Result<AuthToken, ApiError> {
+            self.at.borrow_mut().push(Instant::now());
+            match self
+                .answers
+                .borrow_mut()
+                .pop_front()
+                .expect("unexpected renewal")
+            {
+                Ok(ttl) => Ok(AuthToken::new(
+                    t,
+                    "acc",
+                    Duration::from_secs(ttl),
+                    true,
+                    vec![],
+                    "service",
+                )),
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+
+    fn token(ttl: u64, renewable: bool) -> AuthToken {
+        AuthToken::new(
+            "tok",
+            "acc",
+            Duration::from_secs(ttl),
+            renewable,
+            vec![],
+            "service",
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn renews_at_once_then_at_two_thirds_until_max_ttl() {
+        let fake = Fake {
+            answers: RefCell::new(vec![Ok(30), Ok(30), Ok(30), Ok(5)].into()),
+            at: RefCell::new(vec![]),
+        };
+        let (_tx, mut rx) = watch::channel(false);
+        let m = Metrics::default();
+        let t0 = Instant::now();
+        let end = watch_token(&fake, &token(30, true), &mut rx, &Notify::new(), &m).await;
+        assert!(matches!(end, WatchEnd::Expiring), "{end:?}");
+        let at: Vec<f64> = fake
+            .at
+            .borrow()
+            .iter()
+            .map(|i| (*i - t0).as_secs_f64())
+            .collect();
+        assert_eq!(at.len(), 4);
+        assert!(at[0] < 0.001, "renewed right after login: {at:?}");
+        for w in at.windows(2) {
+            let gap = w[1] - w[0];
+            // 2/3·30 + grace/3 with grace in [3, 6) ⇒ [21, 22).
+            assert!((21.0..22.0).contains(&gap), "{at:?}");
+        }
+        assert_eq!(m.renewals(), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn non_renewable_counts_down_and_relogs_at_seventy_percent() {
+        let fake = Fake {
+            answers: RefCell::new(VecDeque::new()),
+            at: RefCell::new(vec![]),
+        };
+        let (_tx, mut rx) = watch::channel(false);
+        let t0 = Instant::now();
+        let end = watch_token(
+            &fake,
+            &token(100, false),
+            &mut rx,
+            &Notify::new(),
+            &Metrics::default(),
+        )
+        .await;
+        assert!(matches!(end, WatchEnd::Expiring));
+        let took = (Instant::now() - t0).as_secs_f64();
+        assert!((70.0..74.0).contains(&took), "{took}");
+        assert!(fake.at.borrow().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_renewals_back_off_then_give_up() {
+        let fake = Fake {
+            answers: RefCell::new(
+                vec![Err("boom".into()), Err("boom".into()), Err("boom".into())].into(),
+            ),
+            at: RefCell::new(vec![]),
+        };
+        let (_tx, mut rx) = watch::channel(false);
+        let m = Metrics::default();
+        let t0 = Instant::now();
+        let end = watch_token(&fake, &token(40, true), &mut rx, &Notify::new(), &m).await;
+        assert!(matches!(end, WatchEnd::RenewFailed(_)), "{end:?}");
+        // Sleeps of 5–15s then 10–30s, stopping before the 40s lease would have run out.
+        assert!((Instant::now() - t0) < Duration::from_secs(40));
+        assert!(fake.at.borrow().len() >= 2);
+        assert_eq!(m.failures() as usize, fake.at.borrow().len());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_and_relogin_interrupt_the_sleep() {
+        let fake = Fake {
+            answers: RefCell::new(vec![Ok(3600), Ok(3600)].into()),
+            at: RefCell::new(vec![]),
+        };
+        let (tx, mut rx) = watch::channel(false);
+        let relogin = Notify::new();
+        relogin.notify_one();
+        let end = watch_token(
+            &fake,
+            &token(3600, true),
+            &mut rx,
+            &relogin,
+            &Metrics::default(),
+        )
+        .await;
+        assert!(matches!(end, WatchEnd::ReloginRequested));
+        tx.send(true).unwrap();
+        let end = watch_token(
+            &fake,
+            &token(3600, true),
+            &mut rx,
+            &relogin,
+            &Metrics::default(),
+        )
+        .await;
+        assert!(matches!(end, WatchEnd::Shutdown));
+    }
+}

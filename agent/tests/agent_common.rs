@@ -1,0 +1,178 @@
+//! Helpers shared by the agent's end-to-end tests: run the built `vaultlet-agent` binary as a child
+//! process with a config in a tempdir, capture its log, wait for files, send signals.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_vaultlet-agent");
+
+/// Env vars of the test process that must not leak into the agent.
+const SCRUB: &[&str] = &[
+    "VAULT_ADDR",
+    "BAO_ADDR",
+    "VAULT_TOKEN",
+    "BAO_TOKEN",
+    "VAULT_CONFIG",
+    "BAO_CONFIG",
+    "VAULT_NAMESPACE",
+    "BAO_NAMESPACE",
+    "VAULT_CACERT",
+    "BAO_CACERT",
+    "VAULT_LOG_LEVEL",
+    "BAO_LOG_LEVEL",
+    "VAULT_SKIP_VERIFY",
+    "BAO_SKIP_VERIFY",
+];
+
+/// A command for the binary with a clean environment.
+pub fn command() -> Command {
+    let mut c = Command::new(BIN);
+    for v in SCRUB {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// A running agent: its tempdir (config, sink, log) and the child.
+pub struct AgentRun {
+    pub dir: tempfile::TempDir,
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+/// A jwt auto-auth config writing the token to `sink`.
+pub fn jwt_config(addr: &str, jwt_path: &Path, role: &str, sink: &Path) -> Value {
+    json!({
+        "auto_auth": {
+            "method": {
+                "type": "jwt", "mount_path": "auth/jwt",
+                "min_backoff": "1s", "max_backoff": "4s",
+                "config": {"path": jwt_path.to_str().unwrap(), "role": role, "remove_jwt_after_reading": "false"}
+            },
+            "sink": [{"type": "file", "config": {"path": sink.to_str().unwrap()}}]
+        },
+        "vault": {"address": addr}
+    })
+}
+
+impl AgentRun {
+    /// Writes `config` to `<dir>/config.json` and starts `vaultlet-agent agent -config=… args…`
+    /// with stdout+stderr to `<dir>/agent.log`.
+    pub fn start(dir: tempfile::TempDir, config: &Value, args: &[&str]) -> Self {
+        let cfg = dir.path().join("config.json");
+        std::fs::write(&cfg, config.to_string()).unwrap();
+        let log = dir.path().join("agent.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let child = command()
+            .arg("agent")
+            .arg(format!("-config={}", cfg.display()))
+            .args(args)
+            .stdout(Stdio::from(out.try_clone().unwrap()))
+            .stderr(Stdio::from(out))
+            .spawn()
+            .unwrap();
+        Self { dir, child, log }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM with `kill`.
+    pub fn sigterm(&self) {
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -TERM failed");
+    }
+
+    /// Waits up to `timeout` for the process to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// Reads the file once `cond` holds for its content, or panics with the agent log.
+    pub fn wait_file(&self, path: &Path, timeout: Duration, cond: impl Fn(&str) -> bool) -> String {
+        let end = Instant::now() + timeout;
+        loop {
+            if let Ok(s) = std::fs::read_to_string(path)
+                && cond(&s)
+            {
+                return s;
+            }
+            assert!(
+                Instant::now() < end,
+                "timed out waiting for {}; agent log:\n{}",
+                path.display(),
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the log satisfies `cond`, or panics with the log.
+    pub fn wait_log(&self, timeout: Duration, cond: impl Fn(&str) -> bool) -> String {
+        let end = Instant::now() + timeout;
+        loop {
+            let log = self.log();
+            if cond(&log) {
+                return log;
+            }
+            assert!(Instant::now() < end, "timed out waiting on the log:\n{log}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for AgentRun {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Parses a Rust `Debug` duration as logged (`948.7ms`, `1.44s`, `12µs`, `5ns`).
+pub fn parse_debug_duration(s: &str) -> Option<Duration> {
+    let s = s.trim().trim_matches('"');
+    let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = s.strip_suffix("µs") {
+        (n, 1e-6)
+    } else if let Some(n) = s.strip_suffix("ns") {
+        (n, 1e-9)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        return None;
+    };
+    num.parse::<f64>()
+        .ok()
+        .map(|n| Duration::from_secs_f64(n * scale))
+}
+
+/// The `backoff=` values of `error authenticating` lines, in order.
+pub fn logged_backoffs(log: &str) -> Vec<Duration> {
+    log.lines()
+        .filter(|l| l.contains("error authenticating"))
+        .filter_map(|l| l.split(" backoff=").nth(1))
+        .filter_map(|rest| parse_debug_duration(rest.split_whitespace().next().unwrap_or("")))
+        .collect()
+}

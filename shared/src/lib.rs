@@ -3,8 +3,10 @@
 //! - [`vault`]: the Vault HTTP client (hyper + rustls), its errors and response types.
 //! - [`config`]: the Vault Agent configuration types, loaded from JSON or HCL; the injector writes
 //!   them and the agent reads them, so this is the one contract between the two binaries.
+//! - [`json`]: literal-exact JSON values (numbers as sent) for secrets that reach templates.
 //! - [`annotations`]: the `vault.hashicorp.com/*` pod annotation table and the typed `AgentSpec`.
 
 pub mod annotations;
 pub mod config;
+pub mod json;
 pub mod vault;

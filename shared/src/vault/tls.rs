@@ -1,0 +1,172 @@
+//! The rustls client configuration: system roots plus the CA file / directory / PEM bytes the
+//! user names, an optional client certificate (mTLS), TLS 1.2 or newer, and — only when the user
+//! turns verification off — a verifier that accepts any server certificate.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, aws_lc_rs};
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+
+use super::{ClientConfig, VaultError};
+
+/// Builds the TLS settings; returns them with a description of what is trusted (for errors).
+pub(crate) fn client_tls(cfg: &ClientConfig) -> Result<(rustls::ClientConfig, String), VaultError> {
+    let provider = Arc::new(aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| VaultError::Config(format!("TLS: {e}")))?;
+    let mut trust = Vec::new();
+    let builder = if cfg.tls_skip_verify {
+        trust.push("nothing (tls_skip_verify is on)".to_string());
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+    } else {
+        let mut roots = RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        let (added, _) = roots.add_parsable_certificates(native.certs);
+        if added > 0 {
+            trust.push("the system roots".to_string());
+        }
+        if let Some(file) = &cfg.ca_cert {
+            add_pem_file(&mut roots, file, "ca_cert")?;
+            trust.push(format!("ca_cert {}", file.display()));
+        }
+        if let Some(dir) = &cfg.ca_path {
+            let entries = std::fs::read_dir(dir).map_err(|e| {
+                VaultError::Config(format!("ca_path: cannot read {}: {e}", dir.display()))
+            })?;
+            for entry in entries.flatten() {
+                let p = entry.path();
+                if p.is_file() {
+                    add_pem_file(&mut roots, &p, "ca_path")?;
+                }
+            }
+            trust.push(format!("ca_path {}", dir.display()));
+        }
+        if let Some(pem) = &cfg.ca_cert_bytes {
+            let n = add_pem(&mut roots, pem.as_bytes());
+            if n == 0 {
+                return Err(VaultError::Config(
+                    "VAULT_CACERT_BYTES: no PEM certificate in it".into(),
+                ));
+            }
+            trust.push("VAULT_CACERT_BYTES".to_string());
+        }
+        builder.with_root_certificates(roots)
+    };
+    let config = match (&cfg.client_cert, &cfg.client_key) {
+        (Some(cert), Some(key)) => {
+            let chain = read_certs(cert, "client_cert")?;
+            let key = read_key(key)?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| VaultError::Config(format!("client_cert/client_key: {e}")))?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        _ => {
+            return Err(VaultError::Config(
+                "client_cert and client_key must be given together".into(),
+            ));
+        }
+    };
+    Ok((config, trust.join(" + ")))
+}
+
+fn add_pem(roots: &mut RootCertStore, pem: &[u8]) -> usize {
+    let certs: Vec<CertificateDer<'static>> =
+        rustls_pemfile::certs(&mut &pem[..]).flatten().collect();
+    roots.add_parsable_certificates(certs).0
+}
+
+fn add_pem_file(roots: &mut RootCertStore, file: &Path, key: &str) -> Result<(), VaultError> {
+    let pem = std::fs::read(file)
+        .map_err(|e| VaultError::Config(format!("{key}: cannot read {}: {e}", file.display())))?;
+    if add_pem(roots, &pem) == 0 {
+        return Err(VaultError::Config(format!(
+            "{key}: no PEM certificate in {}",
+            file.display()
+        )));
+    }
+    Ok(())
+}
+
+fn read_certs(file: &Path, key: &str) -> Result<Vec<CertificateDer<'static>>, VaultError> {
+    let pem = std::fs::read(file)
+        .map_err(|e| VaultError::Config(format!("{key}: cannot read {}: {e}", file.display())))?;
+    let certs: Vec<_> = rustls_pemfile::certs(&mut &pem[..]).flatten().collect();
+    if certs.is_empty() {
+        return Err(VaultError::Config(format!(
+            "{key}: no PEM certificate in {}",
+            file.display()
+        )));
+    }
+    Ok(certs)
+}
+
+fn read_key(file: &Path) -> Result<PrivateKeyDer<'static>, VaultError> {
+    let pem = std::fs::read(file).map_err(|e| {
+        VaultError::Config(format!("client_key: cannot read {}: {e}", file.display()))
+    })?;
+    rustls_pemfile::private_key(&mut &pem[..])
+        .ok()
+        .flatten()
+        .ok_or_else(|| {
+            VaultError::Config(format!(
+                "client_key: no PEM private key in {}",
+                file.display()
+            ))
+        })
+}
+
+/// Accepts any server certificate: used only when the user sets `tls_skip_verify`.
+#[derive(Debug)]
+struct AcceptAny(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

@@ -5,4 +5,5 @@ pub mod auth;
 pub mod cli;
 pub mod process;
 pub mod sink;
+pub mod template;
 pub mod token;

@@ -1,0 +1,138 @@
+//! The template language: Go's `text/template` dialect with consul-template's functions
+//! (agent.md §4), evaluated without I/O.
+//!
+//! Why our own engine rather than `gtmpl`: the contract is byte-exact output of Go's engine, which
+//! needs Go's `fmt` printing of maps/lists/records, `json.Number` as a string-kind value holding
+//! the literal text, records with methods (`pkiCert`'s `.Data`, `scratch`), stateful functions
+//! that record dependencies for the runtime, Go's exact error texts, `break`/`continue` and
+//! custom delimiters; gtmpl's value model (`gtmpl_value::Value`) has none of json.Number,
+//! records with methods or typed nil pointers, and its printing differs.
+//!
+//! Layout:
+//! - [`value`]: the dynamic values and their `%v` printing.
+//! - `lexer`, `parser`, `ast`: text ⇒ tree (positions kept for errors).
+//! - `exec`: the evaluator, the built-ins (`and`, `or`, `eq`, `index`, `printf`, …) in `builtins`,
+//!   Go `fmt` verbs in `printf`.
+//! - `funcs/`: consul-template's functions; those that need data (`secret`, `secrets`, `pkiCert`,
+//!   `file`) ask a [`Context`] and record a [`Dependency`].
+//!
+//! The runtime (`crate::render`) executes a parsed [`Template`] against its [`Context`]; the first
+//! pass returns the dependencies still missing (their calls gave nil), the runtime fetches them and
+//! executes again until nothing is missing.
+
+pub mod value;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+pub use value::{Object, Record, Value};
+
+/// Parse and execution options of one template.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// `left_delimiter`, default `{{`.
+    pub left: String,
+    /// `right_delimiter`, default `}}`.
+    pub right: String,
+    /// `error_on_missing_key`: a missing map key is an execution error instead of nil.
+    pub missing_key_error: bool,
+    /// `function_denylist` globs (`sprig_*`): calling a match fails with `function is disabled`.
+    pub denylist: Vec<String>,
+    /// `sandbox_path`: `file` (and `writeToFile`) may only touch paths under it.
+    pub sandbox_path: Option<PathBuf>,
+    /// The destination file (for `pkiCert`'s cache identity, §5.2), if any.
+    pub destination: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            left: "{{".into(),
+            right: "}}".into(),
+            missing_key_error: false,
+            denylist: Vec::new(),
+            sandbox_path: None,
+            destination: None,
+        }
+    }
+}
+
+/// What a template depends on; the identity of a fetch shared by all templates (§5.2).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dependency {
+    /// `secret "p"`: a read. `path` trimmed of spaces and `/`, query string kept.
+    Read { path: String },
+    /// `secret "p" "k=v"…`: a write; params sorted by key (order and spacing do not matter).
+    Write { path: String, params: Vec<(String, String)> },
+    /// `secrets "p"`: a list.
+    List { path: String },
+    /// `pkiCert "p" "k=v"…`: identity is path + destination; params ride along.
+    Pki { path: String, dest: String, params: Vec<(String, String)> },
+    /// `file "f"`.
+    File { path: String },
+}
+
+/// A fetched dependency as the runtime hands it to the template functions.
+#[derive(Clone, Debug)]
+pub enum Fetched {
+    /// A Vault answer (read or write); `None` for an empty answer (a KV v1 write).
+    Secret(Option<Arc<vaultlet_shared::vault::Secret>>),
+    /// A list's keys, sorted.
+    List(Vec<String>),
+    /// A certificate bundle for `pkiCert` (PEM blocks, each ending in `\n`).
+    Pki { cert: String, key: String, ca: String, ca_chain: Vec<String> },
+    /// File contents.
+    File(String),
+}
+
+/// What template functions may ask of the runtime. Implemented by `crate::render`; tests implement
+/// it over in-memory data.
+pub trait Context {
+    /// The current value of a dependency; `None` when it has not been fetched yet. `Some(Err)` is a
+    /// fetch error the function reports as its own error.
+    fn fetch(&mut self, dep: &Dependency) -> Option<Result<Fetched, String>>;
+    /// An environment variable of the agent process.
+    fn env(&self, name: &str) -> Option<String>;
+    /// The current time (injected so tests are deterministic).
+    fn now(&self) -> SystemTime;
+}
+
+/// What one function call sees besides its arguments.
+pub struct CallEnv<'a> {
+    /// The runtime's data and environment.
+    pub ctx: &'a mut dyn Context,
+    /// The template's options (denylist, sandbox, destination…).
+    pub opts: &'a Options,
+    /// Dependencies this execution used, in call order (duplicates allowed; the runtime dedups).
+    pub used: &'a mut Vec<Dependency>,
+    /// Dependencies whose data has not arrived yet (their call returned nil).
+    pub missing: &'a mut Vec<Dependency>,
+    /// This execution's scratch pad, created by the first `scratch` call.
+    pub scratch: &'a mut Option<Value>,
+}
+
+/// A template function: Go's `func(args…) (value, error)`. `Err(msg)` becomes Go's
+/// `error calling NAME: msg`. Each function checks its own argument count and types with Go's
+/// messages (`wrong number of args for NAME: want 1 got 2`, [`Value::expect_str`]).
+pub type Func = fn(&mut CallEnv<'_>, &[Value]) -> Result<Value, String>;
+
+/// A parse or execution error, in Go's words with the template name, line and column:
+/// `template: NAME:LINE:COL: executing "NAME" at <.Data.foo>: map has no entry for key "foo"`.
+#[derive(Clone, Debug, thiserror::Error, PartialEq)]
+pub enum TemplateError {
+    #[error("parse: {0}")]
+    Parse(String),
+    #[error("execute: {0}")]
+    Execute(String),
+}
+
+/// The outcome of one execution.
+#[derive(Clone, Debug, Default)]
+pub struct Rendered {
+    pub text: String,
+    /// Every dependency the execution touched, in call order.
+    pub used: Vec<Dependency>,
+    /// Dependencies not yet fetched; when non-empty the text is incomplete and must not be written.
+    pub missing: Vec<Dependency>,
+}

@@ -1,0 +1,279 @@
+//! The values a template computes with: Go's dynamic values as consul-template sees them
+//! (agent.md §4.2), and their `fmt` `%v` printing (§4.3).
+//!
+//! A JSON number from Vault is [`Value::Number`]: string kind, literal text (Go `json.Number`).
+//! Maps are `BTreeMap<String, _>`, whose order is Go's byte-wise key order for printing and `range`.
+//! Records (`*dependency.Secret`, its `Auth`/`WrapInfo`) keep their fields in declaration order.
+//! Values with methods (`scratch`, `pkiCert`'s result, `loop` channels) are [`Object`]s.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use vaultlet_shared::json::Json;
+
+/// A template value.
+#[derive(Clone, Debug)]
+pub enum Value {
+    /// Untyped nil (an empty `interface{}`): missing map key, JSON null, the data given to Execute.
+    /// Printed alone as `<no value>`, inside a map or list as `<nil>`.
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Uint(u64),
+    Float(f64),
+    /// Go `json.Number`: a string-kind value holding the literal text from Vault.
+    Number(Arc<str>),
+    String(Arc<str>),
+    List(Arc<Vec<Value>>),
+    /// A nil slice (`[]string(nil)`, e.g. `.Warnings` with none): prints `[]`, `toJSON` gives `null`.
+    NilList,
+    Map(Arc<BTreeMap<String, Value>>),
+    Record(Arc<Record>),
+    /// A typed nil pointer (`.Auth` when absent): prints `<nil>`; type name like `*api.SecretAuth`.
+    NilPtr(&'static str),
+    /// Anything with methods.
+    Object(Arc<dyn Object>),
+}
+
+/// A Go struct value (through a pointer, as consul-template hands them out).
+#[derive(Clone, Debug)]
+pub struct Record {
+    /// Go type for `%T` and messages, e.g. `*dependency.Secret`.
+    pub type_name: &'static str,
+    pub fields: Vec<(&'static str, Value)>,
+}
+
+/// A value with methods: the engine calls [`Object::method`] for `.Name args…` chains.
+pub trait Object: std::fmt::Debug + Send + Sync {
+    /// Go type for `%T` and messages, e.g. `*template.Scratch`.
+    fn type_name(&self) -> &'static str;
+    /// `.Name` as a field, if the type has one.
+    fn field(&self, _name: &str) -> Option<Value> {
+        None
+    }
+    /// `.Name args…` as a method call; `None` if there is no such method.
+    fn method(&self, _name: &str, _args: &[Value]) -> Option<Result<Value, String>> {
+        None
+    }
+    /// `%v` printing.
+    fn print(&self) -> String;
+    /// Items when ranged over (channels from `loop`); `None` if not rangeable.
+    fn range_items(&self) -> Option<Vec<Value>> {
+        None
+    }
+}
+
+impl Value {
+    pub fn str(s: impl Into<Arc<str>>) -> Value {
+        Value::String(s.into())
+    }
+
+    pub fn list(items: Vec<Value>) -> Value {
+        Value::List(Arc::new(items))
+    }
+
+    pub fn map(m: BTreeMap<String, Value>) -> Value {
+        Value::Map(Arc::new(m))
+    }
+
+    /// A literal-exact JSON value from Vault (numbers become [`Value::Number`]).
+    pub fn from_json(j: &Json) -> Value {
+        match j {
+            Json::Null => Value::Nil,
+            Json::Bool(b) => Value::Bool(*b),
+            Json::Number(n) => Value::Number(Arc::from(&**n)),
+            Json::String(s) => Value::str(s.as_str()),
+            Json::Array(a) => Value::list(a.iter().map(Value::from_json).collect()),
+            Json::Object(m) => Value::map(m.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()),
+        }
+    }
+
+    /// Go's `%T` name of the value's dynamic type.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Nil => "<nil>",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Uint(_) => "uint",
+            Value::Float(_) => "float64",
+            Value::Number(_) => "json.Number",
+            Value::String(_) => "string",
+            Value::List(_) | Value::NilList => "[]interface {}",
+            Value::Map(_) => "map[string]interface {}",
+            Value::Record(r) => r.type_name,
+            Value::NilPtr(t) => t,
+            Value::Object(o) => o.type_name(),
+        }
+    }
+
+    /// Go truthiness (agent.md §4.1): false, zero, nil, empty string/slice/map are false.
+    /// A Number is a non-empty string, so `0` from JSON is true.
+    pub fn truthy(&self) -> bool {
+        match self {
+            Value::Nil | Value::NilList | Value::NilPtr(_) => false,
+            Value::Bool(b) => *b,
+            Value::Int(i) => *i != 0,
+            Value::Uint(u) => *u != 0,
+            Value::Float(f) => *f != 0.0,
+            Value::Number(s) | Value::String(s) => !s.is_empty(),
+            Value::List(l) => !l.is_empty(),
+            Value::Map(m) => !m.is_empty(),
+            Value::Record(_) | Value::Object(_) => true,
+        }
+    }
+
+    /// The string of a string-typed argument; Go's reflection error otherwise.
+    pub fn expect_str(&self) -> Result<&str, String> {
+        match self {
+            Value::String(s) => Ok(s),
+            other => Err(format!("wrong type for value; expected string; got {}", other.type_name())),
+        }
+    }
+
+    /// `{{ v }}`: the text an action prints (agent.md §4.3 rule 1–3).
+    pub fn print_top(&self) -> String {
+        match self {
+            Value::Nil => "<no value>".to_string(),
+            v => v.print(),
+        }
+    }
+
+    /// Go `fmt` `%v` of the value when nested or given to `print`.
+    pub fn print(&self) -> String {
+        let mut out = String::new();
+        self.write_v(&mut out);
+        out
+    }
+
+    fn write_v(&self, out: &mut String) {
+        match self {
+            Value::Nil | Value::NilPtr(_) => out.push_str("<nil>"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Value::Uint(u) => {
+                let _ = write!(out, "{u}");
+            }
+            Value::Float(f) => out.push_str(&format_float_g(*f)),
+            Value::Number(s) | Value::String(s) => out.push_str(s),
+            Value::List(l) => {
+                out.push('[');
+                for (i, v) in l.iter().enumerate() {
+                    if i > 0 {
+                        out.push(' ');
+                    }
+                    v.write_v(out);
+                }
+                out.push(']');
+            }
+            Value::NilList => out.push_str("[]"),
+            Value::Map(m) => {
+                out.push_str("map[");
+                for (i, (k, v)) in m.iter().enumerate() {
+                    if i > 0 {
+                        out.push(' ');
+                    }
+                    out.push_str(k);
+                    out.push(':');
+                    v.write_v(out);
+                }
+                out.push(']');
+            }
+            Value::Record(r) => {
+                // `%v` of a pointer to a struct at the top level prints `&{…}`; the engine's action
+                // printing dereferences once (rule 2), which is what `print` of a record gives here.
+                out.push('{');
+                for (i, (_, v)) in r.fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(' ');
+                    }
+                    v.write_nested_field(out);
+                }
+                out.push('}');
+            }
+            Value::Object(o) => out.push_str(&o.print()),
+        }
+    }
+
+    /// A struct field printed inside `{…}`: pointers inside a struct print as addresses in Go
+    /// (`0xc000…`), except nil ones, which print `<nil>`. Records nested in records are pointers;
+    /// we print them as `&{…}`-free `{…}` (Go would print an address — non-deterministic, never relied on).
+    fn write_nested_field(&self, out: &mut String) {
+        self.write_v(out)
+    }
+}
+
+/// Go `strconv.FormatFloat(f, 'g', -1, 64)` as `fmt` `%v` prints a float64 (agent.md §4.3 float rule).
+pub fn format_float_g(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits: "1.234567e6".
+    let e_form = format!("{f:e}");
+    let (mant, exp) = e_form.split_once('e').unwrap_or((&e_form, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    // Go's %v is %g with the shortest digits, and for shortest it decides with precision 6.
+    if !(-4..6).contains(&exp) {
+        go_exp(mant, exp)
+    } else {
+        format!("{f}")
+    }
+}
+
+/// `m e±XX` with at least two exponent digits.
+pub fn go_exp(mant: &str, exp: i32) -> String {
+    let sign = if exp < 0 { '-' } else { '+' };
+    format!("{mant}e{sign}{:02}", exp.abs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prints_maps_lists_and_nils_like_go() {
+        let j = Json::parse(r#"{"z":{"y":[1,2],"x":null},"a":"1","Upper":"U","l":["a","b",1,true,null],"e":{},"n":1e3}"#)
+            .unwrap();
+        let v = Value::from_json(&j);
+        assert_eq!(v.print(), "map[Upper:U a:1 e:map[] l:[a b 1 true <nil>] n:1e3 z:map[x:<nil> y:[1 2]]]");
+        assert_eq!(Value::Nil.print_top(), "<no value>");
+        assert_eq!(Value::NilPtr("*api.SecretAuth").print_top(), "<nil>");
+        assert_eq!(Value::NilList.print(), "[]");
+    }
+
+    #[test]
+    fn floats_print_as_go_percent_v() {
+        let cases = [
+            (123456.0, "123456"),
+            (1234567.0, "1.234567e+06"),
+            (1e6, "1e+06"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1e20, "1e+20"),
+            (1.5e300, "1.5e+300"),
+            (1.0, "1"),
+            (2.5, "2.5"),
+            (-0.5, "-0.5"),
+        ];
+        for (f, want) in cases {
+            assert_eq!(format_float_g(f), want, "{f}");
+        }
+    }
+
+    #[test]
+    fn numbers_are_truthy_strings() {
+        assert!(Value::Number("0".into()).truthy());
+        assert!(!Value::Int(0).truthy());
+        assert!(!Value::str("").truthy());
+        assert!(!Value::Nil.truthy());
+        assert_eq!(Value::Number("42".into()).expect_str().unwrap_err(), "wrong type for value; expected string; got json.Number");
+    }
+}

@@ -6,7 +6,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use vaultlet_agent::auth::vault_http::{Connection, StanzaValues, VaultHttp};
+use vaultlet_agent::auth::connection::{Connection, StanzaValues};
+use vaultlet_agent::auth::vault_api::VaultApi;
 use vaultlet_agent::cli::{AgentArgs, Cli, Command, RevokeArgs, TokenCommand, env_twin};
 use vaultlet_agent::process::logging::{self, LogFormat};
 use vaultlet_agent::process::run::{Agent, TemplateRuntime};
@@ -141,7 +142,7 @@ fn agent(args: AgentArgs) -> ExitCode {
     let level_setter = logging::init(level, format);
     let rt = runtime();
     let _guard = rt.enter();
-    let api = match VaultHttp::new(conn.clone()) {
+    let api = match VaultApi::new(&conn) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("Error: {e}");
@@ -149,16 +150,28 @@ fn agent(args: AgentArgs) -> ExitCode {
         }
     };
     let address = api.address().to_string();
-    let agent = match Agent::from_config(config, api, conn, args.exit_after_auth) {
+    let mut agent = match Agent::from_config(config, api, conn, args.exit_after_auth) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("Error: {e}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if let Some(v) = env_twin(&env, "MAX_RETRIES").filter(|v| !v.is_empty()) {
+        match v.trim().parse::<u32>() {
+            Ok(n) => agent.proxy_retries = n,
+            Err(_) => {
+                eprintln!("Error: VAULT_MAX_RETRIES: {v:?} is not a non-negative integer");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        }
+    }
     eprintln!("==> Vault Agent started! Log data will stream in below:\n");
     eprintln!("==> Vault Agent configuration:\n");
-    eprintln!("           Api Address: {address}");
+    for (i, l) in agent.listeners.iter().enumerate() {
+        eprintln!("         Api Address {}: http://{}", i + 1, l.address);
+    }
+    eprintln!("         Vault Address: {address}");
     eprintln!("             Log Level: {level}");
     eprintln!(
         "               Version: vaultlet {}\n",
@@ -185,9 +198,8 @@ fn agent(args: AgentArgs) -> ExitCode {
 }
 
 /// The template runtime the agent runs beside auto-auth (see `process::run` for the contract).
-/// `None` until the render runtime is wired in here: then init mode exits after auth + sinks.
 fn template_runtime() -> Option<TemplateRuntime> {
-    None
+    Some(vaultlet_agent::render::runtime())
 }
 
 fn revoke(args: RevokeArgs) -> ExitCode {
@@ -231,7 +243,7 @@ fn revoke(args: RevokeArgs) -> ExitCode {
     };
     let rt = runtime();
     let result = rt.block_on(async {
-        let api = VaultHttp::new(conn)?;
+        let api = VaultApi::new(&conn)?;
         api.revoke_self(&token).await
     });
     match result {

@@ -176,3 +176,49 @@ pub fn logged_backoffs(log: &str) -> Vec<Duration> {
         .filter_map(|rest| parse_debug_duration(rest.split_whitespace().next().unwrap_or("")))
         .collect()
 }
+
+/// An HTTP call with `curl` (present wherever the tests run): (status, body).
+pub fn curl(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> (u16, String) {
+    let mut c = Command::new("curl");
+    c.args([
+        "-s",
+        "-S",
+        "-X",
+        method,
+        "-w",
+        "\n%{http_code}",
+        "--max-time",
+        "20",
+        url,
+    ]);
+    for (k, v) in headers {
+        c.args(["-H", &format!("{k}: {v}")]);
+    }
+    if let Some(b) = body {
+        c.args(["--data-binary", b]);
+    }
+    let out = c.output().expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", text.as_str()));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+/// `auth/token/lookup` of `token` with the root token: the `data`, or the error text.
+pub fn lookup_token(bao: &vaultlet_tests::OpenBao, token: &str) -> Result<Value, String> {
+    let (code, text) = bao.api_raw(
+        "POST",
+        "auth/token/lookup",
+        Some(&json!({ "token": token }).to_string()),
+    );
+    if code == 200 {
+        let v: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        Ok(v["data"].clone())
+    } else {
+        Err(format!("HTTP {code}: {text}"))
+    }
+}

@@ -169,6 +169,9 @@ pub fn go_quote(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
+            // Go ≥ 1.22 writes these two as short escapes too.
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
             '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
@@ -453,6 +456,13 @@ mod tests {
                 .to_go_json_indent("  "),
             "{\n  \"a\": {},\n  \"b\": []\n}"
         );
+    }
+
+    #[test]
+    fn control_characters_escape_as_go_1_22_does() {
+        let mut out = String::new();
+        go_quote(&mut out, "a\u{8}b\u{c}c\u{1}\t");
+        assert_eq!(out, r#""a\bb\fc\u0001\t""#);
     }
 
     #[test]

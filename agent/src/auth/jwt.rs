@@ -2,10 +2,10 @@
 //! (upstream quirk Q-A6), the file deleted after reading unless `remove_jwt_after_reading = false`.
 //!
 //! Upstream polls the file every `jwt_read_period` and logs in with the latest JWT it saw. We read
-//! the file at each login attempt instead, which gives the same result for a login (the latest JWT),
-//! without a background task: when the file is gone (we deleted it) or empty, the last JWT read is
-//! reused; with none yet, the login fails with an error naming the file. `jwt_read_period` is accepted
-//! and ignored.
+//! the file at each login attempt, and between logins the auth loop's file watcher (no polling)
+//! calls [`Jwt::on_file_event`], which takes a new JWT at once when it is to be removed after
+//! reading. When the file is gone (we deleted it) or empty, the last JWT read is reused; with none
+//! yet, the login fails with an error naming the file. `jwt_read_period` is accepted and ignored.
 
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::AuthError;
+use super::file_watch::FileEvent;
 use super::method::{LoginRequest, config_bool, config_string, required_path};
 
 /// The configured `jwt` method and the last JWT it read.
@@ -74,8 +75,42 @@ impl Jwt {
         &self.path
     }
 
+    /// A change of the file seen by the watcher ([`super::file_watch`]): with
+    /// `remove_jwt_after_reading`, a new JWT is taken (and the file removed) at once rather than at
+    /// the next login, so it does not linger on disk; a vanished file we did not remove is logged.
+    pub fn on_file_event(&mut self, event: FileEvent) {
+        match event {
+            FileEvent::Changed if self.remove_after_reading => {
+                if let Err(e) = self.take_file() {
+                    tracing::warn!(target: "auth.jwt", error = %e, "error reading the new JWT");
+                } else {
+                    tracing::info!(target: "auth.jwt", path = %self.path.display(), "read a new JWT; the next login uses it");
+                }
+            }
+            FileEvent::Changed => {}
+            FileEvent::Vanished if self.remove_after_reading => {}
+            FileEvent::Vanished => {
+                tracing::error!(target: "auth.jwt", path = %self.path.display(), "the JWT file vanished: the next login uses the last JWT read from it");
+            }
+        }
+    }
+
     /// Reads the file if it is there (deleting it when configured) and builds the login.
     pub fn login_request(&mut self) -> Result<LoginRequest, AuthError> {
+        self.take_file()?;
+        let Some(jwt) = &self.latest else {
+            return Err(AuthError::EmptyFile {
+                path: self.path.clone(),
+            });
+        };
+        Ok(LoginRequest::Login {
+            path: format!("{}/login", self.mount_path),
+            body: login_body(&self.role, jwt),
+        })
+    }
+
+    /// Reads the file into `latest` if it holds something, removing it when configured.
+    fn take_file(&mut self) -> Result<(), AuthError> {
         match std::fs::read_to_string(&self.path) {
             Ok(content) if content.is_empty() => {
                 tracing::warn!(target: "auth.jwt", path = %self.path.display(), "JWT file is empty, keeping the previous JWT");
@@ -96,15 +131,7 @@ impl Jwt {
                 });
             }
         }
-        let Some(jwt) = &self.latest else {
-            return Err(AuthError::EmptyFile {
-                path: self.path.clone(),
-            });
-        };
-        Ok(LoginRequest::Login {
-            path: format!("{}/login", self.mount_path),
-            body: login_body(&self.role, jwt),
-        })
+        Ok(())
     }
 }
 

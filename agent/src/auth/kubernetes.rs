@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::AuthError;
+use super::file_watch::FileEvent;
 use super::method::{LoginRequest, config_string, read_credential};
 
 /// Where Kubernetes mounts the pod's service-account token.
@@ -53,6 +54,19 @@ impl Kubernetes {
     /// The file the JWT is read from.
     pub fn token_path(&self) -> &Path {
         &self.token_path
+    }
+
+    /// A change of the token file seen by the watcher: a rotation is used at the next login (the
+    /// file is read then); a vanished file is reported at once, naming it.
+    pub fn on_file_event(&mut self, event: FileEvent) {
+        match event {
+            FileEvent::Changed => {
+                tracing::debug!(target: "auth.kubernetes", path = %self.token_path.display(), "service account token changed; the next login uses it");
+            }
+            FileEvent::Vanished => {
+                tracing::error!(target: "auth.kubernetes", path = %self.token_path.display(), "the service account token file vanished: logins fail until it is back");
+            }
+        }
     }
 
     /// Reads the token file now and builds the login.

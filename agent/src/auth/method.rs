@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::AuthError;
+use super::file_watch::FileEvent;
 use super::{approle::AppRole, jwt::Jwt, kubernetes::Kubernetes, token_file::TokenFile};
 
 /// What one login attempt sends to Vault.
@@ -67,6 +68,24 @@ impl Method {
             Self::Jwt(_) => "jwt",
             Self::AppRole(_) => "approle",
             Self::TokenFile(_) => "token_file",
+        }
+    }
+
+    /// The credential file worth watching between logins (kubernetes, jwt).
+    pub fn watched_file(&self) -> Option<&Path> {
+        match self {
+            Self::Kubernetes(m) => Some(m.token_path()),
+            Self::Jwt(m) => Some(m.path()),
+            Self::AppRole(_) | Self::TokenFile(_) => None,
+        }
+    }
+
+    /// A change of [`Self::watched_file`].
+    pub fn on_file_event(&mut self, event: FileEvent) {
+        match self {
+            Self::Kubernetes(m) => m.on_file_event(event),
+            Self::Jwt(m) => m.on_file_event(event),
+            Self::AppRole(_) | Self::TokenFile(_) => {}
         }
     }
 

@@ -6,11 +6,13 @@
 
 pub mod approle;
 pub mod backoff;
+pub mod connection;
+pub mod file_watch;
 pub mod jwt;
 pub mod kubernetes;
 pub mod method;
 pub mod token_file;
-pub mod vault_http;
+pub mod vault_api;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -81,6 +83,9 @@ pub struct AuthHandler<A> {
     /// Notified by the template runtime on `invalid token` (§3.6): abandon the token, log in again.
     pub relogin: Arc<Notify>,
     pub metrics: Arc<Metrics>,
+    /// A token handed over by the persistent cache (§7.3): the first iteration looks it up
+    /// instead of logging in (§3.1a).
+    pub preloaded: Option<String>,
 }
 
 /// One login attempt: the method's request, then the Vault call.
@@ -101,16 +106,31 @@ impl<A: TokenApi> AuthHandler<A> {
         let s = &self.settings;
         let mut backoff = AuthBackoff::new(s.min_backoff, s.max_backoff, rand::random());
         let kind = self.method.name();
+        let mut file_watch = self.method.watched_file().and_then(|p| {
+            file_watch::FileWatch::start(p)
+                .inspect_err(|e| tracing::warn!(target: "auth.handler", path = %p.display(), error = %e, "cannot watch the credential file; it is read at each login"))
+                .ok()
+        });
         loop {
             if *shutdown.borrow() {
                 return Ok(());
             }
-            tracing::info!(target: "auth.handler", method = kind, "authenticating");
-            let token = match attempt(&self.api, &mut self.method).await {
+            let from_cache = self.preloaded.is_some();
+            let result = match self.preloaded.take() {
+                Some(t) => {
+                    tracing::info!(target: "auth.handler", "using the preloaded token from the persistent cache");
+                    self.api.lookup_self(&t).await.map_err(AuthError::Vault)
+                }
+                None => {
+                    tracing::info!(target: "auth.handler", method = kind, "authenticating");
+                    attempt(&self.api, &mut self.method).await
+                }
+            };
+            let token = match result {
                 Ok(t) => t,
                 Err(e) => {
                     self.metrics.auth_failed();
-                    if self.settings.exit_on_err {
+                    if self.settings.exit_on_err && !from_cache {
                         tracing::error!(target: "auth.handler", error = %e, "error authenticating, exiting as exit_on_err is set");
                         return Err(e);
                     }
@@ -140,14 +160,26 @@ impl<A: TokenApi> AuthHandler<A> {
                 if token.token_type == "batch" {
                     tracing::info!(target: "auth.handler", "batch tokens are not renewable; logging in again near the end of its TTL");
                 }
-                watch_token(
+                let watcher = watch_token(
                     &self.api,
                     &token,
                     &mut shutdown,
                     &self.relogin,
                     &self.metrics,
-                )
-                .await
+                );
+                tokio::pin!(watcher);
+                loop {
+                    let event = async {
+                        match file_watch.as_mut() {
+                            Some(w) => w.next().await,
+                            None => std::future::pending().await,
+                        }
+                    };
+                    tokio::select! {
+                        end = &mut watcher => break end,
+                        e = event => self.method.on_file_event(e),
+                    }
+                }
             };
             match end {
                 WatchEnd::Shutdown => return Ok(()),
@@ -243,6 +275,7 @@ mod tests {
             },
             tokens: tx,
             relogin: Arc::new(Notify::new()),
+            preloaded: None,
             metrics: Arc::new(Metrics::default()),
         };
         (h, rx)

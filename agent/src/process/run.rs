@@ -1,6 +1,8 @@
-//! The agent's run loop: builds auto-auth and the sinks from the config, writes the PID file, runs
-//! the login loop, the sink server and the template runtime together, and decides when to stop
-//! (agent.md §6 init mode, §8.2 signals).
+//! The agent's run loop: builds auto-auth, the sinks, the listeners (API proxy, quit, metrics) and
+//! the persistent cache from the config; imports a cached token (sidecar) or arranges to store it
+//! (init); binds the listeners, writes the PID file, runs the login loop, the sink server, the
+//! listeners and the template runtime together, and decides when to stop (agent.md §6 init mode,
+//! §7.1 quit, §8.2 signals).
 //!
 //! # Seam for the template runtime
 //!
@@ -26,9 +28,11 @@ use vaultlet_shared::config::AgentConfig;
 
 use super::metrics::Metrics;
 use super::pid_file::PidFile;
+use crate::auth::connection::Connection;
 use crate::auth::method::Method;
-use crate::auth::vault_http::Connection;
 use crate::auth::{AuthError, AuthHandler, LoopSettings};
+use crate::cache::{CacheError, PersistentCache};
+use crate::proxy::{self, ListenerSpec, ProxyError, ProxyState, TokenMode};
 use crate::sink::{self, FileSink, Sink};
 use crate::token::lifetime::shutdown_requested;
 use crate::token::{AuthToken, TokenApi};
@@ -72,6 +76,12 @@ pub enum RunError {
     /// The template runtime failed.
     #[error("template server error: {0}")]
     Templates(String),
+    /// A listener could not start.
+    #[error("{0}")]
+    Listener(#[from] ProxyError),
+    /// The persistent cache failed and `persist.exit_on_err` is set.
+    #[error("{0} (exiting with error as exit_on_err is set to true)")]
+    Cache(#[from] CacheError),
 }
 
 /// The agent assembled from its config, ready to run.
@@ -85,6 +95,14 @@ pub struct Agent<A> {
     pub pid_file: Option<PathBuf>,
     pub metrics: Arc<Metrics>,
     pub connection: Arc<Connection>,
+    /// The `listener` blocks (API proxy, quit, metrics).
+    pub listeners: Vec<ListenerSpec>,
+    /// Whether proxied requests get the auto-auth token.
+    pub token_mode: TokenMode,
+    /// `cache { persist … }`: the init container stores its token, the sidecar imports it.
+    pub persist: Option<PersistentCache>,
+    /// API-proxy retries: `vault.retry.num_retries` (effective); `VAULT_MAX_RETRIES` replaces it.
+    pub proxy_retries: u32,
 }
 
 impl<A: TokenApi> Agent<A> {
@@ -139,6 +157,20 @@ impl<A: TokenApi> Agent<A> {
             });
         }
         let exit_after_auth = exit_after_auth.unwrap_or(config.exit_after_auth);
+        let listeners =
+            proxy::listeners_from_config(&config).map_err(|e| RunError::Config(e.to_string()))?;
+        let token_mode = TokenMode::from_config(&config);
+        let proxy_retries = config
+            .vault
+            .as_ref()
+            .map_or(12, |v| v.effective_num_retries());
+        let persist = match config.cache.as_ref().and_then(|c| c.persist.as_ref()) {
+            Some(p) => Some(
+                PersistentCache::from_config(p)
+                    .map_err(|e| RunError::Config(format!("cache.{e}")))?,
+            ),
+            None => None,
+        };
         let pid_file = config
             .pid_file
             .as_deref()
@@ -154,6 +186,10 @@ impl<A: TokenApi> Agent<A> {
             pid_file,
             metrics: Arc::new(Metrics::default()),
             connection: Arc::new(connection),
+            listeners,
+            token_mode,
+            persist,
+            proxy_retries,
         })
     }
 
@@ -164,6 +200,8 @@ impl<A: TokenApi> Agent<A> {
         shutdown: watch::Receiver<bool>,
         templates: Option<TemplateRuntime>,
     ) -> Result<(), RunError> {
+        let (preloaded, persist_store) = self.open_persistent_cache()?;
+        let bound = proxy::bind(self.listeners.clone()).await?;
         let _pid = match &self.pid_file {
             Some(path) => Some(PidFile::write(path, std::process::id()).map_err(|source| {
                 RunError::PidFile {
@@ -176,6 +214,22 @@ impl<A: TokenApi> Agent<A> {
         let (token_tx, token_rx) = watch::channel::<Option<AuthToken>>(None);
         let (written_tx, mut written_rx) = watch::channel(0u64);
         let relogin = Arc::new(Notify::new());
+        let quit = Arc::new(Notify::new());
+        let listeners_future: Pin<Box<dyn Future<Output = ()>>> = if bound.is_empty() {
+            Box::pin(std::future::pending())
+        } else {
+            let state = ProxyState::new(
+                &self.connection,
+                token_rx.clone(),
+                self.token_mode,
+                quit.clone(),
+                self.metrics.clone(),
+                self.proxy_retries,
+            )?;
+            Box::pin(proxy::serve(bound, Arc::new(state), shutdown.clone()))
+        };
+        let (persisted_tx, mut persisted_rx) = watch::channel(persist_store.is_none());
+        let persist_future = persist_tokens(persist_store, token_rx.clone(), persisted_tx);
         let handoff = TemplateHandoff {
             config: self.config.clone(),
             tokens: token_rx.clone(),
@@ -197,10 +251,17 @@ impl<A: TokenApi> Agent<A> {
             tokens: token_tx,
             relogin,
             metrics: metrics.clone(),
+            preloaded,
         };
         let auth = handler.run(shutdown.clone());
         let sinks = sink::serve(&api, self.sinks, token_rx, written_tx, shutdown.clone());
-        tokio::pin!(auth, sinks, template_future);
+        tokio::pin!(
+            auth,
+            sinks,
+            template_future,
+            listeners_future,
+            persist_future
+        );
 
         let result = if self.exit_after_auth {
             // Both at once (the runtime renders while the sinks are written); a template error
@@ -208,6 +269,7 @@ impl<A: TokenApi> Agent<A> {
             let done = async {
                 let sinks_written = async {
                     let _ = written_rx.wait_for(|n| *n >= 1).await;
+                    let _ = persisted_rx.wait_for(|done| *done).await;
                     Ok::<(), String>(())
                 };
                 tokio::try_join!(sinks_written, &mut template_future).map(|_| ())
@@ -221,6 +283,9 @@ impl<A: TokenApi> Agent<A> {
                     r.map_err(RunError::Templates)
                 }
                 () = &mut sinks => Ok(()),
+                () = &mut listeners_future => Ok(()),
+                r = &mut persist_future => r.map_err(RunError::from),
+                () = quit.notified() => Ok(()),
             }
         } else {
             let mut shutdown_wait = shutdown.clone();
@@ -235,11 +300,73 @@ impl<A: TokenApi> Agent<A> {
                 e = templates_failed => Err(RunError::Templates(e)),
                 () = &mut sinks => Ok(()),
                 () = shutdown_requested(&mut shutdown_wait) => Ok(()),
+                () = &mut listeners_future => Ok(()),
+                r = &mut persist_future => r.map_err(RunError::from),
+                () = quit.notified() => Ok(()),
             }
         };
         metrics.shut_down();
         tracing::debug!(target: "agent", auth_success = metrics.successes(), auth_failure = metrics.failures(), renewals = metrics.renewals(), "final counters");
         result
+    }
+}
+
+impl<A> Agent<A> {
+    /// §7.3: a cache file present ⇒ import its token (the sidecar); none and init mode ⇒ the
+    /// store to write the token to. Import errors are logged, fatal only with `exit_on_err`.
+    fn open_persistent_cache(&self) -> Result<(Option<String>, Option<PersistentCache>), RunError> {
+        let Some(pc) = &self.persist else {
+            return Ok((None, None));
+        };
+        if pc.exists() {
+            return match pc.import() {
+                Ok(t) => {
+                    tracing::info!(target: "cache", file = %pc.file.display(), found = t.is_some(), "imported the persistent cache");
+                    Ok((t, None))
+                }
+                Err(e) => {
+                    tracing::error!(target: "cache", error = %e, "error restoring the persistent cache");
+                    if pc.exit_on_err {
+                        Err(RunError::Cache(e))
+                    } else {
+                        Ok((None, None))
+                    }
+                }
+            };
+        }
+        Ok((None, self.exit_after_auth.then(|| pc.clone())))
+    }
+}
+
+/// Writes every new auto-auth token to the persistent cache (init mode); `persisted` turns true
+/// once the current token is stored. Without a store it never resolves.
+async fn persist_tokens(
+    store: Option<PersistentCache>,
+    mut tokens: watch::Receiver<Option<AuthToken>>,
+    persisted: watch::Sender<bool>,
+) -> Result<(), CacheError> {
+    let Some(store) = store else {
+        return std::future::pending().await;
+    };
+    loop {
+        if tokens.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+        let token = tokens.borrow_and_update().clone();
+        let Some(token) = token else { continue };
+        match store.store(token.client_token()) {
+            Ok(()) => {
+                tracing::info!(target: "cache", file = %store.file.display(), "stored the auto-auth token in the persistent cache");
+                let _ = persisted.send(true);
+            }
+            Err(e) => {
+                tracing::error!(target: "cache", error = %e, "error writing the persistent cache");
+                if store.exit_on_err {
+                    return Err(e);
+                }
+                let _ = persisted.send(true);
+            }
+        }
     }
 }
 

@@ -20,6 +20,13 @@
 //! pass returns the dependencies still missing (their calls gave nil), the runtime fetches them and
 //! executes again until nothing is missing.
 
+pub mod ast;
+pub mod builtins;
+pub mod exec;
+pub mod funcs;
+pub mod lexer;
+pub mod parser;
+pub mod printf;
 pub mod value;
 
 use std::path::PathBuf;
@@ -64,11 +71,18 @@ pub enum Dependency {
     /// `secret "p"`: a read. `path` trimmed of spaces and `/`, query string kept.
     Read { path: String },
     /// `secret "p" "k=v"…`: a write; params sorted by key (order and spacing do not matter).
-    Write { path: String, params: Vec<(String, String)> },
+    Write {
+        path: String,
+        params: Vec<(String, String)>,
+    },
     /// `secrets "p"`: a list.
     List { path: String },
     /// `pkiCert "p" "k=v"…`: identity is path + destination; params ride along.
-    Pki { path: String, dest: String, params: Vec<(String, String)> },
+    Pki {
+        path: String,
+        dest: String,
+        params: Vec<(String, String)>,
+    },
     /// `file "f"`.
     File { path: String },
 }
@@ -81,7 +95,12 @@ pub enum Fetched {
     /// A list's keys, sorted.
     List(Vec<String>),
     /// A certificate bundle for `pkiCert` (PEM blocks, each ending in `\n`).
-    Pki { cert: String, key: String, ca: String, ca_chain: Vec<String> },
+    Pki {
+        cert: String,
+        key: String,
+        ca: String,
+        ca_chain: Vec<String>,
+    },
     /// File contents.
     File(String),
 }
@@ -134,5 +153,76 @@ pub struct Rendered {
     /// Every dependency the execution touched, in call order.
     pub used: Vec<Dependency>,
     /// Dependencies not yet fetched; when non-empty the text is incomplete and must not be written.
+    pub missing: Vec<Dependency>,
+}
+
+/// A parsed template: immutable, `Send + Sync`, executed many times.
+#[derive(Debug)]
+pub struct Template {
+    prog: exec::Program,
+}
+
+impl Template {
+    /// Parses `text` with consul-template's functions. Errors are Go's
+    /// (`template: NAME:LINE: function "x" not defined`).
+    pub fn parse(name: &str, text: &str, opts: Options) -> Result<Template, TemplateError> {
+        Template::parse_with(name, text, opts, &exec::default_lookup)
+    }
+
+    /// Parses with a caller-supplied table of non-builtin functions (tests, embedding).
+    pub fn parse_with(
+        name: &str,
+        text: &str,
+        opts: Options,
+        lookup: parser::Lookup<'_>,
+    ) -> Result<Template, TemplateError> {
+        let parsed = parser::parse(name, text, &opts.left, &opts.right, &opts.denylist, lookup)
+            .map_err(TemplateError::Parse)?;
+        Ok(Template {
+            prog: exec::Program {
+                name: name.to_string(),
+                text: Arc::from(text),
+                root: parsed.root,
+                defines: parsed.defines,
+                opts,
+            },
+        })
+    }
+
+    /// Runs the template with dot = nil. A function that returns nil because its data has not
+    /// arrived records the dependency in `missing`; the text is then incomplete.
+    pub fn execute(&self, ctx: &mut dyn Context) -> Result<Rendered, TemplateError> {
+        self.try_execute(ctx).map_err(|f| f.error)
+    }
+
+    /// [`Template::execute`] that keeps the dependencies recorded before a failure: an error
+    /// while `missing` is non-empty usually means "not ready yet" (e.g. `(secret "x").Data.k`
+    /// with `error_on_missing_key` on the first pass), not a broken template.
+    pub fn try_execute(&self, ctx: &mut dyn Context) -> Result<Rendered, Failed> {
+        let out = exec::execute(&self.prog, ctx);
+        match out.result {
+            Ok(text) => Ok(Rendered {
+                text,
+                used: out.used,
+                missing: out.missing,
+            }),
+            Err(e) => Err(Failed {
+                error: TemplateError::Execute(e),
+                used: out.used,
+                missing: out.missing,
+            }),
+        }
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.prog.opts
+    }
+}
+
+/// A failed execution with what it recorded before failing.
+#[derive(Clone, Debug)]
+pub struct Failed {
+    pub error: TemplateError,
+    pub used: Vec<Dependency>,
     pub missing: Vec<Dependency>,
 }

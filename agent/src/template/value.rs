@@ -85,7 +85,11 @@ impl Value {
             Json::Number(n) => Value::Number(Arc::from(&**n)),
             Json::String(s) => Value::str(s.as_str()),
             Json::Array(a) => Value::list(a.iter().map(Value::from_json).collect()),
-            Json::Object(m) => Value::map(m.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()),
+            Json::Object(m) => Value::map(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .collect(),
+            ),
         }
     }
 
@@ -127,7 +131,10 @@ impl Value {
     pub fn expect_str(&self) -> Result<&str, String> {
         match self {
             Value::String(s) => Ok(s),
-            other => Err(format!("wrong type for value; expected string; got {}", other.type_name())),
+            other => Err(format!(
+                "wrong type for value; expected string; got {}",
+                other.type_name()
+            )),
         }
     }
 
@@ -136,6 +143,14 @@ impl Value {
         match self {
             Value::Nil => "<no value>".to_string(),
             v => v.print(),
+        }
+    }
+
+    /// [`Value::print_top`] appended to `out` (no intermediate string for the common cases).
+    pub fn write_top(&self, out: &mut String) {
+        match self {
+            Value::Nil => out.push_str("<no value>"),
+            v => v.write_v(out),
         }
     }
 
@@ -211,10 +226,18 @@ pub fn format_float_g(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if f.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     // Rust's `{:e}` gives the shortest round-trip digits: "1.234567e6".
     let e_form = format!("{f:e}");
@@ -243,7 +266,10 @@ mod tests {
         let j = Json::parse(r#"{"z":{"y":[1,2],"x":null},"a":"1","Upper":"U","l":["a","b",1,true,null],"e":{},"n":1e3}"#)
             .unwrap();
         let v = Value::from_json(&j);
-        assert_eq!(v.print(), "map[Upper:U a:1 e:map[] l:[a b 1 true <nil>] n:1e3 z:map[x:<nil> y:[1 2]]]");
+        assert_eq!(
+            v.print(),
+            "map[Upper:U a:1 e:map[] l:[a b 1 true <nil>] n:1e3 z:map[x:<nil> y:[1 2]]]"
+        );
         assert_eq!(Value::Nil.print_top(), "<no value>");
         assert_eq!(Value::NilPtr("*api.SecretAuth").print_top(), "<nil>");
         assert_eq!(Value::NilList.print(), "[]");
@@ -274,6 +300,9 @@ mod tests {
         assert!(!Value::Int(0).truthy());
         assert!(!Value::str("").truthy());
         assert!(!Value::Nil.truthy());
-        assert_eq!(Value::Number("42".into()).expect_str().unwrap_err(), "wrong type for value; expected string; got json.Number");
+        assert_eq!(
+            Value::Number("42".into()).expect_str().unwrap_err(),
+            "wrong type for value; expected string; got json.Number"
+        );
     }
 }

@@ -1,0 +1,203 @@
+//! Where and how the agent reaches Vault (agent.md §1.1): the `vault` stanza, the `VAULT_*`/`BAO_*`
+//! environment and the command-line flags merged as flag > env > stanza > default into a
+//! [`Connection`], which turns into the shared client's [`ClientConfig`]. Pure: the environment is
+//! a lookup closure.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use vaultlet_shared::vault::ClientConfig;
+
+use crate::cli::{ConnectionArgs, env_twin, parse_go_bool};
+
+/// Default Vault address.
+pub const DEFAULT_ADDRESS: &str = "https://127.0.0.1:8200";
+
+/// Where and how to reach Vault, after merging flags, env and the `vault` stanza.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Connection {
+    pub address: String,
+    pub ca_cert: Option<PathBuf>,
+    pub ca_path: Option<PathBuf>,
+    /// PEM text from `VAULT_CACERT_BYTES`.
+    pub ca_cert_bytes: Option<String>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    pub tls_server_name: Option<String>,
+    pub tls_skip_verify: bool,
+    pub namespace: Option<String>,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("address", &self.address)
+            .field("ca_cert", &self.ca_cert)
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `vault` stanza values that matter here (so this module does not depend on the config types).
+#[derive(Debug, Clone, Default)]
+pub struct StanzaValues {
+    pub address: Option<String>,
+    pub ca_cert: Option<String>,
+    pub ca_path: Option<String>,
+    pub client_cert: Option<String>,
+    pub client_key: Option<String>,
+    pub tls_server_name: Option<String>,
+    pub tls_skip_verify: Option<bool>,
+    pub namespace: Option<String>,
+}
+
+/// Parses `VAULT_CLIENT_TIMEOUT`: integer seconds or a Go duration like `30s`, `1m`, `500ms`.
+fn parse_timeout(s: &str) -> Option<Duration> {
+    if let Ok(n) = s.parse::<u64>() {
+        return Some(Duration::from_secs(n));
+    }
+    let (num, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic())?);
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    };
+    Some(Duration::from_secs_f64(secs))
+}
+
+impl Connection {
+    /// The shared Vault client's settings for this connection (HTTP retries and pool from the
+    /// client's defaults).
+    pub fn client_config(&self) -> ClientConfig {
+        ClientConfig {
+            address: self.address.clone(),
+            ca_cert: self.ca_cert.clone(),
+            ca_path: self.ca_path.clone(),
+            ca_cert_bytes: self.ca_cert_bytes.clone(),
+            client_cert: self.client_cert.clone(),
+            client_key: self.client_key.clone(),
+            tls_server_name: self.tls_server_name.clone(),
+            tls_skip_verify: self.tls_skip_verify,
+            namespace: self.namespace.clone(),
+            timeout: self.timeout,
+            ..ClientConfig::default()
+        }
+    }
+
+    /// Merges flag > env (`BAO_*` wins over `VAULT_*`) > stanza > default. Errors name the setting.
+    pub fn resolve(
+        flags: &ConnectionArgs,
+        env: &impl Fn(&str) -> Option<String>,
+        stanza: &StanzaValues,
+    ) -> Result<Self, String> {
+        let pick = |flag: Option<String>, var: &str, conf: &Option<String>| {
+            flag.or_else(|| env_twin(env, var).filter(|v| !v.is_empty()))
+                .or_else(|| conf.clone().filter(|v| !v.is_empty()))
+        };
+        let path = |flag: &Option<PathBuf>| flag.as_ref().map(|p| p.to_string_lossy().into_owned());
+        let skip = match (
+            flags.tls_skip_verify,
+            env_twin(env, "SKIP_VERIFY").filter(|v| !v.is_empty()),
+        ) {
+            (Some(b), _) => b,
+            (None, Some(v)) => parse_go_bool(&v).map_err(|e| format!("VAULT_SKIP_VERIFY: {e}"))?,
+            (None, None) => stanza.tls_skip_verify.unwrap_or(false),
+        };
+        let timeout = match env_twin(env, "CLIENT_TIMEOUT").filter(|v| !v.is_empty()) {
+            Some(v) => parse_timeout(&v)
+                .ok_or_else(|| format!("VAULT_CLIENT_TIMEOUT: {v:?} is not a duration"))?,
+            None => Duration::from_secs(60),
+        };
+        Ok(Self {
+            address: pick(flags.address.clone(), "ADDR", &stanza.address)
+                .unwrap_or_else(|| DEFAULT_ADDRESS.to_string())
+                .trim_end_matches('/')
+                .to_string(),
+            ca_cert: pick(path(&flags.ca_cert), "CACERT", &stanza.ca_cert).map(PathBuf::from),
+            ca_path: pick(path(&flags.ca_path), "CAPATH", &stanza.ca_path).map(PathBuf::from),
+            ca_cert_bytes: env_twin(env, "CACERT_BYTES").filter(|v| !v.is_empty()),
+            client_cert: pick(path(&flags.client_cert), "CLIENT_CERT", &stanza.client_cert)
+                .map(PathBuf::from),
+            client_key: pick(path(&flags.client_key), "CLIENT_KEY", &stanza.client_key)
+                .map(PathBuf::from),
+            tls_server_name: pick(
+                flags.tls_server_name.clone(),
+                "TLS_SERVER_NAME",
+                &stanza.tls_server_name,
+            ),
+            tls_skip_verify: skip,
+            namespace: pick(flags.namespace.clone(), "NAMESPACE", &stanza.namespace),
+            timeout,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn precedence_flag_env_stanza_default() {
+        let stanza = StanzaValues {
+            address: Some("http://from-config:1".into()),
+            namespace: Some("cfg/".into()),
+            ..Default::default()
+        };
+        let none = ConnectionArgs::default();
+        let c = Connection::resolve(&none, &env(&[]), &StanzaValues::default()).unwrap();
+        assert_eq!(c.address, DEFAULT_ADDRESS);
+        let c = Connection::resolve(&none, &env(&[]), &stanza).unwrap();
+        assert_eq!(c.address, "http://from-config:1");
+        assert_eq!(c.namespace.as_deref(), Some("cfg/"));
+        let c =
+            Connection::resolve(&none, &env(&[("VAULT_ADDR", "http://env:2/")]), &stanza).unwrap();
+        assert_eq!(c.address, "http://env:2");
+        let flags = ConnectionArgs {
+            address: Some("http://flag:3".into()),
+            ..Default::default()
+        };
+        let c =
+            Connection::resolve(&flags, &env(&[("VAULT_ADDR", "http://env:2")]), &stanza).unwrap();
+        assert_eq!(c.address, "http://flag:3");
+    }
+
+    #[test]
+    fn skip_verify_is_a_real_bool() {
+        let none = ConnectionArgs::default();
+        let c = Connection::resolve(
+            &none,
+            &env(&[("VAULT_SKIP_VERIFY", "false")]),
+            &StanzaValues::default(),
+        )
+        .unwrap();
+        assert!(!c.tls_skip_verify, "quirk Q-A1 fixed");
+        let e = Connection::resolve(
+            &none,
+            &env(&[("VAULT_SKIP_VERIFY", "nah")]),
+            &StanzaValues::default(),
+        )
+        .unwrap_err();
+        assert!(e.contains("VAULT_SKIP_VERIFY"), "{e}");
+    }
+
+    #[test]
+    fn timeouts() {
+        assert_eq!(parse_timeout("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_timeout("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_timeout("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_timeout("soon"), None);
+    }
+}

@@ -1,0 +1,322 @@
+//! The persistent cache handoff (agent.md §7.3, `cache { persist "kubernetes" { … } }`): the init
+//! container (`exit_after_auth`) stores its auto-auth token in an encrypted file in
+//! `persist.path`; the sidecar starts from it (lookup-self, §3.1a) instead of logging in again,
+//! then deletes the file unless `keep_after_import`.
+//!
+//! # Format (ours, not upstream's BoltDB)
+//!
+//! `vaultlet-agent-cache.json`, mode 0600, written atomically:
+//! `{"format":"vaultlet-agent-cache/1","salt":B64,"records":{"auto-auth-token":{"nonce":B64,"sealed":B64}}}`.
+//! Each record is AES-256-GCM sealed with a fresh random 96-bit nonce and the record's name as
+//! additional data.
+//!
+//! # What protects the key (quirk Q-C1, fixed)
+//!
+//! Upstream stores a random AES key **in clear** in the same file and only binds the records to
+//! the service-account JWT as additional data, so anyone who can read the volume can decrypt it.
+//! Here the key is **never stored**: it is derived with HKDF-SHA256 from the pod's
+//! service-account JWT (`service_account_token_file`, trimmed; the secret input) and a random
+//! 256-bit salt kept in the file. Reading the cache therefore needs the SA JWT as well as the
+//! file — the same credential that would let the reader log in as the pod anyway. A rotated
+//! projected token makes an old cache unreadable (as upstream); the sidecar then logs in normally.
+//!
+//! Only the auto-auth token is handed over: vaultlet has no lease cache yet, so leases obtained by
+//! the init container's templates are not persisted (the sidecar fetches its own).
+
+use std::path::{Path, PathBuf};
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+use vaultlet_shared::config::Persist;
+
+/// The cache file's name inside `persist.path`.
+pub const FILE_NAME: &str = "vaultlet-agent-cache.json";
+const FORMAT: &str = "vaultlet-agent-cache/1";
+const HKDF_INFO: &[u8] = b"vaultlet agent persistent cache v1";
+const AUTO_AUTH: &str = "auto-auth-token";
+/// Default service-account token file.
+pub const DEFAULT_SA_TOKEN_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/// Why the cache could not be read or written. Never contains a token or the JWT.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("persist: type {0:?} is not supported (only \"kubernetes\")")]
+    Type(String),
+    #[error("persist: path is empty")]
+    NoPath,
+    #[error("error reading the service account token {path}: {source}")]
+    SaToken {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("service account token {0} is empty")]
+    EmptySaToken(PathBuf),
+    #[error("persistent cache {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "persistent cache {0}: cannot decrypt (the service account token changed, or the file was altered)"
+    )]
+    Decrypt(PathBuf),
+    #[error("persistent cache {path}: {reason}")]
+    Format { path: PathBuf, reason: String },
+}
+
+#[derive(Serialize, Deserialize)]
+struct Sealed {
+    nonce: String,
+    sealed: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FileBody {
+    format: String,
+    salt: String,
+    records: std::collections::BTreeMap<String, Sealed>,
+}
+
+/// The configured persistent cache.
+#[derive(Debug, Clone)]
+pub struct PersistentCache {
+    pub file: PathBuf,
+    pub sa_token_file: PathBuf,
+    pub keep_after_import: bool,
+    pub exit_on_err: bool,
+}
+
+fn key(sa_jwt: &str, salt: &[u8]) -> LessSafeKey {
+    let okm = Salt::new(HKDF_SHA256, salt).extract(sa_jwt.trim().as_bytes());
+    let okm = okm
+        .expand(&[HKDF_INFO], &AES_256_GCM)
+        .expect("HKDF output of 32 bytes");
+    LessSafeKey::new(UnboundKey::from(okm))
+}
+
+/// Seals `plain` under record name `name` (pure apart from the random nonce).
+fn seal(k: &LessSafeKey, name: &str, plain: &[u8]) -> Sealed {
+    let nonce_bytes: [u8; NONCE_LEN] = rand::random();
+    let mut buf = plain.to_vec();
+    k.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce_bytes),
+        Aad::from(name.as_bytes()),
+        &mut buf,
+    )
+    .expect("AES-GCM seal");
+    Sealed {
+        nonce: B64.encode(nonce_bytes),
+        sealed: B64.encode(buf),
+    }
+}
+
+fn open(k: &LessSafeKey, name: &str, s: &Sealed) -> Option<Vec<u8>> {
+    let nonce: [u8; NONCE_LEN] = B64.decode(&s.nonce).ok()?.try_into().ok()?;
+    let mut buf = B64.decode(&s.sealed).ok()?;
+    let plain = k
+        .open_in_place(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(name.as_bytes()),
+            &mut buf,
+        )
+        .ok()?;
+    Some(plain.to_vec())
+}
+
+/// The file content holding `token`, keyed from `sa_jwt` (fresh salt and nonce).
+pub fn encode(sa_jwt: &str, token: &str) -> Vec<u8> {
+    let salt: [u8; 32] = rand::random();
+    let k = key(sa_jwt, &salt);
+    let mut records = std::collections::BTreeMap::new();
+    records.insert(AUTO_AUTH.to_string(), seal(&k, AUTO_AUTH, token.as_bytes()));
+    serde_json::to_vec(&FileBody {
+        format: FORMAT.into(),
+        salt: B64.encode(salt),
+        records,
+    })
+    .expect("serialisable")
+}
+
+/// The token in a file's `content`, opened with `sa_jwt`. `path` is for errors only.
+pub fn decode(path: &Path, sa_jwt: &str, content: &[u8]) -> Result<Option<String>, CacheError> {
+    let format = |reason: String| CacheError::Format {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let body: FileBody =
+        serde_json::from_slice(content).map_err(|e| format(format!("not a cache file: {e}")))?;
+    if body.format != FORMAT {
+        return Err(format(format!("unknown format {:?}", body.format)));
+    }
+    let salt = B64
+        .decode(&body.salt)
+        .map_err(|e| format(format!("salt: {e}")))?;
+    let k = key(sa_jwt, &salt);
+    let Some(rec) = body.records.get(AUTO_AUTH) else {
+        return Ok(None);
+    };
+    let plain = open(&k, AUTO_AUTH, rec).ok_or_else(|| CacheError::Decrypt(path.to_path_buf()))?;
+    String::from_utf8(plain)
+        .map(Some)
+        .map_err(|_| format("token is not UTF-8".into()))
+}
+
+impl PersistentCache {
+    /// From `cache.persist`.
+    pub fn from_config(p: &Persist) -> Result<Self, CacheError> {
+        if p.persist_type != "kubernetes" {
+            return Err(CacheError::Type(p.persist_type.clone()));
+        }
+        if p.path.is_empty() {
+            return Err(CacheError::NoPath);
+        }
+        Ok(Self {
+            file: Path::new(&p.path).join(FILE_NAME),
+            sa_token_file: PathBuf::from(
+                p.service_account_token_file
+                    .as_deref()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or(DEFAULT_SA_TOKEN_FILE),
+            ),
+            keep_after_import: p.keep_after_import,
+            exit_on_err: p.exit_on_err,
+        })
+    }
+
+    fn sa_jwt(&self) -> Result<String, CacheError> {
+        let jwt =
+            std::fs::read_to_string(&self.sa_token_file).map_err(|source| CacheError::SaToken {
+                path: self.sa_token_file.clone(),
+                source,
+            })?;
+        if jwt.trim().is_empty() {
+            return Err(CacheError::EmptySaToken(self.sa_token_file.clone()));
+        }
+        Ok(jwt)
+    }
+
+    /// Whether a cache file is there to import.
+    pub fn exists(&self) -> bool {
+        self.file.exists()
+    }
+
+    /// Reads the stored auto-auth token, then deletes the file unless `keep_after_import`.
+    pub fn import(&self) -> Result<Option<String>, CacheError> {
+        let content = std::fs::read(&self.file).map_err(|source| CacheError::Io {
+            path: self.file.clone(),
+            source,
+        })?;
+        let token = decode(&self.file, &self.sa_jwt()?, &content)?;
+        if !self.keep_after_import {
+            std::fs::remove_file(&self.file).map_err(|source| CacheError::Io {
+                path: self.file.clone(),
+                source,
+            })?;
+        }
+        Ok(token)
+    }
+
+    /// Stores `token` (atomically, mode 0600).
+    pub fn store(&self, token: &str) -> Result<(), CacheError> {
+        use std::io::Write;
+        use std::os::unix::fs::PermissionsExt;
+        let io = |source| CacheError::Io {
+            path: self.file.clone(),
+            source,
+        };
+        let content = encode(&self.sa_jwt()?, token);
+        let dir = self
+            .file
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io)?;
+        tmp.write_all(&content).map_err(io)?;
+        tmp.as_file().sync_all().map_err(io)?;
+        tmp.persist(&self.file).map_err(|e| io(e.error))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_binding_to_the_sa_jwt() {
+        let p = Path::new("/c");
+        let bytes = encode("jwt-one\n", "hvs.TOKEN");
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(!text.contains("hvs.TOKEN"), "sealed");
+        assert!(
+            !text.contains("jwt-one"),
+            "no key material derived in clear"
+        );
+        assert_eq!(
+            decode(p, "jwt-one", &bytes).unwrap().as_deref(),
+            Some("hvs.TOKEN")
+        );
+        assert!(matches!(
+            decode(p, "jwt-two", &bytes),
+            Err(CacheError::Decrypt(_))
+        ));
+    }
+
+    #[test]
+    fn tampering_is_detected() {
+        let bytes = encode("jwt", "hvs.TOKEN");
+        let mut body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let sealed = body["records"][AUTO_AUTH]["sealed"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut raw = B64.decode(sealed).unwrap();
+        raw[0] ^= 1;
+        body["records"][AUTO_AUTH]["sealed"] = B64.encode(raw).into();
+        let e = decode(Path::new("/c"), "jwt", body.to_string().as_bytes()).unwrap_err();
+        assert!(matches!(e, CacheError::Decrypt(_)), "{e}");
+    }
+
+    #[test]
+    fn store_import_deletes_unless_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let sa = dir.path().join("sa");
+        std::fs::write(&sa, "sa.jwt.x\n").unwrap();
+        let mut c = PersistentCache::from_config(&Persist {
+            persist_type: "kubernetes".into(),
+            path: dir.path().to_str().unwrap().into(),
+            keep_after_import: true,
+            exit_on_err: false,
+            service_account_token_file: Some(sa.to_str().unwrap().into()),
+        })
+        .unwrap();
+        c.store("hvs.A").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&c.file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(c.import().unwrap().as_deref(), Some("hvs.A"));
+        assert!(c.exists(), "kept");
+        c.keep_after_import = false;
+        assert_eq!(c.import().unwrap().as_deref(), Some("hvs.A"));
+        assert!(!c.exists(), "deleted after import");
+    }
+
+    #[test]
+    fn only_kubernetes_type() {
+        let e = PersistentCache::from_config(&Persist {
+            persist_type: "bolt".into(),
+            path: "/x".into(),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("kubernetes"), "{e}");
+    }
+}

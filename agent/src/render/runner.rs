@@ -1,0 +1,399 @@
+//! One runner (agent.md §5.1): executes every template, starts one fetcher per distinct
+//! dependency (§5.2: templates share fetches), re-renders when data arrives, writes complete
+//! templates (§5.8), runs commands after the pass (§5.9), and stops at the first fatal error
+//! (§5.6). Init mode returns once every template has been rendered once (§6).
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use vaultlet_shared::vault::Client;
+
+use super::command::{self, CommandRun};
+use super::fetch;
+use super::handlebars::HbTemplate;
+use super::schedule::{self, Next, Refresh};
+use super::write::{self, WriteSpec};
+use crate::template::{Context, Dependency, Fetched, Options, Rendered, Template};
+
+/// One `template` stanza, ready to run.
+#[derive(Clone, Debug)]
+pub struct TemplateJob {
+    /// `source` (re-read and re-parsed when it changes), or `None` for `contents`.
+    pub source: Option<PathBuf>,
+    /// The template text (of `contents`, or `source` as last read).
+    pub text: String,
+    pub options: Options,
+    pub write: WriteSpec,
+    pub command: Option<CommandRun>,
+    /// `engine = "handlebars"` instead of the Go dialect.
+    pub handlebars: bool,
+}
+
+/// A parsed template of either dialect.
+pub enum Compiled {
+    Go(Template),
+    Handlebars(HbTemplate),
+}
+
+impl Compiled {
+    fn execute(&self, values: &HashMap<Dependency, Fetched>) -> Result<Rendered, String> {
+        match self {
+            Compiled::Go(t) => t
+                .execute(&mut StoreCtx { values })
+                .map_err(|e| e.to_string()),
+            Compiled::Handlebars(t) => t.execute(values),
+        }
+    }
+}
+
+impl TemplateJob {
+    /// How logs and errors name the template: its source or `(dynamic)`, and its destination.
+    pub fn label(&self) -> String {
+        let src = self
+            .source
+            .as_ref()
+            .map_or("(dynamic)".to_string(), |p| p.display().to_string());
+        format!("{src} => {}", self.write.path.display())
+    }
+}
+
+/// Everything a runner needs besides the Vault client.
+#[derive(Clone, Debug)]
+pub struct RunnerSettings {
+    pub jobs: Vec<TemplateJob>,
+    pub refresh: Refresh,
+    /// `vault.retry.num_retries` (−1 ⇒ 0).
+    pub retries: u32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// Added to the agent's environment for commands (§5.9).
+    pub command_env: Vec<(String, String)>,
+}
+
+enum Event {
+    Updated,
+    Failed(Dependency, String),
+    SourceChanged,
+}
+
+type Store = Arc<Mutex<HashMap<Dependency, Fetched>>>;
+
+struct StoreCtx<'a> {
+    values: &'a HashMap<Dependency, Fetched>,
+}
+
+impl Context for StoreCtx<'_> {
+    fn fetch(&mut self, dep: &Dependency) -> Option<Result<Fetched, String>> {
+        self.values.get(dep).cloned().map(Ok)
+    }
+    fn env(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// Parses every job's template; errors name the template.
+pub fn parse_all(jobs: &[TemplateJob]) -> Result<Vec<Compiled>, String> {
+    jobs.iter()
+        .map(|j| {
+            let c = if j.handlebars {
+                HbTemplate::parse(&j.text).map(Compiled::Handlebars)
+            } else {
+                Template::parse("", &j.text, j.options.clone())
+                    .map(Compiled::Go)
+                    .map_err(|e| e.to_string())
+            };
+            c.map_err(|e| format!("{}: {e}", j.label()))
+        })
+        .collect()
+}
+
+/// Runs until shutdown (sidecar) or until every template rendered once (`init`). `Err` is the
+/// fatal error that stopped it.
+pub async fn run(
+    client: Client,
+    mut settings: RunnerSettings,
+    init: bool,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), String> {
+    let mut templates = parse_all(&settings.jobs)?;
+    let store: Store = Arc::new(Mutex::new(HashMap::new()));
+    let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
+    let mut fetchers: HashMap<Dependency, JoinHandle<()>> = HashMap::new();
+    let mut rendered = vec![false; templates.len()];
+    let _watcher = watch_sources(&settings.jobs, tx.clone());
+    let result = loop {
+        // One pass over all templates in config order.
+        let mut used_all: HashSet<Dependency> = HashSet::new();
+        let mut commands: Vec<CommandRun> = Vec::new();
+        let mut failure = None;
+        for (i, t) in templates.iter().enumerate() {
+            let job = &settings.jobs[i];
+            let out = {
+                let values = store.lock().expect("store lock");
+                t.execute(&values)
+            };
+            let r = match out {
+                Ok(r) => r,
+                Err(e) => {
+                    failure = Some(format!("{}: {e}", job.label()));
+                    break;
+                }
+            };
+            for d in &r.used {
+                if !fetchers.contains_key(d) {
+                    fetchers.insert(
+                        d.clone(),
+                        spawn_fetcher(&client, d.clone(), &settings, store.clone(), tx.clone()),
+                    );
+                }
+            }
+            used_all.extend(r.used);
+            if !r.missing.is_empty() {
+                continue;
+            }
+            match write::write_if_changed(&job.write, r.text.as_bytes()) {
+                Ok(changed) => {
+                    rendered[i] = true;
+                    if changed {
+                        tracing::info!(target: "template", template = %job.label(), "rendered");
+                        if let Some(c) = &job.command {
+                            if !commands.contains(c) {
+                                commands.push(c.clone());
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    failure = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        if let Some(f) = failure {
+            break Err(f);
+        }
+        // Dependencies no template uses any more are stopped and forgotten.
+        fetchers.retain(|d, h| {
+            let keep = used_all.contains(d);
+            if !keep {
+                h.abort();
+                store.lock().expect("store lock").remove(d);
+            }
+            keep
+        });
+        let mut errors = Vec::new();
+        for c in &commands {
+            if let Err(e) = command::run(c, &settings.command_env).await {
+                errors.push(e.to_string());
+            }
+        }
+        if !errors.is_empty() {
+            break Err(errors.join("; "));
+        }
+        if init && rendered.iter().all(|r| *r) {
+            break Ok(());
+        }
+        // Wait for news, then drain whatever else is pending.
+        let first = tokio::select! {
+            ev = rx.recv() => ev,
+            _ = shutdown.wait_for(|s| *s) => break Ok(()),
+        };
+        let mut events: Vec<Event> = first.into_iter().collect();
+        while let Ok(ev) = rx.try_recv() {
+            events.push(ev);
+        }
+        let mut fatal = None;
+        for ev in events {
+            match ev {
+                Event::Updated => {}
+                Event::Failed(d, e) => {
+                    fetchers.remove(&d);
+                    fatal = Some(e);
+                }
+                Event::SourceChanged => match reload_sources(&mut settings.jobs) {
+                    Ok(true) => match parse_all(&settings.jobs) {
+                        Ok(t) => templates = t,
+                        Err(e) => fatal = Some(e),
+                    },
+                    Ok(false) => {}
+                    Err(e) => fatal = Some(e),
+                },
+            }
+        }
+        if let Some(e) = fatal {
+            break Err(e);
+        }
+    };
+    for (_, h) in fetchers {
+        h.abort();
+    }
+    result
+}
+
+/// Re-reads every `source`; `Ok(true)` when any text changed.
+fn reload_sources(jobs: &mut [TemplateJob]) -> Result<bool, String> {
+    let mut changed = false;
+    for j in jobs.iter_mut() {
+        if let Some(src) = &j.source {
+            let text = std::fs::read_to_string(src)
+                .map_err(|e| format!("failed to read template source {}: {e}", src.display()))?;
+            if text != j.text {
+                tracing::info!(target: "template", source = %src.display(), "template source changed");
+                j.text = text;
+                changed = true;
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// Watches the directories of template sources (ConfigMap volumes swap a `..data` symlink, so
+/// the directory is watched, not the file).
+fn watch_sources(
+    jobs: &[TemplateJob],
+    tx: mpsc::UnboundedSender<Event>,
+) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher as _;
+    let dirs: HashSet<PathBuf> = jobs
+        .iter()
+        .filter_map(|j| j.source.as_ref()?.parent().map(PathBuf::from))
+        .collect();
+    if dirs.is_empty() {
+        return None;
+    }
+    let mut w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if res.is_ok_and(|e| !e.kind.is_access()) {
+            let _ = tx.send(Event::SourceChanged);
+        }
+    })
+    .map_err(|e| tracing::warn!(target: "template", "cannot watch template sources: {e}"))
+    .ok()?;
+    for d in dirs {
+        if let Err(e) = w.watch(&d, notify::RecursiveMode::NonRecursive) {
+            tracing::warn!(target: "template", dir = %d.display(), "cannot watch template source directory: {e}");
+        }
+    }
+    Some(w)
+}
+
+fn spawn_fetcher(
+    client: &Client,
+    dep: Dependency,
+    settings: &RunnerSettings,
+    store: Store,
+    tx: mpsc::UnboundedSender<Event>,
+) -> JoinHandle<()> {
+    let client = client.clone();
+    let refresh = settings.refresh;
+    let (retries, base, max) = (
+        settings.retries,
+        settings.backoff_base,
+        settings.backoff_max,
+    );
+    tokio::spawn(async move {
+        if let Dependency::File { path } = &dep {
+            return watch_file(path, &dep, &store, &tx).await;
+        }
+        loop {
+            let mut attempt = 0u32;
+            let outcome = loop {
+                let u: f64 = rand::random();
+                match fetch::fetch(&client, &dep, &refresh, u).await {
+                    Ok(o) => break o,
+                    Err(e) => match schedule::retry_sleep(attempt, retries, base, max) {
+                        Some(d) => {
+                            tracing::warn!(target: "template", dependency = ?dep, "retry attempt {} after {:?}: {e}", attempt + 1, d);
+                            tokio::time::sleep(d).await;
+                            attempt += 1;
+                        }
+                        None => {
+                            let _ = tx.send(Event::Failed(
+                                dep.clone(),
+                                format!("{e} (exceeded maximum retries)"),
+                            ));
+                            return;
+                        }
+                    },
+                }
+            };
+            store
+                .lock()
+                .expect("store lock")
+                .insert(dep.clone(), outcome.value.clone());
+            if tx.send(Event::Updated).is_err() {
+                return;
+            }
+            match outcome.next {
+                Next::Refetch(d) => tokio::time::sleep(d).await,
+                Next::Renew => renew_lease(&client, &outcome.value, &store, &dep).await,
+            }
+        }
+    })
+}
+
+/// §5.5: renew the lease until renewal fails, stops being renewable or reaches its max TTL.
+async fn renew_lease(client: &Client, value: &Fetched, store: &Store, dep: &Dependency) {
+    let Fetched::Secret(Some(s)) = value else {
+        return;
+    };
+    let lease = Duration::from_secs(s.lease_duration.max(0) as u64);
+    let mut remaining = lease;
+    let u: f64 = rand::random();
+    loop {
+        tokio::time::sleep(schedule::renew_after(remaining, lease, u)).await;
+        match client.renew_lease(&s.lease_id, 0).await {
+            Ok(r) if r.renewable && r.lease_duration > 0 => {
+                remaining = Duration::from_secs(r.lease_duration as u64);
+                let mut updated = (**s).clone();
+                updated.lease_duration = r.lease_duration;
+                store
+                    .lock()
+                    .expect("store lock")
+                    .insert(dep.clone(), Fetched::Secret(Some(Arc::new(updated))));
+                if schedule::within_grace(remaining, lease) {
+                    return;
+                }
+            }
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(target: "template", lease_id = %s.lease_id, "lease renewal failed, reading again: {e}");
+                return;
+            }
+        }
+    }
+}
+
+/// `file`: stat every 2 s; re-read when it appears or its size or mtime changes.
+async fn watch_file(
+    path: &str,
+    dep: &Dependency,
+    store: &Store,
+    tx: &mpsc::UnboundedSender<Event>,
+) {
+    let mut last: Option<(u64, Option<SystemTime>)> = None;
+    loop {
+        if let Ok(m) = std::fs::metadata(path) {
+            let sig = (m.len(), m.modified().ok());
+            if last != Some(sig) {
+                if let Ok(text) = std::fs::read_to_string(path) {
+                    last = Some(sig);
+                    store
+                        .lock()
+                        .expect("store lock")
+                        .insert(dep.clone(), Fetched::File(text));
+                    if tx.send(Event::Updated).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}

@@ -1,0 +1,465 @@
+//! Go `text/template`'s built-in functions that need no engine state: comparisons (`eq ne lt le
+//! gt ge`), `len`, `index`, `slice`, `not` and the escapers `html`, `js`, `urlquery`, with Go's
+//! error texts (agent.md §4.1). `and`/`or`, `print*` and `call` live in the evaluator.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use super::printf::sprint;
+use super::value::Value;
+
+const BAD_COMPARISON: &str = "incompatible types for comparison";
+const BAD_COMPARISON_TYPE: &str = "invalid type for comparison";
+const NO_COMPARISON: &str = "missing argument for comparison";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Invalid,
+    Bool,
+    Int,
+    Uint,
+    Float,
+    Str,
+}
+
+fn basic_kind(v: &Value) -> Kind {
+    match v {
+        Value::Bool(_) => Kind::Bool,
+        Value::Int(_) => Kind::Int,
+        Value::Uint(_) => Kind::Uint,
+        Value::Float(_) => Kind::Float,
+        Value::String(_) | Value::Number(_) => Kind::Str,
+        _ => Kind::Invalid,
+    }
+}
+
+fn is_nil(v: &Value) -> bool {
+    matches!(v, Value::Nil | Value::NilPtr(_) | Value::NilList)
+}
+
+fn str_of(v: &Value) -> &str {
+    match v {
+        Value::String(s) | Value::Number(s) => s,
+        _ => "",
+    }
+}
+
+/// `eq a b c…`: a equals any of the others.
+pub fn eq(args: &[Value]) -> Result<bool, String> {
+    let Some((a, rest)) = args.split_first() else {
+        return Err(NO_COMPARISON.into());
+    };
+    if rest.is_empty() {
+        return Err(NO_COMPARISON.into());
+    }
+    let k1 = basic_kind(a);
+    for b in rest {
+        let k2 = basic_kind(b);
+        let truth = if k1 != k2 {
+            match (a, b) {
+                (Value::Int(x), Value::Uint(y)) | (Value::Uint(y), Value::Int(x)) => {
+                    *x >= 0 && *x as u64 == *y
+                }
+                _ => {
+                    if !is_nil(a) && !is_nil(b) {
+                        return Err(BAD_COMPARISON.into());
+                    }
+                    false
+                }
+            }
+        } else {
+            match (a, b) {
+                (Value::Bool(x), Value::Bool(y)) => x == y,
+                (Value::Int(x), Value::Int(y)) => x == y,
+                (Value::Uint(x), Value::Uint(y)) => x == y,
+                (Value::Float(x), Value::Float(y)) => x == y,
+                _ if k1 == Kind::Str => str_of(a) == str_of(b),
+                _ => {
+                    if is_nil(a) || is_nil(b) {
+                        is_nil(a) == is_nil(b)
+                    } else {
+                        // Maps, slices and records are not comparable in Go.
+                        return Err(format!(
+                            "non-comparable types {}, {}",
+                            a.type_name(),
+                            b.type_name()
+                        ));
+                    }
+                }
+            }
+        };
+        if truth {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// `lt a b`.
+pub fn lt(a: &Value, b: &Value) -> Result<bool, String> {
+    let k1 = basic_kind(a);
+    let k2 = basic_kind(b);
+    if k1 == Kind::Invalid || k2 == Kind::Invalid {
+        return Err(BAD_COMPARISON_TYPE.into());
+    }
+    if k1 != k2 {
+        return match (a, b) {
+            (Value::Int(x), Value::Uint(y)) => Ok(*x < 0 || (*x as u64) < *y),
+            (Value::Uint(x), Value::Int(y)) => Ok(*y >= 0 && *x < *y as u64),
+            _ => Err(BAD_COMPARISON.into()),
+        };
+    }
+    match (a, b) {
+        (Value::Bool(_), _) => Err(BAD_COMPARISON_TYPE.into()),
+        (Value::Int(x), Value::Int(y)) => Ok(x < y),
+        (Value::Uint(x), Value::Uint(y)) => Ok(x < y),
+        (Value::Float(x), Value::Float(y)) => Ok(x < y),
+        _ => Ok(str_of(a) < str_of(b)),
+    }
+}
+
+/// `le a b`.
+pub fn le(a: &Value, b: &Value) -> Result<bool, String> {
+    if lt(a, b)? {
+        return Ok(true);
+    }
+    eq(&[a.clone(), b.clone()])
+}
+
+/// `len x`.
+pub fn len(v: &Value) -> Result<Value, String> {
+    let n = match v {
+        Value::String(s) | Value::Number(s) => s.len(),
+        Value::List(l) => l.len(),
+        Value::NilList => 0,
+        Value::Map(m) => m.len(),
+        Value::Nil | Value::NilPtr(_) => return Err("len of nil pointer".into()),
+        Value::Object(o) => match o.range_items() {
+            Some(items) => items.len(),
+            None => return Err(format!("len of type {}", v.type_name())),
+        },
+        other => {
+            return Err(format!(
+                "len of type {}",
+                other.type_name().trim_start_matches('*')
+            ));
+        }
+    };
+    Ok(Value::Int(n as i64))
+}
+
+fn index_arg(i: &Value, cap: usize, slicing: bool) -> Result<usize, String> {
+    let x: i128 = match i {
+        Value::Int(x) => *x as i128,
+        Value::Uint(x) => *x as i128,
+        Value::Nil => return Err("cannot index slice/array with nil".into()),
+        other => {
+            return Err(format!(
+                "cannot index slice/array with type {}",
+                other.type_name()
+            ));
+        }
+    };
+    if x < 0 || (slicing && x > cap as i128) || (!slicing && x >= cap as i128) {
+        return Err(format!("index out of range: {x}"));
+    }
+    Ok(x as usize)
+}
+
+/// `index item i j…`.
+pub fn index(item: &Value, idx: &[Value]) -> Result<Value, String> {
+    if matches!(item, Value::Nil) {
+        return Err("index of untyped nil".into());
+    }
+    let mut cur = item.clone();
+    for (n, i) in idx.iter().enumerate() {
+        cur = match &cur {
+            Value::Nil | Value::NilPtr(_) if n > 0 => return Err("index of nil pointer".into()),
+            Value::NilPtr(_) => return Err("index of nil pointer".into()),
+            Value::List(l) => {
+                let x = index_arg(i, l.len(), true)?;
+                l.get(x)
+                    .cloned()
+                    .ok_or("reflect: slice index out of range")?
+            }
+            Value::NilList => {
+                index_arg(i, 0, true)?;
+                return Err("reflect: slice index out of range".into());
+            }
+            Value::String(s) | Value::Number(s) => {
+                let x = index_arg(i, s.len(), true)?;
+                Value::Uint(
+                    *s.as_bytes()
+                        .get(x)
+                        .ok_or("reflect: string index out of range")? as u64,
+                )
+            }
+            Value::Map(m) => match i {
+                Value::String(k) => m.get(&**k).cloned().unwrap_or(Value::Nil),
+                Value::Nil => Value::Nil,
+                other => {
+                    return Err(format!(
+                        "value has type {}; should be string",
+                        other.type_name()
+                    ));
+                }
+            },
+            other => {
+                return Err(format!(
+                    "can't index item of type {}",
+                    other.type_name().trim_start_matches('*')
+                ));
+            }
+        };
+    }
+    Ok(cur)
+}
+
+/// `slice item [i [j [k]]]`.
+pub fn slice(item: &Value, idx: &[Value]) -> Result<Value, String> {
+    if matches!(item, Value::Nil) {
+        return Err("slice of untyped nil".into());
+    }
+    if idx.len() > 3 {
+        return Err(format!("too many slice indexes: {}", idx.len()));
+    }
+    let len = match item {
+        Value::String(s) | Value::Number(s) => {
+            if idx.len() == 3 {
+                return Err("cannot 3-index slice a string".into());
+            }
+            s.len()
+        }
+        Value::List(l) => l.len(),
+        Value::NilList => 0,
+        other => {
+            return Err(format!(
+                "can't slice item of type {}",
+                other.type_name().trim_start_matches('*')
+            ));
+        }
+    };
+    let mut bounds = [0, len, len];
+    for (k, i) in idx.iter().enumerate() {
+        bounds[k] = index_arg(i, len, true)?;
+    }
+    if bounds[0] > bounds[1] {
+        return Err(format!(
+            "invalid slice index: {} > {}",
+            bounds[0], bounds[1]
+        ));
+    }
+    if idx.len() == 3 && bounds[1] > bounds[2] {
+        return Err(format!(
+            "invalid slice index: {} > {}",
+            bounds[1], bounds[2]
+        ));
+    }
+    let (a, b) = (bounds[0], bounds[1]);
+    Ok(match item {
+        Value::String(s) => {
+            Value::String(Arc::from(s.get(a..b).map(str::to_string).unwrap_or_else(
+                || String::from_utf8_lossy(&s.as_bytes()[a..b]).into_owned(),
+            )))
+        }
+        Value::Number(s) => Value::Number(Arc::from(s.get(a..b).unwrap_or(""))),
+        Value::List(l) => Value::list(l[a..b].to_vec()),
+        _ => Value::NilList,
+    })
+}
+
+/// The text the escapers work on: one string argument as is, otherwise `Sprint` of all.
+fn escaper_text(args: &[Value]) -> String {
+    match args {
+        [Value::String(s)] => s.to_string(),
+        _ => sprint(args),
+    }
+}
+
+/// `html`: Go's `HTMLEscapeString`.
+pub fn html(args: &[Value]) -> String {
+    let s = escaper_text(args);
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\0' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `js`: Go's `JSEscapeString`.
+pub fn js(args: &[Value]) -> String {
+    let s = escaper_text(args);
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '"' => out.push_str("\\\""),
+            '<' => out.push_str("\\u003C"),
+            '>' => out.push_str("\\u003E"),
+            '&' => out.push_str("\\u0026"),
+            '=' => out.push_str("\\u003D"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c if !c.is_ascii() && !is_print(c) => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Approximates Go's `unicode.IsPrint` for non-ASCII runes.
+fn is_print(c: char) -> bool {
+    !(c.is_control()
+        || c.is_whitespace()
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}' | '\u{e000}'..='\u{f8ff}'))
+}
+
+/// `urlquery`: Go's `url.QueryEscape`.
+pub fn urlquery(args: &[Value]) -> String {
+    let s = escaper_text(args);
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            b => {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn n(s: &str) -> Value {
+        Value::Number(s.into())
+    }
+
+    #[test]
+    fn comparisons_follow_go_kinds() {
+        assert_eq!(eq(&[n("5432"), Value::str("5432")]), Ok(true));
+        assert_eq!(
+            eq(&[n("42"), Value::Int(42)]).unwrap_err(),
+            "incompatible types for comparison"
+        );
+        assert_eq!(eq(&[Value::Int(1), Value::Int(2), Value::Int(1)]), Ok(true));
+        assert_eq!(eq(&[Value::Int(1), Value::Uint(1)]), Ok(true));
+        assert_eq!(eq(&[Value::Int(-1), Value::Uint(u64::MAX)]), Ok(false));
+        assert_eq!(eq(&[Value::Nil, Value::str("x")]), Ok(false));
+        assert_eq!(eq(&[Value::Nil, Value::Nil]), Ok(true));
+        assert_eq!(
+            eq(&[Value::Int(1)]).unwrap_err(),
+            "missing argument for comparison"
+        );
+        assert_eq!(
+            lt(&n("10"), &Value::Int(10)).unwrap_err(),
+            "incompatible types for comparison"
+        );
+        assert_eq!(
+            lt(&Value::Bool(true), &Value::Bool(false)).unwrap_err(),
+            "invalid type for comparison"
+        );
+        assert_eq!(
+            lt(&Value::Nil, &Value::Int(1)).unwrap_err(),
+            "invalid type for comparison"
+        );
+        assert_eq!(lt(&Value::Int(-1), &Value::Uint(0)), Ok(true));
+        assert_eq!(lt(&Value::str("a"), &Value::str("b")), Ok(true));
+        assert_eq!(le(&Value::Float(1.5), &Value::Float(1.5)), Ok(true));
+        let m = Value::map(BTreeMap::new());
+        assert!(eq(&[m.clone(), m]).is_err());
+    }
+
+    #[test]
+    fn len_index_slice() {
+        let l = Value::list(vec![Value::str("a"), Value::list(vec![Value::Int(7)])]);
+        assert_eq!(len(&Value::str("café")).unwrap().print(), "5");
+        assert_eq!(len(&l).unwrap().print(), "2");
+        assert_eq!(len(&Value::Int(3)).unwrap_err(), "len of type int");
+        assert_eq!(len(&Value::Nil).unwrap_err(), "len of nil pointer");
+        assert_eq!(
+            index(&l, &[Value::Int(1), Value::Int(0)]).unwrap().print(),
+            "7"
+        );
+        assert_eq!(
+            index(&l, &[Value::Int(3)]).unwrap_err(),
+            "index out of range: 3"
+        );
+        // Go lets the length itself through to reflect, which panics.
+        assert_eq!(
+            index(&l, &[Value::Int(2)]).unwrap_err(),
+            "reflect: slice index out of range"
+        );
+        assert_eq!(
+            index(&l, &[Value::str("x")]).unwrap_err(),
+            "cannot index slice/array with type string"
+        );
+        assert_eq!(
+            index(&Value::Nil, &[Value::Int(0)]).unwrap_err(),
+            "index of untyped nil"
+        );
+        let mut m = BTreeMap::new();
+        m.insert("space key".to_string(), Value::str("v"));
+        let m = Value::map(m);
+        assert_eq!(index(&m, &[Value::str("space key")]).unwrap().print(), "v");
+        assert!(matches!(
+            index(&m, &[Value::str("nope")]).unwrap(),
+            Value::Nil
+        ));
+        assert_eq!(
+            index(&m, &[n("1")]).unwrap_err(),
+            "value has type json.Number; should be string"
+        );
+        assert_eq!(
+            index(&Value::Int(1), &[Value::Int(0)]).unwrap_err(),
+            "can't index item of type int"
+        );
+        assert_eq!(
+            slice(&Value::str("hello"), &[Value::Int(1), Value::Int(3)])
+                .unwrap()
+                .print(),
+            "el"
+        );
+        assert_eq!(slice(&l, &[Value::Int(1)]).unwrap().print(), "[[7]]");
+        assert_eq!(
+            slice(&Value::str("hi"), &[Value::Int(3)]).unwrap_err(),
+            "index out of range: 3"
+        );
+        assert_eq!(
+            slice(&Value::str("hi"), &[Value::Int(2), Value::Int(1)]).unwrap_err(),
+            "invalid slice index: 2 > 1"
+        );
+    }
+
+    #[test]
+    fn escapers() {
+        assert_eq!(
+            html(&[Value::str("<a href=\"x\">'&'</a>")]),
+            "&lt;a href=&#34;x&#34;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+        assert_eq!(
+            js(&[Value::str("a'b\"c<d>=&\\\n")]),
+            "a\\'b\\\"c\\u003Cd\\u003E\\u003D\\u0026\\\\\\u000A"
+        );
+        assert_eq!(urlquery(&[Value::str("a b&c=d/é")]), "a+b%26c%3Dd%2F%C3%A9");
+        assert_eq!(urlquery(&[Value::Int(1), Value::Int(2)]), "1+2");
+    }
+}

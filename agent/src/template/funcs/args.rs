@@ -1,0 +1,175 @@
+//! Argument checking with Go's `text/template` messages: arity and the reflection conversions a
+//! typed Go parameter (`string`, `int`, `[]string`, `map[string]interface {}`) applies.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::template::Value;
+
+/// Exactly `n` arguments.
+pub fn arity(name: &str, args: &[Value], n: usize) -> Result<(), String> {
+    if args.len() == n {
+        Ok(())
+    } else {
+        Err(format!(
+            "wrong number of args for {name}: want {n} got {}",
+            args.len()
+        ))
+    }
+}
+
+/// At least `n` arguments (a variadic Go function).
+pub fn at_least(name: &str, args: &[Value], n: usize) -> Result<(), String> {
+    if args.len() >= n {
+        Ok(())
+    } else {
+        Err(format!(
+            "wrong number of args for {name}: want at least {n} got {}",
+            args.len()
+        ))
+    }
+}
+
+fn wrong(expected: &str, got: &Value) -> String {
+    match got {
+        Value::Nil => format!("invalid value; expected {expected}"),
+        v => format!(
+            "wrong type for value; expected {expected}; got {}",
+            v.type_name()
+        ),
+    }
+}
+
+/// A `string` parameter.
+pub fn string(v: &Value) -> Result<&str, String> {
+    match v {
+        Value::String(s) => Ok(s),
+        other => Err(wrong("string", other)),
+    }
+}
+
+/// Every argument as a `string` (a `...string` parameter).
+pub fn strings(args: &[Value]) -> Result<Vec<&str>, String> {
+    args.iter().map(string).collect()
+}
+
+/// An `int` parameter.
+pub fn int(v: &Value) -> Result<i64, String> {
+    match v {
+        Value::Int(i) => Ok(*i),
+        Value::Uint(u) if *u <= i64::MAX as u64 => Ok(*u as i64),
+        // A float constant with an integral value converts, as Go's untyped constants do.
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Ok(*f as i64),
+        other => Err(wrong("int", other)),
+    }
+}
+
+/// A `[]string` parameter (a list whose items are all strings).
+pub fn string_list(v: &Value) -> Result<Vec<Arc<str>>, String> {
+    match v {
+        Value::NilList => Ok(Vec::new()),
+        Value::List(l) => l
+            .iter()
+            .map(|x| match x {
+                Value::String(s) => Ok(s.clone()),
+                _ => Err(wrong("[]string", v)),
+            })
+            .collect(),
+        other => Err(wrong("[]string", other)),
+    }
+}
+
+/// A `[]interface {}` parameter.
+pub fn list(v: &Value) -> Result<Vec<Value>, String> {
+    match v {
+        Value::NilList => Ok(Vec::new()),
+        Value::List(l) => Ok(l.as_ref().clone()),
+        other => Err(wrong("[]interface {}", other)),
+    }
+}
+
+/// A `map[string]interface {}` parameter (nil converts to an empty map).
+pub fn map(v: &Value) -> Result<BTreeMap<String, Value>, String> {
+    match v {
+        Value::Map(m) => Ok(m.as_ref().clone()),
+        other => Err(wrong("map[string]interface {}", other)),
+    }
+}
+
+/// Go's `%q` of a value as `fmt` prints it inside an error message.
+pub fn go_q(v: &Value) -> String {
+    match v {
+        Value::String(s) | Value::Number(s) => go_quote_str(s),
+        Value::Nil => "<invalid reflect.Value>".to_string(),
+        other => format!("%!q({}={})", other.type_name(), other.print()),
+    }
+}
+
+/// Go's `strconv.Quote`: double quotes, Go escapes, printable Unicode kept.
+pub fn go_quote_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if c.is_control() => {
+                if (c as u32) < 0x10000 {
+                    out.push_str(&format!("\\u{:04x}", c as u32))
+                } else {
+                    out.push_str(&format!("\\U{:08x}", c as u32))
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_match_go() {
+        assert_eq!(
+            arity("f", &[], 1).unwrap_err(),
+            "wrong number of args for f: want 1 got 0"
+        );
+        assert_eq!(
+            at_least("f", &[], 1).unwrap_err(),
+            "wrong number of args for f: want at least 1 got 0"
+        );
+        assert_eq!(
+            string(&Value::Int(1)).unwrap_err(),
+            "wrong type for value; expected string; got int"
+        );
+        assert_eq!(
+            string(&Value::Nil).unwrap_err(),
+            "invalid value; expected string"
+        );
+        assert_eq!(
+            int(&Value::str("1")).unwrap_err(),
+            "wrong type for value; expected int; got string"
+        );
+        assert_eq!(int(&Value::Float(4.0)).unwrap(), 4);
+        assert_eq!(
+            string_list(&Value::list(vec![Value::Int(1)])).unwrap_err(),
+            "wrong type for value; expected []string; got []interface {}"
+        );
+        assert_eq!(go_q(&Value::Number("42".into())), "\"42\"");
+        assert_eq!(go_q(&Value::Bool(true)), "%!q(bool=true)");
+        assert_eq!(go_quote_str("a\tb\"\u{1}é"), "\"a\\tb\\\"\\x01é\"");
+    }
+}

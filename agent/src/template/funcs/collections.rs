@@ -1,0 +1,431 @@
+//! Lists and maps: `split`, `join`, `splitToMap`, `contains`, `in`, `containsAll`/`Any`/`None`/
+//! `NotAll`, `mergeMap`, `mergeMapWithOverride`, `explodeMap`, `loop` (agent.md §4.5).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::args;
+use crate::template::{CallEnv, Func, Object, Value};
+
+pub(super) fn lookup(name: &str) -> Option<Func> {
+    Some(match name {
+        "split" => split,
+        "join" => join,
+        "splitToMap" => split_to_map,
+        "contains" => contains,
+        "in" => in_,
+        "containsAll" => contains_all,
+        "containsAny" => contains_any,
+        "containsNone" => contains_none,
+        "containsNotAll" => contains_not_all,
+        "mergeMap" => merge_map,
+        "mergeMapWithOverride" => merge_map_override,
+        "explodeMap" => explode_map,
+        "loop" => loop_,
+        _ => return None,
+    })
+}
+
+/// Go's `strings.Split` (an empty separator splits into characters).
+pub fn go_split<'a>(s: &'a str, sep: &str) -> Vec<&'a str> {
+    if sep.is_empty() {
+        return s
+            .char_indices()
+            .map(|(i, c)| &s[i..i + c.len_utf8()])
+            .collect();
+    }
+    s.split(sep).collect()
+}
+
+fn split(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    args::arity("split", a, 2)?;
+    let (sep, s) = (args::string(&a[0])?, args::string(&a[1])?);
+    let s = s.trim_matches(super::strings::go_space);
+    if s.is_empty() {
+        return Ok(Value::list(Vec::new()));
+    }
+    Ok(Value::list(
+        go_split(s, sep).into_iter().map(Value::str).collect(),
+    ))
+}
+
+fn join(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    args::arity("join", a, 2)?;
+    let sep = args::string(&a[0])?;
+    let items = args::string_list(&a[1])?;
+    Ok(Value::str(
+        items.iter().map(|s| &**s).collect::<Vec<_>>().join(sep),
+    ))
+}
+
+fn split_to_map(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    args::arity("splitToMap", a, 3)?;
+    let (sep1, sep2, s) = (
+        args::string(&a[0])?,
+        args::string(&a[1])?,
+        args::string(&a[2])?,
+    );
+    let s = s.trim_matches(super::strings::go_space);
+    let mut m = BTreeMap::new();
+    if !s.is_empty() {
+        for item in go_split(s, sep1) {
+            if let Some((k, v)) = item.split_once(sep2) {
+                m.insert(k.to_string(), Value::str(v));
+            }
+        }
+    }
+    Ok(Value::map(m))
+}
+
+/// Upstream's `in(l, v)`: a list holds `v` (ints compare with ints, floats with floats, strings
+/// with strings of the same Go type), or a string contains `v` (same type).
+pub fn holds(l: &Value, v: &Value) -> bool {
+    match l {
+        Value::List(items) => items.iter().any(|x| match (x, v) {
+            (Value::Int(p), Value::Int(q)) => p == q,
+            (Value::Float(p), Value::Float(q)) => p == q,
+            (Value::String(p), Value::String(q)) | (Value::Number(p), Value::Number(q)) => p == q,
+            _ => false,
+        }),
+        Value::String(h) => matches!(v, Value::String(n) if h.contains(&**n)),
+        Value::Number(h) => matches!(v, Value::Number(n) if h.contains(&**n)),
+        _ => false,
+    }
+}
+
+fn contains(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    args::arity("contains", a, 2)?;
+    Ok(Value::Bool(holds(&a[1], &a[0])))
+}
+
+fn in_(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    args::arity("in", a, 2)?;
+    Ok(Value::Bool(holds(&a[0], &a[1])))
+}
+
+/// The `containsAll`/`Any`/`None`/`NotAll` family: `(needles, haystack)`.
+fn contains_some(name: &str, a: &[Value], ret_true: bool, invert: bool) -> Result<Value, String> {
+    args::arity(name, a, 2)?;
+    let needles = args::list(&a[0])?;
+    for n in &needles {
+        if holds(&a[1], n) != invert {
+            return Ok(Value::Bool(!ret_true));
+        }
+    }
+    Ok(Value::Bool(ret_true))
+}
+
+fn contains_all(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    contains_some("containsAll", a, true, true)
+}
+
+fn contains_any(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    contains_some("containsAny", a, false, false)
+}
+
+fn contains_none(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    contains_some("containsNone", a, true, false)
+}
+
+fn contains_not_all(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    contains_some("containsNotAll", a, false, true)
+}
+
+/// Go's notion of an empty value as `mergo` tests it.
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Nil | Value::NilList | Value::NilPtr(_) => true,
+        Value::Bool(b) => !b,
+        Value::Int(i) => *i == 0,
+        Value::Uint(u) => *u == 0,
+        Value::Float(f) => *f == 0.0,
+        Value::Number(s) | Value::String(s) => s.is_empty(),
+        Value::List(l) => l.is_empty(),
+        Value::Map(m) => m.is_empty(),
+        Value::Record(_) | Value::Object(_) => false,
+    }
+}
+
+/// `mergo.Map(&dst, src[, WithOverride])` on `map[string]interface{}`: nested maps merge; a key
+/// missing or empty in `dst` takes `src`'s value; with `override` `src` wins except over a
+/// non-empty list or a map (those merge or stay).
+pub fn merge(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>, override_: bool) {
+    for (k, sv) in src {
+        let dv = dst.get(k).cloned();
+        if let (Some(Value::Map(dm)), Value::Map(sm)) = (&dv, sv) {
+            let mut merged = dm.as_ref().clone();
+            merge(&mut merged, sm, override_);
+            if !dm.is_empty() {
+                dst.insert(k.clone(), Value::map(merged));
+                continue;
+            }
+            dst.insert(k.clone(), sv.clone());
+            continue;
+        }
+        if let Some(d) = &dv
+            && !is_empty(d)
+            && matches!(sv, Value::List(_) | Value::NilList)
+        {
+            continue;
+        }
+        if override_ || dv.as_ref().is_none_or(is_empty) {
+            dst.insert(k.clone(), sv.clone());
+        }
+    }
+}
+
+fn merge_map(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    args::arity("mergeMap", a, 2)?;
+    let mut dst = args::map(&a[0])?;
+    merge(&mut dst, &args::map(&a[1])?, false);
+    Ok(Value::map(dst))
+}
+
+fn merge_map_override(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    args::arity("mergeMapWithOverride", a, 2)?;
+    let mut dst = args::map(&a[0])?;
+    merge(&mut dst, &args::map(&a[1])?, true);
+    Ok(Value::map(dst))
+}
+
+fn explode_into(
+    m: &mut BTreeMap<String, Value>,
+    k: &str,
+    v: &Value,
+    p: &str,
+) -> Result<(), String> {
+    if let Some((top, rest)) = k.split_once('/') {
+        let mut nest = match m.get(top) {
+            None => BTreeMap::new(),
+            Some(Value::Map(n)) => n.as_ref().clone(),
+            Some(other) => {
+                return Err(format!(
+                    "not a map: {}: {} already has value {}",
+                    args::go_quote_str(p),
+                    args::go_quote_str(top),
+                    args::go_q(other)
+                ));
+            }
+        };
+        explode_into(&mut nest, rest, v, k)?;
+        m.insert(top.to_string(), Value::map(nest));
+        return Ok(());
+    }
+    if !k.is_empty() {
+        m.insert(k.to_string(), v.clone());
+    }
+    Ok(())
+}
+
+fn explode_map(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    args::arity("explodeMap", a, 1)?;
+    let input = args::map(&a[0])?;
+    let mut out = BTreeMap::new();
+    for (k, v) in &input {
+        explode_into(&mut out, k, v, k).map_err(|e| format!("explodeMap: {e}"))?;
+    }
+    Ok(Value::map(out))
+}
+
+/// `loop`'s channel of ints, consumed by `range`.
+#[derive(Debug)]
+pub struct IntChannel {
+    pub start: i64,
+    pub stop: i64,
+}
+
+impl Object for IntChannel {
+    fn type_name(&self) -> &'static str {
+        "<-chan int64"
+    }
+    fn print(&self) -> String {
+        // Go prints the channel's address; there is nothing stable to reproduce.
+        "0xc000000000".to_string()
+    }
+    fn range_items(&self) -> Option<Vec<Value>> {
+        Some(
+            (self.start..self.stop.max(self.start))
+                .map(Value::Int)
+                .collect(),
+        )
+    }
+}
+
+/// Largest channel `loop` will produce; a bigger range is almost surely a mistake.
+const MAX_LOOP: i64 = 10_000_000;
+
+fn loop_bound(v: &Value) -> Result<i64, String> {
+    match v {
+        Value::Int(i) => Ok(*i),
+        Value::Uint(u) => Ok(*u as i64),
+        Value::String(s) => {
+            if s.is_empty() {
+                Ok(0)
+            } else {
+                super::parse::go_int(s).map_err(|e| format!("parseInt: {e}"))
+            }
+        }
+        other => Err(format!("loop: bad argument type: {}", other.type_name())),
+    }
+}
+
+fn loop_(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    let (start, stop) = match a {
+        [n] => (0, loop_bound(n)?),
+        [s, e] => (loop_bound(s)?, loop_bound(e)?),
+        _ => {
+            return Err(format!(
+                "loop: wrong number of arguments, expected 1 or 2, but got {}",
+                a.len()
+            ));
+        }
+    };
+    if stop.saturating_sub(start) > MAX_LOOP {
+        return Err(format!(
+            "loop: range of {} items is too large (limit {MAX_LOOP})",
+            stop - start
+        ));
+    }
+    Ok(Value::Object(Arc::new(IntChannel { start, stop })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+
+    #[test]
+    fn split_and_join() {
+        assert_eq!(show("split", &[s(","), s("a,b,,c")]), "[a b  c]");
+        assert_eq!(show("split", &[s(","), s("")]), "[]");
+        assert_eq!(show("split", &[s(","), s("  ")]), "[]");
+        assert!(matches!(call("split", &[s(","), s("")]).unwrap(), Value::List(l) if l.is_empty()));
+        assert_eq!(show("split", &[s(","), s(" a,b\n")]), "[a b]");
+        assert_eq!(show("split", &[s(""), s("héj")]), "[h é j]");
+        let parts = call("split", &[s(","), s("h1:8500,h2:8500, h3:8500")]).unwrap();
+        assert_eq!(show("join", &[s(";"), parts]), "h1:8500;h2:8500; h3:8500");
+        assert_eq!(show("join", &[s(";"), Value::NilList]), "");
+        assert_eq!(
+            show("join", &[s(";"), json("[1]")]),
+            "ERR wrong type for value; expected []string; got []interface {}"
+        );
+    }
+
+    #[test]
+    fn split_to_map_drops_items_without_the_separator() {
+        assert_eq!(
+            show("splitToMap", &[s(","), s("="), s("a=1,b=2,c,d=x=y")]),
+            "map[a:1 b:2 d:x=y]"
+        );
+        assert_eq!(show("splitToMap", &[s(","), s("="), s(" ")]), "map[]");
+    }
+
+    #[test]
+    fn membership_follows_go_types() {
+        assert_eq!(show("contains", &[s("x"), s("xyz")]), "true");
+        assert_eq!(show("contains", &[s("q"), s("xyz")]), "false");
+        assert_eq!(show("contains", &[s("b"), json(r#"["a","b"]"#)]), "true");
+        // JSON numbers are json.Number: equal only to json.Number.
+        assert_eq!(show("contains", &[i(1), json("[1,2]")]), "false");
+        assert_eq!(
+            show("contains", &[Value::Number("1".into()), json("[1,2]")]),
+            "true"
+        );
+        assert_eq!(
+            show("contains", &[i(2), Value::list(vec![i(1), i(2)])]),
+            "true"
+        );
+        assert_eq!(show("in", &[Value::list(vec![i(1), i(2)]), i(2)]), "true");
+        assert_eq!(show("in", &[s("abc"), s("bc")]), "true");
+        assert_eq!(show("in", &[s("abc"), Value::Number("1".into())]), "false");
+        let hay = json(r#"["a","b","c"]"#);
+        assert_eq!(
+            show("containsAll", &[json(r#"["a","b"]"#), hay.clone()]),
+            "true"
+        );
+        assert_eq!(
+            show("containsAll", &[json(r#"["a","z"]"#), hay.clone()]),
+            "false"
+        );
+        assert_eq!(
+            show("containsAny", &[json(r#"["z","b"]"#), hay.clone()]),
+            "true"
+        );
+        assert_eq!(
+            show("containsAny", &[json(r#"["z"]"#), hay.clone()]),
+            "false"
+        );
+        assert_eq!(
+            show("containsNone", &[json(r#"["z"]"#), hay.clone()]),
+            "true"
+        );
+        assert_eq!(
+            show("containsNone", &[json(r#"["a"]"#), hay.clone()]),
+            "false"
+        );
+        assert_eq!(
+            show("containsNotAll", &[json(r#"["a","z"]"#), hay.clone()]),
+            "true"
+        );
+        assert_eq!(show("containsNotAll", &[json(r#"["a"]"#), hay]), "false");
+        assert_eq!(show("containsAll", &[json("[]"), s("x")]), "true");
+    }
+
+    #[test]
+    fn merging_maps() {
+        let dst = json(r#"{"a":"1","n":{"x":"dx"},"e":"","l":["d"]}"#);
+        let src = json(r#"{"a":"2","b":"3","n":{"x":"sx","y":"sy"},"e":"filled","l":["s"]}"#);
+        assert_eq!(
+            show("mergeMap", &[dst.clone(), src.clone()]),
+            "map[a:1 b:3 e:filled l:[d] n:map[x:dx y:sy]]"
+        );
+        assert_eq!(
+            show("mergeMapWithOverride", &[dst, src]),
+            "map[a:2 b:3 e:filled l:[d] n:map[x:sx y:sy]]"
+        );
+        assert_eq!(
+            show("mergeMap", &[s("x"), json("{}")]),
+            "ERR wrong type for value; expected map[string]interface {}; got string"
+        );
+    }
+
+    #[test]
+    fn explode_map_nests_on_slashes() {
+        let m = json(r#"{"a/b/c":"1","a/d":"2","e":"3","f/":"4"}"#);
+        assert_eq!(
+            show("explodeMap", &[m]),
+            "map[a:map[b:map[c:1] d:2] e:3 f:map[]]"
+        );
+        let clash = json(r#"{"a":"x","a/b":"y"}"#);
+        assert_eq!(
+            show("explodeMap", &[clash]),
+            "ERR explodeMap: not a map: \"a/b\": \"a\" already has value \"x\""
+        );
+    }
+
+    #[test]
+    fn loop_yields_ints() {
+        let items = |v: Value| match v {
+            Value::Object(o) => o
+                .range_items()
+                .unwrap()
+                .iter()
+                .map(|x| x.print())
+                .collect::<Vec<_>>()
+                .join(","),
+            _ => panic!(),
+        };
+        assert_eq!(items(call("loop", &[i(3)]).unwrap()), "0,1,2");
+        assert_eq!(items(call("loop", &[i(5), i(8)]).unwrap()), "5,6,7");
+        assert_eq!(items(call("loop", &[s("2")]).unwrap()), "0,1");
+        assert_eq!(items(call("loop", &[i(5), i(2)]).unwrap()), "");
+        assert_eq!(
+            show("loop", &[Value::Float(1.0)]),
+            "ERR loop: bad argument type: float64"
+        );
+        assert_eq!(
+            show("loop", &[]),
+            "ERR loop: wrong number of arguments, expected 1 or 2, but got 0"
+        );
+    }
+}

@@ -1,0 +1,309 @@
+//! Encodings and digests: `base64Encode`/`Decode` (standard and URL alphabets, padded),
+//! `sha256Hex`, `md5sum`, `hmacSHA256Hex` (agent.md §4.5), plus the MD5/SHA-1 digests Sprig reuses.
+
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use sha2::{Digest as _, Sha256};
+
+use super::args;
+use crate::template::{CallEnv, Func, Value};
+
+pub(super) fn lookup(name: &str) -> Option<Func> {
+    Some(match name {
+        "base64Encode" => b64_encode,
+        "base64Decode" => b64_decode,
+        "base64URLEncode" => b64url_encode,
+        "base64URLDecode" => b64url_decode,
+        "sha256Hex" => sha256_hex,
+        "md5sum" => md5sum,
+        "hmacSHA256Hex" => hmac_sha256_hex,
+        _ => return None,
+    })
+}
+
+/// Go's `base64.StdEncoding` / `URLEncoding` decoders: padding required, trailing bits tolerated.
+fn engine(url: bool) -> GeneralPurpose {
+    let cfg = GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::RequireCanonical);
+    GeneralPurpose::new(
+        if url {
+            &alphabet::URL_SAFE
+        } else {
+            &alphabet::STANDARD
+        },
+        cfg,
+    )
+}
+
+/// Encodes with padding.
+pub fn b64enc(url: bool, data: &[u8]) -> String {
+    engine(url).encode(data)
+}
+
+/// Decodes as Go does (newlines ignored); the error names the offending input byte.
+pub fn b64dec(url: bool, s: &str) -> Result<Vec<u8>, String> {
+    let cleaned: String = s.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+    engine(url).decode(cleaned.as_bytes()).map_err(|e| {
+        use base64::DecodeError::*;
+        let at = match e {
+            InvalidByte(i, _) | InvalidLastSymbol(i, _) => i,
+            InvalidLength(n) => n - n % 4,
+            InvalidPadding => cleaned.trim_end_matches('=').len(),
+        };
+        format!("illegal base64 data at input byte {at}")
+    })
+}
+
+fn one<'a>(name: &str, a: &'a [Value]) -> Result<&'a str, String> {
+    args::arity(name, a, 1)?;
+    args::string(&a[0])
+}
+
+fn b64_encode(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    Ok(Value::str(b64enc(
+        false,
+        one("base64Encode", a)?.as_bytes(),
+    )))
+}
+
+fn b64url_encode(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    Ok(Value::str(b64enc(
+        true,
+        one("base64URLEncode", a)?.as_bytes(),
+    )))
+}
+
+fn b64_decode(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    let bytes = b64dec(false, one("base64Decode", a)?).map_err(|e| format!("base64Decode: {e}"))?;
+    Ok(Value::str(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+fn b64url_decode(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    let bytes =
+        b64dec(true, one("base64URLDecode", a)?).map_err(|e| format!("base64URLDecode: {e}"))?;
+    Ok(Value::str(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+fn sha256_hex(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    Ok(Value::str(hex::encode(Sha256::digest(
+        one("sha256Hex", a)?.as_bytes(),
+    ))))
+}
+
+fn md5sum(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    Ok(Value::str(hex::encode(md5(one("md5sum", a)?.as_bytes()))))
+}
+
+/// HMAC-SHA256 (RFC 2104).
+pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    let mut k = [0u8; 64];
+    if key.len() > 64 {
+        k[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Sha256::new();
+    inner.update(k.map(|b| b ^ 0x36));
+    inner.update(msg);
+    let mut outer = Sha256::new();
+    outer.update(k.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize());
+    outer.finalize().into()
+}
+
+fn hmac_sha256_hex(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    args::arity("hmacSHA256Hex", a, 2)?;
+    let (msg, key) = (args::string(&a[0])?, args::string(&a[1])?);
+    Ok(Value::str(hex::encode(hmac_sha256(
+        key.as_bytes(),
+        msg.as_bytes(),
+    ))))
+}
+
+/// Message padding shared by MD5 (little-endian length) and SHA-1 (big-endian length).
+fn pad(data: &[u8], big_endian: bool) -> Vec<u8> {
+    let mut m = data.to_vec();
+    let bits = (data.len() as u64).wrapping_mul(8);
+    m.push(0x80);
+    while m.len() % 64 != 56 {
+        m.push(0);
+    }
+    m.extend_from_slice(&if big_endian {
+        bits.to_be_bytes()
+    } else {
+        bits.to_le_bytes()
+    });
+    m
+}
+
+/// MD5 (RFC 1321); only for `md5sum`/`sprig_md5sum`, never for security.
+pub fn md5(data: &[u8]) -> [u8; 16] {
+    const S: [u32; 64] = [
+        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5,
+        9, 14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10,
+        15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
+    ];
+    let k: Vec<u32> = (0..64)
+        .map(|i| ((i as f64 + 1.0).sin().abs() * 4294967296.0) as u32)
+        .collect();
+    let mut h: [u32; 4] = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
+    for chunk in pad(data, false).chunks(64) {
+        let w: Vec<u32> = chunk
+            .chunks(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let [mut a, mut b, mut c, mut d] = h;
+        for i in 0..64 {
+            let (f, g) = match i / 16 {
+                0 => ((b & c) | (!b & d), i),
+                1 => ((d & b) | (!d & c), (5 * i + 1) % 16),
+                2 => (b ^ c ^ d, (3 * i + 5) % 16),
+                _ => (c ^ (b | !d), (7 * i) % 16),
+            };
+            let tmp = d;
+            d = c;
+            c = b;
+            b = b.wrapping_add(
+                a.wrapping_add(f)
+                    .wrapping_add(k[i])
+                    .wrapping_add(w[g])
+                    .rotate_left(S[i]),
+            );
+            a = tmp;
+        }
+        h = [
+            h[0].wrapping_add(a),
+            h[1].wrapping_add(b),
+            h[2].wrapping_add(c),
+            h[3].wrapping_add(d),
+        ];
+    }
+    let mut out = [0u8; 16];
+    for (i, v) in h.iter().enumerate() {
+        out[i * 4..i * 4 + 4].copy_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+/// SHA-1 (FIPS 180-4); only for `sprig_sha1sum`.
+pub fn sha1(data: &[u8]) -> [u8; 20] {
+    let mut h: [u32; 5] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0];
+    for chunk in pad(data, true).chunks(64) {
+        let mut w = [0u32; 80];
+        for i in 0..16 {
+            w[i] = u32::from_be_bytes([
+                chunk[4 * i],
+                chunk[4 * i + 1],
+                chunk[4 * i + 2],
+                chunk[4 * i + 3],
+            ]);
+        }
+        for i in 16..80 {
+            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e] = h;
+        for (i, wi) in w.iter().enumerate() {
+            let (f, k) = match i / 20 {
+                0 => ((b & c) | (!b & d), 0x5A827999),
+                1 => (b ^ c ^ d, 0x6ED9EBA1),
+                2 => ((b & c) | (b & d) | (c & d), 0x8F1BBCDC),
+                _ => (b ^ c ^ d, 0xCA62C1D6u32),
+            };
+            let t = a
+                .rotate_left(5)
+                .wrapping_add(f)
+                .wrapping_add(e)
+                .wrapping_add(k)
+                .wrapping_add(*wi);
+            e = d;
+            d = c;
+            c = b.rotate_left(30);
+            b = a;
+            a = t;
+        }
+        h = [
+            h[0].wrapping_add(a),
+            h[1].wrapping_add(b),
+            h[2].wrapping_add(c),
+            h[3].wrapping_add(d),
+            h[4].wrapping_add(e),
+        ];
+    }
+    let mut out = [0u8; 20];
+    for (i, v) in h.iter().enumerate() {
+        out[i * 4..i * 4 + 4].copy_from_slice(&v.to_be_bytes());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+
+    #[test]
+    fn base64_round_trips_and_reports_bad_input() {
+        assert_eq!(show("base64Encode", &[s("p@ss&<1>")]), "cEBzcyY8MT4=");
+        assert_eq!(
+            show("base64Encode", &[s("app:p@ss&<1>")]),
+            "YXBwOnBAc3MmPDE+"
+        );
+        assert_eq!(show("base64Decode", &[s("cEBzcyY8MT4=")]), "p@ss&<1>");
+        assert_eq!(
+            show("base64Decode", &[s("aGVsbG8g\nd29ybGQ=")]),
+            "hello world"
+        );
+        assert_eq!(show("base64URLEncode", &[s("hi??>")]), "aGk_Pz4=");
+        assert_eq!(show("base64URLDecode", &[s("aGk_Pz8-")]), "hi???>");
+        assert_eq!(
+            show("base64Decode", &[s("a!==")]),
+            "ERR base64Decode: illegal base64 data at input byte 1"
+        );
+        assert_eq!(
+            show("base64URLDecode", &[s("aGk/Pz8-")]),
+            "ERR base64URLDecode: illegal base64 data at input byte 3"
+        );
+        assert!(
+            show("base64Decode", &[s("YWJ")]).starts_with("ERR base64Decode: illegal base64 data")
+        );
+    }
+
+    #[test]
+    fn digests_match_known_vectors() {
+        assert_eq!(
+            show("sha256Hex", &[s("hello")]),
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+        assert_eq!(
+            show("md5sum", &[s("hello")]),
+            "5d41402abc4b2a76b9719d911017c592"
+        );
+        assert_eq!(hex::encode(md5(b"")), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(
+            hex::encode(md5(&[b'a'; 1000])),
+            "cabe45dcc9ae5b66ba86600cca6b8ba8"
+        );
+        assert_eq!(
+            show("hmacSHA256Hex", &[s("msg"), s("key")]),
+            "2d93cbc1be167bcb1637a4a23cbff01a7878f0c50ee833954ea5221bb1b8c628"
+        );
+        assert_eq!(
+            hex::encode(sha1(b"abc")),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
+        assert_eq!(
+            hex::encode(sha1(&[b'a'; 1000])),
+            "291e9a6c66994949b57ba5e650361e98fc36b1ba"
+        );
+        // RFC 4231 test case 6: a key longer than the block.
+        assert_eq!(
+            hex::encode(hmac_sha256(
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            )),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
+}

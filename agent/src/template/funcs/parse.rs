@@ -1,0 +1,177 @@
+//! `parseBool`, `parseInt`, `parseUint`, `parseFloat`: Go's `strconv` parsers (base 10), `""` ⇒ zero,
+//! errors as `parseInt: strconv.ParseInt: parsing "x": invalid syntax` (agent.md §4.5).
+
+use super::args;
+use crate::template::{CallEnv, Func, Value};
+
+pub(super) fn lookup(name: &str) -> Option<Func> {
+    Some(match name {
+        "parseBool" => parse_bool,
+        "parseInt" => parse_int,
+        "parseUint" => parse_uint,
+        "parseFloat" => parse_float,
+        _ => return None,
+    })
+}
+
+fn num_err(func: &str, s: &str, why: &str) -> String {
+    format!("strconv.{func}: parsing {}: {why}", args::go_quote_str(s))
+}
+
+/// Go's `strconv.ParseBool`.
+pub fn go_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(num_err("ParseBool", s, "invalid syntax")),
+    }
+}
+
+fn digits_ok(d: &str) -> bool {
+    !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Go's `strconv.ParseInt(s, 10, 64)`.
+pub fn go_int(s: &str) -> Result<i64, String> {
+    let d = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if !digits_ok(d) {
+        return Err(num_err("ParseInt", s, "invalid syntax"));
+    }
+    s.trim_start_matches('+')
+        .parse::<i64>()
+        .map_err(|_| num_err("ParseInt", s, "value out of range"))
+}
+
+/// Go's `strconv.ParseUint(s, 10, 64)`.
+pub fn go_uint(s: &str) -> Result<u64, String> {
+    if !digits_ok(s) {
+        return Err(num_err("ParseUint", s, "invalid syntax"));
+    }
+    s.parse::<u64>()
+        .map_err(|_| num_err("ParseUint", s, "value out of range"))
+}
+
+/// Go's `strconv.ParseFloat(s, 64)` (decimal forms, `inf`, `nan`; underscores refused).
+pub fn go_float(s: &str) -> Result<f64, String> {
+    let body = s.strip_prefix(['+', '-']).unwrap_or(s).to_ascii_lowercase();
+    let special = matches!(body.as_str(), "inf" | "infinity" | "nan");
+    let plain = !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'+' | b'-'))
+        && body
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_digit() || b == b'.');
+    if !special && !plain {
+        return Err(num_err("ParseFloat", s, "invalid syntax"));
+    }
+    let f: f64 = s
+        .parse()
+        .map_err(|_| num_err("ParseFloat", s, "invalid syntax"))?;
+    if f.is_infinite() && !special {
+        return Err(num_err("ParseFloat", s, "value out of range"));
+    }
+    Ok(f)
+}
+
+fn one<'a>(name: &str, a: &'a [Value]) -> Result<&'a str, String> {
+    args::arity(name, a, 1)?;
+    args::string(&a[0])
+}
+
+fn parse_bool(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    let s = one("parseBool", a)?;
+    if s.is_empty() {
+        return Ok(Value::Bool(false));
+    }
+    go_bool(s)
+        .map(Value::Bool)
+        .map_err(|e| format!("parseBool: {e}"))
+}
+
+fn parse_int(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    let s = one("parseInt", a)?;
+    if s.is_empty() {
+        return Ok(Value::Int(0));
+    }
+    go_int(s)
+        .map(Value::Int)
+        .map_err(|e| format!("parseInt: {e}"))
+}
+
+fn parse_uint(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    let s = one("parseUint", a)?;
+    if s.is_empty() {
+        return Ok(Value::Uint(0));
+    }
+    go_uint(s)
+        .map(Value::Uint)
+        .map_err(|e| format!("parseUint: {e}"))
+}
+
+fn parse_float(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    let s = one("parseFloat", a)?;
+    if s.is_empty() {
+        return Ok(Value::Float(0.0));
+    }
+    go_float(s)
+        .map(Value::Float)
+        .map_err(|e| format!("parseFloat: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+
+    #[test]
+    fn parses_like_strconv() {
+        assert_eq!(show("parseBool", &[s("T")]), "true");
+        assert_eq!(show("parseBool", &[s("")]), "false");
+        assert_eq!(
+            show("parseBool", &[s("yes")]),
+            "ERR parseBool: strconv.ParseBool: parsing \"yes\": invalid syntax"
+        );
+        assert_eq!(show("parseInt", &[s("42")]), "42");
+        assert_eq!(show("parseInt", &[s("-7")]), "-7");
+        assert_eq!(show("parseInt", &[s("+7")]), "7");
+        assert_eq!(show("parseInt", &[s("")]), "0");
+        assert_eq!(
+            show("parseInt", &[s("1_000")]),
+            "ERR parseInt: strconv.ParseInt: parsing \"1_000\": invalid syntax"
+        );
+        assert_eq!(
+            show("parseInt", &[s("99999999999999999999")]),
+            "ERR parseInt: strconv.ParseInt: parsing \"99999999999999999999\": value out of range"
+        );
+        assert_eq!(
+            show("parseInt", &[Value::Number("42".into())]),
+            "ERR wrong type for value; expected string; got json.Number"
+        );
+        assert_eq!(
+            show("parseUint", &[s("18446744073709551615")]),
+            "18446744073709551615"
+        );
+        assert_eq!(
+            show("parseUint", &[s("-1")]),
+            "ERR parseUint: strconv.ParseUint: parsing \"-1\": invalid syntax"
+        );
+        assert_eq!(show("parseFloat", &[s("3.14")]), "3.14");
+        assert_eq!(show("parseFloat", &[s("1e3")]), "1000");
+        assert_eq!(show("parseFloat", &[s("")]), "0");
+        assert_eq!(show("parseFloat", &[s("-Inf")]), "-Inf");
+        assert_eq!(
+            show("parseFloat", &[s("1e400")]),
+            "ERR parseFloat: strconv.ParseFloat: parsing \"1e400\": value out of range"
+        );
+        assert_eq!(
+            show("parseFloat", &[s("abc")]),
+            "ERR parseFloat: strconv.ParseFloat: parsing \"abc\": invalid syntax"
+        );
+        assert!(matches!(
+            call("parseUint", &[s("1")]).unwrap(),
+            Value::Uint(1)
+        ));
+    }
+}

@@ -1,0 +1,585 @@
+//! Serialising and parsing: `toJSON`, `toJSONPretty`, `toUnescapedJSON`, `toUnescapedJSONPretty`,
+//! `toYAML`, `toTOML`, `parseJSON`, `parseYAML` (agent.md §4.4). JSON output is Go's
+//! `encoding/json` byte for byte: sorted map keys, struct fields in declaration order, Numbers as
+//! their literal text, Go's float format and escaping.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use vaultlet_shared::json::Json;
+
+use super::{args, yaml};
+use crate::template::value::go_exp;
+use crate::template::{CallEnv, Func, Value};
+
+pub(super) fn lookup(name: &str) -> Option<Func> {
+    Some(match name {
+        "toJSON" => to_json,
+        "toJSONPretty" => to_json_pretty,
+        "toUnescapedJSON" => to_unescaped_json,
+        "toUnescapedJSONPretty" => to_unescaped_json_pretty,
+        "toYAML" => to_yaml,
+        "toTOML" => to_toml,
+        "parseJSON" => parse_json,
+        "parseYAML" => parse_yaml,
+        _ => return None,
+    })
+}
+
+/// Go `encoding/json` `Marshal` (`indent` = `MarshalIndent(v, "", indent)`, `html` = HTML escaping).
+pub fn go_json(v: &Value, indent: Option<&str>, html: bool) -> Result<String, String> {
+    let mut out = String::new();
+    write_json(&mut out, v, indent, html, 0)?;
+    Ok(out)
+}
+
+/// Go's JSON string quoting (Go ≥ 1.22: `\b` and `\f` short escapes; U+2028/9 always escaped).
+pub fn quote(out: &mut String, s: &str, html: bool) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '<' | '>' | '&' if html => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            '\u{2028}' | '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Go's `encoding/json` float64 format: shortest digits, plain unless `|f| < 1e-6` or `≥ 1e21`.
+pub fn json_float(f: f64) -> Result<String, String> {
+    if !f.is_finite() {
+        return Err(format!(
+            "json: unsupported value: {}",
+            crate::template::value::format_float_g(f)
+        ));
+    }
+    let abs = f.abs();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        let e = format!("{f:e}");
+        let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        let mut s = go_exp(mant, exp);
+        // Go trims `e-07` to `e-7`.
+        let n = s.len();
+        if n >= 4 && &s[n - 4..n - 1] == "e-0" {
+            s.remove(n - 2);
+        }
+        return Ok(s);
+    }
+    Ok(format!("{f}"))
+}
+
+fn newline(out: &mut String, indent: Option<&str>, level: usize) {
+    if let Some(ind) = indent {
+        out.push('\n');
+        for _ in 0..level {
+            out.push_str(ind);
+        }
+    }
+}
+
+fn write_members<'a>(
+    out: &mut String,
+    members: impl ExactSizeIterator<Item = (&'a str, &'a Value)>,
+    indent: Option<&str>,
+    html: bool,
+    level: usize,
+) -> Result<(), String> {
+    if members.len() == 0 {
+        out.push_str("{}");
+        return Ok(());
+    }
+    out.push('{');
+    for (i, (k, v)) in members.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        newline(out, indent, level + 1);
+        quote(out, k, html);
+        out.push(':');
+        if indent.is_some() {
+            out.push(' ');
+        }
+        write_json(out, v, indent, html, level + 1)?;
+    }
+    newline(out, indent, level);
+    out.push('}');
+    Ok(())
+}
+
+fn write_json(
+    out: &mut String,
+    v: &Value,
+    indent: Option<&str>,
+    html: bool,
+    level: usize,
+) -> Result<(), String> {
+    match v {
+        Value::Nil | Value::NilPtr(_) | Value::NilList => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Uint(u) => {
+            let _ = write!(out, "{u}");
+        }
+        Value::Float(f) => out.push_str(&json_float(*f)?),
+        Value::Number(n) => {
+            if n.is_empty() {
+                out.push('0');
+            } else if matches!(Json::parse(n), Ok(Json::Number(_))) {
+                out.push_str(n);
+            } else {
+                return Err(format!(
+                    "json: invalid number literal {}",
+                    args::go_quote_str(n)
+                ));
+            }
+        }
+        Value::String(s) => quote(out, s, html),
+        Value::List(l) => {
+            if l.is_empty() {
+                out.push_str("[]");
+                return Ok(());
+            }
+            out.push('[');
+            for (i, item) in l.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                newline(out, indent, level + 1);
+                write_json(out, item, indent, html, level + 1)?;
+            }
+            newline(out, indent, level);
+            out.push(']');
+        }
+        Value::Map(m) => write_members(
+            out,
+            m.iter().map(|(k, v)| (k.as_str(), v)),
+            indent,
+            html,
+            level,
+        )?,
+        Value::Record(r) => write_members(
+            out,
+            r.fields.iter().map(|(k, v)| (*k, v)),
+            indent,
+            html,
+            level,
+        )?,
+        Value::Object(o) => match o.type_name() {
+            "dependency.PemEncoded" => {
+                let fields: Vec<(&str, Value)> = ["Cert", "Key", "CA", "CAChain"]
+                    .into_iter()
+                    .map(|n| (n, o.field(n).unwrap_or(Value::Nil)))
+                    .collect();
+                write_members(
+                    out,
+                    fields.iter().map(|(k, v)| (*k, v)),
+                    indent,
+                    html,
+                    level,
+                )?
+            }
+            t => return Err(format!("json: unsupported type: {t}")),
+        },
+    }
+    Ok(())
+}
+
+fn one<'a>(name: &str, a: &'a [Value]) -> Result<&'a Value, String> {
+    args::arity(name, a, 1)?;
+    Ok(&a[0])
+}
+
+fn to_json(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    let s = go_json(one("toJSON", a)?, None, true).map_err(|e| format!("toJSON: {e}"))?;
+    Ok(Value::str(s.trim()))
+}
+
+fn to_json_pretty(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    let s = go_json(one("toJSONPretty", a)?, Some("  "), true)
+        .map_err(|e| format!("toJSONPretty: {e}"))?;
+    Ok(Value::str(s.trim()))
+}
+
+fn to_unescaped_json(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    let s = go_json(one("toUnescapedJSON", a)?, None, false)
+        .map_err(|e| format!("toUnescapedJSON: {e}"))?;
+    Ok(Value::str(s))
+}
+
+fn to_unescaped_json_pretty(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    let s = go_json(one("toUnescapedJSONPretty", a)?, Some("  "), false)
+        .map_err(|e| format!("toUnescapedJSONPretty: {e}"))?;
+    Ok(Value::str(s))
+}
+
+fn to_yaml(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    let s = yaml::to_yaml(one("toYAML", a)?).map_err(|e| format!("toYAML: {e}"))?;
+    Ok(Value::str(s))
+}
+
+fn to_toml(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    let s = toml(one("toTOML", a)?).map_err(|e| format!("toTOML: {e}"))?;
+    Ok(Value::str(s.trim()))
+}
+
+/// JSON (with Go's float64 numbers) ⇒ value.
+pub fn json_to_value(j: &Json) -> Result<Value, String> {
+    Ok(match j {
+        Json::Null => Value::Nil,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => {
+            let f: f64 = n.parse().map_err(|_| format!("invalid number {n}"))?;
+            if f.is_infinite() {
+                return Err(format!(
+                    "json: cannot unmarshal number {n} into Go value of type float64"
+                ));
+            }
+            Value::Float(f)
+        }
+        Json::String(s) => Value::str(s.as_str()),
+        Json::Array(a) => Value::list(a.iter().map(json_to_value).collect::<Result<_, _>>()?),
+        Json::Object(m) => {
+            let mut out = BTreeMap::new();
+            for (k, v) in m {
+                out.insert(k.clone(), json_to_value(v)?);
+            }
+            Value::map(out)
+        }
+    })
+}
+
+fn parse_json(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    args::arity("parseJSON", a, 1)?;
+    let s = args::string(&a[0])?;
+    if s.is_empty() {
+        return Ok(Value::map(BTreeMap::new()));
+    }
+    let j = Json::parse(s).map_err(|e| e.to_string())?;
+    json_to_value(&j)
+}
+
+fn parse_yaml(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    args::arity("parseYAML", a, 1)?;
+    let s = args::string(&a[0])?;
+    if s.is_empty() {
+        return Ok(Value::map(BTreeMap::new()));
+    }
+    yaml::parse_yaml(s)
+}
+
+// ----------------------------------------------------------------------------------------------
+// TOML (BurntSushi/toml encoder layout)
+// ----------------------------------------------------------------------------------------------
+
+/// TOML of a map: plain keys first, then tables (`[a.b]`, nested ones indented two spaces per level)
+/// and arrays of tables; nil values are left out.
+pub fn toml(v: &Value) -> Result<String, String> {
+    let Value::Map(m) = v else {
+        return Err(format!(
+            "toml: top-level values must be Go maps or structs, not {}",
+            v.type_name()
+        ));
+    };
+    let mut out = String::new();
+    toml_table(&mut out, &[], m)?;
+    Ok(out)
+}
+
+fn toml_key(k: &str) -> String {
+    if !k.is_empty()
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        k.to_string()
+    } else {
+        let mut s = String::new();
+        toml_quote(&mut s, k);
+        s
+    }
+}
+
+fn toml_quote(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn is_table(v: &Value) -> bool {
+    matches!(v, Value::Map(_))
+}
+
+fn is_table_array(v: &Value) -> bool {
+    matches!(v, Value::List(l) if !l.is_empty() && l.iter().all(is_table))
+}
+
+fn toml_inline(out: &mut String, v: &Value) -> Result<(), String> {
+    match v {
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Uint(u) => {
+            let _ = write!(out, "{u}");
+        }
+        Value::Float(f) => {
+            if f.is_nan() {
+                out.push_str("nan");
+            } else if f.is_infinite() {
+                out.push_str(if *f > 0.0 { "inf" } else { "-inf" });
+            } else if f.fract() == 0.0 && f.abs() < 1e16 {
+                let _ = write!(out, "{f:.1}");
+            } else {
+                let _ = write!(out, "{f}");
+            }
+        }
+        Value::Number(n) => out.push_str(n),
+        Value::String(s) => toml_quote(out, s),
+        Value::List(l) => {
+            out.push('[');
+            for (i, item) in l.iter().filter(|x| !matches!(x, Value::Nil)).enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                toml_inline(out, item)?;
+            }
+            out.push(']');
+        }
+        Value::NilList => out.push_str("[]"),
+        Value::Map(m) => {
+            out.push('{');
+            for (i, (k, v)) in m
+                .iter()
+                .filter(|(_, v)| !matches!(v, Value::Nil))
+                .enumerate()
+            {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&toml_key(k));
+                out.push_str(" = ");
+                toml_inline(out, v)?;
+            }
+            out.push('}');
+        }
+        other => return Err(format!("toml: unsupported type: {}", other.type_name())),
+    }
+    Ok(())
+}
+
+fn toml_table(
+    out: &mut String,
+    path: &[String],
+    m: &BTreeMap<String, Value>,
+) -> Result<(), String> {
+    let key_indent = "  ".repeat(path.len());
+    for (k, v) in m {
+        if matches!(v, Value::Nil | Value::NilPtr(_)) || is_table(v) || is_table_array(v) {
+            continue;
+        }
+        out.push_str(&key_indent);
+        out.push_str(&toml_key(k));
+        out.push_str(" = ");
+        toml_inline(out, v)?;
+        out.push('\n');
+    }
+    for (k, v) in m {
+        let mut sub = path.to_vec();
+        sub.push(k.clone());
+        let name = sub
+            .iter()
+            .map(|s| toml_key(s))
+            .collect::<Vec<_>>()
+            .join(".");
+        let header_ind = "  ".repeat(sub.len() - 1);
+        match v {
+            Value::Map(inner) => {
+                if sub.len() == 1 && !out.is_empty() {
+                    out.push('\n');
+                }
+                let _ = writeln!(out, "{header_ind}[{name}]");
+                toml_table(out, &sub, inner)?;
+            }
+            Value::List(items) if is_table_array(v) => {
+                for item in items.iter() {
+                    if let Value::Map(inner) = item {
+                        if sub.len() == 1 && !out.is_empty() {
+                            out.push('\n');
+                        }
+                        let _ = writeln!(out, "{header_ind}[[{name}]]");
+                        toml_table(out, &sub, inner)?;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn to_json_is_go_encoding_json() {
+        let cfg = json(
+            r#"{"db":{"host":"db.internal","port":5432,"opts":{"ssl":true,"timeout":"5s"},"replicas":["r1","r2"]},"feature_flags":[],"ratio":0.75,"note":null}"#,
+        );
+        assert_eq!(
+            show("toJSON", std::slice::from_ref(&cfg)),
+            r#"{"db":{"host":"db.internal","opts":{"ssl":true,"timeout":"5s"},"port":5432,"replicas":["r1","r2"]},"feature_flags":[],"note":null,"ratio":0.75}"#
+        );
+        assert_eq!(
+            show("toJSONPretty", &[cfg]),
+            "{\n  \"db\": {\n    \"host\": \"db.internal\",\n    \"opts\": {\n      \"ssl\": true,\n      \"timeout\": \"5s\"\n    },\n    \"port\": 5432,\n    \"replicas\": [\n      \"r1\",\n      \"r2\"\n    ]\n  },\n  \"feature_flags\": [],\n  \"note\": null,\n  \"ratio\": 0.75\n}"
+        );
+        let web = json(r#"{"password":"p@ss&<1>","n":1e3,"big":12345678901234567890,"one":1.0}"#);
+        assert_eq!(
+            show("toJSON", std::slice::from_ref(&web)),
+            r#"{"big":12345678901234567890,"n":1e3,"one":1.0,"password":"p@ss\u0026\u003c1\u003e"}"#
+        );
+        assert_eq!(
+            show("toUnescapedJSON", &[web]),
+            r#"{"big":12345678901234567890,"n":1e3,"one":1.0,"password":"p@ss&<1>"}"#
+        );
+        assert_eq!(
+            show("toJSON", &[s("a\u{8}\u{c}\u{1}\u{2028}é")]),
+            r#""a\b\f\u0001\u2028é""#
+        );
+        assert_eq!(show("toJSON", &[Value::NilList]), "null");
+        assert_eq!(show("toJSON", &[Value::Nil]), "null");
+        assert_eq!(show("toJSON", &[Value::list(vec![])]), "[]");
+        assert_eq!(
+            show("toUnescapedJSONPretty", &[json(r#"{"a":["<"],"b":{}}"#)]),
+            "{\n  \"a\": [\n    \"<\"\n  ],\n  \"b\": {}\n}"
+        );
+    }
+
+    #[test]
+    fn secret_records_use_go_field_names_in_order() {
+        let r = Value::Record(Arc::new(crate::template::Record {
+            type_name: "*dependency.Secret",
+            fields: vec![
+                ("RequestID", s("r")),
+                ("LeaseDuration", i(30)),
+                ("Data", json(r#"{"b":1,"a":2}"#)),
+                ("Warnings", Value::NilList),
+                ("Auth", Value::NilPtr("*dependency.SecretAuth")),
+            ],
+        }));
+        assert_eq!(
+            show("toJSON", &[r]),
+            r#"{"RequestID":"r","LeaseDuration":30,"Data":{"a":2,"b":1},"Warnings":null,"Auth":null}"#
+        );
+    }
+
+    #[test]
+    fn floats_follow_go_json() {
+        let parsed = call(
+            "parseJSON",
+            &[s(
+                "[123456,1234567,0.0001,0.00001,1.5e300,-0.5,100,1.0,2.50,1e21,1e20,1e-7]",
+            )],
+        )
+        .unwrap();
+        assert_eq!(
+            parsed.print(),
+            "[123456 1.234567e+06 0.0001 1e-05 1.5e+300 -0.5 100 1 2.5 1e+21 1e+20 1e-07]"
+        );
+        assert_eq!(
+            show("toJSON", &[parsed]),
+            "[123456,1234567,0.0001,0.00001,1.5e+300,-0.5,100,1,2.5,1e+21,100000000000000000000,1e-7]"
+        );
+        assert_eq!(
+            show("toJSON", &[Value::Float(f64::NAN)]),
+            "ERR toJSON: json: unsupported value: NaN"
+        );
+        assert_eq!(
+            show("toJSON", &[Value::Number("abc".into())]),
+            "ERR toJSON: json: invalid number literal \"abc\""
+        );
+    }
+
+    #[test]
+    fn parse_json_gives_floats_maps_and_lists() {
+        let v = call(
+            "parseJSON",
+            &[s(r#"{"a":[1,2],"s":"x<y","n":null,"t":true}"#)],
+        )
+        .unwrap();
+        let Value::Map(m) = &v else { panic!() };
+        assert!(matches!(&m["a"], Value::List(l) if matches!(l[0], Value::Float(f) if f == 1.0)));
+        assert_eq!(
+            show("toJSON", &[v]),
+            r#"{"a":[1,2],"n":null,"s":"x\u003cy","t":true}"#
+        );
+        assert_eq!(show("parseJSON", &[s("")]), "map[]");
+        assert!(show("parseJSON", &[s("{bad")]).starts_with("ERR invalid JSON"));
+        assert_eq!(
+            show("parseJSON", &[s("12345678901234567890")]),
+            "1.2345678901234567e+19"
+        );
+    }
+
+    #[test]
+    fn yaml_functions() {
+        assert_eq!(
+            show("toYAML", &[json(r#"{"y":"y","multi":"line1\nline2"}"#)]),
+            "multi: |-\n  line1\n  line2\n\"y\": \"y\""
+        );
+        assert_eq!(
+            show("parseYAML", &[s("a: 1\nb: [x, y]\n")]),
+            "map[a:1 b:[x true]]"
+        );
+        assert_eq!(show("parseYAML", &[s("")]), "map[]");
+    }
+
+    #[test]
+    fn toml_layout() {
+        let v = json(
+            r#"{"name":"app","port":8080,"ratio":1.5,"tags":["a","b"],"db":{"host":"h","opts":{"ssl":true}},"servers":[{"n":"a"},{"n":"b"}],"nil":null,"sp ace":"x"}"#,
+        );
+        assert_eq!(
+            show("toTOML", &[v]),
+            "name = \"app\"\nport = 8080\nratio = 1.5\n\"sp ace\" = \"x\"\ntags = [\"a\", \"b\"]\n\n[db]\n  host = \"h\"\n  [db.opts]\n    ssl = true\n\n[[servers]]\n  n = \"a\"\n\n[[servers]]\n  n = \"b\""
+        );
+        assert_eq!(
+            show("toTOML", &[s("x")]),
+            "ERR toTOML: toml: top-level values must be Go maps or structs, not string"
+        );
+    }
+}

@@ -1,0 +1,270 @@
+//! String helpers: case mapping, trimming, replacing, regular expressions and `indent`
+//! (agent.md §4.5). The piped value is always the last parameter.
+
+use super::args;
+use crate::template::{CallEnv, Func, Value};
+
+pub(super) fn lookup(name: &str) -> Option<Func> {
+    Some(match name {
+        "toLower" => to_lower,
+        "toUpper" => to_upper,
+        "toTitle" => to_title,
+        "trimSpace" => trim_space,
+        "trim" => trim,
+        "trimPrefix" => trim_prefix,
+        "trimSuffix" => trim_suffix,
+        "replaceAll" => replace_all,
+        "regexReplaceAll" => regex_replace_all,
+        "regexMatch" => regex_match,
+        "indent" => indent,
+        _ => return None,
+    })
+}
+
+fn one<'a>(name: &str, a: &'a [Value]) -> Result<&'a str, String> {
+    args::arity(name, a, 1)?;
+    args::string(&a[0])
+}
+
+fn two<'a>(name: &str, a: &'a [Value]) -> Result<(&'a str, &'a str), String> {
+    args::arity(name, a, 2)?;
+    Ok((args::string(&a[0])?, args::string(&a[1])?))
+}
+
+/// Go's `strings.ToLower`: simple (one rune to one rune) case mapping.
+pub fn go_lower(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let mut m = c.to_lowercase();
+            match (m.next(), m.next()) {
+                (Some(l), None) => l,
+                // 'İ' lowers to "i̇" in full mapping; its simple mapping is 'i'.
+                (Some(l), Some(_)) => l,
+                _ => c,
+            }
+        })
+        .collect()
+}
+
+/// Go's `strings.ToUpper`: simple case mapping (`ß` stays `ß`).
+pub fn go_upper(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let mut m = c.to_uppercase();
+            match (m.next(), m.next()) {
+                (Some(u), None) => u,
+                _ => c,
+            }
+        })
+        .collect()
+}
+
+/// Upper-cases the first letter of every word, leaving the rest (x/text `cases.Title` with
+/// `NoLower`). Letters, digits, `_` and `'` continue a word; anything else separates words.
+pub fn title(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_word = false;
+    for c in s.chars() {
+        let word_char = c.is_alphanumeric() || c == '_' || c == '\'' || is_mark(c);
+        if word_char && !in_word && c.is_alphabetic() {
+            out.push_str(&go_upper(&c.to_string()));
+        } else {
+            out.push(c);
+        }
+        in_word = word_char;
+    }
+    out
+}
+
+fn is_mark(c: char) -> bool {
+    matches!(c as u32, 0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F)
+}
+
+/// Go's `unicode.IsSpace`.
+pub fn go_space(c: char) -> bool {
+    c.is_whitespace()
+}
+
+fn to_lower(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    Ok(Value::str(go_lower(one("toLower", a)?)))
+}
+
+fn to_upper(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    Ok(Value::str(go_upper(one("toUpper", a)?)))
+}
+
+fn to_title(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    Ok(Value::str(title(one("toTitle", a)?)))
+}
+
+fn trim_space(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    Ok(Value::str(one("trimSpace", a)?.trim_matches(go_space)))
+}
+
+fn trim(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    let (cutset, s) = two("trim", a)?;
+    Ok(Value::str(s.trim_matches(|c| cutset.contains(c))))
+}
+
+fn trim_prefix(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    let (p, s) = two("trimPrefix", a)?;
+    Ok(Value::str(s.strip_prefix(p).unwrap_or(s)))
+}
+
+fn trim_suffix(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    let (p, s) = two("trimSuffix", a)?;
+    Ok(Value::str(s.strip_suffix(p).unwrap_or(s)))
+}
+
+fn replace_all(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    args::arity("replaceAll", a, 3)?;
+    let (from, to, s) = (
+        args::string(&a[0])?,
+        args::string(&a[1])?,
+        args::string(&a[2])?,
+    );
+    Ok(Value::str(s.replace(from, to)))
+}
+
+/// Compiles a Go RE2 expression; the error reads like Go's `error parsing regexp: …`.
+pub fn compile(re: &str) -> Result<regex::Regex, String> {
+    regex::Regex::new(re).map_err(|e| {
+        let detail = e.to_string();
+        let last = detail
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        let last = last.strip_prefix("error: ").unwrap_or(&last).to_string();
+        format!("error parsing regexp: {last}: `{re}`")
+    })
+}
+
+fn regex_replace_all(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    args::arity("regexReplaceAll", a, 3)?;
+    let (re, repl, s) = (
+        args::string(&a[0])?,
+        args::string(&a[1])?,
+        args::string(&a[2])?,
+    );
+    Ok(Value::str(compile(re)?.replace_all(s, repl).into_owned()))
+}
+
+fn regex_match(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    let (re, s) = two("regexMatch", a)?;
+    Ok(Value::Bool(compile(re)?.is_match(s)))
+}
+
+/// Prefixes the start of every non-empty line with `n` spaces.
+pub fn indent_text(n: i64, s: &str) -> Result<String, String> {
+    if n < 0 {
+        return Err("indent value must be a positive integer".into());
+    }
+    let prefix = " ".repeat(n as usize);
+    let mut out = String::with_capacity(s.len());
+    let mut at_start = true;
+    for c in s.chars() {
+        if at_start && c != '\n' {
+            out.push_str(&prefix);
+        }
+        out.push(c);
+        at_start = c == '\n';
+    }
+    Ok(out)
+}
+
+fn indent(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    args::arity("indent", a, 2)?;
+    let n = args::int(&a[0])?;
+    Ok(Value::str(indent_text(n, args::string(&a[1])?)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+
+    #[test]
+    fn case_mapping_is_go_simple_mapping() {
+        assert_eq!(show("toUpper", &[s("HeLLo WoRLD äÖ")]), "HELLO WORLD ÄÖ");
+        assert_eq!(show("toLower", &[s("HeLLo WoRLD äÖ")]), "hello world äö");
+        assert_eq!(show("toUpper", &[s("straße")]), "STRAßE");
+        assert_eq!(show("toLower", &[s("ΟΔΟΣ")]), "οδοσ");
+        assert_eq!(show("toTitle", &[s("hello world äö")]), "Hello World Äö");
+        assert_eq!(show("toTitle", &[s("appuser")]), "Appuser");
+        assert_eq!(
+            show("toTitle", &[s("mIxed-case_x don't")]),
+            "MIxed-Case_x Don't"
+        );
+        assert_eq!(
+            show("toUpper", &[Value::Number("1".into())]),
+            "ERR wrong type for value; expected string; got json.Number"
+        );
+        assert_eq!(
+            show("toUpper", &[]),
+            "ERR wrong number of args for toUpper: want 1 got 0"
+        );
+    }
+
+    #[test]
+    fn trimming() {
+        assert_eq!(show("trimSpace", &[s("  padded value \n")]), "padded value");
+        assert_eq!(show("trimSpace", &[s("\u{a0}x\u{3000}")]), "x");
+        assert_eq!(
+            show("trim", &[s(" \n"), s("  padded value \n")]),
+            "padded value"
+        );
+        assert_eq!(show("trim", &[s("ab"), s("abxba")]), "x");
+        assert_eq!(
+            show(
+                "trimPrefix",
+                &[s("-----BEGIN X-----\n"), s("-----BEGIN X-----\nAAAA\n")]
+            ),
+            "AAAA\n"
+        );
+        assert_eq!(show("trimPrefix", &[s("zz"), s("abc")]), "abc");
+        assert_eq!(show("trimSuffix", &[s("\n"), s("x\n\n")]), "x\n");
+    }
+
+    #[test]
+    fn replacing() {
+        assert_eq!(
+            show("replaceAll", &[s("&"), s("and"), s("p@ss&<1>&")]),
+            "p@ssand<1>and"
+        );
+        assert_eq!(show("replaceAll", &[s(""), s("-"), s("ab")]), "-a-b-");
+        assert_eq!(
+            show("regexReplaceAll", &[s("l+"), s("L"), s("hello")]),
+            "heLo"
+        );
+        assert_eq!(
+            show(
+                "regexReplaceAll",
+                &[s("(\\w+)@(\\w+)"), s("$2 at $1"), s("me@host")]
+            ),
+            "host at me"
+        );
+        assert!(
+            show("regexReplaceAll", &[s("("), s(""), s("x")])
+                .starts_with("ERR error parsing regexp: ")
+        );
+        assert_eq!(show("regexMatch", &[s("^a.c$"), s("abc")]), "true");
+        assert_eq!(show("regexMatch", &[s("^a.c$"), s("abcd")]), "false");
+    }
+
+    #[test]
+    fn indent_prefixes_non_empty_lines() {
+        assert_eq!(show("indent", &[i(2), s("a\n\nb\n")]), "  a\n\n  b\n");
+        assert_eq!(show("indent", &[i(0), s("a")]), "a");
+        assert_eq!(
+            show("indent", &[i(-1), s("a")]),
+            "ERR indent value must be a positive integer"
+        );
+        assert_eq!(
+            show("indent", &[s("2"), s("a")]),
+            "ERR wrong type for value; expected int; got string"
+        );
+    }
+}

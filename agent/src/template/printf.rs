@@ -1,0 +1,777 @@
+//! Go `fmt` over template values: `Sprintf` verbs, flags, width and precision, Go's in-band error
+//! forms (`%!d(json.Number=42)`, `%!d(MISSING)`, `%!(EXTRA string=x)`), and `Sprint`/`Sprintln`
+//! operand spacing (agent.md §4.1, §4.3).
+
+use std::fmt::Write as _;
+
+use super::lexer::go_quote;
+use super::value::{Value, format_float_g, go_exp};
+
+/// Go `fmt.Sprint`: a space between operands when neither side is a string.
+pub fn sprint(args: &[Value]) -> String {
+    let mut out = String::new();
+    let mut prev_string = false;
+    for (i, a) in args.iter().enumerate() {
+        let is_string = is_string_kind(a);
+        if i > 0 && !is_string && !prev_string {
+            out.push(' ');
+        }
+        write_top_v(&mut out, a);
+        prev_string = is_string;
+    }
+    out
+}
+
+/// Go `fmt.Sprintln`: operands always separated by a space, newline appended.
+pub fn sprintln(args: &[Value]) -> String {
+    let mut out = String::new();
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        write_top_v(&mut out, a);
+    }
+    out.push('\n');
+    out
+}
+
+fn is_string_kind(v: &Value) -> bool {
+    matches!(v, Value::String(_) | Value::Number(_))
+}
+
+/// `%v` of an operand at depth 0: a pointer to a struct prints `&{…}`.
+fn write_top_v(out: &mut String, v: &Value) {
+    match v {
+        Value::Record(_) => {
+            out.push('&');
+            out.push_str(&v.print());
+        }
+        _ => out.push_str(&v.print()),
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct Spec {
+    minus: bool,
+    plus: bool,
+    sharp: bool,
+    space: bool,
+    zero: bool,
+    /// `%+v`: struct fields printed with their names.
+    plus_v: bool,
+    width: Option<usize>,
+    prec: Option<usize>,
+}
+
+/// Go `fmt.Sprintf(format, args…)`.
+pub fn sprintf(format: &str, args: &[Value]) -> String {
+    let mut out = String::with_capacity(format.len() + 16);
+    let b = format.as_bytes();
+    let mut i = 0;
+    let mut argn = 0;
+    let mut reordered = false;
+    while i < b.len() {
+        let start = i;
+        while i < b.len() && b[i] != b'%' {
+            i += 1;
+        }
+        out.push_str(&format[start..i]);
+        if i >= b.len() {
+            break;
+        }
+        i += 1; // '%'
+        let mut sp = Spec::default();
+        while i < b.len() {
+            match b[i] {
+                b'#' => sp.sharp = true,
+                b'0' => sp.zero = !sp.minus,
+                b'+' => sp.plus = true,
+                b'-' => {
+                    sp.minus = true;
+                    sp.zero = false;
+                }
+                b' ' => sp.space = true,
+                _ => break,
+            }
+            i += 1;
+        }
+        let mut good_index = true;
+        arg_index(
+            b,
+            &mut i,
+            &mut argn,
+            args.len(),
+            &mut reordered,
+            &mut good_index,
+        );
+        // Width.
+        if i < b.len() && b[i] == b'*' {
+            i += 1;
+            match args.get(argn) {
+                Some(Value::Int(w)) if w.unsigned_abs() <= 1_000_000 => {
+                    argn += 1;
+                    if *w < 0 {
+                        sp.minus = true;
+                        sp.zero = false;
+                    }
+                    sp.width = Some(w.unsigned_abs() as usize);
+                }
+                _ => {
+                    argn += usize::from(argn < args.len());
+                    out.push_str("%!(BADWIDTH)");
+                }
+            }
+        } else {
+            let (n, ni) = parse_num(b, i);
+            sp.width = n;
+            i = ni;
+        }
+        // Precision.
+        if i < b.len() && b[i] == b'.' {
+            i += 1;
+            arg_index(
+                b,
+                &mut i,
+                &mut argn,
+                args.len(),
+                &mut reordered,
+                &mut good_index,
+            );
+            if i < b.len() && b[i] == b'*' {
+                i += 1;
+                match args.get(argn) {
+                    Some(Value::Int(p)) if (0..=1_000_000).contains(p) => {
+                        argn += 1;
+                        sp.prec = Some(*p as usize);
+                    }
+                    _ => {
+                        argn += usize::from(argn < args.len());
+                        out.push_str("%!(BADPREC)");
+                    }
+                }
+            } else {
+                let (n, ni) = parse_num(b, i);
+                sp.prec = Some(n.unwrap_or(0));
+                i = ni;
+            }
+        }
+        arg_index(
+            b,
+            &mut i,
+            &mut argn,
+            args.len(),
+            &mut reordered,
+            &mut good_index,
+        );
+        if i >= b.len() {
+            out.push_str("%!(NOVERB)");
+            break;
+        }
+        let verb = format[i..].chars().next().unwrap_or('?');
+        i += verb.len_utf8();
+        if verb == '%' {
+            out.push('%');
+            continue;
+        }
+        if !good_index {
+            let _ = write!(out, "%!{verb}(BADINDEX)");
+            continue;
+        }
+        let Some(arg) = args.get(argn) else {
+            let _ = write!(out, "%!{verb}(MISSING)");
+            continue;
+        };
+        argn += 1;
+        format_arg(&mut out, arg, verb, &sp);
+    }
+    if !reordered && argn < args.len() {
+        out.push_str("%!(EXTRA ");
+        for (k, a) in args[argn..].iter().enumerate() {
+            if k > 0 {
+                out.push_str(", ");
+            }
+            if let Value::Nil = a {
+                out.push_str("<nil>");
+            } else {
+                out.push_str(a.type_name());
+                out.push('=');
+                write_top_v(&mut out, a);
+            }
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// An explicit argument index `[n]` (1-based) at `i`: moves `argn`; a bad one clears `good`.
+fn arg_index(
+    b: &[u8],
+    i: &mut usize,
+    argn: &mut usize,
+    nargs: usize,
+    reordered: &mut bool,
+    good: &mut bool,
+) {
+    if *i >= b.len() || b[*i] != b'[' {
+        return;
+    }
+    *reordered = true;
+    let Some(close) = b[*i..].iter().position(|&c| c == b']') else {
+        *good = false;
+        return;
+    };
+    let digits = &b[*i + 1..*i + close];
+    let n = std::str::from_utf8(digits)
+        .ok()
+        .and_then(|d| d.parse::<usize>().ok());
+    *i += close + 1;
+    match n {
+        Some(n) if n >= 1 && n <= nargs && digits.iter().all(u8::is_ascii_digit) => *argn = n - 1,
+        _ => *good = false,
+    }
+}
+
+/// Go's `strconv.QuoteToASCII` (`%+q`): non-ASCII as `\uXXXX` / `\UXXXXXXXX`.
+fn go_quote_ascii(s: &str) -> String {
+    let q = go_quote(s);
+    let mut out = String::with_capacity(q.len());
+    for c in q.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else if (c as u32) < 0x10000 {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            let _ = write!(out, "\\U{:08x}", c as u32);
+        }
+    }
+    out
+}
+
+fn parse_num(b: &[u8], mut i: usize) -> (Option<usize>, usize) {
+    let start = i;
+    let mut n: usize = 0;
+    while i < b.len() && b[i].is_ascii_digit() {
+        n = n.saturating_mul(10).saturating_add((b[i] - b'0') as usize);
+        i += 1;
+    }
+    (
+        if i > start {
+            Some(n.min(1_000_000))
+        } else {
+            None
+        },
+        i,
+    )
+}
+
+fn pad(out: &mut String, s: &str, sp: &Spec, zero_ok: bool) {
+    let n = s.chars().count();
+    let w = sp.width.unwrap_or(0);
+    if n >= w {
+        out.push_str(s);
+        return;
+    }
+    let fill = w - n;
+    if sp.minus {
+        out.push_str(s);
+        out.extend(std::iter::repeat_n(' ', fill));
+    } else if sp.zero && zero_ok {
+        // Zeros go after a sign.
+        let (sign, rest) = match s.as_bytes().first() {
+            Some(b'+' | b'-' | b' ') => s.split_at(1),
+            _ => ("", s),
+        };
+        out.push_str(sign);
+        out.extend(std::iter::repeat_n('0', fill));
+        out.push_str(rest);
+    } else {
+        out.extend(std::iter::repeat_n(' ', fill));
+        out.push_str(s);
+    }
+}
+
+fn bad_verb(out: &mut String, arg: &Value, verb: char, sp: &Spec) {
+    let _ = write!(out, "%!{verb}(");
+    match arg {
+        Value::Nil => out.push_str("<nil>"),
+        a => {
+            out.push_str(a.type_name());
+            out.push('=');
+            format_value(out, a, 'v', sp, 0);
+        }
+    }
+    out.push(')');
+}
+
+fn format_arg(out: &mut String, arg: &Value, verb: char, sp: &Spec) {
+    let mut local;
+    let mut sp = sp;
+    if verb == 'v' && sp.plus {
+        // Go: `%+v` names struct fields and drops the sign flag.
+        local = *sp;
+        local.plus = false;
+        local.plus_v = true;
+        sp = &local;
+    }
+    match verb {
+        'T' => pad(out, arg.type_name(), sp, false),
+        _ => format_value(out, arg, verb, sp, 0),
+    }
+}
+
+fn format_value(out: &mut String, v: &Value, verb: char, sp: &Spec, depth: usize) {
+    match v {
+        Value::Nil => match verb {
+            'v' | 'T' => pad(out, "<nil>", sp, false),
+            _ if depth > 0 => pad(out, "<nil>", sp, false),
+            _ => bad_verb(out, v, verb, sp),
+        },
+        Value::NilPtr(_) => match verb {
+            'v' | 's' => pad(out, "<nil>", sp, false),
+            _ => bad_verb(out, v, verb, sp),
+        },
+        Value::Bool(b) => match verb {
+            't' | 'v' => pad(out, if *b { "true" } else { "false" }, sp, false),
+            _ => bad_verb(out, v, verb, sp),
+        },
+        Value::Int(i) => fmt_integer(out, v, *i < 0, i.unsigned_abs(), verb, sp),
+        Value::Uint(u) => fmt_integer(out, v, false, *u, verb, sp),
+        Value::Float(f) => fmt_float(out, v, *f, verb, sp),
+        Value::String(s) | Value::Number(s) => fmt_string(out, v, s, verb, sp),
+        Value::List(l) => {
+            out.push('[');
+            for (k, e) in l.iter().enumerate() {
+                if k > 0 {
+                    out.push(' ');
+                }
+                format_value(out, e, verb, sp, depth + 1);
+            }
+            out.push(']');
+        }
+        Value::NilList => out.push_str("[]"),
+        Value::Map(m) => {
+            out.push_str("map[");
+            for (k, (key, e)) in m.iter().enumerate() {
+                if k > 0 {
+                    out.push(' ');
+                }
+                fmt_string(out, &Value::Nil, key, verb, sp);
+                out.push(':');
+                format_value(out, e, verb, sp, depth + 1);
+            }
+            out.push(']');
+        }
+        Value::Record(r) => {
+            if depth == 0 {
+                out.push('&');
+            }
+            out.push('{');
+            for (k, (field, e)) in r.fields.iter().enumerate() {
+                if k > 0 {
+                    out.push(' ');
+                }
+                if sp.plus_v {
+                    out.push_str(field);
+                    out.push(':');
+                }
+                format_value(out, e, verb, sp, depth + 1);
+            }
+            out.push('}');
+        }
+        Value::Object(o) => match verb {
+            'v' | 's' => pad(out, &o.print(), sp, false),
+            _ => bad_verb(out, v, verb, sp),
+        },
+    }
+}
+
+fn fmt_integer(out: &mut String, v: &Value, neg: bool, mag: u64, verb: char, sp: &Spec) {
+    let digits = match verb {
+        'd' | 'v' => mag.to_string(),
+        'b' => format!("{mag:b}"),
+        'o' | 'O' => format!("{mag:o}"),
+        'x' => format!("{mag:x}"),
+        'X' => format!("{mag:X}"),
+        'c' => {
+            let c = if neg {
+                '\u{FFFD}'
+            } else {
+                char::from_u32(mag as u32)
+                    .filter(|_| mag <= u32::MAX as u64)
+                    .unwrap_or('\u{FFFD}')
+            };
+            return pad(out, &c.to_string(), sp, false);
+        }
+        'q' => {
+            let c = if neg {
+                '\u{FFFD}'
+            } else {
+                char::from_u32(mag as u32)
+                    .filter(|_| mag <= u32::MAX as u64)
+                    .unwrap_or('\u{FFFD}')
+            };
+            let q = go_quote(&c.to_string());
+            let inner = &q[1..q.len() - 1];
+            let inner = if inner == "\\\"" {
+                "\"".to_string()
+            } else if c == '\'' {
+                "\\'".to_string()
+            } else {
+                inner.to_string()
+            };
+            return pad(out, &format!("'{inner}'"), sp, false);
+        }
+        'U' => {
+            // Go formats a negative rune as its uint64 bit pattern.
+            let bits = if neg {
+                (mag as i64).wrapping_neg() as u64
+            } else {
+                mag
+            };
+            let mut s = format!("U+{bits:04X}");
+            if sp.sharp
+                && let Some(c) = char::from_u32(mag as u32)
+                && !c.is_control()
+            {
+                let _ = write!(s, " '{c}'");
+            }
+            return pad(out, &s, sp, false);
+        }
+        _ => return bad_verb(out, v, verb, sp),
+    };
+    let mut digits = digits;
+    if let Some(p) = sp.prec {
+        if p == 0 && mag == 0 {
+            digits.clear();
+        }
+        while digits.len() < p {
+            digits.insert(0, '0');
+        }
+    }
+    let mut s = String::new();
+    if neg {
+        s.push('-');
+    } else if sp.plus {
+        s.push('+');
+    } else if sp.space {
+        s.push(' ');
+    }
+    match verb {
+        'b' if sp.sharp => s.push_str("0b"),
+        'o' if sp.sharp && !digits.starts_with('0') => s.push('0'),
+        'O' => s.push_str("0o"),
+        'x' if sp.sharp => s.push_str("0x"),
+        'X' if sp.sharp => s.push_str("0X"),
+        _ => {}
+    }
+    let prefix_len = s.len();
+    s.push_str(&digits);
+    if sp.zero && sp.prec.is_none() && !sp.minus {
+        // Zero padding goes between sign/prefix and digits.
+        let w = sp.width.unwrap_or(0);
+        if s.len() < w {
+            let fill = w - s.len();
+            s.insert_str(prefix_len, &"0".repeat(fill));
+        }
+        out.push_str(&s);
+    } else {
+        pad(out, &s, sp, false);
+    }
+}
+
+fn fmt_float(out: &mut String, v: &Value, f: f64, verb: char, sp: &Spec) {
+    let body = match verb {
+        'g' | 'G' if sp.sharp => format_g_sharp(f, sp.prec.unwrap_or(6).max(1)),
+        'v' | 'g' | 'G' => match sp.prec {
+            None => format_float_g(f),
+            Some(p) => format_g_prec(f, p.max(1)),
+        },
+        'e' | 'E' => format_e(f, sp.prec.unwrap_or(6)),
+        'f' | 'F' => {
+            if f.is_finite() {
+                format!("{:.*}", sp.prec.unwrap_or(6), f)
+            } else {
+                format_float_g(f)
+            }
+        }
+        _ => return bad_verb(out, v, verb, sp),
+    };
+    let mut body = if matches!(verb, 'E' | 'G') {
+        body.to_uppercase()
+    } else {
+        body
+    };
+    if body == "inf" || body == "+inf" {
+        body = "+Inf".into();
+    }
+    if sp.plus && !body.starts_with(['-', '+']) {
+        body.insert(0, '+');
+    } else if sp.space && !body.starts_with(['-', '+']) {
+        body.insert(0, ' ');
+    }
+    pad(out, &body, sp, f.is_finite());
+}
+
+/// `%e` with `prec` digits after the point, Go style exponent (`e+06`).
+fn format_e(f: f64, prec: usize) -> String {
+    if !f.is_finite() {
+        return format_float_g(f);
+    }
+    let s = format!("{:.*e}", prec, f);
+    let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+    go_exp(m, e.parse().unwrap_or(0))
+}
+
+/// `%.Pg`: P significant digits, trailing zeros removed.
+fn format_g_prec(f: f64, p: usize) -> String {
+    if !f.is_finite() {
+        return format_float_g(f);
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    let s = format!("{:.*e}", p - 1, f);
+    let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+    let exp: i32 = e.parse().unwrap_or(0);
+    let strip = |x: &str| -> String {
+        if x.contains('.') {
+            x.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            x.to_string()
+        }
+    };
+    if exp < -4 || exp >= p as i32 {
+        go_exp(&strip(m), exp)
+    } else {
+        let decimals = (p as i32 - 1 - exp).max(0) as usize;
+        strip(&format!("{:.*}", decimals, f))
+    }
+}
+
+/// `%#.Pg`: like `%.Pg` but trailing zeros (and the point) are kept.
+fn format_g_sharp(f: f64, p: usize) -> String {
+    if !f.is_finite() {
+        return format_float_g(f);
+    }
+    let s = format!("{:.*e}", p - 1, f);
+    let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+    let exp: i32 = e.parse().unwrap_or(0);
+    let with_point = |x: String| if x.contains('.') { x } else { format!("{x}.") };
+    if exp < -4 || exp >= p as i32 {
+        go_exp(&with_point(m.to_string()), exp)
+    } else {
+        with_point(format!("{:.*}", (p as i32 - 1 - exp).max(0) as usize, f))
+    }
+}
+
+fn fmt_string(out: &mut String, v: &Value, s: &str, verb: char, sp: &Spec) {
+    let truncated: &str = match sp.prec {
+        Some(p) if matches!(verb, 'v' | 's' | 'q') => match s.char_indices().nth(p) {
+            Some((idx, _)) => &s[..idx],
+            None => s,
+        },
+        _ => s,
+    };
+    match verb {
+        'v' | 's' => pad(out, truncated, sp, true),
+        'q' => {
+            if sp.sharp
+                && !truncated.contains('`')
+                && !truncated.chars().any(|c| c.is_control() && c != '\t')
+            {
+                pad(out, &format!("`{truncated}`"), sp, false)
+            } else {
+                let q = if sp.plus {
+                    go_quote_ascii(truncated)
+                } else {
+                    go_quote(truncated)
+                };
+                pad(out, &q, sp, false)
+            }
+        }
+        'x' | 'X' => {
+            let bytes = match sp.prec {
+                Some(p) => &s.as_bytes()[..p.min(s.len())],
+                None => s.as_bytes(),
+            };
+            let mut h = String::with_capacity(bytes.len() * 2);
+            for (k, byte) in bytes.iter().enumerate() {
+                if sp.space && k > 0 {
+                    h.push(' ');
+                }
+                if sp.sharp && (sp.space || k == 0) {
+                    h.push_str(if verb == 'x' { "0x" } else { "0X" });
+                }
+                if verb == 'x' {
+                    let _ = write!(h, "{byte:02x}");
+                } else {
+                    let _ = write!(h, "{byte:02X}");
+                }
+            }
+            pad(out, &h, sp, false)
+        }
+        _ => {
+            if let Value::Nil = v {
+                // A map key printed with a bad verb.
+                let _ = write!(out, "%!{verb}(string=");
+                pad(out, s, sp, false);
+                out.push(')');
+            } else {
+                bad_verb(out, v, verb, sp)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn s(x: &str) -> Value {
+        Value::str(x)
+    }
+
+    #[test]
+    fn verbs_flags_widths() {
+        let n = Value::Number("5432".into());
+        assert_eq!(
+            sprintf("%s@%s:%v", &[s("u"), s("h"), n.clone()]),
+            "u@h:5432"
+        );
+        assert_eq!(
+            sprintf("%-12s|%12s|", &[s("db-readonly"), s("postgres.svc")]),
+            "db-readonly |postgres.svc|"
+        );
+        assert_eq!(sprintf("%x", &[s("db")]), "6462");
+        assert_eq!(sprintf("%5.1f", &[Value::Float(1.23456)]), "  1.2");
+        assert_eq!(sprintf("%03d", &[Value::Int(7)]), "007");
+        assert_eq!(
+            sprintf(
+                "%08d|%+d|%-5d|%x|%X|%o|%b|%#x",
+                &[
+                    Value::Int(-42),
+                    Value::Int(3),
+                    Value::Int(1),
+                    Value::Int(255),
+                    Value::Int(255),
+                    Value::Int(8),
+                    Value::Int(5),
+                    Value::Int(255)
+                ]
+            ),
+            "-0000042|+3|1    |ff|FF|10|101|0xff"
+        );
+        assert_eq!(
+            sprintf(
+                "%5.2f|%e|%g|%.3g|%E",
+                &[
+                    Value::Float(1.23456),
+                    Value::Float(1234.5678),
+                    Value::Float(1e6),
+                    Value::Float(1.23456),
+                    Value::Float(0.5)
+                ]
+            ),
+            " 1.23|1.234568e+03|1e+06|1.23|5.000000E-01"
+        );
+        assert_eq!(
+            sprintf(
+                "%t|%%|%q|%c|%T",
+                &[Value::Bool(true), s("a\tb"), Value::Int(65), n.clone()]
+            ),
+            "true|%|\"a\\tb\"|A|json.Number"
+        );
+        assert_eq!(
+            sprintf("%.2s|%5s|%-5s|", &[s("abcdef"), s("ab"), s("ab")]),
+            "ab|   ab|ab   |"
+        );
+    }
+
+    #[test]
+    fn go_error_forms() {
+        let n = Value::Number("42".into());
+        assert_eq!(sprintf("%d", &[n]), "%!d(json.Number=42)");
+        assert_eq!(sprintf("%d %s", &[Value::Int(1)]), "1 %!s(MISSING)");
+        assert_eq!(
+            sprintf("x", &[s("x"), Value::Int(3)]),
+            "x%!(EXTRA string=x, int=3)"
+        );
+        assert_eq!(sprintf("%d", &[Value::Nil]), "%!d(<nil>)");
+        assert_eq!(sprintf("%z", &[Value::Int(1)]), "%!z(int=1)");
+        assert_eq!(sprintf("%t", &[s("x")]), "%!t(string=x)");
+        assert_eq!(sprintf("%", &[]), "%!(NOVERB)");
+        assert_eq!(sprintf("%v %T", &[Value::Nil, Value::Nil]), "<nil> <nil>");
+        assert_eq!(sprintf("%[2]s %[1]s %s", &[s("a"), s("b")]), "b a b");
+        assert_eq!(
+            sprintf(
+                "%#g|%#.3g|%U",
+                &[Value::Float(1.0), Value::Float(2.0), Value::Int(-1)]
+            ),
+            "1.00000|2.00|U+FFFFFFFFFFFFFFFF"
+        );
+        assert_eq!(
+            sprintf("%+q|%q", &[s("é😀"), s("é")]),
+            "\"\\u00e9\\U0001f600\"|\"é\""
+        );
+        let rec = Value::Record(std::sync::Arc::new(crate::template::Record {
+            type_name: "*x.R",
+            fields: vec![("A", Value::Int(1)), ("B", Value::str(""))],
+        }));
+        assert_eq!(
+            sprintf("%v|%+v|%+d", &[rec.clone(), rec, Value::Int(3)]),
+            "&{1 }|&{A:1 B:}|+3"
+        );
+        assert_eq!(
+            sprintf("%*d", &[Value::Int(10_000_000), Value::Int(1)]),
+            "%!(BADWIDTH)1"
+        );
+        assert_eq!(
+            sprintf("%.*d", &[Value::Int(-1), Value::Int(1)]),
+            "%!(BADPREC)1"
+        );
+        assert_eq!(sprintf("%[3]s", &[s("a")]), "%!s(BADINDEX)");
+        assert_eq!(sprintf("%[1]s", &[s("a"), s("b")]), "a");
+        assert_eq!(
+            sprintf(
+                "%*d|%-*d|%.*f",
+                &[
+                    Value::Int(4),
+                    Value::Int(7),
+                    Value::Int(3),
+                    Value::Int(1),
+                    Value::Int(2),
+                    Value::Float(1.0)
+                ]
+            ),
+            "   7|1  |1.00"
+        );
+    }
+
+    #[test]
+    fn composite_values() {
+        let mut m = BTreeMap::new();
+        m.insert("b".to_string(), Value::Int(2));
+        m.insert("a".to_string(), Value::Nil);
+        let v = Value::map(m);
+        assert_eq!(sprintf("%v", std::slice::from_ref(&v)), "map[a:<nil> b:2]");
+        assert_eq!(
+            sprintf("%d", &[Value::list(vec![Value::Int(1), Value::Int(2)])]),
+            "[1 2]"
+        );
+        assert_eq!(sprintf("%T", &[v]), "map[string]interface {}");
+    }
+
+    #[test]
+    fn sprint_spacing() {
+        assert_eq!(sprint(&[Value::Int(1), Value::Int(2)]), "1 2");
+        assert_eq!(sprint(&[s("a"), Value::Int(1), s("b")]), "a1b");
+        assert_eq!(sprint(&[Value::Number("1".into()), Value::Int(2)]), "12");
+        assert_eq!(sprint(&[Value::Nil, Value::Bool(true)]), "<nil> true");
+        assert_eq!(sprintln(&[s("a"), s("b")]), "a b\n");
+    }
+}

@@ -1,0 +1,424 @@
+//! The generated Vault Agent configuration of injector.md §3, as `vaultlet_shared::config::AgentConfig`.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use vaultlet_shared::annotations::{AgentSpec, TemplateKind, path_join};
+use vaultlet_shared::config::{
+    AgentApi, AgentConfig, AuthMethod, AutoAuth, Cache, CommandSpec, FileMode, GoDuration,
+    Listener, Persist, Sink, Telemetry, TemplateConfig, TemplateStanza, UseAutoAuthToken,
+    VaultStanza,
+};
+
+/// Which agent container a config is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Init,
+    Sidecar,
+}
+
+fn opt(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+fn file_sink(path: &str) -> Sink {
+    let mut config = BTreeMap::new();
+    config.insert("path".to_owned(), Value::String(path.to_owned()));
+    Sink {
+        sink_type: "file".into(),
+        config,
+        ..Sink::default()
+    }
+}
+
+fn default_template(kind: TemplateKind, path: &str) -> String {
+    match kind {
+        TemplateKind::Map => {
+            format!(
+                "{{{{ with secret \"{path}\" }}}}{{{{ range $k, $v := .Data }}}}{{{{ $k }}}}: {{{{ $v }}}}\n{{{{ end }}}}{{{{ end }}}}"
+            )
+        }
+        TemplateKind::Json => {
+            format!("{{{{ with secret \"{path}\" }}}}{{{{ .Data | toJSON }}}}\n{{{{ end }}}}")
+        }
+    }
+}
+
+fn templates(spec: &AgentSpec) -> Result<Vec<TemplateStanza>, String> {
+    spec.secrets
+        .iter()
+        .map(|s| {
+            let destination = if s.file.is_empty() {
+                format!("{}/{}", s.mount_path, s.name)
+            } else {
+                path_join(&s.mount_path, &s.file)
+            };
+            let (contents, source) = if !s.template_file.is_empty() {
+                (None, Some(s.template_file.clone()))
+            } else if !s.template.is_empty() {
+                (Some(s.template.clone()), None)
+            } else {
+                (Some(default_template(spec.default_template, &s.path)), None)
+            };
+            let perms = if s.perms.is_empty() {
+                None
+            } else {
+                Some(FileMode::parse_octal(&s.perms).ok_or_else(|| {
+                    format!("annotation vault.hashicorp.com/agent-inject-perms-{}: {:?} is not an octal file mode", s.raw_name, s.perms)
+                })?)
+            };
+            Ok(TemplateStanza {
+                destination: Some(destination),
+                contents,
+                left_delimiter: Some(if s.left_delim.is_empty() { "{{".into() } else { s.left_delim.clone() }),
+                right_delimiter: Some(if s.right_delim.is_empty() { "}}".into() } else { s.right_delim.clone() }),
+                command: opt(&s.command).map(CommandSpec::Shell),
+                source,
+                perms,
+                error_on_missing_key: s.error_on_missing_key,
+                ..TemplateStanza::default()
+            })
+        })
+        .collect()
+}
+
+fn duration(key: &str, v: &str) -> Result<Option<GoDuration>, String> {
+    if v.is_empty() {
+        return Ok(None);
+    }
+    GoDuration::parse_lenient(v)
+        .map(Some)
+        .map_err(|e| format!("annotation vault.hashicorp.com/{key}: {v:?} is not a duration ({e})"))
+}
+
+/// Convert the `agent-telemetry-*` map (§3.5); `None` when any value has the wrong type (Quirk Q4).
+pub fn telemetry(params: &BTreeMap<String, Value>) -> Option<Telemetry> {
+    let mut t = Telemetry::default();
+    for (k, v) in params {
+        let s = || match v {
+            Value::String(s) => Some(Some(s.clone())),
+            _ => None,
+        };
+        let b = || v.as_bool();
+        let i = || v.as_i64().map(Some);
+        let list = || match v {
+            Value::Array(a) => a
+                .iter()
+                .map(|x| x.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>(),
+            _ => None,
+        };
+        let ok = match k.to_ascii_lowercase().as_str() {
+            "usage_gauge_period" => s().map(|x| t.usage_gauge_period = x),
+            "maximum_gauge_cardinality" => i().map(|x| t.maximum_gauge_cardinality = x),
+            "disable_hostname" => b().map(|x| t.disable_hostname = x),
+            "enable_hostname_label" => b().map(|x| t.enable_hostname_label = x),
+            "lease_metrics_epsilon" => s().map(|x| t.lease_metrics_epsilon = x),
+            "num_lease_metrics_buckets" => i().map(|x| t.num_lease_metrics_buckets = x),
+            "add_lease_metrics_namespace_labels" => {
+                b().map(|x| t.add_lease_metrics_namespace_labels = x)
+            }
+            "filter_default" => b().map(|x| t.filter_default = x.then_some(true)),
+            "prefix_filter" => list().map(|x| t.prefix_filter = x),
+            "statsite_address" => s().map(|x| t.statsite_address = x),
+            "statsd_address" => s().map(|x| t.statsd_address = x),
+            "circonus_api_token" => s().map(|x| t.circonus_api_token = x),
+            "circonus_api_app" => s().map(|x| t.circonus_api_app = x),
+            "circonus_api_url" => s().map(|x| t.circonus_api_url = x),
+            "circonus_submission_interval" => s().map(|x| t.circonus_submission_interval = x),
+            "circonus_submission_url" => s().map(|x| t.circonus_submission_url = x),
+            "circonus_check_id" => s().map(|x| t.circonus_check_id = x),
+            "circonus_check_force_metric_activation" => {
+                b().map(|x| t.circonus_check_force_metric_activation = x)
+            }
+            "circonus_check_instance_id" => s().map(|x| t.circonus_check_instance_id = x),
+            "circonus_check_search_tag" => s().map(|x| t.circonus_check_search_tag = x),
+            "circonus_check_display_name" => s().map(|x| t.circonus_check_display_name = x),
+            "circonus_check_tags" => s().map(|x| t.circonus_check_tags = x),
+            "circonus_broker_id" => s().map(|x| t.circonus_broker_id = x),
+            "circonus_broker_select_tag" => s().map(|x| t.circonus_broker_select_tag = x),
+            "dogstatsd_addr" => s().map(|x| t.dogstatsd_addr = x),
+            "dogstatsd_tags" => list().map(|x| t.dogstatsd_tags = x),
+            "prometheus_retention_time" => s().map(|x| t.prometheus_retention_time = x),
+            "stackdriver_project_id" => s().map(|x| t.stackdriver_project_id = x),
+            "stackdriver_location" => s().map(|x| t.stackdriver_location = x),
+            "stackdriver_namespace" => s().map(|x| t.stackdriver_namespace = x),
+            "stackdriver_debug_logs" => b().map(|x| t.stackdriver_debug_logs = x),
+            _ => Some(()),
+        };
+        if ok.is_none() {
+            tracing::warn!(param = %k, "agent-telemetry value has the wrong type; telemetry stanza dropped");
+            return None;
+        }
+    }
+    Some(t)
+}
+
+/// The generated config for one agent container (§3.1–3.5).
+pub fn agent_config(spec: &AgentSpec, role: Role) -> Result<AgentConfig, String> {
+    let config = spec
+        .auth_config
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let method = AuthMethod {
+        method_type: spec.auth_type.clone(),
+        mount_path: opt(&spec.auth_path),
+        min_backoff: duration("auth-min-backoff", &spec.min_backoff)?,
+        max_backoff: duration("auth-max-backoff", &spec.max_backoff)?,
+        namespace: opt(&spec.vault_namespace),
+        config,
+        exit_on_err: spec.auto_auth_exit_on_err,
+        ..AuthMethod::default()
+    };
+    let mut sinks = vec![file_sink("/home/vault/.vault-token")];
+    if spec.inject_token {
+        sinks.push(file_sink(&path_join(&spec.secret_volume_path, "token")));
+    }
+    let vault = VaultStanza {
+        address: Some(spec.address.clone()),
+        ca_cert: opt(&spec.ca_cert),
+        ca_path: opt(&spec.ca_key),
+        tls_skip_verify: spec.tls_skip_verify.then_some(true),
+        client_cert: opt(&spec.client_cert),
+        client_key: opt(&spec.client_key),
+        tls_server_name: opt(&spec.tls_server_name),
+        ..VaultStanza::default()
+    };
+    let use_token = opt(&spec.cache_use_auto_auth_token)
+        .map(|v| {
+            UseAutoAuthToken::parse(&v).ok_or_else(|| {
+                format!("annotation vault.hashicorp.com/agent-cache-use-auto-auth-token: {v:?} is not true, false or force")
+            })
+        })
+        .transpose()?;
+    let listener = || Listener {
+        listener_type: "tcp".into(),
+        address: format!("127.0.0.1:{}", spec.cache_listener_port),
+        tls_disable: true,
+        ..Listener::default()
+    };
+    let (mut listeners, mut cache) = if spec.persist_cache() {
+        let persist = Persist {
+            persist_type: "kubernetes".into(),
+            path: "/vault/agent-cache".into(),
+            exit_on_err: spec.cache_exit_on_err,
+            ..Persist::default()
+        };
+        (
+            vec![listener()],
+            Some(Cache {
+                use_auto_auth_token: use_token,
+                persist: Some(persist),
+            }),
+        )
+    } else if spec.cache_enable && !spec.pre_populate_only && role == Role::Sidecar {
+        (
+            vec![listener()],
+            Some(Cache {
+                use_auto_auth_token: use_token,
+                persist: None,
+            }),
+        )
+    } else {
+        (Vec::new(), None)
+    };
+    if spec.enable_quit {
+        if listeners.is_empty() {
+            listeners.push(listener());
+        }
+        listeners[0].agent_api = Some(AgentApi { enable_quit: true });
+        cache.get_or_insert_with(Cache::default);
+    }
+    let max_conn = match spec.max_connections_per_host {
+        0 => None,
+        n => Some(u32::try_from(n).map_err(|_| {
+            format!("annotation vault.hashicorp.com/template-max-connections-per-host: \"{n}\" is out of range")
+        })?),
+    };
+    let template_config = TemplateConfig {
+        exit_on_retry_failure: spec.template_exit_on_retry_failure,
+        static_secret_render_interval: duration(
+            "template-static-secret-render-interval",
+            &spec.static_secret_render_interval,
+        )?,
+        max_connections_per_host: max_conn,
+        lease_renewal_threshold: (spec.lease_renewal_threshold != 0.0)
+            .then_some(spec.lease_renewal_threshold),
+    };
+    Ok(AgentConfig {
+        auto_auth: Some(AutoAuth { method, sinks }),
+        exit_after_auth: role == Role::Init,
+        pid_file: Some("/home/vault/.pid".into()),
+        vault: Some(vault),
+        templates: templates(spec)?,
+        listeners,
+        cache,
+        template_config: Some(template_config),
+        disable_idle_connections: spec.disable_idle_connections.clone(),
+        disable_keep_alives: spec.disable_keep_alives.clone(),
+        telemetry: spec.telemetry.as_ref().and_then(telemetry),
+        ..AgentConfig::default()
+    })
+}
+
+/// The config JSON bytes (Go escaping) for one agent container.
+pub fn agent_config_json(spec: &AgentSpec, role: Role) -> Result<Vec<u8>, String> {
+    agent_config(spec, role)?
+        .to_json_go()
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vaultlet_shared::annotations::{Annotations, ContainerFacts, InjectorDefaults, PodFacts};
+
+    fn spec(extra: &[(&str, &str)]) -> AgentSpec {
+        let mut pairs = vec![
+            ("vault.hashicorp.com/agent-inject", "true"),
+            ("vault.hashicorp.com/role", "r"),
+        ];
+        pairs.extend_from_slice(extra);
+        let pod = PodFacts {
+            name: "p".into(),
+            containers: vec![ContainerFacts {
+                name: "app".into(),
+                mounts: vec![(
+                    "sa".into(),
+                    "/var/run/secrets/kubernetes.io/serviceaccount".into(),
+                )],
+                ..ContainerFacts::default()
+            }],
+            ..PodFacts::default()
+        };
+        let settings = InjectorDefaults {
+            vault_address: "http://127.0.0.1:8200".into(),
+            ..InjectorDefaults::default()
+        };
+        AgentSpec::build(&Annotations::from_pairs(pairs), &pod, "ns", &settings).unwrap()
+    }
+
+    fn json(spec: &AgentSpec, role: Role) -> Value {
+        serde_json::from_slice(&agent_config_json(spec, role).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn default_templates_and_destinations() {
+        let s = spec(&[
+            ("vault.hashicorp.com/agent-inject-secret-a", "kv/a"),
+            ("vault.hashicorp.com/agent-inject-secret-b", "kv/b"),
+            ("vault.hashicorp.com/agent-inject-file-b", "/special/bfile"),
+            ("vault.hashicorp.com/agent-template-left-delim-b", "[["),
+            ("vault.hashicorp.com/agent-inject-default-template", "JSON"),
+        ]);
+        let c = json(&s, Role::Init);
+        let t = &c["template"];
+        assert_eq!(t[0]["destination"], "/vault/secrets/a");
+        assert_eq!(
+            t[0]["contents"],
+            "{{ with secret \"kv/a\" }}{{ .Data | toJSON }}\n{{ end }}"
+        );
+        assert_eq!(t[1]["destination"], "/vault/secrets/special/bfile");
+        assert_eq!(t[1]["left_delimiter"], "[[");
+        assert_eq!(t[1]["right_delimiter"], "}}");
+        let m = spec(&[("vault.hashicorp.com/agent-inject-secret-a", "kv/a")]);
+        assert_eq!(
+            json(&m, Role::Sidecar)["template"][0]["contents"],
+            "{{ with secret \"kv/a\" }}{{ range $k, $v := .Data }}{{ $k }}: {{ $v }}\n{{ end }}{{ end }}"
+        );
+    }
+
+    #[test]
+    fn auth_sinks_and_vault_stanza() {
+        let s = spec(&[
+            ("vault.hashicorp.com/agent-inject-token", "true"),
+            ("vault.hashicorp.com/auth-config-token-path", "/x/token"),
+            ("vault.hashicorp.com/auth-min-backoff", "2s"),
+            ("vault.hashicorp.com/tls-skip-verify", "true"),
+            ("vault.hashicorp.com/ca-key", "/ca"),
+        ]);
+        let c = json(&s, Role::Init);
+        assert_eq!(c["exit_after_auth"], true);
+        assert_eq!(
+            c["auto_auth"]["method"]["config"],
+            serde_json::json!({"role": "r", "token_path": "/x/token"})
+        );
+        assert_eq!(c["auto_auth"]["method"]["min_backoff"], "2s");
+        assert_eq!(
+            c["auto_auth"]["sink"][1]["config"]["path"],
+            "/vault/secrets/token"
+        );
+        assert_eq!(
+            c["vault"],
+            serde_json::json!({"address": "http://127.0.0.1:8200", "ca_path": "/ca", "tls_skip_verify": true})
+        );
+        assert_eq!(
+            c["template_config"],
+            serde_json::json!({"exit_on_retry_failure": true})
+        );
+        assert!(c.get("listener").is_none() && c.get("cache").is_none());
+    }
+
+    #[test]
+    fn quit_without_cache_adds_listener_and_empty_cache() {
+        let s = spec(&[("vault.hashicorp.com/agent-enable-quit", "true")]);
+        let c = json(&s, Role::Init);
+        assert_eq!(c["listener"][0]["agent_api"]["enable_quit"], true);
+        assert_eq!(c["cache"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn telemetry_quirk_q4() {
+        let ok = spec(&[
+            (
+                "vault.hashicorp.com/agent-telemetry-disable-hostname",
+                "true",
+            ),
+            (
+                "vault.hashicorp.com/agent-telemetry-prefix-filter",
+                "[\"+a\",\"-b\"]",
+            ),
+            ("vault.hashicorp.com/agent-telemetry-unknown", "1"),
+        ]);
+        let c = json(&ok, Role::Sidecar);
+        assert_eq!(c["telemetry"]["disable_hostname"], true);
+        assert_eq!(
+            c["telemetry"]["prefix_filter"],
+            serde_json::json!(["+a", "-b"])
+        );
+        let bad = spec(&[
+            (
+                "vault.hashicorp.com/agent-telemetry-disable-hostname",
+                "true",
+            ),
+            ("vault.hashicorp.com/agent-telemetry-statsd-address", "123"),
+        ]);
+        assert!(json(&bad, Role::Sidecar).get("telemetry").is_none());
+        let zero = spec(&[(
+            "vault.hashicorp.com/agent-telemetry-disable-hostname",
+            "false",
+        )]);
+        assert_eq!(
+            json(&zero, Role::Sidecar)["telemetry"],
+            serde_json::json!({})
+        );
+    }
+
+    #[test]
+    fn nan_threshold_is_an_error() {
+        let s = spec(&[(
+            "vault.hashicorp.com/template-lease-renewal-threshold",
+            "NaN",
+        )]);
+        assert!(agent_config_json(&s, Role::Init).is_err());
+        let s = spec(&[(
+            "vault.hashicorp.com/template-lease-renewal-threshold",
+            "0.75",
+        )]);
+        assert_eq!(
+            json(&s, Role::Init)["template_config"]["lease_renewal_threshold"],
+            0.75
+        );
+    }
+}

@@ -1,0 +1,400 @@
+//! The injected containers `vault-agent-init` and `vault-agent` (injector.md §3.7, §4.1–4.8).
+
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
+use vaultlet_shared::annotations::{AgentFlavor, AgentSpec, QuantityAnnotation};
+
+use super::agent_config::{Role, agent_config_json};
+use super::pod::VolumeMount;
+
+/// Path of our agent binary in the vaultlet image.
+pub const VAULTLET_AGENT: &str = "/vaultlet-agent";
+
+fn env_field(name: &str, path: &str) -> Value {
+    json!({"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}})
+}
+
+fn env_value(name: &str, value: &str) -> Value {
+    json!({"name": name, "value": value})
+}
+
+fn env(spec: &AgentSpec, role: Role, flavor: AgentFlavor) -> Result<Vec<Value>, String> {
+    let mut out = vec![
+        env_field("NAMESPACE", "metadata.namespace"),
+        env_field("HOST_IP", "status.hostIP"),
+        env_field("POD_IP", "status.podIP"),
+    ];
+    for (name, v) in [
+        ("GOMAXPROCS", &spec.go_max_procs),
+        ("VAULT_CLIENT_TIMEOUT", &spec.client_timeout),
+        ("VAULT_MAX_RETRIES", &spec.client_max_retries),
+        ("VAULT_LOG_LEVEL", &spec.log_level),
+        ("VAULT_LOG_FORMAT", &spec.log_format),
+        ("HTTPS_PROXY", &spec.proxy_address),
+    ] {
+        if !v.is_empty() {
+            out.push(env_value(name, v));
+        }
+    }
+    if spec.configmap.is_empty() {
+        let config = agent_config_json(spec, role)?;
+        let name = if flavor == AgentFlavor::Openbao {
+            "BAO_CONFIG"
+        } else {
+            "VAULT_CONFIG"
+        };
+        out.push(env_value(
+            name,
+            &base64::engine::general_purpose::STANDARD.encode(config),
+        ));
+    } else {
+        for (name, v) in [
+            ("VAULT_ADDR", &spec.address),
+            ("VAULT_CACERT", &spec.ca_cert),
+            ("VAULT_CAPATH", &spec.ca_key),
+            ("VAULT_CLIENT_CERT", &spec.client_cert),
+            ("VAULT_CLIENT_KEY", &spec.client_key),
+        ] {
+            if !v.is_empty() {
+                out.push(env_value(name, v));
+            }
+        }
+        out.push(env_value(
+            "VAULT_SKIP_VERIFY",
+            if spec.tls_skip_verify {
+                "true"
+            } else {
+                "false"
+            },
+        ));
+        if !spec.tls_server_name.is_empty() {
+            out.push(env_value("VAULT_TLS_SERVER_NAME", &spec.tls_server_name));
+        }
+    }
+    if !spec.cacert_bytes.is_empty() {
+        out.push(env_value("VAULT_CACERT_BYTES", &spec.cacert_bytes));
+    }
+    for (k, v) in &spec.aws_env {
+        out.push(env_value(k, v));
+    }
+    Ok(out)
+}
+
+fn quantities(list: &[QuantityAnnotation]) -> Result<Option<Map<String, Value>>, String> {
+    let mut m = Map::new();
+    for q in list {
+        m.insert(q.resource.to_owned(), Value::String(q.canonical()?));
+    }
+    Ok((!m.is_empty()).then_some(m))
+}
+
+fn resources(spec: &AgentSpec) -> Result<Value, String> {
+    let mut r = Map::new();
+    if let Some(l) = quantities(&spec.limits)? {
+        r.insert("limits".into(), Value::Object(l));
+    }
+    if let Some(q) = quantities(&spec.requests)? {
+        r.insert("requests".into(), Value::Object(q));
+    }
+    Ok(Value::Object(r))
+}
+
+fn security_context(spec: &AgentSpec) -> Value {
+    json!({
+        "capabilities": {"drop": ["ALL"]},
+        "runAsUser": spec.run_as_user,
+        "runAsGroup": spec.run_as_group,
+        "runAsNonRoot": spec.run_as_user != 0 && spec.run_as_group != 0,
+        "readOnlyRootFilesystem": true,
+        "allowPrivilegeEscalation": false,
+    })
+}
+
+/// `command` and `args` for the flavor (§3.7; vaultlet: no shell).
+fn command_args(spec: &AgentSpec, role: Role, flavor: AgentFlavor) -> (Value, Value) {
+    let file = if role == Role::Init {
+        "config-init.hcl"
+    } else {
+        "config.hcl"
+    };
+    match flavor {
+        AgentFlavor::Vaultlet => {
+            let mut args = vec!["agent".to_owned()];
+            if !spec.configmap.is_empty() {
+                args.push(format!("-config=/vault/configs/{file}"));
+            }
+            (json!([VAULTLET_AGENT]), json!(args))
+        }
+        AgentFlavor::Vault | AgentFlavor::Openbao => {
+            let (bin, var) = if flavor == AgentFlavor::Vault {
+                ("vault", "VAULT_CONFIG")
+            } else {
+                ("bao", "BAO_CONFIG")
+            };
+            let script = if spec.configmap.is_empty() {
+                format!(
+                    "echo ${{{var}?}} | base64 -d > /home/vault/config.json && {bin} agent -config=/home/vault/config.json"
+                )
+            } else {
+                format!(
+                    "touch /home/vault/.vault-token && {bin} agent -config=/vault/configs/{file}"
+                )
+            };
+            (json!(["/bin/sh", "-ec"]), json!([script]))
+        }
+    }
+}
+
+/// The sidecar's `lifecycle` (§4.7); `{}` without revoke-on-shutdown.
+fn lifecycle(spec: &AgentSpec, flavor: AgentFlavor) -> Value {
+    if !spec.revoke_on_shutdown {
+        return json!({});
+    }
+    let mut flags = vec![format!("-address={}", spec.address)];
+    for (flag, v) in [
+        ("ca-cert", &spec.ca_cert),
+        ("client-cert", &spec.client_cert),
+        ("client-key", &spec.client_key),
+    ] {
+        if !v.is_empty() {
+            flags.push(format!("-{flag}={v}"));
+        }
+    }
+    flags.push("-self".into());
+    let command: Vec<String> = match flavor {
+        AgentFlavor::Vaultlet => {
+            let mut c = vec![
+                VAULTLET_AGENT.to_owned(),
+                "token".into(),
+                "revoke".into(),
+                format!("-delay={}s", spec.revoke_grace),
+            ];
+            c.extend(flags);
+            c
+        }
+        AgentFlavor::Vault | AgentFlavor::Openbao => {
+            let bin = if flavor == AgentFlavor::Vault {
+                "/bin/vault"
+            } else {
+                "/bin/bao"
+            };
+            vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                format!(
+                    "/bin/sleep {} && {bin} token revoke {}",
+                    spec.revoke_grace,
+                    flags.join(" ")
+                ),
+            ]
+        }
+    };
+    json!({"preStop": {"exec": {"command": command}}})
+}
+
+/// Mounts of one agent container (§4.3); `copied` are the mounts of `agent-copy-volume-mounts`.
+fn mounts(
+    spec: &AgentSpec,
+    role: Role,
+    secrets: &[VolumeMount],
+    copied: &[VolumeMount],
+) -> Vec<VolumeMount> {
+    let sa = VolumeMount::new(&spec.sa_volume_name, &spec.sa_mount_path, true);
+    let mut out = match role {
+        Role::Sidecar => vec![sa, VolumeMount::new("home-sidecar", "/home/vault", false)],
+        Role::Init => vec![VolumeMount::new("home-init", "/home/vault", false), sa],
+    };
+    if let Some((n, p)) = &spec.irsa_mount {
+        out.push(VolumeMount::new(n, p, true));
+    }
+    out.extend_from_slice(secrets);
+    if !spec.extra_secret.is_empty() {
+        out.push(VolumeMount::new("extra-secrets", "/vault/custom", true));
+    }
+    out.extend_from_slice(copied);
+    if !spec.configmap.is_empty() {
+        out.push(VolumeMount::new("vault-config", "/vault/configs", true));
+    }
+    if !spec.tls_secret.is_empty() {
+        out.push(VolumeMount::new("vault-tls-secrets", "/vault/tls", true));
+    }
+    if spec.persist_cache() {
+        out.push(VolumeMount::new(
+            "vault-agent-cache",
+            "/vault/agent-cache",
+            false,
+        ));
+    }
+    out
+}
+
+/// Build one agent container as its Kubernetes JSON, with its JSON-patch annotation applied.
+pub fn agent_container(
+    spec: &AgentSpec,
+    role: Role,
+    flavor: AgentFlavor,
+    secrets: &[VolumeMount],
+    copied: &[VolumeMount],
+) -> Result<Value, String> {
+    let (command, args) = command_args(spec, role, flavor);
+    let mut c = Map::new();
+    c.insert(
+        "name".into(),
+        json!(if role == Role::Init {
+            "vault-agent-init"
+        } else {
+            "vault-agent"
+        }),
+    );
+    c.insert("image".into(), json!(spec.image));
+    c.insert("command".into(), command);
+    c.insert("args".into(), args);
+    c.insert("env".into(), Value::Array(env(spec, role, flavor)?));
+    c.insert("resources".into(), resources(spec)?);
+    c.insert(
+        "volumeMounts".into(),
+        serde_json::to_value(mounts(spec, role, secrets, copied)).map_err(|e| e.to_string())?,
+    );
+    if role == Role::Sidecar {
+        c.insert("lifecycle".into(), lifecycle(spec, flavor));
+    }
+    if spec.set_security_context {
+        c.insert("securityContext".into(), security_context(spec));
+    }
+    let mut value = Value::Object(c);
+    let patch = if role == Role::Init {
+        &spec.init_json_patch
+    } else {
+        &spec.json_patch
+    };
+    if let Some(p) = patch.as_ref().filter(|p| !p.is_null()) {
+        let ops: json_patch::Patch = serde_json::from_value(p.clone())
+            .map_err(|e| format!("failed to apply JSON patch: {e}"))?;
+        json_patch::patch(&mut value, &ops)
+            .map_err(|e| format!("failed to apply JSON patch: {e}"))?;
+        if !value.is_object() {
+            return Err("failed to apply JSON patch: the result is not a container object".into());
+        }
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vaultlet_shared::annotations::{Annotations, ContainerFacts, InjectorDefaults, PodFacts};
+
+    fn spec(extra: &[(&str, &str)], settings: InjectorDefaults) -> AgentSpec {
+        let mut pairs = vec![
+            ("vault.hashicorp.com/agent-inject", "true"),
+            ("vault.hashicorp.com/role", "r"),
+        ];
+        pairs.extend_from_slice(extra);
+        let pod = PodFacts {
+            name: "p".into(),
+            containers: vec![ContainerFacts {
+                name: "app".into(),
+                mounts: vec![(
+                    "sa".into(),
+                    "/var/run/secrets/kubernetes.io/serviceaccount".into(),
+                )],
+                run_as_user: Some(Some(1234)),
+                ..ContainerFacts::default()
+            }],
+            ..PodFacts::default()
+        };
+        let settings = InjectorDefaults {
+            vault_address: "http://127.0.0.1:8200".into(),
+            ..settings
+        };
+        AgentSpec::build(&Annotations::from_pairs(pairs), &pod, "ns", &settings).unwrap()
+    }
+
+    fn build(s: &AgentSpec) -> Value {
+        agent_container(s, Role::Sidecar, AgentFlavor::Vaultlet, &[], &[]).unwrap()
+    }
+
+    #[test]
+    fn security_context_rules() {
+        let s = spec(
+            &[("vault.hashicorp.com/agent-run-as-group", "0")],
+            InjectorDefaults::default(),
+        );
+        assert_eq!(build(&s)["securityContext"]["runAsNonRoot"], false);
+        let s = spec(
+            &[("vault.hashicorp.com/agent-run-as-same-user", "true")],
+            InjectorDefaults::default(),
+        );
+        assert_eq!(build(&s)["securityContext"]["runAsUser"], 1234);
+        let off = InjectorDefaults {
+            set_security_context: false,
+            ..InjectorDefaults::default()
+        };
+        assert!(
+            build(&spec(&[], off.clone()))
+                .get("securityContext")
+                .is_none()
+        );
+        // Flip rule: a run-as annotation turns it back on.
+        let s = spec(&[("vault.hashicorp.com/agent-run-as-user", "5")], off);
+        assert_eq!(build(&s)["securityContext"]["runAsUser"], 5);
+    }
+
+    #[test]
+    fn env_order_and_resources() {
+        let s = spec(
+            &[
+                ("vault.hashicorp.com/go-max-procs", "2"),
+                ("vault.hashicorp.com/proxy-address", "http://proxy"),
+                ("vault.hashicorp.com/agent-limits-mem", "1.5Gi"),
+                ("vault.hashicorp.com/agent-requests-cpu", ""),
+            ],
+            InjectorDefaults::default(),
+        );
+        let c = build(&s);
+        let names: Vec<&str> = c["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "NAMESPACE",
+                "HOST_IP",
+                "POD_IP",
+                "GOMAXPROCS",
+                "VAULT_LOG_LEVEL",
+                "VAULT_LOG_FORMAT",
+                "HTTPS_PROXY",
+                "VAULT_CONFIG"
+            ]
+        );
+        assert_eq!(
+            c["resources"],
+            serde_json::json!({"limits": {"cpu": "500m", "memory": "1536Mi"}, "requests": {"memory": "64Mi"}})
+        );
+        assert_eq!(c["lifecycle"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn configmap_mode_uses_connection_env() {
+        let s = spec(
+            &[
+                ("vault.hashicorp.com/agent-configmap", "cm"),
+                ("vault.hashicorp.com/ca-cert", "/ca.pem"),
+            ],
+            InjectorDefaults::default(),
+        );
+        let c = build(&s);
+        let env = c["env"].as_array().unwrap();
+        assert!(env.iter().all(|e| e["name"] != "VAULT_CONFIG"));
+        assert!(env.contains(&serde_json::json!({"name": "VAULT_CACERT", "value": "/ca.pem"})));
+        assert!(env.contains(&serde_json::json!({"name": "VAULT_SKIP_VERIFY", "value": "false"})));
+        assert_eq!(
+            c["args"],
+            serde_json::json!(["agent", "-config=/vault/configs/config.hcl"])
+        );
+    }
+}

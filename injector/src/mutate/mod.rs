@@ -1,0 +1,397 @@
+//! Pod mutation: from a decoded Pod to the decision of injector.md §2.3 and its JSON patch (§2.4, §4).
+
+pub mod agent_config;
+pub mod container;
+pub mod pod;
+
+use std::collections::HashSet;
+
+use json_patch::jsonptr::PointerBuf;
+use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation};
+use serde_json::{Value, json};
+use vaultlet_shared::annotations::{AgentSpec, Annotations, InjectorDefaults, SpecError};
+
+pub use agent_config::Role;
+use container::agent_container;
+use pod::{Container, Pod, VolumeMount};
+
+/// What to answer for a pod.
+#[derive(Debug)]
+pub enum Decision {
+    /// Allowed, untouched.
+    Skip,
+    /// Refused with this message.
+    Refuse(String),
+    /// Allowed with a patch; `init`/`sidecar` say which containers were injected (metrics).
+    Patch {
+        patch: Patch,
+        init: bool,
+        sidecar: bool,
+    },
+}
+
+/// The annotations of a pod (both prefixes).
+pub fn annotations_of(pod: &Pod) -> Annotations {
+    Annotations::from_pairs(
+        pod.metadata
+            .annotations
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+}
+
+/// §2.3 steps 2–3: `Ok(true)` when the pod asks for injection and may get it.
+fn should_inject(pod: &Pod, a: &Annotations, namespace: &str) -> Result<bool, String> {
+    let wanted = a
+        .wants_injection()
+        .map_err(|e| format!("error checking if should inject agent: {e}"))?;
+    if !wanted
+        || pod.status.phase.as_deref().is_some_and(|p| p != "Pending")
+        || a.get("agent-inject-status") == Some("injected")
+    {
+        return Ok(false);
+    }
+    if namespace == "kube-system" || namespace == "kube-public" {
+        return Err(format!(
+            "error with request namespace: cannot inject into system namespaces: {namespace}"
+        ));
+    }
+    Ok(true)
+}
+
+/// Build the spec of a pod (§2.3 steps 4–6).
+pub fn spec_of(
+    pod: &Pod,
+    namespace: &str,
+    settings: &InjectorDefaults,
+) -> Result<AgentSpec, SpecError> {
+    AgentSpec::build(&annotations_of(pod), &pod.facts(), namespace, settings)
+}
+
+/// The whole decision pipeline for one pod.
+pub fn decide(pod: &Pod, namespace: &str, settings: &InjectorDefaults) -> Decision {
+    let a = annotations_of(pod);
+    match should_inject(pod, &a, namespace) {
+        Ok(false) => return Decision::Skip,
+        Err(e) => return Decision::Refuse(e),
+        Ok(true) => {}
+    }
+    let spec = match AgentSpec::build(&a, &pod.facts(), namespace, settings) {
+        Ok(s) => s,
+        Err(e) => return Decision::Refuse(e.to_string()),
+    };
+    match build_patch(pod, &spec, settings) {
+        Ok(patch) => Decision::Patch {
+            patch,
+            init: spec.pre_populate,
+            sidecar: !spec.pre_populate_only,
+        },
+        Err(e) => Decision::Refuse(format!("error creating patch for agent: {e}")),
+    }
+}
+
+/// The generated agent config JSON (Go escaping) a pod's init or sidecar container would get.
+pub fn generated_config(
+    pod_json: &[u8],
+    namespace: &str,
+    settings: &InjectorDefaults,
+    role: Role,
+) -> Result<Vec<u8>, String> {
+    let pod: Pod = serde_json::from_slice(pod_json).map_err(|e| e.to_string())?;
+    let spec = spec_of(&pod, namespace, settings).map_err(|e| e.to_string())?;
+    agent_config::agent_config_json(&spec, role)
+}
+
+fn ptr(tokens: &[&str]) -> PointerBuf {
+    PointerBuf::from_tokens(tokens.iter().copied())
+}
+
+/// Collects operations; knows which arrays are non-empty so the first add creates the array (§0: no Q1).
+struct Ops {
+    ops: Vec<PatchOperation>,
+    non_empty: HashSet<String>,
+}
+
+impl Ops {
+    fn add(&mut self, path: PointerBuf, value: Value) {
+        self.ops
+            .push(PatchOperation::Add(AddOperation { path, value }));
+    }
+
+    /// Append `items` to the array at `base` (created when absent or empty).
+    fn append(&mut self, base: &[&str], items: Vec<Value>) {
+        let key = base.join("/");
+        for item in items {
+            if self.non_empty.contains(&key) {
+                let mut p = ptr(base);
+                p.push_back("-");
+                self.add(p, item);
+            } else {
+                self.add(ptr(base), Value::Array(vec![item]));
+                self.non_empty.insert(key.clone());
+            }
+        }
+    }
+}
+
+fn empty_dir(name: &str) -> Value {
+    json!({"name": name, "emptyDir": {"medium": "Memory"}})
+}
+
+fn mounts_json(m: &[VolumeMount]) -> Vec<Value> {
+    m.iter()
+        .map(|m| serde_json::to_value(m).unwrap_or(Value::Null))
+        .collect()
+}
+
+/// The JSON patch for a pod with a validated spec (§2.4).
+pub fn build_patch(
+    pod: &Pod,
+    spec: &AgentSpec,
+    settings: &InjectorDefaults,
+) -> Result<Patch, String> {
+    let init_parsed: Vec<Container> = pod
+        .init_containers_raw()
+        .iter()
+        .map(|r| serde_json::from_str(r.get()).map_err(|e| format!("init container: {e}")))
+        .collect::<Result<_, _>>()?;
+    let mut o = Ops {
+        ops: Vec::new(),
+        non_empty: HashSet::new(),
+    };
+    if !pod.volumes().is_empty() {
+        o.non_empty.insert("spec/volumes".into());
+    }
+    if !pod.containers().is_empty() {
+        o.non_empty.insert("spec/containers".into());
+    }
+    // Secrets mounts (§5.2) and volumes (§4.4).
+    let mut secret_mounts = vec![VolumeMount::new(
+        "vault-secrets",
+        &spec.secret_volume_path,
+        false,
+    )];
+    for s in &spec.secrets {
+        if s.mount_path != spec.secret_volume_path
+            && !secret_mounts
+                .iter()
+                .skip(1)
+                .any(|m| m.mount_path == s.mount_path)
+        {
+            let name = format!("vault-secrets-custom-{}", secret_mounts.len() - 1);
+            secret_mounts.push(VolumeMount::new(&name, &s.mount_path, false));
+        }
+    }
+    let mut volumes = Vec::new();
+    if spec.pre_populate {
+        volumes.push(empty_dir("home-init"));
+    }
+    if !spec.pre_populate_only {
+        volumes.push(empty_dir("home-sidecar"));
+    }
+    volumes.extend(secret_mounts.iter().map(|m| empty_dir(&m.name)));
+    if !spec.configmap.is_empty() {
+        volumes.push(json!({"name": "vault-config", "configMap": {"name": spec.configmap}}));
+    }
+    if !spec.extra_secret.is_empty() {
+        volumes.push(json!({"name": "extra-secrets", "secret": {"secretName": spec.extra_secret}}));
+    }
+    if !spec.tls_secret.is_empty() {
+        volumes
+            .push(json!({"name": "vault-tls-secrets", "secret": {"secretName": spec.tls_secret}}));
+    }
+    if spec.persist_cache() {
+        volumes.push(empty_dir("vault-agent-cache"));
+    }
+    o.append(&["spec", "volumes"], volumes);
+    // App container mounts.
+    for (i, c) in pod.containers().iter().enumerate() {
+        if spec.inject_containers.contains(&c.name) {
+            let idx = i.to_string();
+            let base = ["spec", "containers", idx.as_str(), "volumeMounts"];
+            if c.volume_mounts.as_ref().is_some_and(|m| !m.is_empty()) {
+                o.non_empty.insert(base.join("/"));
+            }
+            o.append(&base, mounts_json(&secret_mounts));
+        }
+    }
+    // Copied mounts (§4.3 item 6).
+    let copied: Vec<VolumeMount> = if spec.copy_volume_mounts.is_empty() {
+        Vec::new()
+    } else {
+        pod.containers()
+            .iter()
+            .chain(init_parsed.iter())
+            .filter(|c| c.name == spec.copy_volume_mounts)
+            .flat_map(|c| c.volume_mounts.iter().flatten())
+            .filter(|m| !m.mount_path.to_lowercase().contains("serviceaccount"))
+            .cloned()
+            .collect()
+    };
+    if spec.pre_populate {
+        let init = agent_container(
+            spec,
+            Role::Init,
+            settings.agent_flavor,
+            &secret_mounts,
+            &copied,
+        )?;
+        let raw = pod.init_containers_raw();
+        let mut order: Vec<Option<&Container>> = Vec::new();
+        if spec.init_first {
+            if !raw.is_empty() {
+                o.ops.push(PatchOperation::Remove(RemoveOperation {
+                    path: ptr(&["spec", "initContainers"]),
+                }));
+            }
+            o.append(&["spec", "initContainers"], vec![init]);
+            order.push(None);
+            for (r, c) in raw.iter().zip(&init_parsed) {
+                let v: Value = serde_json::from_str(r.get()).map_err(|e| e.to_string())?;
+                o.append(&["spec", "initContainers"], vec![v]);
+                order.push(Some(c));
+            }
+        } else {
+            if !raw.is_empty() {
+                o.non_empty.insert("spec/initContainers".into());
+            }
+            order.extend(init_parsed.iter().map(Some));
+            o.append(&["spec", "initContainers"], vec![init]);
+            order.push(None);
+        }
+        for (i, c) in order.iter().enumerate() {
+            let Some(c) = c else { continue };
+            if c.name == "vault-agent-init" {
+                continue;
+            }
+            let idx = i.to_string();
+            let base = ["spec", "initContainers", idx.as_str(), "volumeMounts"];
+            if c.volume_mounts.as_ref().is_some_and(|m| !m.is_empty()) {
+                o.non_empty.insert(base.join("/"));
+            }
+            o.append(&base, mounts_json(&secret_mounts));
+        }
+        if let Some(b) = spec.share_process_namespace {
+            o.add(ptr(&["spec", "shareProcessNamespace"]), Value::Bool(b));
+        }
+    }
+    if !spec.pre_populate_only {
+        let sidecar = agent_container(
+            spec,
+            Role::Sidecar,
+            settings.agent_flavor,
+            &secret_mounts,
+            &copied,
+        )?;
+        o.append(&["spec", "containers"], vec![sidecar]);
+    }
+    let status_key = "vault.hashicorp.com/agent-inject-status";
+    if pod
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| !a.is_empty())
+    {
+        o.add(
+            ptr(&["metadata", "annotations", status_key]),
+            json!("injected"),
+        );
+    } else {
+        o.add(
+            ptr(&["metadata", "annotations"]),
+            json!({ status_key: "injected" }),
+        );
+    }
+    Ok(Patch(o.ops))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(annotations: Value, volumes: Value) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": "p", "annotations": annotations},
+            "spec": {"containers": [{"name": "app", "volumeMounts": [
+                {"name": "sa", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}]}],
+                "volumes": volumes}
+        }))
+        .unwrap()
+    }
+
+    fn settings() -> InjectorDefaults {
+        InjectorDefaults {
+            vault_address: "http://127.0.0.1:8200".into(),
+            ..InjectorDefaults::default()
+        }
+    }
+
+    #[test]
+    fn first_add_creates_the_array_and_the_status_key_is_escaped() {
+        let p = pod(
+            json!({"vault.hashicorp.com/agent-inject": "true", "vault.hashicorp.com/role": "r"}),
+            json!([]),
+        );
+        let Decision::Patch {
+            patch,
+            init,
+            sidecar,
+        } = decide(&p, "ns", &settings())
+        else {
+            panic!("no patch")
+        };
+        assert!(init && sidecar);
+        let ops = serde_json::to_value(&patch).unwrap();
+        let ops = ops.as_array().unwrap();
+        assert_eq!(ops[0]["path"], "/spec/volumes");
+        assert_eq!(ops[0]["value"][0]["name"], "home-init");
+        assert_eq!(ops[1]["path"], "/spec/volumes/-");
+        let last = ops.last().unwrap();
+        assert_eq!(
+            last["path"],
+            "/metadata/annotations/vault.hashicorp.com~1agent-inject-status"
+        );
+        assert_eq!(last["value"], "injected");
+    }
+
+    #[test]
+    fn pre_populate_false_and_only_adds_no_container() {
+        let p = pod(
+            json!({"vault.hashicorp.com/agent-inject": "true", "vault.hashicorp.com/role": "r",
+                "vault.hashicorp.com/agent-pre-populate": "false", "vault.hashicorp.com/agent-pre-populate-only": "true"}),
+            json!([{"name": "sa"}]),
+        );
+        let Decision::Patch {
+            patch,
+            init,
+            sidecar,
+        } = decide(&p, "ns", &settings())
+        else {
+            panic!("no patch")
+        };
+        assert!(!init && !sidecar);
+        let text = serde_json::to_string(&patch).unwrap();
+        assert!(!text.contains("vault-agent"), "{text}");
+        assert!(text.contains("vault-secrets"));
+    }
+
+    #[test]
+    fn generated_config_is_loadable_by_our_agent() {
+        let body = serde_json::to_vec(&json!({
+            "metadata": {"annotations": {"vault.hashicorp.com/agent-inject": "true", "vault.hashicorp.com/role": "r",
+                "vault.hashicorp.com/agent-inject-secret-x": "kv/x", "vault.hashicorp.com/agent-cache-enable": "true"}},
+            "spec": {"containers": [{"name": "app", "volumeMounts": [
+                {"name": "sa", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}]}]}
+        }))
+        .unwrap();
+        for role in [Role::Init, Role::Sidecar] {
+            let cfg = generated_config(&body, "ns", &settings(), role).unwrap();
+            let text = String::from_utf8(cfg).unwrap();
+            let loaded = vaultlet_shared::config::AgentConfig::from_json_str(&text).expect("loads");
+            assert_eq!(loaded.config.exit_after_auth, role == Role::Init);
+            assert_eq!(loaded.config.templates.len(), 1);
+            assert!(loaded.config.cache.is_some());
+        }
+    }
+}

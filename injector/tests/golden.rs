@@ -1,0 +1,91 @@
+//! Golden tests: AdmissionReview fixtures in `tests/data/`, the patch applied with `json-patch`, the
+//! resulting pod compared (as parsed JSON) with the expected pod. `VAULT_CONFIG`/`BAO_CONFIG` values are
+//! compared decoded, as JSON objects.
+
+use base64::Engine as _;
+use serde_json::Value;
+use vaultlet_injector::admission::review;
+use vaultlet_shared::annotations::{AgentFlavor, InjectorDefaults};
+
+fn settings(flavor: AgentFlavor) -> InjectorDefaults {
+    InjectorDefaults {
+        vault_address: "https://vault.vault.svc:8200".into(),
+        vault_image: "vaultlet/vaultlet:test".into(),
+        ..InjectorDefaults::for_flavor(flavor)
+    }
+}
+
+fn data(name: &str) -> String {
+    let p = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
+/// Decode the config env values in place so they compare as JSON.
+fn decode_configs(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            let is_cfg = matches!(
+                m.get("name").and_then(Value::as_str),
+                Some("VAULT_CONFIG" | "BAO_CONFIG")
+            );
+            if is_cfg && let Some(Value::String(b64)) = m.get("value") {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .expect("base64 config");
+                let cfg: Value = serde_json::from_slice(&bytes).expect("config json");
+                m.insert("value".into(), cfg);
+                return;
+            }
+            m.values_mut().for_each(decode_configs);
+        }
+        Value::Array(a) => a.iter_mut().for_each(decode_configs),
+        _ => {}
+    }
+}
+
+/// Run a review and return (response, patched pod).
+pub fn run(review_json: &str, flavor: AgentFlavor) -> (Value, Option<Value>) {
+    let out = review(review_json.as_bytes(), &settings(flavor)).expect("review");
+    let resp: Value = serde_json::from_slice(&out).expect("response json");
+    let input: Value = serde_json::from_str(review_json).unwrap();
+    let Some(patch_b64) = resp["response"]["patch"].as_str() else {
+        return (resp, None);
+    };
+    assert_eq!(resp["response"]["patchType"], "JSONPatch");
+    let patch_bytes = base64::engine::general_purpose::STANDARD
+        .decode(patch_b64)
+        .unwrap();
+    let patch: json_patch::Patch = serde_json::from_slice(&patch_bytes).expect("patch decodes");
+    let mut pod = input["request"]["object"].clone();
+    json_patch::patch(&mut pod, &patch).expect("patch applies");
+    decode_configs(&mut pod);
+    (resp, Some(pod))
+}
+
+fn golden(case: &str, flavor: AgentFlavor) {
+    let (resp, pod) = run(&data(&format!("{case}.review.json")), flavor);
+    assert_eq!(resp["response"]["allowed"], true, "{resp}");
+    let pod = pod.expect("a patch");
+    let expected: Value = serde_json::from_str(&data(&format!("{case}.expected.json"))).unwrap();
+    if pod != expected {
+        panic!(
+            "{case}: patched pod differs\n--- got ---\n{}\n",
+            serde_json::to_string_pretty(&pod).unwrap()
+        );
+    }
+}
+
+#[test]
+fn basic_pod() {
+    golden("basic", AgentFlavor::Vaultlet);
+}
+
+#[test]
+fn job_pre_populate_only_without_volumes() {
+    golden("job-no-volumes", AgentFlavor::Vaultlet);
+}
+
+#[test]
+fn consul_client_init_first_with_upstream_vault_flavor() {
+    golden("consul-client", AgentFlavor::Vault);
+}

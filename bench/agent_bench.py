@@ -7,7 +7,8 @@ Both agents run the same config against one OpenBao dev server on 127.0.0.1, in 
 
 Metrics
   init mode (exit_after_auth): wall time, peak RSS, user+sys CPU. Measured with wait4(2) on the
-      child — the same rusage `/usr/bin/time -v` prints.
+      child — the same rusage `/usr/bin/time -v` prints;
+      peak RSS from GNU time itself, since a child forked from Python inherits Python's max RSS.
   init mode, PKI variant: the agent's own share = wall − the time the server spent on the
       agent's requests. The server time comes from OpenBao's file audit device (each request's
       response time minus its request time), summed per run.
@@ -42,6 +43,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIB = os.path.join(ROOT, "tests", "conformance", "lib")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
+TIME = "/usr/bin/time"  # GNU time (Debian package `time`)
 
 
 def free_port():
@@ -183,18 +185,23 @@ def audit_server_seconds(path, start_offset):
 
 def run_init(cmd, cfg_path, srv):
     off = os.path.getsize(srv.audit) if os.path.exists(srv.audit) else 0
+    # Peak RSS comes from GNU time (a small C program that forks the agent itself): ru_maxrss
+    # of a child forked from this Python process would carry Python's own RSS across exec.
+    rss_file = cfg_path + ".maxrss"
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd + [f"-config={cfg_path}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         stdin=subprocess.DEVNULL)
+    p = subprocess.Popen([TIME, "-f", "%M", "-o", rss_file] + cmd + [f"-config={cfg_path}"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
+    with open(rss_file) as f:
+        rss_kib = int(f.read().split()[-1])
     p.returncode = os.waitstatus_to_exitcode(status)
     err = p.stderr.read().decode(errors="replace")
     if p.returncode != 0:
         raise SystemExit(f"{cmd[0]} exited {p.returncode}:\n{err[-3000:]}")
     time.sleep(0.05)  # let the audit device flush
     server = audit_server_seconds(srv.audit, off)
-    return {"wall": wall, "rss_mib": ru.ru_maxrss / 1024, "cpu": ru.ru_utime + ru.ru_stime,
+    return {"wall": wall, "rss_mib": rss_kib / 1024, "cpu": ru.ru_utime + ru.ru_stime,
             "own": max(wall - server, 0.0), "server": server}
 
 

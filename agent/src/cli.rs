@@ -139,10 +139,20 @@ pub struct RevokeArgs {
     /// File holding the token when VAULT_TOKEN is unset (default ~/.vault-token).
     #[arg(long)]
     pub token_file: Option<PathBuf>,
+    /// Wait this long (a Go duration) before revoking: the injector's preStop hook uses it in place
+    /// of upstream's `sleep N && vault token revoke`, since our image has no shell.
+    #[arg(long, value_parser = parse_delay)]
+    pub delay: Option<std::time::Duration>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
     /// A token to revoke (only with `-self` absent; not supported yet).
     pub token: Option<String>,
+}
+
+fn parse_delay(s: &str) -> Result<std::time::Duration, String> {
+    vaultlet_shared::config::GoDuration::parse_go(s)
+        .map(|d| d.0)
+        .map_err(|e| format!("{s:?} is not a Go duration (e.g. 5s): {e}"))
 }
 
 impl Cli {
@@ -265,6 +275,28 @@ mod tests {
             Some(PathBuf::from("/vault/tls/ca.crt"))
         );
         assert_eq!(r.connection.client_key, Some(PathBuf::from("/k")));
+    }
+
+    #[test]
+    fn token_revoke_takes_the_prestop_delay() {
+        let cli = parse(&[
+            "vaultlet-agent",
+            "token",
+            "revoke",
+            "-delay=5s",
+            "-address=https://vault:8200",
+            "-self",
+        ])
+        .unwrap();
+        let Command::Token {
+            command: TokenCommand::Revoke(r),
+        } = cli.command
+        else {
+            panic!()
+        };
+        assert_eq!(r.delay, Some(std::time::Duration::from_secs(5)));
+        let e = parse(&["vault", "token", "revoke", "-delay=5", "-self"]).unwrap_err();
+        assert!(e.to_string().contains("\"5\" is not a Go duration"), "{e}");
     }
 
     #[test]

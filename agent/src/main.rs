@@ -211,6 +211,8 @@ fn revoke(args: RevokeArgs) -> ExitCode {
         eprintln!("Too many arguments: -self takes no token argument");
         return ExitCode::from(2);
     }
+    // The delay comes first so the token read is the one in use when the pod stops.
+    std::thread::sleep(args.delay.unwrap_or_default());
     let token = match env_twin(&env, "TOKEN").filter(|t| !t.trim().is_empty()) {
         Some(t) => t.trim().to_string(),
         None => {

@@ -1,0 +1,518 @@
+//! The pod the injector makes, run for real: an AdmissionReview goes through the injector's
+//! admission handler, the patch is applied with `json-patch`, and the injected agent containers are
+//! run as local processes exactly as the kubelet would run them (their command, args and env; every
+//! path under one of their volume mounts mapped under a temp dir) against a real OpenBao server,
+//! logging in with `kubernetes` auth through the TokenReview responder.
+//!
+//! The same generated `VAULT_CONFIG` is also run under the real `bao agent` (decoded to a file, as
+//! upstream's `/bin/sh -ec` form does), and both agents must render the same bytes with the same
+//! modes — the config our injector writes is a config the real agent accepts.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use vaultlet_injector::admission::review;
+use vaultlet_shared::annotations::InjectorDefaults;
+use vaultlet_tests::{JwtIssuer, OpenBao, TokenReviewer, bao_binary};
+
+const ISS: &str = "https://kubernetes.default.svc.cluster.local";
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// A built binary of the workspace (`cargo test --workspace` builds every package's binaries).
+fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let p = dir.join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --bins` (or `cargo test --workspace`) first",
+        p.display()
+    );
+    p
+}
+
+struct World {
+    bao: OpenBao,
+    issuer: JwtIssuer,
+    _reviewer: TokenReviewer,
+    gossip: String,
+}
+
+fn world() -> World {
+    let bao = OpenBao::start();
+    let issuer = JwtIssuer::new(ISS);
+    let reviewer_jwt = issuer.mint_service_account(
+        "kube-system",
+        "vault-reviewer",
+        &[ISS],
+        Duration::from_secs(3600),
+    );
+    let reviewer = TokenReviewer::start(&issuer, &reviewer_jwt);
+    bao.enable_kubernetes_auth("kubernetes", &reviewer);
+    // The HashiCorp tutorial's orgchart app.
+    bao.api(
+        "POST",
+        "sys/mounts/internal",
+        Some(json!({"type": "kv", "options": {"version": "2"}})),
+    );
+    bao.kv_put_raw(
+        "internal",
+        "database/config",
+        r#"{"username": "db-readonly-username", "password": "db-secret-password", "port": 5432}"#,
+    );
+    bao.write_policy(
+        "internal-app",
+        r#"path "internal/data/database/config" { capabilities = ["read"] }"#,
+    );
+    bao.kubernetes_role(
+        "kubernetes",
+        "internal-app",
+        &["internal-app"],
+        &["default"],
+        &["internal-app"],
+        json!({"ttl": "1h"}),
+    );
+    // A Consul server: gossip key, server certificate from PKI, CA.
+    bao.api(
+        "POST",
+        "sys/mounts/consul-kv",
+        Some(json!({"type": "kv", "options": {"version": "2"}})),
+    );
+    let gossip = B64.encode(rand_bytes());
+    bao.kv_put("consul-kv", "secret/gossip", json!({ "gossip": gossip }));
+    bao.enable_pki("pki", "consul-server", &["dc1.consul"]);
+    bao.write_policy(
+        "consul-server",
+        "path \"consul-kv/data/secret/gossip\" { capabilities = [\"read\"] }\n\
+         path \"pki/issue/consul-server\" { capabilities = [\"create\", \"update\"] }\n\
+         path \"pki/cert/ca\" { capabilities = [\"read\"] }\n",
+    );
+    bao.kubernetes_role(
+        "kubernetes",
+        "consul-server",
+        &["consul-server"],
+        &["consul"],
+        &["consul-server"],
+        json!({"ttl": "1h"}),
+    );
+    World {
+        bao,
+        issuer,
+        _reviewer: reviewer,
+        gossip,
+    }
+}
+
+fn rand_bytes() -> [u8; 32] {
+    let mut b = [0u8; 32];
+    for (i, x) in b.iter_mut().enumerate() {
+        *x = (i as u8).wrapping_mul(37) ^ 0x5a;
+    }
+    b
+}
+
+fn sa_volume() -> Value {
+    json!({"name": "kube-api-access-x1", "projected": {"defaultMode": 420, "sources": [
+        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]}})
+}
+
+fn sa_mount() -> Value {
+    json!({"name": "kube-api-access-x1", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly": true})
+}
+
+fn orgchart_pod() -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "orgchart-0", "namespace": "default", "annotations": {
+            "vault.hashicorp.com/agent-inject": "true",
+            "vault.hashicorp.com/role": "internal-app",
+            "vault.hashicorp.com/agent-inject-secret-database-config.txt": "internal/data/database/config",
+            "vault.hashicorp.com/agent-inject-secret-db.json": "internal/data/database/config",
+            "vault.hashicorp.com/agent-inject-template-db.json":
+                "{{ with secret \"internal/data/database/config\" }}{{ .Data.data | toJSONPretty }}{{ end }}",
+            "vault.hashicorp.com/agent-inject-secret-env": "internal/data/database/config",
+            "vault.hashicorp.com/agent-inject-template-env":
+                "{{ with secret \"internal/data/database/config\" }}{{ range $k, $v := .Data.data }}export {{ $k }}={{ $v }}\n{{ end }}{{ end }}",
+            "vault.hashicorp.com/agent-inject-perms-env": "0400",
+        }},
+        "spec": {"serviceAccountName": "internal-app",
+            "containers": [{"name": "orgchart", "image": "jweissig/app:0.0.1", "volumeMounts": [sa_mount()]}],
+            "volumes": [sa_volume()]},
+    })
+}
+
+const CONSUL_PARAMS: &str = r#""common_name=server.dc1.consul" "ttl=24h" "alt_names=localhost,server.dc1.consul" "ip_sans=127.0.0.1""#;
+
+fn consul_server_pod() -> Value {
+    let with = |field: &str| {
+        format!(
+            "{{{{- with secret \"pki/issue/consul-server\" {CONSUL_PARAMS} -}}}}{{{{- .Data.{field} -}}}}{{{{- end -}}}}"
+        )
+    };
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "consul-server-0", "namespace": "consul", "annotations": {
+            "vault.hashicorp.com/agent-inject": "true",
+            "vault.hashicorp.com/agent-init-first": "true",
+            "vault.hashicorp.com/role": "consul-server",
+            "vault.hashicorp.com/agent-inject-secret-gossip.txt": "consul-kv/data/secret/gossip",
+            "vault.hashicorp.com/agent-inject-template-gossip.txt":
+                "{{- with secret \"consul-kv/data/secret/gossip\" -}}{{- .Data.data.gossip -}}{{- end -}}",
+            "vault.hashicorp.com/agent-inject-secret-servercert.crt": "pki/issue/consul-server",
+            "vault.hashicorp.com/agent-inject-template-servercert.crt": with("certificate"),
+            "vault.hashicorp.com/agent-inject-secret-servercert.key": "pki/issue/consul-server",
+            "vault.hashicorp.com/agent-inject-template-servercert.key": with("private_key"),
+            "vault.hashicorp.com/agent-inject-secret-serverca.crt": "pki/cert/ca",
+            "vault.hashicorp.com/agent-inject-template-serverca.crt":
+                "{{- with secret \"pki/cert/ca\" -}}{{- .Data.certificate -}}{{- end -}}",
+        }},
+        "spec": {"serviceAccountName": "consul-server",
+            "containers": [{"name": "consul", "image": "hashicorp/consul:1.20", "volumeMounts": [sa_mount()]}],
+            "volumes": [sa_volume()]},
+    })
+}
+
+/// The pod after the injector's patch.
+fn inject(pod: &Value, vault_addr: &str) -> Value {
+    let settings = InjectorDefaults {
+        vault_address: vault_addr.into(),
+        ..InjectorDefaults::default()
+    };
+    let req = json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {"uid": "0d5c8a8e-0000-4000-8000-000000000001",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "namespace": pod["metadata"]["namespace"], "operation": "CREATE",
+            "userInfo": {"username": "system:serviceaccount:kube-system:replicaset-controller"},
+            "object": pod},
+    });
+    let out = review(req.to_string().as_bytes(), &settings).expect("review");
+    let resp: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(resp["response"]["allowed"], true, "{resp}");
+    let patch: json_patch::Patch = serde_json::from_slice(
+        &B64.decode(resp["response"]["patch"].as_str().expect("a patch"))
+            .unwrap(),
+    )
+    .unwrap();
+    let mut patched = pod.clone();
+    json_patch::patch(&mut patched, &patch).expect("patch applies");
+    patched
+}
+
+fn container<'a>(pod: &'a Value, list: &str, name: &str) -> &'a Value {
+    pod["spec"][list]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no {list} container {name} in {pod}"))
+}
+
+/// How one container is run locally.
+struct Prepared {
+    argv: Vec<String>,
+    env: BTreeMap<String, String>,
+    /// The decoded (and path-mapped) agent config.
+    config: Value,
+}
+
+/// Maps every absolute path under one of `c`'s volume mounts into `sandbox`, creates the mount
+/// directories, writes the service-account token, and resolves the env (values and fieldRefs).
+fn prepare(c: &Value, pod: &Value, sandbox: &Path, sa_jwt: &str) -> Prepared {
+    let mut mounts: Vec<String> = c["volumeMounts"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|m| m["mountPath"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    for m in &mounts {
+        std::fs::create_dir_all(sandbox.join(m.trim_start_matches('/'))).unwrap();
+    }
+    let sa_dir = sandbox.join("var/run/secrets/kubernetes.io/serviceaccount");
+    std::fs::create_dir_all(&sa_dir).unwrap();
+    std::fs::write(sa_dir.join("token"), sa_jwt).unwrap();
+    let map = |s: &str| -> String {
+        for m in &mounts {
+            if s == m || s.starts_with(&format!("{}/", m.trim_end_matches('/'))) {
+                return sandbox
+                    .join(s.trim_start_matches('/'))
+                    .display()
+                    .to_string();
+            }
+        }
+        s.to_string()
+    };
+    fn remap(v: &mut Value, map: &dyn Fn(&str) -> String) {
+        match v {
+            Value::String(s) if s.starts_with('/') => *s = map(s),
+            Value::Array(a) => a.iter_mut().for_each(|x| remap(x, map)),
+            Value::Object(o) => o.values_mut().for_each(|x| remap(x, map)),
+            _ => {}
+        }
+    }
+    let mut env = BTreeMap::new();
+    env.insert(
+        "PATH".to_string(),
+        std::env::var("PATH").unwrap_or_default(),
+    );
+    env.insert(
+        "HOME".to_string(),
+        sandbox.join("home/vault").display().to_string(),
+    );
+    let mut config = Value::Null;
+    for e in c["env"].as_array().into_iter().flatten() {
+        let name = e["name"].as_str().unwrap().to_string();
+        let value = if let Some(v) = e["value"].as_str() {
+            v.to_string()
+        } else {
+            match e["valueFrom"]["fieldRef"]["fieldPath"].as_str() {
+                Some("metadata.namespace") => pod["metadata"]["namespace"].as_str().unwrap().into(),
+                Some("metadata.name") => pod["metadata"]["name"].as_str().unwrap().into(),
+                Some(_) => "127.0.0.1".into(),
+                None => continue,
+            }
+        };
+        if name == "VAULT_CONFIG" || name == "BAO_CONFIG" {
+            config = serde_json::from_slice(&B64.decode(&value).unwrap()).unwrap();
+            remap(&mut config, &map);
+            env.insert(name, B64.encode(config.to_string()));
+        } else {
+            env.insert(name, value);
+        }
+    }
+    assert!(!config.is_null(), "{} has no VAULT_CONFIG", c["name"]);
+    let argv: Vec<String> = c["command"]
+        .as_array()
+        .into_iter()
+        .chain(c["args"].as_array())
+        .flatten()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    Prepared { argv, env, config }
+}
+
+/// Starts `prepared` with our agent (the container's own command) or with the real `bao agent`
+/// (the config decoded to a file, as upstream's shell form does).
+fn spawn(p: &Prepared, sandbox: &Path, real_bao: bool) -> Child {
+    let (program, args): (PathBuf, Vec<String>) = if real_bao {
+        let cfg = sandbox.join("agent-config.json");
+        std::fs::write(&cfg, p.config.to_string()).unwrap();
+        (
+            bao_binary(),
+            vec!["agent".into(), format!("-config={}", cfg.display())],
+        )
+    } else {
+        assert_eq!(
+            Path::new(&p.argv[0]).file_name().unwrap(),
+            "vaultlet-agent",
+            "the injected container runs our agent directly: {:?}",
+            p.argv
+        );
+        (workspace_bin("vaultlet-agent"), p.argv[1..].to_vec())
+    };
+    let log =
+        std::fs::File::create(sandbox.join(if real_bao { "bao.log" } else { "vaultlet.log" }))
+            .unwrap();
+    Command::new(program)
+        .args(args)
+        .env_clear()
+        .envs(&p.env)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let t0 = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the agent did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn log_of(sandbox: &Path, real_bao: bool) -> String {
+    std::fs::read_to_string(sandbox.join(if real_bao { "bao.log" } else { "vaultlet.log" }))
+        .unwrap_or_default()
+}
+
+/// Runs the init container of `pod` under both agents; returns the two sandboxes.
+fn run_init_both(w: &World, pod: &Value, root: &Path) -> [PathBuf; 2] {
+    let patched = inject(pod, w.bao.addr());
+    let init = container(&patched, "initContainers", "vault-agent-init");
+    let ns = pod["metadata"]["namespace"].as_str().unwrap();
+    let sa = pod["spec"]["serviceAccountName"].as_str().unwrap();
+    let mut out = Vec::new();
+    for real_bao in [false, true] {
+        let sandbox = root.join(if real_bao { "bao" } else { "vaultlet" });
+        let jwt = w
+            .issuer
+            .mint_service_account(ns, sa, &[ISS], Duration::from_secs(600));
+        let p = prepare(init, &patched, &sandbox, &jwt);
+        assert_eq!(
+            p.config["exit_after_auth"], true,
+            "init config: {}",
+            p.config
+        );
+        let mut child = spawn(&p, &sandbox, real_bao);
+        let status = wait_exit(&mut child, Duration::from_secs(60));
+        assert!(
+            status.success(),
+            "{} exited {status}; log:\n{}",
+            if real_bao {
+                "bao agent"
+            } else {
+                "vaultlet-agent"
+            },
+            log_of(&sandbox, real_bao)
+        );
+        out.push(sandbox);
+    }
+    [out[0].clone(), out[1].clone()]
+}
+
+fn secret(sandbox: &Path, name: &str) -> (String, u32) {
+    let p = sandbox.join("vault/secrets").join(name);
+    let body = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+    (body, mode)
+}
+
+fn openssl(args: &[&str]) -> String {
+    let o = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl");
+    assert!(
+        o.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+#[test]
+fn orgchart_init_container_renders_as_the_real_agent_does() {
+    let w = world();
+    let dir = tempfile::tempdir().unwrap();
+    let [ours, theirs] = run_init_both(&w, &orgchart_pod(), dir.path());
+    for name in ["database-config.txt", "db.json", "env"] {
+        let (a, am) = secret(&ours, name);
+        let (b, bm) = secret(&theirs, name);
+        assert_eq!(a, b, "{name}: vaultlet vs bao agent");
+        assert_eq!(am, bm, "{name}: modes differ");
+    }
+    let (db, _) = secret(&ours, "database-config.txt");
+    assert!(db.contains("password:db-secret-password"), "{db}");
+    let (env, mode) = secret(&ours, "env");
+    assert_eq!(mode, 0o400);
+    assert!(env.contains("export port=5432\n"), "{env}");
+    let (json, _) = secret(&ours, "db.json");
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["username"], "db-readonly-username", "{json}");
+    assert!(json.contains("\n  \"port\": 5432"), "{json}");
+    // The sink the sidecar's preStop hook would read.
+    for s in [&ours, &theirs] {
+        let token = std::fs::read_to_string(s.join("home/vault/.vault-token")).unwrap();
+        assert!(!token.trim().is_empty());
+    }
+}
+
+#[test]
+fn consul_server_init_container_gets_one_pki_issuance_under_both_agents() {
+    let w = world();
+    let dir = tempfile::tempdir().unwrap();
+    let [ours, theirs] = run_init_both(&w, &consul_server_pod(), dir.path());
+    for s in [&ours, &theirs] {
+        let (gossip, _) = secret(s, "gossip.txt");
+        assert_eq!(gossip, w.gossip);
+        let crt = s.join("vault/secrets/servercert.crt");
+        let key = s.join("vault/secrets/servercert.key");
+        let ca = s.join("vault/secrets/serverca.crt");
+        assert_eq!(
+            openssl(&["x509", "-in", crt.to_str().unwrap(), "-noout", "-pubkey"]),
+            openssl(&["pkey", "-in", key.to_str().unwrap(), "-pubout"]),
+            "servercert.key must belong to servercert.crt in {}",
+            s.display()
+        );
+        openssl(&[
+            "verify",
+            "-CAfile",
+            ca.to_str().unwrap(),
+            crt.to_str().unwrap(),
+        ]);
+    }
+    assert_eq!(
+        secret(&ours, "serverca.crt"),
+        secret(&theirs, "serverca.crt")
+    );
+    // Two agents, one issuance each: root + two leaves.
+    let certs = w.bao.api("LIST", "pki/certs", None);
+    assert_eq!(
+        certs["data"]["keys"].as_array().unwrap().len(),
+        3,
+        "{certs}"
+    );
+}
+
+#[test]
+fn sidecar_config_runs_under_both_agents_and_stops_on_sigterm() {
+    let w = world();
+    let dir = tempfile::tempdir().unwrap();
+    let pod = orgchart_pod();
+    let patched = inject(&pod, w.bao.addr());
+    let sidecar = container(&patched, "containers", "vault-agent");
+    for real_bao in [false, true] {
+        let sandbox = dir.path().join(if real_bao { "bao" } else { "vaultlet" });
+        let jwt = w.issuer.mint_service_account(
+            "default",
+            "internal-app",
+            &[ISS],
+            Duration::from_secs(600),
+        );
+        let p = prepare(sidecar, &patched, &sandbox, &jwt);
+        assert_eq!(p.config["exit_after_auth"], false);
+        let mut child = spawn(&p, &sandbox, real_bao);
+        let target = sandbox.join("vault/secrets/database-config.txt");
+        let t0 = Instant::now();
+        while !target.exists() {
+            if let Some(s) = child.try_wait().unwrap() {
+                panic!("exited early ({s}); log:\n{}", log_of(&sandbox, real_bao));
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "no render in 30 s; log:\n{}",
+                log_of(&sandbox, real_bao)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Still running: a sidecar.
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(child.try_wait().unwrap().is_none());
+        let pid = child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let status = wait_exit(&mut child, Duration::from_secs(15));
+        if !real_bao {
+            assert!(
+                status.success(),
+                "{status}; log:\n{}",
+                log_of(&sandbox, false)
+            );
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Every patched pod validates against the Kubernetes schema: each AdmissionReview fixture of
+//! `injector/tests/data/` goes through the admission handler (for each agent flavor), the patch is
+//! applied with `json-patch`, and the pod is checked with the PyPI package `kubernetes-validate`
+//! (strict: unknown fields are errors) for Kubernetes 1.29 through the newest version it knows.
+
+use std::path::Path;
+use std::process::Command;
+
+use base64::Engine as _;
+use serde_json::Value;
+use vaultlet_injector::admission::review;
+use vaultlet_shared::annotations::{AgentFlavor, InjectorDefaults};
+use vaultlet_tests::workspace_root;
+
+const VALIDATE: &str = r#"
+import json, sys
+import kubernetes_validate
+from kubernetes_validate import utils
+from packaging.version import Version
+versions = [v for v in utils.all_versions() if Version(v) >= Version("1.29")]
+assert versions, "kubernetes-validate knows no version >= 1.29"
+bad = []
+for path in sys.argv[1:]:
+    obj = json.load(open(path))
+    for v in versions:
+        try:
+            kubernetes_validate.validate(obj, v, strict=True)
+        except Exception as e:
+            bad.append(f"{path} (Kubernetes {v}): {e}")
+print("\n".join(bad))
+print(f"checked {len(sys.argv) - 1} pods against {versions[0]}..{versions[-1]}", file=sys.stderr)
+sys.exit(1 if bad else 0)
+"#;
+
+/// The project's venv python with `kubernetes-validate` (installed by `scripts/setup-venv`).
+fn python() -> std::path::PathBuf {
+    let root = workspace_root();
+    let py = root.join(".venv/bin/python");
+    let has = |py: &Path| {
+        Command::new(py)
+            .args(["-c", "import kubernetes_validate"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !has(&py) {
+        let st = Command::new(root.join("scripts/setup-venv")).status();
+        assert!(
+            matches!(st, Ok(s) if s.success()),
+            "scripts/setup-venv failed"
+        );
+    }
+    assert!(
+        has(&py),
+        "{} cannot import kubernetes_validate",
+        py.display()
+    );
+    py
+}
+
+fn patched(review_json: &str, flavor: AgentFlavor) -> Option<Value> {
+    let settings = InjectorDefaults {
+        vault_address: "https://vault.vault.svc:8200".into(),
+        ..InjectorDefaults::for_flavor(flavor)
+    };
+    let out = review(review_json.as_bytes(), &settings).expect("review");
+    let resp: Value = serde_json::from_slice(&out).unwrap();
+    let patch = resp["response"]["patch"].as_str()?;
+    let patch: json_patch::Patch = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(patch)
+            .unwrap(),
+    )
+    .unwrap();
+    let input: Value = serde_json::from_str(review_json).unwrap();
+    let mut pod = input["request"]["object"].clone();
+    json_patch::patch(&mut pod, &patch).expect("patch applies");
+    Some(pod)
+}
+
+fn fixtures() -> Vec<(String, String)> {
+    let dir = workspace_root().join("injector/tests/data");
+    let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path();
+            let name = p
+                .file_name()?
+                .to_str()?
+                .strip_suffix(".review.json")?
+                .to_string();
+            Some((name, std::fs::read_to_string(&p).unwrap()))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn every_patched_fixture_pod_is_a_valid_kubernetes_pod() {
+    let fixtures = fixtures();
+    assert!(
+        fixtures.len() >= 3,
+        "fixtures: {:?}",
+        fixtures.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for (name, review_json) in &fixtures {
+        for flavor in [
+            AgentFlavor::Vaultlet,
+            AgentFlavor::Vault,
+            AgentFlavor::Openbao,
+        ] {
+            let Some(mut pod) = patched(review_json, flavor) else {
+                continue;
+            };
+            // Admission sees pods before defaulting; the schema wants the fields it requires.
+            if pod["metadata"]["name"].as_str().is_none() {
+                pod["metadata"]["name"] = Value::from(format!("{name}-x"));
+            }
+            let p = dir.path().join(format!("{name}-{flavor:?}.json"));
+            std::fs::write(&p, serde_json::to_vec_pretty(&pod).unwrap()).unwrap();
+            files.push(p);
+        }
+    }
+    assert!(files.len() >= 6, "patched pods: {files:?}");
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(VALIDATE)
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "schema errors:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_validator_rejects_a_broken_pod() {
+    // Guards the test above against a validator that accepts anything.
+    let (_, review_json) = fixtures().into_iter().next().unwrap();
+    let mut pod = patched(&review_json, AgentFlavor::Vaultlet).expect("an injected fixture");
+    pod["metadata"]["name"] = Value::from("x");
+    pod["spec"]["initContainers"][0]["resources"]["limits"]["cpu"] = Value::from("lots");
+    pod["spec"]["containers"][0]["bogusField"] = Value::from(1);
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("broken.json");
+    std::fs::write(&p, pod.to_string()).unwrap();
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(VALIDATE)
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("bogusField"), "{text}");
+}

@@ -183,3 +183,39 @@ fn init_mode_failure_names_the_template_and_writes_nothing() {
     assert!(run.log().contains("secret/nope"), "{}", run.log());
     assert!(!dest.exists());
 }
+
+#[test]
+fn wait_holds_a_change_back_but_not_the_first_render() {
+    let bao = OpenBao::start();
+    bao.kv_put("secret", "app", json!({"password": "one"}));
+    let dir = tempfile::tempdir().unwrap();
+    let held = dir.path().join("held.txt");
+    let free = dir.path().join("free.txt");
+    let contents = "{{ with secret \"secret/app\" }}{{ .Data.data.password }}{{ end }}";
+    let cfg = config(
+        &bao,
+        dir.path(),
+        json!({
+            "template": [
+                {"destination": held.to_str().unwrap(), "contents": contents,
+                 "wait": {"min": "4s", "max": "20s"}},
+                {"destination": free.to_str().unwrap(), "contents": contents},
+            ],
+            "template_config": {"static_secret_render_interval": "1s", "exit_on_retry_failure": true},
+        }),
+    );
+    let run = AgentRun::start(dir, &cfg, &[]);
+    // The first render is not held: both files come in the same pass.
+    run.wait_file(&free, Duration::from_secs(20), |s| s == "one");
+    assert_eq!(std::fs::read_to_string(&held).unwrap(), "one");
+    bao.kv_put("secret", "app", json!({"password": "two"}));
+    run.wait_file(&free, Duration::from_secs(10), |s| s == "two");
+    // The pass that wrote free.txt started the hold of held.txt (min 4 s).
+    assert_eq!(
+        std::fs::read_to_string(&held).unwrap(),
+        "one",
+        "log:\n{}",
+        run.log()
+    );
+    run.wait_file(&held, Duration::from_secs(15), |s| s == "two");
+}

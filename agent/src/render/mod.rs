@@ -8,11 +8,13 @@
 //! - [`write`]: atomic destination writes.
 //! - [`command`]: commands after a change.
 //! - [`handlebars`]: the opt-in second dialect.
+//! - [`quiescence`]: per-template `wait`.
 //! - [`runner`]: passes, dependency sharing, fetchers.
 
 pub mod command;
 pub mod fetch;
 pub mod handlebars;
+pub mod quiescence;
 pub mod runner;
 pub mod schedule;
 pub mod write;
@@ -112,6 +114,11 @@ pub fn settings(config: &AgentConfig, client: &ClientConfig) -> Result<RunnerSet
             },
             command,
             handlebars,
+            wait: t
+                .wait
+                .as_ref()
+                .filter(|w| !w.min.0.is_zero())
+                .map(|w| (w.min.0, w.effective_max())),
         });
     }
     let tc = config.template_config.clone().unwrap_or_default();

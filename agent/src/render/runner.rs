@@ -15,6 +15,7 @@ use vaultlet_shared::vault::Client;
 use super::command::{self, CommandRun};
 use super::fetch;
 use super::handlebars::HbTemplate;
+use super::quiescence::{Quiescence, Verdict};
 use super::schedule::{self, Next, Refresh};
 use super::write::{self, WriteSpec};
 use crate::template::{Context, Dependency, Fetched, Options, Rendered, Template};
@@ -31,6 +32,8 @@ pub struct TemplateJob {
     pub command: Option<CommandRun>,
     /// `engine = "handlebars"` instead of the Go dialect.
     pub handlebars: bool,
+    /// `wait { min max }` (§5.7), `None` when unset or zero.
+    pub wait: Option<(Duration, Duration)>,
 }
 
 /// A parsed template of either dialect.
@@ -128,7 +131,15 @@ pub async fn run(
     let mut fetchers: HashMap<Dependency, JoinHandle<()>> = HashMap::new();
     let mut rendered = vec![false; templates.len()];
     let _watcher = watch_sources(&settings.jobs, tx.clone());
+    let mut holds: Vec<Option<Quiescence>> = settings
+        .jobs
+        .iter()
+        .map(|j| j.wait.map(|(min, max)| Quiescence::new(min, max)))
+        .collect();
     let result = loop {
+        // Quiescence applies once every template has been rendered once (§5.7).
+        let all_once = rendered.iter().all(|r| *r);
+        let mut wake: Option<tokio::time::Instant> = None;
         // One pass over all templates in config order.
         let mut used_all: HashSet<Dependency> = HashSet::new();
         let mut commands: Vec<CommandRun> = Vec::new();
@@ -157,6 +168,18 @@ pub async fn run(
             used_all.extend(r.used);
             if !r.missing.is_empty() {
                 continue;
+            }
+            if let Some(q) = holds[i].as_mut().filter(|_| all_once) {
+                if write::is_current(&job.write, r.text.as_bytes()) {
+                    q.settle();
+                    continue;
+                }
+                if let Verdict::HoldUntil(t) =
+                    q.offer(tokio::time::Instant::now(), r.text.as_bytes())
+                {
+                    wake = Some(wake.map_or(t, |w| w.min(t)));
+                    continue;
+                }
             }
             match write::write_if_changed(&job.write, r.text.as_bytes()) {
                 Ok(changed) => {
@@ -204,6 +227,7 @@ pub async fn run(
         let first = tokio::select! {
             ev = rx.recv() => ev,
             _ = shutdown.wait_for(|s| *s) => break Ok(()),
+            _ = tokio::time::sleep_until(wake.unwrap_or_else(tokio::time::Instant::now)), if wake.is_some() => Some(Event::Updated),
         };
         let mut events: Vec<Event> = first.into_iter().collect();
         while let Ok(ev) = rx.try_recv() {

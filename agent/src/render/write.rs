@@ -41,6 +41,22 @@ pub enum WriteError {
     },
 }
 
+/// Whether the destination already holds exactly `bytes` with the requested mode and owner (a
+/// write would change nothing).
+pub fn is_current(spec: &WriteSpec, bytes: &[u8]) -> bool {
+    let Ok(meta) = fs::metadata(&spec.path) else {
+        return false;
+    };
+    let Ok((uid, gid)) = owner_ids(spec) else {
+        return false;
+    };
+    meta.is_file()
+        && uid.is_none_or(|u| u == meta.uid())
+        && gid.is_none_or(|g| g == meta.gid())
+        && spec.perms.is_none_or(|p| meta.mode() & 0o7777 == p)
+        && fs::read(&spec.path).is_ok_and(|old| old == bytes)
+}
+
 /// Writes `bytes` to `spec.path` unless it already holds exactly them. `Ok(true)` ⇒ written.
 pub fn write_if_changed(spec: &WriteSpec, bytes: &[u8]) -> Result<bool, WriteError> {
     let path = &spec.path;

@@ -19,7 +19,7 @@ pub mod kv;
 pub use kv::KvOp;
 mod response;
 mod retry;
-mod tls;
+pub mod tls;
 
 pub use client::Client;
 pub use env::{ClientConfig, parse_go_bool};

@@ -1,6 +1,8 @@
-//! The rustls client configuration: system roots plus the CA file / directory / PEM bytes the
-//! user names, an optional client certificate (mTLS), TLS 1.2 or newer, and — only when the user
-//! turns verification off — a verifier that accepts any server certificate.
+//! The rustls client configuration: the CA file / directory / PEM bytes the user names — or, when
+//! none is named, the system roots (as Vault's Go client does: a named CA replaces the system pool) —
+//! an optional client certificate (mTLS), TLS 1.2 or newer, and — only when the user turns
+//! verification off — a verifier that accepts any server certificate. The agent's API proxy builds
+//! its transport from the same function.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,7 +15,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use super::{ClientConfig, VaultError};
 
 /// Builds the TLS settings; returns them with a description of what is trusted (for errors).
-pub(crate) fn client_tls(cfg: &ClientConfig) -> Result<(rustls::ClientConfig, String), VaultError> {
+pub fn client_tls(cfg: &ClientConfig) -> Result<(rustls::ClientConfig, String), VaultError> {
     let provider = Arc::new(aws_lc_rs::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -26,10 +28,13 @@ pub(crate) fn client_tls(cfg: &ClientConfig) -> Result<(rustls::ClientConfig, St
             .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
     } else {
         let mut roots = RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        let (added, _) = roots.add_parsable_certificates(native.certs);
-        if added > 0 {
-            trust.push("the system roots".to_string());
+        let custom = cfg.ca_cert.is_some() || cfg.ca_path.is_some() || cfg.ca_cert_bytes.is_some();
+        if !custom {
+            let native = rustls_native_certs::load_native_certs();
+            let (added, _) = roots.add_parsable_certificates(native.certs);
+            if added > 0 {
+                trust.push("the system roots".to_string());
+            }
         }
         if let Some(file) = &cfg.ca_cert {
             add_pem_file(&mut roots, file, "ca_cert")?;
@@ -168,5 +173,48 @@ impl ServerCertVerifier for AcceptAny {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ca_pem() -> String {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.self_signed(&key).unwrap().pem()
+    }
+
+    #[test]
+    fn a_named_ca_replaces_the_system_roots() {
+        let cfg = ClientConfig {
+            address: "https://vault:8200".into(),
+            ca_cert_bytes: Some(ca_pem()),
+            ..ClientConfig::default()
+        };
+        let (_, trust) = client_tls(&cfg).unwrap();
+        assert_eq!(trust, "VAULT_CACERT_BYTES");
+    }
+
+    #[test]
+    fn bad_ca_bytes_are_named() {
+        let cfg = ClientConfig {
+            ca_cert_bytes: Some("not a pem".into()),
+            ..ClientConfig::default()
+        };
+        let e = client_tls(&cfg).unwrap_err().to_string();
+        assert!(e.contains("VAULT_CACERT_BYTES"), "{e}");
+    }
+
+    #[test]
+    fn client_cert_without_key_is_refused() {
+        let cfg = ClientConfig {
+            client_cert: Some("/c.pem".into()),
+            ..ClientConfig::default()
+        };
+        let e = client_tls(&cfg).unwrap_err().to_string();
+        assert!(e.contains("client_cert and client_key"), "{e}");
     }
 }

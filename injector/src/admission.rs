@@ -32,7 +32,7 @@ impl AdmissionError {
 }
 
 /// What the handler decided, for metrics (§6.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Outcome {
     /// The pod was patched (allowed with a patch).
     pub patched: bool,
@@ -44,6 +44,11 @@ pub struct Outcome {
     pub sidecar_injected: bool,
     /// The AdmissionRequest had an empty namespace.
     pub namespace_is_empty: bool,
+    /// The request's uid and namespace, and the pod's name (or `generateName`), for logs and
+    /// metrics.
+    pub uid: String,
+    pub namespace: String,
+    pub pod: String,
 }
 
 #[derive(Deserialize)]
@@ -128,12 +133,17 @@ pub fn review_with_outcome(
     let req = rev.request.ok_or(AdmissionError::NoRequest)?;
     let mut outcome = Outcome {
         namespace_is_empty: req.namespace.is_empty(),
+        uid: req.uid.clone(),
+        namespace: req.namespace.clone(),
         ..Outcome::default()
     };
     let decision = match req.object {
         None => Decision::Refuse("pod object missing from admission request".into()),
         Some(raw) => match serde_json::from_str::<Pod>(raw.get()) {
-            Ok(pod) => decide(&pod, &req.namespace, settings),
+            Ok(pod) => {
+                outcome.pod = pod.metadata.name.clone().unwrap_or_default();
+                decide(&pod, &req.namespace, settings)
+            }
             Err(e) => Decision::Refuse(e.to_string()),
         },
     };

@@ -2,6 +2,16 @@
 //!
 //! - [`admission`]: AdmissionReview in, AdmissionReview out (the pure `/mutate` handler).
 //! - [`mutate`]: the decision pipeline, the injected containers, volumes, generated config and patch.
+//! - [`cli`]: flags and `AGENT_INJECT_*` environment, validated into [`cli::Settings`].
+//! - [`server`]: the HTTPS routes and the connection loop.
+//! - [`tls`]: the serving certificate: files (hot-reloaded) or generated (auto-TLS).
+//! - [`metrics`]: upstream's Prometheus metrics.
+//! - [`run`]: startup in upstream's order, signals, shutdown.
 
 pub mod admission;
+pub mod cli;
+pub mod metrics;
 pub mod mutate;
+pub mod run;
+pub mod server;
+pub mod tls;

@@ -1,4 +1,52 @@
-//! Command line of `vaultlet-injector` (being written).
-fn main() -> anyhow::Result<()> {
-    Ok(())
+//! `vaultlet-injector [agent-inject|version] [flags]`: parses the command line (see `cli`), then
+//! runs the webhook until SIGINT/SIGTERM. Exit 1 on any startup error, with upstream's message.
+
+use std::process::ExitCode;
+
+use vaultlet_injector::cli::{self, Invocation, Settings};
+
+fn main() -> ExitCode {
+    let env = |k: &str| std::env::var(k).ok();
+    let flags = match cli::parse(std::env::args_os().collect(), &env) {
+        Ok(Invocation::Version) => {
+            println!("vaultlet-injector {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Ok(Invocation::Serve(f)) => f,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let settings = match Settings::from_cli(*flags) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    cli_run(settings)
+}
+
+fn cli_run(settings: Settings) -> ExitCode {
+    vaultlet_injector::run::init_logging(&settings);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(vaultlet_injector::run::run(settings, None)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
 }

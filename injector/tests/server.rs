@@ -1,0 +1,532 @@
+//! The injector as a process: the built binary on 127.0.0.1 with certificate files, real
+//! AdmissionReviews over real HTTPS (the client verifies the server against the test CA), the
+//! routes and their status codes, metrics, certificate rotation, startup errors and signals.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use serde_json::Value;
+use vaultlet_injector::admission::review;
+use vaultlet_injector::tls::auto::{Bundle, Generator};
+use vaultlet_shared::annotations::InjectorDefaults;
+
+const VAULT: &str = "https://vault.vault.svc:8200";
+
+fn data(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Injector {
+    child: Child,
+    addr: SocketAddr,
+    log: std::path::PathBuf,
+}
+
+impl Injector {
+    fn start(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Injector {
+        let port = free_port();
+        let log = dir.join(format!("injector-{port}.log"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaultlet-injector"));
+        cmd.arg("agent-inject")
+            .arg(format!("-listen=127.0.0.1:{port}"))
+            .arg(format!("-tls-cert-file={}", dir.join("tls.crt").display()))
+            .arg(format!("-tls-key-file={}", dir.join("tls.key").display()))
+            .args(extra)
+            .env_clear()
+            .env("AGENT_INJECT_VAULT_ADDR", VAULT)
+            .env("AGENT_INJECT_VAULT_IMAGE", "vaultlet/vaultlet:test")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(log.with_extension("err")).unwrap());
+        let child = cmd.spawn().unwrap();
+        let mut inj = Injector {
+            child,
+            addr: format!("127.0.0.1:{port}").parse().unwrap(),
+            log,
+        };
+        let t0 = Instant::now();
+        while std::net::TcpStream::connect(inj.addr).is_err() {
+            if let Some(s) = inj.child.try_wait().unwrap() {
+                panic!("injector exited {s}: {}", inj.log_text());
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "injector did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        inj
+    }
+
+    fn log_text(&self) -> String {
+        let mut s = String::new();
+        for p in [self.log.clone(), self.log.with_extension("err")] {
+            if let Ok(mut f) = std::fs::File::open(p) {
+                let _ = f.read_to_string(&mut s);
+            }
+        }
+        s
+    }
+
+    fn signal(&self, sig: &str) {
+        Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+    }
+
+    fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let t0 = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(
+                t0.elapsed() < limit,
+                "injector did not exit: {}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Injector {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn write_bundle(dir: &Path, b: &Bundle) {
+    std::fs::write(dir.join("tls.crt"), &b.cert_pem).unwrap();
+    std::fs::write(dir.join("tls.key"), &b.key_pem).unwrap();
+}
+
+struct Reply {
+    status: u16,
+    body: Vec<u8>,
+    /// The DER of the certificate the server presented.
+    server_cert: Vec<u8>,
+    alpn: Option<Vec<u8>>,
+}
+
+/// One request on a fresh TLS connection that trusts only `ca_pem`.
+fn https(
+    addr: SocketAddr,
+    ca_pem: &str,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> Reply {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in rustls_pemfile::certs(&mut ca_pem.as_bytes()) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let tls = connector.connect(name, tcp).await.expect("TLS handshake");
+        let (_, conn) = tls.get_ref();
+        let server_cert = conn.peer_certificates().unwrap()[0].to_vec();
+        let alpn = conn.alpn_protocol().map(<[u8]>::to_vec);
+        let (mut send, c) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+                .await
+                .unwrap();
+        tokio::spawn(c);
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "127.0.0.1");
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let resp = send
+            .send_request(req.body(Full::new(Bytes::from(body))).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        Reply {
+            status,
+            body,
+            server_cert,
+            alpn,
+        }
+    })
+}
+
+fn setup() -> (tempfile::TempDir, Generator, Bundle) {
+    let dir = tempfile::tempdir().unwrap();
+    let g = Generator::new().unwrap();
+    let b = g
+        .leaf(&["127.0.0.1".into(), "localhost".into()], SystemTime::now())
+        .unwrap();
+    write_bundle(dir.path(), &b);
+    (dir, g, b)
+}
+
+fn settings() -> InjectorDefaults {
+    InjectorDefaults {
+        vault_address: VAULT.into(),
+        vault_image: "vaultlet/vaultlet:test".into(),
+        ..InjectorDefaults::default()
+    }
+}
+
+#[test]
+fn mutate_over_https_answers_what_the_handler_answers() {
+    let (dir, _g, b) = setup();
+    let inj = Injector::start(dir.path(), &["2>&1"], &[]);
+    for fixture in ["basic", "consul-client", "job-no-volumes"] {
+        let body = data(&format!("{fixture}.review.json"));
+        let r = https(
+            inj.addr,
+            &b.ca_pem,
+            "POST",
+            "/mutate",
+            Some("application/json"),
+            body.clone().into_bytes(),
+        );
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let want: Value =
+            serde_json::from_slice(&review(body.as_bytes(), &settings()).unwrap()).unwrap();
+        let got: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(got, want, "{fixture}");
+        assert!(got["response"]["patch"].is_string(), "{fixture}: {got}");
+    }
+}
+
+#[test]
+fn routes_status_codes_and_limits() {
+    let (dir, _g, b) = setup();
+    let inj = Injector::start(dir.path(), &[], &[]);
+    let ca = &b.ca_pem;
+    let r = https(inj.addr, ca, "GET", "/health/ready", None, vec![]);
+    assert_eq!(r.status, 204);
+    assert!(r.body.is_empty());
+    assert_eq!(
+        https(inj.addr, ca, "POST", "/health/ready", None, vec![]).status,
+        204
+    );
+    assert_eq!(
+        https(inj.addr, ca, "GET", "/nope", None, vec![]).status,
+        404
+    );
+    // No telemetry path configured: no metrics route.
+    assert_eq!(
+        https(inj.addr, ca, "GET", "/metrics", None, vec![]).status,
+        404
+    );
+    let r = https(
+        inj.addr,
+        ca,
+        "POST",
+        "/mutate",
+        Some("text/plain"),
+        b"{}".to_vec(),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        String::from_utf8_lossy(&r.body),
+        "Invalid content-type: \"text/plain\"\n"
+    );
+    let r = https(
+        inj.addr,
+        ca,
+        "POST",
+        "/mutate",
+        Some("application/json"),
+        vec![],
+    );
+    assert_eq!(
+        (r.status, String::from_utf8_lossy(&r.body).into_owned()),
+        (400, "Empty request body\n".into())
+    );
+    let r = https(
+        inj.addr,
+        ca,
+        "POST",
+        "/mutate",
+        Some("application/json"),
+        b"{not json".to_vec(),
+    );
+    assert_eq!(r.status, 500);
+    assert!(String::from_utf8_lossy(&r.body).starts_with("error decoding admission request: "));
+    let r = https(
+        inj.addr,
+        ca,
+        "POST",
+        "/mutate",
+        Some("application/json"),
+        br#"{"kind":"AdmissionReview"}"#.to_vec(),
+    );
+    assert_eq!(r.status, 400);
+    let big = vec![b' '; 9 << 20];
+    let r = https(
+        inj.addr,
+        ca,
+        "POST",
+        "/mutate",
+        Some("application/json"),
+        big,
+    );
+    assert_eq!(r.status, 413);
+    // Still serving after all that.
+    assert_eq!(
+        https(inj.addr, ca, "GET", "/health/ready", None, vec![]).status,
+        204
+    );
+}
+
+#[test]
+fn http2_is_offered_by_alpn() {
+    let (dir, _g, b) = setup();
+    let inj = Injector::start(dir.path(), &[], &[]);
+    // A client that offers no ALPN gets HTTP/1.1.
+    let r = https(inj.addr, &b.ca_pem, "GET", "/health/ready", None, vec![]);
+    assert_eq!((r.status, r.alpn), (204, None));
+    // curl offers h2 and must get it (the API server speaks HTTP/2 to webhooks).
+    std::fs::write(dir.path().join("ca.pem"), &b.ca_pem).unwrap();
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version} %{http_code}",
+            "--http2",
+            "--cacert",
+        ])
+        .arg(dir.path().join("ca.pem"))
+        .arg(format!(
+            "https://127.0.0.1:{}/health/ready",
+            inj.addr.port()
+        ))
+        .output()
+        .expect("curl");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "2 204",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn metrics_use_upstreams_names() {
+    let (dir, _g, b) = setup();
+    let inj = Injector::start(dir.path(), &["-telemetry-path=/metrics"], &[]);
+    let ca = &b.ca_pem;
+    let body = data("basic.review.json");
+    assert_eq!(
+        https(
+            inj.addr,
+            ca,
+            "POST",
+            "/mutate",
+            Some("application/json"),
+            body.into_bytes()
+        )
+        .status,
+        200
+    );
+    let mut refused: Value = serde_json::from_str(&data("basic.review.json")).unwrap();
+    refused["request"]["namespace"] = Value::from("kube-system");
+    assert_eq!(
+        https(
+            inj.addr,
+            ca,
+            "POST",
+            "/mutate",
+            Some("application/json"),
+            refused.to_string().into_bytes()
+        )
+        .status,
+        200
+    );
+    let r = https(inj.addr, ca, "GET", "/metrics", None, vec![]);
+    assert_eq!(r.status, 200);
+    let text = String::from_utf8(r.body).unwrap();
+    let ns =
+        serde_json::from_str::<Value>(&data("basic.review.json")).unwrap()["request"]["namespace"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    assert!(
+        text.contains(&format!(
+            "vault_agent_injector_injections_by_namespace_total{{namespace=\"{ns}\",injection_type=\"init_and_sidecar\"}} 1"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "vault_agent_injector_failed_injections_by_namespace_total{namespace=\"kube-system\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("vault_agent_injector_request_processing_duration_ms_count 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("vault_agent_injector_request_queue_length 0"),
+        "{text}"
+    );
+}
+
+#[test]
+fn rotated_certificate_files_are_served_to_new_connections() {
+    let (dir, g, b) = setup();
+    let inj = Injector::start(dir.path(), &[], &[]);
+    let first = https(inj.addr, &b.ca_pem, "GET", "/health/ready", None, vec![]).server_cert;
+    let b2 = g.leaf(&["127.0.0.1".into()], SystemTime::now()).unwrap();
+    assert_ne!(b.cert_pem, b2.cert_pem);
+    // A half-written pair (new cert, old key) must not replace the working one.
+    std::fs::write(dir.path().join("tls.crt"), &b2.cert_pem).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        https(inj.addr, &b.ca_pem, "GET", "/health/ready", None, vec![]).status,
+        204
+    );
+    std::fs::write(dir.path().join("tls.key"), &b2.key_pem).unwrap();
+    let t0 = Instant::now();
+    loop {
+        let r = https(inj.addr, &b.ca_pem, "GET", "/health/ready", None, vec![]);
+        assert_eq!(r.status, 204);
+        if r.server_cert != first {
+            let want = rustls_pemfile::certs(&mut b2.cert_pem.as_bytes())
+                .next()
+                .unwrap()
+                .unwrap();
+            assert_eq!(r.server_cert, want.to_vec());
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the new certificate was not picked up: {}",
+            inj.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn startup_errors_exit_1_with_upstreams_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vaultlet-injector"))
+        .args(["agent-inject", "-listen=127.0.0.1:0"])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No Vault service configured"));
+    let out = Command::new(env!("CARGO_BIN_EXE_vaultlet-injector"))
+        .args([
+            "agent-inject",
+            "-vault-address=http://v",
+            "-tls-auto=vault-agent-injector-cfg",
+        ])
+        .env_clear()
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("-tls-auto=vault-agent-injector-cfg"));
+    let out = Command::new(env!("CARGO_BIN_EXE_vaultlet-injector"))
+        .arg("version")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("vaultlet-injector "));
+}
+
+#[test]
+fn sigterm_and_sigint_drain_and_exit_0() {
+    for sig in ["-TERM", "-INT"] {
+        let (dir, _g, b) = setup();
+        let mut inj = Injector::start(dir.path(), &[], &[]);
+        assert_eq!(
+            https(inj.addr, &b.ca_pem, "GET", "/health/ready", None, vec![]).status,
+            204
+        );
+        inj.signal(sig);
+        let st = inj.wait(Duration::from_secs(15));
+        assert!(st.success(), "{sig}: {st}: {}", inj.log_text());
+    }
+}
+
+#[test]
+fn auto_tls_without_a_webhook_configuration_serves_a_generated_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vaultlet-injector"))
+        .args([
+            "agent-inject".to_string(),
+            format!("-listen=127.0.0.1:{port}"),
+            "-tls-auto-hosts=127.0.0.1".into(),
+            format!("-vault-address={VAULT}"),
+        ])
+        .env_clear()
+        .current_dir(dir.path())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The CA is the process's own; fetch the chain unverified and check the leaf's subject.
+    let out = Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &addr.to_string(),
+            "-servername",
+            "127.0.0.1",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Agent Inject Service"), "{text}");
+    assert!(text.contains("Agent Inject CA"), "{text}");
+}

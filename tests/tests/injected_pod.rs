@@ -516,3 +516,155 @@ fn sidecar_config_runs_under_both_agents_and_stops_on_sigterm() {
         }
     }
 }
+
+/// The injector binary serving HTTPS on 127.0.0.1 with a certificate from a test CA.
+struct InjectorProcess {
+    child: Child,
+    url: String,
+    ca: PathBuf,
+}
+
+impl Drop for InjectorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_injector(dir: &Path, vault_addr: &str) -> InjectorProcess {
+    let g = vaultlet_injector::tls::auto::Generator::new().unwrap();
+    let b = g
+        .leaf(&["127.0.0.1".into()], std::time::SystemTime::now())
+        .unwrap();
+    let (crt, key, ca) = (dir.join("tls.crt"), dir.join("tls.key"), dir.join("ca.crt"));
+    std::fs::write(&crt, &b.cert_pem).unwrap();
+    std::fs::write(&key, &b.key_pem).unwrap();
+    std::fs::write(&ca, &b.ca_pem).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(workspace_bin("vaultlet-injector"))
+        .args([
+            "agent-inject".to_string(),
+            format!("-listen=127.0.0.1:{port}"),
+            format!("-tls-cert-file={}", crt.display()),
+            format!("-tls-key-file={}", key.display()),
+            format!("-vault-address={vault_addr}"),
+        ])
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("injector.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(s) = child.try_wait().unwrap() {
+            panic!(
+                "injector exited {s}: {}",
+                std::fs::read_to_string(dir.join("injector.log")).unwrap_or_default()
+            );
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    InjectorProcess {
+        child,
+        url: format!("https://127.0.0.1:{port}"),
+        ca,
+    }
+}
+
+/// POSTs the AdmissionReview of `pod` to the injector with curl, verifying the server against the
+/// test CA, and applies the returned patch.
+fn inject_over_https(inj: &InjectorProcess, pod: &Value, dir: &Path) -> Value {
+    let req = json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {"uid": "0d5c8a8e-0000-4000-8000-000000000002",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "namespace": pod["metadata"]["namespace"], "operation": "CREATE",
+            "object": pod},
+    });
+    let body = dir.join("review.json");
+    std::fs::write(&body, req.to_string()).unwrap();
+    let out = Command::new("curl")
+        .args(["-sS", "--fail", "--cacert"])
+        .arg(&inj.ca)
+        .args(["-H", "Content-Type: application/json", "--data-binary"])
+        .arg(format!("@{}", body.display()))
+        .arg(format!("{}/mutate", inj.url))
+        .output()
+        .expect("curl");
+    assert!(
+        out.status.success(),
+        "curl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let resp: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(resp["response"]["allowed"], true, "{resp}");
+    assert_eq!(
+        resp["response"]["uid"],
+        "0d5c8a8e-0000-4000-8000-000000000002"
+    );
+    let patch: json_patch::Patch = serde_json::from_slice(
+        &B64.decode(resp["response"]["patch"].as_str().expect("a patch"))
+            .unwrap(),
+    )
+    .unwrap();
+    let mut patched = pod.clone();
+    json_patch::patch(&mut patched, &patch).expect("patch applies");
+    patched
+}
+
+#[test]
+fn end_to_end_the_injector_over_https_then_the_injected_init_container() {
+    let w = world();
+    let dir = tempfile::tempdir().unwrap();
+    let inj = start_injector(dir.path(), w.bao.addr());
+    let pod = consul_server_pod();
+    let patched = inject_over_https(&inj, &pod, dir.path());
+    // The same pod as the in-process handler makes.
+    assert_eq!(patched, inject(&pod, w.bao.addr()));
+    let names = |list: &str| -> Vec<String> {
+        patched["spec"][list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names("initContainers"), ["vault-agent-init"]);
+    assert_eq!(
+        names("containers"),
+        ["consul", "vault-agent"],
+        "the sidecar comes after the app"
+    );
+    let init = container(&patched, "initContainers", "vault-agent-init");
+    let sandbox = dir.path().join("pod");
+    let jwt =
+        w.issuer
+            .mint_service_account("consul", "consul-server", &[ISS], Duration::from_secs(600));
+    let p = prepare(init, &patched, &sandbox, &jwt);
+    let mut child = spawn(&p, &sandbox, false);
+    let status = wait_exit(&mut child, Duration::from_secs(60));
+    assert!(status.success(), "{status}: {}", log_of(&sandbox, false));
+    let (gossip, mode) = secret(&sandbox, "gossip.txt");
+    assert_eq!(gossip, w.gossip);
+    assert_eq!(mode, 0o644, "upstream's default template perms");
+    let crt = sandbox.join("vault/secrets/servercert.crt");
+    let key = sandbox.join("vault/secrets/servercert.key");
+    assert_eq!(
+        openssl(&["x509", "-in", crt.to_str().unwrap(), "-noout", "-pubkey"]),
+        openssl(&["pkey", "-in", key.to_str().unwrap(), "-pubout"]),
+    );
+    // The token sink the sidecar and the preStop hook read.
+    let sink = sandbox.join("home/vault/.vault-token");
+    assert!(!std::fs::read_to_string(sink).unwrap().trim().is_empty());
+    assert!(
+        !log_of(&sandbox, false).contains(&w.gossip),
+        "the agent must never log a secret"
+    );
+}

@@ -4,6 +4,7 @@
 pub mod defaults;
 pub mod parse;
 pub mod quantity;
+pub mod reference;
 pub mod spec;
 pub mod table;
 

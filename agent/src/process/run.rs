@@ -119,6 +119,17 @@ impl<A: TokenApi> Agent<A> {
                 "no auto_auth block found in config: vaultlet needs auto_auth".into(),
             ));
         };
+        // Process-supervisor mode (agent.md §1.11) is refused rather than silently not run.
+        if config.exec.is_some() {
+            return Err(RunError::Config(
+                "exec: running a child process (process-supervisor mode) is not supported by vaultlet; render files with template stanzas instead".into(),
+            ));
+        }
+        if !config.env_templates.is_empty() {
+            return Err(RunError::Config(
+                "env_template: environment templates (process-supervisor mode) are not supported by vaultlet; render files with template stanzas instead".into(),
+            ));
+        }
         let m = &auto_auth.method;
         if m.wrap_ttl.is_some_and(|d| !d.0.is_zero()) {
             return Err(RunError::Config(
@@ -420,6 +431,29 @@ mod tests {
         }
         let config = AgentConfig::from_json_str(&cfg.to_string()).unwrap().config;
         Agent::from_config(config, Fake, Connection::default(), Some(exit_after_auth)).unwrap()
+    }
+
+    #[test]
+    fn process_supervisor_mode_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let jwt = dir.path().join("jwt");
+        std::fs::write(&jwt, "x.y.z").unwrap();
+        let base = json!({
+            "auto_auth": {"method": {"type": "jwt", "config": {"path": jwt.to_str().unwrap(), "role": "r"}},
+                          "sink": [{"type": "file", "config": {"path": dir.path().join("s").to_str().unwrap()}}]},
+        });
+        {
+            let mut cfg = base.clone();
+            cfg["exec"] = json!({"command": ["/bin/app"]});
+            cfg["env_template"] = json!({"FOO": {"contents": "x"}});
+            let want = "exec:";
+            let config = AgentConfig::from_json_str(&cfg.to_string()).unwrap().config;
+            let e = Agent::from_config(config, Fake, Connection::default(), Some(true))
+                .err()
+                .expect("refused")
+                .to_string();
+            assert!(e.starts_with(want) && e.contains("not supported"), "{e}");
+        }
     }
 
     #[tokio::test]

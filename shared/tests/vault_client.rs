@@ -376,3 +376,72 @@ async fn jwt_login_with_a_service_account_token() {
         "{err}"
     );
 }
+
+/// A minimal HTTP CONNECT proxy on 127.0.0.1: records each CONNECT target and tunnels it to the
+/// same port on 127.0.0.1 (so any host name reaches the local server).
+fn connect_proxy() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for client in l.incoming().flatten() {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(client.try_clone().unwrap());
+                let mut first = String::new();
+                reader.read_line(&mut first).unwrap();
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap() == 0 || h == "\r\n" {
+                        break;
+                    }
+                }
+                let target = first.split_whitespace().nth(1).unwrap_or("").to_string();
+                log.lock().unwrap().push(first.trim().to_string());
+                let port = target.rsplit(':').next().unwrap_or("0");
+                let upstream = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+                let mut c = client;
+                c.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+                    .unwrap();
+                let (mut c2, mut u2) = (c.try_clone().unwrap(), upstream.try_clone().unwrap());
+                let mut u = upstream;
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut u2, &mut c2);
+                    let _ = c2.shutdown(std::net::Shutdown::Write);
+                });
+                let _ = std::io::copy(&mut reader, &mut u);
+                let _ = u.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn https_vault_is_reached_through_a_connect_proxy_with_tls_end_to_end() {
+    let bao = OpenBao::start_tls();
+    let (proxy, seen) = connect_proxy();
+    let c = Client::new(ClientConfig {
+        // A name only the proxy can resolve: the client must not connect directly.
+        address: format!("https://vault.invalid:{}", bao.port()),
+        ca_cert: bao.ca_cert_path(),
+        tls_server_name: Some("localhost".into()),
+        proxy: Some(proxy),
+        max_retries: 0,
+        ..ClientConfig::default()
+    })
+    .unwrap()
+    .with_token(bao.root_token());
+    assert_eq!(c.health().await.unwrap()["initialized"], true);
+    let s = c.read("sys/mounts").await.unwrap().expect("mounts");
+    assert!(s.data.is_some());
+    let seen = seen.lock().unwrap().clone();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter()
+            .all(|l| l == &format!("CONNECT vault.invalid:{} HTTP/1.1", bao.port())),
+        "{seen:?}"
+    );
+}

@@ -17,11 +17,12 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
 use super::kv::{KvMount, KvOp, rewrite_v2};
+use super::proxy::{Connector, proxy_for};
 use super::retry::RetryPolicy;
 use super::{ClientConfig, Secret, VaultError, WrapInfo};
 use crate::config::GoDuration;
 
-type Http = HyperClient<HttpsConnector<HttpConnector>, Full<Bytes>>;
+type Http = HyperClient<HttpsConnector<Connector>, Full<Bytes>>;
 
 struct Inner {
     http: Http,
@@ -90,7 +91,18 @@ impl Client {
             }
             _ => builder,
         };
-        let connector = builder.enable_http1().wrap_connector(tcp);
+        let proxy = match &cfg.proxy {
+            Some(p) => proxy_for(&base, &|k: &str| {
+                (k == "VAULT_HTTP_PROXY").then(|| p.clone())
+            }),
+            None => proxy_for(&base, &|k: &str| std::env::var(k).ok()),
+        };
+        if proxy.is_some() && base.starts_with("http://") {
+            tracing::warn!(address = %base, "an outbound proxy is set but Vault's address is plain http://: connecting directly");
+        }
+        let connector = builder
+            .enable_http1()
+            .wrap_connector(Connector::new(tcp, &base, proxy));
         let http = HyperClient::builder(TokioExecutor::new())
             .pool_idle_timeout(cfg.idle_timeout)
             .pool_max_idle_per_host(cfg.max_idle_per_host)

@@ -37,6 +37,9 @@ pub struct ClientConfig {
     pub idle_timeout: Duration,
     /// Cap on concurrent requests to the server (template_config.max_connections_per_host).
     pub max_connections_per_host: Option<usize>,
+    /// An explicit outbound proxy URL; `None` ⇒ from the environment by Go's rules (see
+    /// [`super::proxy`]).
+    pub proxy: Option<String>,
 }
 
 impl Default for ClientConfig {
@@ -58,6 +61,7 @@ impl Default for ClientConfig {
             max_idle_per_host: 100,
             idle_timeout: Duration::from_secs(5),
             max_connections_per_host: None,
+            proxy: None,
         }
     }
 }
@@ -78,6 +82,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("namespace", &self.namespace)
             .field("timeout", &self.timeout)
             .field("max_retries", &self.max_retries)
+            .field("proxy", &self.proxy.as_ref().map(|_| "<set>"))
             .finish()
     }
 }

@@ -17,6 +17,7 @@ mod env;
 mod error;
 pub mod kv;
 pub use kv::KvOp;
+pub mod proxy;
 mod response;
 mod retry;
 pub mod tls;

@@ -259,6 +259,11 @@ async fn tls_verifies_with_the_ca_and_fails_clearly_without_it() {
 
 /// A server on 127.0.0.1 that answers every request with `status` and counts them.
 fn counting_server(status: u16) -> (String, Arc<AtomicUsize>) {
+    counting_server_with(status, r#"{"errors":["try later"]}"#)
+}
+
+/// [`counting_server`] answering `body`.
+fn counting_server_with(status: u16, body: &'static str) -> (String, Arc<AtomicUsize>) {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = format!("http://{}", l.local_addr().unwrap());
     let n = Arc::new(AtomicUsize::new(0));
@@ -270,7 +275,6 @@ fn counting_server(status: u16) -> (String, Arc<AtomicUsize>) {
             let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
             let _ = s.read(&mut buf);
             count.fetch_add(1, Ordering::SeqCst);
-            let body = r#"{"errors":["try later"]}"#;
             let _ = write!(
                 s,
                 "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -444,4 +448,22 @@ async fn https_vault_is_reached_through_a_connect_proxy_with_tls_end_to_end() {
             .all(|l| l == &format!("CONNECT vault.invalid:{} HTTP/1.1", bao.port())),
         "{seen:?}"
     );
+}
+
+#[tokio::test]
+async fn a_kv_mount_lookup_is_reused_for_later_reads_of_the_path() {
+    // Every request answers 404 with no errors: the lookup says "no mount", the read "no secret".
+    let (addr, n) = counting_server_with(404, r#"{"errors":[]}"#);
+    let c = Client::new(ClientConfig {
+        address: addr,
+        max_retries: 0,
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    assert!(c.read_secret("secret/app").await.unwrap().is_none());
+    assert_eq!(n.load(Ordering::SeqCst), 2, "lookup + read");
+    assert!(c.read_secret("secret/app").await.unwrap().is_none());
+    assert_eq!(n.load(Ordering::SeqCst), 3, "the second read reuses the lookup");
+    assert!(c.read_secret("secret/other").await.unwrap().is_none());
+    assert_eq!(n.load(Ordering::SeqCst), 5, "another path is looked up");
 }

@@ -30,7 +30,15 @@ struct Inner {
     cfg: ClientConfig,
     trust: String,
     limiter: Option<Arc<Semaphore>>,
+    /// KV mount lookups by path, kept for [`MOUNT_TTL`] (see [`Client::kv_mount`]).
+    mounts:
+        std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Option<KvMount>)>>,
 }
+
+/// How long a KV mount lookup is reused. Upstream repeats the lookup before every read; a mount
+/// does not change type under a running agent in practice, and the lookup doubles the requests of
+/// every refresh (measured: the sidecar's CPU and the server's load).
+pub const MOUNT_TTL: Duration = Duration::from_secs(300);
 
 /// A Vault client. Clones share the connection pool.
 #[derive(Clone)]
@@ -122,6 +130,7 @@ impl Client {
                 cfg,
                 trust,
                 limiter,
+                mounts: std::sync::Mutex::new(std::collections::HashMap::new()),
             }),
             token: None,
             namespace,
@@ -534,33 +543,52 @@ impl Client {
     /// not on a KV mount or the lookup fails (then the path is used as given, as upstream does).
     pub async fn kv_mount(&self, path: &str) -> Option<KvMount> {
         let clean = path.split('?').next().unwrap_or(path).trim_matches('/');
-        let lookup = format!("sys/internal/ui/mounts/{clean}");
-        match self.read(&lookup).await {
-            Ok(Some(s)) => {
-                let d = s.data?;
-                if d.get("type").and_then(Value::as_str) != Some("kv") {
-                    return None;
-                }
-                let version = match d
-                    .get("options")
-                    .and_then(|o| o.get("version"))
-                    .and_then(Value::as_str)
-                {
-                    Some("2") => 2,
-                    _ => 1,
-                };
-                let mount = d.get("path").and_then(Value::as_str)?.to_string();
-                Some(KvMount {
-                    path: mount,
-                    version,
-                })
-            }
-            Ok(None) => None,
-            Err(e) => {
-                tracing::warn!(path = clean, error = %e, "failed to check if path is KVv2, assume not");
-                None
+        let key = format!("{}\0{clean}", self.namespace.as_deref().unwrap_or(""));
+        if let Some((at, m)) = self.inner.mounts.lock().expect("mounts lock").get(&key) {
+            if at.elapsed() < MOUNT_TTL {
+                return m.clone();
             }
         }
+        let (m, definite) = self.kv_mount_uncached(clean).await;
+        if definite {
+            self.inner
+                .mounts
+                .lock()
+                .expect("mounts lock")
+                .insert(key, (std::time::Instant::now(), m.clone()));
+        }
+        m
+    }
+
+    /// The lookup; the flag says whether the answer is the server's (cacheable) rather than a
+    /// failure to ask.
+    async fn kv_mount_uncached(&self, clean: &str) -> (Option<KvMount>, bool) {
+        let lookup = format!("sys/internal/ui/mounts/{clean}");
+        match self.read(&lookup).await {
+            Ok(Some(s)) => (Self::kv_mount_of(s), true),
+            Ok(None) => (None, true),
+            Err(e) => {
+                tracing::warn!(path = clean, error = %e, "failed to check if path is KVv2, assume not");
+                (None, false)
+            }
+        }
+    }
+
+    fn kv_mount_of(s: Secret) -> Option<KvMount> {
+        let d = s.data?;
+        if d.get("type").and_then(Value::as_str) != Some("kv") {
+            return None;
+        }
+        let version = match d
+            .get("options")
+            .and_then(|o| o.get("version"))
+            .and_then(Value::as_str)
+        {
+            Some("2") => 2,
+            _ => 1,
+        };
+        let path = d.get("path").and_then(Value::as_str)?.to_string();
+        Some(KvMount { path, version })
     }
 
     /// The path to use for `op` on `path`, after KV v2 detection.

@@ -161,6 +161,12 @@ pub fn sorted_members(m: &[(String, Json)]) -> Vec<(&str, &Json)> {
 
 /// Appends `s` quoted as Go's `encoding/json` does (with HTML escaping).
 pub fn go_quote(out: &mut String, s: &str) {
+    go_quote_with(out, s, true)
+}
+
+/// Appends `s` quoted as Go's `encoding/json` does; `html` escapes `<`, `>` and `&` as `Marshal`
+/// does (an `Encoder` with `SetEscapeHTML(false)` does not). U+2028/U+2029 are always escaped.
+pub fn go_quote_with(out: &mut String, s: &str, html: bool) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -172,7 +178,10 @@ pub fn go_quote(out: &mut String, s: &str) {
             // Go ≥ 1.22 writes these two as short escapes too.
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+            '<' | '>' | '&' if html => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            '\u{2028}' | '\u{2029}' => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c if (c as u32) < 0x20 => {

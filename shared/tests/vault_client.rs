@@ -463,7 +463,11 @@ async fn a_kv_mount_lookup_is_reused_for_later_reads_of_the_path() {
     assert!(c.read_secret("secret/app").await.unwrap().is_none());
     assert_eq!(n.load(Ordering::SeqCst), 2, "lookup + read");
     assert!(c.read_secret("secret/app").await.unwrap().is_none());
-    assert_eq!(n.load(Ordering::SeqCst), 3, "the second read reuses the lookup");
+    assert_eq!(
+        n.load(Ordering::SeqCst),
+        3,
+        "the second read reuses the lookup"
+    );
     assert!(c.read_secret("secret/other").await.unwrap().is_none());
     assert_eq!(n.load(Ordering::SeqCst), 5, "another path is looked up");
 }

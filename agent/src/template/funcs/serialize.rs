@@ -35,29 +35,7 @@ pub fn go_json(v: &Value, indent: Option<&str>, html: bool) -> Result<String, St
 
 /// Go's JSON string quoting (Go ≥ 1.22: `\b` and `\f` short escapes; U+2028/9 always escaped).
 pub fn quote(out: &mut String, s: &str, html: bool) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' if html => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    vaultlet_shared::json::go_quote_with(out, s, html)
 }
 
 /// Go's `encoding/json` float64 format: shortest digits, plain unless `|f| < 1e-6` or `≥ 1e21`.

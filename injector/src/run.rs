@@ -4,12 +4,15 @@
 //! Certificate sources:
 //! - **files** (`-tls-cert-file`/`-tls-key-file`): loaded now; if they cannot be loaded yet (e.g.
 //!   cert-manager has not issued them) the server still starts, refuses handshakes, and picks them
-//!   up as soon as they load (see [`crate::tls::files`]).
-//! - **auto** (no files): a CA and a serving leaf are generated before listening and the leaf is
-//!   re-issued before it expires. Publishing the CA into the webhook configuration named by
-//!   `-tls-auto` and sharing the certificate between replicas need the Kubernetes API, which this
-//!   build does not talk to yet: with `-tls-auto` set the injector refuses to start and says so,
-//!   rather than serve a certificate the API server will not trust.
+//!   up as soon as they load (see [`crate::tls::files`]). With `-tls-auto` and
+//!   `-tls-ca-cert-file`, the CA file is published as the webhook's caBundle
+//!   ([`crate::tls::cluster::CaFilePublisher`]).
+//! - **auto in a cluster** (no files, and `-tls-auto` or `-use-leader-elector`): the Kubernetes
+//!   API is needed (in-cluster config, else exit 1 `Error loading in-cluster K8S config: …`);
+//!   [`crate::tls::cluster::ClusterTls`] generates, publishes and shares the certificate, and the
+//!   listener opens only once the first certificate is served (as upstream).
+//! - **auto, standalone** (no files, no `-tls-auto`, no election): a CA and a leaf generated in
+//!   process, the leaf re-issued before it expires; nothing is published (tests, local runs).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -21,7 +24,11 @@ use crate::cli::{Settings, StartupError};
 use crate::metrics::Metrics;
 use crate::server::{self, AppState};
 use crate::tls::auto::Generator;
+use crate::tls::cluster::{Backoff, CaFilePublisher, ClusterTls, ClusterTlsConfig};
 use crate::tls::files::{self, CertFiles};
+use crate::tls::incluster::{ConfigError, InCluster};
+use crate::tls::kube::KubeApi;
+use crate::tls::leader::Elector;
 use crate::tls::{self, CertSlot, certified_key};
 
 /// Sets up logging as `-log-level`/`-log-format` say.
@@ -37,16 +44,34 @@ pub fn init_logging(s: &Settings) {
     }
 }
 
-/// Runs the injector until SIGINT/SIGTERM. `ready` (for tests and embedding) receives the bound
-/// address once the server accepts connections.
+/// Runs the injector until SIGINT/SIGTERM, in the process's environment (in a cluster: the
+/// in-cluster Kubernetes API, `NAMESPACE`, `POD_NAME`). `ready` (for tests and embedding)
+/// receives the bound address once the server accepts connections.
 pub async fn run(
     s: Settings,
     ready: Option<tokio::sync::oneshot::Sender<std::net::SocketAddr>>,
+) -> Result<(), StartupError> {
+    let env = |k: &str| std::env::var(k).ok();
+    run_with(s, ready, &env, || InCluster::from_env(&env)).await
+}
+
+/// [`run`] with the environment read through `env` and the Kubernetes API client made by
+/// `connect` (called only when a TLS mode needs the API).
+pub async fn run_with<K: KubeApi>(
+    s: Settings,
+    ready: Option<tokio::sync::oneshot::Sender<std::net::SocketAddr>>,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+    connect: impl FnOnce() -> Result<K, ConfigError>,
 ) -> Result<(), StartupError> {
     for w in &s.tls.warnings {
         tracing::warn!("{w}");
     }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        let _ = shutdown_tx.send(true);
+    });
     let slot = CertSlot::new();
     match &s.tls.files {
         Some((cert, key)) => {
@@ -67,13 +92,54 @@ pub async fn run(
                 current,
                 shutdown_rx.clone(),
             ));
+            match (&s.tls.webhook_config, &s.tls.ca_file) {
+                (Some(name), Some(ca)) => {
+                    let api = Arc::new(connect().map_err(in_cluster_error)?);
+                    let elector = if s.use_leader_elector {
+                        Some(Elector::new(&namespace(env), &pod_name(env)?))
+                    } else {
+                        None
+                    };
+                    let publisher = CaFilePublisher {
+                        api,
+                        webhook: name.clone(),
+                        ca_file: ca.into(),
+                        elector,
+                        backoff: Backoff::default(),
+                    };
+                    tokio::spawn(publisher.run(shutdown_rx.clone()));
+                }
+                (Some(name), None) => tracing::info!(
+                    webhook_config = %name,
+                    "-tls-auto without -tls-ca-cert-file: the webhook's caBundle is left as it is"
+                ),
+                _ => {}
+            }
+        }
+        None if s.tls.webhook_config.is_some() || s.use_leader_elector => {
+            let api = Arc::new(connect().map_err(in_cluster_error)?);
+            let identity = if s.use_leader_elector {
+                Some(pod_name(env)?)
+            } else {
+                None
+            };
+            let cfg = ClusterTlsConfig {
+                webhook: s.tls.webhook_config.clone(),
+                hosts: s.tls.auto_hosts.clone(),
+                namespace: namespace(env),
+                identity,
+            };
+            tokio::spawn(ClusterTls::new(api, slot.clone(), cfg).run(shutdown_rx.clone()));
+            tracing::info!("waiting for the first certificate");
+            let mut stop = shutdown_rx.clone();
+            while !slot.is_ready() {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    _ = async { let _ = stop.wait_for(|s| *s).await; } => return Ok(()),
+                }
+            }
         }
         None => {
-            if let Some(name) = &s.tls.webhook_config {
-                return Err(StartupError(format!(
-                    "Failed to configure TLS: -tls-auto={name}: keeping a webhook configuration's caBundle in sync needs the Kubernetes API, which this build of vaultlet-injector does not support yet; give -tls-cert-file/-tls-key-file (e.g. from cert-manager) instead"
-                )));
-            }
             let generator = Generator::new()
                 .map_err(|e| StartupError(format!("Failed to configure TLS: {e}")))?;
             let bundle = issue(&generator, &s.tls.auto_hosts, &slot)?;
@@ -107,13 +173,28 @@ pub async fn run(
     if let Some(tx) = ready {
         let _ = tx.send(local);
     }
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("shutting down");
-        let _ = shutdown_tx.send(true);
-    });
     server::serve(listener, Arc::new(tls), app, shutdown_rx).await;
     Ok(())
+}
+
+fn in_cluster_error(e: ConfigError) -> StartupError {
+    StartupError(format!("Error loading in-cluster K8S config: {e}"))
+}
+
+/// `NAMESPACE` (the chart sets it from the downward API), else `default` as upstream.
+fn namespace(env: &dyn Fn(&str) -> Option<String>) -> String {
+    env("NAMESPACE")
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "default".into())
+}
+
+/// This replica's identity in the Lease: `POD_NAME` (downward API), else `HOSTNAME` (a pod's
+/// hostname is its name unless the spec overrides it).
+fn pod_name(env: &dyn Fn(&str) -> Option<String>) -> Result<String, StartupError> {
+    env("POD_NAME")
+        .or_else(|| env("HOSTNAME"))
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| StartupError("Error starting leader election: POD_NAME is not set".into()))
 }
 
 fn issue(

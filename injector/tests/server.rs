@@ -466,8 +466,15 @@ fn startup_errors_exit_1_with_upstreams_message() {
         .current_dir(dir.path())
         .output()
         .unwrap();
+    // Auto-TLS with a webhook configuration needs the Kubernetes API: out of a cluster, upstream's
+    // startup error.
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("-tls-auto=vault-agent-injector-cfg"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Error loading in-cluster K8S config: ")
+            && err.contains("KUBERNETES_SERVICE_HOST"),
+        "{err}"
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_vaultlet-injector"))
         .arg("version")
         .output()
@@ -529,4 +536,161 @@ fn auto_tls_without_a_webhook_configuration_serves_a_generated_certificate() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Agent Inject Service"), "{text}");
     assert!(text.contains("Agent Inject CA"), "{text}");
+}
+
+/// Lays out `dir` the way the kubelet mounts a Secret: `tls.crt -> ..data/tls.crt`,
+/// `..data -> ..<version>/`, and swaps versions by renaming a new `..data` symlink over the old
+/// one (one atomic step, no write to `tls.crt` itself).
+fn secret_volume_version(dir: &Path, version: &str, b: &Bundle) {
+    let v = dir.join(format!("..{version}"));
+    std::fs::create_dir(&v).unwrap();
+    write_bundle(&v, b);
+    let tmp = dir.join("..data_tmp");
+    std::os::unix::fs::symlink(format!("..{version}"), &tmp).unwrap();
+    std::fs::rename(&tmp, dir.join("..data")).unwrap();
+    for f in ["tls.crt", "tls.key"] {
+        let link = dir.join(f);
+        if std::fs::symlink_metadata(&link).is_err() {
+            std::os::unix::fs::symlink(format!("..data/{f}"), &link).unwrap();
+        }
+    }
+}
+
+#[test]
+fn secret_volume_symlink_swap_rotates_without_dropping_open_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = Generator::new().unwrap();
+    let b1 = g.leaf(&["127.0.0.1".into()], SystemTime::now()).unwrap();
+    let b2 = g.leaf(&["127.0.0.1".into()], SystemTime::now()).unwrap();
+    secret_volume_version(dir.path(), "2026_01", &b1);
+    let inj = Injector::start(dir.path(), &[], &[]);
+    let der = |b: &Bundle| {
+        rustls_pemfile::certs(&mut b.cert_pem.as_bytes())
+            .next()
+            .unwrap()
+            .unwrap()
+            .to_vec()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        // A keep-alive connection opened before the rotation.
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(
+                rustls_pemfile::certs(&mut b1.ca_pem.as_bytes())
+                    .next()
+                    .unwrap()
+                    .unwrap(),
+            )
+            .unwrap();
+        let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let tcp = tokio::net::TcpStream::connect(inj.addr).await.unwrap();
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+            .connect(
+                rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap(),
+                tcp,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            tls.get_ref().1.peer_certificates().unwrap()[0].to_vec(),
+            der(&b1)
+        );
+        let (mut send, c) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+                .await
+                .unwrap();
+        tokio::spawn(c);
+        let get = || {
+            hyper::Request::builder()
+                .uri("/health/ready")
+                .header("host", "127.0.0.1")
+                .body(Full::new(Bytes::new()))
+                .unwrap()
+        };
+        assert_eq!(send.send_request(get()).await.unwrap().status(), 204);
+
+        secret_volume_version(dir.path(), "2026_02", &b2);
+        std::fs::remove_dir_all(dir.path().join("..2026_01")).unwrap();
+        let t0 = Instant::now();
+        loop {
+            // A fresh connection, from a thread of its own (`https` runs its own runtime).
+            let (addr, ca) = (inj.addr, b1.ca_pem.clone());
+            let r =
+                std::thread::spawn(move || https(addr, &ca, "GET", "/health/ready", None, vec![]))
+                    .join()
+                    .unwrap();
+            if r.server_cert == der(&b2) {
+                break;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "the swapped certificate was not picked up: {}",
+                inj.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // The connection opened before the rotation still works.
+        assert_eq!(send.send_request(get()).await.unwrap().status(), 204);
+    });
+}
+
+#[test]
+fn json_logs_and_no_pod_spec_at_info() {
+    let (dir, _g, b) = setup();
+    let inj = Injector::start(dir.path(), &["-log-format=json"], &[]);
+    let body = data("basic.review.json");
+    let r = https(
+        inj.addr,
+        &b.ca_pem,
+        "POST",
+        "/mutate",
+        Some("application/json"),
+        body.into_bytes(),
+    );
+    assert_eq!(r.status, 200);
+    let t0 = Instant::now();
+    let log = loop {
+        let log = inj.log_text();
+        if log.contains("injected") || t0.elapsed() > Duration::from_secs(5) {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let lines: Vec<Value> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let injected = lines
+        .iter()
+        .find(|l| {
+            l["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("injected"))
+        })
+        .unwrap_or_else(|| panic!("{log}"));
+    let review: Value = serde_json::from_str(&data("basic.review.json")).unwrap();
+    assert_eq!(
+        injected["span"]["namespace"], review["request"]["namespace"],
+        "{injected}"
+    );
+    assert_eq!(
+        injected["span"]["uid"], review["request"]["uid"],
+        "{injected}"
+    );
+    // The pod's containers (images, env) never reach the info log.
+    let image = review["request"]["object"]["spec"]["containers"][0]["image"]
+        .as_str()
+        .unwrap();
+    assert!(!log.contains(image), "{log}");
 }

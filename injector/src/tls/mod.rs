@@ -2,9 +2,19 @@
 //! handshake, filled and swapped by a certificate source — [`files`] (disk mode, hot-reloaded) or
 //! [`auto`] (generated CA + leaf) — so a rotation never drops a connection. A handshake before the
 //! first certificate fails (`no certificate available`).
+//!
+//! In a cluster, auto-TLS publishes its CA and shares its certificate through the Kubernetes API:
+//! [`cluster`] (the loop), [`webhook`] (caBundle), [`share`] (the Secret), [`leader`] (the
+//! Lease), all over the [`kube::KubeApi`] seam whose real implementation is [`incluster`].
 
 pub mod auto;
+pub mod cluster;
 pub mod files;
+pub mod incluster;
+pub mod kube;
+pub mod leader;
+pub mod share;
+pub mod webhook;
 
 use std::sync::{Arc, RwLock};
 
@@ -36,6 +46,11 @@ impl CertSlot {
     /// Serves `key` from the next handshake on.
     pub fn install(&self, key: Arc<CertifiedKey>) {
         *self.current.write().expect("cert slot lock") = Some(key);
+    }
+
+    /// The certificate being served, if any.
+    pub fn current(&self) -> Option<Arc<CertifiedKey>> {
+        self.current.read().expect("cert slot lock").clone()
     }
 
     /// Whether a certificate is being served.

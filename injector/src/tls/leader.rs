@@ -1,0 +1,259 @@
+//! Leader election over a `coordination.k8s.io/v1` Lease (injector.md §0, which replaces §6.5's
+//! ConfigMap lock): with `-use-leader-elector`, exactly one replica generates the auto-TLS
+//! certificate, publishes its CA and shares the certificate through a Secret.
+//!
+//! The protocol is client-go's: the holder renews `spec.renewTime` every couple of seconds; a
+//! candidate takes the Lease over (optimistic update on `resourceVersion`, so one writer wins)
+//! once it has seen the same record unchanged for `leaseDurationSeconds` of *its own* clock — no
+//! comparison of clocks between nodes. A holder that cannot renew for [`RENEW_DEADLINE`] stops
+//! acting as leader before anyone may take over (lease duration [`LEASE_DURATION`]).
+//! Time is passed in, so the tests drive it without sleeping.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+
+use super::kube::{KubeApi, KubeError, resource_version};
+
+/// The Lease the chart grants us (`deploy/helm`: Role on `leases/vault-k8s-leader`).
+pub const LEASE_NAME: &str = "vault-k8s-leader";
+/// How long a record must stay unchanged before another replica takes over.
+pub const LEASE_DURATION: Duration = Duration::from_secs(15);
+/// How long a leader keeps acting as one without a successful renewal.
+pub const RENEW_DEADLINE: Duration = Duration::from_secs(10);
+/// How often [`Elector::step`] should be called.
+pub const RETRY_PERIOD: Duration = Duration::from_secs(2);
+
+/// One replica's view of the election.
+#[derive(Debug)]
+pub struct Elector {
+    namespace: String,
+    identity: String,
+    /// The other holder's record (resourceVersion) and when this replica first saw it.
+    observed: Option<(String, SystemTime)>,
+    /// Leader until then (last successful acquire/renew + [`RENEW_DEADLINE`]).
+    leading_until: Option<SystemTime>,
+}
+
+/// `2026-11-22T23:42:49.123456Z`: the Lease's MicroTime.
+fn micro_time(t: SystemTime) -> String {
+    let d = time::OffsetDateTime::from(t);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        d.year(),
+        u8::from(d.month()),
+        d.day(),
+        d.hour(),
+        d.minute(),
+        d.second(),
+        d.microsecond()
+    )
+}
+
+impl Elector {
+    /// `identity` is this replica's pod name (`POD_NAME`).
+    pub fn new(namespace: &str, identity: &str) -> Self {
+        Self {
+            namespace: namespace.into(),
+            identity: identity.into(),
+            observed: None,
+            leading_until: None,
+        }
+    }
+
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    /// Acquires or renews the Lease; answers whether this replica is the leader now. API errors
+    /// are logged: a leader stays leader until its renew deadline, a follower stays follower.
+    pub async fn step<K: KubeApi>(&mut self, api: &K, now: SystemTime) -> bool {
+        match self.try_step(api, now).await {
+            Ok(true) => {
+                self.leading_until = Some(now + RENEW_DEADLINE);
+                true
+            }
+            Ok(false) => {
+                self.leading_until = None;
+                false
+            }
+            Err(e) => {
+                let leading = self.leading_until.is_some_and(|t| now < t);
+                tracing::warn!(error = %e, lease = LEASE_NAME, leading, "leader election: cannot read or renew the Lease");
+                if !leading {
+                    self.leading_until = None;
+                }
+                leading
+            }
+        }
+    }
+
+    async fn try_step<K: KubeApi>(&mut self, api: &K, now: SystemTime) -> Result<bool, KubeError> {
+        let Some(lease) = api.get_lease(&self.namespace, LEASE_NAME).await? else {
+            let obj = json!({
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": LEASE_NAME, "namespace": self.namespace},
+                "spec": self.spec(now, now, 0),
+            });
+            return won(api.create_lease(&self.namespace, &obj).await);
+        };
+        let holder = lease
+            .pointer("/spec/holderIdentity")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let transitions = lease
+            .pointer("/spec/leaseTransitions")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        if holder == self.identity {
+            let acquired = lease
+                .pointer("/spec/acquireTime")
+                .cloned()
+                .unwrap_or_else(|| json!(micro_time(now)));
+            let mut obj = lease.clone();
+            obj["spec"] = self.spec(now, now, transitions);
+            obj["spec"]["acquireTime"] = acquired;
+            return won(api.update_lease(&self.namespace, LEASE_NAME, &obj).await);
+        }
+        let rv = resource_version(&lease).unwrap_or_default().to_string();
+        if !holder.is_empty() {
+            match &self.observed {
+                Some((seen, since)) if *seen == rv => {
+                    if now.duration_since(*since).unwrap_or_default() < LEASE_DURATION {
+                        return Ok(false);
+                    }
+                }
+                _ => {
+                    self.observed = Some((rv, now));
+                    return Ok(false);
+                }
+            }
+            tracing::info!(
+                previous = holder,
+                "leader election: the Lease expired; taking over"
+            );
+        }
+        let mut obj = lease.clone();
+        obj["spec"] = self.spec(now, now, transitions + 1);
+        won(api.update_lease(&self.namespace, LEASE_NAME, &obj).await)
+    }
+
+    fn spec(&self, acquired: SystemTime, renewed: SystemTime, transitions: i64) -> Value {
+        json!({
+            "holderIdentity": self.identity,
+            "leaseDurationSeconds": LEASE_DURATION.as_secs(),
+            "acquireTime": micro_time(acquired),
+            "renewTime": micro_time(renewed),
+            "leaseTransitions": transitions,
+        })
+    }
+}
+
+/// A conflict means another replica wrote first: not an error, just not the leader.
+fn won(r: Result<Value, KubeError>) -> Result<bool, KubeError> {
+    match r {
+        Ok(_) => Ok(true),
+        Err(KubeError::Conflict(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::kube::fake::FakeKube;
+    use super::*;
+
+    fn t(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + secs)
+    }
+
+    fn holder(api: &FakeKube) -> String {
+        api.get("lease", "ns", LEASE_NAME).unwrap()["spec"]["holderIdentity"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn first_replica_creates_the_lease_and_renews_it() {
+        let api = FakeKube::default();
+        let mut a = Elector::new("ns", "pod-a");
+        assert!(a.step(&api, t(0)).await);
+        let lease = api.get("lease", "ns", LEASE_NAME).unwrap();
+        assert_eq!(lease["spec"]["holderIdentity"], "pod-a");
+        assert_eq!(lease["spec"]["leaseDurationSeconds"], 15);
+        assert_eq!(lease["spec"]["renewTime"], micro_time(t(0)));
+        assert!(micro_time(t(0)).ends_with(".000000Z"));
+        assert!(a.step(&api, t(2)).await);
+        let lease = api.get("lease", "ns", LEASE_NAME).unwrap();
+        assert_eq!(lease["spec"]["renewTime"], micro_time(t(2)));
+        assert_eq!(lease["spec"]["acquireTime"], micro_time(t(0)));
+    }
+
+    #[tokio::test]
+    async fn one_leader_at_a_time_and_takeover_after_the_lease_lapses() {
+        let api = FakeKube::default();
+        let mut a = Elector::new("ns", "pod-a");
+        let mut b = Elector::new("ns", "pod-b");
+        assert!(a.step(&api, t(0)).await);
+        // b sees a renewing: never leader.
+        for s in (1..40).step_by(2) {
+            assert!(!b.step(&api, t(s)).await, "b leader at {s}");
+            assert!(a.step(&api, t(s + 1)).await);
+        }
+        assert_eq!(holder(&api), "pod-a");
+        // a stops renewing (dead); b waits a full lease duration of its own clock.
+        assert!(!b.step(&api, t(50)).await);
+        assert!(!b.step(&api, t(60)).await);
+        assert!(b.step(&api, t(66)).await);
+        assert_eq!(holder(&api), "pod-b");
+        let lease = api.get("lease", "ns", LEASE_NAME).unwrap();
+        assert_eq!(lease["spec"]["leaseTransitions"], 1);
+        // a comes back: follower now.
+        assert!(!a.step(&api, t(67)).await);
+    }
+
+    #[tokio::test]
+    async fn racing_candidates_one_wins_by_resource_version() {
+        let api = FakeKube::default();
+        let mut a = Elector::new("ns", "pod-a");
+        let mut b = Elector::new("ns", "pod-b");
+        let mut c = Elector::new("ns", "pod-c");
+        assert!(a.step(&api, t(0)).await);
+        assert!(!b.step(&api, t(1)).await);
+        assert!(!c.step(&api, t(1)).await);
+        // The record lapses for both; b writes first, c then sees b's fresh record.
+        let stale = api.get("lease", "ns", LEASE_NAME).unwrap();
+        assert!(b.step(&api, t(20)).await);
+        assert!(!c.step(&api, t(20)).await);
+        assert_eq!(holder(&api), "pod-b");
+        // Had c written with the version it read, the API server's conflict would mean "lost".
+        let mut c_write = stale.clone();
+        c_write["spec"]["holderIdentity"] = json!("pod-c");
+        assert_eq!(
+            won(api.update_lease("ns", LEASE_NAME, &c_write).await),
+            Ok(false)
+        );
+        assert_eq!(holder(&api), "pod-b");
+    }
+
+    #[tokio::test]
+    async fn a_leader_that_cannot_renew_steps_down_at_its_deadline() {
+        let api = FakeKube::default();
+        let mut a = Elector::new("ns", "pod-a");
+        assert!(a.step(&api, t(0)).await);
+        api.fail("get_lease", true);
+        assert!(a.step(&api, t(5)).await, "still within the renew deadline");
+        assert!(!a.step(&api, t(11)).await, "past the renew deadline");
+        let mut b = Elector::new("ns", "pod-b");
+        assert!(!b.step(&api, t(12)).await);
+        api.fail("get_lease", false);
+        // RENEW_DEADLINE < LEASE_DURATION: nobody else could have taken over before a stepped down.
+        assert!(!b.step(&api, t(12)).await);
+        assert!(
+            !b.step(&api, t(12) + LEASE_DURATION - Duration::from_secs(1))
+                .await
+        );
+    }
+}

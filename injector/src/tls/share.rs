@@ -1,0 +1,119 @@
+//! The certificate shared between replicas (injector.md §6.5): the leader writes its serving
+//! certificate and key into the Secret `vault-injector-certs` (data keys `cert` and `key`, PEM)
+//! in `NAMESPACE`, creating it or updating it in place (other metadata kept); followers read it
+//! and serve what it holds.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+
+use super::kube::{KubeApi, KubeError};
+
+/// The Secret the chart pre-creates and grants us (`deploy/helm`).
+pub const SECRET_NAME: &str = "vault-injector-certs";
+
+/// A certificate chain and its key, PEM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedCert {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+}
+
+fn data_field(secret: &Value, key: &str) -> Option<Vec<u8>> {
+    let b = secret.pointer(&format!("/data/{key}"))?.as_str()?;
+    STANDARD.decode(b).ok().filter(|v| !v.is_empty())
+}
+
+/// What the Secret holds, if it holds both a certificate and a key.
+pub fn from_secret(secret: &Value) -> Option<SharedCert> {
+    Some(SharedCert {
+        cert_pem: data_field(secret, "cert")?,
+        key_pem: data_field(secret, "key")?,
+    })
+}
+
+/// Reads the shared certificate (`None`: no Secret yet, or it is empty).
+pub async fn read<K: KubeApi>(api: &K, namespace: &str) -> Result<Option<SharedCert>, KubeError> {
+    Ok(api
+        .get_secret(namespace, SECRET_NAME)
+        .await?
+        .as_ref()
+        .and_then(from_secret))
+}
+
+/// Writes `cert` into the Secret, creating it if needed.
+pub async fn write<K: KubeApi>(
+    api: &K,
+    namespace: &str,
+    cert: &SharedCert,
+) -> Result<(), KubeError> {
+    let data = json!({
+        "cert": STANDARD.encode(&cert.cert_pem),
+        "key": STANDARD.encode(&cert.key_pem),
+    });
+    match api.get_secret(namespace, SECRET_NAME).await? {
+        Some(mut s) => {
+            if from_secret(&s).as_ref() == Some(cert) {
+                return Ok(());
+            }
+            s["data"] = data;
+            api.update_secret(namespace, SECRET_NAME, &s).await?;
+        }
+        None => {
+            let s = json!({
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": SECRET_NAME, "namespace": namespace},
+                "type": "Opaque",
+                "data": data,
+            });
+            api.create_secret(namespace, &s).await?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::kube::fake::FakeKube;
+    use super::*;
+
+    #[tokio::test]
+    async fn creates_then_updates_in_place_keeping_metadata() {
+        let api = FakeKube::default();
+        assert_eq!(read(&api, "ns").await.unwrap(), None);
+        let one = SharedCert {
+            cert_pem: b"C1".to_vec(),
+            key_pem: b"K1".to_vec(),
+        };
+        write(&api, "ns", &one).await.unwrap();
+        assert_eq!(read(&api, "ns").await.unwrap(), Some(one.clone()));
+        let mut s = api.get("secret", "ns", SECRET_NAME).unwrap();
+        s["metadata"]["labels"] = json!({"app": "injector"});
+        api.put("secret", "ns", SECRET_NAME, s);
+        let two = SharedCert {
+            cert_pem: b"C2".to_vec(),
+            key_pem: b"K2".to_vec(),
+        };
+        write(&api, "ns", &two).await.unwrap();
+        let s = api.get("secret", "ns", SECRET_NAME).unwrap();
+        assert_eq!(s["metadata"]["labels"]["app"], "injector");
+        assert_eq!(s["data"]["cert"], STANDARD.encode("C2"));
+        // Unchanged: no write.
+        let before = api.calls().len();
+        write(&api, "ns", &two).await.unwrap();
+        assert_eq!(api.calls().len(), before + 1, "only the get");
+    }
+
+    #[tokio::test]
+    async fn the_charts_empty_secret_holds_nothing() {
+        let api = FakeKube::default();
+        api.put(
+            "secret",
+            "ns",
+            SECRET_NAME,
+            json!({"metadata": {"name": SECRET_NAME}}),
+        );
+        assert_eq!(read(&api, "ns").await.unwrap(), None);
+    }
+}

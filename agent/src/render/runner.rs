@@ -78,7 +78,8 @@ pub struct RunnerSettings {
 }
 
 enum Event {
-    Updated,
+    /// A dependency has new data (`None`: a timer, e.g. the end of a `wait` hold).
+    Updated(Option<Dependency>),
     Failed(Dependency, String),
     SourceChanged,
 }
@@ -130,6 +131,10 @@ pub async fn run(
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let mut fetchers: HashMap<Dependency, JoinHandle<()>> = HashMap::new();
     let mut rendered = vec![false; templates.len()];
+    // Only templates whose dependencies changed are executed again (as consul-template does): a
+    // refresh of one secret re-renders the templates that use it, not every template.
+    let mut used_by: Vec<HashSet<Dependency>> = vec![HashSet::new(); templates.len()];
+    let mut dirty = vec![true; templates.len()];
     let _watcher = watch_sources(&settings.jobs, tx.clone());
     let mut holds: Vec<Option<Quiescence>> = settings
         .jobs
@@ -140,11 +145,14 @@ pub async fn run(
         // Quiescence applies once every template has been rendered once (§5.7).
         let all_once = rendered.iter().all(|r| *r);
         let mut wake: Option<tokio::time::Instant> = None;
-        // One pass over all templates in config order.
-        let mut used_all: HashSet<Dependency> = HashSet::new();
+        // One pass over the dirty templates in config order.
         let mut commands: Vec<CommandRun> = Vec::new();
         let mut failure = None;
         for (i, t) in templates.iter().enumerate() {
+            if !dirty[i] {
+                continue;
+            }
+            dirty[i] = false;
             let job = &settings.jobs[i];
             let out = {
                 let values = store.lock().expect("store lock");
@@ -165,7 +173,7 @@ pub async fn run(
                     );
                 }
             }
-            used_all.extend(r.used);
+            used_by[i] = r.used.into_iter().collect();
             if !r.missing.is_empty() {
                 continue;
             }
@@ -178,6 +186,7 @@ pub async fn run(
                     q.offer(tokio::time::Instant::now(), r.text.as_bytes())
                 {
                     wake = Some(wake.map_or(t, |w| w.min(t)));
+                    dirty[i] = true; // looked at again when the hold ends
                     continue;
                 }
             }
@@ -204,7 +213,7 @@ pub async fn run(
         }
         // Dependencies no template uses any more are stopped and forgotten.
         fetchers.retain(|d, h| {
-            let keep = used_all.contains(d);
+            let keep = used_by.iter().any(|u| u.contains(d));
             if !keep {
                 h.abort();
                 store.lock().expect("store lock").remove(d);
@@ -227,7 +236,7 @@ pub async fn run(
         let first = tokio::select! {
             ev = rx.recv() => ev,
             _ = shutdown.wait_for(|s| *s) => break Ok(()),
-            _ = tokio::time::sleep_until(wake.unwrap_or_else(tokio::time::Instant::now)), if wake.is_some() => Some(Event::Updated),
+            _ = tokio::time::sleep_until(wake.unwrap_or_else(tokio::time::Instant::now)), if wake.is_some() => Some(Event::Updated(None)),
         };
         let mut events: Vec<Event> = first.into_iter().collect();
         while let Ok(ev) = rx.try_recv() {
@@ -236,14 +245,24 @@ pub async fn run(
         let mut fatal = None;
         for ev in events {
             match ev {
-                Event::Updated => {}
+                Event::Updated(None) => {}
+                Event::Updated(Some(d)) => {
+                    for (i, u) in used_by.iter().enumerate() {
+                        if u.contains(&d) {
+                            dirty[i] = true;
+                        }
+                    }
+                }
                 Event::Failed(d, e) => {
                     fetchers.remove(&d);
                     fatal = Some(e);
                 }
                 Event::SourceChanged => match reload_sources(&mut settings.jobs) {
                     Ok(true) => match parse_all(&settings.jobs) {
-                        Ok(t) => templates = t,
+                        Ok(t) => {
+                            templates = t;
+                            dirty.iter_mut().for_each(|d| *d = true);
+                        }
                         Err(e) => fatal = Some(e),
                     },
                     Ok(false) => {}
@@ -351,7 +370,7 @@ fn spawn_fetcher(
                 .lock()
                 .expect("store lock")
                 .insert(dep.clone(), outcome.value.clone());
-            if tx.send(Event::Updated).is_err() {
+            if tx.send(Event::Updated(Some(dep.clone()))).is_err() {
                 return;
             }
             match outcome.next {
@@ -412,7 +431,7 @@ async fn watch_file(
                         .lock()
                         .expect("store lock")
                         .insert(dep.clone(), Fetched::File(text));
-                    if tx.send(Event::Updated).is_err() {
+                    if tx.send(Event::Updated(Some(dep.clone()))).is_err() {
                         return;
                     }
                 }

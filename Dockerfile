@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # vaultlet image: the agent injector (/vaultlet-injector) and the agent (/vaultlet-agent, also reachable
 # as /bin/vault so upstream-style `vault agent …` and `vault token revoke …` commands resolve).
-# Static musl executables on an empty (scratch) base: no shell, no package manager.
+# Static musl executables on an empty (scratch) base: no shell, no package manager. The agent is
+# built with the size profile `agent` (every pod carries it), the injector with `release` (speed).
 #
 #   docker build -t vaultlet/vaultlet:0.1.0 .
 #
@@ -29,10 +30,10 @@ RUN set -eu; \
     esac; \
     rustup target add "${triple}"; \
     export "CC_$(echo "${triple}" | tr - _)=musl-gcc"; \
-    cargo build --release --locked --target "${triple}" \
-      -p vaultlet-injector -p vaultlet-agent --bins; \
+    cargo build --release --locked --target "${triple}" -p vaultlet-injector --bins; \
+    cargo build --profile agent --locked --target "${triple}" -p vaultlet-agent --bins; \
     mkdir -p /out/bin /out/etc/ssl/certs /out/tmp /out/home/vault; \
-    cp "target/${triple}/release/vaultlet-injector" "target/${triple}/release/vaultlet-agent" /out/; \
+    cp "target/${triple}/release/vaultlet-injector" "target/${triple}/agent/vaultlet-agent" /out/; \
     ln /out/vaultlet-agent /out/bin/vault; \
     cp /etc/ssl/certs/ca-certificates.crt /out/etc/ssl/certs/ca-certificates.crt; \
     chmod 1777 /out/tmp; \

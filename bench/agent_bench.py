@@ -15,6 +15,8 @@ Metrics
   sidecar (exit_after_auth=false, static_secret_render_interval short): RSS (VmRSS) at the end
       of the window and CPU seconds used during the window (after a warm-up), from /proc.
   binary size.
+Everything the agents write (rendered files, token sink, pid file) and the service-account token
+live on tmpfs (/dev/shm), as in a pod, where the injector mounts memory volumes for them.
 Variants: `consul10` (10 templates: KV v2 default template, gossip key, DB config, env export
 range, toJSON, base64, PKI server cert + key + CA, KV v1), `nopki7` (the 7 without PKI), and
 `scale1`, `scale10`, `scale50`, `scale100` (N distinct KV v2 secrets, one template each;
@@ -123,7 +125,9 @@ def seed(srv, work, scale_max):
         "bound_subject": "system:serviceaccount:bench:bench", "policies": "bench", "token_ttl": "1h"})
     jwt = run(sys.executable, f"{LIB}/mint-sa-jwt.py", "--key", f"{work}/sa.key", "--namespace", "bench",
               "--sa", "bench", "--aud", "vault", "--ttl", "86400").strip()
-    with open(f"{work}/sa-token", "w") as f:
+    # In its own directory, as Kubernetes mounts it: the jwt method watches the token's directory.
+    os.makedirs(f"{work}/serviceaccount", exist_ok=True)
+    with open(f"{work}/serviceaccount/token", "w") as f:
         f.write(jwt)
 
 
@@ -152,7 +156,7 @@ def scale(n):
 def config(srv, work, out, templates, init=True):
     return {
         "auto_auth": {"method": {"type": "jwt", "mount_path": "auth/jwt",
-                                 "config": {"role": "bench", "path": f"{work}/sa-token",
+                                 "config": {"role": "bench", "path": f"{work}/serviceaccount/token",
                                             "remove_jwt_after_reading": False}},
                       "sink": [{"type": "file", "config": {"path": f"{out}/.vault-token"}}]},
         "exit_after_auth": init,
@@ -263,12 +267,15 @@ def main():
     ours_bin = os.environ.get("VAULTLET_AGENT_BIN", os.path.join(ROOT, "target", "release", "vaultlet-agent"))
     bao = os.environ.get("VAULTLET_BAO") or shutil.which("bao")
     if not bao or not os.path.exists(ours_bin):
-        raise SystemExit("need target/release/vaultlet-agent and VAULTLET_BAO (run via bench/agent-bench)")
+        raise SystemExit("need VAULTLET_AGENT_BIN and VAULTLET_BAO (run via bench/agent-bench)")
     agents = {"vaultlet": [ours_bin, "agent"], "bao": [bao, "agent"]}
     variants = {"consul10": CONSUL10, "nopki7": NOPKI7, "scale1": scale(1), "scale10": scale(10), "scale50": scale(50),
                 "scale100": scale(100)}
     chosen = [v for v in a.only.split(",") if v]
-    work = tempfile.mkdtemp(prefix="vaultlet-bench-")
+    # On tmpfs when there is one: the injector mounts /vault/secrets and the token sink's home as
+    # memory volumes, so in a pod both agents write (and fsync) to RAM, not to a disk.
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    work = tempfile.mkdtemp(prefix="vaultlet-bench-", dir=shm)
     srv = Server(bao, work)
     lines = []
     try:

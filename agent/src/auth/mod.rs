@@ -58,6 +58,11 @@ pub struct LoopSettings {
     pub min_backoff: Duration,
     pub max_backoff: Duration,
     pub exit_on_err: bool,
+    /// `exit_after_auth` (init mode): the process exits as soon as the templates are rendered, so
+    /// the credential file is not watched (no watcher thread) and a new token is not renewed at
+    /// once — upstream's immediate renewal only races the exit; the renewal schedule still runs
+    /// should rendering take long.
+    pub one_shot: bool,
     /// HashiCorp pauses this long before a re-login that follows a watcher end (quirk Q-A3).
     pub relogin_pause: Duration,
 }
@@ -68,6 +73,7 @@ impl Default for LoopSettings {
             min_backoff: backoff::DEFAULT_MIN_BACKOFF,
             max_backoff: backoff::DEFAULT_MAX_BACKOFF,
             exit_on_err: false,
+            one_shot: false,
             relogin_pause: Duration::from_secs(1),
         }
     }
@@ -106,7 +112,8 @@ impl<A: TokenApi> AuthHandler<A> {
         let s = &self.settings;
         let mut backoff = AuthBackoff::new(s.min_backoff, s.max_backoff, rand::random());
         let kind = self.method.name();
-        let mut file_watch = self.method.watched_file().and_then(|p| {
+        let watched = self.method.watched_file().filter(|_| !s.one_shot);
+        let mut file_watch = watched.and_then(|p| {
             file_watch::FileWatch::start(p)
                 .inspect_err(|e| tracing::warn!(target: "auth.handler", path = %p.display(), error = %e, "cannot watch the credential file; it is read at each login"))
                 .ok()
@@ -163,6 +170,7 @@ impl<A: TokenApi> AuthHandler<A> {
                 let watcher = watch_token(
                     &self.api,
                     &token,
+                    !self.settings.one_shot,
                     &mut shutdown,
                     &self.relogin,
                     &self.metrics,

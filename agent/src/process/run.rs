@@ -143,6 +143,7 @@ impl<A: TokenApi> Agent<A> {
             min_backoff: m.effective_min_backoff(),
             max_backoff: m.effective_max_backoff(),
             exit_on_err: m.exit_on_err,
+            one_shot: exit_after_auth.unwrap_or(config.exit_after_auth),
             ..LoopSettings::default()
         };
         let mut sinks = Vec::new();

@@ -29,11 +29,13 @@ pub async fn shutdown_requested(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
-/// Watches `token` until it must be replaced. Renewed tokens are sent on `renewed` (same token
+/// Watches `token` until it must be replaced; `renew_first` renews it at once (upstream's lifetime
+/// watcher does), otherwise the first renewal waits for the schedule. Renewed tokens are sent on `renewed` (same token
 /// string, fresh TTL) so observers can see renewals; the token string itself never changes here.
 pub async fn watch_token<A: TokenApi>(
     api: &A,
     token: &AuthToken,
+    renew_first: bool,
     shutdown: &mut watch::Receiver<bool>,
     relogin: &Notify,
     metrics: &Metrics,
@@ -42,8 +44,9 @@ pub async fn watch_token<A: TokenApi>(
     let mut start = Instant::now();
     let mut last_lease = token.ttl;
     let mut error_attempt = 0u32;
+    let mut skip_renewal = !renew_first;
     loop {
-        let remaining = if token.renewable {
+        let remaining = if token.renewable && !std::mem::take(&mut skip_renewal) {
             match api.renew_self(token.client_token()).await {
                 Ok(renewed) => {
                     start = Instant::now();
@@ -157,7 +160,7 @@ mod tests {
         let (_tx, mut rx) = watch::channel(false);
         let m = Metrics::default();
         let t0 = Instant::now();
-        let end = watch_token(&fake, &token(30, true), &mut rx, &Notify::new(), &m).await;
+        let end = watch_token(&fake, &token(30, true), true, &mut rx, &Notify::new(), &m).await;
         assert!(matches!(end, WatchEnd::Expiring), "{end:?}");
         let at: Vec<f64> = fake
             .at
@@ -176,6 +179,27 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn in_init_mode_the_first_renewal_waits_for_the_schedule() {
+        let fake = Fake {
+            answers: RefCell::new(vec![Ok(30), Ok(5)].into()),
+            at: RefCell::new(vec![]),
+        };
+        let (_tx, mut rx) = watch::channel(false);
+        let m = Metrics::default();
+        let t0 = Instant::now();
+        let end = watch_token(&fake, &token(30, true), false, &mut rx, &Notify::new(), &m).await;
+        assert!(matches!(end, WatchEnd::Expiring), "{end:?}");
+        let at: Vec<f64> = fake
+            .at
+            .borrow()
+            .iter()
+            .map(|i| (*i - t0).as_secs_f64())
+            .collect();
+        assert_eq!(at.len(), 2, "{at:?}");
+        assert!((21.0..22.0).contains(&at[0]), "no renewal at login: {at:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn non_renewable_counts_down_and_relogs_at_seventy_percent() {
         let fake = Fake {
             answers: RefCell::new(VecDeque::new()),
@@ -186,6 +210,7 @@ mod tests {
         let end = watch_token(
             &fake,
             &token(100, false),
+            true,
             &mut rx,
             &Notify::new(),
             &Metrics::default(),
@@ -208,7 +233,7 @@ mod tests {
         let (_tx, mut rx) = watch::channel(false);
         let m = Metrics::default();
         let t0 = Instant::now();
-        let end = watch_token(&fake, &token(40, true), &mut rx, &Notify::new(), &m).await;
+        let end = watch_token(&fake, &token(40, true), true, &mut rx, &Notify::new(), &m).await;
         assert!(matches!(end, WatchEnd::RenewFailed(_)), "{end:?}");
         // Sleeps of 5–15s then 10–30s, stopping before the 40s lease would have run out.
         assert!((Instant::now() - t0) < Duration::from_secs(40));
@@ -228,6 +253,7 @@ mod tests {
         let end = watch_token(
             &fake,
             &token(3600, true),
+            true,
             &mut rx,
             &relogin,
             &Metrics::default(),
@@ -238,6 +264,7 @@ mod tests {
         let end = watch_token(
             &fake,
             &token(3600, true),
+            true,
             &mut rx,
             &relogin,
             &Metrics::default(),

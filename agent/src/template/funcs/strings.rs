@@ -187,6 +187,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn regex_unicode_classes_are_go_s() {
+        // Go's RE2 knows general categories, scripts and case folding …
+        assert!(compile(r"^\p{Greek}+$").unwrap().is_match("αβγ"));
+        assert!(compile(r"^\pL\p{Lu}$").unwrap().is_match("aÄ"));
+        assert!(compile(r"(?i)^straSSe|ärger$").unwrap().is_match("ÄRGER"));
+        assert!(compile(r"^\w+\s\d$").unwrap().is_match("ab 1"));
+        // … but not Unicode boolean properties or ages, and neither does vaultlet.
+        let e = compile(r"\p{Alphabetic}").unwrap_err();
+        assert!(e.starts_with("error parsing regexp: "), "{e}");
+        assert!(e.ends_with("`\\p{Alphabetic}`"), "{e}");
+        assert!(compile(r"\p{Age:3.0}").is_err());
+    }
+
+    #[test]
     fn case_mapping_is_go_simple_mapping() {
         assert_eq!(show("toUpper", &[s("HeLLo WoRLD äÖ")]), "HELLO WORLD ÄÖ");
         assert_eq!(show("toLower", &[s("HeLLo WoRLD äÖ")]), "hello world äö");

@@ -123,6 +123,36 @@ fn a_changed_kv2_secret_is_rendered_again_and_the_command_runs_once_per_change()
 }
 
 #[test]
+fn a_template_that_reads_the_clock_is_executed_again_at_every_pass() {
+    // Upstream executes every template at every pass (agent.md §5.1): a `timestamp` template
+    // with no secret of its own is rewritten whenever another template's secret is refreshed.
+    let bao = OpenBao::start();
+    bao.kv_put("secret", "app", json!({"password": "one"}));
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("out/app.txt");
+    let clock = dir.path().join("out/clock.txt");
+    let cfg = config(
+        &bao,
+        dir.path(),
+        json!({
+            "template": [
+                {"destination": app.to_str().unwrap(),
+                 "contents": "{{ with secret \"secret/app\" }}{{ .Data.data.password }}{{ end }}"},
+                {"destination": clock.to_str().unwrap(),
+                 "contents": "{{ timestamp \"15:04:05.000\" }}"},
+            ],
+            "template_config": {"static_secret_render_interval": "1s", "exit_on_retry_failure": true},
+        }),
+    );
+    let run = AgentRun::start(dir, &cfg, &[]);
+    run.wait_file(&app, Duration::from_secs(20), |s| s == "one");
+    let first = run.wait_file(&clock, Duration::from_secs(10), |s| {
+        s.len() == "15:04:05.000".len()
+    });
+    run.wait_file(&clock, Duration::from_secs(10), |s| s != first);
+}
+
+#[test]
 fn vault_stopping_mid_run_leaves_every_file_intact() {
     let mut bao = OpenBao::start();
     bao.kv_put("secret", "a", json!({"v": "alpha"}));

@@ -471,3 +471,25 @@ async fn a_kv_mount_lookup_is_reused_for_later_reads_of_the_path() {
     assert!(c.read_secret("secret/other").await.unwrap().is_none());
     assert_eq!(n.load(Ordering::SeqCst), 5, "another path is looked up");
 }
+
+#[tokio::test]
+async fn a_kv_mount_lookup_expires() {
+    let (addr, n) = counting_server_with(404, r#"{"errors":[]}"#);
+    let c = Client::new(ClientConfig {
+        address: addr,
+        max_retries: 0,
+        mount_cache_ttl: Duration::from_millis(300),
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    assert!(c.read_secret("secret/app").await.unwrap().is_none());
+    assert!(c.read_secret("secret/app").await.unwrap().is_none());
+    assert_eq!(n.load(Ordering::SeqCst), 3, "lookup + read + read");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(c.read_secret("secret/app").await.unwrap().is_none());
+    assert_eq!(
+        n.load(Ordering::SeqCst),
+        5,
+        "after the TTL the path is looked up again"
+    );
+}

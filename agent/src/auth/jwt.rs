@@ -80,13 +80,19 @@ impl Jwt {
     /// the next login, so it does not linger on disk; a vanished file we did not remove is logged.
     pub fn on_file_event(&mut self, event: FileEvent) {
         match event {
-            FileEvent::Changed if self.remove_after_reading => {
-                if let Err(e) = self.take_file() {
-                    tracing::warn!(target: "auth.jwt", error = %e, "error reading the new JWT");
-                } else {
+            FileEvent::Changed if self.remove_after_reading => match self.take_file() {
+                Ok(Read::Taken) => {
                     tracing::info!(target: "auth.jwt", path = %self.path.display(), "read a new JWT; the next login uses it");
                 }
-            }
+                // Most likely caught between creation and write: the write brings another event.
+                Ok(Read::Empty) => {
+                    tracing::debug!(target: "auth.jwt", path = %self.path.display(), "JWT file is empty for now");
+                }
+                Ok(Read::Absent) => {}
+                Err(e) => {
+                    tracing::warn!(target: "auth.jwt", error = %e, "error reading the new JWT");
+                }
+            },
             FileEvent::Changed => {}
             FileEvent::Vanished if self.remove_after_reading => {}
             FileEvent::Vanished => {
@@ -97,7 +103,9 @@ impl Jwt {
 
     /// Reads the file if it is there (deleting it when configured) and builds the login.
     pub fn login_request(&mut self) -> Result<LoginRequest, AuthError> {
-        self.take_file()?;
+        if self.take_file()? == Read::Empty {
+            tracing::warn!(target: "auth.jwt", path = %self.path.display(), "JWT file is empty, keeping the previous JWT");
+        }
         let Some(jwt) = &self.latest else {
             return Err(AuthError::EmptyFile {
                 path: self.path.clone(),
@@ -110,11 +118,9 @@ impl Jwt {
     }
 
     /// Reads the file into `latest` if it holds something, removing it when configured.
-    fn take_file(&mut self) -> Result<(), AuthError> {
+    fn take_file(&mut self) -> Result<Read, AuthError> {
         match std::fs::read_to_string(&self.path) {
-            Ok(content) if content.is_empty() => {
-                tracing::warn!(target: "auth.jwt", path = %self.path.display(), "JWT file is empty, keeping the previous JWT");
-            }
+            Ok(content) if content.is_empty() => Ok(Read::Empty),
             Ok(content) => {
                 self.latest = Some(content);
                 if self.remove_after_reading
@@ -122,17 +128,26 @@ impl Jwt {
                 {
                     tracing::warn!(target: "auth.jwt", path = %self.path.display(), error = %e, "could not remove the JWT file after reading it");
                 }
+                Ok(Read::Taken)
             }
-            Err(e) if e.kind() == ErrorKind::NotFound && self.latest.is_some() => {}
-            Err(source) => {
-                return Err(AuthError::ReadFile {
-                    path: self.path.clone(),
-                    source,
-                });
-            }
+            Err(e) if e.kind() == ErrorKind::NotFound && self.latest.is_some() => Ok(Read::Absent),
+            Err(source) => Err(AuthError::ReadFile {
+                path: self.path.clone(),
+                source,
+            }),
         }
-        Ok(())
     }
+}
+
+/// What a look at the JWT file found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// A JWT, now in `latest` (and the file removed when configured).
+    Taken,
+    /// An empty file: `latest` is kept.
+    Empty,
+    /// No file, with a JWT read before: `latest` is kept.
+    Absent,
 }
 
 #[cfg(test)]
@@ -178,6 +193,24 @@ mod tests {
             panic!()
         };
         assert_eq!(body["jwt"], "newer");
+    }
+
+    #[test]
+    fn a_change_seen_before_the_write_takes_nothing_then_the_write_is_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jwt");
+        std::fs::write(&path, "first").unwrap();
+        let mut m = jwt_for(&path, true);
+        m.login_request().unwrap();
+        // A writer created the file but has not written yet.
+        std::fs::write(&path, "").unwrap();
+        m.on_file_event(FileEvent::Changed);
+        assert!(path.exists(), "an empty file is left for the writer");
+        assert_eq!(m.latest.as_deref(), Some("first"));
+        std::fs::write(&path, "second").unwrap();
+        m.on_file_event(FileEvent::Changed);
+        assert!(!path.exists(), "taken at once");
+        assert_eq!(m.latest.as_deref(), Some("second"));
     }
 
     #[test]

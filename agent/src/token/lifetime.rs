@@ -151,23 +151,31 @@ mod tests {
         )
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn renews_at_once_then_at_two_thirds_until_max_ttl() {
+    /// Watches a renewable 30s token whose renewals answer `ttls`; returns how it ended, the
+    /// renewal times in seconds after the start, and the counters.
+    async fn renewals(ttls: Vec<u64>, renew_first: bool) -> (WatchEnd, Vec<f64>, Metrics) {
         let fake = Fake {
-            answers: RefCell::new(vec![Ok(30), Ok(30), Ok(30), Ok(5)].into()),
+            answers: RefCell::new(ttls.into_iter().map(Ok).collect()),
             at: RefCell::new(vec![]),
         };
         let (_tx, mut rx) = watch::channel(false);
         let m = Metrics::default();
         let t0 = Instant::now();
-        let end = watch_token(&fake, &token(30, true), true, &mut rx, &Notify::new(), &m).await;
-        assert!(matches!(end, WatchEnd::Expiring), "{end:?}");
-        let at: Vec<f64> = fake
+        let token = token(30, true);
+        let end = watch_token(&fake, &token, renew_first, &mut rx, &Notify::new(), &m).await;
+        let at = fake
             .at
             .borrow()
             .iter()
             .map(|i| (*i - t0).as_secs_f64())
             .collect();
+        (end, at, m)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn renews_at_once_then_at_two_thirds_until_max_ttl() {
+        let (end, at, m) = renewals(vec![30, 30, 30, 5], true).await;
+        assert!(matches!(end, WatchEnd::Expiring), "{end:?}");
         assert_eq!(at.len(), 4);
         assert!(at[0] < 0.001, "renewed right after login: {at:?}");
         for w in at.windows(2) {
@@ -180,23 +188,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn in_init_mode_the_first_renewal_waits_for_the_schedule() {
-        let fake = Fake {
-            answers: RefCell::new(vec![Ok(30), Ok(5)].into()),
-            at: RefCell::new(vec![]),
-        };
-        let (_tx, mut rx) = watch::channel(false);
-        let m = Metrics::default();
-        let t0 = Instant::now();
-        let end = watch_token(&fake, &token(30, true), false, &mut rx, &Notify::new(), &m).await;
+        let (end, at, m) = renewals(vec![30, 5], false).await;
         assert!(matches!(end, WatchEnd::Expiring), "{end:?}");
-        let at: Vec<f64> = fake
-            .at
-            .borrow()
-            .iter()
-            .map(|i| (*i - t0).as_secs_f64())
-            .collect();
         assert_eq!(at.len(), 2, "{at:?}");
         assert!((21.0..22.0).contains(&at[0]), "no renewal at login: {at:?}");
+        assert_eq!(m.renewals(), 2);
     }
 
     #[tokio::test(start_paused = true)]

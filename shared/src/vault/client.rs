@@ -30,7 +30,7 @@ struct Inner {
     cfg: ClientConfig,
     trust: String,
     limiter: Option<Arc<Semaphore>>,
-    /// KV mount lookups by path, kept for [`MOUNT_TTL`] (see [`Client::kv_mount`]).
+    /// KV mount lookups by path, kept for `mount_cache_ttl` ([`MOUNT_TTL`] by default) (see [`Client::kv_mount`]).
     mounts:
         std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Option<KvMount>)>>,
 }
@@ -545,7 +545,7 @@ impl Client {
         let clean = path.split('?').next().unwrap_or(path).trim_matches('/');
         let key = format!("{}\0{clean}", self.namespace.as_deref().unwrap_or(""));
         if let Some((at, m)) = self.inner.mounts.lock().expect("mounts lock").get(&key) {
-            if at.elapsed() < MOUNT_TTL {
+            if at.elapsed() < self.inner.cfg.mount_cache_ttl {
                 return m.clone();
             }
         }

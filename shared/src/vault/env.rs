@@ -37,6 +37,9 @@ pub struct ClientConfig {
     pub idle_timeout: Duration,
     /// Cap on concurrent requests to the server (template_config.max_connections_per_host).
     pub max_connections_per_host: Option<usize>,
+    /// How long a KV mount lookup is reused for later requests on the same path
+    /// ([`super::client::MOUNT_TTL`], 5 min).
+    pub mount_cache_ttl: Duration,
     /// An explicit outbound proxy URL; `None` ⇒ from the environment by Go's rules (see
     /// [`super::proxy`]).
     pub proxy: Option<String>,
@@ -61,6 +64,7 @@ impl Default for ClientConfig {
             max_idle_per_host: 100,
             idle_timeout: Duration::from_secs(5),
             max_connections_per_host: None,
+            mount_cache_ttl: super::client::MOUNT_TTL,
             proxy: None,
         }
     }

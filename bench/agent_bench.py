@@ -282,6 +282,7 @@ def main():
         seed(srv, work, 100)
         lines.append(f"# agent benchmark, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
         lines.append(f"machine: {os.cpu_count()} cpus; bao: {run(bao, 'version').strip()}; rounds: {a.rounds}")
+        lines.append(f"vaultlet-agent: {os.environ.get('VAULTLET_AGENT_BUILD', ours_bin)}")
         lines.append("")
         lines.append("| metric | vaultlet-agent median (min..max) | bao agent median (min..max) | ratio | target |")
         lines.append("|---|---|---|---|---|")

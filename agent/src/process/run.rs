@@ -139,11 +139,12 @@ impl<A: TokenApi> Agent<A> {
         let method =
             Method::from_config(&m.method_type, Some(&m.effective_mount_path()), &m.config)
                 .map_err(|e| RunError::Config(e.to_string()))?;
+        let exit_after_auth = exit_after_auth.unwrap_or(config.exit_after_auth);
         let settings = LoopSettings {
             min_backoff: m.effective_min_backoff(),
             max_backoff: m.effective_max_backoff(),
             exit_on_err: m.exit_on_err,
-            one_shot: exit_after_auth.unwrap_or(config.exit_after_auth),
+            one_shot: exit_after_auth,
             ..LoopSettings::default()
         };
         let mut sinks = Vec::new();
@@ -168,7 +169,6 @@ impl<A: TokenApi> Agent<A> {
                 wrap_ttl: s.wrap_ttl.map(|d| d.0).filter(|d| !d.is_zero()),
             });
         }
-        let exit_after_auth = exit_after_auth.unwrap_or(config.exit_after_auth);
         let listeners =
             proxy::listeners_from_config(&config).map_err(|e| RunError::Config(e.to_string()))?;
         let token_mode = TokenMode::from_config(&config);

@@ -30,8 +30,8 @@ pub async fn shutdown_requested(shutdown: &mut watch::Receiver<bool>) {
 }
 
 /// Watches `token` until it must be replaced; `renew_first` renews it at once (upstream's lifetime
-/// watcher does), otherwise the first renewal waits for the schedule. Renewed tokens are sent on `renewed` (same token
-/// string, fresh TTL) so observers can see renewals; the token string itself never changes here.
+/// watcher does), otherwise the first renewal waits for the schedule. The token string itself never
+/// changes here.
 pub async fn watch_token<A: TokenApi>(
     api: &A,
     token: &AuthToken,

@@ -67,6 +67,13 @@ def start(kind, port, certs, log):
     return p
 
 
+def cpu_secs(pid):
+    """User+system CPU seconds the process has used (utime+stime from /proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def oha(url, ca, body, conc, secs):
     cmd = ["timeout", "-k", "2", str(secs + 10), "oha", "-z", f"{secs}s", "--no-tui", "-m", "POST", "-D", body,
            "-H", "Content-Type: application/json", "--cacert", ca, "--output-format", "json", "-c", str(conc), url]
@@ -77,7 +84,8 @@ def oha(url, ca, body, conc, secs):
     codes = d.get("statusCodeDistribution", {})
     if set(codes) - {"200"}:
         raise SystemExit(f"non-200 answers: {codes}")
-    return d["summary"]["requestsPerSec"], d["latencyPercentiles"]["p50"], d["latencyPercentiles"]["p99"]
+    total = sum(int(v) for v in codes.values())
+    return d["summary"]["requestsPerSec"], d["latencyPercentiles"]["p50"], d["latencyPercentiles"]["p99"], total
 
 
 def main():
@@ -101,7 +109,9 @@ def main():
                 try:
                     url = f"https://127.0.0.1:{port}/mutate"
                     oha(url, ca, body, conc, 2)  # warm-up
-                    rps, p50, p99 = oha(url, ca, body, conc, a.secs)
+                    cpu0 = cpu_secs(p.pid)
+                    rps, p50, p99, n = oha(url, ca, body, conc, a.secs)
+                    cpu_us = (cpu_secs(p.pid) - cpu0) * 1e6 / max(n, 1)
                     rss = rss_mib(p.pid)
                 finally:
                     p.send_signal(signal.SIGTERM)
@@ -109,24 +119,26 @@ def main():
                         p.wait(timeout=5)
                     except subprocess.TimeoutExpired:
                         p.kill()
-                res.setdefault((kind, conc), []).append((rps, p50 * 1e3, p99 * 1e3, rss))
+                res.setdefault((kind, conc), []).append((rps, p50 * 1e3, p99 * 1e3, rss, cpu_us))
                 print(f"rep {rep} c={conc} {kind}: {rps:.0f} req/s p50 {p50 * 1e3:.3f} ms p99 {p99 * 1e3:.3f} ms "
-                      f"RSS {rss:.1f} MiB", flush=True)
+                      f"RSS {rss:.1f} MiB, server CPU {cpu_us:.0f} us/req", flush=True)
     med = lambda xs: statistics.median(xs)  # noqa: E731
     lines = [f"# injector benchmark, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
              f"{os.cpu_count()} cpus, oha on the same cores; {a.reps} reps × {a.secs} s; medians (min..max)", "",
-             "| c | server | req/s | p50 ms | p99 ms | RSS MiB | throughput vs floor | p99 vs floor |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| c | server | req/s | p50 ms | p99 ms | RSS MiB | server CPU µs/req | throughput vs floor | p99 vs floor "
+             "| CPU/req vs floor |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for conc in [int(c) for c in a.conc.split(",")]:
         fl, ours = res[("floor", conc)], res[("vaultlet", conc)]
         for kind, rows in (("floor", fl), ("vaultlet", ours)):
             cols = []
-            for i, f in enumerate(("{:.0f}", "{:.3f}", "{:.3f}", "{:.1f}")):
+            for i, f in enumerate(("{:.0f}", "{:.3f}", "{:.3f}", "{:.1f}", "{:.0f}")):
                 xs = [r[i] for r in rows]
                 cols.append(f"{f.format(med(xs))} ({f.format(min(xs))}..{f.format(max(xs))})")
             ratio_t = med([r[0] for r in rows]) / med([r[0] for r in fl])
             ratio_p = med([r[2] for r in rows]) / med([r[2] for r in fl])
-            lines.append(f"| {conc} | {kind} | {' | '.join(cols)} | {ratio_t:.2f}× | {ratio_p:.2f}× |")
+            ratio_c = med([r[4] for r in fl]) / med([r[4] for r in rows])
+            lines.append(f"| {conc} | {kind} | {' | '.join(cols)} | {ratio_t:.2f}× | {ratio_p:.2f}× | {ratio_c:.2f}× |")
     text = "\n".join(lines) + "\n"
     print(text)
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)

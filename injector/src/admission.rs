@@ -1,7 +1,7 @@
 //! The pure `/mutate` handler: AdmissionReview (v1/v1beta1) bytes in, AdmissionReview bytes out (§2.1).
 
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use vaultlet_shared::annotations::InjectorDefaults;
 
@@ -51,52 +51,136 @@ pub struct Outcome {
     pub pod: String,
 }
 
+/// The envelope, generic over how `request.object` is read: as a [`Pod`] in the one-pass fast
+/// path, or kept raw when that pass failed, to tell a bad envelope (HTTP 500) from a bad pod
+/// (refused in the answer).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ReviewIn<'a> {
+struct ReviewIn<O> {
     #[serde(default)]
     api_version: Option<String>,
     #[serde(default)]
     kind: Option<String>,
-    #[serde(default, borrow)]
-    request: Option<RequestIn<'a>>,
+    #[serde(default = "Option::default")]
+    request: Option<RequestIn<O>>,
 }
 
 #[derive(Deserialize)]
-struct RequestIn<'a> {
+struct RequestIn<O> {
     #[serde(default)]
     uid: String,
     #[serde(default)]
     namespace: String,
-    #[serde(default, borrow)]
-    object: Option<&'a RawValue>,
+    #[serde(default = "Option::default")]
+    object: Option<O>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ReviewOut<'a> {
-    kind: &'static str,
-    api_version: &'a str,
-    response: ResponseOut<'a>,
+const NO_POD: &str = "pod object missing from admission request";
+
+/// The decoded request: apiVersion to answer with, uid, namespace, and the pod (or why not).
+struct Decoded {
+    api_version: &'static str,
+    uid: String,
+    namespace: String,
+    pod: Result<Pod, String>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ResponseOut<'a> {
-    uid: &'a str,
-    allowed: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    patch: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    patch_type: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<StatusOut>,
+fn decode(text: &str) -> Result<Decoded, AdmissionError> {
+    // One typed pass over the whole body when it is well formed (the usual case) …
+    let (api_version, kind, req) = match serde_json::from_str::<ReviewIn<Pod>>(text) {
+        Ok(rev) => (
+            rev.api_version,
+            rev.kind,
+            rev.request.map(|r| {
+                (
+                    r.uid,
+                    r.namespace,
+                    r.object.ok_or_else(|| NO_POD.to_string()),
+                )
+            }),
+        ),
+        // … and, when it is not, the envelope first, then the object on its own, so that the
+        // error names the right part.
+        Err(_) => {
+            let rev: ReviewIn<&RawValue> =
+                serde_json::from_str(text).map_err(|e| AdmissionError::Decode(e.to_string()))?;
+            let req = rev.request.map(|r| {
+                let pod = match r.object {
+                    None => Err(NO_POD.to_string()),
+                    Some(raw) => serde_json::from_str::<Pod>(raw.get()).map_err(|e| e.to_string()),
+                };
+                (r.uid, r.namespace, pod)
+            });
+            (rev.api_version, rev.kind, req)
+        }
+    };
+    let api_version = match api_version.as_deref() {
+        None | Some("") => V1,
+        Some(V1) => V1,
+        Some(V1BETA1) => V1BETA1,
+        Some(other) => {
+            return Err(AdmissionError::Decode(format!(
+                "no kind \"AdmissionReview\" is registered for version {other:?}"
+            )));
+        }
+    };
+    if let Some(k) = kind.filter(|k| !k.is_empty() && *k != "AdmissionReview") {
+        return Err(AdmissionError::Decode(format!(
+            "no kind {k:?} is registered for version {api_version:?}"
+        )));
+    }
+    let (uid, namespace, pod) = req.ok_or(AdmissionError::NoRequest)?;
+    Ok(Decoded {
+        api_version,
+        uid,
+        namespace,
+        pod,
+    })
 }
 
-#[derive(Serialize)]
-struct StatusOut {
-    metadata: serde_json::Map<String, serde_json::Value>,
-    message: String,
+/// What the answer says.
+enum Answer<'a> {
+    Allow,
+    Patch(&'a [u8]),
+    Refuse(&'a str),
+}
+
+/// A JSON string with serde_json's escaping (writing a `&str` into a `Vec` cannot fail).
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// The AdmissionReview answer, written straight into one buffer: the base64 patch, the bulk of
+/// it, needs no escaping and is encoded in place. Fields in upstream's order.
+fn write_review(api_version: &str, uid: &str, answer: Answer<'_>) -> Vec<u8> {
+    let patch_len = match &answer {
+        Answer::Patch(p) => base64::encoded_len(p.len(), true).unwrap_or(0),
+        _ => 0,
+    };
+    let mut out = Vec::with_capacity(160 + uid.len() + patch_len);
+    out.extend_from_slice(br#"{"kind":"AdmissionReview","apiVersion":"#);
+    put_str(&mut out, api_version);
+    out.extend_from_slice(br#","response":{"uid":"#);
+    put_str(&mut out, uid);
+    match answer {
+        Answer::Allow => out.extend_from_slice(br#","allowed":true}}"#),
+        Answer::Patch(patch) => {
+            out.extend_from_slice(br#","allowed":true,"patch":""#);
+            let at = out.len();
+            out.resize(at + patch_len, 0);
+            let n = base64::engine::general_purpose::STANDARD
+                .encode_slice(patch, &mut out[at..])
+                .unwrap_or(0);
+            out.truncate(at + n);
+            out.extend_from_slice(br#"","patchType":"JSONPatch"}}"#);
+        }
+        Answer::Refuse(message) => {
+            out.extend_from_slice(br#","allowed":false,"status":{"metadata":{},"message":"#);
+            put_str(&mut out, message);
+            out.extend_from_slice(b"}}}");
+        }
+    }
+    out
 }
 
 /// Handle one AdmissionReview body; returns the response body (HTTP 200) or an error for 4xx/5xx.
@@ -110,63 +194,23 @@ pub fn review_with_outcome(
     settings: &InjectorDefaults,
 ) -> Result<(Vec<u8>, Outcome), AdmissionError> {
     let text = std::str::from_utf8(body).map_err(|e| AdmissionError::Decode(e.to_string()))?;
-    let rev: ReviewIn<'_> =
-        serde_json::from_str(text).map_err(|e| AdmissionError::Decode(e.to_string()))?;
-    let api_version = match rev.api_version.as_deref() {
-        None | Some("") => V1,
-        Some(V1) => V1,
-        Some(V1BETA1) => V1BETA1,
-        Some(other) => {
-            return Err(AdmissionError::Decode(format!(
-                "no kind \"AdmissionReview\" is registered for version {other:?}"
-            )));
-        }
-    };
-    if let Some(k) = rev
-        .kind
-        .filter(|k| !k.is_empty() && *k != "AdmissionReview")
-    {
-        return Err(AdmissionError::Decode(format!(
-            "no kind {k:?} is registered for version {api_version:?}"
-        )));
-    }
-    let req = rev.request.ok_or(AdmissionError::NoRequest)?;
+    let req = decode(text)?;
     let mut outcome = Outcome {
         namespace_is_empty: req.namespace.is_empty(),
-        uid: req.uid.clone(),
-        namespace: req.namespace.clone(),
         ..Outcome::default()
     };
-    let decision = match req.object {
-        None => Decision::Refuse("pod object missing from admission request".into()),
-        Some(raw) => match serde_json::from_str::<Pod>(raw.get()) {
-            Ok(pod) => {
-                outcome.pod = pod.metadata.name.clone().unwrap_or_default();
-                decide(&pod, &req.namespace, settings)
-            }
-            Err(e) => Decision::Refuse(e.to_string()),
-        },
+    let decision = match &req.pod {
+        Ok(pod) => {
+            outcome.pod = pod.metadata.name.clone().unwrap_or_default();
+            decide(pod, &req.namespace, settings)
+        }
+        Err(message) => Decision::Refuse(message.clone()),
     };
-    let response = match decision {
-        Decision::Skip => ResponseOut {
-            uid: &req.uid,
-            allowed: true,
-            patch: None,
-            patch_type: None,
-            status: None,
-        },
+    let bytes = match decision {
+        Decision::Skip => write_review(req.api_version, &req.uid, Answer::Allow),
         Decision::Refuse(message) => {
             outcome.refused = true;
-            ResponseOut {
-                uid: &req.uid,
-                allowed: false,
-                patch: None,
-                patch_type: None,
-                status: Some(StatusOut {
-                    metadata: serde_json::Map::new(),
-                    message,
-                }),
-            }
+            write_review(req.api_version, &req.uid, Answer::Refuse(&message))
         }
         Decision::Patch {
             patch,
@@ -176,22 +220,89 @@ pub fn review_with_outcome(
             outcome.patched = true;
             outcome.init_injected = init;
             outcome.sidecar_injected = sidecar;
-            let bytes =
+            let patch =
                 serde_json::to_vec(&patch).map_err(|e| AdmissionError::Decode(e.to_string()))?;
-            ResponseOut {
-                uid: &req.uid,
-                allowed: true,
-                patch: Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
-                patch_type: Some("JSONPatch"),
-                status: None,
-            }
+            write_review(req.api_version, &req.uid, Answer::Patch(&patch))
         }
     };
-    let out = ReviewOut {
-        kind: "AdmissionReview",
-        api_version,
-        response,
-    };
-    let bytes = serde_json::to_vec(&out).map_err(|e| AdmissionError::Decode(e.to_string()))?;
+    outcome.uid = req.uid;
+    outcome.namespace = req.namespace;
     Ok((bytes, outcome))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn settings() -> InjectorDefaults {
+        InjectorDefaults {
+            vault_address: "https://vault:8200".into(),
+            ..InjectorDefaults::default()
+        }
+    }
+
+    fn answer(body: &Value) -> Value {
+        serde_json::from_slice(&review(&serde_json::to_vec(body).unwrap(), &settings()).unwrap())
+            .unwrap()
+    }
+
+    #[test]
+    fn a_patch_answer_is_one_well_formed_review_with_the_uid_escaped() {
+        let uid = "u\"<1>\\";
+        let a = answer(
+            &json!({"apiVersion": V1BETA1, "kind": "AdmissionReview", "request": {
+            "uid": uid, "namespace": "ns", "object": {"metadata": {"annotations": {
+                "vault.hashicorp.com/agent-inject": "true", "vault.hashicorp.com/role": "r"}},
+                "spec": {"containers": [{"name": "app", "volumeMounts": [{"name": "sa",
+                    "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}]}]}}}}),
+        );
+        assert_eq!(a["apiVersion"], V1BETA1);
+        assert_eq!(a["kind"], "AdmissionReview");
+        assert_eq!(a["response"]["uid"], uid);
+        assert_eq!(a["response"]["allowed"], true, "{a}");
+        assert_eq!(a["response"]["patchType"], "JSONPatch");
+        let patch = base64::engine::general_purpose::STANDARD
+            .decode(a["response"]["patch"].as_str().unwrap())
+            .unwrap();
+        let patch: Value = serde_json::from_slice(&patch).unwrap();
+        assert_eq!(
+            patch.as_array().unwrap().last().unwrap()["value"],
+            "injected"
+        );
+    }
+
+    #[test]
+    fn a_bad_pod_is_refused_naming_the_error_and_a_bad_envelope_is_a_decode_error() {
+        // The pod is not a Pod: the one-pass decode fails, the envelope alone decodes, and the
+        // answer refuses with the pod's own decode error.
+        let a = answer(&json!({"request": {"uid": "1", "object": {"spec": {"containers": 7}}}}));
+        assert_eq!(a["apiVersion"], V1);
+        assert_eq!(a["response"]["allowed"], false);
+        assert_eq!(a["response"]["status"]["metadata"], json!({}));
+        let msg = a["response"]["status"]["message"].as_str().unwrap();
+        assert!(msg.contains("invalid type: integer `7`"), "{msg}");
+        assert!(a["response"].get("patch").is_none());
+        // No object at all.
+        let a = answer(&json!({"request": {"uid": "2"}}));
+        assert_eq!(a["response"]["status"]["message"], NO_POD);
+        // The envelope itself is wrong: an HTTP error, not an answer.
+        let e = review(br#"{"request": {"uid": 3}}"#, &settings()).unwrap_err();
+        assert!(
+            matches!(e, AdmissionError::Decode(ref m) if m.contains("invalid type")),
+            "{e}"
+        );
+        let e = review(br#"{"apiVersion": "v9", "request": {}}"#, &settings()).unwrap_err();
+        assert!(e.to_string().contains("\"v9\""), "{e}");
+    }
+
+    #[test]
+    fn a_pod_without_injection_is_allowed_untouched() {
+        let a = answer(&json!({"request": {"uid": "x", "object": {"metadata": {}}}}));
+        assert_eq!(
+            a,
+            json!({"kind": "AdmissionReview", "apiVersion": V1,
+            "response": {"uid": "x", "allowed": true}})
+        );
+    }
 }

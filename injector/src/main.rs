@@ -36,8 +36,13 @@ fn main() -> ExitCode {
 
 fn cli_run(settings: Settings) -> ExitCode {
     vaultlet_injector::run::init_logging(&settings);
+    // The I/O driver is polled at every scheduler tick (`event_interval(1)`, tokio's default is
+    // 61 tasks), so a connection that turned readable waits behind at most one task run. Chosen by
+    // measurement (bench/injector-bench, c=16): p99 1.07× → 0.90× the webhook floor's, and
+    // throughput no lower.
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .event_interval(1)
         .build()
     {
         Ok(rt) => rt,

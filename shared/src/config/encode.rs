@@ -385,34 +385,100 @@ pub fn write_go_json(v: &Value, out: &mut Vec<u8>) {
 
 /// One JSON string as Go writes it with HTML escaping on.
 pub fn write_go_string(s: &str, out: &mut Vec<u8>) {
-    out.push(b'"');
-    for c in s.chars() {
-        match c {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            '\u{8}' => out.extend_from_slice(b"\\b"),
-            '\u{c}' => out.extend_from_slice(b"\\f"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
-            }
-            c if (c as u32) < 0x20 => {
-                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
-            }
-            c => {
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            }
+    /// Bytes that may start an escape: controls, `"`, `\`, Go's HTML set, and 0xE2 (the lead
+    /// byte of U+2028 and U+2029).
+    const MAYBE: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 0x20 {
+            t[i] = true;
+            i += 1;
         }
+        t[b'"' as usize] = true;
+        t[b'\\' as usize] = true;
+        t[b'<' as usize] = true;
+        t[b'>' as usize] = true;
+        t[b'&' as usize] = true;
+        t[0xe2] = true;
+        t
+    };
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    // Runs of bytes that need no escape are copied in one go.
+    let mut run = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !MAYBE[usize::from(b)] {
+            i += 1;
+            continue;
+        }
+        let mut unicode = [
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[usize::from(b >> 4)],
+            HEX[usize::from(b & 0xf)],
+        ];
+        let (esc, len): (&[u8], usize) = match b {
+            b'"' => (b"\\\"", 1),
+            b'\\' => (b"\\\\", 1),
+            b'\n' => (b"\\n", 1),
+            b'\r' => (b"\\r", 1),
+            b'\t' => (b"\\t", 1),
+            0x08 => (b"\\b", 1),
+            0x0c => (b"\\f", 1),
+            // U+2028 and U+2029 are E2 80 A8 and E2 80 A9.
+            0xe2 => match (bytes.get(i + 1), bytes.get(i + 2)) {
+                (Some(0x80), Some(&last @ (0xa8 | 0xa9))) => {
+                    unicode = *b"\\u2028";
+                    unicode[5] = if last == 0xa8 { b'8' } else { b'9' };
+                    (&unicode, 3)
+                }
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            },
+            _ => (&unicode, 1),
+        };
+        out.extend_from_slice(&bytes[run..i]);
+        out.extend_from_slice(esc);
+        i += len;
+        run = i;
     }
+    out.extend_from_slice(&bytes[run..]);
     out.push(b'"');
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_escaping_round_trips_and_leaves_nothing_unescaped() {
+        // Every ASCII byte, a lone 0xE2 lead (U+2000 .. U+2FFF other than the two separators),
+        // both separators at the end, and multi-byte text around them.
+        let mut s: String = (0u8..0x80).map(char::from).collect();
+        s.push_str("\u{2027}\u{2028}x\u{202a}é\u{1f600}<\u{2029}");
+        let mut out = Vec::new();
+        write_go_string(&s, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        let back: String = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, s);
+        let inner = &text[1..text.len() - 1];
+        for bad in ['<', '>', '&', '\u{2028}', '\u{2029}'] {
+            assert!(!inner.contains(bad), "{bad:?} left in {inner}");
+        }
+        assert!(
+            inner.bytes().all(|b| b >= 0x20),
+            "a control byte left in {inner}"
+        );
+        assert!(text.ends_with("\\u003c\\u2029\""), "{text}");
+    }
 
     #[test]
     fn go_escaping() {

@@ -387,4 +387,49 @@ mod tests {
         let (res, ()) = tokio::join!(h.run(stop_rx), check);
         res.unwrap();
     }
+
+    /// Whether a JWT written after the first login is taken from disk (the credential-file
+    /// watcher, with `remove_jwt_after_reading`) within `wait`.
+    async fn new_jwt_taken(one_shot: bool, wait: Duration) -> bool {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut h, mut rx) = handler(
+            dir.path(),
+            Fake {
+                fail_first: 0,
+                calls: Rc::default(),
+                ttl: 3600,
+            },
+            false,
+        );
+        let jwt = dir.path().join("jwt");
+        let cfg = serde_json::from_value(
+            json!({"path": jwt.to_str().unwrap(), "role": "r", "remove_jwt_after_reading": true}),
+        )
+        .unwrap();
+        h.method = Method::from_config("jwt", None, &cfg).unwrap();
+        h.settings.one_shot = one_shot;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let probe = async {
+            rx.wait_for(Option::is_some).await.unwrap();
+            assert!(!jwt.exists(), "the first JWT is removed after reading");
+            std::fs::write(&jwt, "a.new.jwt").unwrap();
+            let deadline = tokio::time::Instant::now() + wait;
+            while jwt.exists() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            stop_tx.send(true).unwrap();
+            !jwt.exists()
+        };
+        let (res, taken) = tokio::join!(h.run(stop_rx), probe);
+        res.unwrap();
+        taken
+    }
+
+    #[tokio::test]
+    async fn init_mode_does_not_watch_the_credential_file() {
+        // Sidecar: the watcher takes the new JWT at once (the control) …
+        assert!(new_jwt_taken(false, Duration::from_secs(5)).await);
+        // … init mode (`exit_after_auth`) starts no watcher, so the file stays until a login.
+        assert!(!new_jwt_taken(true, Duration::from_millis(700)).await);
+    }
 }

@@ -435,6 +435,26 @@ mod tests {
     }
 
     #[test]
+    fn exit_after_auth_makes_the_login_loop_one_shot() {
+        let dir = tempfile::tempdir().unwrap();
+        for init in [true, false] {
+            let a = agent(dir.path(), init, false);
+            assert_eq!(a.exit_after_auth, init);
+            assert_eq!(a.settings.one_shot, init, "exit_after_auth = {init}");
+        }
+        // Without the command-line override, the config's `exit_after_auth` decides.
+        let jwt = dir.path().join("jwt");
+        let cfg = json!({
+            "exit_after_auth": true,
+            "auto_auth": {"method": {"type": "jwt", "config": {"path": jwt.to_str().unwrap(), "role": "r"}},
+                          "sink": [{"type": "file", "config": {"path": dir.path().join("s").to_str().unwrap()}}]},
+        });
+        let config = AgentConfig::from_json_str(&cfg.to_string()).unwrap().config;
+        let a = Agent::from_config(config, Fake, Connection::default(), None).unwrap();
+        assert!(a.exit_after_auth && a.settings.one_shot);
+    }
+
+    #[test]
     fn process_supervisor_mode_is_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let jwt = dir.path().join("jwt");

@@ -31,7 +31,11 @@ RUN set -eu; \
     rustup target add "${triple}"; \
     export "CC_$(echo "${triple}" | tr - _)=musl-gcc"; \
     cargo build --release --locked --target "${triple}" -p vaultlet-injector --bins; \
-    cargo build --profile agent --locked --target "${triple}" -p vaultlet-agent --bins; \
+    # Packed relocations (DT_RELR): the static-pie agent's ~470 KB relocation table, read in full at
+    # every start, becomes ~5 KB (−0.35 MiB peak RSS). The link uses the musl rustup bundles with
+    # the target (1.2.5; DT_RELR needs >= 1.2.4), not Debian's 1.2.3, which only musl-gcc uses.
+    RUSTFLAGS="-C link-arg=-Wl,-z,pack-relative-relocs" \
+      cargo build --profile agent --locked --target "${triple}" -p vaultlet-agent --bins; \
     mkdir -p /out/bin /out/etc/ssl/certs /out/tmp /out/home/vault; \
     cp "target/${triple}/release/vaultlet-injector" "target/${triple}/agent/vaultlet-agent" /out/; \
     ln /out/vaultlet-agent /out/bin/vault; \

@@ -415,7 +415,7 @@ pub fn write_go_string(s: &str, out: &mut Vec<u8>) {
             i += 1;
             continue;
         }
-        let mut unicode = [
+        let unicode = [
             b'\\',
             b'u',
             b'0',
@@ -431,13 +431,10 @@ pub fn write_go_string(s: &str, out: &mut Vec<u8>) {
             b'\t' => (b"\\t", 1),
             0x08 => (b"\\b", 1),
             0x0c => (b"\\f", 1),
-            // U+2028 and U+2029 are E2 80 A8 and E2 80 A9.
-            0xe2 => match (bytes.get(i + 1), bytes.get(i + 2)) {
-                (Some(0x80), Some(&last @ (0xa8 | 0xa9))) => {
-                    unicode = *b"\\u2028";
-                    unicode[5] = if last == 0xa8 { b'8' } else { b'9' };
-                    (&unicode, 3)
-                }
+            // U+2028 and U+2029 are E2 80 A8 and E2 80 A9; any other 0xE2 sequence is copied.
+            0xe2 => match bytes.get(i + 1..i + 3) {
+                Some([0x80, 0xa8]) => (b"\\u2028", 3),
+                Some([0x80, 0xa9]) => (b"\\u2029", 3),
                 _ => {
                     i += 1;
                     continue;

@@ -22,10 +22,11 @@ fn env(name: &str) -> Option<String> {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder.enable_all();
+    // Refresh deadlines land on the runtime's own 64 ms timer slots (render::pacing).
+    vaultlet_agent::render::pacing::mark_runtime_start();
+    builder.build().expect("tokio runtime")
 }
 
 fn main() -> ExitCode {

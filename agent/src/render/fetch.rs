@@ -46,7 +46,6 @@ pub async fn fetch(
     client: &Client,
     dep: &Dependency,
     refresh: &Refresh,
-    u: f64,
 ) -> Result<Outcome, String> {
     match dep {
         Dependency::Read { path } => {
@@ -56,7 +55,7 @@ pub async fn fetch(
                 return Err(format!("no secret exists at {path}"));
             }
             warn_of(path, &s);
-            let next = schedule::after_secret(&s, unix_now(), refresh, u);
+            let next = schedule::after_secret(&s, unix_now(), refresh);
             Ok(Outcome {
                 value: Fetched::Secret(Some(Arc::new(s))),
                 next,
@@ -70,12 +69,9 @@ pub async fn fetch(
             let next = match &s {
                 Some(s) => {
                     warn_of(path, s);
-                    schedule::after_secret(s, unix_now(), refresh, u)
+                    schedule::after_secret(s, unix_now(), refresh)
                 }
-                None => Next::Refetch(Duration::from_secs_f64(
-                    refresh.static_interval.as_secs_f64()
-                        * schedule::fraction(refresh.threshold, u),
-                )),
+                None => refresh.jittered(),
             };
             Ok(Outcome {
                 value: Fetched::Secret(s.map(Arc::new)),

@@ -4,6 +4,7 @@
 //! restart with backoff).
 //!
 //! - [`schedule`]: refresh and retry timing (pure).
+//! - [`pacing`]: the instant of each jittered refresh, so an agent's fetches share wake-ups.
 //! - [`fetch`]: one fetch of one dependency; `pkiCert`'s file cache.
 //! - [`write`]: atomic destination writes.
 //! - [`command`]: commands after a change.
@@ -14,6 +15,7 @@
 pub mod command;
 pub mod fetch;
 pub mod handlebars;
+pub mod pacing;
 pub mod quiescence;
 pub mod runner;
 pub mod schedule;

@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -16,6 +16,7 @@ use vaultlet_shared::vault::Client;
 use super::command::{self, CommandRun};
 use super::fetch;
 use super::handlebars::HbTemplate;
+use super::pacing::Pacer;
 use super::quiescence::{Quiescence, Verdict};
 use super::schedule::{self, Next, Refresh};
 use super::write::{self, WriteSpec};
@@ -148,6 +149,11 @@ pub async fn run(
     let mut used_by: Vec<HashSet<Dependency>> = vec![HashSet::new(); templates.len()];
     let mut dirty = vec![true; templates.len()];
     let mut reads_clock = vec![false; templates.len()];
+    let mut seen: Vec<write::Seen> = settings
+        .jobs
+        .iter()
+        .map(|_| write::Seen::default())
+        .collect();
     let _watcher = watch_sources(&settings.jobs, tx.clone());
     let mut holds: Vec<Option<Quiescence>> = settings
         .jobs
@@ -194,7 +200,7 @@ pub async fn run(
                 continue;
             }
             if let Some(q) = holds[i].as_mut().filter(|_| all_once) {
-                if write::is_current(&job.write, r.text.as_bytes()) {
+                if write::is_current(&job.write, r.text.as_bytes(), &mut seen[i]) {
                     q.settle();
                     continue;
                 }
@@ -206,7 +212,7 @@ pub async fn run(
                     continue;
                 }
             }
-            match write::write_if_changed(&job.write, r.text.as_bytes()) {
+            match write::write_if_changed(&job.write, r.text.as_bytes(), &mut seen[i]) {
                 Ok(changed) => {
                     rendered[i] = true;
                     if changed {
@@ -354,22 +360,24 @@ fn spawn_fetcher(
 ) -> JoinHandle<()> {
     let client = client.clone();
     let refresh = settings.refresh;
-    let (retries, base, max) = (
+    let (retries, base_backoff, max) = (
         settings.retries,
         settings.backoff_base,
         settings.backoff_max,
     );
+    let pacer = Pacer::for_process();
     tokio::spawn(async move {
         if let Dependency::File { path } = &dep {
             return watch_file(path, &dep, &store, &tx).await;
         }
+        // The instant this fetch was scheduled for (see `pacing`).
+        let mut base = pacer.slot(Instant::now());
         loop {
             let mut attempt = 0u32;
             let outcome = loop {
-                let u: f64 = rand::random();
-                match fetch::fetch(&client, &dep, &refresh, u).await {
+                match fetch::fetch(&client, &dep, &refresh).await {
                     Ok(o) => break o,
-                    Err(e) => match schedule::retry_sleep(attempt, retries, base, max) {
+                    Err(e) => match schedule::retry_sleep(attempt, retries, base_backoff, max) {
                         Some(d) => {
                             tracing::warn!(target: "template", dependency = ?dep, "retry attempt {} after {:?}: {e}", attempt + 1, d);
                             tokio::time::sleep(d).await;
@@ -392,10 +400,25 @@ fn spawn_fetcher(
             if tx.send(Event::Updated(Some(dep.clone()))).is_err() {
                 return;
             }
-            match outcome.next {
-                Next::Refetch(d) => tokio::time::sleep(d).await,
-                Next::Renew => renew_lease(&client, &outcome.value, &store, &dep).await,
-            }
+            base = match outcome.next {
+                Next::Refetch(d) => {
+                    tokio::time::sleep(d).await;
+                    pacer.slot(Instant::now())
+                }
+                Next::Jittered(j) => {
+                    let mut at = pacer.next(base, j);
+                    if at < Instant::now() {
+                        // The fetch outlasted its period (retries): count from now.
+                        at = pacer.next(pacer.slot(Instant::now()), j);
+                    }
+                    tokio::time::sleep_until(at.into()).await;
+                    at
+                }
+                Next::Renew => {
+                    renew_lease(&client, &outcome.value, &store, &dep).await;
+                    pacer.slot(Instant::now())
+                }
+            };
         }
     })
 }

@@ -15,6 +15,16 @@ pub struct Refresh {
     pub static_interval: Duration,
 }
 
+impl Refresh {
+    /// `static_secret_render_interval × f`: the wait for a secret without a lease.
+    pub fn jittered(&self) -> Next {
+        Next::Jittered(Jitter {
+            span: self.static_interval,
+            threshold: self.threshold,
+        })
+    }
+}
+
 impl Default for Refresh {
     fn default() -> Self {
         Refresh {
@@ -27,10 +37,39 @@ impl Default for Refresh {
 /// What to do after a successful fetch of a secret.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Next {
-    /// Fetch again after this long.
+    /// Fetch again after exactly this long.
     Refetch(Duration),
+    /// Fetch again after `span × f` (§5.4's jittered rows); [`super::pacing`] picks the instant.
+    Jittered(Jitter),
     /// A renewable lease: keep it alive with lease renewals (§5.5), re-read when that ends.
     Renew,
+}
+
+/// A wait of `span × f`, `f` = [`fraction`]`(threshold, u)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Jitter {
+    pub span: Duration,
+    pub threshold: f64,
+}
+
+impl Jitter {
+    /// The wait for the draw `u` in [0, 1).
+    pub fn at(&self, u: f64) -> Duration {
+        scaled(self.span.as_secs_f64(), fraction(self.threshold, u))
+    }
+
+    /// The shortest and longest wait any draw gives: `span × [T − 0.05, T + 0.05]`, within
+    /// `[0, span]`.
+    pub fn bounds(&self) -> (Duration, Duration) {
+        let t = self.threshold;
+        let secs = self.span.as_secs_f64();
+        let (lo, hi) = if t <= 0.0 || t >= 1.0 {
+            (t.clamp(0.0, 1.0), t.clamp(0.0, 1.0))
+        } else {
+            ((t - 0.05).max(0.0), (t + 0.05).min(1.0))
+        };
+        (scaled(secs, lo), scaled(secs, hi))
+    }
 }
 
 /// `f = T + U(−0.05, +0.05)`, replaced by `T` outside (0, 1). `u` is a uniform draw in [0, 1).
@@ -50,22 +89,26 @@ fn data_i64(s: &Secret, key: &str) -> Option<i64> {
         .or_else(|| v.as_str()?.parse().ok())
 }
 
-/// The schedule after fetching `s` with `secret` (a read or a write). `now_unix` in seconds;
-/// `u` a uniform draw in [0, 1).
-pub fn after_secret(s: &Secret, now_unix: i64, r: &Refresh, u: f64) -> Next {
-    let f = fraction(r.threshold, u);
+/// The schedule after fetching `s` with `secret` (a read or a write). `now_unix` in seconds.
+pub fn after_secret(s: &Secret, now_unix: i64, r: &Refresh) -> Next {
+    let jittered = |secs: i64| {
+        Next::Jittered(Jitter {
+            span: Duration::from_secs(secs.max(0) as u64),
+            threshold: r.threshold,
+        })
+    };
     if s.renewable && s.lease_duration > 0 {
         return Next::Renew;
     }
     let has = |k: &str| s.data.as_ref().is_some_and(|d| d.contains_key(k));
     if s.lease_id.is_empty() && has("certificate") {
         if let Some(exp) = data_i64(s, "expiration") {
-            return Next::Refetch(scaled((exp - now_unix).max(0) as f64, f));
+            return jittered(exp - now_unix);
         }
     }
     if s.lease_id.is_empty() && has("secret_id") {
         if let Some(ttl) = data_i64(s, "secret_id_ttl").filter(|t| *t > 0) {
-            return Next::Refetch(scaled((ttl + 1) as f64, f));
+            return jittered(ttl + 1);
         }
     }
     if s.lease_id.is_empty() && has("rotation_period") {
@@ -74,9 +117,9 @@ pub fn after_secret(s: &Secret, now_unix: i64, r: &Refresh, u: f64) -> Next {
         }
     }
     if s.lease_duration > 0 {
-        return Next::Refetch(scaled(s.lease_duration as f64, f));
+        return jittered(s.lease_duration);
     }
-    Next::Refetch(scaled(r.static_interval.as_secs_f64(), f))
+    r.jittered()
 }
 
 /// `pkiCert`: at `NotBefore + T × (NotAfter − NotBefore)` (Quirk Q-T1: no jitter), relative to now.
@@ -128,16 +171,33 @@ mod tests {
     }
 
     #[test]
+    fn jitter_bounds_hold_every_draw() {
+        for t in [0.01, 0.5, 0.9, 0.97, 0.99] {
+            let j = Jitter {
+                span: Duration::from_secs(1000),
+                threshold: t,
+            };
+            let (lo, hi) = j.bounds();
+            for i in 0..1000 {
+                let d = j.at(i as f64 / 1000.0);
+                assert!(lo <= d && d <= hi, "T={t}: {d:?} outside {lo:?}..{hi:?}");
+            }
+        }
+    }
+
+    #[test]
     fn kv_v2_without_lease_uses_the_static_interval_times_f() {
         let s = secret(r#"{"lease_duration":0,"renewable":false,"data":{"data":{"a":"1"}}}"#);
         let r = Refresh::default();
+        let Next::Jittered(j) = after_secret(&s, 0, &r) else {
+            panic!("not jittered")
+        };
+        assert_eq!(j.span, Duration::from_secs(300));
+        assert_eq!(j.at(0.0), Duration::from_secs(255));
+        assert_eq!(j.at(0.5), Duration::from_secs(270));
         assert_eq!(
-            after_secret(&s, 0, &r, 0.0),
-            Next::Refetch(Duration::from_secs(255))
-        );
-        assert_eq!(
-            after_secret(&s, 0, &r, 0.5),
-            Next::Refetch(Duration::from_secs(270))
+            j.bounds(),
+            (Duration::from_secs(255), Duration::from_secs(285))
         );
     }
 
@@ -145,8 +205,11 @@ mod tests {
     fn kv_v1_uses_its_lease() {
         let s = secret(r#"{"lease_duration":30,"renewable":false,"data":{"a":"1"}}"#);
         assert_eq!(
-            after_secret(&s, 0, &Refresh::default(), 0.5),
-            Next::Refetch(Duration::from_secs(27))
+            after_secret(&s, 0, &Refresh::default()),
+            Next::Jittered(Jitter {
+                span: Duration::from_secs(30),
+                threshold: 0.9
+            })
         );
     }
 
@@ -155,33 +218,34 @@ mod tests {
         let s = secret(
             r#"{"lease_id":"database/creds/x/1","lease_duration":3600,"renewable":true,"data":{}}"#,
         );
-        assert_eq!(after_secret(&s, 0, &Refresh::default(), 0.5), Next::Renew);
+        assert_eq!(after_secret(&s, 0, &Refresh::default()), Next::Renew);
     }
 
     #[test]
     fn certificates_refresh_before_expiry() {
         let s = secret(r#"{"lease_duration":0,"data":{"certificate":"x","expiration":1000}}"#);
-        assert_eq!(
-            after_secret(&s, 0, &Refresh::default(), 0.5),
-            Next::Refetch(Duration::from_secs(900))
-        );
-        assert_eq!(
-            after_secret(&s, 2000, &Refresh::default(), 0.5),
-            Next::Refetch(Duration::ZERO)
-        );
+        let span = |now| match after_secret(&s, now, &Refresh::default()) {
+            Next::Jittered(j) => j.at(0.5),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(span(0), Duration::from_secs(900));
+        assert_eq!(span(2000), Duration::ZERO);
     }
 
     #[test]
     fn rotating_and_secret_id_rules() {
         let rot = secret(r#"{"data":{"rotation_period":86400,"ttl":99,"password":"p"}}"#);
         assert_eq!(
-            after_secret(&rot, 0, &Refresh::default(), 0.9),
+            after_secret(&rot, 0, &Refresh::default()),
             Next::Refetch(Duration::from_secs(100))
         );
         let sid = secret(r#"{"data":{"secret_id":"s","secret_id_ttl":99}}"#);
         assert_eq!(
-            after_secret(&sid, 0, &Refresh::default(), 0.5),
-            Next::Refetch(Duration::from_secs(90))
+            after_secret(&sid, 0, &Refresh::default()),
+            Next::Jittered(Jitter {
+                span: Duration::from_secs(100),
+                threshold: 0.9
+            })
         );
     }
 

@@ -1,6 +1,13 @@
 //! Writing a rendered template to its destination (agent.md §5.8): unchanged bytes ⇒ nothing
 //! happens; otherwise a temp file in the same directory (created 0600), fsync, mode, owner,
 //! optional backup, then an atomic rename. Any failure leaves the old file exactly as it was.
+//!
+//! "Unchanged" is decided as upstream does, by reading the destination back and comparing, with
+//! one saving: [`Seen`] remembers what this process last wrote or read there together with the
+//! file's identity, size, mode, owner and times. While `stat` reports exactly those, and they had
+//! settled (the change time at least [`SETTLE`] old when remembered, so a later write cannot share
+//! its timestamp), the file still holds those bytes and is not read again. A sidecar re-rendering
+//! unchanged secrets every few seconds then costs one `stat` per file instead of seven syscalls.
 
 use std::fs;
 use std::io::Write as _;
@@ -41,24 +48,121 @@ pub enum WriteError {
     },
 }
 
+/// How old a file's change time must be before its `stat` alone vouches for its content: longer
+/// than the timestamp granularity of any filesystem a destination is likely to be on (tmpfs and
+/// ext4 keep nanoseconds; the coarsest common ones keep 1 s).
+pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What this process last wrote to, or read from, one destination (see the module doc).
+#[derive(Debug)]
+pub struct Seen {
+    last: Option<(Stamp, Vec<u8>)>,
+    settle: std::time::Duration,
+}
+
+impl Default for Seen {
+    fn default() -> Self {
+        Seen {
+            last: None,
+            settle: SETTLE,
+        }
+    }
+}
+
+/// The parts of a file's `stat` that any change of its content or attributes moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(m: &fs::Metadata) -> Stamp {
+        Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mode: m.mode(),
+            uid: m.uid(),
+            gid: m.gid(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        }
+    }
+}
+
+impl Seen {
+    /// The content the file described by `meta` is known to hold, if `meta` is exactly what was
+    /// remembered.
+    fn content(&self, meta: &fs::Metadata) -> Option<&[u8]> {
+        match &self.last {
+            Some((stamp, bytes)) if *stamp == Stamp::of(meta) => Some(bytes),
+            _ => None,
+        }
+    }
+
+    /// Remembers that the file described by `meta` holds `bytes`, if its change time is settled
+    /// (else forgets, so the next check reads the file).
+    fn record(&mut self, meta: &fs::Metadata, bytes: &[u8]) {
+        let changed = std::time::UNIX_EPOCH
+            + std::time::Duration::new(meta.ctime().max(0) as u64, meta.ctime_nsec() as u32);
+        let settled = std::time::SystemTime::now()
+            .duration_since(changed)
+            .is_ok_and(|age| age >= self.settle);
+        self.last = settled.then(|| (Stamp::of(meta), bytes.to_vec()));
+    }
+}
+
+/// Whether a file with `meta` has the requested mode and owner.
+fn attributes_match(
+    spec: &WriteSpec,
+    meta: &fs::Metadata,
+    uid: Option<u32>,
+    gid: Option<u32>,
+) -> bool {
+    meta.is_file()
+        && uid.is_none_or(|u| u == meta.uid())
+        && gid.is_none_or(|g| g == meta.gid())
+        && spec.perms.is_none_or(|p| meta.mode() & 0o7777 == p)
+}
+
+/// Whether a file with `meta` holds exactly `bytes`: from `seen` when it vouches, else read back
+/// (and remembered).
+fn holds(path: &Path, meta: &fs::Metadata, bytes: &[u8], seen: &mut Seen) -> bool {
+    if let Some(known) = seen.content(meta) {
+        return known == bytes;
+    }
+    let same = fs::read(path).is_ok_and(|old| old == bytes);
+    if same {
+        seen.record(meta, bytes);
+    }
+    same
+}
+
 /// Whether the destination already holds exactly `bytes` with the requested mode and owner (a
 /// write would change nothing).
-pub fn is_current(spec: &WriteSpec, bytes: &[u8]) -> bool {
+pub fn is_current(spec: &WriteSpec, bytes: &[u8], seen: &mut Seen) -> bool {
     let Ok(meta) = fs::metadata(&spec.path) else {
         return false;
     };
     let Ok((uid, gid)) = owner_ids(spec) else {
         return false;
     };
-    meta.is_file()
-        && uid.is_none_or(|u| u == meta.uid())
-        && gid.is_none_or(|g| g == meta.gid())
-        && spec.perms.is_none_or(|p| meta.mode() & 0o7777 == p)
-        && fs::read(&spec.path).is_ok_and(|old| old == bytes)
+    attributes_match(spec, &meta, uid, gid) && holds(&spec.path, &meta, bytes, seen)
 }
 
 /// Writes `bytes` to `spec.path` unless it already holds exactly them. `Ok(true)` ⇒ written.
-pub fn write_if_changed(spec: &WriteSpec, bytes: &[u8]) -> Result<bool, WriteError> {
+pub fn write_if_changed(
+    spec: &WriteSpec,
+    bytes: &[u8],
+    seen: &mut Seen,
+) -> Result<bool, WriteError> {
     let path = &spec.path;
     let io = |source: std::io::Error| WriteError::Io {
         path: path.clone(),
@@ -66,11 +170,8 @@ pub fn write_if_changed(spec: &WriteSpec, bytes: &[u8]) -> Result<bool, WriteErr
     };
     let existing = fs::metadata(path).ok();
     let (uid, gid) = owner_ids(spec)?;
-    if existing.as_ref().is_some_and(|m| m.is_file()) {
-        let meta = existing.as_ref().expect("checked");
-        let owner_ok = uid.is_none_or(|u| u == meta.uid()) && gid.is_none_or(|g| g == meta.gid());
-        let mode_ok = spec.perms.is_none_or(|p| meta.mode() & 0o7777 == p);
-        if owner_ok && mode_ok && fs::read(path).is_ok_and(|old| old == bytes) {
+    if let Some(meta) = &existing {
+        if attributes_match(spec, meta, uid, gid) && holds(path, meta, bytes, seen) {
             return Ok(false);
         }
     }
@@ -107,6 +208,7 @@ pub fn write_if_changed(spec: &WriteSpec, bytes: &[u8]) -> Result<bool, WriteErr
     if spec.backup && existing.is_some() {
         backup(path);
     }
+    seen.last = None;
     tmp.persist(path).map_err(|e| io(e.error))?;
     if uid.is_some() || gid.is_some() {
         std::os::unix::fs::chown(path, uid, gid).map_err(io)?;
@@ -177,7 +279,7 @@ mod tests {
         let p = dir.path().join("a/b/out.txt");
         let mut s = spec(p.clone());
         s.perms = Some(0o600);
-        assert!(write_if_changed(&s, b"one").unwrap());
+        assert!(write_if_changed(&s, b"one", &mut Seen::default()).unwrap());
         assert_eq!(fs::read(&p).unwrap(), b"one");
         assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o600);
         assert_eq!(
@@ -186,11 +288,11 @@ mod tests {
         );
         let mtime = fs::metadata(&p).unwrap().modified().unwrap();
         assert!(
-            !write_if_changed(&s, b"one").unwrap(),
+            !write_if_changed(&s, b"one", &mut Seen::default()).unwrap(),
             "identical ⇒ untouched"
         );
         assert_eq!(fs::metadata(&p).unwrap().modified().unwrap(), mtime);
-        assert!(write_if_changed(&s, b"two").unwrap());
+        assert!(write_if_changed(&s, b"two", &mut Seen::default()).unwrap());
         assert_eq!(fs::read(&p).unwrap(), b"two");
         let leftovers: Vec<_> = fs::read_dir(p.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temp files left behind");
@@ -200,10 +302,10 @@ mod tests {
     fn default_mode_is_0644_or_the_existing_one() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");
-        write_if_changed(&spec(p.clone()), b"x").unwrap();
+        write_if_changed(&spec(p.clone()), b"x", &mut Seen::default()).unwrap();
         assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o644);
         fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
-        write_if_changed(&spec(p.clone()), b"y").unwrap();
+        write_if_changed(&spec(p.clone()), b"y", &mut Seen::default()).unwrap();
         assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o640);
     }
 
@@ -212,7 +314,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = spec(dir.path().join("nope/f"));
         s.create_dest_dirs = false;
-        let e = write_if_changed(&s, b"x").unwrap_err().to_string();
+        let e = write_if_changed(&s, b"x", &mut Seen::default())
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("parent directory is missing") && e.contains("nope/f"),
             "{e}"
@@ -223,11 +327,67 @@ mod tests {
     fn a_failed_write_keeps_the_old_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");
-        write_if_changed(&spec(p.clone()), b"keep").unwrap();
+        write_if_changed(&spec(p.clone()), b"keep", &mut Seen::default()).unwrap();
         let mut s = spec(p.clone());
         s.user = Some("no-such-user-vaultlet".into());
-        assert!(write_if_changed(&s, b"new").is_err());
+        assert!(write_if_changed(&s, b"new", &mut Seen::default()).is_err());
         assert_eq!(fs::read(&p).unwrap(), b"keep");
+    }
+
+    fn settled_at_once() -> Seen {
+        Seen {
+            last: None,
+            settle: std::time::Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn seen_vouches_only_for_a_settled_unchanged_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let s = spec(p.clone());
+        write_if_changed(&s, b"one", &mut Seen::default()).unwrap();
+        let meta = fs::metadata(&p).unwrap();
+        // Just written: its change time is not settled, so nothing is vouched for.
+        let mut fresh = Seen::default();
+        assert!(is_current(&s, b"one", &mut fresh), "read back");
+        assert!(fresh.content(&meta).is_none());
+        let mut seen = settled_at_once();
+        assert!(is_current(&s, b"one", &mut seen));
+        assert_eq!(seen.content(&meta), Some(&b"one"[..]));
+        assert!(!is_current(&s, b"two", &mut seen), "known to differ");
+        // Rewritten in place, same size: the stamp moves, so the file is read again.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        fs::write(&p, b"owt").unwrap();
+        let meta2 = fs::metadata(&p).unwrap();
+        assert!(seen.content(&meta2).is_none(), "{meta:?} vs {meta2:?}");
+        assert!(!is_current(&s, b"one", &mut seen));
+        assert!(is_current(&s, b"owt", &mut seen));
+    }
+
+    #[test]
+    fn an_outside_change_is_put_right_despite_what_was_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let s = spec(p.clone());
+        let mut seen = settled_at_once();
+        assert!(write_if_changed(&s, b"secret-v1", &mut seen).unwrap());
+        assert!(!write_if_changed(&s, b"secret-v1", &mut seen).unwrap());
+        assert!(seen.last.is_some(), "read back once, then remembered");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        fs::write(&p, b"tampered!").unwrap();
+        assert!(write_if_changed(&s, b"secret-v1", &mut seen).unwrap());
+        assert_eq!(fs::read(&p).unwrap(), b"secret-v1");
+        fs::remove_file(&p).unwrap();
+        assert!(write_if_changed(&s, b"secret-v1", &mut seen).unwrap());
+        assert_eq!(fs::read(&p).unwrap(), b"secret-v1");
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
+        let mut s2 = s.clone();
+        s2.perms = Some(0o644);
+        assert!(
+            write_if_changed(&s2, b"secret-v1", &mut seen).unwrap(),
+            "mode put back"
+        );
     }
 
     #[test]
@@ -236,8 +396,8 @@ mod tests {
         let p = dir.path().join("f");
         let mut s = spec(p.clone());
         s.backup = true;
-        write_if_changed(&s, b"v1").unwrap();
-        write_if_changed(&s, b"v2").unwrap();
+        write_if_changed(&s, b"v1", &mut Seen::default()).unwrap();
+        write_if_changed(&s, b"v2", &mut Seen::default()).unwrap();
         assert_eq!(fs::read(dir.path().join("f.bak")).unwrap(), b"v1");
         assert_eq!(fs::read(&p).unwrap(), b"v2");
     }

@@ -33,6 +33,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -59,21 +60,28 @@ def run(*args):
 
 
 class Server:
-    def __init__(self, bao, work):
+    def __init__(self, bao, work, tls=False):
         self.port = free_port()
-        self.addr = f"http://127.0.0.1:{self.port}"
+        scheme = "https" if tls else "http"
+        self.addr = f"{scheme}://127.0.0.1:{self.port}"
         self.audit = os.path.join(work, "audit.log")
+        # With tls, the dev server makes its own CA and certificate in `work` (vault-ca.pem).
+        self.ca = os.path.join(work, "vault-ca.pem") if tls else None
+        self.ctx = None
         # OpenBao only enables audit devices declaratively (config file), not through the API.
         cfg = os.path.join(work, "server.hcl")
         with open(cfg, "w") as f:
             f.write('audit "file" "bench" {\n  options = {\n    file_path = "%s"\n  }\n}\n' % self.audit)
+        tls_args = ["-dev-tls", f"-dev-tls-cert-dir={work}"] if tls else []
         self.proc = subprocess.Popen([bao, "server", "-dev", "-dev-root-token-id=root",
-                                      f"-dev-listen-address=127.0.0.1:{self.port}", f"-config={cfg}"],
+                                      f"-dev-listen-address=127.0.0.1:{self.port}", f"-config={cfg}"] + tls_args,
                                      stdout=open(os.path.join(work, "openbao.log"), "w"),
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         for _ in range(300):
             try:
-                urllib.request.urlopen(self.addr + "/v1/sys/health", timeout=1)
+                if tls and self.ctx is None:
+                    self.ctx = ssl.create_default_context(cafile=self.ca)  # once the server wrote it
+                urllib.request.urlopen(self.addr + "/v1/sys/health", timeout=1, context=self.ctx)
                 break
             except Exception:
                 time.sleep(0.05)
@@ -85,7 +93,7 @@ class Server:
                                      data=None if body is None else json.dumps(body).encode(),
                                      headers={"X-Vault-Token": "root"})
         try:
-            with urllib.request.urlopen(req, timeout=30) as r:
+            with urllib.request.urlopen(req, timeout=30, context=self.ctx) as r:
                 raw = r.read()
         except urllib.error.HTTPError as e:
             raise SystemExit(f"{method} {path}: HTTP {e.code} {e.read().decode()}")
@@ -161,7 +169,7 @@ def config(srv, work, out, templates, init=True):
                       "sink": [{"type": "file", "config": {"path": f"{out}/.vault-token"}}]},
         "exit_after_auth": init,
         "pid_file": f"{out}/.pid",
-        "vault": {"address": srv.addr},
+        "vault": {"address": srv.addr, **({"ca_cert": srv.ca} if srv.ca else {})},
         "template": [{"destination": f"{out}/secrets/{name}", "contents": body,
                       "left_delimiter": "{{", "right_delimiter": "}}"} for name, body in templates.items()],
         "template_config": {"exit_on_retry_failure": True, "static_secret_render_interval": "2s"},

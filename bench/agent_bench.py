@@ -22,7 +22,8 @@ range, toJSON, base64, PKI server cert + key + CA, KV v1), `nopki7` (the 7 witho
 `scale1`, `scale10`, `scale50`, `scale100` (N distinct KV v2 secrets, one template each;
 `scale50` is the 50-template config issue 4 asks for).
 
-Usage: bench/agent-bench [--rounds 5] [--sidecar-seconds 120] [--skip-sidecar] [--only VARIANT,...]
+Usage: bench/agent-bench [--rounds 5] [--sidecar-seconds 120] [--sidecar-rounds 2]
+                         [--sidecar-variants consul10,...] [--skip-sidecar] [--only VARIANT,...]
 Results go to stdout and bench/results/agent-latest.md.
 """
 import argparse
@@ -270,6 +271,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--sidecar-seconds", type=int, default=120)
     ap.add_argument("--skip-sidecar", action="store_true")
+    ap.add_argument("--sidecar-variants", default="consul10",
+                    help="variants run as sidecars (consul10 is the issue's config; nopki7 also works)")
+    ap.add_argument("--sidecar-rounds", type=int, default=2)
     ap.add_argument("--only", default="consul10,nopki7,scale1,scale10,scale50,scale100")
     a = ap.parse_args()
     ours_bin = os.environ.get("VAULTLET_AGENT_BIN", os.path.join(ROOT, "target", "release", "vaultlet-agent"))
@@ -327,20 +331,22 @@ def main():
                                  10 if v == "consul10" else None))
             print("\n".join(lines[-3:]), flush=True)
         if not a.skip_sidecar:
-            res = {k: [] for k in agents}
-            for r in range(max(1, a.rounds // 3)):
-                for name, cmd in agents.items():
-                    out = os.path.join(work, f"sidecar-{name}-{r}")
-                    os.makedirs(out + "/secrets")
-                    cfg = os.path.join(out, "agent.json")
-                    with open(cfg, "w") as f:
-                        json.dump(config(srv, work, out, NOPKI7, init=False), f)
-                    res[name].append(run_sidecar(cmd, cfg, a.sidecar_seconds))
-            o, t = res["vaultlet"], res["bao"]
-            lines.append(fmt_row(f"sidecar RSS after {a.sidecar_seconds}s (nopki7, 2s refresh)", "MiB",
-                                 [x["rss_mib"] for x in o], [x["rss_mib"] for x in t], 10))
-            lines.append(fmt_row(f"sidecar CPU over {a.sidecar_seconds}s", "s", [x["cpu"] for x in o],
-                                 [x["cpu"] for x in t], 10))
+            for v in [v for v in a.sidecar_variants.split(",") if v]:
+                res = {k: [] for k in agents}
+                for r in range(a.sidecar_rounds):
+                    for name, cmd in agents.items():
+                        out = os.path.join(work, f"sidecar-{v}-{name}-{r}")
+                        os.makedirs(out + "/secrets")
+                        cfg = os.path.join(out, "agent.json")
+                        with open(cfg, "w") as f:
+                            json.dump(config(srv, work, out, variants[v], init=False), f)
+                        res[name].append(run_sidecar(cmd, cfg, a.sidecar_seconds))
+                o, t = res["vaultlet"], res["bao"]
+                lines.append(fmt_row(f"{v} sidecar RSS after {a.sidecar_seconds}s (2s refresh)", "MiB",
+                                     [x["rss_mib"] for x in o], [x["rss_mib"] for x in t], 10))
+                lines.append(fmt_row(f"{v} sidecar CPU over {a.sidecar_seconds}s", "s", [x["cpu"] for x in o],
+                                     [x["cpu"] for x in t], 10))
+                print("\n".join(lines[-2:]), flush=True)
     finally:
         srv.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -31,6 +31,10 @@ use super::schedule::Jitter;
 /// tokio's timer wheel: level-0 slots are 1 ms, so a level-1 slot spans 64 ms.
 const WHEEL_SLOT: Duration = Duration::from_millis(64);
 
+/// Longer waits are cut to this (a lease of centuries must not overflow an `Instant`; tokio
+/// cannot sleep past ~2 years in one go anyway, and re-arms).
+const MAX_SPAN: Duration = Duration::from_secs(10 * 365 * 86_400);
+
 static RUNTIME_START: OnceLock<Instant> = OnceLock::new();
 
 /// Records "now" as the time origin of the tokio runtime about to be built. Call it right
@@ -73,13 +77,21 @@ impl Pacer {
     /// same pick for every chain whose band holds the same points, so chains that come close
     /// merge); the plain draw `base + span × f` when no grid point is inside.
     pub fn next(&self, base: Instant, jitter: Jitter) -> Instant {
+        let jitter = Jitter {
+            span: jitter.span.min(MAX_SPAN),
+            ..jitter
+        };
         let since = base.saturating_duration_since(self.origin);
         let (lo, hi) = jitter.bounds();
         let (lo, hi) = (since + lo, since + hi);
         let grid = grid_for(hi - lo);
         let mut best: Option<(u64, Duration)> = None;
         let mut p = floor_to(lo + grid - Duration::from_nanos(1), grid);
-        while p <= hi {
+        // At most ~9 points: the grid is at least a quarter of the band less one slot.
+        for _ in 0..16 {
+            if p > hi {
+                break;
+            }
             let rank = mix(self.seed ^ p.as_millis() as u64);
             if best.is_none_or(|(r, _)| rank > r) {
                 best = Some((rank, p));
@@ -102,8 +114,9 @@ fn grid_for(band: Duration) -> Duration {
 }
 
 fn floor_to(d: Duration, step: Duration) -> Duration {
-    let n = d.as_nanos() / step.as_nanos();
-    step * n as u32
+    let step = step.as_nanos();
+    let n = d.as_nanos() / step * step;
+    Duration::new((n / 1_000_000_000) as u64, (n % 1_000_000_000) as u32)
 }
 
 /// splitmix64's finaliser: a well-spread 64-bit hash of `x`.
@@ -209,6 +222,29 @@ mod tests {
             }
         }
         assert!(met.is_some(), "two chains 64 ms apart never met");
+    }
+
+    #[test]
+    fn absurd_leases_neither_panic_nor_spin() {
+        let p = Pacer::new(Instant::now(), 5);
+        let base = p.slot(p.origin + Duration::from_millis(900));
+        for secs in [i64::MAX as u64, 1 << 40, 400 * 365 * 86_400] {
+            let j = Jitter {
+                span: Duration::from_secs(secs),
+                threshold: 0.9,
+            };
+            let next = p.next(base, j);
+            let waited = next - base;
+            assert!(
+                waited >= MAX_SPAN.mul_f64(0.85) && waited <= MAX_SPAN.mul_f64(0.95),
+                "{waited:?}"
+            );
+        }
+        let zero = Jitter {
+            span: Duration::ZERO,
+            threshold: 0.9,
+        };
+        assert_eq!(p.next(base, zero), base, "an expired certificate: at once");
     }
 
     #[test]

@@ -177,6 +177,15 @@ def config(srv, work, out, templates, init=True):
     }
 
 
+def prepare(srv, work, out, templates, init=True):
+    """Makes `out` (with its secrets/ directory), writes the agent config there, returns its path."""
+    os.makedirs(out + "/secrets")
+    cfg = os.path.join(out, "agent.json")
+    with open(cfg, "w") as f:
+        json.dump(config(srv, work, out, templates, init), f)
+    return cfg
+
+
 def audit_server_seconds(path, start_offset):
     """Sum over requests logged after start_offset of (response time − request time)."""
     req, total = {}, 0.0
@@ -305,11 +314,7 @@ def main():
             res = {k: [] for k in agents}
             for r in range(a.rounds):
                 for name, cmd in agents.items():
-                    out = os.path.join(work, f"{v}-{name}-{r}")
-                    os.makedirs(out + "/secrets")
-                    cfg = os.path.join(out, "agent.json")
-                    with open(cfg, "w") as f:
-                        json.dump(config(srv, work, out, variants[v]), f)
+                    cfg = prepare(srv, work, os.path.join(work, f"{v}-{name}-{r}"), variants[v])
                     res[name].append(run_init(cmd, cfg, srv))
                 # the two agents must have rendered the same bytes (PKI output differs per issuance)
                 for fname in variants[v]:
@@ -336,10 +341,7 @@ def main():
                 for r in range(a.sidecar_rounds):
                     for name, cmd in agents.items():
                         out = os.path.join(work, f"sidecar-{v}-{name}-{r}")
-                        os.makedirs(out + "/secrets")
-                        cfg = os.path.join(out, "agent.json")
-                        with open(cfg, "w") as f:
-                            json.dump(config(srv, work, out, variants[v], init=False), f)
+                        cfg = prepare(srv, work, out, variants[v], init=False)
                         res[name].append(run_sidecar(cmd, cfg, a.sidecar_seconds))
                 o, t = res["vaultlet"], res["bao"]
                 lines.append(fmt_row(f"{v} sidecar RSS after {a.sidecar_seconds}s (2s refresh)", "MiB",

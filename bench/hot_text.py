@@ -21,7 +21,6 @@ Regenerate after large changes: `bench/hot-text` (needs valgrind; see bench/READ
 Usage: bench/hot-text   (the wrapper builds the agent and its map, then runs this)
 """
 import bisect
-import json
 import os
 import re
 import signal
@@ -186,11 +185,7 @@ def main():
             try:
                 ab.seed(srv, work, 1)
                 for mode in ("init", "sidecar"):
-                    out = os.path.join(work, mode)
-                    os.makedirs(out + "/secrets")
-                    cfg = os.path.join(out, "agent.json")
-                    with open(cfg, "w") as f:
-                        json.dump(ab.config(srv, work, out, ab.CONSUL10, init=mode == "init"), f)
+                    cfg = ab.prepare(srv, work, os.path.join(work, mode), ab.CONSUL10, init=mode == "init")
                     prof = os.path.join(work, f"{mode}.callgrind")
                     callgrind(agent, cfg, prof, None if mode == "init" else SIDECAR_SECONDS)
                     addrs, targets = executed_addresses(prof)

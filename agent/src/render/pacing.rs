@@ -72,6 +72,17 @@ impl Pacer {
         self.origin + floor_to(since, WHEEL_SLOT)
     }
 
+    /// [`Pacer::next`], unless that is already past at `now` (the fetch outlasted its period,
+    /// e.g. through retries): then counted from `now`'s slot.
+    pub fn next_after(&self, base: Instant, jitter: Jitter, now: Instant) -> Instant {
+        let at = self.next(base, jitter);
+        if at < now {
+            self.next(self.slot(now), jitter)
+        } else {
+            at
+        }
+    }
+
     /// The instant to fetch again, for a fetch scheduled at `base`: of the grid points inside
     /// the band, the one this process's seed ranks highest (a uniform pick among them, and the
     /// same pick for every chain whose band holds the same points, so chains that come close
@@ -222,6 +233,24 @@ mod tests {
             }
         }
         assert!(met.is_some(), "two chains 64 ms apart never met");
+    }
+
+    #[test]
+    fn a_late_fetch_counts_from_now() {
+        let p = Pacer::new(Instant::now(), 11);
+        let base = p.slot(p.origin);
+        let on_time = base + Duration::from_millis(10);
+        assert_eq!(
+            p.next_after(base, jitter(2000), on_time),
+            p.next(base, jitter(2000))
+        );
+        let late = base + Duration::from_secs(30); // retries took 30 s
+        let next = p.next_after(base, jitter(2000), late);
+        let waited = (next - p.slot(late)).as_millis();
+        assert!(
+            (1700..=1900).contains(&waited),
+            "{waited} ms after now's slot"
+        );
     }
 
     #[test]

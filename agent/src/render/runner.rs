@@ -406,11 +406,7 @@ fn spawn_fetcher(
                     pacer.slot(Instant::now())
                 }
                 Next::Jittered(j) => {
-                    let mut at = pacer.next(base, j);
-                    if at < Instant::now() {
-                        // The fetch outlasted its period (retries): count from now.
-                        at = pacer.next(pacer.slot(Instant::now()), j);
-                    }
+                    let at = pacer.next_after(base, j, Instant::now());
                     tokio::time::sleep_until(at.into()).await;
                     at
                 }

@@ -326,8 +326,8 @@ mod tests {
         }
     }
 
-    fn tls_settings() -> crate::cli::TlsSettings {
-        crate::cli::TlsSettings {
+    fn tls_settings() -> crate::settings::TlsSettings {
+        crate::settings::TlsSettings {
             files: None,
             ca_file: None,
             webhook_config: None,

@@ -7,10 +7,11 @@ use vaultlet_shared::config::GoDuration;
 
 use crate::cli::{Flags, TlsFlags};
 
-/// A startup failure: printed, then exit 1 (§6.2).
+/// A startup failure: printed, then exit 1 (injector.md §6.2).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{0}")]
 pub struct StartupError(pub String);
+
 /// The validated settings the server runs with.
 #[derive(Debug, Clone)]
 pub struct Settings {

@@ -296,10 +296,7 @@ mod tests {
     use serde_json::{Value, json};
 
     fn settings() -> InjectorDefaults {
-        InjectorDefaults {
-            vault_address: "https://vault:8200".into(),
-            ..InjectorDefaults::default()
-        }
+        crate::fixture::TestInjector::new().defaults()
     }
 
     fn answer(body: &Value) -> Value {

@@ -9,9 +9,11 @@
 //! - [`tls`]: the serving certificate: files (hot-reloaded) or generated (auto-TLS).
 //! - [`metrics`]: upstream's Prometheus metrics.
 //! - [`run`]: startup in upstream's order, signals, shutdown.
+//! - [`fixture`]: the injector settings tests run with (tests only).
 
 pub mod admission;
 pub mod cli;
+pub mod fixture;
 pub mod goflag;
 pub mod metrics;
 pub mod mutate;

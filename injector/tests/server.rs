@@ -13,10 +13,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde_json::Value;
 use vaultlet_injector::admission::review;
+use vaultlet_injector::fixture::TestInjector;
 use vaultlet_injector::tls::auto::{Bundle, Generator};
 use vaultlet_shared::annotations::InjectorDefaults;
-
-const VAULT: &str = "https://vault.vault.svc:8200";
 
 fn data(name: &str) -> String {
     std::fs::read_to_string(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
@@ -47,8 +46,7 @@ impl Injector {
             .arg(format!("-tls-key-file={}", dir.join("tls.key").display()))
             .args(extra)
             .env_clear()
-            .env("AGENT_INJECT_VAULT_ADDR", VAULT)
-            .env("AGENT_INJECT_VAULT_IMAGE", "vaultlet/vaultlet:test")
+            .envs(TestInjector::new().env())
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log).unwrap())
@@ -202,11 +200,7 @@ fn setup() -> (tempfile::TempDir, Generator, Bundle) {
 }
 
 fn settings() -> InjectorDefaults {
-    InjectorDefaults {
-        vault_address: VAULT.into(),
-        vault_image: "vaultlet/vaultlet:test".into(),
-        ..InjectorDefaults::default()
-    }
+    TestInjector::new().defaults()
 }
 
 #[test]
@@ -506,9 +500,9 @@ fn auto_tls_without_a_webhook_configuration_serves_a_generated_certificate() {
             "agent-inject".to_string(),
             format!("-listen=127.0.0.1:{port}"),
             "-tls-auto-hosts=127.0.0.1".into(),
-            format!("-vault-address={VAULT}"),
         ])
         .env_clear()
+        .envs(TestInjector::new().env())
         .current_dir(dir.path())
         .stderr(Stdio::null())
         .spawn()

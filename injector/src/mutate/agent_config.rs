@@ -307,7 +307,7 @@ pub fn agent_config_json(spec: &AgentSpec, role: Role) -> Result<Vec<u8>, AgentC
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vaultlet_shared::annotations::{Annotations, ContainerFacts, InjectorDefaults, PodFacts};
+    use vaultlet_shared::annotations::{Annotations, ContainerFacts, PodFacts};
 
     fn spec(extra: &[(&str, &str)]) -> AgentSpec {
         let mut pairs = vec![
@@ -327,10 +327,9 @@ mod tests {
             }],
             ..PodFacts::default()
         };
-        let settings = InjectorDefaults {
-            vault_address: "http://127.0.0.1:8200".into(),
-            ..InjectorDefaults::default()
-        };
+        let settings = crate::fixture::TestInjector::new()
+            .vault_address("http://127.0.0.1:8200")
+            .defaults();
         AgentSpec::build(&Annotations::from_pairs(pairs), &pod, "ns", &settings).unwrap()
     }
 

@@ -306,6 +306,8 @@ mod tests {
     use super::*;
     use vaultlet_shared::annotations::{Annotations, ContainerFacts, InjectorDefaults, PodFacts};
 
+    use crate::fixture::TestInjector;
+
     fn spec(extra: &[(&str, &str)], settings: InjectorDefaults) -> AgentSpec {
         let mut pairs = vec![
             ("vault.hashicorp.com/agent-inject", "true"),
@@ -325,10 +327,6 @@ mod tests {
             }],
             ..PodFacts::default()
         };
-        let settings = InjectorDefaults {
-            vault_address: "http://127.0.0.1:8200".into(),
-            ..settings
-        };
         AgentSpec::build(&Annotations::from_pairs(pairs), &pod, "ns", &settings).unwrap()
     }
 
@@ -340,17 +338,17 @@ mod tests {
     fn security_context_rules() {
         let s = spec(
             &[("vault.hashicorp.com/agent-run-as-group", "0")],
-            InjectorDefaults::default(),
+            TestInjector::new().defaults(),
         );
         assert_eq!(build(&s)["securityContext"]["runAsNonRoot"], false);
         let s = spec(
             &[("vault.hashicorp.com/agent-run-as-same-user", "true")],
-            InjectorDefaults::default(),
+            TestInjector::new().defaults(),
         );
         assert_eq!(build(&s)["securityContext"]["runAsUser"], 1234);
         let off = InjectorDefaults {
             set_security_context: false,
-            ..InjectorDefaults::default()
+            ..TestInjector::new().defaults()
         };
         assert!(
             build(&spec(&[], off.clone()))
@@ -371,7 +369,7 @@ mod tests {
                 ("vault.hashicorp.com/agent-limits-mem", "1.5Gi"),
                 ("vault.hashicorp.com/agent-requests-cpu", ""),
             ],
-            InjectorDefaults::default(),
+            TestInjector::new().defaults(),
         );
         let c = build(&s);
         let names: Vec<&str> = c["env"]
@@ -407,7 +405,7 @@ mod tests {
                 ("vault.hashicorp.com/agent-configmap", "cm"),
                 ("vault.hashicorp.com/ca-cert", "/ca.pem"),
             ],
-            InjectorDefaults::default(),
+            TestInjector::new().defaults(),
         );
         let c = build(&s);
         let env = c["env"].as_array().unwrap();

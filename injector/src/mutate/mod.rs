@@ -360,10 +360,7 @@ mod tests {
     }
 
     fn settings() -> InjectorDefaults {
-        InjectorDefaults {
-            vault_address: "http://127.0.0.1:8200".into(),
-            ..InjectorDefaults::default()
-        }
+        crate::fixture::TestInjector::new().defaults()
     }
 
     #[test]

@@ -327,15 +327,7 @@ mod tests {
     }
 
     fn tls_settings() -> crate::settings::TlsSettings {
-        crate::settings::TlsSettings {
-            files: None,
-            ca_file: None,
-            webhook_config: None,
-            auto_hosts: vec![],
-            tls13_only: false,
-            cipher_suites: vec![],
-            warnings: vec![],
-        }
+        crate::fixture::TestInjector::new().settings(&[]).tls
     }
 
     #[tokio::test]

@@ -548,9 +548,9 @@ fn start_injector(dir: &Path, vault_addr: &str) -> InjectorProcess {
             format!("-listen=127.0.0.1:{port}"),
             format!("-tls-cert-file={}", crt.display()),
             format!("-tls-key-file={}", key.display()),
-            format!("-vault-address={vault_addr}"),
         ])
         .env_clear()
+        .envs(TestInjector::new().vault_address(vault_addr).env())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("injector.log")).unwrap())

@@ -81,7 +81,8 @@ fn record_request(uid: &str, namespace: &str, kind: Option<&RawValue>, pod: Opti
     let kind = kind.as_ref().map(|k| k.kind.as_ref());
     let pod = pod.and_then(|p| {
         let m = &p.metadata;
-        m.name.as_deref().or(m.generate_name.as_deref())
+        let name = m.name.as_deref().filter(|n| !n.is_empty());
+        name.or(m.generate_name.as_deref())
     });
     let (Some(f_uid), Some(f_ns), Some(f_kind), Some(f_pod)) = (
         fields.field("uid"),

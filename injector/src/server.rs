@@ -82,9 +82,7 @@ async fn mutate(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes
     }
     // The span opens before the body is decoded, and decoding fills its fields, so every line
     // below (and in the pipeline) names the request (injector.md §6.7).
-    let span = review_span();
-    let _entered = span.enter();
-    match review_with_outcome(&body, &st.defaults) {
+    review_span().in_scope(|| match review_with_outcome(&body, &st.defaults) {
         Ok((out, outcome)) => {
             if outcome.refused {
                 tracing::warn!("refused the pod");
@@ -107,7 +105,7 @@ async fn mutate(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes
             let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
             text(status, format!("{e}\n"))
         }
-    }
+    })
 }
 
 async fn metrics(State(st): State<Arc<AppState>>) -> Response {

@@ -1,11 +1,16 @@
-//! The pure `/mutate` handler: AdmissionReview (v1/v1beta1) bytes in, AdmissionReview bytes out (§2.1).
+//! The pure `/mutate` handler: AdmissionReview (v1/v1beta1) bytes in, AdmissionReview bytes out
+//! (injector.md §2.1), and the `review` span its log lines are written in (injector.md §6.7).
+
+use std::borrow::Cow;
 
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use tracing::field::Empty;
 use vaultlet_shared::annotations::InjectorDefaults;
 
-use crate::mutate::{Decision, decide, pod::Pod};
+use crate::mutate::pod::{Pod, PodError};
+use crate::mutate::{Decision, decide};
 
 const V1: &str = "admission.k8s.io/v1";
 const V1BETA1: &str = "admission.k8s.io/v1beta1";
@@ -44,11 +49,55 @@ pub struct Outcome {
     pub sidecar_injected: bool,
     /// The AdmissionRequest had an empty namespace.
     pub namespace_is_empty: bool,
-    /// The request's uid and namespace, and the pod's name (or `generateName`), for logs and
-    /// metrics.
-    pub uid: String,
+    /// The request's namespace, for metrics (logs have it from the [`review_span`]).
     pub namespace: String,
-    pub pod: String,
+}
+
+/// The span one review is handled in, to be entered before [`review_with_outcome`] runs: it
+/// fills `uid`, `namespace`, `kind` (the request's resource kind) and `pod` (the pod's name, else
+/// its `generateName`) as soon as the body is decoded, so every line logged while handling the
+/// review carries them (injector.md §6.7).
+pub fn review_span() -> tracing::Span {
+    tracing::info_span!(
+        "review",
+        uid = Empty,
+        namespace = Empty,
+        kind = Empty,
+        pod = Empty
+    )
+}
+
+/// Records what the request says about itself on the current span (a [`review_span`]) in one
+/// call: the JSON log format re-serialises a span's fields on every record.
+fn record_request(uid: &str, namespace: &str, kind: Option<&RawValue>, pod: Option<&Pod>) {
+    let span = tracing::Span::current();
+    if span.is_disabled() {
+        return; // no span, or logging is off at its level
+    }
+    let Some(fields) = span.metadata().map(|m| m.fields()) else {
+        return;
+    };
+    let kind = kind.and_then(|k| serde_json::from_str::<KindIn<'_>>(k.get()).ok());
+    let kind = kind.as_ref().map(|k| k.kind.as_ref());
+    let pod = pod.and_then(|p| {
+        let m = &p.metadata;
+        let name = m.name.as_deref().filter(|n| !n.is_empty());
+        name.or(m.generate_name.as_deref())
+    });
+    let (Some(f_uid), Some(f_ns), Some(f_kind), Some(f_pod)) = (
+        fields.field("uid"),
+        fields.field("namespace"),
+        fields.field("kind"),
+        fields.field("pod"),
+    ) else {
+        return; // not a review span
+    };
+    span.record_all(&fields.value_set(&[
+        (&f_uid, Some(&uid as &dyn tracing::Value)),
+        (&f_ns, Some(&namespace as &dyn tracing::Value)),
+        (&f_kind, kind.as_ref().map(|k| k as &dyn tracing::Value)),
+        (&f_pod, pod.as_ref().map(|p| p as &dyn tracing::Value)),
+    ]));
 }
 
 /// The envelope, generic over how `request.object` is read: as a [`Pod`] in the one-pass fast
@@ -56,38 +105,47 @@ pub struct Outcome {
 /// (refused in the answer).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ReviewIn<O> {
+struct ReviewIn<'a, O> {
     #[serde(default)]
     api_version: Option<String>,
     #[serde(default)]
     kind: Option<String>,
-    #[serde(default = "Option::default")]
-    request: Option<RequestIn<O>>,
+    #[serde(borrow, default = "Option::default")]
+    request: Option<RequestIn<'a, O>>,
 }
 
 #[derive(Deserialize)]
-struct RequestIn<O> {
+struct RequestIn<'a, O> {
     #[serde(default)]
     uid: String,
     #[serde(default)]
     namespace: String,
+    /// The GroupVersionKind of the object, kept raw: it is read only for logs, and a strange
+    /// value must not fail the review.
+    #[serde(borrow, default)]
+    kind: Option<&'a RawValue>,
     #[serde(default = "Option::default")]
     object: Option<O>,
 }
 
-const NO_POD: &str = "pod object missing from admission request";
+/// `request.kind`'s `kind`.
+#[derive(Deserialize)]
+struct KindIn<'a> {
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+}
 
 /// The decoded request: apiVersion to answer with, uid, namespace, and the pod (or why not).
 struct Decoded {
     api_version: &'static str,
     uid: String,
     namespace: String,
-    pod: Result<Pod, String>,
+    pod: Result<Pod, PodError>,
 }
 
 fn decode(text: &str) -> Result<Decoded, AdmissionError> {
     // One typed pass over the whole body when it is well formed (the usual case) …
-    let (api_version, kind, req) = match serde_json::from_str::<ReviewIn<Pod>>(text) {
+    let (api_version, kind, req) = match serde_json::from_str::<ReviewIn<'_, Pod>>(text) {
         Ok(rev) => (
             rev.api_version,
             rev.kind,
@@ -95,25 +153,29 @@ fn decode(text: &str) -> Result<Decoded, AdmissionError> {
                 (
                     r.uid,
                     r.namespace,
-                    r.object.ok_or_else(|| NO_POD.to_string()),
+                    r.kind,
+                    r.object.ok_or(PodError::Missing),
                 )
             }),
         ),
         // … and, when it is not, the envelope first, then the object on its own, so that the
         // error names the right part.
         Err(_) => {
-            let rev: ReviewIn<&RawValue> =
+            let rev: ReviewIn<'_, &RawValue> =
                 serde_json::from_str(text).map_err(|e| AdmissionError::Decode(e.to_string()))?;
             let req = rev.request.map(|r| {
                 let pod = match r.object {
-                    None => Err(NO_POD.to_string()),
-                    Some(raw) => serde_json::from_str::<Pod>(raw.get()).map_err(|e| e.to_string()),
+                    None => Err(PodError::Missing),
+                    Some(raw) => serde_json::from_str::<Pod>(raw.get()).map_err(PodError::Decode),
                 };
-                (r.uid, r.namespace, pod)
+                (r.uid, r.namespace, r.kind, pod)
             });
             (rev.api_version, rev.kind, req)
         }
     };
+    if let Some((uid, namespace, kind, pod)) = &req {
+        record_request(uid, namespace, *kind, pod.as_ref().ok());
+    }
     let api_version = match api_version.as_deref() {
         None | Some("") => V1,
         Some(V1) => V1,
@@ -129,7 +191,7 @@ fn decode(text: &str) -> Result<Decoded, AdmissionError> {
             "no kind {k:?} is registered for version {api_version:?}"
         )));
     }
-    let (uid, namespace, pod) = req.ok_or(AdmissionError::NoRequest)?;
+    let (uid, namespace, _, pod) = req.ok_or(AdmissionError::NoRequest)?;
     Ok(Decoded {
         api_version,
         uid,
@@ -188,7 +250,8 @@ pub fn review(body: &[u8], settings: &InjectorDefaults) -> Result<Vec<u8>, Admis
     review_with_outcome(body, settings).map(|(b, _)| b)
 }
 
-/// [`review`], also telling what was decided (for metrics).
+/// [`review`], also telling what was decided (for metrics). Run it inside a [`review_span`] so
+/// that its log lines name the request.
 pub fn review_with_outcome(
     body: &[u8],
     settings: &InjectorDefaults,
@@ -199,17 +262,15 @@ pub fn review_with_outcome(
         namespace_is_empty: req.namespace.is_empty(),
         ..Outcome::default()
     };
-    let decision = match &req.pod {
-        Ok(pod) => {
-            outcome.pod = pod.metadata.name.clone().unwrap_or_default();
-            decide(pod, &req.namespace, settings)
-        }
-        Err(message) => Decision::Refuse(message.clone()),
+    let decision = match req.pod {
+        Ok(pod) => decide(&pod, &req.namespace, settings),
+        Err(e) => Decision::Refuse(e.into()),
     };
     let bytes = match decision {
         Decision::Skip => write_review(req.api_version, &req.uid, Answer::Allow),
-        Decision::Refuse(message) => {
+        Decision::Refuse(refusal) => {
             outcome.refused = true;
+            let message = refusal.to_string();
             write_review(req.api_version, &req.uid, Answer::Refuse(&message))
         }
         Decision::Patch {
@@ -225,7 +286,6 @@ pub fn review_with_outcome(
             write_review(req.api_version, &req.uid, Answer::Patch(&patch))
         }
     };
-    outcome.uid = req.uid;
     outcome.namespace = req.namespace;
     Ok((bytes, outcome))
 }
@@ -233,13 +293,11 @@ pub fn review_with_outcome(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mutate::pod::NO_POD;
     use serde_json::{Value, json};
 
     fn settings() -> InjectorDefaults {
-        InjectorDefaults {
-            vault_address: "https://vault:8200".into(),
-            ..InjectorDefaults::default()
-        }
+        crate::fixture::TestInjector::new().defaults()
     }
 
     fn answer(body: &Value) -> Value {

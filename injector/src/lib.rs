@@ -2,16 +2,22 @@
 //!
 //! - [`admission`]: AdmissionReview in, AdmissionReview out (the pure `/mutate` handler).
 //! - [`mutate`]: the decision pipeline, the injected containers, volumes, generated config and patch.
-//! - [`cli`]: flags and `AGENT_INJECT_*` environment, validated into [`cli::Settings`].
+//! - [`cli`]: the flags and their `AGENT_INJECT_*` environment twins, as clap structs.
+//! - [`goflag`]: Go's `flag` conventions (single dash, stop at the first non-flag, env wins).
+//! - [`settings`]: the flags validated into typed [`settings::Settings`].
 //! - [`server`]: the HTTPS routes and the connection loop.
 //! - [`tls`]: the serving certificate: files (hot-reloaded) or generated (auto-TLS).
 //! - [`metrics`]: upstream's Prometheus metrics.
 //! - [`run`]: startup in upstream's order, signals, shutdown.
+//! - [`fixture`]: the injector settings tests run with (tests only).
 
 pub mod admission;
 pub mod cli;
+pub mod fixture;
+pub mod goflag;
 pub mod metrics;
 pub mod mutate;
 pub mod run;
 pub mod server;
+pub mod settings;
 pub mod tls;

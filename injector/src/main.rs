@@ -3,7 +3,8 @@
 
 use std::process::ExitCode;
 
-use vaultlet_injector::cli::{self, Invocation, Settings};
+use vaultlet_injector::cli::{self, Invocation};
+use vaultlet_injector::settings::Settings;
 
 /// mimalloc, chosen by measurement (bench/README.md): a review allocates and frees a few hundred
 /// small strings and maps, and glibc's allocator was a fifth of the webhook's CPU time.

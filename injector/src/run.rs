@@ -20,9 +20,9 @@ use std::time::{Duration, SystemTime};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::cli::{Settings, StartupError};
 use crate::metrics::Metrics;
 use crate::server::{self, AppState};
+use crate::settings::{Settings, StartupError};
 use crate::tls::auto::Generator;
 use crate::tls::cluster::{Backoff, CaFilePublisher, ClusterTls, ClusterTlsConfig};
 use crate::tls::files::{self, CertFiles};

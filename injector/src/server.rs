@@ -21,10 +21,9 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
-use tracing::Instrument;
 use vaultlet_shared::annotations::InjectorDefaults;
 
-use crate::admission::review_with_outcome;
+use crate::admission::{review_span, review_with_outcome};
 use crate::metrics::Metrics;
 
 /// Largest AdmissionReview accepted (a pod spec is far smaller; the API server caps at 3 MiB).
@@ -81,24 +80,21 @@ async fn mutate(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes
     if body.is_empty() {
         return text(StatusCode::BAD_REQUEST, "Empty request body\n".into());
     }
-    match review_with_outcome(&body, &st.defaults) {
+    // The span opens before the body is decoded, and decoding fills its fields, so every line
+    // below (and in the pipeline) names the request (injector.md §6.7).
+    review_span().in_scope(|| match review_with_outcome(&body, &st.defaults) {
         Ok((out, outcome)) => {
-            let span = tracing::info_span!("review", uid = %outcome.uid, namespace = %outcome.namespace, pod = %outcome.pod);
-            async {
-                if outcome.refused {
-                    tracing::warn!("refused the pod");
-                } else if outcome.patched {
-                    tracing::info!(
-                        init = outcome.init_injected,
-                        sidecar = outcome.sidecar_injected,
-                        "injected the agent"
-                    );
-                } else {
-                    tracing::debug!("nothing to inject");
-                }
+            if outcome.refused {
+                tracing::warn!("refused the pod");
+            } else if outcome.patched {
+                tracing::info!(
+                    init = outcome.init_injected,
+                    sidecar = outcome.sidecar_injected,
+                    "injected the agent"
+                );
+            } else {
+                tracing::debug!("nothing to inject");
             }
-            .instrument(span)
-            .await;
             if let Some(m) = &st.metrics {
                 m.record(&outcome);
             }
@@ -109,7 +105,7 @@ async fn mutate(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes
             let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
             text(status, format!("{e}\n"))
         }
-    }
+    })
 }
 
 async fn metrics(State(st): State<Arc<AppState>>) -> Response {

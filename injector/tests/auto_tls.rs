@@ -17,7 +17,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
-use vaultlet_injector::cli::{self, Invocation, Settings};
+use vaultlet_injector::fixture::TestInjector;
+use vaultlet_injector::settings::Settings;
 use vaultlet_injector::tls::auto::Generator;
 use vaultlet_injector::tls::incluster::InCluster;
 use vaultlet_injector::tls::{CertSlot, certified_key, server_config};
@@ -116,19 +117,9 @@ async fn fake_api() -> (String, String, Arc<Mutex<ApiState>>) {
 }
 
 fn settings(extra: &[&str]) -> Settings {
-    let mut args = vec![
-        "vaultlet-injector",
-        "agent-inject",
-        "-listen=127.0.0.1:0",
-        "-vault-address=https://vault:8200",
-        "-tls-auto-hosts=127.0.0.1,localhost",
-    ];
-    args.extend_from_slice(extra);
-    let args = args.into_iter().map(Into::into).collect();
-    match cli::parse(args, &|_| None).unwrap() {
-        Invocation::Serve(f) => Settings::from_cli(*f).unwrap(),
-        Invocation::Version => unreachable!(),
-    }
+    let mut flags = vec!["-listen=127.0.0.1:0", "-tls-auto-hosts=127.0.0.1,localhost"];
+    flags.extend_from_slice(extra);
+    TestInjector::new().settings(&flags)
 }
 
 /// Starts one replica; answers its address once it serves.

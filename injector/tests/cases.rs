@@ -4,13 +4,15 @@
 use base64::Engine as _;
 use serde_json::{Value, json};
 use vaultlet_injector::admission::{AdmissionError, review};
+use vaultlet_injector::fixture::TestInjector;
 use vaultlet_shared::annotations::{AgentFlavor, InjectorDefaults};
 
+fn injector() -> TestInjector {
+    TestInjector::new().vault_address("https://vault:8200")
+}
+
 fn settings() -> InjectorDefaults {
-    InjectorDefaults {
-        vault_address: "https://vault:8200".into(),
-        ..InjectorDefaults::default()
-    }
+    injector().defaults()
 }
 
 fn pod(annotations: Value) -> Value {
@@ -117,7 +119,11 @@ fn refusals_carry_the_spec_messages() {
         r["response"]["status"]["message"],
         "error with request namespace: cannot inject into system namespaces: kube-public"
     );
-    let no_addr = InjectorDefaults::default();
+    // A configuration the command line refuses; the handler refuses every injection with it.
+    let no_addr = InjectorDefaults {
+        vault_address: String::new(),
+        ..settings()
+    };
     let r = respond_with(&pod(json!({INJECT: "true"})), "default", &no_addr);
     assert_eq!(
         r["response"]["status"]["message"],
@@ -387,10 +393,7 @@ fn upstream_flavors_use_the_shell_forms() {
         json!({INJECT: "true", "vault.hashicorp.com/role": "r", "vault.hashicorp.com/agent-revoke-on-shutdown": "true",
         "vault.hashicorp.com/agent-revoke-grace": "01"}),
     );
-    let vault = InjectorDefaults {
-        agent_flavor: AgentFlavor::Vault,
-        ..settings()
-    };
+    let vault = injector().flavor(AgentFlavor::Vault).defaults();
     let out = patched(&p, &vault);
     let side = &out["spec"]["containers"][1];
     assert_eq!(side["command"], json!(["/bin/sh", "-ec"]));
@@ -408,10 +411,7 @@ fn upstream_flavors_use_the_shell_forms() {
             "/bin/sleep 1 && /bin/vault token revoke -address=https://vault:8200 -self"
         ])
     );
-    let bao = InjectorDefaults {
-        agent_flavor: AgentFlavor::Openbao,
-        ..settings()
-    };
+    let bao = injector().flavor(AgentFlavor::Openbao).defaults();
     let out = patched(&p, &bao);
     let init = &out["spec"]["initContainers"][0];
     assert_eq!(
@@ -464,6 +464,7 @@ impl Rng {
 #[test]
 fn random_bodies_and_annotation_values_never_panic() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let settings = settings();
     let valid = review_of(
         &pod(json!({INJECT: "true", "vault.hashicorp.com/role": "r"})),
         "d",
@@ -475,10 +476,10 @@ fn random_bodies_and_annotation_values_never_panic() {
             let i = (rng.next() as usize) % body.len();
             body[i] = rng.next() as u8;
         }
-        let _ = review(&body, &settings());
+        let _ = review(&body, &settings);
         let len = (rng.next() % 64) as usize;
         let junk: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
-        let _ = review(&junk, &settings());
+        let _ = review(&junk, &settings);
     }
     let keys: Vec<&str> = vaultlet_shared::annotations::ANNOTATIONS
         .iter()
@@ -499,7 +500,7 @@ fn random_bodies_and_annotation_values_never_panic() {
         let p = pod(
             json!({INJECT: "true", "vault.hashicorp.com/role": "r", format!("vault.hashicorp.com/{key}"): value}),
         );
-        let out = review(&review_of(&p, "d", "admission.k8s.io/v1"), &settings());
+        let out = review(&review_of(&p, "d", "admission.k8s.io/v1"), &settings);
         assert!(out.is_ok(), "{key}={value:?}");
     }
 }

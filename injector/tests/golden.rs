@@ -5,14 +5,11 @@
 use base64::Engine as _;
 use serde_json::Value;
 use vaultlet_injector::admission::review;
+use vaultlet_injector::fixture::TestInjector;
 use vaultlet_shared::annotations::{AgentFlavor, InjectorDefaults};
 
 fn settings(flavor: AgentFlavor) -> InjectorDefaults {
-    InjectorDefaults {
-        vault_address: "https://vault.vault.svc:8200".into(),
-        vault_image: "vaultlet/vaultlet:test".into(),
-        ..InjectorDefaults::for_flavor(flavor)
-    }
+    TestInjector::new().flavor(flavor).defaults()
 }
 
 fn data(name: &str) -> String {

@@ -13,10 +13,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde_json::Value;
 use vaultlet_injector::admission::review;
+use vaultlet_injector::fixture::TestInjector;
 use vaultlet_injector::tls::auto::{Bundle, Generator};
 use vaultlet_shared::annotations::InjectorDefaults;
-
-const VAULT: &str = "https://vault.vault.svc:8200";
 
 fn data(name: &str) -> String {
     std::fs::read_to_string(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
@@ -47,8 +46,7 @@ impl Injector {
             .arg(format!("-tls-key-file={}", dir.join("tls.key").display()))
             .args(extra)
             .env_clear()
-            .env("AGENT_INJECT_VAULT_ADDR", VAULT)
-            .env("AGENT_INJECT_VAULT_IMAGE", "vaultlet/vaultlet:test")
+            .envs(TestInjector::new().env())
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log).unwrap())
@@ -202,11 +200,7 @@ fn setup() -> (tempfile::TempDir, Generator, Bundle) {
 }
 
 fn settings() -> InjectorDefaults {
-    InjectorDefaults {
-        vault_address: VAULT.into(),
-        vault_image: "vaultlet/vaultlet:test".into(),
-        ..InjectorDefaults::default()
-    }
+    TestInjector::new().defaults()
 }
 
 #[test]
@@ -506,9 +500,9 @@ fn auto_tls_without_a_webhook_configuration_serves_a_generated_certificate() {
             "agent-inject".to_string(),
             format!("-listen=127.0.0.1:{port}"),
             "-tls-auto-hosts=127.0.0.1".into(),
-            format!("-vault-address={VAULT}"),
         ])
         .env_clear()
+        .envs(TestInjector::new().env())
         .current_dir(dir.path())
         .stderr(Stdio::null())
         .spawn()
@@ -658,19 +652,7 @@ fn json_logs_and_no_pod_spec_at_info() {
         body.into_bytes(),
     );
     assert_eq!(r.status, 200);
-    let t0 = Instant::now();
-    let log = loop {
-        let log = inj.log_text();
-        if log.contains("injected") || t0.elapsed() > Duration::from_secs(5) {
-            break log;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let lines: Vec<Value> = log
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
+    let (log, lines) = json_log_once(&inj, "injected");
     let injected = lines
         .iter()
         .find(|l| {
@@ -693,4 +675,87 @@ fn json_logs_and_no_pod_spec_at_info() {
         .as_str()
         .unwrap();
     assert!(!log.contains(image), "{log}");
+}
+
+/// The injector's JSON log once it contains `needle` (or after 5 s), and its lines parsed.
+fn json_log_once(inj: &Injector, needle: &str) -> (String, Vec<Value>) {
+    let t0 = Instant::now();
+    let log = loop {
+        let log = inj.log_text();
+        if log.contains(needle) || t0.elapsed() > Duration::from_secs(5) {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let lines = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    (log, lines)
+}
+
+#[test]
+fn every_line_logged_while_handling_a_review_names_it() {
+    let (dir, _g, b) = setup();
+    let inj = Injector::start(dir.path(), &["-log-format=json"], &[]);
+    let post = |uid: &str, namespace: &str, metadata: Value| {
+        let review = serde_json::json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {"uid": uid, "namespace": namespace,
+                "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                "object": {"metadata": metadata, "spec": {"containers": [{"name": "app",
+                    "volumeMounts": [{"name": "sa",
+                        "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}]}]}}}});
+        let r = https(
+            inj.addr,
+            &b.ca_pem,
+            "POST",
+            "/mutate",
+            Some("application/json"),
+            serde_json::to_vec(&review).unwrap(),
+        );
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    };
+    // Refused: the answer's line.
+    post(
+        "u-refused",
+        "team-a",
+        serde_json::json!({"generateName": "web-",
+            "annotations": {"vault.hashicorp.com/agent-inject": "yes"}}),
+    );
+    // Injected, and the pipeline itself logs (a telemetry value of the wrong type).
+    post(
+        "u-telemetry",
+        "team-b",
+        serde_json::json!({"name": "api-0", "annotations": {
+            "vault.hashicorp.com/agent-inject": "true", "vault.hashicorp.com/role": "r",
+            "vault.hashicorp.com/agent-telemetry-statsd-address": "123"}}),
+    );
+    let (log, lines) = json_log_once(&inj, "injected the agent");
+    let with = |needle: &str| -> Vec<&Value> {
+        let found: Vec<&Value> = lines
+            .iter()
+            .filter(|l| {
+                l["fields"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(needle))
+            })
+            .collect();
+        assert!(!found.is_empty(), "no line with {needle:?}: {log}");
+        found
+    };
+    for l in with("refused the pod") {
+        assert_eq!(l["span"]["uid"], "u-refused", "{l}");
+        assert_eq!(l["span"]["namespace"], "team-a", "{l}");
+        assert_eq!(l["span"]["kind"], "Pod", "{l}");
+        assert_eq!(l["span"]["pod"], "web-", "{l}");
+    }
+    for l in with("agent-telemetry value has the wrong type")
+        .into_iter()
+        .chain(with("injected the agent"))
+    {
+        assert_eq!(l["span"]["uid"], "u-telemetry", "{l}");
+        assert_eq!(l["span"]["namespace"], "team-b", "{l}");
+        assert_eq!(l["span"]["pod"], "api-0", "{l}");
+    }
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use vaultlet_injector::admission::review;
-use vaultlet_shared::annotations::InjectorDefaults;
+use vaultlet_injector::fixture::TestInjector;
 use vaultlet_tests::{JwtIssuer, OpenBao, TokenReviewer, bao_binary};
 
 const ISS: &str = "https://kubernetes.default.svc.cluster.local";
@@ -180,10 +180,7 @@ fn consul_server_pod() -> Value {
 
 /// The pod after the injector's patch.
 fn inject(pod: &Value, vault_addr: &str) -> Value {
-    let settings = InjectorDefaults {
-        vault_address: vault_addr.into(),
-        ..InjectorDefaults::default()
-    };
+    let settings = TestInjector::new().vault_address(vault_addr).defaults();
     let req = json!({
         "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
         "request": {"uid": "0d5c8a8e-0000-4000-8000-000000000001",
@@ -551,9 +548,9 @@ fn start_injector(dir: &Path, vault_addr: &str) -> InjectorProcess {
             format!("-listen=127.0.0.1:{port}"),
             format!("-tls-cert-file={}", crt.display()),
             format!("-tls-key-file={}", key.display()),
-            format!("-vault-address={vault_addr}"),
         ])
         .env_clear()
+        .envs(TestInjector::new().vault_address(vault_addr).env())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("injector.log")).unwrap())

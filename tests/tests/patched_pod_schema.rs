@@ -9,7 +9,8 @@ use std::process::Command;
 use base64::Engine as _;
 use serde_json::Value;
 use vaultlet_injector::admission::review;
-use vaultlet_shared::annotations::{AgentFlavor, InjectorDefaults};
+use vaultlet_injector::fixture::TestInjector;
+use vaultlet_shared::annotations::AgentFlavor;
 use vaultlet_tests::workspace_root;
 
 const VALIDATE: &str = r#"
@@ -58,10 +59,7 @@ fn python() -> std::path::PathBuf {
 }
 
 fn patched(review_json: &str, flavor: AgentFlavor) -> Option<Value> {
-    let settings = InjectorDefaults {
-        vault_address: "https://vault.vault.svc:8200".into(),
-        ..InjectorDefaults::for_flavor(flavor)
-    };
+    let settings = TestInjector::new().flavor(flavor).defaults();
     let out = review(review_json.as_bytes(), &settings).expect("review");
     let resp: Value = serde_json::from_slice(&out).unwrap();
     let patch = resp["response"]["patch"].as_str()?;

@@ -5,10 +5,36 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use vaultlet_shared::annotations::{AgentSpec, TemplateKind, path_join};
 use vaultlet_shared::config::{
-    AgentApi, AgentConfig, AuthMethod, AutoAuth, Cache, CommandSpec, FileMode, GoDuration,
-    Listener, Persist, Sink, Telemetry, TemplateConfig, TemplateStanza, UseAutoAuthToken,
-    VaultStanza,
+    AgentApi, AgentConfig, AuthMethod, AutoAuth, Cache, CommandSpec, ConfigError, DurationError,
+    FileMode, GoDuration, Listener, Persist, Sink, Telemetry, TemplateConfig, TemplateStanza,
+    UseAutoAuthToken, VaultStanza,
 };
+
+/// An annotation value the generated config cannot hold (the pod is refused with this text).
+#[derive(Debug, thiserror::Error)]
+pub enum AgentConfigError {
+    #[error(
+        "annotation vault.hashicorp.com/agent-inject-perms-{secret}: {value:?} is not an octal file mode"
+    )]
+    Perms { secret: String, value: String },
+    #[error("annotation vault.hashicorp.com/{key}: {value:?} is not a duration ({source})")]
+    Duration {
+        key: &'static str,
+        value: String,
+        source: DurationError,
+    },
+    #[error(
+        "annotation vault.hashicorp.com/agent-cache-use-auto-auth-token: {0:?} is not true, false or force"
+    )]
+    UseAutoAuthToken(String),
+    #[error(
+        "annotation vault.hashicorp.com/template-max-connections-per-host: \"{0}\" is out of range"
+    )]
+    MaxConnectionsPerHost(i64),
+    /// The config could not be written as JSON (e.g. a NaN lease renewal threshold).
+    #[error("{0}")]
+    Encode(#[source] ConfigError),
+}
 
 /// Which agent container a config is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +70,7 @@ fn default_template(kind: TemplateKind, path: &str) -> String {
     }
 }
 
-fn templates(spec: &AgentSpec) -> Result<Vec<TemplateStanza>, String> {
+fn templates(spec: &AgentSpec) -> Result<Vec<TemplateStanza>, AgentConfigError> {
     spec.secrets
         .iter()
         .map(|s| {
@@ -63,15 +89,26 @@ fn templates(spec: &AgentSpec) -> Result<Vec<TemplateStanza>, String> {
             let perms = if s.perms.is_empty() {
                 None
             } else {
-                Some(FileMode::parse_octal(&s.perms).ok_or_else(|| {
-                    format!("annotation vault.hashicorp.com/agent-inject-perms-{}: {:?} is not an octal file mode", s.raw_name, s.perms)
-                })?)
+                Some(
+                    FileMode::parse_octal(&s.perms).ok_or_else(|| AgentConfigError::Perms {
+                        secret: s.raw_name.clone(),
+                        value: s.perms.clone(),
+                    })?,
+                )
             };
             Ok(TemplateStanza {
                 destination: Some(destination),
                 contents,
-                left_delimiter: Some(if s.left_delim.is_empty() { "{{".into() } else { s.left_delim.clone() }),
-                right_delimiter: Some(if s.right_delim.is_empty() { "}}".into() } else { s.right_delim.clone() }),
+                left_delimiter: Some(if s.left_delim.is_empty() {
+                    "{{".into()
+                } else {
+                    s.left_delim.clone()
+                }),
+                right_delimiter: Some(if s.right_delim.is_empty() {
+                    "}}".into()
+                } else {
+                    s.right_delim.clone()
+                }),
                 command: opt(&s.command).map(CommandSpec::Shell),
                 source,
                 perms,
@@ -82,13 +119,17 @@ fn templates(spec: &AgentSpec) -> Result<Vec<TemplateStanza>, String> {
         .collect()
 }
 
-fn duration(key: &str, v: &str) -> Result<Option<GoDuration>, String> {
+fn duration(key: &'static str, v: &str) -> Result<Option<GoDuration>, AgentConfigError> {
     if v.is_empty() {
         return Ok(None);
     }
     GoDuration::parse_lenient(v)
         .map(Some)
-        .map_err(|e| format!("annotation vault.hashicorp.com/{key}: {v:?} is not a duration ({e})"))
+        .map_err(|source| AgentConfigError::Duration {
+            key,
+            value: v.to_owned(),
+            source,
+        })
 }
 
 /// Convert the `agent-telemetry-*` map (§3.5); `None` when any value has the wrong type (Quirk Q4).
@@ -155,7 +196,7 @@ pub fn telemetry(params: &BTreeMap<String, Value>) -> Option<Telemetry> {
 }
 
 /// The generated config for one agent container (§3.1–3.5).
-pub fn agent_config(spec: &AgentSpec, role: Role) -> Result<AgentConfig, String> {
+pub fn agent_config(spec: &AgentSpec, role: Role) -> Result<AgentConfig, AgentConfigError> {
     let config = spec
         .auth_config
         .iter()
@@ -186,11 +227,7 @@ pub fn agent_config(spec: &AgentSpec, role: Role) -> Result<AgentConfig, String>
         ..VaultStanza::default()
     };
     let use_token = opt(&spec.cache_use_auto_auth_token)
-        .map(|v| {
-            UseAutoAuthToken::parse(&v).ok_or_else(|| {
-                format!("annotation vault.hashicorp.com/agent-cache-use-auto-auth-token: {v:?} is not true, false or force")
-            })
-        })
+        .map(|v| UseAutoAuthToken::parse(&v).ok_or(AgentConfigError::UseAutoAuthToken(v)))
         .transpose()?;
     let listener = || Listener {
         listener_type: "tcp".into(),
@@ -232,9 +269,7 @@ pub fn agent_config(spec: &AgentSpec, role: Role) -> Result<AgentConfig, String>
     }
     let max_conn = match spec.max_connections_per_host {
         0 => None,
-        n => Some(u32::try_from(n).map_err(|_| {
-            format!("annotation vault.hashicorp.com/template-max-connections-per-host: \"{n}\" is out of range")
-        })?),
+        n => Some(u32::try_from(n).map_err(|_| AgentConfigError::MaxConnectionsPerHost(n))?),
     };
     let template_config = TemplateConfig {
         exit_on_retry_failure: spec.template_exit_on_retry_failure,
@@ -263,16 +298,16 @@ pub fn agent_config(spec: &AgentSpec, role: Role) -> Result<AgentConfig, String>
 }
 
 /// The config JSON bytes (Go escaping) for one agent container.
-pub fn agent_config_json(spec: &AgentSpec, role: Role) -> Result<Vec<u8>, String> {
+pub fn agent_config_json(spec: &AgentSpec, role: Role) -> Result<Vec<u8>, AgentConfigError> {
     agent_config(spec, role)?
         .to_json_go()
-        .map_err(|e| e.to_string())
+        .map_err(AgentConfigError::Encode)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vaultlet_shared::annotations::{Annotations, ContainerFacts, InjectorDefaults, PodFacts};
+    use vaultlet_shared::annotations::{Annotations, ContainerFacts, PodFacts};
 
     fn spec(extra: &[(&str, &str)]) -> AgentSpec {
         let mut pairs = vec![
@@ -292,10 +327,9 @@ mod tests {
             }],
             ..PodFacts::default()
         };
-        let settings = InjectorDefaults {
-            vault_address: "http://127.0.0.1:8200".into(),
-            ..InjectorDefaults::default()
-        };
+        let settings = crate::fixture::TestInjector::new()
+            .vault_address("http://127.0.0.1:8200")
+            .defaults();
         AgentSpec::build(&Annotations::from_pairs(pairs), &pod, "ns", &settings).unwrap()
     }
 

@@ -4,8 +4,27 @@ use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use vaultlet_shared::annotations::{AgentFlavor, AgentSpec, QuantityAnnotation};
 
-use super::agent_config::{Role, agent_config_json};
+use super::agent_config::{AgentConfigError, Role, agent_config_json};
 use super::pod::VolumeMount;
+
+/// Why an agent container cannot be built (the pod is refused with this text after
+/// `error creating patch for agent: `).
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error(transparent)]
+    Config(#[from] AgentConfigError),
+    /// A resource annotation that is not a Kubernetes quantity (the message names it).
+    #[error("{0}")]
+    Quantity(String),
+    #[error("{0}")]
+    Mounts(#[source] serde_json::Error),
+    #[error("failed to apply JSON patch: {0}")]
+    PatchDecode(#[source] serde_json::Error),
+    #[error("failed to apply JSON patch: {0}")]
+    PatchApply(#[source] json_patch::PatchError),
+    #[error("failed to apply JSON patch: the result is not a container object")]
+    PatchNotAnObject,
+}
 
 /// Path of our agent binary in the vaultlet image.
 pub const VAULTLET_AGENT: &str = "/vaultlet-agent";
@@ -18,7 +37,7 @@ fn env_value(name: &str, value: &str) -> Value {
     json!({"name": name, "value": value})
 }
 
-fn env(spec: &AgentSpec, role: Role, flavor: AgentFlavor) -> Result<Vec<Value>, String> {
+fn env(spec: &AgentSpec, role: Role, flavor: AgentFlavor) -> Result<Vec<Value>, ContainerError> {
     let mut out = vec![
         env_field("NAMESPACE", "metadata.namespace"),
         env_field("HOST_IP", "status.hostIP"),
@@ -80,15 +99,18 @@ fn env(spec: &AgentSpec, role: Role, flavor: AgentFlavor) -> Result<Vec<Value>, 
     Ok(out)
 }
 
-fn quantities(list: &[QuantityAnnotation]) -> Result<Option<Map<String, Value>>, String> {
+fn quantities(list: &[QuantityAnnotation]) -> Result<Option<Map<String, Value>>, ContainerError> {
     let mut m = Map::new();
     for q in list {
-        m.insert(q.resource.to_owned(), Value::String(q.canonical()?));
+        let canonical = q
+            .canonical()
+            .map_err(|e| ContainerError::Quantity(e.to_string()))?;
+        m.insert(q.resource.to_owned(), Value::String(canonical));
     }
     Ok((!m.is_empty()).then_some(m))
 }
 
-fn resources(spec: &AgentSpec) -> Result<Value, String> {
+fn resources(spec: &AgentSpec) -> Result<Value, ContainerError> {
     let mut r = Map::new();
     if let Some(l) = quantities(&spec.limits)? {
         r.insert("limits".into(), Value::Object(l));
@@ -235,7 +257,7 @@ pub fn agent_container(
     flavor: AgentFlavor,
     secrets: &[VolumeMount],
     copied: &[VolumeMount],
-) -> Result<Value, String> {
+) -> Result<Value, ContainerError> {
     let (command, args) = command_args(spec, role, flavor);
     let mut c = Map::new();
     c.insert(
@@ -253,7 +275,8 @@ pub fn agent_container(
     c.insert("resources".into(), resources(spec)?);
     c.insert(
         "volumeMounts".into(),
-        serde_json::to_value(mounts(spec, role, secrets, copied)).map_err(|e| e.to_string())?,
+        serde_json::to_value(mounts(spec, role, secrets, copied))
+            .map_err(ContainerError::Mounts)?,
     );
     if role == Role::Sidecar {
         c.insert("lifecycle".into(), lifecycle(spec, flavor));
@@ -268,12 +291,11 @@ pub fn agent_container(
         &spec.json_patch
     };
     if let Some(p) = patch.as_ref().filter(|p| !p.is_null()) {
-        let ops: json_patch::Patch = serde_json::from_value(p.clone())
-            .map_err(|e| format!("failed to apply JSON patch: {e}"))?;
-        json_patch::patch(&mut value, &ops)
-            .map_err(|e| format!("failed to apply JSON patch: {e}"))?;
+        let ops: json_patch::Patch =
+            serde_json::from_value(p.clone()).map_err(ContainerError::PatchDecode)?;
+        json_patch::patch(&mut value, &ops).map_err(ContainerError::PatchApply)?;
         if !value.is_object() {
-            return Err("failed to apply JSON patch: the result is not a container object".into());
+            return Err(ContainerError::PatchNotAnObject);
         }
     }
     Ok(value)
@@ -283,6 +305,8 @@ pub fn agent_container(
 mod tests {
     use super::*;
     use vaultlet_shared::annotations::{Annotations, ContainerFacts, InjectorDefaults, PodFacts};
+
+    use crate::fixture::TestInjector;
 
     fn spec(extra: &[(&str, &str)], settings: InjectorDefaults) -> AgentSpec {
         let mut pairs = vec![
@@ -303,10 +327,6 @@ mod tests {
             }],
             ..PodFacts::default()
         };
-        let settings = InjectorDefaults {
-            vault_address: "http://127.0.0.1:8200".into(),
-            ..settings
-        };
         AgentSpec::build(&Annotations::from_pairs(pairs), &pod, "ns", &settings).unwrap()
     }
 
@@ -318,17 +338,17 @@ mod tests {
     fn security_context_rules() {
         let s = spec(
             &[("vault.hashicorp.com/agent-run-as-group", "0")],
-            InjectorDefaults::default(),
+            TestInjector::new().defaults(),
         );
         assert_eq!(build(&s)["securityContext"]["runAsNonRoot"], false);
         let s = spec(
             &[("vault.hashicorp.com/agent-run-as-same-user", "true")],
-            InjectorDefaults::default(),
+            TestInjector::new().defaults(),
         );
         assert_eq!(build(&s)["securityContext"]["runAsUser"], 1234);
         let off = InjectorDefaults {
             set_security_context: false,
-            ..InjectorDefaults::default()
+            ..TestInjector::new().defaults()
         };
         assert!(
             build(&spec(&[], off.clone()))
@@ -349,7 +369,7 @@ mod tests {
                 ("vault.hashicorp.com/agent-limits-mem", "1.5Gi"),
                 ("vault.hashicorp.com/agent-requests-cpu", ""),
             ],
-            InjectorDefaults::default(),
+            TestInjector::new().defaults(),
         );
         let c = build(&s);
         let names: Vec<&str> = c["env"]
@@ -385,7 +405,7 @@ mod tests {
                 ("vault.hashicorp.com/agent-configmap", "cm"),
                 ("vault.hashicorp.com/ca-cert", "/ca.pem"),
             ],
-            InjectorDefaults::default(),
+            TestInjector::new().defaults(),
         );
         let c = build(&s);
         let env = c["env"].as_array().unwrap();

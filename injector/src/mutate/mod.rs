@@ -11,17 +11,57 @@ use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation};
 use serde_json::{Value, json};
 use vaultlet_shared::annotations::{AgentSpec, Annotations, InjectorDefaults, SpecError};
 
-pub use agent_config::Role;
-use container::agent_container;
-use pod::{Container, Pod, VolumeMount};
+pub use agent_config::{AgentConfigError, Role};
+use container::{ContainerError, agent_container};
+use pod::{Container, Pod, PodError, VolumeMount};
+
+/// Why a pod is refused; `Display` is the refusal message (injector.md §2.3).
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// The request's object is not a Pod.
+    #[error(transparent)]
+    Pod(#[from] PodError),
+    /// `agent-inject` is not a boolean (the message names the value).
+    #[error("error checking if should inject agent: {0}")]
+    InjectAnnotation(String),
+    #[error("error with request namespace: cannot inject into system namespaces: {0}")]
+    SystemNamespace(String),
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error("error creating patch for agent: {0}")]
+    Patch(#[from] PatchError),
+}
+
+/// Why the JSON patch of a pod with a valid spec cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum PatchError {
+    #[error("init container: {0}")]
+    InitContainer(#[source] serde_json::Error),
+    /// An init container kept verbatim did not read back as JSON.
+    #[error("{0}")]
+    InitContainerJson(#[source] serde_json::Error),
+    #[error(transparent)]
+    Container(#[from] ContainerError),
+}
+
+/// Why [`generated_config`] has no config for a pod.
+#[derive(Debug, thiserror::Error)]
+pub enum GeneratedConfigError {
+    #[error(transparent)]
+    Pod(#[from] PodError),
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Config(#[from] AgentConfigError),
+}
 
 /// What to answer for a pod.
 #[derive(Debug)]
 pub enum Decision {
     /// Allowed, untouched.
     Skip,
-    /// Refused with this message.
-    Refuse(String),
+    /// Refused with this reason.
+    Refuse(Refusal),
     /// Allowed with a patch; `init`/`sidecar` say which containers were injected (metrics).
     Patch {
         patch: Patch,
@@ -42,10 +82,10 @@ pub fn annotations_of(pod: &Pod) -> Annotations {
 }
 
 /// §2.3 steps 2–3: `Ok(true)` when the pod asks for injection and may get it.
-fn should_inject(pod: &Pod, a: &Annotations, namespace: &str) -> Result<bool, String> {
+fn should_inject(pod: &Pod, a: &Annotations, namespace: &str) -> Result<bool, Refusal> {
     let wanted = a
         .wants_injection()
-        .map_err(|e| format!("error checking if should inject agent: {e}"))?;
+        .map_err(|e| Refusal::InjectAnnotation(e.to_string()))?;
     if !wanted
         || pod.status.phase.as_deref().is_some_and(|p| p != "Pending")
         || a.get("agent-inject-status") == Some("injected")
@@ -53,9 +93,7 @@ fn should_inject(pod: &Pod, a: &Annotations, namespace: &str) -> Result<bool, St
         return Ok(false);
     }
     if namespace == "kube-system" || namespace == "kube-public" {
-        return Err(format!(
-            "error with request namespace: cannot inject into system namespaces: {namespace}"
-        ));
+        return Err(Refusal::SystemNamespace(namespace.to_owned()));
     }
     Ok(true)
 }
@@ -79,7 +117,7 @@ pub fn decide(pod: &Pod, namespace: &str, settings: &InjectorDefaults) -> Decisi
     }
     let spec = match AgentSpec::build(&a, &pod.facts(), namespace, settings) {
         Ok(s) => s,
-        Err(e) => return Decision::Refuse(e.to_string()),
+        Err(e) => return Decision::Refuse(e.into()),
     };
     match build_patch(pod, &spec, settings) {
         Ok(patch) => Decision::Patch {
@@ -87,7 +125,7 @@ pub fn decide(pod: &Pod, namespace: &str, settings: &InjectorDefaults) -> Decisi
             init: spec.pre_populate,
             sidecar: !spec.pre_populate_only,
         },
-        Err(e) => Decision::Refuse(format!("error creating patch for agent: {e}")),
+        Err(e) => Decision::Refuse(e.into()),
     }
 }
 
@@ -97,10 +135,10 @@ pub fn generated_config(
     namespace: &str,
     settings: &InjectorDefaults,
     role: Role,
-) -> Result<Vec<u8>, String> {
-    let pod: Pod = serde_json::from_slice(pod_json).map_err(|e| e.to_string())?;
-    let spec = spec_of(&pod, namespace, settings).map_err(|e| e.to_string())?;
-    agent_config::agent_config_json(&spec, role)
+) -> Result<Vec<u8>, GeneratedConfigError> {
+    let pod: Pod = serde_json::from_slice(pod_json).map_err(PodError::Decode)?;
+    let spec = spec_of(&pod, namespace, settings)?;
+    Ok(agent_config::agent_config_json(&spec, role)?)
 }
 
 fn ptr(tokens: &[&str]) -> PointerBuf {
@@ -150,11 +188,11 @@ pub fn build_patch(
     pod: &Pod,
     spec: &AgentSpec,
     settings: &InjectorDefaults,
-) -> Result<Patch, String> {
+) -> Result<Patch, PatchError> {
     let init_parsed: Vec<Container> = pod
         .init_containers_raw()
         .iter()
-        .map(|r| serde_json::from_str(r.get()).map_err(|e| format!("init container: {e}")))
+        .map(|r| serde_json::from_str(r.get()).map_err(PatchError::InitContainer))
         .collect::<Result<_, _>>()?;
     let mut o = Ops {
         ops: Vec::new(),
@@ -248,7 +286,8 @@ pub fn build_patch(
             o.append(&["spec", "initContainers"], vec![init]);
             order.push(None);
             for (r, c) in raw.iter().zip(&init_parsed) {
-                let v: Value = serde_json::from_str(r.get()).map_err(|e| e.to_string())?;
+                let v: Value =
+                    serde_json::from_str(r.get()).map_err(PatchError::InitContainerJson)?;
                 o.append(&["spec", "initContainers"], vec![v]);
                 order.push(Some(c));
             }
@@ -321,10 +360,7 @@ mod tests {
     }
 
     fn settings() -> InjectorDefaults {
-        InjectorDefaults {
-            vault_address: "http://127.0.0.1:8200".into(),
-            ..InjectorDefaults::default()
-        }
+        crate::fixture::TestInjector::new().defaults()
     }
 
     #[test]

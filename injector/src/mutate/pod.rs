@@ -6,6 +6,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use vaultlet_shared::annotations::{ContainerFacts, PodFacts, VolumeFacts};
 
+/// The answer to a request without a pod object.
+pub const NO_POD: &str = "pod object missing from admission request";
+
+/// Why an admission request carries no usable Pod (the pod is refused with this text).
+#[derive(Debug, thiserror::Error)]
+pub enum PodError {
+    #[error("{}", NO_POD)]
+    Missing,
+    #[error("{0}")]
+    Decode(#[source] serde_json::Error),
+}
+
 /// A Pod, reduced to what the mutation reads.
 #[derive(Debug, Default, Deserialize)]
 pub struct Pod {
@@ -22,6 +34,9 @@ pub struct Pod {
 pub struct Metadata {
     #[serde(default)]
     pub name: Option<String>,
+    /// The name prefix of a pod a controller creates (its `name` is not set yet at admission).
+    #[serde(default, rename = "generateName")]
+    pub generate_name: Option<String>,
     #[serde(default)]
     pub annotations: Option<BTreeMap<String, String>>,
 }

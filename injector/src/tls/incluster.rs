@@ -326,16 +326,8 @@ mod tests {
         }
     }
 
-    fn tls_settings() -> crate::cli::TlsSettings {
-        crate::cli::TlsSettings {
-            files: None,
-            ca_file: None,
-            webhook_config: None,
-            auto_hosts: vec![],
-            tls13_only: false,
-            cipher_suites: vec![],
-            warnings: vec![],
-        }
+    fn tls_settings() -> crate::settings::TlsSettings {
+        crate::fixture::TestInjector::new().settings(&[]).tls
     }
 
     #[tokio::test]

@@ -21,7 +21,7 @@ use std::sync::{Arc, RwLock};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
-use crate::cli::TlsSettings;
+use crate::settings::TlsSettings;
 
 /// A certificate or key that cannot be used, naming the file or the reason.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,420 @@
+//! The validated settings the injector runs with (injector.md §6.1–6.2): [`Settings::from_cli`]
+//! checks the parsed flags in upstream's order, with upstream's messages, and turns them into
+//! typed values (log level, TLS versions and suites, the agent defaults of every annotation).
+
+use vaultlet_shared::annotations::{AgentFlavor, InjectorDefaults};
+use vaultlet_shared::config::GoDuration;
+
+use crate::cli::{Flags, TlsFlags};
+
+/// A startup failure: printed, then exit 1 (injector.md §6.2).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct StartupError(pub String);
+
+/// The validated settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: String,
+    pub log_level: tracing::Level,
+    pub log_json: bool,
+    pub telemetry_path: Option<String>,
+    pub use_leader_elector: bool,
+    pub defaults: InjectorDefaults,
+    pub tls: TlsSettings,
+}
+
+/// Where the serving certificate comes from, and how TLS is set up.
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    /// `Some` ⇒ disk mode (cert, key).
+    pub files: Option<(String, String)>,
+    pub ca_file: Option<String>,
+    /// `-tls-auto`: the webhook configuration whose caBundle is kept in sync.
+    pub webhook_config: Option<String>,
+    pub auto_hosts: Vec<String>,
+    /// `true` ⇒ TLS 1.3 only.
+    pub tls13_only: bool,
+    /// Requested TLS 1.2 suites that rustls has (empty ⇒ rustls' defaults).
+    pub cipher_suites: Vec<rustls::SupportedCipherSuite>,
+    /// Warnings to log once logging is up (dropped suites, tls10/tls11).
+    pub warnings: Vec<String>,
+}
+
+impl Settings {
+    /// Validates `f` in upstream's order (§6.2); the error is the line to print before exit 1.
+    pub fn from_cli(f: Flags) -> Result<Settings, StartupError> {
+        let a = f.agent;
+        let err = |m: String| Err(StartupError(m));
+        let max_conns: i64 = match a.template_max_connections_per_host.trim().parse() {
+            Ok(n) => n,
+            Err(_) => {
+                return err(format!(
+                    "Error parsing environment variables: AGENT_INJECT_TEMPLATE_MAX_CONNECTIONS_PER_HOST: {:?} is not an integer",
+                    a.template_max_connections_per_host
+                ));
+            }
+        };
+        let threshold: f64 = match a.template_lease_renewal_threshold.trim().parse() {
+            Ok(n) => n,
+            Err(_) => {
+                return err(format!(
+                    "Error parsing environment variables: AGENT_INJECT_TEMPLATE_LEASE_RENEWAL_THRESHOLD: {:?} is not a number",
+                    a.template_lease_renewal_threshold
+                ));
+            }
+        };
+        let Some(flavor) = AgentFlavor::parse(&a.agent_flavor) else {
+            return err(format!(
+                "Error parsing environment variables: AGENT_INJECT_AGENT_FLAVOR: {:?} is not one of vaultlet, vault, openbao",
+                a.agent_flavor
+            ));
+        };
+        if a.vault_address.is_empty() {
+            return err("No Vault service configured".into());
+        }
+        if a.default_template != "map" && a.default_template != "json" {
+            return err(format!("Invalid default flag type: {}", a.default_template));
+        }
+        for (flag, v) in [
+            ("auth-min-backoff", &a.auth_min_backoff),
+            ("auth-max-backoff", &a.auth_max_backoff),
+        ] {
+            if !v.is_empty() && GoDuration::parse_go(v).is_err() {
+                return err(format!("Error parsing -{flag}: {v:?} is not a duration"));
+            }
+        }
+        let log_level = parse_log_level(&f.server.log_level).ok_or_else(|| {
+            StartupError(format!(
+                "Error setting log level: unknown log level: {}",
+                f.server.log_level
+            ))
+        })?;
+        let tls = tls_settings(&f.tls)?;
+        let defaults = InjectorDefaults {
+            vault_address: a.vault_address,
+            vault_image: if a.vault_image.is_empty() {
+                flavor.default_image()
+            } else {
+                a.vault_image
+            },
+            vault_auth_type: a.vault_auth_type,
+            vault_auth_path: a.vault_auth_path,
+            vault_namespace: a.vault_namespace,
+            vault_cacert_bytes: a.vault_cacert_bytes,
+            proxy_address: a.proxy_address,
+            revoke_on_shutdown: a.revoke_on_shutdown,
+            run_as_user: a.run_as_user,
+            run_as_group: a.run_as_group,
+            run_as_same_user: a.run_as_same_user,
+            set_security_context: a.set_security_context,
+            default_template: a.default_template,
+            cpu_request: a.cpu_request,
+            memory_request: a.memory_request,
+            ephemeral_request: a.ephemeral_storage_request,
+            cpu_limit: a.cpu_limit,
+            memory_limit: a.memory_limit,
+            ephemeral_limit: a.ephemeral_storage_limit,
+            template_config_exit_on_retry_failure: a.template_config_exit_on_retry_failure,
+            template_static_secret_render_interval: a.template_static_secret_render_interval,
+            template_max_connections_per_host: max_conns,
+            template_lease_renewal_threshold: threshold,
+            auth_min_backoff: a.auth_min_backoff,
+            auth_max_backoff: a.auth_max_backoff,
+            disable_idle_connections: a.disable_idle_connections,
+            disable_keep_alives: a.disable_keep_alives,
+            agent_flavor: flavor,
+        };
+        Ok(Settings {
+            listen: f.server.listen,
+            log_level,
+            log_json: f.server.log_format == "json",
+            telemetry_path: Some(f.server.telemetry_path).filter(|p| !p.is_empty()),
+            use_leader_elector: f.server.use_leader_elector,
+            defaults,
+            tls,
+        })
+    }
+
+    /// The socket address to bind: Go's `:8080` means every interface.
+    pub fn bind_address(&self) -> Result<std::net::SocketAddr, StartupError> {
+        let l = self.listen.trim();
+        let full = if l.starts_with(':') {
+            format!("0.0.0.0{l}")
+        } else {
+            l.to_string()
+        };
+        full.parse()
+            .map_err(|e| StartupError(format!("Error listening: -listen {l:?}: {e}")))
+    }
+}
+
+/// hclog's level names, case-insensitive and trimmed; `""` is info.
+pub fn parse_log_level(s: &str) -> Option<tracing::Level> {
+    Some(match s.trim().to_ascii_lowercase().as_str() {
+        "trace" => tracing::Level::TRACE,
+        "debug" => tracing::Level::DEBUG,
+        "" | "info" | "notice" => tracing::Level::INFO,
+        "warn" | "warning" => tracing::Level::WARN,
+        "err" | "error" => tracing::Level::ERROR,
+        _ => return None,
+    })
+}
+
+/// Go's cipher suite names (§6.1) and the rustls suite for those rustls has.
+const GO_SUITES: &[(&str, Option<rustls::CipherSuite>)] = {
+    use rustls::CipherSuite as C;
+    &[
+        ("TLS_RSA_WITH_RC4_128_SHA", None),
+        ("TLS_RSA_WITH_3DES_EDE_CBC_SHA", None),
+        ("TLS_RSA_WITH_AES_128_CBC_SHA", None),
+        ("TLS_RSA_WITH_AES_256_CBC_SHA", None),
+        ("TLS_RSA_WITH_AES_128_CBC_SHA256", None),
+        ("TLS_RSA_WITH_AES_128_GCM_SHA256", None),
+        ("TLS_RSA_WITH_AES_256_GCM_SHA384", None),
+        ("TLS_ECDHE_ECDSA_WITH_RC4_128_SHA", None),
+        ("TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", None),
+        ("TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", None),
+        ("TLS_ECDHE_RSA_WITH_RC4_128_SHA", None),
+        ("TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA", None),
+        ("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", None),
+        ("TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", None),
+        ("TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256", None),
+        ("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", None),
+        (
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            Some(C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256),
+        ),
+        (
+            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+            Some(C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256),
+        ),
+        (
+            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+            Some(C::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384),
+        ),
+        (
+            "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+            Some(C::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384),
+        ),
+        (
+            "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+            Some(C::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256),
+        ),
+        (
+            "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+            Some(C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256),
+        ),
+        (
+            "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+            Some(C::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256),
+        ),
+        (
+            "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+            Some(C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256),
+        ),
+        ("TLS_AES_128_GCM_SHA256", Some(C::TLS13_AES_128_GCM_SHA256)),
+        ("TLS_AES_256_GCM_SHA384", Some(C::TLS13_AES_256_GCM_SHA384)),
+        (
+            "TLS_CHACHA20_POLY1305_SHA256",
+            Some(C::TLS13_CHACHA20_POLY1305_SHA256),
+        ),
+    ]
+};
+
+fn tls_settings(t: &TlsFlags) -> Result<TlsSettings, StartupError> {
+    let mut warnings = Vec::new();
+    let tls13_only = match t.tls_min_version.as_str() {
+        "tls12" => false,
+        "tls13" => true,
+        "tls10" | "tls11" => {
+            warnings.push(format!(
+                "-tls-min-version={}: rustls has no TLS below 1.2; using tls12",
+                t.tls_min_version
+            ));
+            false
+        }
+        other => {
+            return Err(StartupError(format!(
+                "invalid or unsupported TLS version {other:?}"
+            )));
+        }
+    };
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let mut cipher_suites = Vec::new();
+    if !t.tls_cipher_suites.is_empty() {
+        let mut dropped = Vec::new();
+        for name in t.tls_cipher_suites.split(',').map(str::trim) {
+            let Some((_, suite)) = GO_SUITES.iter().find(|(n, _)| *n == name) else {
+                return Err(StartupError(format!(
+                    "failed to parse TLS cipher suites list {:?}: unsupported cipher {name:?}",
+                    t.tls_cipher_suites
+                )));
+            };
+            match suite.and_then(|s| provider.cipher_suites.iter().find(|c| c.suite() == s)) {
+                // As in Go, the list only restricts TLS 1.2; TLS 1.3 suites stay enabled.
+                Some(c) if c.version() == &rustls::version::TLS12 => cipher_suites.push(*c),
+                Some(_) => {}
+                None => dropped.push(name.to_string()),
+            }
+        }
+        if !dropped.is_empty() {
+            warnings.push(format!(
+                "-tls-cipher-suites: rustls does not implement {}; dropped",
+                dropped.join(", ")
+            ));
+        }
+        if cipher_suites.is_empty() {
+            warnings.push(
+                "-tls-cipher-suites: none of the requested TLS 1.2 suites is available; using rustls' defaults"
+                    .into(),
+            );
+        }
+    }
+    let files = match (t.tls_cert_file.is_empty(), t.tls_key_file.is_empty()) {
+        (true, true) => None,
+        (false, false) => Some((t.tls_cert_file.clone(), t.tls_key_file.clone())),
+        _ => {
+            return Err(StartupError(
+                "Failed to configure TLS: -tls-cert-file and -tls-key-file must be given together"
+                    .into(),
+            ));
+        }
+    };
+    Ok(TlsSettings {
+        files,
+        ca_file: Some(t.tls_ca_cert_file.clone()).filter(|s| !s.is_empty()),
+        webhook_config: Some(t.tls_auto.clone()).filter(|s| !s.is_empty()),
+        auto_hosts: t
+            .tls_auto_hosts
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .map(String::from)
+            .collect(),
+        tls13_only,
+        cipher_suites,
+        warnings,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::ffi::OsString;
+
+    use crate::cli::{Invocation, parse};
+
+    /// Parses `args` with the environment `env` and validates: the settings, or the error whose
+    /// message is printed before exit (clap's or a [`StartupError`]).
+    fn outcome(
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Settings, Box<dyn std::error::Error>> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = move |k: &str| env.get(k).cloned();
+        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        match parse(args, &lookup)? {
+            Invocation::Version => panic!("`version` has no settings"),
+            Invocation::Serve(f) => Ok(Settings::from_cli(*f)?),
+        }
+    }
+
+    /// The settings `args` and `env` give; panics with the message when they are refused.
+    pub(crate) fn run(args: &[&str], env: &[(&str, &str)]) -> Settings {
+        outcome(args, env).unwrap_or_else(|e| panic!("refused: {e}"))
+    }
+
+    /// The message `args` and `env` are refused with; panics when they are accepted.
+    pub(crate) fn refusal(args: &[&str], env: &[(&str, &str)]) -> String {
+        match outcome(args, env) {
+            Ok(s) => panic!("accepted: {s:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn upstream_defaults() {
+        let s = run(
+            &[
+                "vaultlet-injector",
+                "agent-inject",
+                "-vault-address=https://v:8200",
+            ],
+            &[],
+        );
+        assert_eq!(s.listen, ":8080");
+        assert_eq!(s.defaults.vault_auth_path, "auth/kubernetes");
+        assert_eq!(s.defaults.cpu_request, "250m");
+        assert_eq!(s.defaults.memory_limit, "128Mi");
+        assert_eq!(s.defaults.run_as_user, "100");
+        assert!(s.defaults.set_security_context);
+        assert!(s.defaults.template_config_exit_on_retry_failure);
+        assert_eq!(s.defaults.agent_flavor, AgentFlavor::Vaultlet);
+        assert!(s.defaults.vault_image.starts_with("vaultlet/vaultlet:"));
+        assert!(s.tls.files.is_none());
+        assert_eq!(s.telemetry_path, None);
+        assert_eq!(s.bind_address().unwrap().to_string(), "0.0.0.0:8080");
+    }
+
+    #[test]
+    fn startup_errors_carry_upstreams_messages() {
+        assert_eq!(refusal(&["x"], &[]), "No Vault service configured");
+        assert_eq!(
+            refusal(&["x", "-vault-address=a", "-default-template=JSON"], &[]),
+            "Invalid default flag type: JSON"
+        );
+        assert_eq!(
+            refusal(&["x", "-vault-address=a", "-tls-min-version=tls14"], &[]),
+            "invalid or unsupported TLS version \"tls14\""
+        );
+        assert_eq!(
+            refusal(
+                &["x", "-vault-address=a", "-tls-cipher-suites=TLS_FOO"],
+                &[]
+            ),
+            "failed to parse TLS cipher suites list \"TLS_FOO\": unsupported cipher \"TLS_FOO\""
+        );
+        assert_eq!(
+            refusal(&["x", "-vault-address=a", "-log-level=loud"], &[]),
+            "Error setting log level: unknown log level: loud"
+        );
+        let e = refusal(
+            &["x", "-vault-address=a"],
+            &[("AGENT_INJECT_RUN_AS_SAME_USER", "yes")],
+        );
+        assert!(e.contains("yes"), "{e}");
+        let e = refusal(
+            &["x", "-vault-address=a"],
+            &[("AGENT_INJECT_TEMPLATE_MAX_CONNECTIONS_PER_HOST", "many")],
+        );
+        assert!(
+            e.contains("AGENT_INJECT_TEMPLATE_MAX_CONNECTIONS_PER_HOST"),
+            "{e}"
+        );
+        let e = refusal(&["x", "-bogus=1"], &[]);
+        assert!(e.contains("flag provided but not defined: -bogus"), "{e}");
+        let e = refusal(&["x", "-vault-address=a", "-auth-min-backoff=5"], &[]);
+        assert!(e.contains("-auth-min-backoff"), "{e}");
+    }
+
+    #[test]
+    fn cipher_suites_keep_what_rustls_has_and_warn_about_the_rest() {
+        let s = run(
+            &[
+                "x",
+                "-vault-address=a",
+                "-tls-cipher-suites=TLS_RSA_WITH_RC4_128_SHA, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_AES_128_GCM_SHA256",
+                "-tls-min-version=tls10",
+            ],
+            &[],
+        );
+        assert_eq!(s.tls.cipher_suites.len(), 1);
+        assert!(!s.tls.tls13_only);
+        assert_eq!(s.tls.warnings.len(), 2, "{:?}", s.tls.warnings);
+    }
+}

@@ -313,10 +313,7 @@ fn check(c: &Citation, docs: &BTreeMap<Doc, Index>) -> Option<String> {
     let have = index.items.get(&c.targets[0]);
     for n in &c.items {
         if !have.is_some_and(|h| h.contains(n)) {
-            return Some(format!(
-                "{doc} §{} has no numbered item {n}",
-                c.targets[0]
-            ));
+            return Some(format!("{doc} §{} has no numbered item {n}", c.targets[0]));
         }
     }
     None
@@ -387,7 +384,8 @@ fn design_docs(root: &Path) -> BTreeMap<Doc, Index> {
         .into_iter()
         .map(|d| {
             let p = root.join("docs/design").join(d.file());
-            let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let text =
+                std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
             (d, Index::parse(&text))
         })
         .collect()
@@ -419,7 +417,10 @@ fn every_citation_resolves_in_docs_design() {
         problems.join("\n")
     );
     // The walk really walked: the code cites the docs a couple of hundred times.
-    assert!(count > 150, "only {count} citations found; is the walk broken?");
+    assert!(
+        count > 150,
+        "only {count} citations found; is the walk broken?"
+    );
 }
 
 /// The extractor and the checker on sample lines, against a small sample doc.
@@ -487,12 +488,24 @@ fn extractor_accepts_the_forms_in_use_and_rejects_bad_ones() {
         ("// agent.md \u{a7}3.9", "has no section or label 3.9"),
         ("// agent.md \u{a7}3.1b", "has no section or label 3.1b"),
         ("// agent.md \u{a7}3.1–3.7", "has no section or label 3.7"),
-        ("// injector.md \u{a7}2.3 steps 4–6", "has no numbered item 5"),
+        (
+            "// injector.md \u{a7}2.3 steps 4–6",
+            "has no numbered item 5",
+        ),
         ("// injector.md \u{a7}2.3 (9)", "has no numbered item 9"),
-        ("// agent.md \u{a7}\u{a7}3.1, 4.1", "has no section or label 4.1"),
-        ("// (agent.md \u{a7}3.1) quirk \x51-A9", "quirk register has no"),
+        (
+            "// agent.md \u{a7}\u{a7}3.1, 4.1",
+            "has no section or label 4.1",
+        ),
+        (
+            "// (agent.md \u{a7}3.1) quirk \x51-A9",
+            "quirk register has no",
+        ),
         ("// (Quirk Q4)", "no Q4"),
-        ("// injector.md \u{a7}3.1", "injector.md has no section or label 3.1"),
+        (
+            "// injector.md \u{a7}3.1",
+            "injector.md has no section or label 3.1",
+        ),
     ];
     for (line, why) in bad {
         let p = problems(line, None);

@@ -8,5 +8,7 @@ pub mod process;
 pub mod proxy;
 pub mod render;
 pub mod sink;
-pub mod template;
+// The engine is its own crate (`template/`); this re-export keeps the `crate::template::…` paths
+// of the agent (and `vaultlet_agent::template::…` for its users) compiling unchanged.
+pub use vaultlet_template as template;
 pub mod token;

@@ -1,12 +1,14 @@
 //! Helpers shared by the agent's end-to-end tests: run the built `vaultlet-agent` binary as a child
-//! process with a config in a tempdir, capture its log, wait for files, send signals.
+//! process with a config in a tempdir, capture its log, wait for files (polling with
+//! `vaultlet_tests::within`), send signals.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
+use vaultlet_tests::within;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_vaultlet-agent");
@@ -99,46 +101,27 @@ impl AgentRun {
 
     /// Waits up to `timeout` for the process to exit.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let end = Instant::now() + timeout;
-        while Instant::now() < end {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return Some(s);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
+        within(timeout, || self.child.try_wait().unwrap())
     }
 
     /// Reads the file once `cond` holds for its content, or panics with the agent log.
     pub fn wait_file(&self, path: &Path, timeout: Duration, cond: impl Fn(&str) -> bool) -> String {
-        let end = Instant::now() + timeout;
-        loop {
-            if let Ok(s) = std::fs::read_to_string(path)
-                && cond(&s)
-            {
-                return s;
-            }
-            assert!(
-                Instant::now() < end,
+        within(timeout, || {
+            std::fs::read_to_string(path).ok().filter(|s| cond(s))
+        })
+        .unwrap_or_else(|| {
+            panic!(
                 "timed out waiting for {}; agent log:\n{}",
                 path.display(),
                 self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            )
+        })
     }
 
     /// Waits until the log satisfies `cond`, or panics with the log.
     pub fn wait_log(&self, timeout: Duration, cond: impl Fn(&str) -> bool) -> String {
-        let end = Instant::now() + timeout;
-        loop {
-            let log = self.log();
-            if cond(&log) {
-                return log;
-            }
-            assert!(Instant::now() < end, "timed out waiting on the log:\n{log}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        within(timeout, || Some(self.log()).filter(|l| cond(l)))
+            .unwrap_or_else(|| panic!("timed out waiting on the log:\n{}", self.log()))
     }
 }
 

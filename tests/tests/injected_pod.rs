@@ -12,15 +12,18 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
 use vaultlet_injector::admission::review;
 use vaultlet_injector::fixture::TestInjector;
-use vaultlet_tests::{JwtIssuer, OpenBao, TokenReviewer, bao_binary};
+use vaultlet_tests::{
+    JwtIssuer, KUBERNETES_API, KubernetesAuth, OpenBao, TokenReviewer, bao_binary, eventually,
+    within,
+};
 
-const ISS: &str = "https://kubernetes.default.svc.cluster.local";
+const ISS: &str = KUBERNETES_API;
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// A built binary of the workspace (`cargo test --workspace` builds every package's binaries).
@@ -44,16 +47,8 @@ struct World {
 }
 
 fn world() -> World {
-    let bao = OpenBao::start();
-    let issuer = JwtIssuer::new(ISS);
-    let reviewer_jwt = issuer.mint_service_account(
-        "kube-system",
-        "vault-reviewer",
-        &[ISS],
-        Duration::from_secs(3600),
-    );
-    let reviewer = TokenReviewer::start(&issuer, &reviewer_jwt);
-    bao.enable_kubernetes_auth("kubernetes", &reviewer);
+    let k8s = KubernetesAuth::start();
+    let bao = &k8s.bao;
     // The HashiCorp tutorial's orgchart app.
     bao.api(
         "POST",
@@ -65,16 +60,11 @@ fn world() -> World {
         "database/config",
         r#"{"username": "db-readonly-username", "password": "db-secret-password", "port": 5432}"#,
     );
-    bao.write_policy(
+    k8s.role(
         "internal-app",
-        r#"path "internal/data/database/config" { capabilities = ["read"] }"#,
-    );
-    bao.kubernetes_role(
-        "kubernetes",
+        "default",
         "internal-app",
-        &["internal-app"],
-        &["default"],
-        &["internal-app"],
+        Some(r#"path "internal/data/database/config" { capabilities = ["read"] }"#),
         json!({"ttl": "1h"}),
     );
     // A Consul server: gossip key, server certificate from PKI, CA.
@@ -86,20 +76,22 @@ fn world() -> World {
     let gossip = B64.encode(rand_bytes());
     bao.kv_put("consul-kv", "secret/gossip", json!({ "gossip": gossip }));
     bao.enable_pki("pki", "consul-server", &["dc1.consul"]);
-    bao.write_policy(
+    k8s.role(
         "consul-server",
-        "path \"consul-kv/data/secret/gossip\" { capabilities = [\"read\"] }\n\
-         path \"pki/issue/consul-server\" { capabilities = [\"create\", \"update\"] }\n\
-         path \"pki/cert/ca\" { capabilities = [\"read\"] }\n",
-    );
-    bao.kubernetes_role(
-        "kubernetes",
+        "consul",
         "consul-server",
-        &["consul-server"],
-        &["consul"],
-        &["consul-server"],
+        Some(
+            "path \"consul-kv/data/secret/gossip\" { capabilities = [\"read\"] }\n\
+             path \"pki/issue/consul-server\" { capabilities = [\"create\", \"update\"] }\n\
+             path \"pki/cert/ca\" { capabilities = [\"read\"] }\n",
+        ),
         json!({"ttl": "1h"}),
     );
+    let KubernetesAuth {
+        bao,
+        issuer,
+        reviewer,
+    } = k8s;
     World {
         bao,
         issuer,
@@ -330,17 +322,10 @@ fn spawn(p: &Prepared, sandbox: &Path, real_bao: bool) -> Child {
 }
 
 fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let t0 = Instant::now();
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        if t0.elapsed() > limit {
-            let _ = child.kill();
-            panic!("the agent did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    within(limit, || child.try_wait().unwrap()).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("the agent did not exit within {limit:?}");
+    })
 }
 
 fn log_of(sandbox: &Path, real_bao: bool) -> String {
@@ -486,19 +471,18 @@ fn sidecar_config_runs_under_both_agents_and_stops_on_sigterm() {
         assert_eq!(p.config["exit_after_auth"], false);
         let mut child = spawn(&p, &sandbox, real_bao);
         let target = sandbox.join("vault/secrets/database-config.txt");
-        let t0 = Instant::now();
-        while !target.exists() {
+        let rendered = within(Duration::from_secs(30), || {
             if let Some(s) = child.try_wait().unwrap() {
                 panic!("exited early ({s}); log:\n{}", log_of(&sandbox, real_bao));
             }
-            assert!(
-                t0.elapsed() < Duration::from_secs(30),
-                "no render in 30 s; log:\n{}",
-                log_of(&sandbox, real_bao)
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // Still running: a sidecar.
+            target.exists()
+        });
+        assert!(
+            rendered.is_some(),
+            "no render in 30 s; log:\n{}",
+            log_of(&sandbox, real_bao)
+        );
+        // Still running: a sidecar (the wait is the point: it does not exit).
         std::thread::sleep(Duration::from_millis(300));
         assert!(child.try_wait().unwrap().is_none());
         let pid = child.id().to_string();
@@ -556,17 +540,15 @@ fn start_injector(dir: &Path, vault_addr: &str) -> InjectorProcess {
         .stderr(std::fs::File::create(dir.join("injector.log")).unwrap())
         .spawn()
         .unwrap();
-    let t0 = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    eventually(Duration::from_secs(20), || {
         if let Some(s) = child.try_wait().unwrap() {
             panic!(
                 "injector exited {s}: {}",
                 std::fs::read_to_string(dir.join("injector.log")).unwrap_or_default()
             );
         }
-        assert!(t0.elapsed() < Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
     InjectorProcess {
         child,
         url: format!("https://127.0.0.1:{port}"),

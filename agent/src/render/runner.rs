@@ -5,7 +5,7 @@
 
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -110,6 +110,9 @@ impl Context for StoreCtx<'_> {
     fn now(&self) -> SystemTime {
         self.read_clock.set(true);
         SystemTime::now()
+    }
+    fn real_path(&self, path: &Path) -> Option<PathBuf> {
+        std::fs::canonicalize(path).ok()
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::template::Value;
+use crate::Value;
 
 /// Exactly `n` arguments.
 pub fn arity(name: &str, args: &[Value], n: usize) -> Result<(), String> {
@@ -107,7 +107,7 @@ pub fn go_q(v: &Value) -> String {
 
 /// Go's `strconv.Quote`: double quotes, Go escapes, printable Unicode kept.
 pub fn go_quote_str(s: &str) -> String {
-    crate::template::lexer::go_quote(s)
+    crate::lexer::go_quote(s)
 }
 
 #[cfg(test)]

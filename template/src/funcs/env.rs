@@ -1,8 +1,8 @@
 //! The process environment and the clock: `env`, `mustEnv`, `envOrDefault`, `timestamp`
-//! (agent.md §4.5). Both come from the [`Context`](crate::template::Context) so tests are hermetic.
+//! (agent.md §4.5). Both come from the [`Context`](crate::Context) so tests are hermetic.
 
 use super::{args, timefmt};
-use crate::template::{CallEnv, Func, Value};
+use crate::{CallEnv, Func, Value};
 
 pub(super) fn lookup(name: &str) -> Option<Func> {
     Some(match name {

@@ -3,11 +3,12 @@
 //! an in-memory runtime.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use vaultlet_agent::template::{Context, Dependency, Fetched, Options, Template};
 use vaultlet_shared::vault::Secret;
+use vaultlet_template::{Context, Dependency, Fetched, Options, Template};
 
 #[derive(Default)]
 struct Runtime {
@@ -25,6 +26,9 @@ impl Context for Runtime {
     }
     fn now(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(self.now)
+    }
+    fn real_path(&self, _path: &Path) -> Option<PathBuf> {
+        None
     }
 }
 

@@ -1,5 +1,11 @@
-//! The template language: Go's `text/template` dialect with consul-template's functions
-//! (agent.md §4), evaluated without I/O.
+//! vaultlet-template: the template language — Go's `text/template` dialect with consul-template's
+//! functions (agent.md §4) — parsed and evaluated without I/O.
+//!
+//! Why its own crate: it is half of the agent's code and has nothing to do with the runtime around
+//! it (logging in, fetching, writing files). Apart, each side is easy to read on its own, the
+//! compiler enforces that the engine does no I/O (it depends on nothing that could do any but
+//! `vaultlet-shared`'s types), and other crates (the injector, to check templates; tests) can use
+//! exactly the parser the agent runs without pulling in the agent.
 //!
 //! Why our own engine rather than `gtmpl`: the contract is byte-exact output of Go's engine, which
 //! needs Go's `fmt` printing of maps/lists/records, `json.Number` as a string-kind value holding
@@ -9,6 +15,8 @@
 //! records with methods or typed nil pointers, and its printing differs.
 //!
 //! Layout:
+//! - this file: the API — [`Template`] (parse once, execute many times), [`Options`],
+//!   [`Dependency`] / [`Fetched`], the [`Context`] trait, errors.
 //! - [`value`]: the dynamic values and their `%v` printing.
 //! - `lexer`, `parser`, `ast`: text ⇒ tree (positions kept for errors).
 //! - `exec`: the evaluator, the built-ins (`and`, `or`, `eq`, `index`, `printf`, …) in `builtins`,
@@ -16,9 +24,12 @@
 //! - `funcs/`: consul-template's functions; those that need data (`secret`, `secrets`, `pkiCert`,
 //!   `file`) ask a [`Context`] and record a [`Dependency`].
 //!
-//! The runtime (`crate::render`) executes a parsed [`Template`] against its [`Context`]; the first
-//! pass returns the dependencies still missing (their calls gave nil), the runtime fetches them and
-//! executes again until nothing is missing.
+//! No I/O: everything from outside — Vault data and file contents, environment variables, the
+//! clock, symbolic links on the sandbox check — comes through [`Context`], which the agent's
+//! rendering runtime (`vaultlet_agent::render`) implements; tests implement it over in-memory data
+//! (or a temporary directory). The runtime executes a parsed [`Template`] against its [`Context`];
+//! the first pass returns the dependencies still missing (their calls gave nil), the runtime
+//! fetches them and executes again until nothing is missing.
 
 pub mod ast;
 pub mod builtins;
@@ -29,7 +40,7 @@ pub mod parser;
 pub mod printf;
 pub mod value;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -105,8 +116,9 @@ pub enum Fetched {
     File(String),
 }
 
-/// What template functions may ask of the runtime. Implemented by `crate::render`; tests implement
-/// it over in-memory data.
+/// What template functions may ask of the runtime: the engine's only window on the world. Implemented
+/// by the agent's rendering runtime (`vaultlet_agent::render`); tests implement it over in-memory
+/// data.
 pub trait Context {
     /// The current value of a dependency; `None` when it has not been fetched yet. `Some(Err)` is a
     /// fetch error the function reports as its own error.
@@ -115,6 +127,10 @@ pub trait Context {
     fn env(&self, name: &str) -> Option<String>;
     /// The current time (injected so tests are deterministic).
     fn now(&self) -> SystemTime;
+    /// `path` with every symbolic link resolved (as `realpath(3)` does), or `None` when it does
+    /// not exist or cannot be resolved. The `file` function's
+    /// `sandbox_path` check (agent.md §1.7) asks it, so a link out of the sandbox is refused.
+    fn real_path(&self, path: &Path) -> Option<PathBuf>;
 }
 
 /// What one function call sees besides its arguments.

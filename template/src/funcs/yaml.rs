@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::template::Value;
-use crate::template::value::format_float_g;
+use crate::Value;
+use crate::value::format_float_g;
 
 /// libyaml's preferred line width.
 const BEST_WIDTH: usize = 80;
@@ -1381,7 +1381,7 @@ mod tests {
 
     #[test]
     fn records_use_lowercase_field_names() {
-        let r = Value::Record(Arc::new(crate::template::Record {
+        let r = Value::Record(Arc::new(crate::Record {
             type_name: "*dependency.Secret",
             fields: vec![
                 ("RequestID", Value::str("r")),

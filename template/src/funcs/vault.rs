@@ -10,7 +10,7 @@ use vaultlet_shared::json::Json;
 use vaultlet_shared::vault::Secret;
 
 use super::args;
-use crate::template::{CallEnv, Dependency, Fetched, Func, Object, Record, Value};
+use crate::{CallEnv, Context, Dependency, Fetched, Func, Object, Record, Value};
 
 pub(super) fn lookup(name: &str) -> Option<Func> {
     Some(match name {
@@ -277,7 +277,7 @@ fn file(env: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     if s.is_empty() {
         return Ok(Value::str(""));
     }
-    let path = sandboxed(env.opts.sandbox_path.as_deref(), s.trim())?;
+    let path = sandboxed(&*env.ctx, env.opts.sandbox_path.as_deref(), s.trim())?;
     match fetch(env, Dependency::File { path }) {
         None => Ok(Value::str("")),
         Some(Err(e)) => Err(e),
@@ -312,12 +312,13 @@ pub fn clean(p: &str) -> PathBuf {
 }
 
 /// `p` with symlinks resolved in its longest existing prefix (the rest appended), so a link
-/// inside the sandbox that points out of it is caught even before the file exists.
-fn resolve_existing(p: &Path) -> PathBuf {
+/// inside the sandbox that points out of it is caught even before the file exists. The file
+/// system is the runtime's: [`Context::real_path`].
+fn resolve_existing(ctx: &dyn Context, p: &Path) -> PathBuf {
     let mut existing = p.to_path_buf();
     let mut rest: Vec<std::ffi::OsString> = Vec::new();
     loop {
-        if let Ok(real) = std::fs::canonicalize(&existing) {
+        if let Some(real) = ctx.real_path(&existing) {
             return rest.iter().rev().fold(real, |acc, part| acc.join(part));
         }
         match (
@@ -335,13 +336,13 @@ fn resolve_existing(p: &Path) -> PathBuf {
 
 /// The cleaned path of `file`'s argument, refused when it leaves the sandbox. Symlinks are resolved
 /// (as upstream does) when both paths exist, so a link out of the sandbox is refused too.
-pub fn sandboxed(sandbox: Option<&Path>, path: &str) -> Result<String, String> {
+pub fn sandboxed(ctx: &dyn Context, sandbox: Option<&Path>, path: &str) -> Result<String, String> {
     let cleaned = clean(path);
     let Some(sb) = sandbox.filter(|s| !s.as_os_str().is_empty()) else {
         return Ok(cleaned.to_string_lossy().into_owned());
     };
-    let sb_real = resolve_existing(&clean(&sb.to_string_lossy()));
-    let target = resolve_existing(&cleaned);
+    let sb_real = resolve_existing(ctx, &clean(&sb.to_string_lossy()));
+    let target = resolve_existing(ctx, &cleaned);
     if sb_real.is_absolute() != target.is_absolute() {
         return Err(format!(
             "failed to get relative path: Rel: can't make {} relative to {}",
@@ -604,21 +605,59 @@ mod tests {
         std::fs::create_dir_all(&outside).unwrap();
         std::os::unix::fs::symlink(&outside, sb.join("link")).unwrap();
         std::fs::write(sb.join("ok.txt"), "x").unwrap();
+        let disk = FakeCtx {
+            disk: true,
+            ..FakeCtx::default()
+        };
         let inside = format!("{}/ok.txt", sb.display());
         assert!(
-            sandboxed(Some(&sb), &inside)
+            sandboxed(&disk, Some(&sb), &inside)
                 .unwrap()
                 .ends_with("/sb/ok.txt")
         );
         for escaping in ["link/secret.txt", "link/not-yet/x"] {
             let p = format!("{}/{escaping}", sb.display());
             assert_eq!(
-                sandboxed(Some(&sb), &p).unwrap_err(),
+                sandboxed(&disk, Some(&sb), &p).unwrap_err(),
                 format!("'{p}' is outside of sandbox")
             );
         }
         let later = format!("{}/later/x.txt", sb.display());
-        assert!(sandboxed(Some(&sb), &later).is_ok());
+        assert!(sandboxed(&disk, Some(&sb), &later).is_ok());
+    }
+
+    #[test]
+    fn the_sandbox_check_resolves_links_through_the_context() {
+        /// A file system of `/sb` (a directory) and `/sb/link` (a link to `/elsewhere`).
+        struct Links;
+        impl Context for Links {
+            fn fetch(&mut self, _dep: &Dependency) -> Option<Result<Fetched, String>> {
+                None
+            }
+            fn env(&self, _name: &str) -> Option<String> {
+                None
+            }
+            fn now(&self) -> std::time::SystemTime {
+                std::time::UNIX_EPOCH
+            }
+            fn real_path(&self, path: &Path) -> Option<PathBuf> {
+                match path.to_str()? {
+                    "/" | "/sb" => Some(path.to_path_buf()),
+                    "/sb/link" => Some("/elsewhere".into()),
+                    _ => None,
+                }
+            }
+        }
+        assert_eq!(
+            sandboxed(&Links, Some(Path::new("/sb")), "/sb/a/x").unwrap(),
+            "/sb/a/x"
+        );
+        assert_eq!(
+            sandboxed(&Links, Some(Path::new("/sb")), "/sb/link/x").unwrap_err(),
+            "'/sb/link/x' is outside of sandbox"
+        );
+        // Without the runtime's links the same path is inside.
+        assert!(sandboxed(&FakeCtx::default(), Some(Path::new("/sb")), "/sb/link/x").is_ok());
     }
 
     #[test]

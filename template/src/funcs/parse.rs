@@ -2,7 +2,7 @@
 //! errors as `parseInt: strconv.ParseInt: parsing "x": invalid syntax` (agent.md §4.5).
 
 use super::args;
-use crate::template::{CallEnv, Func, Value};
+use crate::{CallEnv, Func, Value};
 
 pub(super) fn lookup(name: &str) -> Option<Func> {
     Some(match name {

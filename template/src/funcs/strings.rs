@@ -2,7 +2,7 @@
 //! (agent.md §4.5). The piped value is always the last parameter.
 
 use super::args;
-use crate::template::{CallEnv, Func, Value};
+use crate::{CallEnv, Func, Value};
 
 pub(super) fn lookup(name: &str) -> Option<Func> {
     Some(match name {

@@ -3,15 +3,15 @@
 //! shaped as the server sends them, byte-compared with the expected output.
 //!
 //! Templates are parsed with [`Template::parse`], exactly as the runtime does, so `secret`,
-//! `secrets` and the helpers are consul-template's functions from `template::funcs`.
+//! `secrets` and the helpers are consul-template's functions from `vaultlet_template::funcs`.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use vaultlet_agent::template::{Context, Dependency, Fetched, Options, Template};
 use vaultlet_shared::vault::Secret;
+use vaultlet_template::{Context, Dependency, Fetched, Options, Template};
 
 fn trim_path(p: &str) -> String {
     p.trim_matches(|c| c == ' ' || c == '/').to_string()
@@ -62,6 +62,9 @@ impl Context for Vault {
     }
     fn now(&self) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000)
+    }
+    fn real_path(&self, _path: &Path) -> Option<PathBuf> {
+        None
     }
 }
 
@@ -420,7 +423,7 @@ fn normalize(text: &str, opts: &serde_json::Value) -> String {
 mod oracle {
     use std::sync::Arc;
 
-    use vaultlet_agent::template::{CallEnv, Func, Record, Value};
+    use vaultlet_template::{CallEnv, Func, Record, Value};
 
     fn data() -> Value {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));

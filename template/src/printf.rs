@@ -718,7 +718,7 @@ mod tests {
             sprintf("%+q|%q", &[s("é😀"), s("é")]),
             "\"\\u00e9\\U0001f600\"|\"é\""
         );
-        let rec = Value::Record(std::sync::Arc::new(crate::template::Record {
+        let rec = Value::Record(std::sync::Arc::new(crate::Record {
             type_name: "*x.R",
             fields: vec![("A", Value::Int(1)), ("B", Value::str(""))],
         }));

@@ -1,11 +1,12 @@
 //! Unit tests of the evaluator: every rule of agent.md §4.1–4.3 with a fake function table.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use vaultlet_shared::json::Json;
 
-use crate::template::{
+use crate::{
     CallEnv, Context, Dependency, Fetched, Func, Object, Options, Record, Template, TemplateError,
     Value,
 };
@@ -21,6 +22,9 @@ impl Context for Ctx {
     }
     fn now(&self) -> SystemTime {
         SystemTime::UNIX_EPOCH
+    }
+    fn real_path(&self, _path: &Path) -> Option<PathBuf> {
+        None
     }
 }
 

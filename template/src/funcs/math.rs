@@ -3,7 +3,7 @@
 //! a Number or string is an error (`add: unknown type for "42" (json.Number)`).
 
 use super::args;
-use crate::template::{CallEnv, Func, Value};
+use crate::{CallEnv, Func, Value};
 
 pub(super) fn lookup(name: &str) -> Option<Func> {
     Some(match name {

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use super::{args, collections, encoding, serialize, strings};
-use crate::template::{CallEnv, Func, Value};
+use crate::{CallEnv, Func, Value};
 
 pub(super) fn lookup(name: &str) -> Option<Func> {
     let short = name.strip_prefix("sprig_")?;

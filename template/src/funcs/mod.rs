@@ -40,15 +40,19 @@ pub fn lookup(name: &str) -> Option<Func> {
 pub(crate) mod testutil {
     //! A fake runtime for calling functions directly in unit tests.
     use std::collections::HashMap;
+    use std::path::{Path, PathBuf};
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-    use crate::template::{CallEnv, Context, Dependency, Fetched, Options, Value};
+    use crate::{CallEnv, Context, Dependency, Fetched, Options, Value};
 
     #[derive(Default)]
     pub struct FakeCtx {
         pub data: HashMap<Dependency, Result<Fetched, String>>,
         pub env: HashMap<String, String>,
         pub now_unix: u64,
+        /// Resolve symbolic links on the real file system (a test's temporary directory); off,
+        /// no path exists (links are only a file system's).
+        pub disk: bool,
     }
 
     impl Context for FakeCtx {
@@ -60,6 +64,11 @@ pub(crate) mod testutil {
         }
         fn now(&self) -> SystemTime {
             UNIX_EPOCH + Duration::from_secs(self.now_unix)
+        }
+        fn real_path(&self, path: &Path) -> Option<PathBuf> {
+            self.disk
+                .then(|| std::fs::canonicalize(path).ok())
+                .flatten()
         }
     }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::args;
-use crate::template::{CallEnv, Func, Object, Value};
+use crate::{CallEnv, Func, Object, Value};
 
 pub(super) fn lookup(name: &str) -> Option<Func> {
     Some(match name {

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use vaultlet_shared::json::Json;
 
 use super::{args, yaml};
-use crate::template::value::go_exp;
-use crate::template::{CallEnv, Func, Value};
+use crate::value::go_exp;
+use crate::{CallEnv, Func, Value};
 
 pub(super) fn lookup(name: &str) -> Option<Func> {
     Some(match name {
@@ -43,7 +43,7 @@ pub fn json_float(f: f64) -> Result<String, String> {
     if !f.is_finite() {
         return Err(format!(
             "json: unsupported value: {}",
-            crate::template::value::format_float_g(f)
+            crate::value::format_float_g(f)
         ));
     }
     let abs = f.abs();
@@ -469,7 +469,7 @@ mod tests {
 
     #[test]
     fn secret_records_use_go_field_names_in_order() {
-        let r = Value::Record(Arc::new(crate::template::Record {
+        let r = Value::Record(Arc::new(crate::Record {
             type_name: "*dependency.Secret",
             fields: vec![
                 ("RequestID", s("r")),

@@ -3,7 +3,7 @@
 //! a template mentioning them in an unused branch still works, and fail when called
 //! (agent.md §4.5, Rust decision).
 
-use crate::template::{CallEnv, Func, Value};
+use crate::{CallEnv, Func, Value};
 
 macro_rules! refusing {
     ($($f:ident => $name:literal : $why:literal;)*) => {

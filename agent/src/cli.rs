@@ -6,7 +6,7 @@
 //! before parsing; `--long` and single-letter short flags pass unchanged, and everything after a bare
 //! `--` is left alone. Go bool flags take a value only with `=` (`-exit-after-auth=false`).
 //!
-//! Only the flags' shapes live here; the settings step ([`crate::settings`]) turns them into values.
+//! Only the flags' shapes live here; the settings step (`settings`) turns them into values.
 
 use std::ffi::OsString;
 use std::path::PathBuf;

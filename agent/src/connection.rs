@@ -234,7 +234,10 @@ mod tests {
         assert_eq!(c.client_config().timeout, Duration::from_secs(90));
         let c = Connection::resolve(
             &none,
-            &env(&[("BAO_CLIENT_TIMEOUT", "1.5s"), ("VAULT_CLIENT_TIMEOUT", "9")]),
+            &env(&[
+                ("BAO_CLIENT_TIMEOUT", "1.5s"),
+                ("VAULT_CLIENT_TIMEOUT", "9"),
+            ]),
             &stanza,
         )
         .unwrap();
@@ -243,7 +246,10 @@ mod tests {
         assert_eq!(c.timeout, Duration::from_secs(60), "default");
         let e = Connection::resolve(&none, &env(&[("VAULT_CLIENT_TIMEOUT", "soon")]), &stanza)
             .unwrap_err();
-        assert_eq!(e.to_string(), r#"VAULT_CLIENT_TIMEOUT: "soon" is not a duration"#);
+        assert_eq!(
+            e.to_string(),
+            r#"VAULT_CLIENT_TIMEOUT: "soon" is not a duration"#
+        );
     }
 
     #[test]

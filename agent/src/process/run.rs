@@ -22,7 +22,7 @@ use crate::cache::{CacheError, PersistentCache};
 use crate::connection::Connection;
 use crate::metrics::Metrics;
 use crate::proxy::{self, ListenerSpec, ProxyError, ProxyState, TokenMode};
-use crate::render::handoff::{RenderSettings, TemplateHandoff, TemplateRuntime};
+use crate::render::handoff::{RenderSettings, TemplateFuture, TemplateHandoff, TemplateRuntime};
 use crate::settings::AgentSettings;
 use crate::shutdown::shutdown_requested;
 use crate::sink::{self, Sink};
@@ -139,7 +139,7 @@ impl<A: TokenApi> Agent<A> {
             exit_after_auth: self.exit_after_auth,
             connection: self.connection.clone(),
         };
-        let template_future: Pin<Box<dyn Future<Output = Result<(), String>>>> = match templates {
+        let template_future: TemplateFuture = match templates {
             Some(runtime) if !self.templates.runner.jobs.is_empty() => runtime(handoff),
             _ => Box::pin(async { Ok(()) }),
         };
@@ -275,9 +275,9 @@ async fn persist_tokens(
 mod tests {
     use super::*;
     use crate::token::ApiError;
-    use vaultlet_shared::config::AgentConfig;
     use serde_json::{Value, json};
     use std::time::Duration;
+    use vaultlet_shared::config::AgentConfig;
 
     struct Fake;
 

@@ -31,8 +31,8 @@ use vaultlet_shared::vault::RetryPolicy;
 
 use crate::connection::Connection;
 use crate::metrics::Metrics;
-use crate::token::AuthToken;
 use crate::shutdown::shutdown_requested;
+use crate::token::AuthToken;
 use upstream::Upstream;
 
 /// How long a proxied request waits for the first auto-auth token before going out without it.

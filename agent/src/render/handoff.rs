@@ -1,5 +1,5 @@
-//! What the template runtime receives from the agent's run loop ([`crate::process::run`]): the
-//! resolved [`RenderSettings`] (built once by [`crate::settings`], templates already parsed) and
+//! What the template runtime receives from the agent's run loop (`process::run`): the resolved
+//! [`RenderSettings`] (built once by the settings step, templates already parsed) and
 //! the channels of a [`TemplateHandoff`]. It lives here, with its consumer, so that `render` takes
 //! nothing from the layers above it.
 //!
@@ -51,6 +51,8 @@ pub struct TemplateHandoff {
     pub connection: Arc<Connection>,
 }
 
+/// The future a [`TemplateRuntime`] returns (`Err`: the message the agent stops with).
+pub type TemplateFuture = Pin<Box<dyn Future<Output = Result<(), String>>>>;
+
 /// The template runtime's entry point (see the module docs for its contract).
-pub type TemplateRuntime =
-    Box<dyn FnOnce(TemplateHandoff) -> Pin<Box<dyn Future<Output = Result<(), String>>>>>;
+pub type TemplateRuntime = Box<dyn FnOnce(TemplateHandoff) -> TemplateFuture>;

@@ -108,5 +108,4 @@ mod tests {
         assert_eq!(restart_backoff(3, 1.0), Duration::from_secs(6));
         assert_eq!(restart_backoff(30, 0.0), Duration::from_secs(300));
     }
-
 }

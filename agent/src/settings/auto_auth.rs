@@ -149,8 +149,7 @@ mod tests {
         cfg["exec"] = json!({"command": ["/bin/app"]});
         cfg["env_template"] = json!({"FOO": {"contents": "x"}});
         let e = AgentSettings::from_config(&config(cfg), &Connection::default(), Some(true))
-            .err()
-            .expect("refused")
+            .expect_err("refused")
             .to_string();
         assert!(e.starts_with("exec:") && e.contains("not supported"), "{e}");
     }
@@ -173,8 +172,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut v = jwt_base(dir.path());
         v["template"] = json!([{"destination": "/tmp/x", "contents": "a"}]);
-        let a = AgentSettings::from_config(&config(v.clone()), &Connection::default(), None)
-            .unwrap();
+        let a =
+            AgentSettings::from_config(&config(v.clone()), &Connection::default(), None).unwrap();
         assert_eq!(a.proxy_retries, 12);
         assert_eq!(a.templates.runner.retries, 12);
         v["vault"] = json!({"retry": {"num_retries": -1}});

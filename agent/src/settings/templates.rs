@@ -220,7 +220,10 @@ mod tests {
         let job = &r.runner.jobs[0];
         assert_eq!(job.write.perms, Some(0o600));
         assert!(job.write.create_dest_dirs);
-        assert_eq!((job.options.left.as_str(), job.options.right.as_str()), ("[[", "}}"));
+        assert_eq!(
+            (job.options.left.as_str(), job.options.right.as_str()),
+            ("[[", "}}")
+        );
         assert!(!job.handlebars);
     }
 

@@ -70,7 +70,12 @@ fn config_from_the_environment_and_connection_precedence() {
 #[test]
 fn client_timeout_takes_go_durations() {
     let cfg = b64(&token_file_config(json!({})));
-    for (v, want) in [("1m30s", 90_000), ("60", 60_000), ("500ms", 500), ("2h", 7_200_000)] {
+    for (v, want) in [
+        ("1m30s", 90_000),
+        ("60", 60_000),
+        ("500ms", 500),
+        ("2h", 7_200_000),
+    ] {
         let s = Settings::resolve(
             &args(&[]),
             &env_of(&[("VAULT_CONFIG", &cfg), ("VAULT_CLIENT_TIMEOUT", v)]),
@@ -84,7 +89,10 @@ fn client_timeout_takes_go_durations() {
     )
     .unwrap_err();
     assert!(!e.is_load());
-    assert_eq!(e.to_string(), r#"VAULT_CLIENT_TIMEOUT: "soon" is not a duration"#);
+    assert_eq!(
+        e.to_string(),
+        r#"VAULT_CLIENT_TIMEOUT: "soon" is not a duration"#
+    );
 }
 
 #[test]
@@ -93,7 +101,10 @@ fn log_settings_flag_env_config() {
         json!({"log_level": "warn", "log_format": "json"}),
     ));
     let s = Settings::resolve(&args(&[]), &env_of(&[("VAULT_CONFIG", &cfg)])).unwrap();
-    assert_eq!((s.log_level, s.log_format), (LevelFilter::WARN, LogFormat::Json));
+    assert_eq!(
+        (s.log_level, s.log_format),
+        (LevelFilter::WARN, LogFormat::Json)
+    );
     let s = Settings::resolve(
         &args(&[]),
         &env_of(&[("VAULT_CONFIG", &cfg), ("VAULT_LOG_LEVEL", "debug")]),
@@ -105,7 +116,10 @@ fn log_settings_flag_env_config() {
         &env_of(&[("VAULT_CONFIG", &cfg), ("VAULT_LOG_LEVEL", "debug")]),
     )
     .unwrap();
-    assert_eq!((s.log_level, s.log_format), (LevelFilter::ERROR, LogFormat::Standard));
+    assert_eq!(
+        (s.log_level, s.log_format),
+        (LevelFilter::ERROR, LogFormat::Standard)
+    );
     let e = Settings::resolve(
         &args(&["-log-level=loud"]),
         &env_of(&[("VAULT_CONFIG", &cfg)]),
@@ -151,7 +165,10 @@ fn a_template_syntax_error_is_a_settings_error() {
         "template": [{"destination": "/tmp/vaultlet-never", "contents": "{{ .Data.data.pw }"}]
     })));
     let e = Settings::resolve(&args(&[]), &env_of(&[("VAULT_CONFIG", &cfg)])).unwrap_err();
-    assert!(matches!(e, SettingsError::Template(TemplateError::Parse(_))), "{e:?}");
+    assert!(
+        matches!(e, SettingsError::Template(TemplateError::Parse(_))),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -189,8 +206,10 @@ fn revoke_settings() {
     .unwrap();
     assert_eq!(s.delay, Duration::from_secs(2));
     assert_eq!(s.connection.address, "http://v:1");
-    assert!(matches!(&s.token, TokenSource::File(p) if p == std::path::Path::new("/h/.vault-token")));
-    let s = RevokeSettings::resolve(&revoke(&["-self"]), &env_of(&[("BAO_TOKEN", " t \n")]))
-        .unwrap();
+    assert!(
+        matches!(&s.token, TokenSource::File(p) if p == std::path::Path::new("/h/.vault-token"))
+    );
+    let s =
+        RevokeSettings::resolve(&revoke(&["-self"]), &env_of(&[("BAO_TOKEN", " t \n")])).unwrap();
     assert!(matches!(&s.token, TokenSource::Env(t) if t == "t"));
 }

@@ -103,7 +103,7 @@ mod tests {
 
     /// Renew answers in order; records when each renewal happened.
     struct Fake {
-        answers: RefCell<VecDeque<Result<u64, String>>>,
+        answers: RefCell<VecDeque<Result<u64, &'static str>>>,
         at: RefCell<Vec<Instant>>,
     }
 
@@ -216,9 +216,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn failed_renewals_back_off_then_give_up() {
         let fake = Fake {
-            answers: RefCell::new(
-                vec![Err("boom".into()), Err("boom".into()), Err("boom".into())].into(),
-            ),
+            answers: RefCell::new(vec![Err("boom"), Err("boom"), Err("boom")].into()),
             at: RefCell::new(vec![]),
         };
         let (_tx, mut rx) = watch::channel(false);

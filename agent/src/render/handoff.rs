@@ -42,7 +42,7 @@ pub struct TemplateHandoff {
     pub tokens: watch::Receiver<Option<AuthToken>>,
     /// Turns `true` when the agent shuts down.
     pub shutdown: watch::Receiver<bool>,
-    /// Notify to make auto-auth abandon its token and log in again (`invalid token`, §3.6).
+    /// Notify to make auto-auth abandon its token and log in again (`invalid token`, agent.md §3.6).
     pub relogin: Arc<Notify>,
     /// Init mode: render once and resolve.
     pub exit_after_auth: bool,

@@ -1,4 +1,4 @@
-//! The run loop's settings from the config (agent.md §1.6 auto-auth, §1.9 sinks, §7 listeners and
+//! The run loop's settings from the config (agent.md §1.6 auto-auth and sinks, §1.9 listeners and
 //! cache, §6 init mode): the auth method and its login loop, the file sinks, the listeners, the
 //! persistent cache, the PID file and the template runtime; plus the refusals of what vaultlet does
 //! not run (process-supervisor mode, wrapped logins, encrypted sinks).
@@ -13,9 +13,6 @@ use crate::auth::method::Method;
 use crate::cache::PersistentCache;
 use crate::connection::Connection;
 use crate::sink::{FileSink, Sink};
-
-/// `vault.retry.num_retries` unset: upstream's default, for the template engine and the proxy.
-const DEFAULT_RETRIES: u32 = 12;
 
 /// A config the run loop cannot run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -83,10 +80,12 @@ impl AgentSettings {
                 wrap_ttl: s.wrap_ttl.map(|d| d.0).filter(|d| !d.is_zero()),
             });
         }
+        // One number for the template engine and the proxy (agent.md §1.5: default 12).
         let retries = config
             .vault
-            .as_ref()
-            .map_or(DEFAULT_RETRIES, |v| v.effective_num_retries());
+            .clone()
+            .unwrap_or_default()
+            .effective_num_retries();
         let persist = match config.cache.as_ref().and_then(|c| c.persist.as_ref()) {
             Some(p) => Some(PersistentCache::from_config(p)?),
             None => None,

@@ -1,5 +1,5 @@
 //! The `listener` blocks (agent.md §7.1) as [`ListenerSpec`]s, unsupported options refused with the
-//! key named, and the proxy's [`TokenMode`] (§7.2).
+//! key named, and the proxy's [`TokenMode`] (agent.md §1.9).
 
 use vaultlet_shared::config::{AgentConfig, UseAutoAuthToken};
 

@@ -57,7 +57,7 @@ pub struct Settings {
 pub struct AgentSettings {
     pub method: Method,
     pub auth_loop: LoopSettings,
-    /// `-exit-after-auth` when given, else the config's `exit_after_auth` (init mode, §6).
+    /// `-exit-after-auth` when given, else the config's `exit_after_auth` (init mode, agent.md §6).
     pub exit_after_auth: bool,
     pub sinks: Vec<Sink>,
     pub pid_file: Option<PathBuf>,

@@ -1,8 +1,8 @@
 //! The agent's run loop: given auto-auth, the sinks, the listeners (API proxy, quit, metrics) and
-//! the persistent cache from the settings step, imports a cached token (sidecar) or arranges to store it
-//! (init); binds the listeners, writes the PID file, runs the login loop, the sink server, the
-//! listeners and the template runtime together, and decides when to stop (agent.md §6 init mode,
-//! §7.1 quit, §8.2 signals).
+//! the persistent cache from the settings step, imports a cached token (sidecar) or arranges to
+//! store it (init); binds the listeners, writes the PID file, runs the login loop, the sink
+//! server, the listeners and the template runtime together, and decides when to stop (agent.md §6
+//! init mode, §7.1 quit, §8.2 signals).
 //!
 //! The agent arrives assembled from resolved settings ([`crate::settings`]): every check is done
 //! before this module runs. The template runtime plugs in as a

@@ -5,6 +5,8 @@
 //! [`normalise_args`] rewrites every `-long` argument (one dash, more than one letter) to `--long`
 //! before parsing; `--long` and single-letter short flags pass unchanged, and everything after a bare
 //! `--` is left alone. Go bool flags take a value only with `=` (`-exit-after-auth=false`).
+//!
+//! Only the flags' shapes live here; the settings step (`settings`) turns them into values.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -40,12 +42,23 @@ pub fn normalise_args<I: IntoIterator<Item = OsString>>(args: I) -> Vec<OsString
     out
 }
 
+/// A flag value clap refuses (clap prints it after the flag's name; exit 2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FlagError {
+    /// Not one of Go's bool spellings.
+    #[error("{0:?} is not a bool")]
+    Bool(String),
+    /// Not a Go duration.
+    #[error("{0:?} is not a Go duration (e.g. 5s): {1}")]
+    Duration(String, String),
+}
+
 /// Go's `strconv.ParseBool`.
-pub fn parse_go_bool(s: &str) -> Result<bool, String> {
+pub fn parse_go_bool(s: &str) -> Result<bool, FlagError> {
     match s {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        other => Err(format!("{other:?} is not a bool")),
+        other => Err(FlagError::Bool(other.to_string())),
     }
 }
 
@@ -149,10 +162,10 @@ pub struct RevokeArgs {
     pub token: Option<String>,
 }
 
-fn parse_delay(s: &str) -> Result<std::time::Duration, String> {
+fn parse_delay(s: &str) -> Result<std::time::Duration, FlagError> {
     vaultlet_shared::config::GoDuration::parse_go(s)
         .map(|d| d.0)
-        .map_err(|e| format!("{s:?} is not a Go duration (e.g. 5s): {e}"))
+        .map_err(|e| FlagError::Duration(s.to_string(), e.to_string()))
 }
 
 impl Cli {
@@ -160,11 +173,6 @@ impl Cli {
     pub fn parse_go_style<I: IntoIterator<Item = OsString>>(args: I) -> Result<Self, clap::Error> {
         Self::try_parse_from(normalise_args(args))
     }
-}
-
-/// Reads an env var the OpenBao way: a present `BAO_<name>` wins (even empty), else `VAULT_<name>`.
-pub fn env_twin(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
-    lookup(&format!("BAO_{name}")).or_else(|| lookup(&format!("VAULT_{name}")))
 }
 
 #[cfg(test)]
@@ -302,19 +310,6 @@ mod tests {
     #[test]
     fn unknown_flag_is_a_usage_error() {
         assert!(parse(&["vault", "agent", "-bogus"]).is_err());
-    }
-
-    #[test]
-    fn bao_twin_wins_even_empty() {
-        let env = |k: &str| match k {
-            "BAO_LOG_LEVEL" => Some(String::new()),
-            "VAULT_LOG_LEVEL" => Some("debug".into()),
-            "VAULT_ADDR" => Some("a".into()),
-            _ => None,
-        };
-        assert_eq!(env_twin(&env, "LOG_LEVEL").as_deref(), Some(""));
-        assert_eq!(env_twin(&env, "ADDR").as_deref(), Some("a"));
-        assert_eq!(env_twin(&env, "NONE"), None);
     }
 
     #[test]

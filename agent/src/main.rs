@@ -1,25 +1,23 @@
 //! Command line of `vaultlet-agent` (also answers as `vault` or `bao`): `agent` and `token revoke`.
-//! Everything else lives in the library; this file maps outcomes to exit codes:
+//! Parse the flags, resolve the settings (or exit), set up logging, run. Everything else lives in
+//! the library; this file maps outcomes to exit codes:
 //! 0 success / signal, 1 runtime failure, 2 usage error, 64 bad config (before doing anything).
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use vaultlet_agent::auth::connection::{Connection, StanzaValues};
 use vaultlet_agent::auth::vault_api::VaultApi;
-use vaultlet_agent::cli::{AgentArgs, Cli, Command, RevokeArgs, TokenCommand, env_twin};
-use vaultlet_agent::process::logging::{self, LogFormat};
-use vaultlet_agent::process::run::{Agent, TemplateRuntime};
+use vaultlet_agent::cli::{AgentArgs, Cli, Command, RevokeArgs, TokenCommand};
+use vaultlet_agent::logging;
+use vaultlet_agent::process::run::Agent;
 use vaultlet_agent::process::signals::watch_signals;
-use vaultlet_shared::config::AgentConfig;
+use vaultlet_agent::render::handoff::TemplateRuntime;
+use vaultlet_agent::settings::{
+    self, RevokeError, RevokeSettings, Settings, SettingsError, TokenSource, process_env,
+};
 
 /// Exit code for a configuration the agent refuses.
 const EXIT_CONFIG: u8 = 64;
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     let mut builder = tokio::runtime::Builder::new_current_thread();
@@ -45,66 +43,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_config(args: &AgentArgs) -> Result<AgentConfig, String> {
-    let loaded = if args.config.is_empty() {
-        match AgentConfig::from_env(env).map_err(|e| e.to_string())? {
-            Some(l) => l,
-            None => {
-                return Err("Must specify exactly at least one config path using -config".into());
-            }
-        }
+fn config_error(e: &SettingsError) -> ExitCode {
+    if e.is_load() {
+        eprintln!("Error loading configuration: {e}");
     } else {
-        AgentConfig::load_paths(&args.config).map_err(|e| e.to_string())?
-    };
-    for w in &loaded.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("Error: {e}");
     }
-    let mut config = loaded.config;
-    config.apply_env_overrides(env).map_err(|e| e.to_string())?;
-    Ok(config)
-}
-
-fn stanza_values(config: &AgentConfig) -> StanzaValues {
-    let v = config.vault.clone().unwrap_or_default();
-    let method_ns = config
-        .auto_auth
-        .as_ref()
-        .and_then(|a| a.method.canonical_namespace());
-    StanzaValues {
-        address: v.address,
-        ca_cert: v.ca_cert,
-        ca_path: v.ca_path,
-        client_cert: v.client_cert,
-        client_key: v.client_key,
-        tls_server_name: v.tls_server_name,
-        tls_skip_verify: v.tls_skip_verify,
-        namespace: v.namespace.or(method_ns),
-    }
-}
-
-/// The log level and format texts: flag > env (`BAO_`/`VAULT_`) > config > default.
-fn log_settings(args: &AgentArgs, config: &AgentConfig) -> (String, String) {
-    let level = args
-        .log_level
-        .clone()
-        .or_else(|| env_twin(&env, "LOG_LEVEL").filter(|v| !v.is_empty()))
-        .or_else(|| config.log_level.clone())
-        .unwrap_or_default();
-    let format = args
-        .log_format
-        .clone()
-        .or_else(|| env_twin(&env, "LOG_FORMAT").filter(|v| !v.is_empty()))
-        .or_else(|| config.log_format.clone())
-        .unwrap_or_default();
-    (level, format)
+    ExitCode::from(EXIT_CONFIG)
 }
 
 /// SIGHUP: re-read the config and apply its log level only (agent.md §8.2); errors are logged and
 /// the agent keeps running.
 fn reload_log_level(args: &AgentArgs, setter: &logging::LevelSetter) {
-    let applied = load_config(args).and_then(|config| {
-        let (level_text, _) = log_settings(args, &config);
-        let level = logging::parse_level(&level_text)?;
+    let applied = settings::reload_log_level(args, &process_env).and_then(|level| {
         setter.set(level)?;
         Ok(level)
     });
@@ -115,35 +66,23 @@ fn reload_log_level(args: &AgentArgs, setter: &logging::LevelSetter) {
 }
 
 fn agent(args: AgentArgs) -> ExitCode {
-    let config = match load_config(&args) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("Error loading configuration: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
+    let settings = match Settings::resolve(&args, &process_env) {
+        Ok(s) => s,
+        Err(e) => return config_error(&e),
     };
-    let (level_text, format_text) = log_settings(&args, &config);
-    let (level, format) = match (
-        logging::parse_level(&level_text),
-        format_text.parse::<LogFormat>(),
-    ) {
-        (Ok(l), Ok(f)) => (l, f),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("Error: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
-    let conn = match Connection::resolve(&args.connection, &env, &stanza_values(&config)) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
-    let level_setter = logging::init(level, format);
+    if let Err(e) = settings.check_sinks() {
+        return config_error(&e);
+    }
+    let Settings {
+        connection,
+        log_level: level,
+        log_format,
+        agent: agent_settings,
+    } = settings;
+    let level_setter = logging::init(level, log_format);
     let rt = runtime();
     let _guard = rt.enter();
-    let api = match VaultApi::new(&conn) {
+    let api = match VaultApi::new(&connection) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("Error: {e}");
@@ -151,22 +90,7 @@ fn agent(args: AgentArgs) -> ExitCode {
         }
     };
     let address = api.address().to_string();
-    let mut agent = match Agent::from_config(config, api, conn, args.exit_after_auth) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
-    if let Some(v) = env_twin(&env, "MAX_RETRIES").filter(|v| !v.is_empty()) {
-        match v.trim().parse::<u32>() {
-            Ok(n) => agent.proxy_retries = n,
-            Err(_) => {
-                eprintln!("Error: VAULT_MAX_RETRIES: {v:?} is not a non-negative integer");
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        }
-    }
+    let agent = Agent::new(agent_settings, connection, api);
     eprintln!("==> Vault Agent started! Log data will stream in below:\n");
     eprintln!("==> Vault Agent configuration:\n");
     for (i, l) in agent.listeners.iter().enumerate() {
@@ -198,55 +122,45 @@ fn agent(args: AgentArgs) -> ExitCode {
     }
 }
 
-/// The template runtime the agent runs beside auto-auth (see `process::run` for the contract).
+/// The template runtime the agent runs beside auto-auth (see `render::handoff` for the contract).
 fn template_runtime() -> Option<TemplateRuntime> {
     Some(vaultlet_agent::render::runtime())
 }
 
 fn revoke(args: RevokeArgs) -> ExitCode {
-    if !args.revoke_self {
-        eprintln!("Only `token revoke -self` is supported");
-        return ExitCode::from(2);
-    }
-    if args.token.is_some() {
-        eprintln!("Too many arguments: -self takes no token argument");
-        return ExitCode::from(2);
-    }
-    // The delay comes first so the token read is the one in use when the pod stops.
-    std::thread::sleep(args.delay.unwrap_or_default());
-    let token = match env_twin(&env, "TOKEN").filter(|t| !t.trim().is_empty()) {
-        Some(t) => t.trim().to_string(),
-        None => {
-            let path = args.token_file.clone().unwrap_or_else(|| {
-                PathBuf::from(env("HOME").unwrap_or_else(|| "/home/vault".into()))
-                    .join(".vault-token")
-            });
-            match std::fs::read_to_string(&path) {
-                Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
-                Ok(_) => {
-                    eprintln!("Error revoking token: {} is empty", path.display());
-                    return ExitCode::from(2);
-                }
-                Err(e) => {
-                    eprintln!(
-                        "Error revoking token: no VAULT_TOKEN and cannot read {}: {e}",
-                        path.display()
-                    );
-                    return ExitCode::from(2);
-                }
-            }
-        }
-    };
-    let conn = match Connection::resolve(&args.connection, &env, &StanzaValues::default()) {
-        Ok(c) => c,
-        Err(e) => {
+    let settings = match RevokeSettings::resolve(&args, &process_env) {
+        Ok(s) => s,
+        Err(e @ RevokeError::Connection(_)) => {
             eprintln!("Error: {e}");
             return ExitCode::from(2);
         }
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    // The delay comes first so the token read is the one in use when the pod stops.
+    std::thread::sleep(settings.delay);
+    let token = match settings.token {
+        TokenSource::Env(t) => t,
+        TokenSource::File(path) => match std::fs::read_to_string(&path) {
+            Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
+            Ok(_) => {
+                eprintln!("Error revoking token: {} is empty", path.display());
+                return ExitCode::from(2);
+            }
+            Err(e) => {
+                eprintln!(
+                    "Error revoking token: no VAULT_TOKEN and cannot read {}: {e}",
+                    path.display()
+                );
+                return ExitCode::from(2);
+            }
+        },
     };
     let rt = runtime();
     let result = rt.block_on(async {
-        let api = VaultApi::new(&conn)?;
+        let api = VaultApi::new(&settings.connection)?;
         api.revoke_self(&token).await
     });
     match result {

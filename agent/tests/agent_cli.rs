@@ -92,3 +92,70 @@ fn revoke_against_a_dead_server_names_the_address() {
     assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
     assert!(!err.contains("hvs.not-a-real-token"), "{err}");
 }
+
+#[test]
+fn template_syntax_error_exits_64_before_logging_in() {
+    let dir = tempfile::tempdir().unwrap();
+    // A Vault address the test owns: any connection the agent makes would be queued here.
+    let vault = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    vault.set_nonblocking(true).unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "hvs.not-a-real-token").unwrap();
+    let cfg = dir.path().join("c.json");
+    std::fs::write(&cfg, json!({
+        "vault": {"address": format!("http://{}", vault.local_addr().unwrap())},
+        "auto_auth": {"method": {"type": "token_file", "config": {"token_file_path": token.to_str().unwrap()}},
+                      "sink": [{"type": "file", "config": {"path": dir.path().join("sink").to_str().unwrap()}}]},
+        "template": [{"destination": dir.path().join("out").to_str().unwrap(), "contents": "pw={{ .Data.data.pw }"}]
+    }).to_string()).unwrap();
+    let out = command()
+        .arg("agent")
+        .arg(format!("-config={}", cfg.display()))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{err}");
+    assert!(
+        err.contains(r#"Error: (dynamic) => "#)
+            && err.contains(r#"template: :1: unexpected "}" in operand"#),
+        "{err}"
+    );
+    assert!(!err.contains("Vault Agent started"), "{err}");
+    match vault.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the agent connected to Vault: {other:?}"),
+    }
+    assert!(!dir.path().join("sink").exists());
+    assert!(!dir.path().join("out").exists());
+}
+
+#[test]
+fn a_go_duration_client_timeout_is_accepted() {
+    // `VAULT_CLIENT_TIMEOUT=1m30s` (the `client-timeout` annotation) used to exit 64; a bad value
+    // still does, naming the variable.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.json");
+    std::fs::write(&cfg, json!({
+        "auto_auth": {"method": {"type": "jwt", "config": {"path": "/x", "role": "r"}},
+                      "sink": [{"type": "file", "config": {"path": "/nonexistent-vaultlet-dir/t"}}]}
+    }).to_string()).unwrap();
+    let run = |timeout: &str| {
+        command()
+            .arg("agent")
+            .arg(format!("-config={}", cfg.display()))
+            .env("VAULT_CLIENT_TIMEOUT", timeout)
+            .output()
+            .unwrap()
+    };
+    // Both stop at the sink write check (exit 64) — after the client timeout was accepted.
+    let out = run("1m30s");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("error during write check"), "{err}");
+    let out = run("90 seconds");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{err}");
+    assert!(
+        err.contains(r#"Error: VAULT_CLIENT_TIMEOUT: "90 seconds" is not a duration"#),
+        "{err}"
+    );
+}

@@ -66,6 +66,16 @@ impl AgentRun {
     /// Writes `config` to `<dir>/config.json` and starts `vaultlet-agent agent -config=… args…`
     /// with stdout+stderr to `<dir>/agent.log`.
     pub fn start(dir: tempfile::TempDir, config: &Value, args: &[&str]) -> Self {
+        Self::start_with_env(dir, config, args, &[])
+    }
+
+    /// [`Self::start`] with extra environment variables.
+    pub fn start_with_env(
+        dir: tempfile::TempDir,
+        config: &Value,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let cfg = dir.path().join("config.json");
         std::fs::write(&cfg, config.to_string()).unwrap();
         let log = dir.path().join("agent.log");
@@ -74,6 +84,7 @@ impl AgentRun {
             .arg("agent")
             .arg(format!("-config={}", cfg.display()))
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::from(out.try_clone().unwrap()))
             .stderr(Stdio::from(out))
             .spawn()

@@ -273,6 +273,26 @@ fn exit_after_auth_exits_0_with_the_sink_written() {
 }
 
 #[test]
+fn a_go_duration_client_timeout_logs_in() {
+    // What the injector passes for `vault.hashicorp.com/client-timeout: 1m30s` (issue 14's bug:
+    // the agent exited 64 on it).
+    let issuer = JwtIssuer::new(ISS);
+    let bao = jwt_server(&issuer, json!({}));
+    let (dir, jwt_path, _) = jwt_dir(&issuer, "vault");
+    let sink = dir.path().join("token");
+    let mut run = AgentRun::start_with_env(
+        dir,
+        &jwt_config(bao.addr(), &jwt_path, "app", &sink),
+        &["-exit-after-auth"],
+        &[("VAULT_CLIENT_TIMEOUT", "1m30s")],
+    );
+    let status = run.wait_exit(Duration::from_secs(30)).expect("exits");
+    assert_eq!(status.code(), Some(0), "{}", run.log());
+    let token = std::fs::read_to_string(&sink).unwrap();
+    assert!(lookup_token(&bao, &token).is_ok());
+}
+
+#[test]
 fn a_bad_role_with_exit_on_err_exits_non_zero_with_a_clear_message() {
     let issuer = JwtIssuer::new(ISS);
     let bao = jwt_server(&issuer, json!({}));

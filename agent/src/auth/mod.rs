@@ -6,7 +6,6 @@
 
 pub mod approle;
 pub mod backoff;
-pub mod connection;
 pub mod file_watch;
 pub mod jwt;
 pub mod kubernetes;
@@ -20,8 +19,9 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
-use crate::process::metrics::Metrics;
-use crate::token::lifetime::{WatchEnd, shutdown_requested, watch_token};
+use crate::metrics::Metrics;
+use crate::shutdown::shutdown_requested;
+use crate::token::lifetime::{WatchEnd, watch_token};
 use crate::token::{ApiError, AuthToken, TokenApi};
 use backoff::AuthBackoff;
 use method::{LoginRequest, Method};

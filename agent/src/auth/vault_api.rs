@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use vaultlet_shared::vault::{Client, SecretAuth, VaultError};
 
-use super::connection::Connection;
+use crate::connection::Connection;
 use crate::token::{ApiError, AuthToken, TokenApi};
 
 /// The Vault calls of auto-auth, `token revoke -self` and sinks.

@@ -1,8 +1,6 @@
-//! The agent as a process: PID file, signals, log set-up, counters, and the run loop that ties
-//! auto-auth, sinks and the template runtime together.
+//! The agent as a process: PID file, signals, and the run loop that ties auto-auth, sinks, the
+//! listeners and the template runtime together. Top layer of the library (see the crate docs).
 
-pub mod logging;
-pub mod metrics;
 pub mod pid_file;
 pub mod run;
 pub mod signals;

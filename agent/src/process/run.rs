@@ -1,22 +1,12 @@
-//! The agent's run loop: builds auto-auth, the sinks, the listeners (API proxy, quit, metrics) and
-//! the persistent cache from the config; imports a cached token (sidecar) or arranges to store it
-//! (init); binds the listeners, writes the PID file, runs the login loop, the sink server, the
-//! listeners and the template runtime together, and decides when to stop (agent.md §6 init mode,
-//! §7.1 quit, §8.2 signals).
+//! The agent's run loop: given auto-auth, the sinks, the listeners (API proxy, quit, metrics) and
+//! the persistent cache from the settings step, imports a cached token (sidecar) or arranges to
+//! store it (init); binds the listeners, writes the PID file, runs the login loop, the sink
+//! server, the listeners and the template runtime together, and decides when to stop (agent.md §6
+//! init mode, §7.1 quit, §8.2 signals).
 //!
-//! # Seam for the template runtime
-//!
-//! The render runtime plugs in as a [`TemplateRuntime`]: a one-shot function given a
-//! [`TemplateHandoff`] (the config, a `watch` receiver of auth tokens — `None` until the first login,
-//! then only changed tokens — the shutdown signal, and the [`Notify`] to poke on `invalid token`,
-//! §3.6) that returns a future:
-//! - **init mode** (`exit_after_auth`): the future must resolve `Ok(())` once every template has been
-//!   rendered once; the agent exits 0 when that and "every sink wrote the token" both hold. `Err` ⇒
-//!   exit 1 with the message.
-//! - **sidecar mode**: the future runs until shutdown; `Ok(())` is ignored (the agent keeps running
-//!   until a signal), `Err` ⇒ the agent stops with exit 1 (`exit_on_retry_failure`).
-//!
-//! With no runtime given (or no templates), "templates rendered" is immediately true.
+//! The agent arrives assembled from resolved settings ([`crate::settings`]): every check is done
+//! before this module runs. The template runtime plugs in as a
+//! [`crate::render::handoff::TemplateRuntime`] (its contract is documented there).
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -24,45 +14,23 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::sync::{Notify, watch};
-use vaultlet_shared::config::AgentConfig;
 
-use super::metrics::Metrics;
 use super::pid_file::PidFile;
-use crate::auth::connection::Connection;
 use crate::auth::method::Method;
 use crate::auth::{AuthError, AuthHandler, LoopSettings};
 use crate::cache::{CacheError, PersistentCache};
+use crate::connection::Connection;
+use crate::metrics::Metrics;
 use crate::proxy::{self, ListenerSpec, ProxyError, ProxyState, TokenMode};
-use crate::sink::{self, FileSink, Sink};
-use crate::token::lifetime::shutdown_requested;
+use crate::render::handoff::{RenderSettings, TemplateFuture, TemplateHandoff, TemplateRuntime};
+use crate::settings::AgentSettings;
+use crate::shutdown::shutdown_requested;
+use crate::sink::{self, Sink};
 use crate::token::{AuthToken, TokenApi};
-
-/// What the template runtime receives.
-pub struct TemplateHandoff {
-    pub config: Arc<AgentConfig>,
-    /// Auth tokens: `None` until the first login; afterwards each new (changed) token.
-    pub tokens: watch::Receiver<Option<AuthToken>>,
-    /// Turns `true` when the agent shuts down.
-    pub shutdown: watch::Receiver<bool>,
-    /// Notify to make auto-auth abandon its token and log in again (`invalid token`, §3.6).
-    pub relogin: Arc<Notify>,
-    /// Init mode: render once and resolve.
-    pub exit_after_auth: bool,
-    /// Where Vault is, after `-address`/`VAULT_ADDR`/`vault` stanza precedence (§1.1), with the TLS
-    /// files and namespace: build the template client from this.
-    pub connection: Arc<Connection>,
-}
-
-/// The template runtime's entry point (see the module docs for its contract).
-pub type TemplateRuntime =
-    Box<dyn FnOnce(TemplateHandoff) -> Pin<Box<dyn Future<Output = Result<(), String>>>>>;
 
 /// Why the agent stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// The config cannot be turned into a running agent (exit before doing anything).
-    #[error("{0}")]
-    Config(String),
     /// Writing the PID file failed.
     #[error("error writing pid file {path}: {source}")]
     PidFile {
@@ -86,7 +54,6 @@ pub enum RunError {
 
 /// The agent assembled from its config, ready to run.
 pub struct Agent<A> {
-    pub config: Arc<AgentConfig>,
     pub api: A,
     pub method: Method,
     pub settings: LoopSettings,
@@ -103,106 +70,28 @@ pub struct Agent<A> {
     pub persist: Option<PersistentCache>,
     /// API-proxy retries: `vault.retry.num_retries` (effective); `VAULT_MAX_RETRIES` replaces it.
     pub proxy_retries: u32,
+    /// The template runtime's settings (no jobs: nothing to render).
+    pub templates: Arc<RenderSettings>,
 }
 
 impl<A: TokenApi> Agent<A> {
-    /// Builds auto-auth and sinks from `config` (checks the sinks are writable). `exit_after_auth`
-    /// is the command-line override, if given.
-    pub fn from_config(
-        config: AgentConfig,
-        api: A,
-        connection: Connection,
-        exit_after_auth: Option<bool>,
-    ) -> Result<Self, RunError> {
-        let Some(auto_auth) = &config.auto_auth else {
-            return Err(RunError::Config(
-                "no auto_auth block found in config: vaultlet needs auto_auth".into(),
-            ));
-        };
-        // Process-supervisor mode (agent.md §1.11) is refused rather than silently not run.
-        if config.exec.is_some() {
-            return Err(RunError::Config(
-                "exec: running a child process (process-supervisor mode) is not supported by vaultlet; render files with template stanzas instead".into(),
-            ));
-        }
-        if !config.env_templates.is_empty() {
-            return Err(RunError::Config(
-                "env_template: environment templates (process-supervisor mode) are not supported by vaultlet; render files with template stanzas instead".into(),
-            ));
-        }
-        let m = &auto_auth.method;
-        if m.wrap_ttl.is_some_and(|d| !d.0.is_zero()) {
-            return Err(RunError::Config(
-                "auto_auth.method.wrap_ttl: response-wrapped logins are not supported by vaultlet yet".into(),
-            ));
-        }
-        let method =
-            Method::from_config(&m.method_type, Some(&m.effective_mount_path()), &m.config)
-                .map_err(|e| RunError::Config(e.to_string()))?;
-        let exit_after_auth = exit_after_auth.unwrap_or(config.exit_after_auth);
-        let settings = LoopSettings {
-            min_backoff: m.effective_min_backoff(),
-            max_backoff: m.effective_max_backoff(),
-            exit_on_err: m.exit_on_err,
-            one_shot: exit_after_auth,
-            ..LoopSettings::default()
-        };
-        let mut sinks = Vec::new();
-        for (i, s) in auto_auth.sinks.iter().enumerate() {
-            if s.sink_type != "file" {
-                return Err(RunError::Config(format!(
-                    "Unknown sink type {:?}",
-                    s.sink_type
-                )));
-            }
-            if s.dh_type.as_deref().is_some_and(|d| !d.is_empty()) {
-                return Err(RunError::Config(format!(
-                    "auto_auth.sink[{i}].dh_type: encrypted sinks are not supported by vaultlet yet"
-                )));
-            }
-            let sink =
-                FileSink::from_config(&s.config).map_err(|e| RunError::Config(e.to_string()))?;
-            sink.write_check()
-                .map_err(|e| RunError::Config(e.to_string()))?;
-            sinks.push(Sink {
-                file: sink,
-                wrap_ttl: s.wrap_ttl.map(|d| d.0).filter(|d| !d.is_zero()),
-            });
-        }
-        let listeners =
-            proxy::listeners_from_config(&config).map_err(|e| RunError::Config(e.to_string()))?;
-        let token_mode = TokenMode::from_config(&config);
-        let proxy_retries = config
-            .vault
-            .as_ref()
-            .map_or(12, |v| v.effective_num_retries());
-        let persist = match config.cache.as_ref().and_then(|c| c.persist.as_ref()) {
-            Some(p) => Some(
-                PersistentCache::from_config(p)
-                    .map_err(|e| RunError::Config(format!("cache.{e}")))?,
-            ),
-            None => None,
-        };
-        let pid_file = config
-            .pid_file
-            .as_deref()
-            .filter(|p| !p.is_empty())
-            .map(PathBuf::from);
-        Ok(Self {
-            config: Arc::new(config),
+    /// The agent for resolved `settings`, talking to Vault through `api` at `connection`.
+    pub fn new(settings: AgentSettings, connection: Connection, api: A) -> Self {
+        Self {
             api,
-            method,
-            settings,
-            sinks,
-            exit_after_auth,
-            pid_file,
+            method: settings.method,
+            settings: settings.auth_loop,
+            sinks: settings.sinks,
+            exit_after_auth: settings.exit_after_auth,
+            pid_file: settings.pid_file,
             metrics: Arc::new(Metrics::default()),
             connection: Arc::new(connection),
-            listeners,
-            token_mode,
-            persist,
-            proxy_retries,
-        })
+            listeners: settings.listeners,
+            token_mode: settings.token_mode,
+            persist: settings.persist,
+            proxy_retries: settings.proxy_retries,
+            templates: Arc::new(settings.templates),
+        }
     }
 
     /// Runs until done: init mode ⇒ after auth + sinks + templates rendered once; sidecar ⇒ until
@@ -243,15 +132,15 @@ impl<A: TokenApi> Agent<A> {
         let (persisted_tx, mut persisted_rx) = watch::channel(persist_store.is_none());
         let persist_future = persist_tokens(persist_store, token_rx.clone(), persisted_tx);
         let handoff = TemplateHandoff {
-            config: self.config.clone(),
+            settings: self.templates.clone(),
             tokens: token_rx.clone(),
             shutdown: shutdown.clone(),
             relogin: relogin.clone(),
             exit_after_auth: self.exit_after_auth,
             connection: self.connection.clone(),
         };
-        let template_future: Pin<Box<dyn Future<Output = Result<(), String>>>> = match templates {
-            Some(runtime) if !self.config.templates.is_empty() => runtime(handoff),
+        let template_future: TemplateFuture = match templates {
+            Some(runtime) if !self.templates.runner.jobs.is_empty() => runtime(handoff),
             _ => Box::pin(async { Ok(()) }),
         };
         let metrics = self.metrics.clone();
@@ -388,6 +277,7 @@ mod tests {
     use crate::token::ApiError;
     use serde_json::{Value, json};
     use std::time::Duration;
+    use vaultlet_shared::config::AgentConfig;
 
     struct Fake;
 
@@ -431,50 +321,10 @@ mod tests {
                 json!([{"destination": dir.join("out").to_str().unwrap(), "contents": "x"}]);
         }
         let config = AgentConfig::from_json_str(&cfg.to_string()).unwrap().config;
-        Agent::from_config(config, Fake, Connection::default(), Some(exit_after_auth)).unwrap()
-    }
-
-    #[test]
-    fn exit_after_auth_makes_the_login_loop_one_shot() {
-        let dir = tempfile::tempdir().unwrap();
-        for init in [true, false] {
-            let a = agent(dir.path(), init, false);
-            assert_eq!(a.exit_after_auth, init);
-            assert_eq!(a.settings.one_shot, init, "exit_after_auth = {init}");
-        }
-        // Without the command-line override, the config's `exit_after_auth` decides.
-        let jwt = dir.path().join("jwt");
-        let cfg = json!({
-            "exit_after_auth": true,
-            "auto_auth": {"method": {"type": "jwt", "config": {"path": jwt.to_str().unwrap(), "role": "r"}},
-                          "sink": [{"type": "file", "config": {"path": dir.path().join("s").to_str().unwrap()}}]},
-        });
-        let config = AgentConfig::from_json_str(&cfg.to_string()).unwrap().config;
-        let a = Agent::from_config(config, Fake, Connection::default(), None).unwrap();
-        assert!(a.exit_after_auth && a.settings.one_shot);
-    }
-
-    #[test]
-    fn process_supervisor_mode_is_refused_by_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let jwt = dir.path().join("jwt");
-        std::fs::write(&jwt, "x.y.z").unwrap();
-        let base = json!({
-            "auto_auth": {"method": {"type": "jwt", "config": {"path": jwt.to_str().unwrap(), "role": "r"}},
-                          "sink": [{"type": "file", "config": {"path": dir.path().join("s").to_str().unwrap()}}]},
-        });
-        {
-            let mut cfg = base.clone();
-            cfg["exec"] = json!({"command": ["/bin/app"]});
-            cfg["env_template"] = json!({"FOO": {"contents": "x"}});
-            let want = "exec:";
-            let config = AgentConfig::from_json_str(&cfg.to_string()).unwrap().config;
-            let e = Agent::from_config(config, Fake, Connection::default(), Some(true))
-                .err()
-                .expect("refused")
-                .to_string();
-            assert!(e.starts_with(want) && e.contains("not supported"), "{e}");
-        }
+        let settings =
+            AgentSettings::from_config(&config, &Connection::default(), Some(exit_after_auth))
+                .unwrap();
+        Agent::new(settings, Connection::default(), Fake)
     }
 
     #[tokio::test]
@@ -555,17 +405,5 @@ mod tests {
         let (r, ()) = tokio::join!(a.run(rx, None), stop);
         r.unwrap();
         assert!(!dir.path().join("pid").exists());
-    }
-
-    #[test]
-    fn unsupported_sink_options_are_refused_clearly() {
-        let cfg = json!({"auto_auth": {"method": {"type": "jwt", "config": {"path": "/x", "role": "r"}},
-            "sink": [{"type": "file", "dh_type": "curve25519", "dh_path": "/tmp/pub", "config": {"path": "/tmp/x"}}]}});
-        let config = AgentConfig::from_json_str(&cfg.to_string()).unwrap().config;
-        let err = Agent::from_config(config, Fake, Connection::default(), None)
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(err.contains("dh_type"), "{err}");
     }
 }

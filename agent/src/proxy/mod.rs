@@ -27,13 +27,12 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
-use vaultlet_shared::config::{AgentConfig, UseAutoAuthToken};
 use vaultlet_shared::vault::RetryPolicy;
 
-use crate::auth::connection::Connection;
-use crate::process::metrics::Metrics;
+use crate::connection::Connection;
+use crate::metrics::Metrics;
+use crate::shutdown::shutdown_requested;
 use crate::token::AuthToken;
-use crate::token::lifetime::shutdown_requested;
 use upstream::Upstream;
 
 /// How long a proxied request waits for the first auto-auth token before going out without it.
@@ -42,9 +41,6 @@ const FIRST_TOKEN_WAIT: Duration = Duration::from_secs(10);
 /// Why the listeners cannot be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
-    /// A `listener` block asks for something vaultlet does not do (names the key).
-    #[error("{0}")]
-    Config(String),
     /// Binding the address failed.
     #[error("error starting listener {addr}: {source}")]
     Bind {
@@ -75,60 +71,6 @@ pub enum TokenMode {
     IfMissing,
     /// The auto-auth token replaces any client token.
     Force,
-}
-
-impl TokenMode {
-    /// `api_proxy.use_auto_auth_token`, else `cache.use_auto_auth_token`, else off.
-    pub fn from_config(config: &AgentConfig) -> Self {
-        let v = config
-            .api_proxy
-            .as_ref()
-            .and_then(|p| p.use_auto_auth_token)
-            .or_else(|| config.cache.as_ref().and_then(|c| c.use_auto_auth_token));
-        match v {
-            Some(UseAutoAuthToken::True) => Self::IfMissing,
-            Some(UseAutoAuthToken::Force) => Self::Force,
-            Some(UseAutoAuthToken::False) | None => Self::Off,
-        }
-    }
-}
-
-/// The listener blocks of `config`; unsupported options are refused with the key named.
-pub fn listeners_from_config(config: &AgentConfig) -> Result<Vec<ListenerSpec>, ProxyError> {
-    let mut out = Vec::new();
-    for (i, l) in config.listeners.iter().enumerate() {
-        if l.listener_type != "tcp" {
-            return Err(ProxyError::Config(format!(
-                "listener[{i}]: type {:?} is not supported by vaultlet (use \"tcp\")",
-                l.listener_type
-            )));
-        }
-        if !l.tls_disable {
-            return Err(ProxyError::Config(format!(
-                "listener[{i}]: TLS listeners are not supported by vaultlet yet; set tls_disable = true (and bind to 127.0.0.1)"
-            )));
-        }
-        let metrics_only = match l.role.as_deref() {
-            None | Some("" | "default") => false,
-            Some("metrics_only") => true,
-            Some(other) => {
-                return Err(ProxyError::Config(format!(
-                    "listener[{i}].role: {other:?} is not \"default\" or \"metrics_only\""
-                )));
-            }
-        };
-        out.push(ListenerSpec {
-            address: if l.address.is_empty() {
-                "127.0.0.1:8200".into()
-            } else {
-                l.address.clone()
-            },
-            require_request_header: l.require_request_header,
-            metrics_only,
-            enable_quit: l.agent_api.as_ref().is_some_and(|a| a.enable_quit),
-        });
-    }
-    Ok(out)
 }
 
 /// What a request is answered with.
@@ -481,7 +423,6 @@ async fn accept_loop(bound: Bound, state: Arc<ProxyState>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn spec(require: bool, metrics_only: bool, quit: bool) -> ListenerSpec {
         ListenerSpec {
@@ -664,31 +605,5 @@ mod tests {
                 Some("client-tok".to_string())
             ]
         );
-    }
-
-    #[test]
-    fn listener_config() {
-        let cfg = AgentConfig::from_json_str(
-            &json!({
-                "listener": [{"tcp": {"address": "127.0.0.1:8200", "tls_disable": true,
-                              "agent_api": {"enable_quit": true}}}],
-                "cache": {"use_auto_auth_token": "force"},
-                "auto_auth": {"method": {"type": "jwt", "config": {"path": "/x", "role": "r"}}}
-            })
-            .to_string(),
-        )
-        .unwrap()
-        .config;
-        let specs = listeners_from_config(&cfg).unwrap();
-        assert_eq!(specs.len(), 1);
-        assert!(specs[0].enable_quit);
-        assert_eq!(TokenMode::from_config(&cfg), TokenMode::Force);
-        let tls = AgentConfig::from_json_str(
-            &json!({"listener": [{"tcp": {"address": "127.0.0.1:8200"}}]}).to_string(),
-        )
-        .unwrap()
-        .config;
-        let e = listeners_from_config(&tls).unwrap_err().to_string();
-        assert!(e.contains("tls_disable"), "{e}");
     }
 }

@@ -11,7 +11,7 @@ use hyper_util::rt::TokioExecutor;
 use rustls_pki_types::ServerName;
 use vaultlet_shared::vault::tls::client_tls;
 
-use crate::auth::connection::Connection;
+use crate::connection::Connection;
 
 /// A TLS or file problem building the upstream client.
 #[derive(Debug, thiserror::Error)]

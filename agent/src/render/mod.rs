@@ -1,8 +1,10 @@
 //! The rendering runtime (agent.md §5–6): waits for the auto-auth token, runs a [`runner`] with a
 //! Vault client holding that token, starts a fresh runner for every new token, and applies
 //! §5.6's policy when a runner fails (`exit_on_retry_failure` ⇒ the agent stops; otherwise a
-//! restart with backoff).
+//! restart with backoff). Its settings arrive resolved ([`handoff::RenderSettings`], built by
+//! the settings step before start-up, every template already parsed).
 //!
+//! - [`handoff`]: what the run loop hands the runtime (settings, tokens, shutdown).
 //! - [`schedule`]: refresh and retry timing (pure).
 //! - [`pacing`]: the instant of each jittered refresh, so an agent's fetches share wake-ups.
 //! - [`fetch`]: one fetch of one dependency; `pkiCert`'s file cache.
@@ -15,167 +17,23 @@
 pub mod command;
 pub mod fetch;
 pub mod handlebars;
+pub mod handoff;
 pub mod pacing;
 pub mod quiescence;
 pub mod runner;
 pub mod schedule;
 pub mod write;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use vaultlet_shared::config::AgentConfig;
-use vaultlet_shared::vault::{Client, ClientConfig};
+use vaultlet_shared::vault::Client;
 
-use crate::process::run::{TemplateHandoff, TemplateRuntime};
-use crate::template::Options;
-use command::CommandRun;
-use runner::{RunnerSettings, TemplateJob};
-use schedule::Refresh;
-use write::WriteSpec;
+use handoff::{TemplateHandoff, TemplateRuntime};
 
 /// The runtime the agent's run loop plugs in.
 pub fn runtime() -> TemplateRuntime {
     Box::new(|h: TemplateHandoff| Box::pin(serve(h)))
-}
-
-/// Builds the runner settings from the config; errors name the template and the key.
-pub fn settings(config: &AgentConfig, client: &ClientConfig) -> Result<RunnerSettings, String> {
-    let mut jobs = Vec::new();
-    for (i, t) in config.templates.iter().enumerate() {
-        let dest = t
-            .destination
-            .clone()
-            .filter(|d| !d.is_empty())
-            .ok_or_else(|| format!("template[{i}].destination: must be set"))?;
-        let source = t
-            .source
-            .clone()
-            .filter(|s| !s.is_empty())
-            .map(PathBuf::from);
-        let text = match (&source, &t.contents) {
-            (Some(src), _) => std::fs::read_to_string(src).map_err(|e| {
-                format!(
-                    "template[{i}].source: failed to read {}: {e}",
-                    src.display()
-                )
-            })?,
-            (None, Some(c)) => c.clone(),
-            (None, None) => {
-                return Err(format!(
-                    "template[{i}]: one of source or contents must be set"
-                ));
-            }
-        };
-        let handlebars = match t.engine.as_deref().unwrap_or("") {
-            "" | "go" => false,
-            "handlebars" => true,
-            other => {
-                return Err(format!(
-                    "template[{i}].engine: {other:?} is not a template engine (use \"go\" or \"handlebars\")"
-                ));
-            }
-        };
-        let options = Options {
-            left: t
-                .left_delimiter
-                .clone()
-                .filter(|d| !d.is_empty())
-                .unwrap_or_else(|| "{{".into()),
-            right: t
-                .right_delimiter
-                .clone()
-                .filter(|d| !d.is_empty())
-                .unwrap_or_else(|| "}}".into()),
-            missing_key_error: t.error_on_missing_key,
-            denylist: t.function_denylist.clone(),
-            sandbox_path: t
-                .sandbox_path
-                .clone()
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from),
-            destination: Some(dest.clone()),
-        };
-        let argv = t.effective_command();
-        let command = (!argv.is_empty()).then(|| CommandRun {
-            argv,
-            timeout: t.effective_command_timeout(),
-        });
-        jobs.push(TemplateJob {
-            source,
-            text,
-            options,
-            write: WriteSpec {
-                path: PathBuf::from(&dest),
-                perms: t.perms.map(|p| p.0),
-                create_dest_dirs: t.create_dest_dirs.unwrap_or(true),
-                backup: t.backup,
-                user: t.user.clone(),
-                group: t.group.clone(),
-            },
-            command,
-            handlebars,
-            wait: t
-                .wait
-                .as_ref()
-                .filter(|w| !w.min.0.is_zero())
-                .map(|w| (w.min.0, w.effective_max())),
-        });
-    }
-    let tc = config.template_config.clone().unwrap_or_default();
-    let refresh = Refresh {
-        threshold: tc
-            .lease_renewal_threshold
-            .filter(|t| *t > 0.0 && *t < 1.0)
-            .unwrap_or(0.9),
-        static_interval: tc
-            .static_secret_render_interval
-            .map(|d| d.0)
-            .filter(|d| !d.is_zero())
-            .unwrap_or(Duration::from_secs(300)),
-    };
-    let method = config.auto_auth.as_ref().map(|a| &a.method);
-    Ok(RunnerSettings {
-        jobs,
-        refresh,
-        retries: config
-            .vault
-            .as_ref()
-            .map_or(12, |v| v.effective_num_retries()),
-        backoff_base: method
-            .and_then(|m| m.min_backoff)
-            .map(|d| d.0)
-            .filter(|d| !d.is_zero())
-            .unwrap_or(Duration::from_millis(250)),
-        backoff_max: method
-            .and_then(|m| m.max_backoff)
-            .map(|d| d.0)
-            .filter(|d| !d.is_zero())
-            .unwrap_or(Duration::from_secs(60)),
-        command_env: command_env(client),
-    })
-}
-
-/// The variables commands get on top of the agent's environment (§5.9).
-pub fn command_env(c: &ClientConfig) -> Vec<(String, String)> {
-    let mut env = vec![("VAULT_ADDR".to_string(), c.address.clone())];
-    if c.tls_skip_verify || c.address.starts_with("http://") {
-        env.push(("VAULT_SKIP_VERIFY".into(), "true".into()));
-    }
-    let mut path = |k: &str, v: &Option<PathBuf>| {
-        if let Some(p) = v {
-            env.push((k.to_string(), p.display().to_string()));
-        }
-    };
-    path("VAULT_CACERT", &c.ca_cert);
-    path("VAULT_CAPATH", &c.ca_path);
-    path("VAULT_CLIENT_CERT", &c.client_cert);
-    path("VAULT_CLIENT_KEY", &c.client_key);
-    if let Some(n) = &c.tls_server_name {
-        env.push(("VAULT_TLS_SERVER_NAME".into(), n.clone()));
-    }
-    env
 }
 
 /// The restart backoff after a failed runner when `exit_on_retry_failure` is off: 1s doubling,
@@ -187,14 +45,9 @@ fn restart_backoff(n: u32, u: f64) -> Duration {
 }
 
 async fn serve(mut h: TemplateHandoff) -> Result<(), String> {
-    let client_config = h.connection.client_config();
-    let base = Client::new(client_config.clone()).map_err(|e| e.to_string())?;
-    let settings = settings(&h.config, &client_config)?;
-    let exit_on_failure = h
-        .config
-        .template_config
-        .as_ref()
-        .is_some_and(|t| t.exit_on_retry_failure);
+    let base = Client::new(h.connection.client_config()).map_err(|e| e.to_string())?;
+    let settings = h.settings.runner.clone();
+    let exit_on_failure = h.settings.exit_on_retry_failure;
     let mut shutdown = h.shutdown.clone();
     // Wait for the first token.
     let token = tokio::select! {
@@ -254,28 +107,5 @@ mod tests {
         assert_eq!(restart_backoff(3, 0.0), Duration::from_secs(8));
         assert_eq!(restart_backoff(3, 1.0), Duration::from_secs(6));
         assert_eq!(restart_backoff(30, 0.0), Duration::from_secs(300));
-    }
-
-    #[test]
-    fn settings_name_the_bad_template() {
-        let cfg = AgentConfig::from_json_str(
-            r#"{"auto_auth":{"method":{"type":"token_file","config":{"token_file_path":"/t"}}},"template":[{"destination":"/tmp/x","contents":"a"},{"destination":"/tmp/y","source":"/nonexistent/vaultlet/y.tmpl"}]}"#,
-        )
-        .unwrap()
-        .config;
-        let e = settings(&cfg, &ClientConfig::default()).unwrap_err();
-        assert!(e.contains("template[1].source"), "{e}");
-        assert!(e.contains("/nonexistent/vaultlet/y.tmpl"), "{e}");
-    }
-
-    #[test]
-    fn commands_get_the_vault_connection() {
-        let c = ClientConfig {
-            address: "http://127.0.0.1:8200".into(),
-            ..ClientConfig::default()
-        };
-        let env = command_env(&c);
-        assert!(env.contains(&("VAULT_ADDR".into(), "http://127.0.0.1:8200".into())));
-        assert!(env.contains(&("VAULT_SKIP_VERIFY".into(), "true".into())));
     }
 }

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use serde_json::{Map, Value};
 
-use crate::token::lifetime::shutdown_requested;
+use crate::shutdown::shutdown_requested;
 use crate::token::{ApiError, AuthToken, TokenApi};
 pub use file::{FileSink, SinkError};
 
@@ -22,18 +22,27 @@ pub struct Sink {
     pub wrap_ttl: Option<Duration>,
 }
 
+/// Why Vault's `wrap_info` cannot be written to a sink.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WrapInfoError {
+    #[error("wrap_info is not an object")]
+    NotAnObject,
+    #[error("wrap_info has no token")]
+    NoToken,
+}
+
 /// The sink content for a wrapped token: Vault's `wrap_info` fields in upstream's order
 /// (`token`, `accessor`, `ttl`, `creation_time`, `creation_path`, `wrapped_accessor`) as JSON, then `\n`.
-pub fn wrapped_content(wrap_info: &Value) -> Result<Vec<u8>, String> {
+pub fn wrapped_content(wrap_info: &Value) -> Result<Vec<u8>, WrapInfoError> {
     let Some(info) = wrap_info.as_object() else {
-        return Err("wrap_info is not an object".into());
+        return Err(WrapInfoError::NotAnObject);
     };
     if info
         .get("token")
         .and_then(Value::as_str)
         .is_none_or(str::is_empty)
     {
-        return Err("wrap_info has no token".into());
+        return Err(WrapInfoError::NoToken);
     }
     let mut out = Map::new();
     for key in [

@@ -8,7 +8,8 @@ use tokio::time::Instant;
 
 use super::schedule::{LifetimeSchedule, Next, renew_error_backoff};
 use super::{ApiError, AuthToken, TokenApi};
-use crate::process::metrics::Metrics;
+use crate::metrics::Metrics;
+use crate::shutdown::shutdown_requested;
 
 /// Why the watcher stopped.
 #[derive(Debug)]
@@ -21,12 +22,6 @@ pub enum WatchEnd {
     ReloginRequested,
     /// Renewals kept failing until the token's lifetime ran out.
     RenewFailed(ApiError),
-}
-
-/// Waits until `shutdown` holds `true`.
-pub async fn shutdown_requested(shutdown: &mut watch::Receiver<bool>) {
-    // An Err means the sender is gone: treat it as shutdown too.
-    let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
 /// Watches `token` until it must be replaced; `renew_first` renews it at once (upstream's lifetime
@@ -108,7 +103,7 @@ mod tests {
 
     /// Renew answers in order; records when each renewal happened.
     struct Fake {
-        answers: RefCell<VecDeque<Result<u64, String>>>,
+        answers: RefCell<VecDeque<Result<u64, &'static str>>>,
         at: RefCell<Vec<Instant>>,
     }
 
@@ -221,9 +216,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn failed_renewals_back_off_then_give_up() {
         let fake = Fake {
-            answers: RefCell::new(
-                vec![Err("boom".into()), Err("boom".into()), Err("boom".into())].into(),
-            ),
+            answers: RefCell::new(vec![Err("boom"), Err("boom"), Err("boom")].into()),
             at: RefCell::new(vec![]),
         };
         let (_tx, mut rx) = watch::channel(false);

@@ -1,12 +1,8 @@
-//! The client's settings, and reading them from the `VAULT_*` environment (with `BAO_*`
-//! aliases: a present `BAO_X` wins over `VAULT_X`, even when empty). Pure: the environment is a
-//! lookup closure, so tests need no process environment.
+//! The client's settings ([`ClientConfig`]) and Go's `strconv.ParseBool` for the boolean
+//! `VAULT_*` variables. Reading the environment is the agent's job (its `connection` module).
 
 use std::path::PathBuf;
 use std::time::Duration;
-
-use super::VaultError;
-use crate::config::GoDuration;
 
 /// How to reach Vault.
 #[derive(Clone)]
@@ -101,123 +97,8 @@ pub fn parse_go_bool(s: &str) -> Option<bool> {
 }
 
 impl ClientConfig {
-    /// The defaults overridden by the environment: `VAULT_ADDR`, `VAULT_CACERT`, `VAULT_CAPATH`,
-    /// `VAULT_CACERT_BYTES`, `VAULT_CLIENT_CERT`, `VAULT_CLIENT_KEY`, `VAULT_TLS_SERVER_NAME`,
-    /// `VAULT_SKIP_VERIFY` (a real bool: quirk Q-A1 fixed), `VAULT_NAMESPACE`,
-    /// `VAULT_CLIENT_TIMEOUT` (seconds or a Go duration), `VAULT_MAX_RETRIES`; each also as `BAO_*`.
-    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<ClientConfig, VaultError> {
-        let get = |name: &str| -> Option<(String, String)> {
-            let bao = format!("BAO_{name}");
-            if let Some(v) = lookup(&bao) {
-                return Some((bao, v));
-            }
-            let vault = format!("VAULT_{name}");
-            lookup(&vault).map(|v| (vault, v))
-        };
-        let nonempty = |name: &str| get(name).filter(|(_, v)| !v.is_empty());
-        let mut c = ClientConfig::default();
-        if let Some((_, v)) = nonempty("ADDR") {
-            c.address = v;
-        }
-        c.ca_cert = nonempty("CACERT").map(|(_, v)| v.into());
-        c.ca_path = nonempty("CAPATH").map(|(_, v)| v.into());
-        c.ca_cert_bytes = nonempty("CACERT_BYTES").map(|(_, v)| v);
-        c.client_cert = nonempty("CLIENT_CERT").map(|(_, v)| v.into());
-        c.client_key = nonempty("CLIENT_KEY").map(|(_, v)| v.into());
-        c.tls_server_name = nonempty("TLS_SERVER_NAME").map(|(_, v)| v);
-        c.namespace = nonempty("NAMESPACE").map(|(_, v)| v);
-        if let Some((k, v)) = nonempty("SKIP_VERIFY") {
-            c.tls_skip_verify = parse_go_bool(&v).ok_or_else(|| {
-                VaultError::Config(format!("{k}: {v:?} is not a bool (use true or false)"))
-            })?;
-        }
-        if let Some((k, v)) = nonempty("CLIENT_TIMEOUT") {
-            c.timeout = GoDuration::parse_lenient(&v)
-                .map_err(|_| {
-                    VaultError::Config(format!(
-                        "{k}: {v:?} is not a duration (seconds or e.g. 30s)"
-                    ))
-                })?
-                .0;
-        }
-        if let Some((k, v)) = nonempty("MAX_RETRIES") {
-            let n: i64 = v
-                .parse()
-                .map_err(|_| VaultError::Config(format!("{k}: {v:?} is not an integer")))?;
-            c.max_retries = n.max(0) as u32;
-        }
-        Ok(c)
-    }
-
     /// Whether requests go over TLS.
     pub fn is_https(&self) -> bool {
         self.address.starts_with("https://")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| m.get(k).cloned()
-    }
-
-    #[test]
-    fn defaults_without_environment() {
-        let c = ClientConfig::from_env(env(&[])).unwrap();
-        assert_eq!(c.address, "https://127.0.0.1:8200");
-        assert!(!c.tls_skip_verify);
-        assert_eq!(c.timeout, Duration::from_secs(60));
-        assert_eq!(c.max_retries, 2);
-    }
-
-    #[test]
-    fn skip_verify_is_a_real_bool() {
-        let off = ClientConfig::from_env(env(&[("VAULT_SKIP_VERIFY", "false")])).unwrap();
-        assert!(
-            !off.tls_skip_verify,
-            "upstream's quirk Q-A1 turned this on; we do not"
-        );
-        let on = ClientConfig::from_env(env(&[("VAULT_SKIP_VERIFY", "True")])).unwrap();
-        assert!(on.tls_skip_verify);
-        let bad = ClientConfig::from_env(env(&[("VAULT_SKIP_VERIFY", "yes")])).unwrap_err();
-        assert_eq!(
-            bad.to_string(),
-            r#"VAULT_SKIP_VERIFY: "yes" is not a bool (use true or false)"#
-        );
-    }
-
-    #[test]
-    fn bao_alias_wins_even_when_empty() {
-        let c = ClientConfig::from_env(env(&[
-            ("VAULT_ADDR", "http://a:1"),
-            ("BAO_ADDR", "http://b:2"),
-        ]))
-        .unwrap();
-        assert_eq!(c.address, "http://b:2");
-        let c = ClientConfig::from_env(env(&[("VAULT_NAMESPACE", "ns1"), ("BAO_NAMESPACE", "")]))
-            .unwrap();
-        assert_eq!(c.namespace, None);
-    }
-
-    #[test]
-    fn timeout_and_retries() {
-        let c = ClientConfig::from_env(env(&[
-            ("VAULT_CLIENT_TIMEOUT", "15"),
-            ("VAULT_MAX_RETRIES", "5"),
-        ]))
-        .unwrap();
-        assert_eq!(c.timeout, Duration::from_secs(15));
-        assert_eq!(c.max_retries, 5);
-        let c = ClientConfig::from_env(env(&[("VAULT_CLIENT_TIMEOUT", "1m30s")])).unwrap();
-        assert_eq!(c.timeout, Duration::from_secs(90));
-        let e = ClientConfig::from_env(env(&[("VAULT_MAX_RETRIES", "x")])).unwrap_err();
-        assert!(e.to_string().contains("VAULT_MAX_RETRIES: \"x\""));
     }
 }

@@ -1,8 +1,9 @@
 //! The Vault HTTP client: hyper 1 + rustls (aws-lc-rs), no OpenSSL.
 //!
 //! - [`ClientConfig`]: address, TLS (CA file / directory / PEM bytes, client certificate,
-//!   server name, skip-verify), namespace, timeout, retries, pool sizes; also read from the
-//!   `VAULT_*` / `BAO_*` environment ([`ClientConfig::from_env`]).
+//!   server name, skip-verify), namespace, timeout, retries, pool sizes. The agent fills it from
+//!   its flags, the `VAULT_*` / `BAO_*` environment and its config (its `connection` module is
+//!   the one reader of those variables).
 //! - [`Client`]: cheap to clone; [`Client::with_token`] / [`Client::with_namespace`] give views
 //!   that share one connection pool. Logins, token self-operations, logical read / write / list /
 //!   delete, lease renew / revoke, response wrapping, and KV v2 detection with the path rewriting

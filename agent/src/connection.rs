@@ -1,14 +1,14 @@
 //! Where and how the agent reaches Vault (agent.md §1.1): the `vault` stanza, the `VAULT_*`/`BAO_*`
 //! environment and the command-line flags merged as flag > env > stanza > default into a
-//! [`Connection`], which turns into the shared client's [`ClientConfig`]. Pure: the environment is
-//! a lookup closure.
+//! [`Connection`], which turns into the shared client's [`ClientConfig`]. The only reader of the
+//! connection variables; pure: the flags are plain values (the settings step maps the clap
+//! arguments) and the environment is a lookup closure. Bottom layer: imports nothing from the agent.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use vaultlet_shared::vault::ClientConfig;
-
-use crate::cli::{ConnectionArgs, env_twin, parse_go_bool};
+use vaultlet_shared::config::GoDuration;
+use vaultlet_shared::vault::{ClientConfig, parse_go_bool};
 
 /// Default Vault address.
 pub const DEFAULT_ADDRESS: &str = "https://127.0.0.1:8200";
@@ -52,21 +52,41 @@ pub struct StanzaValues {
     pub namespace: Option<String>,
 }
 
-/// Parses `VAULT_CLIENT_TIMEOUT`: integer seconds or a Go duration like `30s`, `1m`, `500ms`.
-fn parse_timeout(s: &str) -> Option<Duration> {
-    if let Ok(n) = s.parse::<u64>() {
-        return Some(Duration::from_secs(n));
-    }
-    let (num, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic())?);
-    let n: f64 = num.parse().ok()?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return None,
-    };
-    Some(Duration::from_secs_f64(secs))
+/// The connection flags of `agent` and `token revoke` (`-address`, `-ca-cert`, …), as plain values;
+/// each overrides its env twin and the stanza.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionFlags {
+    pub address: Option<String>,
+    pub ca_cert: Option<PathBuf>,
+    pub ca_path: Option<PathBuf>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    pub tls_server_name: Option<String>,
+    pub tls_skip_verify: Option<bool>,
+    pub namespace: Option<String>,
+}
+
+/// A connection setting the agent refuses (exit 64 before start-up).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectionError {
+    /// `VAULT_SKIP_VERIFY` is not a Go bool.
+    #[error("VAULT_SKIP_VERIFY: {0:?} is not a bool")]
+    SkipVerify(String),
+    /// `VAULT_CLIENT_TIMEOUT` is neither whole seconds nor a Go duration.
+    #[error("VAULT_CLIENT_TIMEOUT: {0:?} is not a duration")]
+    ClientTimeout(String),
+}
+
+/// Reads an env var the OpenBao way: a present `BAO_<name>` wins (even empty), else `VAULT_<name>`.
+pub fn env_twin(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    lookup(&format!("BAO_{name}")).or_else(|| lookup(&format!("VAULT_{name}")))
+}
+
+/// Parses `VAULT_CLIENT_TIMEOUT` as upstream's client does (`parseutil.ParseDurationSecond`):
+/// whole seconds (`60`) or a Go duration (`1m30s`, `500ms`, `2h`); the project's lenient config
+/// rule (agent.md §1.3), which also takes `<n>d`.
+pub fn parse_timeout(s: &str) -> Option<Duration> {
+    GoDuration::parse_lenient(s.trim()).ok().map(|d| d.0)
 }
 
 impl Connection {
@@ -90,10 +110,10 @@ impl Connection {
 
     /// Merges flag > env (`BAO_*` wins over `VAULT_*`) > stanza > default. Errors name the setting.
     pub fn resolve(
-        flags: &ConnectionArgs,
+        flags: &ConnectionFlags,
         env: &impl Fn(&str) -> Option<String>,
         stanza: &StanzaValues,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ConnectionError> {
         let pick = |flag: Option<String>, var: &str, conf: &Option<String>| {
             flag.or_else(|| env_twin(env, var).filter(|v| !v.is_empty()))
                 .or_else(|| conf.clone().filter(|v| !v.is_empty()))
@@ -104,12 +124,11 @@ impl Connection {
             env_twin(env, "SKIP_VERIFY").filter(|v| !v.is_empty()),
         ) {
             (Some(b), _) => b,
-            (None, Some(v)) => parse_go_bool(&v).map_err(|e| format!("VAULT_SKIP_VERIFY: {e}"))?,
+            (None, Some(v)) => parse_go_bool(&v).ok_or(ConnectionError::SkipVerify(v))?,
             (None, None) => stanza.tls_skip_verify.unwrap_or(false),
         };
         let timeout = match env_twin(env, "CLIENT_TIMEOUT").filter(|v| !v.is_empty()) {
-            Some(v) => parse_timeout(&v)
-                .ok_or_else(|| format!("VAULT_CLIENT_TIMEOUT: {v:?} is not a duration"))?,
+            Some(v) => parse_timeout(&v).ok_or(ConnectionError::ClientTimeout(v))?,
             None => Duration::from_secs(60),
         };
         Ok(Self {
@@ -156,7 +175,7 @@ mod tests {
             namespace: Some("cfg/".into()),
             ..Default::default()
         };
-        let none = ConnectionArgs::default();
+        let none = ConnectionFlags::default();
         let c = Connection::resolve(&none, &env(&[]), &StanzaValues::default()).unwrap();
         assert_eq!(c.address, DEFAULT_ADDRESS);
         let c = Connection::resolve(&none, &env(&[]), &stanza).unwrap();
@@ -165,7 +184,7 @@ mod tests {
         let c =
             Connection::resolve(&none, &env(&[("VAULT_ADDR", "http://env:2/")]), &stanza).unwrap();
         assert_eq!(c.address, "http://env:2");
-        let flags = ConnectionArgs {
+        let flags = ConnectionFlags {
             address: Some("http://flag:3".into()),
             ..Default::default()
         };
@@ -176,7 +195,7 @@ mod tests {
 
     #[test]
     fn skip_verify_is_a_real_bool() {
-        let none = ConnectionArgs::default();
+        let none = ConnectionFlags::default();
         let c = Connection::resolve(
             &none,
             &env(&[("VAULT_SKIP_VERIFY", "false")]),
@@ -190,14 +209,59 @@ mod tests {
             &StanzaValues::default(),
         )
         .unwrap_err();
-        assert!(e.contains("VAULT_SKIP_VERIFY"), "{e}");
+        assert_eq!(e.to_string(), r#"VAULT_SKIP_VERIFY: "nah" is not a bool"#);
     }
 
     #[test]
     fn timeouts() {
         assert_eq!(parse_timeout("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_timeout("60"), Some(Duration::from_secs(60)));
         assert_eq!(parse_timeout("2m"), Some(Duration::from_secs(120)));
         assert_eq!(parse_timeout("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_timeout("2h"), Some(Duration::from_secs(7200)));
         assert_eq!(parse_timeout("soon"), None);
+        assert_eq!(parse_timeout("-5s"), None);
+    }
+
+    #[test]
+    fn client_timeout_takes_go_durations_as_upstream() {
+        // The bug of issue 14: `1m30s` (what the `client-timeout` annotation passes) was refused.
+        let none = ConnectionFlags::default();
+        let stanza = StanzaValues::default();
+        let c = Connection::resolve(&none, &env(&[("VAULT_CLIENT_TIMEOUT", "1m30s")]), &stanza)
+            .unwrap();
+        assert_eq!(c.timeout, Duration::from_secs(90));
+        assert_eq!(c.client_config().timeout, Duration::from_secs(90));
+        let c = Connection::resolve(
+            &none,
+            &env(&[
+                ("BAO_CLIENT_TIMEOUT", "1.5s"),
+                ("VAULT_CLIENT_TIMEOUT", "9"),
+            ]),
+            &stanza,
+        )
+        .unwrap();
+        assert_eq!(c.timeout, Duration::from_millis(1500), "BAO_ twin wins");
+        let c = Connection::resolve(&none, &env(&[]), &stanza).unwrap();
+        assert_eq!(c.timeout, Duration::from_secs(60), "default");
+        let e = Connection::resolve(&none, &env(&[("VAULT_CLIENT_TIMEOUT", "soon")]), &stanza)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#"VAULT_CLIENT_TIMEOUT: "soon" is not a duration"#
+        );
+    }
+
+    #[test]
+    fn bao_twin_wins_even_empty() {
+        let env = |k: &str| match k {
+            "BAO_LOG_LEVEL" => Some(String::new()),
+            "VAULT_LOG_LEVEL" => Some("debug".into()),
+            "VAULT_ADDR" => Some("a".into()),
+            _ => None,
+        };
+        assert_eq!(env_twin(&env, "LOG_LEVEL").as_deref(), Some(""));
+        assert_eq!(env_twin(&env, "ADDR").as_deref(), Some("a"));
+        assert_eq!(env_twin(&env, "NONE"), None);
     }
 }

@@ -2,7 +2,7 @@
 //! `2026-11-22T10:42:16.184Z [INFO]  auth.handler: authentication successful: key=value`, or `json`
 //! objects with `@level`, `@message`, `@module`, `@timestamp` and the fields. The module is the
 //! tracing target (`auth.handler`, `sink.file`, …). Third-party crates are capped at `info` so a
-//! `trace` run never prints wire data.
+//! `trace` run never prints wire data. Bottom layer: imports nothing from the agent.
 
 use std::fmt::{self, Write as _};
 use std::str::FromStr;
@@ -17,6 +17,18 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
+/// A log setting the agent refuses, or a failed level reload.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogError {
+    #[error("log format {0:?} is not supported: use \"standard\" or \"json\"")]
+    Format(String),
+    #[error("log level {0:?} is not one of trace, debug, info, warn, error")]
+    Level(String),
+    /// The installed subscriber refused the new level.
+    #[error("{0}")]
+    Reload(String),
+}
+
 /// `standard` or `json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LogFormat {
@@ -26,20 +38,18 @@ pub enum LogFormat {
 }
 
 impl FromStr for LogFormat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = LogError;
+    fn from_str(s: &str) -> Result<Self, LogError> {
         match s.trim().to_ascii_lowercase().as_str() {
             "" | "standard" => Ok(Self::Standard),
             "json" => Ok(Self::Json),
-            other => Err(format!(
-                "log format {other:?} is not supported: use \"standard\" or \"json\""
-            )),
+            other => Err(LogError::Format(other.to_string())),
         }
     }
 }
 
 /// Parses a level name (`trace`, `debug`, `info`, `warn`/`warning`, `error`; `off` is accepted too).
-pub fn parse_level(s: &str) -> Result<LevelFilter, String> {
+pub fn parse_level(s: &str) -> Result<LevelFilter, LogError> {
     match s.trim().to_ascii_lowercase().as_str() {
         "" | "info" => Ok(LevelFilter::INFO),
         "trace" => Ok(LevelFilter::TRACE),
@@ -47,9 +57,7 @@ pub fn parse_level(s: &str) -> Result<LevelFilter, String> {
         "warn" | "warning" => Ok(LevelFilter::WARN),
         "error" | "err" => Ok(LevelFilter::ERROR),
         "off" => Ok(LevelFilter::OFF),
-        other => Err(format!(
-            "log level {other:?} is not one of trace, debug, info, warn, error"
-        )),
+        other => Err(LogError::Level(other.to_string())),
     }
 }
 
@@ -194,11 +202,11 @@ where
 }
 
 /// Changes the log level of the installed subscriber (SIGHUP reload, agent.md §8.2).
-pub struct LevelSetter(Box<dyn Fn(LevelFilter) -> Result<(), String> + Send + Sync>);
+pub struct LevelSetter(Box<dyn Fn(LevelFilter) -> Result<(), LogError> + Send + Sync>);
 
 impl LevelSetter {
     /// Applies `level` from now on.
-    pub fn set(&self, level: LevelFilter) -> Result<(), String> {
+    pub fn set(&self, level: LevelFilter) -> Result<(), LogError> {
         (self.0)(level)
     }
 }
@@ -227,7 +235,9 @@ pub fn init(level: LevelFilter, format: LogFormat) -> LevelSetter {
         .with(filter)
         .try_init();
     LevelSetter(Box::new(move |level| {
-        handle.reload(filter_for(level)).map_err(|e| e.to_string())
+        handle
+            .reload(filter_for(level))
+            .map_err(|e| LogError::Reload(e.to_string()))
     }))
 }
 
@@ -282,8 +292,14 @@ mod tests {
     fn level_and_format_parsing() {
         assert_eq!(parse_level("TRACE").unwrap(), LevelFilter::TRACE);
         assert_eq!(parse_level("warn").unwrap(), LevelFilter::WARN);
-        assert!(parse_level("loud").unwrap_err().contains("loud"));
+        assert_eq!(
+            parse_level("loud").unwrap_err().to_string(),
+            r#"log level "loud" is not one of trace, debug, info, warn, error"#
+        );
         assert_eq!("json".parse::<LogFormat>().unwrap(), LogFormat::Json);
-        assert!("xml".parse::<LogFormat>().is_err());
+        assert_eq!(
+            "xml".parse::<LogFormat>().unwrap_err().to_string(),
+            r#"log format "xml" is not supported: use "standard" or "json""#
+        );
     }
 }

@@ -1,0 +1,58 @@
+//! What the template runtime receives from the agent's run loop (`process::run`): the resolved
+//! [`RenderSettings`] (built once by the settings step, templates already parsed) and
+//! the channels of a [`TemplateHandoff`]. It lives here, with its consumer, so that `render` takes
+//! nothing from the layers above it.
+//!
+//! # Contract
+//!
+//! The runtime is a one-shot [`TemplateRuntime`] given a [`TemplateHandoff`] (a `watch` receiver of
+//! auth tokens — `None` until the first login, then only changed tokens — the shutdown signal, and
+//! the [`Notify`] to poke on `invalid token`, agent.md §3.6) that returns a future:
+//! - **init mode** (`exit_after_auth`): the future must resolve `Ok(())` once every template has been
+//!   rendered once; the agent exits 0 when that and "every sink wrote the token" both hold. `Err` ⇒
+//!   exit 1 with the message.
+//! - **sidecar mode**: the future runs until shutdown; `Ok(())` is ignored (the agent keeps running
+//!   until a signal), `Err` ⇒ the agent stops with exit 1 (`exit_on_retry_failure`).
+//!
+//! With no runtime given (or no templates), "templates rendered" is immediately true.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::{Notify, watch};
+
+use super::runner::RunnerSettings;
+use crate::connection::Connection;
+use crate::token::AuthToken;
+
+/// The template runtime's settings, resolved before start-up.
+#[derive(Clone, Debug)]
+pub struct RenderSettings {
+    /// The jobs (one per `template` stanza), refresh, retries and command environment.
+    pub runner: RunnerSettings,
+    /// `template_config.exit_on_retry_failure` (agent.md §5.6).
+    pub exit_on_retry_failure: bool,
+}
+
+/// What the template runtime receives.
+pub struct TemplateHandoff {
+    pub settings: Arc<RenderSettings>,
+    /// Auth tokens: `None` until the first login; afterwards each new (changed) token.
+    pub tokens: watch::Receiver<Option<AuthToken>>,
+    /// Turns `true` when the agent shuts down.
+    pub shutdown: watch::Receiver<bool>,
+    /// Notify to make auto-auth abandon its token and log in again (`invalid token`, agent.md §3.6).
+    pub relogin: Arc<Notify>,
+    /// Init mode: render once and resolve.
+    pub exit_after_auth: bool,
+    /// Where Vault is, after `-address`/`VAULT_ADDR`/`vault` stanza precedence (agent.md §1.1),
+    /// with the TLS files and namespace: build the template client from this.
+    pub connection: Arc<Connection>,
+}
+
+/// The future a [`TemplateRuntime`] returns (`Err`: the message the agent stops with).
+pub type TemplateFuture = Pin<Box<dyn Future<Output = Result<(), String>>>>;
+
+/// The template runtime's entry point (see the module docs for its contract).
+pub type TemplateRuntime = Box<dyn FnOnce(TemplateHandoff) -> TemplateFuture>;

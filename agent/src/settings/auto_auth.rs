@@ -1,0 +1,182 @@
+//! The run loop's settings from the config (agent.md §1.6 auto-auth and sinks, §1.9 listeners and
+//! cache, §6 init mode): the auth method and its login loop, the file sinks, the listeners, the
+//! persistent cache, the PID file and the template runtime; plus the refusals of what vaultlet does
+//! not run (process-supervisor mode, wrapped logins, encrypted sinks).
+
+use std::path::PathBuf;
+
+use vaultlet_shared::config::AgentConfig;
+
+use super::{AgentSettings, SettingsError, listeners, templates};
+use crate::auth::LoopSettings;
+use crate::auth::method::Method;
+use crate::cache::PersistentCache;
+use crate::connection::Connection;
+use crate::sink::{FileSink, Sink};
+
+/// A config the run loop cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunCheckError {
+    #[error("no auto_auth block found in config: vaultlet needs auto_auth")]
+    NoAutoAuth,
+    /// Process-supervisor mode (agent.md §1.11) is refused rather than silently not run.
+    #[error(
+        "exec: running a child process (process-supervisor mode) is not supported by vaultlet; render files with template stanzas instead"
+    )]
+    Exec,
+    #[error(
+        "env_template: environment templates (process-supervisor mode) are not supported by vaultlet; render files with template stanzas instead"
+    )]
+    EnvTemplate,
+    #[error("auto_auth.method.wrap_ttl: response-wrapped logins are not supported by vaultlet yet")]
+    WrapTtl,
+    #[error("Unknown sink type {0:?}")]
+    SinkType(String),
+    #[error("auto_auth.sink[{0}].dh_type: encrypted sinks are not supported by vaultlet yet")]
+    SinkDh(usize),
+}
+
+impl AgentSettings {
+    /// The run loop's settings from `config`; `exit_after_auth` is the command-line override, if
+    /// given. Reads template sources; writes nothing.
+    pub fn from_config(
+        config: &AgentConfig,
+        connection: &Connection,
+        exit_after_auth: Option<bool>,
+    ) -> Result<Self, SettingsError> {
+        let Some(auto_auth) = &config.auto_auth else {
+            return Err(RunCheckError::NoAutoAuth.into());
+        };
+        if config.exec.is_some() {
+            return Err(RunCheckError::Exec.into());
+        }
+        if !config.env_templates.is_empty() {
+            return Err(RunCheckError::EnvTemplate.into());
+        }
+        let m = &auto_auth.method;
+        if m.wrap_ttl.is_some_and(|d| !d.0.is_zero()) {
+            return Err(RunCheckError::WrapTtl.into());
+        }
+        let method =
+            Method::from_config(&m.method_type, Some(&m.effective_mount_path()), &m.config)?;
+        let exit_after_auth = exit_after_auth.unwrap_or(config.exit_after_auth);
+        let auth_loop = LoopSettings {
+            min_backoff: m.effective_min_backoff(),
+            max_backoff: m.effective_max_backoff(),
+            exit_on_err: m.exit_on_err,
+            one_shot: exit_after_auth,
+            ..LoopSettings::default()
+        };
+        let mut sinks = Vec::new();
+        for (i, s) in auto_auth.sinks.iter().enumerate() {
+            if s.sink_type != "file" {
+                return Err(RunCheckError::SinkType(s.sink_type.clone()).into());
+            }
+            if s.dh_type.as_deref().is_some_and(|d| !d.is_empty()) {
+                return Err(RunCheckError::SinkDh(i).into());
+            }
+            sinks.push(Sink {
+                file: FileSink::from_config(&s.config)?,
+                wrap_ttl: s.wrap_ttl.map(|d| d.0).filter(|d| !d.is_zero()),
+            });
+        }
+        // One number for the template engine and the proxy (agent.md §1.5: default 12).
+        let retries = config
+            .vault
+            .clone()
+            .unwrap_or_default()
+            .effective_num_retries();
+        let persist = match config.cache.as_ref().and_then(|c| c.persist.as_ref()) {
+            Some(p) => Some(PersistentCache::from_config(p)?),
+            None => None,
+        };
+        Ok(Self {
+            method,
+            auth_loop,
+            exit_after_auth,
+            sinks,
+            pid_file: config
+                .pid_file
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from),
+            listeners: listeners::from_config(config)?,
+            token_mode: listeners::token_mode(config),
+            persist,
+            proxy_retries: retries,
+            templates: templates::resolve(config, &connection.client_config(), retries)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config(v: serde_json::Value) -> AgentConfig {
+        AgentConfig::from_json_str(&v.to_string()).unwrap().config
+    }
+
+    fn jwt_base(dir: &std::path::Path) -> serde_json::Value {
+        json!({
+            "auto_auth": {"method": {"type": "jwt", "config": {"path": dir.join("jwt").to_str().unwrap(), "role": "r"}},
+                          "sink": [{"type": "file", "config": {"path": dir.join("s").to_str().unwrap()}}]},
+        })
+    }
+
+    #[test]
+    fn exit_after_auth_makes_the_login_loop_one_shot() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(jwt_base(dir.path()));
+        for init in [true, false] {
+            let a = AgentSettings::from_config(&cfg, &Connection::default(), Some(init)).unwrap();
+            assert_eq!(a.exit_after_auth, init);
+            assert_eq!(a.auth_loop.one_shot, init, "exit_after_auth = {init}");
+        }
+        // Without the command-line override, the config's `exit_after_auth` decides.
+        let mut v = jwt_base(dir.path());
+        v["exit_after_auth"] = json!(true);
+        let a = AgentSettings::from_config(&config(v), &Connection::default(), None).unwrap();
+        assert!(a.exit_after_auth && a.auth_loop.one_shot);
+    }
+
+    #[test]
+    fn process_supervisor_mode_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = jwt_base(dir.path());
+        cfg["exec"] = json!({"command": ["/bin/app"]});
+        cfg["env_template"] = json!({"FOO": {"contents": "x"}});
+        let e = AgentSettings::from_config(&config(cfg), &Connection::default(), Some(true))
+            .expect_err("refused")
+            .to_string();
+        assert!(e.starts_with("exec:") && e.contains("not supported"), "{e}");
+    }
+
+    #[test]
+    fn unsupported_sink_options_are_refused_clearly() {
+        let cfg = config(
+            json!({"auto_auth": {"method": {"type": "jwt", "config": {"path": "/x", "role": "r"}},
+            "sink": [{"type": "file", "dh_type": "curve25519", "dh_path": "/tmp/pub", "config": {"path": "/tmp/x"}}]}}),
+        );
+        let err = AgentSettings::from_config(&cfg, &Connection::default(), None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("dh_type"), "{err}");
+    }
+
+    #[test]
+    fn retries_default_once_for_proxy_and_templates() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = jwt_base(dir.path());
+        v["template"] = json!([{"destination": "/tmp/x", "contents": "a"}]);
+        let a =
+            AgentSettings::from_config(&config(v.clone()), &Connection::default(), None).unwrap();
+        assert_eq!(a.proxy_retries, 12);
+        assert_eq!(a.templates.runner.retries, 12);
+        v["vault"] = json!({"retry": {"num_retries": -1}});
+        let a = AgentSettings::from_config(&config(v), &Connection::default(), None).unwrap();
+        assert_eq!((a.proxy_retries, a.templates.runner.retries), (0, 0));
+    }
+}

@@ -10,12 +10,16 @@
 //! - [`command`]: commands after a change.
 //! - [`handlebars`]: the opt-in second dialect.
 //! - [`quiescence`]: per-template `wait`.
-//! - [`runner`]: passes, dependency sharing, fetchers.
+//! - [`pass`]: the pass decision (which templates execute, write, hold, run commands), pure.
+//! - [`runner`]: the edge around it: fetchers, writes, commands.
+//! - [`error`]: [`RenderError`], why a runner stopped.
 
 pub mod command;
+pub mod error;
 pub mod fetch;
 pub mod handlebars;
 pub mod pacing;
+pub mod pass;
 pub mod quiescence;
 pub mod runner;
 pub mod schedule;
@@ -31,13 +35,14 @@ use vaultlet_shared::vault::{Client, ClientConfig};
 use crate::process::run::{TemplateHandoff, TemplateRuntime};
 use crate::template::Options;
 use command::CommandRun;
+pub use error::RenderError;
 use runner::{RunnerSettings, TemplateJob};
 use schedule::Refresh;
 use write::WriteSpec;
 
 /// The runtime the agent's run loop plugs in.
 pub fn runtime() -> TemplateRuntime {
-    Box::new(|h: TemplateHandoff| Box::pin(serve(h)))
+    Box::new(|h: TemplateHandoff| Box::pin(async { serve(h).await.map_err(|e| e.to_string()) }))
 }
 
 /// Builds the runner settings from the config; errors name the template and the key.
@@ -186,10 +191,10 @@ fn restart_backoff(n: u32, u: f64) -> Duration {
     base.min(Duration::from_secs(300)).mul_f64(1.0 - 0.25 * u)
 }
 
-async fn serve(mut h: TemplateHandoff) -> Result<(), String> {
+async fn serve(mut h: TemplateHandoff) -> Result<(), RenderError> {
     let client_config = h.connection.client_config();
-    let base = Client::new(client_config.clone()).map_err(|e| e.to_string())?;
-    let settings = settings(&h.config, &client_config)?;
+    let base = Client::new(client_config.clone()).map_err(RenderError::Client)?;
+    let settings = settings(&h.config, &client_config).map_err(RenderError::Settings)?;
     let exit_on_failure = h
         .config
         .template_config
@@ -198,7 +203,7 @@ async fn serve(mut h: TemplateHandoff) -> Result<(), String> {
     let mut shutdown = h.shutdown.clone();
     // Wait for the first token.
     let token = tokio::select! {
-        t = h.tokens.wait_for(Option::is_some) => t.map_err(|_| "auto-auth stopped".to_string())?.clone().expect("some"),
+        t = h.tokens.wait_for(Option::is_some) => t.map_err(|_| RenderError::AuthStopped)?.clone().expect("some"),
         _ = shutdown.wait_for(|s| *s) => return Ok(()),
     };
     let mut token = token.client_token().to_string();

@@ -418,6 +418,30 @@ mod tests {
         runner.await.unwrap().unwrap();
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn an_execution_error_later_stops_the_runner_and_keeps_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, out) = (dir.path().join("in"), dir.path().join("out"));
+        std::fs::write(&input, r#"{"k":{"deeper":"v1"}}"#).unwrap();
+        let mut s = settings(&input, &out);
+        s.jobs[0].text = format!(
+            "{{{{ with file \"{}\" }}}}{{{{ (parseJSON .).k.deeper }}}}{{{{ end }}}}",
+            input.display()
+        );
+        let (_stop, shutdown) = watch::channel(false);
+        let runner = tokio::spawn(run(client(), s, false, shutdown));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "v1");
+        std::fs::write(&input, r#"{"j":1}"#).unwrap();
+        let e = runner.await.unwrap().unwrap_err();
+        assert!(e.to_string().contains("nil pointer evaluating"), "{e}");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "v1",
+            "never blanked"
+        );
+    }
+
     #[tokio::test]
     async fn a_failed_write_stops_the_runner_with_its_error() {
         let dir = tempfile::tempdir().unwrap();

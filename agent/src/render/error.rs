@@ -23,8 +23,8 @@ pub enum RenderError {
     /// Auto-auth ended before it handed over a token.
     #[error("auto-auth stopped")]
     AuthStopped,
-    /// A template failed to parse or to execute (§5.6: no retry); `label` names its source and
-    /// destination.
+    /// A template failed to parse or to execute (agent.md §5.6: no retry); `label` names its
+    /// source and destination.
     #[error("{label}: {source}")]
     Template {
         label: String,
@@ -38,13 +38,13 @@ pub enum RenderError {
         #[source]
         source: std::io::Error,
     },
-    /// A dependency kept failing through all its retries (§5.6).
+    /// A dependency kept failing through all its retries (agent.md §5.6).
     #[error("{0} (exceeded maximum retries)")]
     GaveUp(#[source] FetchError),
-    /// Writing a destination failed (§5.8); the old file is untouched.
+    /// Writing a destination failed (agent.md §5.8); the old file is untouched.
     #[error(transparent)]
     Write(#[from] WriteError),
-    /// Commands of one pass failed (§5.9); all of them, in the order they ran.
+    /// Commands of one pass failed (agent.md §5.9); all of them, in the order they ran.
     #[error("{}", join(.0))]
     Commands(Vec<CommandError>),
 }

@@ -18,7 +18,7 @@ pub enum FetchError {
     /// Vault refused or could not be reached.
     #[error(transparent)]
     Vault(#[from] VaultError),
-    /// A read found nothing, or a KV v2 version deleted in the past (§5.3).
+    /// A read found nothing, or a KV v2 version deleted in the past (agent.md §5.3).
     #[error("no secret exists at {0}")]
     NoSecret(String),
     /// A `file` dependency could not be read.

@@ -116,7 +116,7 @@ pub struct Slot {
     /// What the destination is known to hold (`write::Seen`); used by the runner's writes.
     pub seen: write::Seen,
     compiled: Compiled,
-    /// The `wait` hold (§5.7), when the stanza has one.
+    /// The `wait` hold (agent.md §5.7), when the stanza has one.
     hold: Option<Quiescence>,
     /// The dependencies its last execution used.
     used: HashSet<Dependency>,
@@ -124,24 +124,26 @@ pub struct Slot {
     dirty: bool,
     /// Its last execution read the clock, so any wake-up may change its output.
     reads_clock: bool,
-    /// Written, or found current on disk, at least once (§6).
+    /// Written, or found current on disk, at least once (agent.md §6).
     rendered: bool,
 }
 
 /// What the runner does for a pass, in this order.
 #[derive(Debug)]
 pub enum Action {
-    /// Start fetching `dep`: a template used it and no fetcher serves it yet (§5.2).
+    /// Start fetching `dep`: a template used it and no fetcher serves it yet (agent.md §5.2).
     Fetch(Dependency),
-    /// Stop fetching `dep` and forget its data: no template used it in its last execution (§5.1).
+    /// Stop fetching `dep` and forget its data: no template used it in its last execution
+    /// (agent.md §5.1).
     Forget(Dependency),
-    /// Write `text` to the destination of template `slot` unless it holds exactly that (§5.8),
-    /// then report with [`Passes::written`].
+    /// Write `text` to the destination of template `slot` unless it holds exactly that
+    /// (agent.md §5.8), then report with [`Passes::written`].
     Write { slot: usize, text: String },
-    /// Template `slot` has a `wait` (§5.7) and complete output: check whether its destination
-    /// already holds `text`, then ask [`Passes::offer`] whether to write it now.
+    /// Template `slot` has a `wait` (agent.md §5.7) and complete output: check whether its
+    /// destination already holds `text`, then ask [`Passes::offer`] whether to write it now.
     Offer { slot: usize, text: String },
-    /// Stop the runner (§5.6): this template failed to execute; later ones were not executed.
+    /// Stop the runner (agent.md §5.6): this template failed to execute; later ones were not
+    /// executed.
     Fail(RenderError),
 }
 
@@ -182,10 +184,11 @@ impl Passes {
         })
     }
 
-    /// One pass (§5.1 (3)): executes the templates whose data changed (or that read the clock),
-    /// in config order, on `values`, and appends what to do to `actions`. A complete output is
-    /// written; an incomplete one (a dependency without data yet, §5.7) is not; once every
-    /// template has been rendered, output of a template with a `wait` is offered to its hold.
+    /// One pass (agent.md §5.1 (3)): executes the templates whose data changed (or that read the
+    /// clock), in config order, on `values`, and appends what to do to `actions`. A complete
+    /// output is written; an incomplete one (a dependency without data yet, agent.md §5.7) is
+    /// not; once every template has been rendered, output of a template with a `wait` is offered
+    /// to its hold.
     /// The first execution error ends the pass.
     ///
     /// Every pass executes every template in consul-template (agent.md §5.1 (3)). A template's
@@ -237,7 +240,7 @@ impl Passes {
                 Action::Write { slot, text }
             });
         }
-        // Dependencies no template uses any more are stopped and forgotten (§5.1). Only a
+        // Dependencies no template uses any more are stopped and forgotten (agent.md §5.1). Only a
         // changed set of used dependencies can leave one unused.
         if deps_moved {
             let slots = &self.slots;
@@ -253,7 +256,7 @@ impl Passes {
 
     /// The answer to [`Action::Offer`]: `current` says whether the destination already holds
     /// `text`. `true` ⇒ write it now (then report with [`Passes::written`]); `false` ⇒ nothing
-    /// to write, or held until [`Passes::wake`], when the template executes again (§5.7).
+    /// to write, or held until [`Passes::wake`], when the template executes again (agent.md §5.7).
     pub fn offer(&mut self, slot: usize, current: bool, text: &[u8], now: Instant) -> bool {
         let s = &mut self.slots[slot];
         let Some(q) = s.hold.as_mut() else {
@@ -274,8 +277,8 @@ impl Passes {
     }
 
     /// The answer to a write: the destination now holds the template's output; `changed` ⇒ it
-    /// was (re)written, so its command runs after the pass (§5.9: config order, each command at
-    /// most once per pass).
+    /// was (re)written, so its command runs after the pass (agent.md §5.9: config order, each
+    /// command at most once per pass).
     pub fn written(&mut self, slot: usize, changed: bool) {
         self.slots[slot].rendered = true;
         if !changed {
@@ -300,7 +303,8 @@ impl Passes {
             .filter_map(|&i| self.slots[i].job.command.as_ref())
     }
 
-    /// Every template has been written or found current at least once (init mode is done, §6).
+    /// Every template has been written or found current at least once (init mode is done,
+    /// agent.md §6).
     pub fn all_rendered(&self) -> bool {
         self.slots.iter().all(|s| s.rendered)
     }

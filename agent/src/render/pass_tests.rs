@@ -169,7 +169,7 @@ fn a_destination_found_current_counts_as_rendered() {
 
 #[test]
 fn nested_dependencies_are_found_pass_by_pass_and_unused_ones_forgotten() {
-    // The path to read comes from another file: n-pass evaluation (§5.7).
+    // The path to read comes from another file: n-pass evaluation (agent.md §5.7).
     let mut p = Passes::new(vec![job(
         "/out/a",
         "{{ with file \"/in/which\" }}{{ file . }}{{ end }}",
@@ -329,7 +329,7 @@ fn an_execution_error_stops_the_pass_and_keeps_the_old_file() {
     let mut actions = Vec::new();
     p.plan(&values, &mut actions);
     // Only the failure: no write (the old file stays, never blanked), and the later template is
-    // not executed in that pass (§5.6).
+    // not executed in that pass (agent.md §5.6).
     let [Action::Fail(e)] = &actions[..] else {
         panic!("{actions:?}");
     };
@@ -383,7 +383,7 @@ fn go_templates_without_data_print_nothing_until_it_arrives() {
     assert_eq!(edge.file(0), None);
     assert_eq!(edge.writes, 0);
     // With `error_on_missing_key`, the same template fails at once, as the Go engine fails on the
-    // nil data (§5.6: execution errors are fatal); `with` is the way to wait for data.
+    // nil data (agent.md §5.6: execution errors are fatal); `with` is the way to wait for data.
     let mut strict = job("/out/a", "{{ (secret \"kv/app\").Data.k }}");
     strict.options.missing_key_error = true;
     let mut p = Passes::new(vec![strict]).unwrap();

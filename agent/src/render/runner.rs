@@ -122,8 +122,8 @@ pub async fn run(
     result
 }
 
-/// Carries out one pass's actions in order; the first failure stops it (§5.6, §5.8: the old file
-/// stays).
+/// Carries out one pass's actions in order; the first failure stops it (agent.md §5.6, §5.8:
+/// the old file stays).
 fn carry_out(
     passes: &mut Passes,
     actions: &mut Vec<Action>,

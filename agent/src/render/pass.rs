@@ -3,7 +3,9 @@
 //! state of every template of one runner ([`Slot`]); [`Passes::plan`] executes the templates that
 //! need it on the fetched data and returns [`Action`]s, which the runner (`runner`) carries out:
 //! it starts and stops fetchers, checks and writes destinations, runs commands, and reports back
-//! what the destinations said ([`Passes::offer`], [`Passes::written`]). Time comes in as a value.
+//! what the destinations said ([`Passes::offer`], [`Passes::written`]). Executing a template is
+//! computation only: the engine sees the data passed in, the environment and the clock. Time
+//! comes in as a value.
 
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
@@ -188,8 +190,7 @@ impl Passes {
     /// clock), in config order, on `values`, and appends what to do to `actions`. A complete
     /// output is written; an incomplete one (a dependency without data yet, agent.md §5.7) is
     /// not; once every template has been rendered, output of a template with a `wait` is offered
-    /// to its hold.
-    /// The first execution error ends the pass.
+    /// to its hold. The first execution error ends the pass.
     ///
     /// Every pass executes every template in consul-template (agent.md §5.1 (3)). A template's
     /// output depends only on its text, the environment, the data it used and the clock, so here

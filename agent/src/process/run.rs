@@ -22,6 +22,7 @@ use crate::cache::{CacheError, PersistentCache};
 use crate::connection::Connection;
 use crate::metrics::Metrics;
 use crate::proxy::{self, ListenerSpec, ProxyError, ProxyState, TokenMode};
+use crate::render::RenderError;
 use crate::render::handoff::{RenderSettings, TemplateFuture, TemplateHandoff, TemplateRuntime};
 use crate::settings::AgentSettings;
 use crate::shutdown::shutdown_requested;
@@ -43,7 +44,7 @@ pub enum RunError {
     Auth(#[from] AuthError),
     /// The template runtime failed.
     #[error("template server error: {0}")]
-    Templates(String),
+    Templates(#[from] RenderError),
     /// A listener could not start.
     #[error("{0}")]
     Listener(#[from] ProxyError),
@@ -171,7 +172,7 @@ impl<A: TokenApi> Agent<A> {
                 let sinks_written = async {
                     let _ = written_rx.wait_for(|n| *n >= 1).await;
                     let _ = persisted_rx.wait_for(|done| *done).await;
-                    Ok::<(), String>(())
+                    Ok::<(), RenderError>(())
                 };
                 tokio::try_join!(sinks_written, &mut template_future).map(|_| ())
             };
@@ -341,7 +342,7 @@ mod tests {
                     .tokens
                     .wait_for(Option::is_some)
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|_| RenderError::AuthStopped)?;
                 *seen2.lock().unwrap() = Some(t.as_ref().unwrap().client_token().to_string());
                 Ok(())
             })
@@ -368,12 +369,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (_tx, rx) = watch::channel(false);
         let runtime: TemplateRuntime =
-            Box::new(|_h| Box::pin(async { Err("template out: missing key".to_string()) }));
+            Box::new(|_h| Box::pin(async { Err(RenderError::AuthStopped) }));
         let err = agent(dir.path(), false, true)
             .run(rx, Some(runtime))
             .await
             .unwrap_err();
-        assert!(err.to_string().contains("missing key"), "{err}");
+        assert!(err.to_string().contains("auto-auth stopped"), "{err}");
     }
 
     #[tokio::test]
@@ -381,7 +382,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (_tx, rx) = watch::channel(false);
         let runtime: TemplateRuntime =
-            Box::new(|_h| Box::pin(async { Err("template out: bad".to_string()) }));
+            Box::new(|_h| Box::pin(async { Err(RenderError::AuthStopped) }));
         let err = agent(dir.path(), true, true)
             .run(rx, Some(runtime))
             .await

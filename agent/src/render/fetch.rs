@@ -7,10 +7,34 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value as JsonValue};
-use vaultlet_shared::vault::{Client, Secret};
+use vaultlet_shared::vault::{Client, Secret, VaultError};
 
 use super::schedule::{self, Next, Refresh};
 use crate::template::{Dependency, Fetched};
+
+/// Why one fetch failed. Messages name the path, never a secret value.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// Vault refused or could not be reached.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// A read found nothing, or a KV v2 version deleted in the past (agent.md §5.3).
+    #[error("no secret exists at {0}")]
+    NoSecret(String),
+    /// A `file` dependency could not be read.
+    #[error("file({path}): {source}")]
+    File {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `pkiCert`: Vault answered the certificate request with nothing.
+    #[error("{0}: empty answer to a certificate request")]
+    EmptyCertificateAnswer(String),
+    /// `pkiCert`: Vault's answer has no leaf certificate.
+    #[error("{0}: the answer holds no certificate")]
+    NoCertificate(String),
+}
 
 /// A successful fetch and when to fetch again.
 #[derive(Clone, Debug)]
@@ -41,18 +65,18 @@ fn params_map(params: &[(String, String)]) -> Map<String, JsonValue> {
         .collect()
 }
 
-/// Fetches `dep` once. Errors are messages that name the path, never a secret value.
+/// Fetches `dep` once.
 pub async fn fetch(
     client: &Client,
     dep: &Dependency,
     refresh: &Refresh,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, FetchError> {
     match dep {
         Dependency::Read { path } => {
-            let s = client.read_secret(path).await.map_err(|e| e.to_string())?;
-            let s = s.ok_or_else(|| format!("no secret exists at {path}"))?;
+            let s = client.read_secret(path).await?;
+            let s = s.ok_or_else(|| FetchError::NoSecret(path.clone()))?;
             if kv2_deleted(&s) {
-                return Err(format!("no secret exists at {path}"));
+                return Err(FetchError::NoSecret(path.clone()));
             }
             warn_of(path, &s);
             let next = schedule::after_secret(&s, unix_now(), refresh);
@@ -62,10 +86,7 @@ pub async fn fetch(
             })
         }
         Dependency::Write { path, params } => {
-            let s = client
-                .write_secret(path, params_map(params))
-                .await
-                .map_err(|e| e.to_string())?;
+            let s = client.write_secret(path, params_map(params)).await?;
             let next = match &s {
                 Some(s) => {
                     warn_of(path, s);
@@ -79,7 +100,7 @@ pub async fn fetch(
             })
         }
         Dependency::List { path } => {
-            let mut keys = client.list_secret(path).await.map_err(|e| e.to_string())?;
+            let mut keys = client.list_secret(path).await?;
             keys.sort();
             Ok(Outcome {
                 value: Fetched::List(keys),
@@ -90,7 +111,10 @@ pub async fn fetch(
             fetch_pki(client, path, dest, params, refresh).await
         }
         Dependency::File { path } => {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("file({path}): {e}"))?;
+            let text = std::fs::read_to_string(path).map_err(|source| FetchError::File {
+                path: path.clone(),
+                source,
+            })?;
             Ok(Outcome {
                 value: Fetched::File(text),
                 next: Next::Refetch(Duration::from_secs(2)),
@@ -184,7 +208,7 @@ async fn fetch_pki(
     dest: &str,
     params: &[(String, String)],
     refresh: &Refresh,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, FetchError> {
     let cached = std::fs::read_to_string(Path::new(dest))
         .map(|t| parse_pki_bundle(&t))
         .unwrap_or_default();
@@ -203,9 +227,8 @@ async fn fetch_pki(
                 path.trim_matches('/'),
                 &JsonValue::Object(params_map(params)),
             )
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("{path}: empty answer to a certificate request"))?;
+            .await?
+            .ok_or_else(|| FetchError::EmptyCertificateAnswer(path.to_string()))?;
         let mut text = String::new();
         for (_, v) in s.data.iter().flatten() {
             match v {
@@ -224,7 +247,7 @@ async fn fetch_pki(
         }
         let b = parse_pki_bundle(&text);
         if b.cert.is_empty() {
-            return Err(format!("{path}: the answer holds no certificate"));
+            return Err(FetchError::NoCertificate(path.to_string()));
         }
         b
     };

@@ -22,7 +22,7 @@ use handlebars::{
 };
 use serde_json::{Value as JsonValue, json};
 
-use crate::template::{Dependency, Fetched, Rendered};
+use crate::template::{Dependency, Fetched, Rendered, TemplateError};
 
 const NAME: &str = "t";
 
@@ -48,15 +48,18 @@ struct SecretHelper {
     calls: Arc<Mutex<Calls>>,
 }
 
+/// A `secret` argument after the path that is not `k=v`.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("not k=v pair {0:?}")]
+pub struct NotKvPair(pub String);
+
 /// The dependency of `secret PATH [k=v…]` (§5.2: path trimmed; params split at the first `=`,
 /// trimmed, sorted; empty ones skipped).
-pub fn secret_dependency(path: &str, args: &[&str]) -> Result<Dependency, String> {
+pub fn secret_dependency(path: &str, args: &[&str]) -> Result<Dependency, NotKvPair> {
     let path = path.trim().trim_matches('/').to_string();
     let mut params = Vec::new();
     for a in args.iter().filter(|a| !a.trim().is_empty()) {
-        let (k, v) = a
-            .split_once('=')
-            .ok_or_else(|| format!("not k=v pair {a:?}"))?;
+        let (k, v) = a.split_once('=').ok_or_else(|| NotKvPair(a.to_string()))?;
         params.push((k.trim().to_string(), v.trim().to_string()));
     }
     if params.is_empty() {
@@ -113,19 +116,22 @@ impl HelperDef for SecretHelper {
 
 impl HbTemplate {
     /// Parses `text`; errors carry Handlebars' line and column.
-    pub fn parse(text: &str) -> Result<HbTemplate, String> {
+    pub fn parse(text: &str) -> Result<HbTemplate, TemplateError> {
         let mut reg = Handlebars::new();
         reg.set_strict_mode(true);
         reg.register_escape_fn(handlebars::no_escape);
         reg.register_template_string(NAME, text)
-            .map_err(|e| format!("parse: {e}"))?;
+            .map_err(|e| TemplateError::Parse(e.to_string()))?;
         Ok(HbTemplate { reg })
     }
 
     /// Renders against the fetched values; like the Go engine it reports used and missing
     /// dependencies. While something is missing, strict-mode errors are expected (the data is
     /// not there yet) and are not reported.
-    pub fn execute(&self, values: &HashMap<Dependency, Fetched>) -> Result<Rendered, String> {
+    pub fn execute(
+        &self,
+        values: &HashMap<Dependency, Fetched>,
+    ) -> Result<Rendered, TemplateError> {
         let calls = Arc::new(Mutex::new(Calls::default()));
         let mut reg = self.reg.clone();
         reg.register_helper(
@@ -148,7 +154,7 @@ impl HbTemplate {
                 used: calls.used,
                 missing: calls.missing,
             }),
-            Err(e) => Err(format!("execute: {e}")),
+            Err(e) => Err(TemplateError::Execute(e.to_string())),
         }
     }
 }
@@ -191,7 +197,8 @@ mod tests {
             },
             Fetched::Secret(Some(Arc::new(s))),
         );
-        assert!(t.execute(&values).unwrap_err().contains("pasword"));
+        let e = t.execute(&values).unwrap_err().to_string();
+        assert!(e.starts_with("execute: ") && e.contains("pasword"), "{e}");
         assert_eq!(
             secret_dependency("/pki/issue/r/ ", &["ttl = 1h", "", "common_name=a"]).unwrap(),
             Dependency::Write {

@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Notify, watch};
 
+use super::error::RenderError;
 use super::runner::RunnerSettings;
 use crate::connection::Connection;
 use crate::token::AuthToken;
@@ -51,8 +52,8 @@ pub struct TemplateHandoff {
     pub connection: Arc<Connection>,
 }
 
-/// The future a [`TemplateRuntime`] returns (`Err`: the message the agent stops with).
-pub type TemplateFuture = Pin<Box<dyn Future<Output = Result<(), String>>>>;
+/// The future a [`TemplateRuntime`] returns (`Err`: why the runtime stopped; the agent stops with it).
+pub type TemplateFuture = Pin<Box<dyn Future<Output = Result<(), RenderError>>>>;
 
 /// The template runtime's entry point (see the module docs for its contract).
 pub type TemplateRuntime = Box<dyn FnOnce(TemplateHandoff) -> TemplateFuture>;

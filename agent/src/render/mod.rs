@@ -12,13 +12,17 @@
 //! - [`command`]: commands after a change.
 //! - [`handlebars`]: the opt-in second dialect.
 //! - [`quiescence`]: per-template `wait`.
-//! - [`runner`]: passes, dependency sharing, fetchers.
+//! - [`pass`]: the pass decision (which templates execute, write, hold, run commands), pure.
+//! - [`runner`]: the edge around it: fetchers, writes, commands.
+//! - [`error`]: [`RenderError`], why a runner stopped.
 
 pub mod command;
+pub mod error;
 pub mod fetch;
 pub mod handlebars;
 pub mod handoff;
 pub mod pacing;
+pub mod pass;
 pub mod quiescence;
 pub mod runner;
 pub mod schedule;
@@ -29,6 +33,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use vaultlet_shared::vault::Client;
 
+pub use error::RenderError;
 use handoff::{TemplateHandoff, TemplateRuntime};
 
 /// The runtime the agent's run loop plugs in.
@@ -44,14 +49,14 @@ fn restart_backoff(n: u32, u: f64) -> Duration {
     base.min(Duration::from_secs(300)).mul_f64(1.0 - 0.25 * u)
 }
 
-async fn serve(mut h: TemplateHandoff) -> Result<(), String> {
-    let base = Client::new(h.connection.client_config()).map_err(|e| e.to_string())?;
+async fn serve(mut h: TemplateHandoff) -> Result<(), RenderError> {
+    let base = Client::new(h.connection.client_config()).map_err(RenderError::Client)?;
     let settings = h.settings.runner.clone();
     let exit_on_failure = h.settings.exit_on_retry_failure;
     let mut shutdown = h.shutdown.clone();
     // Wait for the first token.
     let token = tokio::select! {
-        t = h.tokens.wait_for(Option::is_some) => t.map_err(|_| "auto-auth stopped".to_string())?.clone().expect("some"),
+        t = h.tokens.wait_for(Option::is_some) => t.map_err(|_| RenderError::AuthStopped)?.clone().expect("some"),
         _ = shutdown.wait_for(|s| *s) => return Ok(()),
     };
     let mut token = token.client_token().to_string();

@@ -1,11 +1,10 @@
-//! One runner (agent.md §5.1): executes every template, starts one fetcher per distinct
-//! dependency (§5.2: templates share fetches), re-renders when data arrives, writes complete
-//! templates (§5.8), runs commands after the pass (§5.9), and stops at the first fatal error
-//! (§5.6). Init mode returns once every template has been rendered once (§6).
+//! One runner (agent.md §5.1), the I/O edge of [`super::pass`]: starts one fetcher per distinct
+//! dependency (§5.2: templates share fetches), plans a pass whenever data arrives, writes the
+//! complete templates (§5.8), runs commands after the pass (§5.9), and stops at the first fatal
+//! error (§5.6). Init mode returns once every template has been rendered once (§6).
 
-use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -13,64 +12,15 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use vaultlet_shared::vault::Client;
 
-use super::command::{self, CommandRun};
-use super::fetch;
-use super::handlebars::HbTemplate;
+use super::command;
+use super::error::RenderError;
+use super::fetch::{self, FetchError};
 use super::pacing::Pacer;
-use super::quiescence::{Quiescence, Verdict};
+use super::pass::{Action, Passes};
+pub use super::pass::{Compiled, TemplateJob, parse_all};
 use super::schedule::{self, Next, Refresh};
-use super::write::{self, WriteSpec};
-use crate::template::{Context, Dependency, Fetched, Options, Rendered, Template};
-
-/// One `template` stanza, ready to run.
-#[derive(Clone, Debug)]
-pub struct TemplateJob {
-    /// `source` (re-read and re-parsed when it changes), or `None` for `contents`.
-    pub source: Option<PathBuf>,
-    /// The template text (of `contents`, or `source` as last read).
-    pub text: String,
-    pub options: Options,
-    pub write: WriteSpec,
-    pub command: Option<CommandRun>,
-    /// `engine = "handlebars"` instead of the Go dialect.
-    pub handlebars: bool,
-    /// `wait { min max }` (§5.7), `None` when unset or zero.
-    pub wait: Option<(Duration, Duration)>,
-}
-
-/// A parsed template of either dialect.
-pub enum Compiled {
-    Go(Template),
-    Handlebars(HbTemplate),
-}
-
-impl Compiled {
-    /// Executes the template on the fetched data; the flag says whether it read the clock.
-    fn execute(&self, values: &HashMap<Dependency, Fetched>) -> Result<(Rendered, bool), String> {
-        match self {
-            Compiled::Go(t) => {
-                let mut ctx = StoreCtx {
-                    values,
-                    read_clock: Cell::new(false),
-                };
-                let r = t.execute(&mut ctx).map_err(|e| e.to_string())?;
-                Ok((r, ctx.read_clock.get()))
-            }
-            Compiled::Handlebars(t) => t.execute(values).map(|r| (r, false)),
-        }
-    }
-}
-
-impl TemplateJob {
-    /// How logs and errors name the template: its source or `(dynamic)`, and its destination.
-    pub fn label(&self) -> String {
-        let src = self
-            .source
-            .as_ref()
-            .map_or("(dynamic)".to_string(), |p| p.display().to_string());
-        format!("{src} => {}", self.write.path.display())
-    }
-}
+use super::write;
+use crate::template::{Dependency, Fetched};
 
 /// Everything a runner needs besides the Vault client.
 #[derive(Clone, Debug)]
@@ -88,49 +38,11 @@ pub struct RunnerSettings {
 enum Event {
     /// A dependency has new data (`None`: a timer, e.g. the end of a `wait` hold).
     Updated(Option<Dependency>),
-    Failed(Dependency, String),
+    Failed(Dependency, FetchError),
     SourceChanged,
 }
 
 type Store = Arc<Mutex<HashMap<Dependency, Fetched>>>;
-
-struct StoreCtx<'a> {
-    values: &'a HashMap<Dependency, Fetched>,
-    /// Set when the template reads the clock (`timestamp`): its output can change with no new data.
-    read_clock: Cell<bool>,
-}
-
-impl Context for StoreCtx<'_> {
-    fn fetch(&mut self, dep: &Dependency) -> Option<Result<Fetched, String>> {
-        self.values.get(dep).cloned().map(Ok)
-    }
-    fn env(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
-    }
-    fn now(&self) -> SystemTime {
-        self.read_clock.set(true);
-        SystemTime::now()
-    }
-    fn real_path(&self, path: &Path) -> Option<PathBuf> {
-        std::fs::canonicalize(path).ok()
-    }
-}
-
-/// Parses every job's template; errors name the template.
-pub fn parse_all(jobs: &[TemplateJob]) -> Result<Vec<Compiled>, String> {
-    jobs.iter()
-        .map(|j| {
-            let c = if j.handlebars {
-                HbTemplate::parse(&j.text).map(Compiled::Handlebars)
-            } else {
-                Template::parse("", &j.text, j.options.clone())
-                    .map(Compiled::Go)
-                    .map_err(|e| e.to_string())
-            };
-            c.map_err(|e| format!("{}: {e}", j.label()))
-        })
-        .collect()
-}
 
 /// Runs until shutdown (sidecar) or until every template rendered once (`init`). `Err` is the
 /// fatal error that stopped it.
@@ -139,125 +51,37 @@ pub async fn run(
     mut settings: RunnerSettings,
     init: bool,
     mut shutdown: watch::Receiver<bool>,
-) -> Result<(), String> {
-    let mut templates = parse_all(&settings.jobs)?;
+) -> Result<(), RenderError> {
+    let mut passes = Passes::new(std::mem::take(&mut settings.jobs))?;
     let store: Store = Arc::new(Mutex::new(HashMap::new()));
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let mut fetchers: HashMap<Dependency, JoinHandle<()>> = HashMap::new();
-    let mut rendered = vec![false; templates.len()];
-    // Every pass executes every template in consul-template (spec §5.1 (3)). A template's output
-    // depends only on its text, the environment, the data it used and the clock, so a pass here
-    // executes only the templates whose data changed or that read the clock: the files written
-    // are the same, for a fraction of the work.
-    let mut used_by: Vec<HashSet<Dependency>> = vec![HashSet::new(); templates.len()];
-    let mut dirty = vec![true; templates.len()];
-    let mut reads_clock = vec![false; templates.len()];
-    let mut seen: Vec<write::Seen> = settings
-        .jobs
-        .iter()
-        .map(|_| write::Seen::default())
-        .collect();
-    let _watcher = watch_sources(&settings.jobs, tx.clone());
-    let mut holds: Vec<Option<Quiescence>> = settings
-        .jobs
-        .iter()
-        .map(|j| j.wait.map(|(min, max)| Quiescence::new(min, max)))
-        .collect();
+    let _watcher = watch_sources(passes.jobs(), tx.clone());
+    let mut actions: Vec<Action> = Vec::new();
     let result = loop {
-        // Quiescence applies once every template has been rendered once (§5.7).
-        let all_once = rendered.iter().all(|r| *r);
-        let mut wake: Option<tokio::time::Instant> = None;
-        // One pass over the dirty templates in config order.
-        let mut commands: Vec<CommandRun> = Vec::new();
-        let mut failure = None;
-        for (i, t) in templates.iter().enumerate() {
-            if !dirty[i] {
-                continue;
-            }
-            dirty[i] = false;
-            let job = &settings.jobs[i];
-            let out = {
-                let values = store.lock().expect("store lock");
-                t.execute(&values)
-            };
-            let r = match out {
-                Ok((r, clock)) => {
-                    reads_clock[i] = clock;
-                    r
-                }
-                Err(e) => {
-                    failure = Some(format!("{}: {e}", job.label()));
-                    break;
-                }
-            };
-            for d in &r.used {
-                if !fetchers.contains_key(d) {
-                    fetchers.insert(
-                        d.clone(),
-                        spawn_fetcher(&client, d.clone(), &settings, store.clone(), tx.clone()),
-                    );
-                }
-            }
-            used_by[i] = r.used.into_iter().collect();
-            if !r.missing.is_empty() {
-                continue;
-            }
-            if let Some(q) = holds[i].as_mut().filter(|_| all_once) {
-                if write::is_current(&job.write, r.text.as_bytes(), &mut seen[i]) {
-                    q.settle();
-                    continue;
-                }
-                if let Verdict::HoldUntil(t) =
-                    q.offer(tokio::time::Instant::now(), r.text.as_bytes())
-                {
-                    wake = Some(wake.map_or(t, |w| w.min(t)));
-                    dirty[i] = true; // looked at again when the hold ends
-                    continue;
-                }
-            }
-            match write::write_if_changed(&job.write, r.text.as_bytes(), &mut seen[i]) {
-                Ok(changed) => {
-                    rendered[i] = true;
-                    if changed {
-                        tracing::info!(target: "template", template = %job.label(), "rendered");
-                        if let Some(c) = &job.command {
-                            if !commands.contains(c) {
-                                commands.push(c.clone());
-                            }
-                        }
-                    }
-                }
-                Err(e) => {
-                    failure = Some(e.to_string());
-                    break;
-                }
-            }
+        {
+            let values = store.lock().expect("store lock");
+            passes.plan(&values, &mut actions);
         }
-        if let Some(f) = failure {
-            break Err(f);
+        let mut spawn =
+            |d: Dependency| spawn_fetcher(&client, d, &settings, store.clone(), tx.clone());
+        if let Err(e) = carry_out(&mut passes, &mut actions, &mut fetchers, &mut spawn, &store) {
+            break Err(e);
         }
-        // Dependencies no template uses any more are stopped and forgotten.
-        fetchers.retain(|d, h| {
-            let keep = used_by.iter().any(|u| u.contains(d));
-            if !keep {
-                h.abort();
-                store.lock().expect("store lock").remove(d);
-            }
-            keep
-        });
         let mut errors = Vec::new();
-        for c in &commands {
+        for c in passes.commands() {
             if let Err(e) = command::run(c, &settings.command_env).await {
-                errors.push(e.to_string());
+                errors.push(e);
             }
         }
         if !errors.is_empty() {
-            break Err(errors.join("; "));
+            break Err(RenderError::Commands(errors));
         }
-        if init && rendered.iter().all(|r| *r) {
+        if init && passes.all_rendered() {
             break Ok(());
         }
         // Wait for news, then drain whatever else is pending.
+        let wake = passes.wake();
         let first = tokio::select! {
             ev = rx.recv() => ev,
             _ = shutdown.wait_for(|s| *s) => break Ok(()),
@@ -268,31 +92,21 @@ pub async fn run(
             events.push(ev);
         }
         let mut fatal = None;
-        for (i, clock) in reads_clock.iter().enumerate() {
-            dirty[i] |= *clock;
-        }
+        passes.woke();
         for ev in events {
             match ev {
                 Event::Updated(None) => {}
-                Event::Updated(Some(d)) => {
-                    for (i, u) in used_by.iter().enumerate() {
-                        if u.contains(&d) {
-                            dirty[i] = true;
-                        }
-                    }
-                }
+                Event::Updated(Some(d)) => passes.data_changed(&d),
                 Event::Failed(d, e) => {
                     fetchers.remove(&d);
-                    fatal = Some(e);
+                    fatal = Some(RenderError::GaveUp(e));
                 }
-                Event::SourceChanged => match reload_sources(&mut settings.jobs) {
-                    Ok(true) => match parse_all(&settings.jobs) {
-                        Ok(t) => {
-                            templates = t;
-                            dirty.iter_mut().for_each(|d| *d = true);
+                Event::SourceChanged => match reload_sources(passes.jobs_mut()) {
+                    Ok(true) => {
+                        if let Err(e) = passes.reparse() {
+                            fatal = Some(e);
                         }
-                        Err(e) => fatal = Some(e),
-                    },
+                    }
                     Ok(false) => {}
                     Err(e) => fatal = Some(e),
                 },
@@ -308,13 +122,64 @@ pub async fn run(
     result
 }
 
+/// Carries out one pass's actions in order; the first failure stops it (agent.md §5.6, §5.8:
+/// the old file stays).
+fn carry_out(
+    passes: &mut Passes,
+    actions: &mut Vec<Action>,
+    fetchers: &mut HashMap<Dependency, JoinHandle<()>>,
+    spawn: &mut dyn FnMut(Dependency) -> JoinHandle<()>,
+    store: &Store,
+) -> Result<(), RenderError> {
+    for action in actions.drain(..) {
+        match action {
+            Action::Fetch(d) => {
+                let h = spawn(d.clone());
+                fetchers.insert(d, h);
+            }
+            Action::Forget(d) => {
+                if let Some(h) = fetchers.remove(&d) {
+                    h.abort();
+                }
+                store.lock().expect("store lock").remove(&d);
+            }
+            Action::Write { slot, text } => write_out(passes, slot, &text)?,
+            Action::Offer { slot, text } => {
+                let s = passes.slot_mut(slot);
+                let current = write::is_current(&s.job.write, text.as_bytes(), &mut s.seen);
+                let now = tokio::time::Instant::now();
+                if passes.offer(slot, current, text.as_bytes(), now) {
+                    write_out(passes, slot, &text)?;
+                }
+            }
+            Action::Fail(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Writes one template's output and reports the outcome to `passes`.
+fn write_out(passes: &mut Passes, slot: usize, text: &str) -> Result<(), RenderError> {
+    let s = passes.slot_mut(slot);
+    let changed = write::write_if_changed(&s.job.write, text.as_bytes(), &mut s.seen)?;
+    if changed {
+        tracing::info!(target: "template", template = %s.job.label(), "rendered");
+    }
+    passes.written(slot, changed);
+    Ok(())
+}
+
 /// Re-reads every `source`; `Ok(true)` when any text changed.
-fn reload_sources(jobs: &mut [TemplateJob]) -> Result<bool, String> {
+fn reload_sources<'a>(
+    jobs: impl Iterator<Item = &'a mut TemplateJob>,
+) -> Result<bool, RenderError> {
     let mut changed = false;
-    for j in jobs.iter_mut() {
+    for j in jobs {
         if let Some(src) = &j.source {
-            let text = std::fs::read_to_string(src)
-                .map_err(|e| format!("failed to read template source {}: {e}", src.display()))?;
+            let text = std::fs::read_to_string(src).map_err(|source| RenderError::Source {
+                path: src.clone(),
+                source,
+            })?;
             if text != j.text {
                 tracing::info!(target: "template", source = %src.display(), "template source changed");
                 j.text = text;
@@ -327,13 +192,12 @@ fn reload_sources(jobs: &mut [TemplateJob]) -> Result<bool, String> {
 
 /// Watches the directories of template sources (ConfigMap volumes swap a `..data` symlink, so
 /// the directory is watched, not the file).
-fn watch_sources(
-    jobs: &[TemplateJob],
+fn watch_sources<'a>(
+    jobs: impl Iterator<Item = &'a TemplateJob>,
     tx: mpsc::UnboundedSender<Event>,
 ) -> Option<notify::RecommendedWatcher> {
     use notify::Watcher as _;
     let dirs: HashSet<PathBuf> = jobs
-        .iter()
         .filter_map(|j| j.source.as_ref()?.parent().map(PathBuf::from))
         .collect();
     if dirs.is_empty() {
@@ -387,10 +251,7 @@ fn spawn_fetcher(
                             attempt += 1;
                         }
                         None => {
-                            let _ = tx.send(Event::Failed(
-                                dep.clone(),
-                                format!("{e} (exceeded maximum retries)"),
-                            ));
+                            let _ = tx.send(Event::Failed(dep.clone(), e));
                             return;
                         }
                     },
@@ -479,5 +340,118 @@ async fn watch_file(
             }
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::command::CommandRun;
+    use crate::template::Options;
+    use vaultlet_shared::vault::ClientConfig;
+
+    fn settings(input: &std::path::Path, out: &std::path::Path) -> RunnerSettings {
+        RunnerSettings {
+            jobs: vec![TemplateJob {
+                source: None,
+                text: format!("{{{{ file \"{}\" }}}}", input.display()),
+                options: Options::default(),
+                write: write::WriteSpec {
+                    path: out.to_path_buf(),
+                    create_dest_dirs: true,
+                    ..write::WriteSpec::default()
+                },
+                command: None,
+                handlebars: false,
+                wait: None,
+            }],
+            refresh: Refresh::default(),
+            retries: 0,
+            backoff_base: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(60),
+            command_env: Vec::new(),
+        }
+    }
+
+    fn client() -> Client {
+        Client::new(ClientConfig::default()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn init_mode_renders_runs_the_command_and_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, out, log) = (
+            dir.path().join("in"),
+            dir.path().join("sub/out"),
+            dir.path().join("log"),
+        );
+        std::fs::write(&input, "v1").unwrap();
+        let mut s = settings(&input, &out);
+        s.jobs[0].command = Some(CommandRun {
+            argv: vec![format!("echo ran >> {}", log.display())],
+            timeout: Duration::from_secs(10),
+        });
+        let (_stop, shutdown) = watch::channel(false);
+        run(client(), s, true, shutdown).await.unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "v1");
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "ran\n");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_sidecar_holds_a_change_for_its_wait_then_writes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, out) = (dir.path().join("in"), dir.path().join("out"));
+        std::fs::write(&input, "v1").unwrap();
+        let mut s = settings(&input, &out);
+        s.jobs[0].wait = Some((Duration::from_secs(5), Duration::from_secs(30)));
+        let (stop, shutdown) = watch::channel(false);
+        let runner = tokio::spawn(run(client(), s, false, shutdown));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "v1", "not held");
+        std::fs::write(&input, "v2 longer").unwrap();
+        // `file` is polled every 2 s; the change is then held 5 s.
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "v1", "held");
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "v2 longer");
+        stop.send(true).unwrap();
+        runner.await.unwrap().unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_execution_error_later_stops_the_runner_and_keeps_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, out) = (dir.path().join("in"), dir.path().join("out"));
+        std::fs::write(&input, r#"{"k":{"deeper":"v1"}}"#).unwrap();
+        let mut s = settings(&input, &out);
+        s.jobs[0].text = format!(
+            "{{{{ with file \"{}\" }}}}{{{{ (parseJSON .).k.deeper }}}}{{{{ end }}}}",
+            input.display()
+        );
+        let (_stop, shutdown) = watch::channel(false);
+        let runner = tokio::spawn(run(client(), s, false, shutdown));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "v1");
+        std::fs::write(&input, r#"{"j":1}"#).unwrap();
+        let e = runner.await.unwrap().unwrap_err();
+        assert!(e.to_string().contains("nil pointer evaluating"), "{e}");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "v1",
+            "never blanked"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_stops_the_runner_with_its_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in");
+        std::fs::write(&input, "v1").unwrap();
+        let mut s = settings(&input, &dir.path().join("missing/out"));
+        s.jobs[0].write.create_dest_dirs = false;
+        let (_stop, shutdown) = watch::channel(false);
+        let e = run(client(), s, false, shutdown).await.unwrap_err();
+        assert!(matches!(e, RenderError::Write(_)), "{e:?}");
+        assert!(e.to_string().contains("parent directory is missing"), "{e}");
     }
 }

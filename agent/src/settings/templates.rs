@@ -108,7 +108,7 @@ pub fn resolve(
         });
     }
     // Every template parses now, or the agent does not start (the runner parses them again).
-    runner::parse_all(&jobs).map_err(TemplateError::Parse)?;
+    runner::parse_all(&jobs).map_err(|e| TemplateError::Parse(e.to_string()))?;
     let tc = config.template_config.clone().unwrap_or_default();
     let refresh = Refresh {
         threshold: tc

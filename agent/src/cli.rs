@@ -42,11 +42,7 @@ pub fn normalise_args<I: IntoIterator<Item = OsString>>(args: I) -> Vec<OsString
 
 /// Go's `strconv.ParseBool`.
 pub fn parse_go_bool(s: &str) -> Result<bool, String> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        other => Err(format!("{other:?} is not a bool")),
-    }
+    vaultlet_shared::go::strconv::parse_bool(s).map_err(|_| format!("{s:?} is not a bool"))
 }
 
 /// `vault` / `bao` / `vaultlet-agent`.

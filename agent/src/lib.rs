@@ -1,6 +1,7 @@
 //! vaultlet-agent: the container the injector adds to a pod.
 //!
 //! It logs in to Vault, keeps its token renewed, and renders templates of secrets into files.
+pub mod atomic_file;
 pub mod auth;
 pub mod cache;
 pub mod cli;

@@ -10,9 +10,10 @@
 //! unchanged secrets every few seconds then costs one `stat` per file instead of seven syscalls.
 
 use std::fs;
-use std::io::Write as _;
-use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
+
+use crate::atomic_file;
 
 /// How to write one destination.
 #[derive(Clone, Debug, Default)]
@@ -189,30 +190,25 @@ pub fn write_if_changed(
             .create(&dir)
             .map_err(io)?;
     }
-    // tempfile creates the file 0600 with a random name in `dir`; it is removed if we fail.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".vaultlet-")
-        .tempfile_in(&dir)
-        .map_err(io)?;
+    // A 0600 temp file beside the destination; it is removed if we fail.
+    let mut tmp = atomic_file::Staged::new(path).map_err(io)?;
     tmp.write_all(bytes).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
     let mode = spec
         .perms
         .or_else(|| existing.as_ref().map(|m| m.mode() & 0o7777))
         .unwrap_or(0o644);
     if let Some(m) = &existing {
         // Best effort, as upstream: keep the current owner.
-        let _ = std::os::unix::fs::fchown(tmp.as_file(), Some(m.uid()), Some(m.gid()));
+        let _ = tmp.set_owner(Some(m.uid()), Some(m.gid()));
     }
-    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode)).map_err(io)?;
+    tmp.set_owner(uid, gid).map_err(io)?;
+    // After the chown, which may clear set-id bits.
+    tmp.set_mode(mode).map_err(io)?;
     if spec.backup && existing.is_some() {
         backup(path);
     }
     seen.last = None;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    if uid.is_some() || gid.is_some() {
-        std::os::unix::fs::chown(path, uid, gid).map_err(io)?;
-    }
+    tmp.commit().map_err(io)?;
     Ok(true)
 }
 
@@ -264,6 +260,7 @@ fn owner_ids(spec: &WriteSpec) -> Result<(Option<u32>, Option<u32>), WriteError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
 
     fn spec(path: PathBuf) -> WriteSpec {
         WriteSpec {

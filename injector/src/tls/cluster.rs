@@ -380,7 +380,8 @@ mod tests {
     }
 
     fn pem_der(pem: &[u8]) -> Vec<u8> {
-        rustls_pemfile::certs(&mut &pem[..])
+        use rustls::pki_types::{CertificateDer, pem::PemObject as _};
+        CertificateDer::pem_slice_iter(pem)
             .next()
             .unwrap()
             .unwrap()

@@ -4,6 +4,9 @@
 //! verifies the certificate the injector serves, and that with leader election two replicas serve
 //! the same certificate, shared through the Secret, with a single writer of the caBundle.
 
+// Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
+#![allow(clippy::disallowed_methods)]
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

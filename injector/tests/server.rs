@@ -2,6 +2,9 @@
 //! AdmissionReviews over real HTTPS (the client verifies the server against the test CA), the
 //! routes and their status codes, metrics, certificate rotation, startup errors and signals.
 
+// Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
+#![allow(clippy::disallowed_methods)]
+
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::Path;

@@ -1,6 +1,9 @@
 //! Loading agent configs: every example of agent.md (HCL and JSON give the same value), round
 //! trips through `to_json_go`, the injector's exact bytes, merging, the environment and octal.
 
+// Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
+#![allow(clippy::disallowed_methods)]
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -356,6 +356,7 @@ pub fn sandboxed(sandbox: Option<&Path>, path: &str) -> Result<String, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests write their fixtures directly
 mod tests {
     use super::super::testutil::*;
     use super::*;

@@ -171,10 +171,11 @@ pub fn write_if_changed(
     };
     let existing = fs::metadata(path).ok();
     let (uid, gid) = owner_ids(spec)?;
-    if let Some(meta) = &existing {
-        if attributes_match(spec, meta, uid, gid) && holds(path, meta, bytes, seen) {
-            return Ok(false);
-        }
+    if let Some(meta) = &existing
+        && attributes_match(spec, meta, uid, gid)
+        && holds(path, meta, bytes, seen)
+    {
+        return Ok(false);
     }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),

@@ -74,7 +74,7 @@ impl InCluster {
             return Err(ConfigError(format!("{}: {e}", token_file.display())));
         }
         let mut roots = rustls::RootCertStore::empty();
-        for c in CertificateDer::pem_slice_iter(&ca_pem) {
+        for c in CertificateDer::pem_slice_iter(ca_pem) {
             let c = c.map_err(|e| ConfigError(format!("cluster CA: {e}")))?;
             roots
                 .add(c)

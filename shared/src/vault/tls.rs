@@ -93,7 +93,7 @@ fn system_roots(roots: &mut RootCertStore) -> usize {
 
 fn add_pem(roots: &mut RootCertStore, pem: &[u8]) -> usize {
     let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_slice_iter(&pem).flatten().collect();
+        CertificateDer::pem_slice_iter(pem).flatten().collect();
     roots.add_parsable_certificates(certs).0
 }
 

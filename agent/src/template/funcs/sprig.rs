@@ -692,7 +692,7 @@ pub fn base32_encode(data: &[u8]) -> String {
 /// RFC 4648 base32 decoding; errors as Go's `illegal base32 data at input byte N`.
 pub fn base32_decode(s: &str) -> Result<Vec<u8>, String> {
     let s: Vec<u8> = s.bytes().filter(|b| *b != b'\r' && *b != b'\n').collect();
-    if s.len() % 8 != 0 {
+    if !s.len().is_multiple_of(8) {
         return Err(format!(
             "illegal base32 data at input byte {}",
             s.len() / 8 * 8

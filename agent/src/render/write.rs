@@ -1,6 +1,7 @@
 //! Writing a rendered template to its destination (agent.md §5.8): unchanged bytes ⇒ nothing
-//! happens; otherwise a temp file in the same directory (created 0600), fsync, mode, owner,
-//! optional backup, then an atomic rename. Any failure leaves the old file exactly as it was.
+//! happens; otherwise a temp file in the same directory (created 0600), owner, mode, optional
+//! backup, then fsync and an atomic rename ([`crate::atomic_file`]). Any failure leaves the old
+//! file exactly as it was.
 //!
 //! "Unchanged" is decided as upstream does, by reading the destination back and comparing, with
 //! one saving: [`Seen`] remembers what this process last wrote or read there together with the

@@ -55,11 +55,7 @@ pub enum FlagError {
 
 /// Go's `strconv.ParseBool`.
 pub fn parse_go_bool(s: &str) -> Result<bool, FlagError> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        other => Err(FlagError::Bool(other.to_string())),
-    }
+    vaultlet_shared::go::strconv::parse_bool(s).map_err(|_| FlagError::Bool(s.to_string()))
 }
 
 /// `vault` / `bao` / `vaultlet-agent`.

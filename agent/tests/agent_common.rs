@@ -1,6 +1,9 @@
 //! Helpers shared by the agent's end-to-end tests: run the built `vaultlet-agent` binary as a child
 //! process with a config in a tempdir, capture its log, wait for files (polling with
 //! `vaultlet_tests::within`), send signals.
+
+// Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
+#![allow(clippy::disallowed_methods)]
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};

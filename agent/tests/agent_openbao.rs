@@ -2,6 +2,9 @@
 //! `vaultlet-agent` binary runs as a child process; the tests look at its sink, its exit status,
 //! its log and at the server.
 
+// Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
+#![allow(clippy::disallowed_methods)]
+
 #[path = "agent_common.rs"]
 mod common;
 

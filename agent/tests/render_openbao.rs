@@ -1,6 +1,9 @@
 //! The rendering runtime end to end: the built agent against a real OpenBao dev server
 //! (agent.md §5–6): shared PKI issuance, re-render on change, commands, outages.
 
+// Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
+#![allow(clippy::disallowed_methods)]
+
 mod agent_common;
 
 use std::time::Duration;

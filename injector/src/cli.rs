@@ -7,18 +7,9 @@ use std::ffi::OsString;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser};
 
-use crate::goflag::go_flags;
+use vaultlet_shared::go::strconv::parse_bool;
 
-/// Go's `strconv.ParseBool` (injector.md §1.1).
-pub fn parse_go_bool(s: &str) -> Result<bool, String> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        other => Err(format!(
-            "strconv.ParseBool: parsing {other:?}: invalid syntax"
-        )),
-    }
-}
+use crate::goflag::go_flags;
 
 /// What the binary was asked to do.
 #[derive(Debug)]
@@ -62,7 +53,7 @@ pub struct ServerFlags {
     pub telemetry_path: String,
     /// Coordinate auto-TLS between replicas (a coordination.k8s.io/v1 Lease).
     #[arg(long, env = "AGENT_INJECT_USE_LEADER_ELECTOR", default_value = "false",
-          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool)]
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
     pub use_leader_elector: bool,
 }
 
@@ -94,17 +85,17 @@ pub struct AgentFlags {
     #[arg(long, env = "AGENT_INJECT_PROXY_ADDR", default_value = "")]
     pub proxy_address: String,
     #[arg(long, env = "AGENT_INJECT_REVOKE_ON_SHUTDOWN", default_value = "false",
-          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool)]
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
     pub revoke_on_shutdown: bool,
     #[arg(long, env = "AGENT_INJECT_RUN_AS_USER", default_value = "100")]
     pub run_as_user: String,
     #[arg(long, env = "AGENT_INJECT_RUN_AS_GROUP", default_value = "1000")]
     pub run_as_group: String,
     #[arg(long, env = "AGENT_INJECT_RUN_AS_SAME_USER", default_value = "false",
-          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool)]
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
     pub run_as_same_user: bool,
     #[arg(long, env = "AGENT_INJECT_SET_SECURITY_CONTEXT", default_value = "true",
-          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool)]
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
     pub set_security_context: bool,
     /// `map` or `json`.
     #[arg(long, env = "AGENT_INJECT_DEFAULT_TEMPLATE", default_value = "map")]
@@ -122,7 +113,7 @@ pub struct AgentFlags {
     #[arg(long, env = "AGENT_INJECT_EPHEMERAL_LIMIT", default_value = "")]
     pub ephemeral_storage_limit: String,
     #[arg(long, env = "AGENT_INJECT_TEMPLATE_CONFIG_EXIT_ON_RETRY_FAILURE", default_value = "true",
-          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool)]
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
     pub template_config_exit_on_retry_failure: bool,
     #[arg(
         long,

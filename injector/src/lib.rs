@@ -11,6 +11,9 @@
 //! - [`run`]: startup in upstream's order, signals, shutdown.
 //! - [`fixture`]: the injector settings tests run with (tests only).
 
+// Unit tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
+#![cfg_attr(test, allow(clippy::disallowed_methods))]
+
 pub mod admission;
 pub mod cli;
 pub mod fixture;

@@ -2,6 +2,9 @@
 //! resulting pod compared (as parsed JSON) with the expected pod. `VAULT_CONFIG`/`BAO_CONFIG` values are
 //! compared decoded, as JSON objects.
 
+// Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
+#![allow(clippy::disallowed_methods)]
+
 use base64::Engine as _;
 use serde_json::Value;
 use vaultlet_injector::admission::review;

@@ -2,6 +2,9 @@
 //! AdmissionReviews over real HTTPS (the client verifies the server against the test CA), the
 //! routes and their status codes, metrics, certificate rotation, startup errors and signals.
 
+// Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
+#![allow(clippy::disallowed_methods)]
+
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -11,6 +14,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject as _;
 use serde_json::Value;
 use vaultlet_injector::admission::review;
 use vaultlet_injector::fixture::TestInjector;
@@ -139,7 +144,7 @@ fn https(
         .unwrap();
     rt.block_on(async move {
         let mut roots = rustls::RootCertStore::empty();
-        for c in rustls_pemfile::certs(&mut ca_pem.as_bytes()) {
+        for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
             roots.add(c.unwrap()).unwrap();
         }
         let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -424,7 +429,7 @@ fn rotated_certificate_files_are_served_to_new_connections() {
         let r = https(inj.addr, &b.ca_pem, "GET", "/health/ready", None, vec![]);
         assert_eq!(r.status, 204);
         if r.server_cert != first {
-            let want = rustls_pemfile::certs(&mut b2.cert_pem.as_bytes())
+            let want = CertificateDer::pem_slice_iter(b2.cert_pem.as_bytes())
                 .next()
                 .unwrap()
                 .unwrap();
@@ -559,7 +564,7 @@ fn secret_volume_symlink_swap_rotates_without_dropping_open_connections() {
     secret_volume_version(dir.path(), "2026_01", &b1);
     let inj = Injector::start(dir.path(), &[], &[]);
     let der = |b: &Bundle| {
-        rustls_pemfile::certs(&mut b.cert_pem.as_bytes())
+        CertificateDer::pem_slice_iter(b.cert_pem.as_bytes())
             .next()
             .unwrap()
             .unwrap()
@@ -574,7 +579,7 @@ fn secret_volume_symlink_swap_rotates_without_dropping_open_connections() {
         let mut roots = rustls::RootCertStore::empty();
         roots
             .add(
-                rustls_pemfile::certs(&mut b1.ca_pem.as_bytes())
+                CertificateDer::pem_slice_iter(b1.ca_pem.as_bytes())
                     .next()
                     .unwrap()
                     .unwrap(),

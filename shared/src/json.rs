@@ -7,8 +7,6 @@
 //! recursive-descent parser turns that text into a [`Json`] tree. Object keys keep their order of
 //! arrival; consumers that must sort (Go's `map` iteration and `json.Marshal`) sort themselves.
 
-use std::fmt::Write as _;
-
 /// A JSON value with literal numbers.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Json {
@@ -167,30 +165,7 @@ pub fn go_quote(out: &mut String, s: &str) {
 /// Appends `s` quoted as Go's `encoding/json` does; `html` escapes `<`, `>` and `&` as `Marshal`
 /// does (an `Encoder` with `SetEscapeHTML(false)` does not). U+2028/U+2029 are always escaped.
 pub fn go_quote_with(out: &mut String, s: &str, html: bool) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            // Go ≥ 1.22 writes these two as short escapes too.
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' if html => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    crate::go::json::quote_to(out, s, html)
 }
 
 struct Parser<'a> {

@@ -4,9 +4,11 @@
 //! - [`config`]: the Vault Agent configuration types, loaded from JSON or HCL; the injector writes
 //!   them and the agent reads them, so this is the one contract between the two binaries.
 //! - [`json`]: literal-exact JSON values (numbers as sent) for secrets that reach templates.
+//! - [`go`]: the Go primitives whose exact behaviour is the product (`strconv`, JSON quoting).
 //! - [`annotations`]: the `vault.hashicorp.com/*` pod annotation table and the typed `AgentSpec`.
 
 pub mod annotations;
 pub mod config;
+pub mod go;
 pub mod json;
 pub mod vault;

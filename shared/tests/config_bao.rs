@@ -5,6 +5,9 @@
 //! Needs the `bao` binary: `$BAO_BIN`, else `<workspace>/.venv/bin/bao`. Set
 //! `VAULTLET_SKIP_BAO=1` to skip on machines without it.
 
+// Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
+#![allow(clippy::disallowed_methods)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

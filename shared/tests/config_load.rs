@@ -1,6 +1,9 @@
 //! Loading agent configs: every example of agent.md (HCL and JSON give the same value), round
 //! trips through `to_json_go`, the injector's exact bytes, merging, the environment and octal.
 
+// Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
+#![allow(clippy::disallowed_methods)]
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -127,6 +130,26 @@ fn hcl_mode_0600_is_octal() {
     let sink = &l.config.auto_auth.unwrap().sinks[0];
     assert_eq!(sink.config["mode"].as_u64(), Some(0o600));
     assert_eq!(sink.config["mode"].as_u64(), Some(384));
+}
+
+#[test]
+fn hcl_blocks_written_on_one_line_load_as_upstream() {
+    let one_line = AgentConfig::from_hcl_str(
+        "auto_auth { method \"kubernetes\" { config { role = \"r\" } } sink \"file\" { config { path = \"/t\" mode = 0640 } } }\ntemplate { source = \"/a\" destination = \"/b\" }\n",
+    )
+    .unwrap();
+    let spread = AgentConfig::from_hcl_str(
+        "auto_auth {\n  method \"kubernetes\" {\n    config {\n      role = \"r\"\n    }\n  }\n  sink \"file\" {\n    config {\n      path = \"/t\"\n      mode = 0640\n    }\n  }\n}\ntemplate {\n  source = \"/a\"\n  destination = \"/b\"\n}\n",
+    )
+    .unwrap();
+    assert_eq!(one_line.config, spread.config);
+    assert!(one_line.warnings.is_empty(), "{:?}", one_line.warnings);
+    let sink = &one_line.config.auto_auth.as_ref().unwrap().sinks[0];
+    assert_eq!(sink.config["path"], "/t");
+    assert_eq!(sink.config["mode"].as_u64(), Some(0o640));
+    let t = &one_line.config.templates[0];
+    assert_eq!(t.source.as_deref(), Some("/a"));
+    assert_eq!(t.destination.as_deref(), Some("/b"));
 }
 
 #[test]

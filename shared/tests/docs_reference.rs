@@ -5,6 +5,9 @@
 //! VAULTLET_BLESS=1 cargo test -p vaultlet-shared --test docs_reference
 //! ```
 
+// Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
+#![allow(clippy::disallowed_methods)]
+
 use std::path::PathBuf;
 
 use vaultlet_shared::annotations::reference::annotations_markdown;

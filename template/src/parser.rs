@@ -677,12 +677,12 @@ pub fn parse_number(text: &str) -> Result<Num, String> {
         return Err(illegal()); // complex numbers and hex floats: not supported
     }
     if !has_float_mark {
-        match parse_int(text) {
-            Some(v) if v >= i64::MIN as i128 && v <= i64::MAX as i128 => {
-                return Ok(Num::Int(v as i64));
-            }
-            Some(v) if v >= 0 && v <= u64::MAX as i128 => return Ok(Num::Overflow),
-            _ => {}
+        // Go's parser: `strconv.ParseInt(text, 0, 64)`, else `ParseUint(text, 0, 64)`.
+        if let Ok(v) = vaultlet_shared::go::strconv::parse_int(text, 0) {
+            return Ok(Num::Int(v));
+        }
+        if vaultlet_shared::go::strconv::parse_uint(text, 0).is_ok() {
+            return Ok(Num::Overflow);
         }
     }
     if !underscores_ok(text) {
@@ -713,44 +713,6 @@ fn underscores_ok(text: &str) -> bool {
             && b[i - 1].is_ascii_alphanumeric()
             && b[i + 1].is_ascii_alphanumeric()
     })
-}
-
-fn parse_int(text: &str) -> Option<i128> {
-    let (neg, body) = match text.as_bytes().first()? {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let lower = body.to_ascii_lowercase();
-    let (radix, digits, prefixed) = if let Some(d) = lower.strip_prefix("0x") {
-        (16, d, true)
-    } else if let Some(d) = lower.strip_prefix("0o") {
-        (8, d, true)
-    } else if let Some(d) = lower.strip_prefix("0b") {
-        (2, d, true)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, &lower[1..], true)
-    } else {
-        (10, lower.as_str(), false)
-    };
-    // Underscores only between digits (or right after a base prefix).
-    let b = digits.as_bytes();
-    if b.is_empty()
-        || b.last() == Some(&b'_')
-        || (!prefixed && b[0] == b'_')
-        || digits.contains("__")
-    {
-        return None;
-    }
-    let mut v: i128 = 0;
-    for c in digits.chars().filter(|&c| c != '_') {
-        let d = c.to_digit(radix)? as i128;
-        v = v.checked_mul(radix as i128)?.checked_add(d)?;
-        if v > u64::MAX as i128 * 2 {
-            return Some(v);
-        }
-    }
-    Some(if neg { -v } else { v })
 }
 
 /// Go's `strconv.Unquote` for `"…"` and `` `…` `` literals.

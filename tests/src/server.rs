@@ -74,6 +74,8 @@ impl OpenBao {
     }
 
     fn spawn(&mut self) -> Result<(), String> {
+        // The dev server's log: a plain file in the harness's own tempdir.
+        #[allow(clippy::disallowed_methods)]
         let log = std::fs::File::create(self.log_path()).expect("server log");
         let mut cmd = Command::new(bao_binary());
         cmd.arg("server")

@@ -121,20 +121,20 @@ impl Index {
             let t = line.trim_start();
             if let Some(rest) = t.strip_prefix('#') {
                 let rest = rest.trim_start_matches('#');
-                if rest.starts_with(' ') {
-                    if let Some((label, _)) = section_at(rest.trim_start()) {
-                        index.anchors.insert(label.clone());
-                        current = label;
-                    }
+                if rest.starts_with(' ')
+                    && let Some((label, _)) = section_at(rest.trim_start())
+                {
+                    index.anchors.insert(label.clone());
+                    current = label;
                 }
                 continue;
             }
             if let Some(row) = t.strip_prefix('|') {
                 let cell = row.split('|').next().unwrap_or("").trim();
-                if let Some((id, n)) = quirk_at(cell) {
-                    if n == cell.len() {
-                        index.anchors.insert(id);
-                    }
+                if let Some((id, n)) = quirk_at(cell)
+                    && n == cell.len()
+                {
+                    index.anchors.insert(id);
                 }
                 continue;
             }
@@ -146,13 +146,13 @@ impl Index {
                 index.items.entry(current.clone()).or_default().insert(n);
                 body = &body[len..];
             }
-            if let Some(r) = body.strip_prefix("**") {
-                if let Some(end) = r.find("**") {
-                    let label = &r[..end];
-                    let whole = |p: Option<(String, usize)>| p.filter(|(_, n)| *n == label.len());
-                    if let Some((l, _)) = whole(section_at(label)).or(whole(quirk_at(label))) {
-                        index.anchors.insert(l);
-                    }
+            if let Some(r) = body.strip_prefix("**")
+                && let Some(end) = r.find("**")
+            {
+                let label = &r[..end];
+                let whole = |p: Option<(String, usize)>| p.filter(|(_, n)| *n == label.len());
+                if let Some((l, _)) = whole(section_at(label)).or(whole(quirk_at(label))) {
+                    index.anchors.insert(l);
                 }
             }
         }
@@ -255,11 +255,11 @@ fn extract(line: &str, home: Option<Doc>) -> Vec<Citation> {
             }
         }
         let mut items = Vec::new();
-        if targets.len() == 1 {
-            if let Some((n, len)) = qualifier_at(&line[i..]) {
-                items = n;
-                i += len;
-            }
+        if targets.len() == 1
+            && let Some((n, len)) = qualifier_at(&line[i..])
+        {
+            items = n;
+            i += len;
         }
         let before = line[..start].trim_end();
         let named = if before.ends_with("injector.md") {

@@ -8,6 +8,9 @@
 //! upstream's `/bin/sh -ec` form does), and both agents must render the same bytes with the same
 //! modes — the config our injector writes is a config the real agent accepts.
 
+// Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
+#![allow(clippy::disallowed_methods)]
+
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

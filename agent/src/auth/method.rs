@@ -119,13 +119,11 @@ pub(crate) fn config_bool(
     match config.get(key) {
         None | Some(Value::Null) => Ok(default),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(Value::String(s)) => match s.as_str() {
-            "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-            "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-            _ => Err(AuthError::Config(format!(
+        Some(Value::String(s)) => vaultlet_shared::go::strconv::parse_bool(s).map_err(|_| {
+            AuthError::Config(format!(
                 "auto_auth.method.config.{key}: {s:?} is not a bool"
-            ))),
-        },
+            ))
+        }),
         Some(other) => Err(AuthError::Config(format!(
             "auto_auth.method.config.{key}: {other} is not a bool"
         ))),

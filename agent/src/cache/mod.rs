@@ -223,26 +223,13 @@ impl PersistentCache {
 
     /// Stores `token` (atomically, mode 0600).
     pub fn store(&self, token: &str) -> Result<(), CacheError> {
-        use std::io::Write;
-        use std::os::unix::fs::PermissionsExt;
-        let io = |source| CacheError::Io {
-            path: self.file.clone(),
-            source,
-        };
         let content = encode(&self.sa_jwt()?, token);
-        let dir = self
-            .file
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(io)?;
-        tmp.write_all(&content).map_err(io)?;
-        tmp.as_file().sync_all().map_err(io)?;
-        tmp.persist(&self.file).map_err(|e| io(e.error))?;
-        Ok(())
+        crate::atomic_file::write(&self.file, &content, 0o600, None, None).map_err(|source| {
+            CacheError::Io {
+                path: self.file.clone(),
+                source,
+            }
+        })
     }
 }
 

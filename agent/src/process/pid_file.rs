@@ -1,9 +1,7 @@
 //! The PID file (agent.md §1.4 `pid_file`): the process id in decimal, no newline, mode 0600,
 //! written atomically at start-up and removed at exit (on drop).
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 /// A written PID file; dropping it removes the file.
@@ -13,29 +11,10 @@ pub struct PidFile {
 }
 
 impl PidFile {
-    /// Writes `pid` to `path` (temp file + rename in the same directory).
+    /// Writes `pid` to `path` atomically (`crate::atomic_file`).
     pub fn write(path: &Path, pid: u32) -> std::io::Result<Self> {
-        let tmp = path.with_file_name(format!(
-            "{}.tmp.{:08x}",
-            path.file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default(),
-            rand::random::<u32>()
-        ));
-        let result = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(pid.to_string().as_bytes())?;
-            f.sync_all()?;
-            fs::rename(&tmp, path)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result.map(|()| Self {
+        crate::atomic_file::write(path, pid.to_string().as_bytes(), 0o600, None, None)?;
+        Ok(Self {
             path: path.to_path_buf(),
         })
     }

@@ -44,7 +44,7 @@ pub enum RunError {
     Auth(#[from] AuthError),
     /// The template runtime failed.
     #[error("template server error: {0}")]
-    Templates(#[from] RenderError),
+    Templates(Box<RenderError>),
     /// A listener could not start.
     #[error("{0}")]
     Listener(#[from] ProxyError),
@@ -182,7 +182,7 @@ impl<A: TokenApi> Agent<A> {
                     if r.is_ok() {
                         tracing::info!(target: "agent", "exit_after_auth: token written and templates rendered, exiting");
                     }
-                    r.map_err(RunError::Templates)
+                    r.map_err(|e| RunError::Templates(Box::new(e)))
                 }
                 () = &mut sinks => Ok(()),
                 () = &mut listeners_future => Ok(()),
@@ -199,7 +199,7 @@ impl<A: TokenApi> Agent<A> {
             };
             tokio::select! {
                 r = &mut auth => r.map_err(RunError::from),
-                e = templates_failed => Err(RunError::Templates(e)),
+                e = templates_failed => Err(RunError::Templates(Box::new(e))),
                 () = &mut sinks => Ok(()),
                 () = shutdown_requested(&mut shutdown_wait) => Ok(()),
                 () = &mut listeners_future => Ok(()),

@@ -326,16 +326,16 @@ async fn watch_file(
     loop {
         if let Ok(m) = std::fs::metadata(path) {
             let sig = (m.len(), m.modified().ok());
-            if last != Some(sig) {
-                if let Ok(text) = std::fs::read_to_string(path) {
-                    last = Some(sig);
-                    store
-                        .lock()
-                        .expect("store lock")
-                        .insert(dep.clone(), Fetched::File(text));
-                    if tx.send(Event::Updated(Some(dep.clone()))).is_err() {
-                        return;
-                    }
+            if last != Some(sig)
+                && let Ok(text) = std::fs::read_to_string(path)
+            {
+                last = Some(sig);
+                store
+                    .lock()
+                    .expect("store lock")
+                    .insert(dep.clone(), Fetched::File(text));
+                if tx.send(Event::Updated(Some(dep.clone()))).is_err() {
+                    return;
                 }
             }
         }

@@ -101,20 +101,23 @@ pub fn after_secret(s: &Secret, now_unix: i64, r: &Refresh) -> Next {
         return Next::Renew;
     }
     let has = |k: &str| s.data.as_ref().is_some_and(|d| d.contains_key(k));
-    if s.lease_id.is_empty() && has("certificate") {
-        if let Some(exp) = data_i64(s, "expiration") {
-            return jittered(exp - now_unix);
-        }
+    if s.lease_id.is_empty()
+        && has("certificate")
+        && let Some(exp) = data_i64(s, "expiration")
+    {
+        return jittered(exp - now_unix);
     }
-    if s.lease_id.is_empty() && has("secret_id") {
-        if let Some(ttl) = data_i64(s, "secret_id_ttl").filter(|t| *t > 0) {
-            return jittered(ttl + 1);
-        }
+    if s.lease_id.is_empty()
+        && has("secret_id")
+        && let Some(ttl) = data_i64(s, "secret_id_ttl").filter(|t| *t > 0)
+    {
+        return jittered(ttl + 1);
     }
-    if s.lease_id.is_empty() && has("rotation_period") {
-        if let Some(ttl) = data_i64(s, "ttl").filter(|t| *t > 0) {
-            return Next::Refetch(Duration::from_secs((ttl + 1) as u64));
-        }
+    if s.lease_id.is_empty()
+        && has("rotation_period")
+        && let Some(ttl) = data_i64(s, "ttl").filter(|t| *t > 0)
+    {
+        return Next::Refetch(Duration::from_secs((ttl + 1) as u64));
     }
     if s.lease_duration > 0 {
         return jittered(s.lease_duration);

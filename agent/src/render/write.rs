@@ -1,6 +1,7 @@
 //! Writing a rendered template to its destination (agent.md §5.8): unchanged bytes ⇒ nothing
-//! happens; otherwise a temp file in the same directory (created 0600), fsync, mode, owner,
-//! optional backup, then an atomic rename. Any failure leaves the old file exactly as it was.
+//! happens; otherwise a temp file in the same directory (created 0600), owner, mode, optional
+//! backup, then fsync and an atomic rename ([`crate::atomic_file`]). Any failure leaves the old
+//! file exactly as it was.
 //!
 //! "Unchanged" is decided as upstream does, by reading the destination back and comparing, with
 //! one saving: [`Seen`] remembers what this process last wrote or read there together with the
@@ -10,9 +11,10 @@
 //! unchanged secrets every few seconds then costs one `stat` per file instead of seven syscalls.
 
 use std::fs;
-use std::io::Write as _;
-use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
+
+use crate::atomic_file;
 
 /// How to write one destination.
 #[derive(Clone, Debug, Default)]
@@ -170,10 +172,11 @@ pub fn write_if_changed(
     };
     let existing = fs::metadata(path).ok();
     let (uid, gid) = owner_ids(spec)?;
-    if let Some(meta) = &existing {
-        if attributes_match(spec, meta, uid, gid) && holds(path, meta, bytes, seen) {
-            return Ok(false);
-        }
+    if let Some(meta) = &existing
+        && attributes_match(spec, meta, uid, gid)
+        && holds(path, meta, bytes, seen)
+    {
+        return Ok(false);
     }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -189,35 +192,33 @@ pub fn write_if_changed(
             .create(&dir)
             .map_err(io)?;
     }
-    // tempfile creates the file 0600 with a random name in `dir`; it is removed if we fail.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".vaultlet-")
-        .tempfile_in(&dir)
-        .map_err(io)?;
+    // A 0600 temp file beside the destination; it is removed if we fail.
+    let mut tmp = atomic_file::Staged::new(path).map_err(io)?;
     tmp.write_all(bytes).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
     let mode = spec
         .perms
         .or_else(|| existing.as_ref().map(|m| m.mode() & 0o7777))
         .unwrap_or(0o644);
     if let Some(m) = &existing {
         // Best effort, as upstream: keep the current owner.
-        let _ = std::os::unix::fs::fchown(tmp.as_file(), Some(m.uid()), Some(m.gid()));
+        let _ = tmp.set_owner(Some(m.uid()), Some(m.gid()));
     }
-    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode)).map_err(io)?;
+    tmp.set_owner(uid, gid).map_err(io)?;
+    // After the chown, which may clear set-id bits.
+    tmp.set_mode(mode).map_err(io)?;
     if spec.backup && existing.is_some() {
         backup(path);
     }
     seen.last = None;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    if uid.is_some() || gid.is_some() {
-        std::os::unix::fs::chown(path, uid, gid).map_err(io)?;
-    }
+    tmp.commit().map_err(io)?;
     Ok(true)
 }
 
 use std::os::unix::fs::DirBuilderExt as _;
 
+// `backup`: hard-links the current file as `.bak` (the old `.bak` moved aside first); nothing is
+// written, so the atomic-write rule does not apply to its rename.
+#[allow(clippy::disallowed_methods)]
 fn backup(path: &Path) {
     let bak = PathBuf::from(format!("{}.bak", path.display()));
     let old = PathBuf::from(format!("{}.old.bak", path.display()));
@@ -264,6 +265,7 @@ fn owner_ids(spec: &WriteSpec) -> Result<(Option<u32>, Option<u32>), WriteError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
 
     fn spec(path: PathBuf) -> WriteSpec {
         WriteSpec {

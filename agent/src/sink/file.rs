@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -133,6 +133,8 @@ impl FileSink {
     }
 
     /// Creates and removes a temp file beside the sink, proving the directory is writable.
+    // A probe file that is removed at once, not a destination: the atomic-write rule does not apply.
+    #[allow(clippy::disallowed_methods)]
     pub fn write_check(&self) -> Result<(), SinkError> {
         let tmp = self.temp_path();
         let result = (|| {
@@ -154,32 +156,14 @@ impl FileSink {
         })
     }
 
-    /// Writes `contents` atomically: temp file with the mode, chown, write, fsync, rename.
+    /// Writes `contents` atomically with the mode and owner (`crate::atomic_file`).
     pub fn write(&self, contents: &[u8]) -> Result<(), SinkError> {
-        let tmp = self.temp_path();
-        let result = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(self.mode)
-                .open(&tmp)?;
-            // The mode given to open is subject to the umask; set it exactly.
-            f.set_permissions(fs::Permissions::from_mode(self.mode))?;
-            if self.owner.is_some() || self.group.is_some() {
-                std::os::unix::fs::fchown(&f, self.owner, self.group)?;
-            }
-            f.write_all(contents)?;
-            f.sync_all()?;
-            drop(f);
-            fs::rename(&tmp, &self.path)
-        })();
-        result.map_err(|source| {
-            let _ = fs::remove_file(&tmp);
-            SinkError::Write {
+        crate::atomic_file::write(&self.path, contents, self.mode, self.owner, self.group).map_err(
+            |source| SinkError::Write {
                 path: self.path.clone(),
                 source,
-            }
-        })
+            },
+        )
     }
 }
 
@@ -187,6 +171,7 @@ impl FileSink {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::os::unix::fs::PermissionsExt as _;
 
     fn cfg(v: Value) -> BTreeMap<String, Value> {
         serde_json::from_value(v).unwrap()

@@ -244,22 +244,23 @@ impl<K: KubeApi> ClusterTls<K> {
             self.next_check = now + CHECK_INTERVAL;
             self.backoff.reset();
         }
-        if self.elector.is_some() && !self.shared {
-            if let Some(b) = &self.bundle {
-                let cert = SharedCert {
-                    cert_pem: b.cert_pem.clone().into_bytes(),
-                    key_pem: b.key_pem.clone().into_bytes(),
-                };
-                match share::write(&*self.api, &self.cfg.namespace, &cert).await {
-                    Ok(()) => {
-                        self.shared = true;
-                        tracing::info!(
-                            secret = share::SECRET_NAME,
-                            "shared the certificate with the other replicas"
-                        );
-                    }
-                    Err(e) => return self.retry(now, "cannot write the certificate Secret", &e),
+        if self.elector.is_some()
+            && !self.shared
+            && let Some(b) = &self.bundle
+        {
+            let cert = SharedCert {
+                cert_pem: b.cert_pem.clone().into_bytes(),
+                key_pem: b.key_pem.clone().into_bytes(),
+            };
+            match share::write(&*self.api, &self.cfg.namespace, &cert).await {
+                Ok(()) => {
+                    self.shared = true;
+                    tracing::info!(
+                        secret = share::SECRET_NAME,
+                        "shared the certificate with the other replicas"
+                    );
                 }
+                Err(e) => return self.retry(now, "cannot write the certificate Secret", &e),
             }
         }
         let renew = self.bundle.as_ref().map_or(now, Bundle::renew_at);
@@ -380,7 +381,8 @@ mod tests {
     }
 
     fn pem_der(pem: &[u8]) -> Vec<u8> {
-        rustls_pemfile::certs(&mut &pem[..])
+        use rustls::pki_types::{CertificateDer, pem::PemObject as _};
+        CertificateDer::pem_slice_iter(pem)
             .next()
             .unwrap()
             .unwrap()

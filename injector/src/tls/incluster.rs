@@ -19,6 +19,8 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject as _;
 use serde_json::Value;
 
 use super::kube::{KubeApi, KubeError};
@@ -72,7 +74,7 @@ impl InCluster {
             return Err(ConfigError(format!("{}: {e}", token_file.display())));
         }
         let mut roots = rustls::RootCertStore::empty();
-        for c in rustls_pemfile::certs(&mut &ca_pem[..]) {
+        for c in CertificateDer::pem_slice_iter(ca_pem) {
             let c = c.map_err(|e| ConfigError(format!("cluster CA: {e}")))?;
             roots
                 .add(c)

@@ -18,6 +18,8 @@ pub mod webhook;
 
 use std::sync::{Arc, RwLock};
 
+use rustls::pki_types::pem::{self, PemObject as _};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
@@ -79,15 +81,16 @@ pub fn certified_key(
         what: origin.to_string(),
         reason,
     };
-    let chain: Vec<_> = rustls_pemfile::certs(&mut &cert_pem[..])
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
         .collect::<Result<_, _>>()
         .map_err(|e| bad(format!("certificate: {e}")))?;
     if chain.is_empty() {
         return Err(bad("no PEM certificate found".into()));
     }
-    let key = rustls_pemfile::private_key(&mut &key_pem[..])
-        .map_err(|e| bad(format!("key: {e}")))?
-        .ok_or_else(|| bad("no PEM private key found".into()))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| match e {
+        pem::Error::NoItemsFound => bad("no PEM private key found".into()),
+        e => bad(format!("key: {e}")),
+    })?;
     let provider = rustls::crypto::aws_lc_rs::default_provider();
     let ck = CertifiedKey::from_der(chain, key, &provider).map_err(|e| {
         bad(format!(

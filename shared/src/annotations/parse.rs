@@ -1,34 +1,29 @@
 //! The annotation value parsers of injector.md §1.1 (Go `ParseBool`, ints, floats, durations, csv).
 
 use crate::config::GoDuration;
+use crate::go::strconv;
 
-/// Go `strconv.ParseBool`; the empty string is `false` as upstream's annotation reader treats it.
+/// Go `strconv.ParseBool`, except that the empty string is `false`: upstream's annotation reader
+/// treats an annotation set to `""` as not set (injector.md §1.1).
 pub fn parse_bool(s: &str) -> Option<bool> {
-    match s {
-        "" | "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        _ => None,
+    if s.is_empty() {
+        return Some(false);
     }
+    strconv::parse_bool(s).ok()
 }
 
-/// Signed base-10 64-bit integer; `""` is 0.
+/// Go `strconv.ParseInt(s, 10, 64)` (plain base 10: no prefixes, no `_`), except that `""` is 0
+/// as upstream's annotation reader treats an empty value.
 pub fn parse_int(s: &str) -> Option<i64> {
     if s.is_empty() {
         return Some(0);
     }
-    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse::<i64>().ok()
+    strconv::parse_int(s, 10).ok()
 }
 
-/// Unsigned base-10 64-bit integer; `""` is an error.
+/// Go `strconv.ParseUint(s, 10, 64)`; `""` is an error.
 pub fn parse_uint(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse::<u64>().ok()
+    strconv::parse_uint(s, 10).ok()
 }
 
 /// Go float syntax (decimal, exponent, `inf`, `nan`; `_` separators are not accepted).

@@ -117,16 +117,16 @@ pub fn canonical_quantity(s: &str) -> Result<String, QuantityError> {
                 .ok_or(QuantityError::Overflow)?;
             v = (mantissa % div == 0).then_some(mantissa / div);
         }
-        if let Some(mut v) = v {
-            if v >= 1024 {
-                let suffixes = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
-                let mut k = 0;
-                while k < 6 && v % 1024 == 0 {
-                    v /= 1024;
-                    k += 1;
-                }
-                return Ok(format!("{sign}{v}{}", suffixes[k]));
+        if let Some(mut v) = v
+            && v >= 1024
+        {
+            let suffixes = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
+            let mut k = 0;
+            while k < 6 && v % 1024 == 0 {
+                v /= 1024;
+                k += 1;
             }
+            return Ok(format!("{sign}{v}{}", suffixes[k]));
         }
     }
     // Strip trailing zeros into the exponent, then lower the exponent to a multiple of 3.

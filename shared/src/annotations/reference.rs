@@ -214,10 +214,10 @@ fn cell(s: &str) -> String {
 fn grouped() -> Vec<(&'static str, Vec<&'static AnnotationDef>)> {
     let mut out: Vec<(&'static str, Vec<&'static AnnotationDef>)> = Vec::new();
     for d in ANNOTATIONS {
-        if let Some((_, title)) = GROUPS.iter().find(|(first, _)| *first == d.name) {
-            if !out.iter().any(|(t, _)| t == title) {
-                out.push((title, Vec::new()));
-            }
+        if let Some((_, title)) = GROUPS.iter().find(|(first, _)| *first == d.name)
+            && !out.iter().any(|(t, _)| t == title)
+        {
+            out.push((title, Vec::new()));
         }
         match out.last_mut() {
             Some((_, defs)) => defs.push(d),

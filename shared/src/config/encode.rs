@@ -385,70 +385,7 @@ pub fn write_go_json(v: &Value, out: &mut Vec<u8>) {
 
 /// One JSON string as Go writes it with HTML escaping on.
 pub fn write_go_string(s: &str, out: &mut Vec<u8>) {
-    /// Bytes that may start an escape: controls, `"`, `\`, Go's HTML set, and 0xE2 (the lead
-    /// byte of U+2028 and U+2029).
-    const MAYBE: [bool; 256] = {
-        let mut t = [false; 256];
-        let mut i = 0;
-        while i < 0x20 {
-            t[i] = true;
-            i += 1;
-        }
-        t[b'"' as usize] = true;
-        t[b'\\' as usize] = true;
-        t[b'<' as usize] = true;
-        t[b'>' as usize] = true;
-        t[b'&' as usize] = true;
-        t[0xe2] = true;
-        t
-    };
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
-    // Runs of bytes that need no escape are copied in one go.
-    let mut run = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if !MAYBE[usize::from(b)] {
-            i += 1;
-            continue;
-        }
-        let unicode = [
-            b'\\',
-            b'u',
-            b'0',
-            b'0',
-            HEX[usize::from(b >> 4)],
-            HEX[usize::from(b & 0xf)],
-        ];
-        let (esc, len): (&[u8], usize) = match b {
-            b'"' => (b"\\\"", 1),
-            b'\\' => (b"\\\\", 1),
-            b'\n' => (b"\\n", 1),
-            b'\r' => (b"\\r", 1),
-            b'\t' => (b"\\t", 1),
-            0x08 => (b"\\b", 1),
-            0x0c => (b"\\f", 1),
-            // U+2028 and U+2029 are E2 80 A8 and E2 80 A9; any other 0xE2 sequence is copied.
-            0xe2 => match bytes.get(i + 1..i + 3) {
-                Some([0x80, 0xa8]) => (b"\\u2028", 3),
-                Some([0x80, 0xa9]) => (b"\\u2029", 3),
-                _ => {
-                    i += 1;
-                    continue;
-                }
-            },
-            _ => (&unicode, 1),
-        };
-        out.extend_from_slice(&bytes[run..i]);
-        out.extend_from_slice(esc);
-        i += len;
-        run = i;
-    }
-    out.extend_from_slice(&bytes[run..]);
-    out.push(b'"');
+    crate::go::json::quote_to(out, s, true)
 }
 
 #[cfg(test)]

@@ -8,9 +8,11 @@
 //! - `${` and `%{` inside strings and heredocs are template syntax in HCL2 but plain text in HCL1
 //!   (shell commands use `${VAR}`). The pass escapes them (`$${`, `%%{`), which HCL2 unescapes.
 //!
-//! Known gap (HCL2 grammar): a block body written on one line may hold only one attribute
-//! (`config { path = "/t" }` works, `config { path = "/t" mode = 0640 }` does not; an object value
-//! `config = { path = "/t", mode = 0640 }` does). Multi-line layout, as every example uses, works.
+//! - HCL1 separates the items of a block or object by any whitespace or an optional comma, so a
+//!   block may be written on one line (`config { path = "/t" mode = 0640 }`); HCL2 wants each
+//!   item of a block on its own line and the braces of a multi-line block on lines of their own.
+//!   The pass inserts those line breaks ([`Layout`]); a config laid out one item per line, as
+//!   every example is, passes unchanged.
 //!
 //! Shape of the output: attributes become keys (a repeated attribute: the last wins); blocks become
 //! arrays of objects under their name, each label wrapping the body (`method "kubernetes" {…}` ⇒
@@ -76,6 +78,7 @@ pub(crate) fn preprocess(src: &str) -> Result<String, String> {
     let mut out = String::with_capacity(src.len() + 16);
     let mut i = 0;
     let n = chars.len();
+    let mut lay = Layout::new();
     while i < n {
         let c = chars[i];
         // Comments.
@@ -102,6 +105,7 @@ pub(crate) fn preprocess(src: &str) -> Result<String, String> {
         }
         // Quoted strings.
         if c == '"' {
+            lay.atom(&mut out);
             out.push('"');
             i += 1;
             loop {
@@ -148,6 +152,8 @@ pub(crate) fn preprocess(src: &str) -> Result<String, String> {
             }
             let marker: String = chars[start..j].iter().collect();
             if !marker.is_empty() && chars.get(j) == Some(&'\n') {
+                lay.atom(&mut out);
+                lay.top().multi = true;
                 out.extend(&chars[i..=j]);
                 i = j + 1;
                 loop {
@@ -190,14 +196,212 @@ pub(crate) fn preprocess(src: &str) -> Result<String, String> {
                 }
             }
             let tok: String = chars[i..j].iter().collect();
+            lay.atom(&mut out);
             out.push_str(&rewrite_number(&tok)?);
             i = j;
             continue;
         }
-        out.push(c);
+        // Identifiers (keys, labels, `true`, …).
+        if c.is_alphabetic() || c == '_' {
+            let mut j = i;
+            while j < n && (chars[j].is_alphanumeric() || matches!(chars[j], '_' | '-' | '.')) {
+                j += 1;
+            }
+            lay.atom(&mut out);
+            out.extend(&chars[i..j]);
+            i = j;
+            continue;
+        }
+        if lay.punct(c, &mut out) {
+            out.push(c);
+        }
         i += 1;
     }
     Ok(out)
+}
+
+/// What a brace or bracket opened: a block body (or the file), an object value, or a list / call
+/// whose inside the layout pass leaves alone.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Body,
+    Object,
+    Other,
+}
+
+/// Where the pass is within one item (`key "label" = value` or `key "label" { … }`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum St {
+    /// Before an item.
+    Start,
+    /// After its key(s).
+    Keys,
+    /// After `=`: the value comes next.
+    Value,
+    /// The value (or the block) is complete; a next item on this line needs a line break.
+    Done,
+    /// Something the pass does not model (HCL2 expressions): nothing is inserted until the next
+    /// line.
+    Skip,
+}
+
+#[derive(Debug)]
+struct Frame {
+    kind: Kind,
+    st: St,
+    /// A block's body (not the file's top level).
+    block: bool,
+    /// Output position just after the opening `{`.
+    open_at: usize,
+    /// Whether something followed the opening `{` on its line (`None`: nothing yet).
+    inline: Option<bool>,
+    /// Whether the body spans lines, or must (two items, a nested block).
+    multi: bool,
+}
+
+/// The one-line-block part of the pre-pass (module doc): follows items through blocks, objects
+/// and lists, and inserts the line breaks HCL2 needs where HCL1 needs none.
+struct Layout {
+    frames: Vec<Frame>,
+}
+
+impl Layout {
+    fn new() -> Layout {
+        Layout {
+            frames: vec![Frame {
+                kind: Kind::Body,
+                st: St::Start,
+                block: false,
+                open_at: 0,
+                inline: Some(false),
+                multi: true,
+            }],
+        }
+    }
+
+    fn top(&mut self) -> &mut Frame {
+        let last = self.frames.len() - 1;
+        &mut self.frames[last]
+    }
+
+    fn note_token(&mut self) {
+        let f = self.top();
+        f.inline.get_or_insert(true);
+    }
+
+    /// Sets the state of the current item, unless inside a list or call.
+    fn set(&mut self, st: St) {
+        let f = self.top();
+        if f.kind != Kind::Other {
+            f.st = st;
+        }
+    }
+
+    /// A key, label or value token (identifier, string, number, heredoc) is about to be written.
+    fn atom(&mut self, out: &mut String) {
+        self.note_token();
+        let f = self.top();
+        if f.kind == Kind::Other {
+            return;
+        }
+        f.st = match f.st {
+            St::Start | St::Keys => St::Keys,
+            St::Value => St::Done,
+            St::Done => {
+                // A next item on the same line.
+                out.push('\n');
+                f.multi = true;
+                St::Keys
+            }
+            St::Skip => St::Skip,
+        };
+    }
+
+    /// Punctuation or whitespace `c` outside strings and comments; `false` ⇒ drop it.
+    fn punct(&mut self, c: char, out: &mut String) -> bool {
+        if matches!(c, ' ' | '\t' | '\r') {
+            return true;
+        }
+        if c == '\n' {
+            let f = self.top();
+            f.inline.get_or_insert(false);
+            f.multi = true;
+            if matches!(f.st, St::Start | St::Done | St::Skip) {
+                f.st = St::Start;
+            }
+            return true;
+        }
+        self.note_token();
+        let (kind, st) = {
+            let f = self.top();
+            (f.kind, f.st)
+        };
+        match c {
+            '{' => {
+                let (child, block) = match (kind, st) {
+                    (Kind::Other, _) => (Kind::Object, false),
+                    (_, St::Keys) => (Kind::Body, true),
+                    (_, St::Value) => (Kind::Object, false),
+                    _ => (Kind::Other, false),
+                };
+                self.set(if child == Kind::Other {
+                    St::Skip
+                } else {
+                    St::Done
+                });
+                if block {
+                    // A block inside a block makes the outer one span lines.
+                    self.top().multi = true;
+                }
+                out.push('{');
+                self.frames.push(Frame {
+                    kind: child,
+                    st: St::Start,
+                    block,
+                    open_at: out.len(),
+                    inline: None,
+                    multi: false,
+                });
+                return false;
+            }
+            '}' | ']' | ')' => {
+                if self.frames.len() > 1 {
+                    let f = self.frames.pop().expect("more than one frame");
+                    if c == '}' && f.block && f.multi {
+                        if f.inline == Some(true) {
+                            out.insert(f.open_at, '\n');
+                        }
+                        let line = &out[out.rfind('\n').map_or(0, |k| k + 1)..];
+                        if !line.trim().is_empty() {
+                            out.push('\n');
+                        }
+                    }
+                    let multi = f.multi;
+                    self.top().multi |= multi;
+                }
+            }
+            '[' | '(' => {
+                self.set(if st == St::Value { St::Done } else { St::Skip });
+                self.frames.push(Frame {
+                    kind: Kind::Other,
+                    st: St::Start,
+                    block: false,
+                    open_at: out.len() + 1,
+                    inline: None,
+                    multi: false,
+                });
+            }
+            '=' if st == St::Keys => self.set(St::Value),
+            ':' if st == St::Keys && kind == Kind::Object => self.set(St::Value),
+            // HCL1 allows a comma after an item of a block; HCL2 does not (a line break follows
+            // instead if another item comes on this line).
+            ',' if st == St::Done && kind == Kind::Body => return false,
+            ',' if st == St::Done => self.set(St::Start),
+            '-' if st == St::Value => {}
+            _ => self.set(St::Skip),
+        }
+        true
+    }
 }
 
 fn prev_is_ident(chars: &[char], i: usize) -> bool {
@@ -219,16 +423,17 @@ fn prev_is_ident(chars: &[char], i: usize) -> bool {
 
 /// `0600` ⇒ `384`, `0x1F` ⇒ `31`; anything else unchanged.
 fn rewrite_number(tok: &str) -> Result<String, String> {
-    let lower = tok.to_ascii_lowercase();
-    if let Some(hex) = lower.strip_prefix("0x") {
-        return i64::from_str_radix(hex, 16)
+    // HCL1 reads both with Go's `strconv.ParseInt(tok, 0, 64)`.
+    let go_int = |what: &str| {
+        crate::go::strconv::parse_int(tok, 0)
             .map(|v| v.to_string())
-            .map_err(|_| format!("invalid hex number {tok:?}"));
+            .map_err(|_| format!("invalid {what} number {tok:?}"))
+    };
+    if tok.to_ascii_lowercase().starts_with("0x") {
+        return go_int("hex");
     }
     if tok.len() > 1 && tok.starts_with('0') && tok.bytes().all(|b| b.is_ascii_digit()) {
-        return i64::from_str_radix(&tok[1..], 8)
-            .map(|v| v.to_string())
-            .map_err(|_| format!("invalid octal number {tok:?}"));
+        return go_int("octal");
     }
     Ok(tok.to_string())
 }
@@ -296,5 +501,53 @@ mod tests {
     fn comments() {
         let v = parse("// a\n# b\n/* c\n 0600 */ a = 1\n", "t").unwrap();
         assert_eq!(v, json!({"a": 1}));
+    }
+
+    #[test]
+    fn one_line_blocks_load_as_in_hcl1() {
+        let v = parse(
+            "template { source = \"/a\" destination = \"/b\" }\nsink \"file\" { config { path = \"/t\" mode = 0640 } }\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            json!({"template": [{"source": "/a", "destination": "/b"}],
+                "sink": [{"file": {"config": [{"path": "/t", "mode": 416}]}}]})
+        );
+        // Commas between the items of a block, several blocks on a line, an object value and a
+        // list of objects without separators, braces that close on an item's line.
+        let v = parse(
+            "a { x = 1, y = [1, 2], z = true } b { w = -010 }\nc = { p = \"q\" r = { s = 1 t = 2 } }\nl = [{ u = 1 v = 2 }]\nd { e = 1\n  f = 2 }\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            json!({"a": [{"x": 1, "y": [1, 2], "z": true}], "b": [{"w": -8}],
+                "c": {"p": "q", "r": {"s": 1, "t": 2}}, "l": [{"u": 1, "v": 2}],
+                "d": [{"e": 1, "f": 2}]})
+        );
+        let v = parse(
+            "m { b = [{ c = 1 d = 2 }] n = -1 o = 2.5e-3 s = \"{ x = 1 y = 2 }\" } # { z }\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            json!({"m": [{"b": [{"c": 1, "d": 2}], "n": -1, "o": 0.0025, "s": "{ x = 1 y = 2 }"}]})
+        );
+    }
+
+    #[test]
+    fn the_layout_pass_leaves_one_item_per_line_alone() {
+        for src in [
+            "a {\n  b = 1\n  c \"l\" {\n    d = [1, 2]\n  }\n}\n",
+            "config { path = \"/t\" }\n",
+            "x = { a = 1, b = \"2\" }\ny = f(1, 2) ? 3 : 4\n",
+            "t {\n  c = <<EOT\nx { y = 1 z = 2 }\nEOT\n}\n",
+        ] {
+            assert_eq!(preprocess(src).unwrap(), src);
+        }
     }
 }

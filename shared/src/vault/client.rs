@@ -544,10 +544,10 @@ impl Client {
     pub async fn kv_mount(&self, path: &str) -> Option<KvMount> {
         let clean = path.split('?').next().unwrap_or(path).trim_matches('/');
         let key = format!("{}\0{clean}", self.namespace.as_deref().unwrap_or(""));
-        if let Some((at, m)) = self.inner.mounts.lock().expect("mounts lock").get(&key) {
-            if at.elapsed() < self.inner.cfg.mount_cache_ttl {
-                return m.clone();
-            }
+        if let Some((at, m)) = self.inner.mounts.lock().expect("mounts lock").get(&key)
+            && at.elapsed() < self.inner.cfg.mount_cache_ttl
+        {
+            return m.clone();
         }
         let (m, definite) = self.kv_mount_uncached(clean).await;
         if definite {

@@ -89,11 +89,7 @@ impl std::fmt::Debug for ClientConfig {
 
 /// Go's `strconv.ParseBool`: `1 t T TRUE true True 0 f F FALSE false False`, nothing else.
 pub fn parse_go_bool(s: &str) -> Option<bool> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
+    crate::go::strconv::parse_bool(s).ok()
 }
 
 impl ClientConfig {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, aws_lc_rs};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
 use super::{ClientConfig, VaultError};
@@ -92,7 +93,7 @@ fn system_roots(roots: &mut RootCertStore) -> usize {
 
 fn add_pem(roots: &mut RootCertStore, pem: &[u8]) -> usize {
     let certs: Vec<CertificateDer<'static>> =
-        rustls_pemfile::certs(&mut &pem[..]).flatten().collect();
+        CertificateDer::pem_slice_iter(pem).flatten().collect();
     roots.add_parsable_certificates(certs).0
 }
 
@@ -111,7 +112,7 @@ fn add_pem_file(roots: &mut RootCertStore, file: &Path, key: &str) -> Result<(),
 fn read_certs(file: &Path, key: &str) -> Result<Vec<CertificateDer<'static>>, VaultError> {
     let pem = std::fs::read(file)
         .map_err(|e| VaultError::Config(format!("{key}: cannot read {}: {e}", file.display())))?;
-    let certs: Vec<_> = rustls_pemfile::certs(&mut &pem[..]).flatten().collect();
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&pem).flatten().collect();
     if certs.is_empty() {
         return Err(VaultError::Config(format!(
             "{key}: no PEM certificate in {}",
@@ -125,15 +126,12 @@ fn read_key(file: &Path) -> Result<PrivateKeyDer<'static>, VaultError> {
     let pem = std::fs::read(file).map_err(|e| {
         VaultError::Config(format!("client_key: cannot read {}: {e}", file.display()))
     })?;
-    rustls_pemfile::private_key(&mut &pem[..])
-        .ok()
-        .flatten()
-        .ok_or_else(|| {
-            VaultError::Config(format!(
-                "client_key: no PEM private key in {}",
-                file.display()
-            ))
-        })
+    PrivateKeyDer::from_pem_slice(&pem).ok().ok_or_else(|| {
+        VaultError::Config(format!(
+            "client_key: no PEM private key in {}",
+            file.display()
+        ))
+    })
 }
 
 /// Accepts any server certificate: used only when the user sets `tls_skip_verify`.

@@ -1,6 +1,8 @@
 //! `parseBool`, `parseInt`, `parseUint`, `parseFloat`: Go's `strconv` parsers (base 10), `""` ⇒ zero,
 //! errors as `parseInt: strconv.ParseInt: parsing "x": invalid syntax` (agent.md §4.5).
 
+use vaultlet_shared::go::strconv;
+
 use super::args;
 use crate::{CallEnv, Func, Value};
 
@@ -20,35 +22,17 @@ fn num_err(func: &str, s: &str, why: &str) -> String {
 
 /// Go's `strconv.ParseBool`.
 pub fn go_bool(s: &str) -> Result<bool, String> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        _ => Err(num_err("ParseBool", s, "invalid syntax")),
-    }
-}
-
-fn digits_ok(d: &str) -> bool {
-    !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())
+    strconv::parse_bool(s).map_err(|e| e.to_string())
 }
 
 /// Go's `strconv.ParseInt(s, 10, 64)`.
 pub fn go_int(s: &str) -> Result<i64, String> {
-    let d = s.strip_prefix(['+', '-']).unwrap_or(s);
-    if !digits_ok(d) {
-        return Err(num_err("ParseInt", s, "invalid syntax"));
-    }
-    s.trim_start_matches('+')
-        .parse::<i64>()
-        .map_err(|_| num_err("ParseInt", s, "value out of range"))
+    strconv::parse_int(s, 10).map_err(|e| e.to_string())
 }
 
 /// Go's `strconv.ParseUint(s, 10, 64)`.
 pub fn go_uint(s: &str) -> Result<u64, String> {
-    if !digits_ok(s) {
-        return Err(num_err("ParseUint", s, "invalid syntax"));
-    }
-    s.parse::<u64>()
-        .map_err(|_| num_err("ParseUint", s, "value out of range"))
+    strconv::parse_uint(s, 10).map_err(|e| e.to_string())
 }
 
 /// Go's `strconv.ParseFloat(s, 64)` (decimal forms, `inf`, `nan`; underscores refused).

@@ -177,26 +177,9 @@ pub fn to_i64(v: &Value) -> i64 {
     }
 }
 
+/// cast's `strconv.ParseInt(s, 0, 0)` (64-bit).
 fn parse_int_base0(s: &str) -> Option<i64> {
-    let (neg, body) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let (digits, radix) =
-        if let Some(r) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-            (r, 16)
-        } else if let Some(r) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
-            (r, 2)
-        } else if let Some(r) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
-            (r, 8)
-        } else if body.len() > 1 && body.starts_with('0') {
-            (&body[1..], 8)
-        } else {
-            (body, 10)
-        };
-    let digits = digits.replace('_', "");
-    let v = i64::from_str_radix(&digits, radix).ok()?;
-    Some(if neg { -v } else { v })
+    vaultlet_shared::go::strconv::parse_int(s, 0).ok()
 }
 
 /// Sprig's (cast's) `toFloat64`; failures are 0.
@@ -709,7 +692,7 @@ pub fn base32_encode(data: &[u8]) -> String {
 /// RFC 4648 base32 decoding; errors as Go's `illegal base32 data at input byte N`.
 pub fn base32_decode(s: &str) -> Result<Vec<u8>, String> {
     let s: Vec<u8> = s.bytes().filter(|b| *b != b'\r' && *b != b'\n').collect();
-    if s.len() % 8 != 0 {
+    if !s.len().is_multiple_of(8) {
         return Err(format!(
             "illegal base32 data at input byte {}",
             s.len() / 8 * 8

@@ -110,7 +110,11 @@ fn starts(s: &str, p: &str) -> bool {
 pub fn format_civil(c: &Civil, layout: &str) -> String {
     let mut out = String::with_capacity(layout.len() + 10);
     let mut rest = layout;
-    let h12 = if c.hour % 12 == 0 { 12 } else { c.hour % 12 };
+    let h12 = if c.hour.is_multiple_of(12) {
+        12
+    } else {
+        c.hour % 12
+    };
     while let Some(ch) = rest.chars().next() {
         // (text to emit, bytes of layout consumed)
         let std: Option<(String, usize)> = match ch {

@@ -357,6 +357,7 @@ pub fn sandboxed(ctx: &dyn Context, sandbox: Option<&Path>, path: &str) -> Resul
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests write their fixtures directly
 mod tests {
     use super::super::testutil::*;
     use super::*;

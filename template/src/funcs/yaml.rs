@@ -561,39 +561,14 @@ fn scalar_kind(s: &str) -> Option<Value> {
     None
 }
 
+/// yaml.v2's `strconv.ParseUint(plain, 0, 64)` (`plain` has its `_` removed already).
 fn go_parse_uint_base0(s: &str) -> Option<u64> {
-    let (digits, radix) = if let Some(r) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        (r, 16)
-    } else if let Some(r) = s.strip_prefix("0o").or_else(|| s.strip_prefix("0O")) {
-        (r, 8)
-    } else if let Some(r) = s.strip_prefix("0b").or_else(|| s.strip_prefix("0B")) {
-        (r, 2)
-    } else if s.len() > 1 && s.starts_with('0') {
-        (&s[1..], 8)
-    } else {
-        (s, 10)
-    };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    u64::from_str_radix(digits, radix).ok()
+    vaultlet_shared::go::strconv::parse_uint(s, 0).ok()
 }
 
+/// yaml.v2's `strconv.ParseInt(plain, 0, 64)` (`plain` has its `_` removed already).
 fn go_parse_int_base0(s: &str) -> Option<i64> {
-    let (neg, body) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let u = go_parse_uint_base0(body)?;
-    if neg {
-        if u <= i64::MAX as u64 + 1 {
-            Some((u as i128).wrapping_neg() as i64)
-        } else {
-            None
-        }
-    } else {
-        i64::try_from(u).ok()
-    }
+    vaultlet_shared::go::strconv::parse_int(s, 0).ok()
 }
 
 /// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`

@@ -1,6 +1,6 @@
 //! The command line of `vaultlet-injector` (injector.md §6.1–6.2): `[agent-inject|version]
 //! [flags]` with upstream's flags, `AGENT_INJECT_*` environment variables and defaults, as clap
-//! structs. Go's `flag` conventions are adapted by [`crate::goflag`] before clap sees the
+//! structs, and `render [flags]`, the offline preview (the same flags plus [`RenderArgs`]). Go's `flag` conventions are adapted by [`crate::goflag`] before clap sees the
 //! arguments; [`crate::settings::Settings::from_cli`] then validates what clap parsed.
 
 use std::ffi::OsString;
@@ -27,6 +27,47 @@ pub enum Invocation {
     Version,
     /// `agent-inject` (or no subcommand): run the webhook.
     Serve(Box<Flags>),
+    /// `render`: preview what the webhook would do to the objects of a file (see `crate::preview`).
+    Render(Box<RenderFlags>),
+}
+
+/// `vaultlet-injector render`: the server's flags (and environment) plus what to read and print.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "vaultlet-injector render",
+    about = "Preview what the injector does to a Pod or a workload's pod template (offline)",
+    disable_version_flag = true
+)]
+pub struct RenderFlags {
+    #[command(flatten)]
+    pub render: RenderArgs,
+    #[command(flatten)]
+    pub injector: Flags,
+}
+
+/// What `render` reads and prints.
+#[derive(Debug, Clone, Args)]
+pub struct RenderArgs {
+    /// The file to read (YAML or JSON, several documents allowed); `-` for standard input.
+    #[arg(short = 'f', long = "filename", required = true)]
+    pub filename: String,
+    /// pod: the mutated object; patch: the JSON patch; config: each generated agent config.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "pod")]
+    pub output: RenderOutput,
+    /// The namespace of the request when the object has none (default: `default`).
+    #[arg(short = 'n', long = "namespace", default_value = "")]
+    pub namespace: String,
+}
+
+/// `render -output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RenderOutput {
+    /// The object, mutated (a workload: its pod template), in the input's format.
+    Pod,
+    /// The JSON patch the webhook answers with (for the pod).
+    Patch,
+    /// Each generated agent config, decoded, by container name.
+    Config,
 }
 
 /// Every flag of §6.1 (and the env-only settings), as given.
@@ -198,6 +239,15 @@ pub fn parse(
         Some("version") => return Ok(Invocation::Version),
         Some("agent-inject") => {
             rest.remove(0);
+        }
+        Some("render") => {
+            rest.remove(0);
+            let cmd = RenderFlags::command();
+            let mut argv = vec![argv0];
+            argv.extend(go_flags(&cmd, rest, env)?);
+            let matches = cmd.try_get_matches_from(argv)?;
+            return RenderFlags::from_arg_matches(&matches)
+                .map(|f| Invocation::Render(Box::new(f)));
         }
         _ => {}
     }

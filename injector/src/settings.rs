@@ -149,6 +149,38 @@ impl Settings {
     }
 }
 
+/// The settings `vaultlet-injector render` previews with: the agent defaults and the log level,
+/// validated by [`Settings::from_cli`] with the server's messages. The listener, TLS,
+/// leader-election and telemetry flags are accepted (the server's command line works unchanged)
+/// and not read: a preview serves nothing, so it needs no certificate and no Kubernetes API.
+#[derive(Debug, Clone)]
+pub struct PreviewSettings {
+    pub log_level: tracing::Level,
+    pub defaults: InjectorDefaults,
+}
+
+impl PreviewSettings {
+    /// The agent flags and `-log-level` of `f`, checked as the server checks them.
+    pub fn from_cli(mut f: Flags) -> Result<PreviewSettings, StartupError> {
+        // What only serving reads is reset to its default, so that it cannot fail a preview.
+        f.tls = TlsFlags {
+            tls_auto: String::new(),
+            tls_auto_hosts: String::new(),
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
+            tls_ca_cert_file: String::new(),
+            tls_min_version: "tls12".into(),
+            tls_cipher_suites: String::new(),
+        };
+        f.server.use_leader_elector = false;
+        let s = Settings::from_cli(f)?;
+        Ok(PreviewSettings {
+            log_level: s.log_level,
+            defaults: s.defaults,
+        })
+    }
+}
+
 /// hclog's level names, case-insensitive and trimmed; `""` is info.
 pub fn parse_log_level(s: &str) -> Option<tracing::Level> {
     Some(match s.trim().to_ascii_lowercase().as_str() {
@@ -320,6 +352,7 @@ pub(crate) mod tests {
         let args: Vec<OsString> = args.iter().map(OsString::from).collect();
         match parse(args, &lookup)? {
             Invocation::Version => panic!("`version` has no settings"),
+            Invocation::Render(f) => Ok(Settings::from_cli(f.injector)?),
             Invocation::Serve(f) => Ok(Settings::from_cli(*f)?),
         }
     }

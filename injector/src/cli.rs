@@ -242,7 +242,7 @@ pub fn parse(
         }
         Some("render") => {
             rest.remove(0);
-            let cmd = RenderFlags::command();
+            let cmd = RenderFlags::command().bin_name("vaultlet-injector render");
             let mut argv = vec![argv0];
             argv.extend(go_flags(&cmd, rest, env)?);
             let matches = cmd.try_get_matches_from(argv)?;

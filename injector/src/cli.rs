@@ -266,4 +266,66 @@ mod tests {
         let args = vec![OsString::from("x"), OsString::from("version")];
         assert!(matches!(parse(args, &|_| None), Ok(Invocation::Version)));
     }
+
+    fn render(args: &[&str], env: &[(&str, &str)]) -> Result<RenderFlags, clap::Error> {
+        let mut argv = vec![OsString::from("x"), OsString::from("render")];
+        argv.extend(args.iter().map(OsString::from));
+        let lookup = |k: &str| {
+            env.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        };
+        match parse(argv, &lookup)? {
+            Invocation::Render(f) => Ok(*f),
+            other => panic!("not render: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn render_takes_go_style_short_and_long_flags_and_the_servers() {
+        let f = render(
+            &[
+                "-f",
+                "pod.yaml",
+                "-output=patch",
+                "-n",
+                "team",
+                "-cpu-limit=1",
+            ],
+            &[("AGENT_INJECT_VAULT_ADDR", "https://v")],
+        )
+        .unwrap();
+        assert_eq!(f.render.filename, "pod.yaml");
+        assert_eq!(f.render.output, RenderOutput::Patch);
+        assert_eq!(f.render.namespace, "team");
+        assert_eq!(f.injector.agent.cpu_limit, "1");
+        assert_eq!(f.injector.agent.vault_address, "https://v");
+
+        let f = render(&["--filename=-", "-o", "config", "2>&1"], &[]).unwrap();
+        assert_eq!(f.render.filename, "-");
+        assert_eq!(f.render.output, RenderOutput::Config);
+        assert_eq!(f.render.namespace, "");
+        let f = render(&["-filename", "x.json"], &[]).unwrap();
+        assert_eq!(f.render.output, RenderOutput::Pod);
+
+        let e = render(&["-output=pod"], &[]).unwrap_err();
+        assert!(e.to_string().contains("--filename"), "{e}");
+        let e = render(&["-f", "x", "-output=yaml"], &[]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("[possible values: pod, patch, config]"),
+            "{e}"
+        );
+        let e = render(&["-f", "x", "-q"], &[]).unwrap_err();
+        assert!(
+            e.to_string().contains("flag provided but not defined: -q"),
+            "{e}"
+        );
+        // The server has no short flags.
+        let e = parse(vec!["x".into(), "-f".into(), "p".into()], &|_| None).unwrap_err();
+        assert!(
+            e.to_string().contains("flag provided but not defined: -f"),
+            "{e}"
+        );
+    }
 }

@@ -73,7 +73,9 @@ fn render(f: RenderFlags) -> ExitCode {
     let settings = match PreviewSettings::from_cli(f.injector) {
         Ok(s) => s,
         Err(e) if no_address => {
-            eprintln!("{e} (render needs the injector's -vault-address or AGENT_INJECT_VAULT_ADDR)");
+            eprintln!(
+                "{e} (render needs the injector's -vault-address or AGENT_INJECT_VAULT_ADDR)"
+            );
             return ExitCode::from(1);
         }
         Err(e) => {
@@ -111,7 +113,10 @@ fn render(f: RenderFlags) -> ExitCode {
                 eprintln!("{line}");
             }
             let mut out = std::io::stdout().lock();
-            if let Err(e) = out.write_all(p.stdout.as_bytes()).and_then(|()| out.flush()) {
+            if let Err(e) = out
+                .write_all(p.stdout.as_bytes())
+                .and_then(|()| out.flush())
+            {
                 eprintln!("error: writing the output: {e}");
                 return ExitCode::from(1);
             }

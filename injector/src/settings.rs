@@ -436,6 +436,41 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_preview_checks_the_agent_flags_and_ignores_what_serving_reads() {
+        let preview = |args: &[&str]| {
+            let mut argv = vec![OsString::from("x"), OsString::from("render")];
+            argv.extend(args.iter().map(OsString::from));
+            match parse(argv, &|_| None).unwrap() {
+                Invocation::Render(f) => PreviewSettings::from_cli(f.injector),
+                other => panic!("not render: {other:?}"),
+            }
+        };
+        let s = preview(&[
+            "-f=p.yaml",
+            "-vault-address=https://v",
+            "-tls-cert-file=/no/such/cert.pem",
+            "-tls-min-version=tls99",
+            "-tls-cipher-suites=NONE",
+            "-use-leader-elector",
+            "-log-level=debug",
+            "-agent-flavor=openbao",
+        ])
+        .unwrap();
+        assert_eq!(s.log_level, tracing::Level::DEBUG);
+        assert_eq!(s.defaults.vault_address, "https://v");
+        assert_eq!(s.defaults.agent_flavor, AgentFlavor::Openbao);
+        let e = preview(&["-f=p.yaml"]).unwrap_err();
+        assert_eq!(e.to_string(), "No Vault service configured");
+        let e = preview(&["-f=p.yaml", "-vault-address=a", "-default-template=yaml"]).unwrap_err();
+        assert_eq!(e.to_string(), "Invalid default flag type: yaml");
+        let e = preview(&["-f=p.yaml", "-vault-address=a", "-log-level=loud"]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Error setting log level: unknown log level: loud"
+        );
+    }
+
+    #[test]
     fn cipher_suites_keep_what_rustls_has_and_warn_about_the_rest() {
         let s = run(
             &[

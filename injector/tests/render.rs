@@ -119,13 +119,21 @@ fn the_consul_server_pod_is_previewed_as_the_server_patches_it() {
         let got: Value = serde_json::from_str(&r.stdout).unwrap();
         assert_eq!(got, expected, "{flavor:?}: -output pod");
 
-        let r = render(flavor, &["--filename", file, "-o", "patch", "-n", "consul"], "");
+        let r = render(
+            flavor,
+            &["--filename", file, "-o", "patch", "-n", "consul"],
+            "",
+        );
         assert_eq!(r.code, 0, "{flavor:?}: {}", r.stderr);
         assert!(r.stdout.starts_with("[\n  {\n"), "pretty");
         let got: Value = serde_json::from_str(&r.stdout).unwrap();
         assert_eq!(got, patch, "{flavor:?}: -output patch");
 
-        let r = render(flavor, &["-output=config", &format!("-f={file}"), "-n=consul"], "");
+        let r = render(
+            flavor,
+            &["-output=config", &format!("-f={file}"), "-n=consul"],
+            "",
+        );
         assert_eq!(r.code, 0, "{flavor:?}: {}", r.stderr);
         let got: Value = serde_json::from_str(&r.stdout).unwrap();
         let want = env_configs(&expected);
@@ -140,7 +148,11 @@ fn the_orgchart_deployment_is_read_from_stdin_and_comes_back_yaml() {
     let r = render(AgentFlavor::Vaultlet, &["-f", "-"], &yaml);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stderr, "");
-    assert!(r.stdout.starts_with("apiVersion: apps/v1\n"), "{}", r.stdout);
+    assert!(
+        r.stdout.starts_with("apiVersion: apps/v1\n"),
+        "{}",
+        r.stdout
+    );
     let d: Value = yaml_serde::from_str(&r.stdout).unwrap();
     let t = &d["spec"]["template"];
     assert_eq!(
@@ -163,7 +175,10 @@ fn the_orgchart_deployment_is_read_from_stdin_and_comes_back_yaml() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let cfg: Value = serde_json::from_str(&r.stdout).unwrap();
     let template = &cfg["vault-agent"]["template"][0];
-    assert_eq!(template["destination"], "/vault/secrets/database-config.txt");
+    assert_eq!(
+        template["destination"],
+        "/vault/secrets/database-config.txt"
+    );
     assert!(
         template["contents"]
             .as_str()
@@ -228,7 +243,11 @@ fn unusable_settings_and_input_exit_1() {
     assert!(r.stderr.contains("Service/s: not a Pod"), "{}", r.stderr);
     let r = render(AgentFlavor::Vaultlet, &["-f", "/nonexistent.yaml"], "");
     assert_eq!(r.code, 1);
-    assert!(r.stderr.starts_with("error: reading /nonexistent.yaml"), "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with("error: reading /nonexistent.yaml"),
+        "{}",
+        r.stderr
+    );
 }
 
 const VALIDATE: &str = r#"
@@ -260,9 +279,16 @@ fn python() -> PathBuf {
     };
     if !has(&py) {
         let st = Command::new(root.join("scripts/setup-venv")).status();
-        assert!(matches!(st, Ok(s) if s.success()), "scripts/setup-venv failed");
+        assert!(
+            matches!(st, Ok(s) if s.success()),
+            "scripts/setup-venv failed"
+        );
     }
-    assert!(has(&py), "{} cannot import kubernetes_validate", py.display());
+    assert!(
+        has(&py),
+        "{} cannot import kubernetes_validate",
+        py.display()
+    );
     py
 }
 

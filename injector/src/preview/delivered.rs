@@ -97,7 +97,9 @@ fn from_file(pod: &Value, c: &Value, path: &str) -> Delivered {
     let mounts = c.get("volumeMounts").and_then(Value::as_array);
     let found = mounts.into_iter().flatten().find_map(|m| {
         let dir = m.get("mountPath").and_then(Value::as_str)?;
-        let rel = path.strip_prefix(dir.trim_end_matches('/'))?.strip_prefix('/')?;
+        let rel = path
+            .strip_prefix(dir.trim_end_matches('/'))?
+            .strip_prefix('/')?;
         Some((m.get("name").and_then(Value::as_str)?, rel))
     });
     let Some((volume, rel)) = found else {
@@ -110,7 +112,9 @@ fn from_file(pod: &Value, c: &Value, path: &str) -> Delivered {
         .flatten()
         .find(|v| v.get("name").and_then(Value::as_str) == Some(volume));
     let Some(vol) = vol else {
-        return Delivered::Elsewhere(format!("reads {path} from volume {volume:?}, not in the pod"));
+        return Delivered::Elsewhere(format!(
+            "reads {path} from volume {volume:?}, not in the pod"
+        ));
     };
     if let Some(cm) = vol.pointer("/configMap/name").and_then(Value::as_str) {
         return Delivered::Elsewhere(format!(

@@ -54,7 +54,9 @@ pub enum PreviewError {
     #[error(transparent)]
     Workload(#[from] WorkloadError),
     /// The API server would reject the object before any webhook sees it.
-    #[error("{what}: metadata.annotations[{key:?}] is {found}; annotation values are strings (quote it)")]
+    #[error(
+        "{what}: metadata.annotations[{key:?}] is {found}; annotation values are strings (quote it)"
+    )]
     AnnotationNotAString {
         what: String,
         key: String,
@@ -164,7 +166,10 @@ fn with_pod(mut obj: Value, pointer: &str, pod: Value) -> Value {
 /// Annotation values must be strings: an unquoted YAML `true` or `0400` is refused by the API
 /// server's decoding, before any webhook. Said here with the key, instead of a decode error.
 fn check_annotations(pod: &Value, what: &str) -> Result<(), PreviewError> {
-    let Some(a) = pod.pointer("/metadata/annotations").and_then(Value::as_object) else {
+    let Some(a) = pod
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+    else {
         return Ok(());
     };
     for (key, v) in a {
@@ -327,7 +332,9 @@ spec:
         assert!(!p.refused);
         assert!(p.stderr.is_empty(), "{:?}", p.stderr);
         let docs = format::documents(&p.stdout, Format::Yaml).unwrap();
-        let [d] = &docs[..] else { panic!("{}", p.stdout) };
+        let [d] = &docs[..] else {
+            panic!("{}", p.stdout)
+        };
         assert_eq!(d["kind"], "Deployment");
         assert_eq!(d["metadata"]["namespace"], "shop");
         let t = &d["spec"]["template"];
@@ -340,7 +347,10 @@ spec:
         assert_eq!(t["spec"]["containers"][1]["name"], "vault-agent");
         // The API server's token volume, which the agent mounts.
         let agent_mounts = t["spec"]["containers"][1]["volumeMounts"].to_string();
-        assert!(agent_mounts.contains(apiserver::TOKEN_VOLUME), "{agent_mounts}");
+        assert!(
+            agent_mounts.contains(apiserver::TOKEN_VOLUME),
+            "{agent_mounts}"
+        );
     }
 
     #[test]
@@ -352,7 +362,9 @@ spec:
         assert_eq!(p.stdout, "");
         assert_eq!(
             p.stderr,
-            ["Error: Deployment/web (namespace \"kube-system\"): the injector refuses the pod: error with request namespace: cannot inject into system namespaces: kube-system"]
+            [
+                "Error: Deployment/web (namespace \"kube-system\"): the injector refuses the pod: error with request namespace: cannot inject into system namespaces: kube-system"
+            ]
         );
         let no_ns = DEPLOYMENT.replace("  namespace: shop\n", "");
         assert!(run(&no_ns, Output::Pod, "kube-system").refused);
@@ -397,7 +409,9 @@ spec:
         assert_eq!(serde_json::from_str::<Value>(&p.stdout).unwrap(), orig);
         assert_eq!(
             p.stderr,
-            ["note: Pod/plain: not injected (no vault.hashicorp.com/agent-inject: \"true\" annotation); printed unchanged"]
+            [
+                "note: Pod/plain: not injected (no vault.hashicorp.com/agent-inject: \"true\" annotation); printed unchanged"
+            ]
         );
         assert_eq!(run(input, Output::Patch, "").stdout, "[]\n");
         let done = input.replace(
@@ -416,7 +430,11 @@ spec:
         let p = run(&input, Output::Pod, "");
         assert!(p.refused);
         assert_eq!(p.stderr.len(), 1, "{:?}", p.stderr);
-        assert!(p.stderr[0].starts_with("Error: Deployment/bad "), "{:?}", p.stderr);
+        assert!(
+            p.stderr[0].starts_with("Error: Deployment/bad "),
+            "{:?}",
+            p.stderr
+        );
         assert!(p.stderr[0].contains("role"), "{:?}", p.stderr);
         assert_eq!(format::documents(&p.stdout, Format::Yaml).unwrap().len(), 2);
         // Objects of a List too.

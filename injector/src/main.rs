@@ -3,7 +3,7 @@
 //! message. `render` previews instead (see `preview`): exit 0, 1 when the input or the flags
 //! cannot be used, 2 when the injector would refuse a pod.
 
-use std::io::{Read as _, Write as _};
+use std::io::{IsTerminal as _, Read as _, Write as _};
 use std::process::ExitCode;
 
 use vaultlet_injector::cli::{self, Invocation, RenderFlags, RenderOutput};
@@ -83,13 +83,16 @@ fn render(f: RenderFlags) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    // The review's log lines are the server's; a preview shows them only when asked to debug.
-    if settings.log_level >= tracing::Level::DEBUG {
-        tracing_subscriber::fmt()
-            .with_max_level(settings.log_level)
-            .with_writer(std::io::stderr)
-            .with_target(false)
-            .init();
+    // The review logs what the server would (warnings; everything with -log-level=debug).
+    let logs = tracing_subscriber::fmt()
+        .with_max_level(settings.log_level)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false);
+    if settings.log_json {
+        logs.json().init();
+    } else {
+        logs.init();
     }
     let name = &f.render.filename;
     let mut input = String::new();

@@ -155,7 +155,10 @@ impl Settings {
 /// and not read: a preview serves nothing, so it needs no certificate and no Kubernetes API.
 #[derive(Debug, Clone)]
 pub struct PreviewSettings {
+    /// What the review logs on stderr: its warnings and errors, and more only when `-log-level`
+    /// asks for `debug` or `trace` (a preview's report is its output, not its log).
     pub log_level: tracing::Level,
+    pub log_json: bool,
     pub defaults: InjectorDefaults,
 }
 
@@ -174,8 +177,13 @@ impl PreviewSettings {
         };
         f.server.use_leader_elector = false;
         let s = Settings::from_cli(f)?;
+        let log_level = match s.log_level {
+            l @ (tracing::Level::DEBUG | tracing::Level::TRACE) => l,
+            _ => tracing::Level::WARN,
+        };
         Ok(PreviewSettings {
-            log_level: s.log_level,
+            log_level,
+            log_json: s.log_json,
             defaults: s.defaults,
         })
     }
@@ -458,6 +466,13 @@ pub(crate) mod tests {
         .unwrap();
         assert_eq!(s.log_level, tracing::Level::DEBUG);
         assert_eq!(s.defaults.vault_address, "https://v");
+        let quiet = preview(&["-f=p.yaml", "-vault-address=a", "-log-format=json"]).unwrap();
+        assert_eq!(
+            quiet.log_level,
+            tracing::Level::WARN,
+            "info shows warnings only"
+        );
+        assert!(quiet.log_json);
         assert_eq!(s.defaults.agent_flavor, AgentFlavor::Openbao);
         let e = preview(&["-f=p.yaml"]).unwrap_err();
         assert_eq!(e.to_string(), "No Vault service configured");

@@ -217,6 +217,7 @@ fn skip_reason(pod: &Value) -> String {
 }
 
 /// The handler's answer, read back.
+#[derive(Debug)]
 struct Answer {
     refusal: Option<String>,
     warnings: Vec<String>,
@@ -256,11 +257,16 @@ fn admit(
             what: what.to_owned(),
             source,
         })?;
-    let bad = |why: String| PreviewError::Answer {
+    read_answer(&out).map_err(|why| PreviewError::Answer {
         what: what.to_owned(),
         why,
-    };
-    let answer: Value = serde_json::from_slice(&out).map_err(|e| bad(e.to_string()))?;
+    })
+}
+
+/// An AdmissionReview answer: refused (with the message), or allowed with or without a patch;
+/// and its warnings either way.
+fn read_answer(out: &[u8]) -> Result<Answer, String> {
+    let answer: Value = serde_json::from_slice(out).map_err(|e| e.to_string())?;
     let response = &answer["response"];
     let warnings = response["warnings"]
         .as_array()
@@ -282,8 +288,8 @@ fn admit(
         Some(b64) => {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(b64)
-                .map_err(|e| bad(format!("patch: {e}")))?;
-            Some(serde_json::from_slice(&bytes).map_err(|e| bad(format!("patch: {e}")))?)
+                .map_err(|e| format!("patch: {e}"))?;
+            Some(serde_json::from_slice(&bytes).map_err(|e| format!("patch: {e}"))?)
         }
     };
     Ok(Answer {
@@ -445,6 +451,31 @@ spec:
         let patches = format::documents(&p.stdout, Format::Json).unwrap();
         assert_eq!(patches.len(), 2);
         assert_eq!(patches[1], json!([]));
+    }
+
+    #[test]
+    fn answers_are_read_with_their_warnings() {
+        let patch = json!([{"op": "add", "path": "/a", "value": 1}]);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(patch.to_string());
+        let a = read_answer(
+            json!({"response": {"uid": "u", "allowed": true, "patch": b64, "patchType": "JSONPatch",
+                "warnings": ["unknown annotation x", "y has no effect"]}})
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(a.warnings, ["unknown annotation x", "y has no effect"]);
+        assert_eq!((a.refusal, a.patch), (None, Some(patch)));
+        let a = read_answer(
+            br#"{"response": {"allowed": false, "status": {"message": "no"}, "warnings": ["w"]}}"#,
+        )
+        .unwrap();
+        assert_eq!((a.refusal.as_deref(), a.patch), (Some("no"), None));
+        assert_eq!(a.warnings, ["w"]);
+        let a = read_answer(br#"{"response": {"allowed": true}}"#).unwrap();
+        assert!(a.warnings.is_empty() && a.patch.is_none() && a.refusal.is_none());
+        let e = read_answer(br#"{"response": {"allowed": true, "patch": "%%"}}"#).unwrap_err();
+        assert!(e.starts_with("patch: "), "{e}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The command line of `vaultlet-injector` (injector.md §6.1–6.2): `[agent-inject|version]
 //! [flags]` with upstream's flags, `AGENT_INJECT_*` environment variables and defaults, as clap
-//! structs. Go's `flag` conventions are adapted by [`crate::goflag`] before clap sees the
+//! structs, and `render [flags]`, the offline preview (the same flags plus [`RenderArgs`]). Go's `flag` conventions are adapted by [`crate::goflag`] before clap sees the
 //! arguments; [`crate::settings::Settings::from_cli`] then validates what clap parsed.
 
 use std::ffi::OsString;
@@ -18,6 +18,47 @@ pub enum Invocation {
     Version,
     /// `agent-inject` (or no subcommand): run the webhook.
     Serve(Box<Flags>),
+    /// `render`: preview what the webhook would do to the objects of a file (see `crate::preview`).
+    Render(Box<RenderFlags>),
+}
+
+/// `vaultlet-injector render`: the server's flags (and environment) plus what to read and print.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "vaultlet-injector render",
+    about = "Preview what the injector does to a Pod or a workload's pod template (offline)",
+    disable_version_flag = true
+)]
+pub struct RenderFlags {
+    #[command(flatten)]
+    pub render: RenderArgs,
+    #[command(flatten)]
+    pub injector: Flags,
+}
+
+/// What `render` reads and prints.
+#[derive(Debug, Clone, Args)]
+pub struct RenderArgs {
+    /// The file to read (YAML or JSON, several documents allowed); `-` for standard input.
+    #[arg(short = 'f', long = "filename", required = true)]
+    pub filename: String,
+    /// pod: the mutated object; patch: the JSON patch; config: each generated agent config.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "pod")]
+    pub output: RenderOutput,
+    /// The namespace of the request when the object has none (default: `default`).
+    #[arg(short = 'n', long = "namespace", default_value = "")]
+    pub namespace: String,
+}
+
+/// `render -output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RenderOutput {
+    /// The object, mutated (a workload: its pod template), in the input's format.
+    Pod,
+    /// The JSON patch the webhook answers with (for the pod).
+    Patch,
+    /// Each generated agent config, decoded, by container name.
+    Config,
 }
 
 /// Every flag of §6.1 (and the env-only settings), as given.
@@ -190,6 +231,15 @@ pub fn parse(
         Some("agent-inject") => {
             rest.remove(0);
         }
+        Some("render") => {
+            rest.remove(0);
+            let cmd = RenderFlags::command().bin_name("vaultlet-injector render");
+            let mut argv = vec![argv0];
+            argv.extend(go_flags(&cmd, rest, env)?);
+            let matches = cmd.try_get_matches_from(argv)?;
+            return RenderFlags::from_arg_matches(&matches)
+                .map(|f| Invocation::Render(Box::new(f)));
+        }
         _ => {}
     }
     let cmd = Flags::command();
@@ -206,5 +256,67 @@ mod tests {
     fn version_subcommand() {
         let args = vec![OsString::from("x"), OsString::from("version")];
         assert!(matches!(parse(args, &|_| None), Ok(Invocation::Version)));
+    }
+
+    fn render(args: &[&str], env: &[(&str, &str)]) -> Result<RenderFlags, clap::Error> {
+        let mut argv = vec![OsString::from("x"), OsString::from("render")];
+        argv.extend(args.iter().map(OsString::from));
+        let lookup = |k: &str| {
+            env.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        };
+        match parse(argv, &lookup)? {
+            Invocation::Render(f) => Ok(*f),
+            other => panic!("not render: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn render_takes_go_style_short_and_long_flags_and_the_servers() {
+        let f = render(
+            &[
+                "-f",
+                "pod.yaml",
+                "-output=patch",
+                "-n",
+                "team",
+                "-cpu-limit=1",
+            ],
+            &[("AGENT_INJECT_VAULT_ADDR", "https://v")],
+        )
+        .unwrap();
+        assert_eq!(f.render.filename, "pod.yaml");
+        assert_eq!(f.render.output, RenderOutput::Patch);
+        assert_eq!(f.render.namespace, "team");
+        assert_eq!(f.injector.agent.cpu_limit, "1");
+        assert_eq!(f.injector.agent.vault_address, "https://v");
+
+        let f = render(&["--filename=-", "-o", "config", "2>&1"], &[]).unwrap();
+        assert_eq!(f.render.filename, "-");
+        assert_eq!(f.render.output, RenderOutput::Config);
+        assert_eq!(f.render.namespace, "");
+        let f = render(&["-filename", "x.json"], &[]).unwrap();
+        assert_eq!(f.render.output, RenderOutput::Pod);
+
+        let e = render(&["-output=pod"], &[]).unwrap_err();
+        assert!(e.to_string().contains("--filename"), "{e}");
+        let e = render(&["-f", "x", "-output=yaml"], &[]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("[possible values: pod, patch, config]"),
+            "{e}"
+        );
+        let e = render(&["-f", "x", "-q"], &[]).unwrap_err();
+        assert!(
+            e.to_string().contains("flag provided but not defined: -q"),
+            "{e}"
+        );
+        // The server has no short flags.
+        let e = parse(vec!["x".into(), "-f".into(), "p".into()], &|_| None).unwrap_err();
+        assert!(
+            e.to_string().contains("flag provided but not defined: -f"),
+            "{e}"
+        );
     }
 }

@@ -78,7 +78,9 @@ impl TestInjector {
         match parse(args, &lookup) {
             Ok(Invocation::Serve(f)) => Settings::from_cli(*f)
                 .unwrap_or_else(|e| panic!("the test injector's settings are refused: {e}")),
-            Ok(Invocation::Version) => unreachable!("`agent-inject` is not `version`"),
+            Ok(Invocation::Version | Invocation::Render(_)) => {
+                unreachable!("`agent-inject` is not another subcommand")
+            }
             Err(e) => panic!("the test injector's flags are refused: {e}"),
         }
     }

@@ -1,6 +1,7 @@
 //! Go's `flag` package conventions, which clap does not have, adapted in a pre-pass over the
 //! arguments (injector.md §6.1):
-//! - single-dash long flags (`-listen=:8080`, `-listen :8080`, bare booleans `-use-leader-elector`);
+//! - single-dash long flags (`-listen=:8080`, `-listen :8080`, bare booleans `-use-leader-elector`),
+//!   and the one-letter names of `render`'s own flags (`-f pod.yaml`, `--f=pod.yaml`);
 //! - parsing stops at the first argument that is not a flag and ignores the rest, so the Helm
 //!   chart's literal `2>&1` argument is harmless;
 //! - an environment variable set to a non-empty value **overrides** the flag (upstream applies the
@@ -39,7 +40,13 @@ pub(crate) fn go_flags(
             Some((n, v)) => (n, Some(v.to_string())),
             None => (body, None),
         };
-        let Some(def) = cmd.get_arguments().find(|a| a.get_long() == Some(name)) else {
+        // A flag is named by its long name or, for the few that have one (`render -f`), its
+        // one-letter short name; either way clap gets the long name.
+        let short = name.parse::<char>().ok();
+        let Some(def) = cmd
+            .get_arguments()
+            .find(|a| a.get_long() == Some(name) || (short.is_some() && a.get_short() == short))
+        else {
             return Err(cmd.clone().error(
                 clap::error::ErrorKind::UnknownArgument,
                 format!("flag provided but not defined: -{name}"),
@@ -67,9 +74,10 @@ pub(crate) fn go_flags(
         if env_set {
             continue;
         }
+        let long = def.get_long().unwrap_or(name);
         out.push(OsString::from(match value {
-            Some(v) => format!("--{name}={v}"),
-            None => format!("--{name}"),
+            Some(v) => format!("--{long}={v}"),
+            None => format!("--{long}"),
         }));
     }
     // The environment, read through `env` (not by clap) so the precedence above holds and tests

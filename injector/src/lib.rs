@@ -9,6 +9,7 @@
 //! - [`tls`]: the serving certificate: files (hot-reloaded) or generated (auto-TLS).
 //! - [`metrics`]: upstream's Prometheus metrics.
 //! - [`run`]: startup in upstream's order, signals, shutdown.
+//! - [`preview`]: `render`, the offline preview of what the webhook does to a file's objects.
 //! - [`fixture`]: the injector settings tests run with (tests only).
 
 // Unit tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
@@ -20,6 +21,7 @@ pub mod fixture;
 pub mod goflag;
 pub mod metrics;
 pub mod mutate;
+pub mod preview;
 pub mod run;
 pub mod server;
 pub mod settings;

@@ -1,10 +1,14 @@
-//! `vaultlet-injector [agent-inject|version] [flags]`: parses the command line (see `cli`), then
-//! runs the webhook until SIGINT/SIGTERM. Exit 1 on any startup error, with upstream's message.
+//! `vaultlet-injector [agent-inject|version|render] [flags]`: parses the command line (see `cli`),
+//! then runs the webhook until SIGINT/SIGTERM. Exit 1 on any startup error, with upstream's
+//! message. `render` previews instead (see `preview`): exit 0, 1 when the input or the flags
+//! cannot be used, 2 when the injector would refuse a pod.
 
+use std::io::{IsTerminal as _, Read as _, Write as _};
 use std::process::ExitCode;
 
-use vaultlet_injector::cli::{self, Invocation};
-use vaultlet_injector::settings::Settings;
+use vaultlet_injector::cli::{self, Invocation, RenderFlags, RenderOutput};
+use vaultlet_injector::preview::{self, Output};
+use vaultlet_injector::settings::{PreviewSettings, Settings};
 
 /// mimalloc, chosen by measurement (bench/README.md): a review allocates and frees a few hundred
 /// small strings and maps, and glibc's allocator was a fifth of the webhook's CPU time.
@@ -19,6 +23,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Ok(Invocation::Serve(f)) => f,
+        Ok(Invocation::Render(f)) => return render(*f),
         Err(e) => {
             let code = if e.use_stderr() { 1 } else { 0 };
             let _ = e.print();
@@ -57,6 +62,71 @@ fn cli_run(settings: Settings) -> ExitCode {
         Err(e) => {
             tracing::error!("{e}");
             eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `vaultlet-injector render`: reads the file (or standard input), previews, prints.
+fn render(f: RenderFlags) -> ExitCode {
+    let no_address = f.injector.agent.vault_address.is_empty();
+    let settings = match PreviewSettings::from_cli(f.injector) {
+        Ok(s) => s,
+        Err(e) if no_address => {
+            eprintln!(
+                "{e} (render needs the injector's -vault-address or AGENT_INJECT_VAULT_ADDR)"
+            );
+            return ExitCode::from(1);
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    // The review logs what the server would (warnings; everything with -log-level=debug).
+    let logs = tracing_subscriber::fmt()
+        .with_max_level(settings.log_level)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false);
+    if settings.log_json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+    let name = &f.render.filename;
+    let mut input = String::new();
+    let read = if name == "-" {
+        std::io::stdin().read_to_string(&mut input).map(|_| ())
+    } else {
+        std::fs::read_to_string(name).map(|s| input = s)
+    };
+    if let Err(e) = read {
+        eprintln!("error: reading {name}: {e}");
+        return ExitCode::from(1);
+    }
+    let output = match f.render.output {
+        RenderOutput::Pod => Output::Pod,
+        RenderOutput::Patch => Output::Patch,
+        RenderOutput::Config => Output::Config,
+    };
+    match preview::preview(&input, output, &f.render.namespace, &settings.defaults) {
+        Ok(p) => {
+            for line in &p.stderr {
+                eprintln!("{line}");
+            }
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = out
+                .write_all(p.stdout.as_bytes())
+                .and_then(|()| out.flush())
+            {
+                eprintln!("error: writing the output: {e}");
+                return ExitCode::from(1);
+            }
+            ExitCode::from(if p.refused { 2 } else { 0 })
+        }
+        Err(e) => {
+            eprintln!("error: {name}: {e}");
             ExitCode::from(1)
         }
     }

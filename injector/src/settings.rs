@@ -149,6 +149,46 @@ impl Settings {
     }
 }
 
+/// The settings `vaultlet-injector render` previews with: the agent defaults and the log level,
+/// validated by [`Settings::from_cli`] with the server's messages. The listener, TLS,
+/// leader-election and telemetry flags are accepted (the server's command line works unchanged)
+/// and not read: a preview serves nothing, so it needs no certificate and no Kubernetes API.
+#[derive(Debug, Clone)]
+pub struct PreviewSettings {
+    /// What the review logs on stderr: its warnings and errors, and more only when `-log-level`
+    /// asks for `debug` or `trace` (a preview's report is its output, not its log).
+    pub log_level: tracing::Level,
+    pub log_json: bool,
+    pub defaults: InjectorDefaults,
+}
+
+impl PreviewSettings {
+    /// The agent flags and `-log-level` of `f`, checked as the server checks them.
+    pub fn from_cli(mut f: Flags) -> Result<PreviewSettings, StartupError> {
+        // What only serving reads is reset to its default, so that it cannot fail a preview.
+        f.tls = TlsFlags {
+            tls_auto: String::new(),
+            tls_auto_hosts: String::new(),
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
+            tls_ca_cert_file: String::new(),
+            tls_min_version: "tls12".into(),
+            tls_cipher_suites: String::new(),
+        };
+        f.server.use_leader_elector = false;
+        let s = Settings::from_cli(f)?;
+        let log_level = match s.log_level {
+            l @ (tracing::Level::DEBUG | tracing::Level::TRACE) => l,
+            _ => tracing::Level::WARN,
+        };
+        Ok(PreviewSettings {
+            log_level,
+            log_json: s.log_json,
+            defaults: s.defaults,
+        })
+    }
+}
+
 /// hclog's level names, case-insensitive and trimmed; `""` is info.
 pub fn parse_log_level(s: &str) -> Option<tracing::Level> {
     Some(match s.trim().to_ascii_lowercase().as_str() {
@@ -320,6 +360,7 @@ pub(crate) mod tests {
         let args: Vec<OsString> = args.iter().map(OsString::from).collect();
         match parse(args, &lookup)? {
             Invocation::Version => panic!("`version` has no settings"),
+            Invocation::Render(f) => Ok(Settings::from_cli(f.injector)?),
             Invocation::Serve(f) => Ok(Settings::from_cli(*f)?),
         }
     }
@@ -400,6 +441,48 @@ pub(crate) mod tests {
         assert!(e.contains("flag provided but not defined: -bogus"), "{e}");
         let e = refusal(&["x", "-vault-address=a", "-auth-min-backoff=5"], &[]);
         assert!(e.contains("-auth-min-backoff"), "{e}");
+    }
+
+    #[test]
+    fn a_preview_checks_the_agent_flags_and_ignores_what_serving_reads() {
+        let preview = |args: &[&str]| {
+            let mut argv = vec![OsString::from("x"), OsString::from("render")];
+            argv.extend(args.iter().map(OsString::from));
+            match parse(argv, &|_| None).unwrap() {
+                Invocation::Render(f) => PreviewSettings::from_cli(f.injector),
+                other => panic!("not render: {other:?}"),
+            }
+        };
+        let s = preview(&[
+            "-f=p.yaml",
+            "-vault-address=https://v",
+            "-tls-cert-file=/no/such/cert.pem",
+            "-tls-min-version=tls99",
+            "-tls-cipher-suites=NONE",
+            "-use-leader-elector",
+            "-log-level=debug",
+            "-agent-flavor=openbao",
+        ])
+        .unwrap();
+        assert_eq!(s.log_level, tracing::Level::DEBUG);
+        assert_eq!(s.defaults.vault_address, "https://v");
+        let quiet = preview(&["-f=p.yaml", "-vault-address=a", "-log-format=json"]).unwrap();
+        assert_eq!(
+            quiet.log_level,
+            tracing::Level::WARN,
+            "info shows warnings only"
+        );
+        assert!(quiet.log_json);
+        assert_eq!(s.defaults.agent_flavor, AgentFlavor::Openbao);
+        let e = preview(&["-f=p.yaml"]).unwrap_err();
+        assert_eq!(e.to_string(), "No Vault service configured");
+        let e = preview(&["-f=p.yaml", "-vault-address=a", "-default-template=yaml"]).unwrap_err();
+        assert_eq!(e.to_string(), "Invalid default flag type: yaml");
+        let e = preview(&["-f=p.yaml", "-vault-address=a", "-log-level=loud"]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Error setting log level: unknown log level: loud"
+        );
     }
 
     #[test]

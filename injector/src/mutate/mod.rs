@@ -340,7 +340,7 @@ pub fn build_patch(
         o.append(&["spec", "containers"], vec![sidecar]);
     }
     let status_key = "vault.hashicorp.com/agent-inject-status";
-    // File delivery's config annotations come first, then the status (§2.4 item 10).
+    // File delivery's config annotations come first, then the status (injector.md §2.4 item 10).
     let mut added: Vec<(&str, String)> = plan.annotations;
     added.push((status_key, "injected".to_owned()));
     if pod

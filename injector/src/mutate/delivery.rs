@@ -155,9 +155,7 @@ pub fn plan(
             annotations: Vec::new(),
         });
     }
-    let init = init_wanted
-        .then(|| json_of(spec, Role::Init))
-        .transpose()?;
+    let init = init_wanted.then(|| json_of(spec, Role::Init)).transpose()?;
     let sidecar = sidecar_wanted
         .then(|| json_of(spec, Role::Sidecar))
         .transpose()?;
@@ -181,10 +179,7 @@ pub fn plan(
             // comparison keeps this right should the two ever differ more.
             let mut as_sidecar = agent_config(spec, Role::Init)?;
             as_sidecar.exit_after_auth = false;
-            let shared = as_sidecar
-                .to_json_go()
-                .map_err(AgentConfigError::Encode)?
-                == s;
+            let shared = as_sidecar.to_json_go().map_err(AgentConfigError::Encode)? == s;
             annotations.push((ANNOTATION_SIDECAR, bytes_to_string(s)));
             let init_d = if shared {
                 Delivery::File {
@@ -324,7 +319,11 @@ mod tests {
     fn a_large_config_is_one_shared_annotation_and_a_downward_api_volume() {
         let s = spec(&secrets(600));
         let sidecar = json_of(&s, Role::Sidecar).unwrap();
-        assert!(!fits_env("VAULT_CONFIG", sidecar.len()), "{}", sidecar.len());
+        assert!(
+            !fits_env("VAULT_CONFIG", sidecar.len()),
+            "{}",
+            sidecar.len()
+        );
         let p = plan(&s, AgentFlavor::Vaultlet, None).unwrap();
         assert_eq!(p.annotations.len(), 1);
         assert_eq!(p.annotations[0].0, ANNOTATION_SIDECAR);
@@ -394,7 +393,10 @@ mod tests {
                 exit_after_auth: false
             }
         );
-        assert_eq!(p.volume().unwrap()["downwardAPI"]["items"][0]["path"], FILE_INIT);
+        assert_eq!(
+            p.volume().unwrap()["downwardAPI"]["items"][0]["path"],
+            FILE_INIT
+        );
         let no_init = spec(&with(
             secrets(600),
             "vault.hashicorp.com/agent-pre-populate",
@@ -402,7 +404,10 @@ mod tests {
         ));
         let p = plan(&no_init, AgentFlavor::Vault, None).unwrap();
         assert_eq!(p.annotations[0].0, ANNOTATION_SIDECAR);
-        assert_eq!(p.sidecar.path().as_deref(), Some("/vault/agent-config/config.json"));
+        assert_eq!(
+            p.sidecar.path().as_deref(),
+            Some("/vault/agent-config/config.json")
+        );
     }
 
     #[test]

@@ -447,7 +447,10 @@ mod tests {
                 "volumes": [{"name": "sa"}]}
         });
         if !annotations {
-            pod["metadata"].as_object_mut().unwrap().remove("annotations");
+            pod["metadata"]
+                .as_object_mut()
+                .unwrap()
+                .remove("annotations");
         }
         pod
     }
@@ -486,7 +489,10 @@ mod tests {
         let loaded = vaultlet_shared::config::AgentConfig::from_json_str(config).expect("loads");
         assert_eq!(loaded.config.templates.len(), 600);
         assert!(!loaded.config.exit_after_auth);
-        assert_eq!(annotations["vault.hashicorp.com/agent-inject-status"], "injected");
+        assert_eq!(
+            annotations["vault.hashicorp.com/agent-inject-status"],
+            "injected"
+        );
         assert_eq!(annotations["vault.hashicorp.com/agent-inject"], "true");
         let volumes = out["spec"]["volumes"].as_array().unwrap();
         assert_eq!(
@@ -523,8 +529,7 @@ mod tests {
     fn config_annotations_on_a_pod_without_annotations_create_the_map() {
         let pod_json = big_pod_json(600, false);
         let p: Pod = serde_json::from_value(pod_json.clone()).unwrap();
-        let annotations: Vec<(String, String)> = big_pod_json(600, true)["metadata"]
-            ["annotations"]
+        let annotations: Vec<(String, String)> = big_pod_json(600, true)["metadata"]["annotations"]
             .as_object()
             .unwrap()
             .iter()

@@ -7,6 +7,11 @@
 //! The same generated `VAULT_CONFIG` is also run under the real `bao agent` (decoded to a file, as
 //! upstream's `/bin/sh -ec` form does), and both agents must render the same bytes with the same
 //! modes — the config our injector writes is a config the real agent accepts.
+//!
+//! A pod whose config is too large for an environment variable gets it as an annotation projected by
+//! a `downwardAPI` volume (injector.md §3.7): the test writes that file from the patched pod's
+//! annotation as the kubelet would, and both agents (ours, and `bao agent` through the `openbao`
+//! flavor's own `/bin/sh -ec` command) must read it with `-config` and render.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;

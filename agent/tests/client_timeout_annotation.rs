@@ -13,6 +13,7 @@ use vaultlet_agent::cli::{Cli, Command};
 use vaultlet_agent::settings::Settings;
 use vaultlet_injector::mutate::agent_config::Role;
 use vaultlet_injector::mutate::container::agent_container;
+use vaultlet_injector::mutate::delivery;
 use vaultlet_injector::mutate::pod::Pod;
 use vaultlet_injector::mutate::spec_of;
 use vaultlet_shared::annotations::{AgentFlavor, InjectorDefaults};
@@ -30,7 +31,16 @@ fn sidecar(annotations: Value) -> Value {
         ..InjectorDefaults::default()
     };
     let spec = spec_of(&pod, "default", &defaults).unwrap();
-    agent_container(&spec, Role::Sidecar, AgentFlavor::Vaultlet, &[], &[]).unwrap()
+    let plan = delivery::plan(&spec, AgentFlavor::Vaultlet, None).unwrap();
+    agent_container(
+        &spec,
+        Role::Sidecar,
+        AgentFlavor::Vaultlet,
+        &[],
+        &[],
+        &plan.sidecar,
+    )
+    .unwrap()
 }
 
 /// The container's settings as the agent binary would resolve them: its argv through the agent's

@@ -7,6 +7,11 @@
 //! The same generated `VAULT_CONFIG` is also run under the real `bao agent` (decoded to a file, as
 //! upstream's `/bin/sh -ec` form does), and both agents must render the same bytes with the same
 //! modes — the config our injector writes is a config the real agent accepts.
+//!
+//! A pod whose config is too large for an environment variable gets it as an annotation projected by
+//! a `downwardAPI` volume (injector.md §3.7): the test writes that file from the patched pod's
+//! annotation as the kubelet would, and both agents (ours, and `bao agent` through the `openbao`
+//! flavor's own `/bin/sh -ec` command) must read it with `-config` and render.
 
 // Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
 #![allow(clippy::disallowed_methods)]
@@ -21,9 +26,10 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use vaultlet_injector::admission::review;
 use vaultlet_injector::fixture::TestInjector;
+use vaultlet_shared::annotations::AgentFlavor;
 use vaultlet_tests::{
     JwtIssuer, KUBERNETES_API, KubernetesAuth, OpenBao, TokenReviewer, bao_binary, eventually,
-    within,
+    within, workspace_root,
 };
 
 const ISS: &str = KUBERNETES_API;
@@ -280,14 +286,64 @@ fn prepare(c: &Value, pod: &Value, sandbox: &Path, sa_jwt: &str) -> Prepared {
             env.insert(name, value);
         }
     }
-    assert!(!config.is_null(), "{} has no VAULT_CONFIG", c["name"]);
+    // `-config=<path>` words (also inside a `/bin/sh -ec` script) point into the sandbox.
+    let map_words = |s: &str| -> String {
+        s.split(' ')
+            .map(|w| match w.strip_prefix("-config=") {
+                Some(path) => format!("-config={}", map(path)),
+                None => w.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let argv: Vec<String> = c["command"]
         .as_array()
         .into_iter()
         .chain(c["args"].as_array())
         .flatten()
-        .map(|v| v.as_str().unwrap().to_string())
+        .map(|v| map_words(v.as_str().unwrap()))
         .collect();
+    // downwardAPI volumes: the kubelet writes each item's field (here: an annotation holding the
+    // agent config, injector.md §3.7) into a file under the mount.
+    for m in c["volumeMounts"].as_array().into_iter().flatten() {
+        let volume = pod["spec"]["volumes"]
+            .as_array()
+            .and_then(|v| v.iter().find(|v| v["name"] == m["name"]));
+        let items = volume.and_then(|v| v["downwardAPI"]["items"].as_array());
+        for item in items.into_iter().flatten() {
+            let field = item["fieldRef"]["fieldPath"].as_str().unwrap();
+            let key = field
+                .strip_prefix("metadata.annotations['")
+                .and_then(|f| f.strip_suffix("']"))
+                .unwrap_or_else(|| panic!("unsupported fieldPath {field}"));
+            let value = pod["metadata"]["annotations"][key]
+                .as_str()
+                .unwrap_or_else(|| panic!("the pod has no annotation {key}"));
+            let mut file_config: Value = serde_json::from_str(value).expect("a JSON config");
+            remap(&mut file_config, &map);
+            let dir = sandbox.join(m["mountPath"].as_str().unwrap().trim_start_matches('/'));
+            std::fs::write(
+                dir.join(item["path"].as_str().unwrap()),
+                file_config.to_string(),
+            )
+            .unwrap();
+        }
+    }
+    if config.is_null() {
+        let file = argv
+            .iter()
+            .flat_map(|a| a.split(' '))
+            .find_map(|w| w.strip_prefix("-config="));
+        if let Some(file) = file {
+            let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"));
+            config = serde_json::from_str(&text).unwrap();
+        }
+    }
+    assert!(
+        !config.is_null(),
+        "{} has neither VAULT_CONFIG nor a -config file",
+        c["name"]
+    );
     Prepared { argv, env, config }
 }
 
@@ -317,6 +373,24 @@ fn spawn(p: &Prepared, sandbox: &Path, real_bao: bool) -> Child {
         .args(args)
         .env_clear()
         .envs(&p.env)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+/// Starts the container's own command and args (the `/bin/sh -ec` form of the upstream flavors),
+/// with the real `bao` first on `PATH`; logs to `bao.log`.
+fn spawn_container(p: &Prepared, sandbox: &Path) -> Child {
+    let mut env = p.env.clone();
+    let bao_dir = bao_binary().parent().unwrap().display().to_string();
+    env.insert("PATH".into(), format!("{bao_dir}:{}", p.env["PATH"]));
+    let log = std::fs::File::create(sandbox.join("bao.log")).unwrap();
+    Command::new(&p.argv[0])
+        .args(&p.argv[1..])
+        .env_clear()
+        .envs(&env)
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -516,6 +590,10 @@ impl Drop for InjectorProcess {
 }
 
 fn start_injector(dir: &Path, vault_addr: &str) -> InjectorProcess {
+    start_injector_with(dir, vault_addr, AgentFlavor::Vaultlet)
+}
+
+fn start_injector_with(dir: &Path, vault_addr: &str, flavor: AgentFlavor) -> InjectorProcess {
     let g = vaultlet_injector::tls::auto::Generator::new().unwrap();
     let b = g
         .leaf(&["127.0.0.1".into()], std::time::SystemTime::now())
@@ -537,7 +615,12 @@ fn start_injector(dir: &Path, vault_addr: &str) -> InjectorProcess {
             format!("-tls-key-file={}", key.display()),
         ])
         .env_clear()
-        .envs(TestInjector::new().vault_address(vault_addr).env())
+        .envs(
+            TestInjector::new()
+                .vault_address(vault_addr)
+                .flavor(flavor)
+                .env(),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("injector.log")).unwrap())
@@ -649,4 +732,199 @@ fn end_to_end_the_injector_over_https_then_the_injected_init_container() {
         !log_of(&sandbox, false).contains(&w.gossip),
         "the agent must never log a secret"
     );
+}
+
+/// `n` secrets with default templates of one short KV path: the config is about 3.4 times the
+/// size of the annotations that ask for it.
+fn large_config_pod(n: usize) -> Value {
+    let mut pod = orgchart_pod();
+    let a = pod["metadata"]["annotations"].as_object_mut().unwrap();
+    a.retain(|k, _| {
+        !k.contains("agent-inject-secret-") && !k.contains("-template-") && !k.contains("-perms-")
+    });
+    for i in 0..n {
+        a.insert(
+            format!("vault.hashicorp.com/agent-inject-secret-{i:04}"),
+            json!("k/data/s"),
+        );
+    }
+    pod
+}
+
+/// The sum of every annotation's key and value length, as Kubernetes counts it.
+fn annotation_bytes(pod: &Value) -> usize {
+    pod["metadata"]["annotations"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| k.len() + v.as_str().unwrap().len())
+        .sum()
+}
+
+/// Checks one pod with `kubernetes-validate` (strict) for every Kubernetes version from 1.29 on,
+/// as `patched_pod_schema.rs` does.
+fn validate_pod(pod: &Value, dir: &Path) {
+    const SCRIPT: &str = r#"
+import json, sys
+import kubernetes_validate
+from kubernetes_validate import utils
+from packaging.version import Version
+versions = [v for v in utils.all_versions() if Version(v) >= Version("1.29")]
+assert versions
+obj = json.load(open(sys.argv[1]))
+for v in versions:
+    kubernetes_validate.validate(obj, v, strict=True)
+print(f"valid for {versions[0]}..{versions[-1]}")
+"#;
+    let root = workspace_root();
+    let py = root.join(".venv/bin/python");
+    let has = |py: &Path| {
+        Command::new(py)
+            .args(["-c", "import kubernetes_validate"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !has(&py) {
+        let st = Command::new(root.join("scripts/setup-venv")).status();
+        assert!(
+            matches!(st, Ok(s) if s.success()),
+            "scripts/setup-venv failed"
+        );
+    }
+    let file = dir.join("patched-pod.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(pod).unwrap()).unwrap();
+    let out = Command::new(py)
+        .arg("-c")
+        .arg(SCRIPT)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the patched pod is not a valid Pod:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn end_to_end_a_200_kb_config_is_mounted_from_an_annotation_and_read_by_both_agents() {
+    const SECRETS: usize = 1000;
+    let w = world();
+    // A short path the orgchart role may read, so that many secrets fit in few annotation bytes.
+    w.bao.api(
+        "POST",
+        "sys/mounts/k",
+        Some(json!({"type": "kv", "options": {"version": "2"}})),
+    );
+    w.bao
+        .kv_put("k", "s", json!({"password": "db-secret-password"}));
+    w.bao.write_policy(
+        "internal-app",
+        "path \"internal/data/database/config\" { capabilities = [\"read\"] }\n\
+         path \"k/data/s\" { capabilities = [\"read\"] }\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let pod = large_config_pod(SECRETS);
+    for flavor in [AgentFlavor::Vaultlet, AgentFlavor::Openbao] {
+        let fdir = dir.path().join(format!("{flavor:?}"));
+        std::fs::create_dir_all(&fdir).unwrap();
+        let inj = start_injector_with(&fdir, w.bao.addr(), flavor);
+        let patched = inject_over_https(&inj, &pod, &fdir);
+        drop(inj);
+        // One annotation holds the config, well over what one environment string may hold.
+        let config = patched["metadata"]["annotations"]["vault.hashicorp.com/agent-config-sidecar"]
+            .as_str()
+            .expect("the config annotation");
+        assert!(config.len() > 180_000, "config: {} bytes", config.len());
+        assert!(
+            annotation_bytes(&patched) <= 262_144,
+            "annotations: {} bytes",
+            annotation_bytes(&patched)
+        );
+        validate_pod(&patched, &fdir);
+        let volume = patched["spec"]["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "vault-agent-config")
+            .expect("the downwardAPI volume");
+        assert_eq!(
+            volume["downwardAPI"]["items"][0]["fieldRef"]["fieldPath"],
+            "metadata.annotations['vault.hashicorp.com/agent-config-sidecar']"
+        );
+        for (list, name) in [
+            ("initContainers", "vault-agent-init"),
+            ("containers", "vault-agent"),
+        ] {
+            let c = container(&patched, list, name);
+            let env = c["env"].to_string();
+            assert!(
+                !env.contains("VAULT_CONFIG") && !env.contains("BAO_CONFIG"),
+                "{env}"
+            );
+            assert!(c.to_string().len() < 8192, "{name} stays small");
+        }
+        // The init container, as the kubelet runs it.
+        let jwt = w.issuer.mint_service_account(
+            "default",
+            "internal-app",
+            &[ISS],
+            Duration::from_secs(600),
+        );
+        let init = container(&patched, "initContainers", "vault-agent-init");
+        let sandbox = fdir.join("init");
+        let p = prepare(init, &patched, &sandbox, &jwt);
+        assert_eq!(p.config["template"].as_array().unwrap().len(), SECRETS);
+        let real_bao = flavor != AgentFlavor::Vaultlet;
+        let mut child = if real_bao {
+            assert_eq!(p.argv[..2], ["/bin/sh", "-ec"], "{:?}", p.argv);
+            assert!(p.argv[2].starts_with("bao agent -config="), "{:?}", p.argv);
+            spawn_container(&p, &sandbox)
+        } else {
+            spawn(&p, &sandbox, false)
+        };
+        let status = wait_exit(&mut child, Duration::from_secs(120));
+        assert!(
+            status.success(),
+            "{flavor:?} init exited {status}; log:\n{}",
+            log_of(&sandbox, real_bao)
+        );
+        let rendered = std::fs::read_dir(sandbox.join("vault/secrets"))
+            .unwrap()
+            .count();
+        assert_eq!(rendered, SECRETS, "{flavor:?}");
+        for name in ["0000", "0999"] {
+            let (body, _) = secret(&sandbox, name);
+            assert!(
+                body.contains("password:db-secret-password"),
+                "{name}: {body}"
+            );
+        }
+        // The sidecar: renders from the same file, keeps running, stops on SIGTERM.
+        let sidecar = container(&patched, "containers", "vault-agent");
+        let sandbox = fdir.join("sidecar");
+        let p = prepare(sidecar, &patched, &sandbox, &jwt);
+        assert_eq!(p.config["exit_after_auth"], false);
+        let mut child = if real_bao {
+            spawn_container(&p, &sandbox)
+        } else {
+            spawn(&p, &sandbox, false)
+        };
+        let target = sandbox.join("vault/secrets/0999");
+        let done = within(Duration::from_secs(60), || {
+            if let Some(s) = child.try_wait().unwrap() {
+                panic!("exited early ({s}); log:\n{}", log_of(&sandbox, real_bao));
+            }
+            target.exists()
+        });
+        assert!(
+            done.is_some(),
+            "{flavor:?} sidecar: no render in 60 s; log:\n{}",
+            log_of(&sandbox, real_bao)
+        );
+        let pid = child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        wait_exit(&mut child, Duration::from_secs(15));
+    }
 }

@@ -4,15 +4,14 @@ use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use vaultlet_shared::annotations::{AgentFlavor, AgentSpec, QuantityAnnotation};
 
-use super::agent_config::{AgentConfigError, Role, agent_config_json};
+use super::agent_config::Role;
+use super::delivery::{self, Delivery};
 use super::pod::VolumeMount;
 
 /// Why an agent container cannot be built (the pod is refused with this text after
 /// `error creating patch for agent: `).
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
-    #[error(transparent)]
-    Config(#[from] AgentConfigError),
     /// A resource annotation that is not a Kubernetes quantity (the message names it).
     #[error("{0}")]
     Quantity(String),
@@ -37,7 +36,7 @@ fn env_value(name: &str, value: &str) -> Value {
     json!({"name": name, "value": value})
 }
 
-fn env(spec: &AgentSpec, role: Role, flavor: AgentFlavor) -> Result<Vec<Value>, ContainerError> {
+fn env(spec: &AgentSpec, flavor: AgentFlavor, config: &Delivery) -> Vec<Value> {
     let mut out = vec![
         env_field("NAMESPACE", "metadata.namespace"),
         env_field("HOST_IP", "status.hostIP"),
@@ -56,16 +55,13 @@ fn env(spec: &AgentSpec, role: Role, flavor: AgentFlavor) -> Result<Vec<Value>, 
         }
     }
     if spec.configmap.is_empty() {
-        let config = agent_config_json(spec, role)?;
-        let name = if flavor == AgentFlavor::Openbao {
-            "BAO_CONFIG"
-        } else {
-            "VAULT_CONFIG"
-        };
-        out.push(env_value(
-            name,
-            &base64::engine::general_purpose::STANDARD.encode(config),
-        ));
+        // File delivery (injector.md §3.7) puts nothing here.
+        if let Delivery::Env(config) = config {
+            out.push(env_value(
+                delivery::config_var(flavor),
+                &base64::engine::general_purpose::STANDARD.encode(config),
+            ));
+        }
     } else {
         for (name, v) in [
             ("VAULT_ADDR", &spec.address),
@@ -96,7 +92,7 @@ fn env(spec: &AgentSpec, role: Role, flavor: AgentFlavor) -> Result<Vec<Value>, 
     for (k, v) in &spec.aws_env {
         out.push(env_value(k, v));
     }
-    Ok(out)
+    out
 }
 
 fn quantities(list: &[QuantityAnnotation]) -> Result<Option<Map<String, Value>>, ContainerError> {
@@ -133,18 +129,40 @@ fn security_context(spec: &AgentSpec) -> Value {
 }
 
 /// `command` and `args` for the flavor (§3.7; vaultlet: no shell).
-fn command_args(spec: &AgentSpec, role: Role, flavor: AgentFlavor) -> (Value, Value) {
+fn command_args(
+    spec: &AgentSpec,
+    role: Role,
+    flavor: AgentFlavor,
+    config: &Delivery,
+) -> (Value, Value) {
     let file = if role == Role::Init {
         "config-init.hcl"
     } else {
         "config.hcl"
     };
+    // File delivery (injector.md §3.7): `-config=<downwardAPI file>` for every flavor.
+    let from_file = config.path().map(|path| {
+        let mut args = vec!["agent".to_owned(), format!("-config={path}")];
+        if matches!(
+            config,
+            Delivery::File {
+                exit_after_auth: true,
+                ..
+            }
+        ) {
+            args.push("-exit-after-auth".into());
+        }
+        args
+    });
     match flavor {
         AgentFlavor::Vaultlet => {
-            let mut args = vec!["agent".to_owned()];
-            if !spec.configmap.is_empty() {
-                args.push(format!("-config=/vault/configs/{file}"));
-            }
+            let args = from_file.unwrap_or_else(|| {
+                let mut args = vec!["agent".to_owned()];
+                if !spec.configmap.is_empty() {
+                    args.push(format!("-config=/vault/configs/{file}"));
+                }
+                args
+            });
             (json!([VAULTLET_AGENT]), json!(args))
         }
         AgentFlavor::Vault | AgentFlavor::Openbao => {
@@ -153,7 +171,9 @@ fn command_args(spec: &AgentSpec, role: Role, flavor: AgentFlavor) -> (Value, Va
             } else {
                 ("bao", "BAO_CONFIG")
             };
-            let script = if spec.configmap.is_empty() {
+            let script = if let Some(args) = from_file {
+                format!("{bin} {}", args.join(" "))
+            } else if spec.configmap.is_empty() {
                 format!(
                     "echo ${{{var}?}} | base64 -d > /home/vault/config.json && {bin} agent -config=/home/vault/config.json"
                 )
@@ -220,6 +240,7 @@ fn mounts(
     role: Role,
     secrets: &[VolumeMount],
     copied: &[VolumeMount],
+    config: &Delivery,
 ) -> Vec<VolumeMount> {
     let sa = VolumeMount::new(&spec.sa_volume_name, &spec.sa_mount_path, true);
     let mut out = match role {
@@ -247,18 +268,27 @@ fn mounts(
             false,
         ));
     }
+    if config.path().is_some() {
+        out.push(VolumeMount::new(
+            delivery::VOLUME,
+            delivery::MOUNT_PATH,
+            true,
+        ));
+    }
     out
 }
 
-/// Build one agent container as its Kubernetes JSON, with its JSON-patch annotation applied.
+/// Build one agent container as its Kubernetes JSON, with its JSON-patch annotation applied;
+/// `config` is how it gets its generated config (`delivery::plan`).
 pub fn agent_container(
     spec: &AgentSpec,
     role: Role,
     flavor: AgentFlavor,
     secrets: &[VolumeMount],
     copied: &[VolumeMount],
+    config: &Delivery,
 ) -> Result<Value, ContainerError> {
-    let (command, args) = command_args(spec, role, flavor);
+    let (command, args) = command_args(spec, role, flavor, config);
     let mut c = Map::new();
     c.insert(
         "name".into(),
@@ -271,11 +301,11 @@ pub fn agent_container(
     c.insert("image".into(), json!(spec.image));
     c.insert("command".into(), command);
     c.insert("args".into(), args);
-    c.insert("env".into(), Value::Array(env(spec, role, flavor)?));
+    c.insert("env".into(), Value::Array(env(spec, flavor, config)));
     c.insert("resources".into(), resources(spec)?);
     c.insert(
         "volumeMounts".into(),
-        serde_json::to_value(mounts(spec, role, secrets, copied))
+        serde_json::to_value(mounts(spec, role, secrets, copied, config))
             .map_err(ContainerError::Mounts)?,
     );
     if role == Role::Sidecar {
@@ -331,7 +361,126 @@ mod tests {
     }
 
     fn build(s: &AgentSpec) -> Value {
-        agent_container(s, Role::Sidecar, AgentFlavor::Vaultlet, &[], &[]).unwrap()
+        let plan = delivery::plan(s, AgentFlavor::Vaultlet, None).unwrap();
+        agent_container(
+            s,
+            Role::Sidecar,
+            AgentFlavor::Vaultlet,
+            &[],
+            &[],
+            &plan.sidecar,
+        )
+        .unwrap()
+    }
+
+    /// A config too large for the environment: file delivery (injector.md §3.7).
+    fn big_spec() -> AgentSpec {
+        let secrets: Vec<(String, String)> = (0..600)
+            .map(|i| {
+                (
+                    format!("vault.hashicorp.com/agent-inject-secret-s{i:04}"),
+                    format!("kv/data/s{i:04}"),
+                )
+            })
+            .collect();
+        let pairs: Vec<(&str, &str)> = secrets
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        spec(&pairs, TestInjector::new().defaults())
+    }
+
+    fn file_delivered(flavor: AgentFlavor, role: Role) -> Value {
+        let s = big_spec();
+        let plan = delivery::plan(&s, flavor, None).unwrap();
+        let d = if role == Role::Init {
+            &plan.init
+        } else {
+            &plan.sidecar
+        };
+        agent_container(&s, role, flavor, &[], &[], d).unwrap()
+    }
+
+    fn env_names(c: &Value) -> Vec<&str> {
+        c["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn file_delivery_vaultlet_reads_the_mounted_config() {
+        let init = file_delivered(AgentFlavor::Vaultlet, Role::Init);
+        assert_eq!(init["command"], serde_json::json!(["/vaultlet-agent"]));
+        assert_eq!(
+            init["args"],
+            serde_json::json!([
+                "agent",
+                "-config=/vault/agent-config/config.json",
+                "-exit-after-auth"
+            ])
+        );
+        let sidecar = file_delivered(AgentFlavor::Vaultlet, Role::Sidecar);
+        assert_eq!(
+            sidecar["args"],
+            serde_json::json!(["agent", "-config=/vault/agent-config/config.json"])
+        );
+        for c in [&init, &sidecar] {
+            assert_eq!(
+                env_names(c),
+                [
+                    "NAMESPACE",
+                    "HOST_IP",
+                    "POD_IP",
+                    "VAULT_LOG_LEVEL",
+                    "VAULT_LOG_FORMAT"
+                ]
+            );
+            let mounts = c["volumeMounts"].as_array().unwrap();
+            assert_eq!(
+                mounts.last().unwrap(),
+                &serde_json::json!({"name": "vault-agent-config", "readOnly": true,
+                    "mountPath": "/vault/agent-config"})
+            );
+            assert!(c.to_string().len() < 4096, "the container stays small");
+        }
+    }
+
+    #[test]
+    fn file_delivery_upstream_flavors_run_their_agent_on_the_file() {
+        for (flavor, bin) in [(AgentFlavor::Vault, "vault"), (AgentFlavor::Openbao, "bao")] {
+            let init = file_delivered(flavor, Role::Init);
+            assert_eq!(init["command"], serde_json::json!(["/bin/sh", "-ec"]));
+            assert_eq!(
+                init["args"],
+                serde_json::json!([format!(
+                    "{bin} agent -config=/vault/agent-config/config.json -exit-after-auth"
+                )])
+            );
+            let sidecar = file_delivered(flavor, Role::Sidecar);
+            assert_eq!(
+                sidecar["args"],
+                serde_json::json!([format!(
+                    "{bin} agent -config=/vault/agent-config/config.json"
+                )])
+            );
+            for c in [&init, &sidecar] {
+                let names = env_names(c);
+                assert!(
+                    !names.contains(&"VAULT_CONFIG") && !names.contains(&"BAO_CONFIG"),
+                    "{names:?}"
+                );
+                assert!(
+                    c["volumeMounts"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|m| m["name"] == "vault-agent-config")
+                );
+            }
+        }
     }
 
     #[test]

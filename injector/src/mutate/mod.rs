@@ -2,6 +2,7 @@
 
 pub mod agent_config;
 pub mod container;
+pub mod delivery;
 pub mod pod;
 
 use std::collections::HashSet;
@@ -13,6 +14,7 @@ use vaultlet_shared::annotations::{AgentSpec, Annotations, InjectorDefaults, Spe
 
 pub use agent_config::{AgentConfigError, Role};
 use container::{ContainerError, agent_container};
+use delivery::DeliveryError;
 use pod::{Container, Pod, PodError, VolumeMount};
 
 /// Why a pod is refused; `Display` is the refusal message (injector.md §2.3).
@@ -42,6 +44,9 @@ pub enum PatchError {
     InitContainerJson(#[source] serde_json::Error),
     #[error(transparent)]
     Container(#[from] ContainerError),
+    /// The generated config fits neither the environment nor the annotations (injector.md §3.7).
+    #[error(transparent)]
+    Delivery(#[from] DeliveryError),
 }
 
 /// Why [`generated_config`] has no config for a pod.
@@ -198,6 +203,12 @@ pub fn build_patch(
         ops: Vec::new(),
         non_empty: HashSet::new(),
     };
+    // How the generated configs reach the containers (injector.md §3.7).
+    let plan = delivery::plan(
+        spec,
+        settings.agent_flavor,
+        pod.metadata.annotations.as_ref(),
+    )?;
     if !pod.volumes().is_empty() {
         o.non_empty.insert("spec/volumes".into());
     }
@@ -242,6 +253,7 @@ pub fn build_patch(
     if spec.persist_cache() {
         volumes.push(empty_dir("vault-agent-cache"));
     }
+    volumes.extend(plan.volume());
     o.append(&["spec", "volumes"], volumes);
     // App container mounts.
     for (i, c) in pod.containers().iter().enumerate() {
@@ -274,6 +286,7 @@ pub fn build_patch(
             settings.agent_flavor,
             &secret_mounts,
             &copied,
+            &plan.init,
         )?;
         let raw = pod.init_containers_raw();
         let mut order: Vec<Option<&Container>> = Vec::new();
@@ -322,25 +335,29 @@ pub fn build_patch(
             settings.agent_flavor,
             &secret_mounts,
             &copied,
+            &plan.sidecar,
         )?;
         o.append(&["spec", "containers"], vec![sidecar]);
     }
     let status_key = "vault.hashicorp.com/agent-inject-status";
+    // File delivery's config annotations come first, then the status (injector.md §2.4 item 10).
+    let mut added: Vec<(&str, String)> = plan.annotations;
+    added.push((status_key, "injected".to_owned()));
     if pod
         .metadata
         .annotations
         .as_ref()
         .is_some_and(|a| !a.is_empty())
     {
-        o.add(
-            ptr(&["metadata", "annotations", status_key]),
-            json!("injected"),
-        );
+        for (key, value) in added {
+            o.add(ptr(&["metadata", "annotations", key]), Value::String(value));
+        }
     } else {
-        o.add(
-            ptr(&["metadata", "annotations"]),
-            json!({ status_key: "injected" }),
-        );
+        let map: serde_json::Map<String, Value> = added
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), Value::String(v)))
+            .collect();
+        o.add(ptr(&["metadata", "annotations"]), Value::Object(map));
     }
     Ok(Patch(o.ops))
 }
@@ -410,6 +427,155 @@ mod tests {
         let text = serde_json::to_string(&patch).unwrap();
         assert!(!text.contains("vault-agent"), "{text}");
         assert!(text.contains("vault-secrets"));
+    }
+
+    /// A pod JSON whose `n` default-template secrets make a config of about 260·n bytes.
+    fn big_pod_json(n: usize, annotations: bool) -> Value {
+        let mut a = serde_json::Map::new();
+        a.insert("vault.hashicorp.com/agent-inject".into(), json!("true"));
+        a.insert("vault.hashicorp.com/role".into(), json!("r"));
+        for i in 0..n {
+            a.insert(
+                format!("vault.hashicorp.com/agent-inject-secret-s{i:04}"),
+                json!(format!("kv/data/s{i:04}")),
+            );
+        }
+        let mut pod = json!({
+            "metadata": {"name": "p", "annotations": a},
+            "spec": {"containers": [{"name": "app", "volumeMounts": [
+                {"name": "sa", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}]}],
+                "volumes": [{"name": "sa"}]}
+        });
+        if !annotations {
+            pod["metadata"]
+                .as_object_mut()
+                .unwrap()
+                .remove("annotations");
+        }
+        pod
+    }
+
+    fn patched(pod: &Value, patch: &Patch) -> Value {
+        let mut out = pod.clone();
+        json_patch::patch(&mut out, patch).expect("patch applies");
+        out
+    }
+
+    #[test]
+    fn a_large_config_is_delivered_through_an_annotation_and_a_downward_api_volume() {
+        let pod_json = big_pod_json(600, true);
+        let p: Pod = serde_json::from_value(pod_json.clone()).unwrap();
+        let Decision::Patch { patch, .. } = decide(&p, "ns", &settings()) else {
+            panic!("not patched")
+        };
+        let ops = serde_json::to_value(&patch).unwrap();
+        let ops = ops.as_array().unwrap();
+        let n = ops.len();
+        assert_eq!(
+            ops[n - 2]["path"],
+            "/metadata/annotations/vault.hashicorp.com~1agent-config-sidecar"
+        );
+        assert_eq!(
+            ops[n - 1]["path"],
+            "/metadata/annotations/vault.hashicorp.com~1agent-inject-status"
+        );
+        let out = patched(&pod_json, &patch);
+        let annotations = &out["metadata"]["annotations"];
+        let config = annotations["vault.hashicorp.com/agent-config-sidecar"]
+            .as_str()
+            .unwrap();
+        // As base64 in VAULT_CONFIG it would be over Linux's 131,072-byte limit.
+        assert!(config.len().div_ceil(3) * 4 > 131_072, "{}", config.len());
+        let loaded = vaultlet_shared::config::AgentConfig::from_json_str(config).expect("loads");
+        assert_eq!(loaded.config.templates.len(), 600);
+        assert!(!loaded.config.exit_after_auth);
+        assert_eq!(
+            annotations["vault.hashicorp.com/agent-inject-status"],
+            "injected"
+        );
+        assert_eq!(annotations["vault.hashicorp.com/agent-inject"], "true");
+        let volumes = out["spec"]["volumes"].as_array().unwrap();
+        assert_eq!(
+            volumes.last().unwrap()["downwardAPI"]["items"][0]["fieldRef"]["fieldPath"],
+            "metadata.annotations['vault.hashicorp.com/agent-config-sidecar']"
+        );
+        let init = &out["spec"]["initContainers"][0];
+        let sidecar = &out["spec"]["containers"][1];
+        assert_eq!(
+            init["args"],
+            json!([
+                "agent",
+                "-config=/vault/agent-config/config.json",
+                "-exit-after-auth"
+            ])
+        );
+        assert_eq!(
+            sidecar["args"],
+            json!(["agent", "-config=/vault/agent-config/config.json"])
+        );
+        for c in [init, sidecar] {
+            assert!(!c["env"].to_string().contains("VAULT_CONFIG"));
+            assert!(
+                c["volumeMounts"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!({"name": "vault-agent-config", "readOnly": true,
+                        "mountPath": "/vault/agent-config"}))
+            );
+        }
+    }
+
+    #[test]
+    fn config_annotations_on_a_pod_without_annotations_create_the_map() {
+        let pod_json = big_pod_json(600, false);
+        let p: Pod = serde_json::from_value(pod_json.clone()).unwrap();
+        let annotations: Vec<(String, String)> = big_pod_json(600, true)["metadata"]["annotations"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+            .collect();
+        let spec = AgentSpec::build(
+            &Annotations::from_pairs(annotations.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            &p.facts(),
+            "ns",
+            &settings(),
+        )
+        .unwrap();
+        let patch = build_patch(&p, &spec, &settings()).unwrap();
+        let ops = serde_json::to_value(&patch).unwrap();
+        let last = ops.as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["path"], "/metadata/annotations");
+        let out = patched(&pod_json, &patch);
+        let keys: Vec<&String> = out["metadata"]["annotations"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "vault.hashicorp.com/agent-config-sidecar",
+                "vault.hashicorp.com/agent-inject-status"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_config_too_large_for_the_annotations_is_refused_with_size_and_limit() {
+        let p: Pod = serde_json::from_value(big_pod_json(1200, true)).unwrap();
+        let Decision::Refuse(r) = decide(&p, "ns", &settings()) else {
+            panic!("admitted")
+        };
+        let text = r.to_string();
+        assert!(
+            text.starts_with("error creating patch for agent: the generated agent config is "),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("over the Kubernetes limit of 262144 bytes"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -306,8 +306,10 @@ The injector reads these annotations from the pod in the AdmissionReview. Every 
 prefixes with the same meaning: `vault.hashicorp.com/` (upstream vault-k8s) and `openbao.org/`. A pod may
 mix prefixes across keys, but setting the same key under both prefixes is refused
 (`annotations vault.hashicorp.com/<key> and openbao.org/<key> are both set; use only one prefix`). The
-tables below give names without the prefix. The only annotation the patch adds is
-`vault.hashicorp.com/agent-inject-status: injected`.
+tables below give names without the prefix. The patch adds
+`vault.hashicorp.com/agent-inject-status: injected` and, only when a generated agent config is too
+large for an environment variable, `vault.hashicorp.com/agent-config-sidecar` (or `agent-config-init`)
+holding that config (see [injector.md](injector.md#large-agent-configs)).
 
 Injection is requested with `agent-inject: "true"`. Pods whose phase is set to anything but `Pending`
 and pods that already carry `agent-inject-status: injected` are let through unchanged; pods in

@@ -105,7 +105,7 @@ fn non_empty(s: &str) -> Option<String> {
 use DefaultFrom::{Const, Dyn, None as NoDefault};
 use ValueKind as K;
 
-/// Every annotation of injector.md §1.3 (74 distinct names; two are both a plain key and a family).
+/// Every annotation of injector.md §1.3 (76 distinct names; two are both a plain key and a family).
 pub static ANNOTATIONS: &[AnnotationDef] = &[
     // §1.3.1 control and placement
     def(
@@ -119,6 +119,18 @@ pub static ANNOTATIONS: &[AnnotationDef] = &[
         NoDefault,
         K::String,
         "`injected` marks an already injected pod (skipped).",
+    ),
+    def(
+        "agent-config-sidecar",
+        NoDefault,
+        K::String,
+        "Written by the injector, not by users: the sidecar's generated config (JSON) when it is too large for an environment variable, mounted from a `downwardAPI` volume at `/vault/agent-config/config.json`; the init container reads it too, with `-exit-after-auth`.",
+    ),
+    def(
+        "agent-config-init",
+        NoDefault,
+        K::String,
+        "Written by the injector, not by users: the init container's generated config when it is too large for an environment variable and there is no sidecar (`/vault/agent-config/config-init.json`).",
     ),
     def(
         "agent-pre-populate",
@@ -570,12 +582,12 @@ mod tests {
     use std::collections::BTreeSet;
 
     #[test]
-    fn table_has_74_distinct_names_and_13_families() {
+    fn table_has_76_distinct_names_and_13_families() {
         let names: BTreeSet<&str> = ANNOTATIONS
             .iter()
             .map(|d| d.name.trim_end_matches('-'))
             .collect();
-        assert_eq!(names.len(), 74);
+        assert_eq!(names.len(), 76);
         assert_eq!(ANNOTATIONS.iter().filter(|d| d.family).count(), 13);
         assert!(ANNOTATIONS.iter().all(|d| !d.doc.is_empty()));
     }

@@ -125,7 +125,7 @@ fn wrong_audience_fails_with_vaults_message_and_backs_off_per_spec() {
         let target = (w[0] * 2).min(Duration::from_secs(4));
         assert!(
             w[1] <= target && w[1] >= target.mul_f64(0.75),
-            "backoffs {b:?} do not follow §3.3"
+            "backoffs {b:?} do not follow agent.md §3.3"
         );
     }
     // The agent really slept them: three sleeps happened before the fourth failure.

@@ -48,7 +48,7 @@ fn consul_server_cert_and_key_templates_share_one_issuance() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("secrets");
     let args = r#""pki/issue/consul-server" "common_name=server.dc1.consul" "ttl=1h" "alt_names=localhost" "ip_sans=127.0.0.1" "private_key_format=pkcs8""#;
-    // The key template lists the params in another order and spacing: still one identity (§5.2).
+    // The key template lists the params in another order and spacing: still one identity (agent.md §5.2).
     let args_reordered = r#""pki/issue/consul-server" "private_key_format=pkcs8" "ttl = 1h" "common_name=server.dc1.consul" "ip_sans=127.0.0.1" "alt_names=localhost""#;
     let cfg = config(
         &bao,

@@ -27,7 +27,7 @@ pub enum AdmissionError {
 }
 
 impl AdmissionError {
-    /// The HTTP status the server answers with (§2.1).
+    /// The HTTP status the server answers with (injector.md §2.1).
     pub fn http_status(&self) -> u16 {
         match self {
             Self::Decode(_) => 500,
@@ -36,7 +36,7 @@ impl AdmissionError {
     }
 }
 
-/// What the handler decided, for metrics (§6.6).
+/// What the handler decided, for metrics (injector.md §6.6).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Outcome {
     /// The pod was patched (allowed with a patch).

@@ -61,7 +61,7 @@ pub enum RenderOutput {
     Config,
 }
 
-/// Every flag of §6.1 (and the env-only settings), as given.
+/// Every flag of injector.md §6.1 (and the env-only settings), as given.
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "vaultlet-injector",

@@ -42,7 +42,7 @@ pub struct TlsSettings {
 }
 
 impl Settings {
-    /// Validates `f` in upstream's order (§6.2); the error is the line to print before exit 1.
+    /// Validates `f` in upstream's order (injector.md §6.2); the error is the line to print before exit 1.
     pub fn from_cli(f: Flags) -> Result<Settings, StartupError> {
         let a = f.agent;
         let err = |m: String| Err(StartupError(m));
@@ -201,7 +201,7 @@ pub fn parse_log_level(s: &str) -> Option<tracing::Level> {
     })
 }
 
-/// Go's cipher suite names (§6.1) and the rustls suite for those rustls has.
+/// Go's cipher suite names (injector.md §6.1) and the rustls suite for those rustls has.
 const GO_SUITES: &[(&str, Option<rustls::CipherSuite>)] = {
     use rustls::CipherSuite as C;
     &[

@@ -1,4 +1,4 @@
-//! Behaviour tests over whole AdmissionReviews: skip rules, every refusal of §2.3 with its message,
+//! Behaviour tests over whole AdmissionReviews: skip rules, every refusal of injector.md §2.3 with its message,
 //! ordering rules, flavors, and random inputs that must never panic.
 
 use base64::Engine as _;

@@ -59,7 +59,7 @@ pub struct Options {
     pub denylist: Vec<String>,
     /// `sandbox_path`: `file` (and `writeToFile`) may only touch paths under it.
     pub sandbox_path: Option<PathBuf>,
-    /// The destination file (for `pkiCert`'s cache identity, §5.2), if any.
+    /// The destination file (for `pkiCert`'s cache identity, agent.md §5.2), if any.
     pub destination: Option<String>,
 }
 
@@ -76,7 +76,7 @@ impl Default for Options {
     }
 }
 
-/// What a template depends on; the identity of a fetch shared by all templates (§5.2).
+/// What a template depends on; the identity of a fetch shared by all templates (agent.md §5.2).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Dependency {
     /// `secret "p"`: a read. `path` trimmed of spaces and `/`, query string kept.

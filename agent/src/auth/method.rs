@@ -1,5 +1,5 @@
 //! The auto-auth method as one type: built from the `auto_auth.method` stanza, it produces the
-//! request of each login attempt (agent.md §3.1 b, §3.2) by reading its credential files afresh.
+//! request of each login attempt (agent.md §3.1b, §3.2) by reading its credential files afresh.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! Auto-auth (agent.md §3.1): the login loop. Logs in with the configured [`method::Method`], backs
 //! off on failures ([`backoff`]), publishes each new token on a `watch` channel (only changed tokens,
-//! §3.5), keeps it alive with the lifetime watcher and logs in again when the watcher ends.
+//! agent.md §3.5), keeps it alive with the lifetime watcher and logs in again when the watcher ends.
 //!
 //! Per-method request builders live in [`kubernetes`], [`jwt`], [`approle`] and [`token_file`].
 
@@ -86,11 +86,11 @@ pub struct AuthHandler<A> {
     pub settings: LoopSettings,
     /// Every new token is published here (the sinks and the template runtime subscribe).
     pub tokens: watch::Sender<Option<AuthToken>>,
-    /// Notified by the template runtime on `invalid token` (§3.6): abandon the token, log in again.
+    /// Notified by the template runtime on `invalid token` (agent.md §3.6): abandon the token, log in again.
     pub relogin: Arc<Notify>,
     pub metrics: Arc<Metrics>,
-    /// A token handed over by the persistent cache (§7.3): the first iteration looks it up
-    /// instead of logging in (§3.1a).
+    /// A token handed over by the persistent cache (agent.md §7.3): the first iteration looks it up
+    /// instead of logging in (agent.md §3.1a).
     pub preloaded: Option<String>,
 }
 
@@ -334,7 +334,7 @@ mod tests {
         res.unwrap();
         let at = calls.borrow();
         assert_eq!(at.len(), 5);
-        // §3.3: sleeps ≈ 1, 2, 4, 8 s, each at most 25 % shorter per doubling, never longer.
+        // agent.md §3.3: sleeps ≈ 1, 2, 4, 8 s, each at most 25 % shorter per doubling, never longer.
         let mut upper = 1.0f64;
         let mut lower = 0.75f64;
         for w in at.windows(2) {

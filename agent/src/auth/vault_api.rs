@@ -1,6 +1,6 @@
 //! [`TokenApi`] over the shared Vault client (`vaultlet_shared::vault::Client`): login,
 //! lookup-self, renew-self, wrap and revoke-self (agent.md §2.1–2.2). Auto-auth retries whole
-//! logins itself with backoff, so this client makes no HTTP-level retries (§2.3).
+//! logins itself with backoff, so this client makes no HTTP-level retries (agent.md §2.3).
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! The persistent cache handoff (agent.md §7.3, `cache { persist "kubernetes" { … } }`): the init
 //! container (`exit_after_auth`) stores its auto-auth token in an encrypted file in
-//! `persist.path`; the sidecar starts from it (lookup-self, §3.1a) instead of logging in again,
+//! `persist.path`; the sidecar starts from it (lookup-self, agent.md §3.1a) instead of logging in again,
 //! then deletes the file unless `keep_after_import`.
 //!
 //! # Format (ours, not upstream's BoltDB)

@@ -2,7 +2,7 @@
 //! the persistent cache from the settings step, imports a cached token (sidecar) or arranges to
 //! store it (init); binds the listeners, writes the PID file, runs the login loop, the sink
 //! server, the listeners and the template runtime together, and decides when to stop (agent.md §6
-//! init mode, §7.1 quit, §8.2 signals).
+//! init mode, agent.md §7.1 quit, §8.2 signals).
 //!
 //! The agent arrives assembled from resolved settings ([`crate::settings`]): every check is done
 //! before this module runs. The template runtime plugs in as a
@@ -214,7 +214,7 @@ impl<A: TokenApi> Agent<A> {
 }
 
 impl<A> Agent<A> {
-    /// §7.3: a cache file present ⇒ import its token (the sidecar); none and init mode ⇒ the
+    /// agent.md §7.3: a cache file present ⇒ import its token (the sidecar); none and init mode ⇒ the
     /// store to write the token to. Import errors are logged, fatal only with `exit_on_err`.
     fn open_persistent_cache(&self) -> Result<(Option<String>, Option<PersistentCache>), RunError> {
         let Some(pc) = &self.persist else {

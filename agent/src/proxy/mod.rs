@@ -333,7 +333,7 @@ impl ProxyState {
     }
 }
 
-/// Vault answers the proxy retries (§7.1: 5xx except 501).
+/// Vault answers the proxy retries (agent.md §7.1: 5xx except 501).
 pub fn retried_status(status: StatusCode) -> bool {
     status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED
 }
@@ -361,7 +361,7 @@ impl Bound {
     }
 }
 
-/// Binds every listener (before the PID file is written, §8.1).
+/// Binds every listener (before the PID file is written, agent.md §8.1).
 pub async fn bind(specs: Vec<ListenerSpec>) -> Result<Vec<Bound>, ProxyError> {
     let mut out = Vec::new();
     for spec in specs {

@@ -1,5 +1,5 @@
 //! One fetch of one dependency (agent.md §5.3) with the shared Vault client, and what it means
-//! for the next fetch (§5.4). `pkiCert` reads the template's destination as its cache and issues
+//! for the next fetch (agent.md §5.4). `pkiCert` reads the template's destination as its cache and issues
 //! a new certificate only when that holds none still inside its rotation window.
 
 use std::path::Path;

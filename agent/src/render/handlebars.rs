@@ -4,7 +4,7 @@
 //!
 //! A `secret` helper works like the Go function (agent.md §4.5): `(secret "path")` reads,
 //! `(secret "pki/issue/x" "common_name=a")` writes; it shares fetches with Go templates through the
-//! same [`Dependency`] identity (§5.2) and yields nothing until the data has arrived. Its value
+//! same [`Dependency`] identity (agent.md §5.2) and yields nothing until the data has arrived. Its value
 //! has the Go field names: `RequestID`, `LeaseID`, `LeaseDuration`, `Renewable`, `Data`,
 //! `Warnings`. Output is not HTML-escaped (secrets are not HTML), and a missing field is an
 //! error (strict mode), so a typo cannot silently render an empty secret.
@@ -53,7 +53,7 @@ struct SecretHelper {
 #[error("not k=v pair {0:?}")]
 pub struct NotKvPair(pub String);
 
-/// The dependency of `secret PATH [k=v…]` (§5.2: path trimmed; params split at the first `=`,
+/// The dependency of `secret PATH [k=v…]` (agent.md §5.2: path trimmed; params split at the first `=`,
 /// trimmed, sorted; empty ones skipped).
 pub fn secret_dependency(path: &str, args: &[&str]) -> Result<Dependency, NotKvPair> {
     let path = path.trim().trim_matches('/').to_string();

@@ -1,6 +1,6 @@
 //! The rendering runtime (agent.md §5–6): waits for the auto-auth token, runs a [`runner`] with a
 //! Vault client holding that token, starts a fresh runner for every new token, and applies
-//! §5.6's policy when a runner fails (`exit_on_retry_failure` ⇒ the agent stops; otherwise a
+//! agent.md §5.6's policy when a runner fails (`exit_on_retry_failure` ⇒ the agent stops; otherwise a
 //! restart with backoff). Its settings arrive resolved ([`handoff::RenderSettings`], built by
 //! the settings step before start-up, every template already parsed).
 //!

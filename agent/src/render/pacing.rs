@@ -19,7 +19,7 @@
 //!   deadline on a slot boundary fires at that first wake instead of a second one 1–63 ms later.
 //!   Without the mark everything still holds except that saving.
 //!
-//! Every fetch stays inside the band §5.4 gives it; only the jitter's distribution within the
+//! Every fetch stays inside the band agent.md §5.4 gives it; only the jitter's distribution within the
 //! band is coarser, and the sleep counts from the fetch's scheduled start rather than its end
 //! (a difference of one request's duration).
 

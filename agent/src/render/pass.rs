@@ -33,7 +33,7 @@ pub struct TemplateJob {
     pub command: Option<CommandRun>,
     /// `engine = "handlebars"` instead of the Go dialect.
     pub handlebars: bool,
-    /// `wait { min max }` (§5.7), `None` when unset or zero.
+    /// `wait { min max }` (agent.md §5.7), `None` when unset or zero.
     pub wait: Option<(Duration, Duration)>,
 }
 
@@ -200,7 +200,7 @@ impl Passes {
     /// only the templates whose data changed or that read the clock execute: the files written
     /// are the same, for a fraction of the work.
     pub fn plan(&mut self, values: &HashMap<Dependency, Fetched>, actions: &mut Vec<Action>) {
-        // Quiescence applies once every template has been rendered once (§5.7).
+        // Quiescence applies once every template has been rendered once (agent.md §5.7).
         let all_once = self.all_rendered();
         self.wake = None;
         self.to_run.clear();

@@ -1,7 +1,7 @@
 //! One runner (agent.md §5.1), the I/O edge of [`super::pass`]: starts one fetcher per distinct
-//! dependency (§5.2: templates share fetches), plans a pass whenever data arrives, writes the
-//! complete templates (§5.8), runs commands after the pass (§5.9), and stops at the first fatal
-//! error (§5.6). Init mode returns once every template has been rendered once (§6).
+//! dependency (agent.md §5.2: templates share fetches), plans a pass whenever data arrives, writes the
+//! complete templates (agent.md §5.8), runs commands after the pass (§5.9), and stops at the first fatal
+//! error (agent.md §5.6). Init mode returns once every template has been rendered once (§6).
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -31,7 +31,7 @@ pub struct RunnerSettings {
     pub retries: u32,
     pub backoff_base: Duration,
     pub backoff_max: Duration,
-    /// Added to the agent's environment for commands (§5.9).
+    /// Added to the agent's environment for commands (agent.md §5.9).
     pub command_env: Vec<(String, String)>,
 }
 
@@ -283,7 +283,7 @@ fn spawn_fetcher(
     })
 }
 
-/// §5.5: renew the lease until renewal fails, stops being renewable or reaches its max TTL.
+/// agent.md §5.5: renew the lease until renewal fails, stops being renewable or reaches its max TTL.
 async fn renew_lease(client: &Client, value: &Fetched, store: &Store, dep: &Dependency) {
     let Fetched::Secret(Some(s)) = value else {
         return;

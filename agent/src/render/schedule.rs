@@ -1,12 +1,12 @@
 //! When a dependency is fetched again (agent.md §5.4) and how long a failed fetch waits before
-//! its next attempt (§5.6). Pure functions of the fetched data, the current time and a random
+//! its next attempt (agent.md §5.6). Pure functions of the fetched data, the current time and a random
 //! draw, so every rule is unit-tested without sleeping.
 
 use std::time::Duration;
 
 use vaultlet_shared::vault::Secret;
 
-/// The knobs of §5.4.
+/// The knobs of agent.md §5.4.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Refresh {
     /// `lease_renewal_threshold` (default 0.9).
@@ -39,9 +39,9 @@ impl Default for Refresh {
 pub enum Next {
     /// Fetch again after exactly this long.
     Refetch(Duration),
-    /// Fetch again after `span × f` (§5.4's jittered rows); [`super::pacing`] picks the instant.
+    /// Fetch again after `span × f` (agent.md §5.4's jittered rows); [`super::pacing`] picks the instant.
     Jittered(Jitter),
-    /// A renewable lease: keep it alive with lease renewals (§5.5), re-read when that ends.
+    /// A renewable lease: keep it alive with lease renewals (agent.md §5.5), re-read when that ends.
     Renew,
 }
 
@@ -132,7 +132,7 @@ pub fn pki_rotation(not_before: i64, not_after: i64, now_unix_ms: i64, threshold
     Duration::from_millis((at_ms - now_unix_ms).max(0) as u64)
 }
 
-/// The retry sleeps of §5.6: `base × 2ⁿ` capped at `max`, no jitter; `None` once `n` reaches
+/// The retry sleeps of agent.md §5.6: `base × 2ⁿ` capped at `max`, no jitter; `None` once `n` reaches
 /// `retries` (give up).
 pub fn retry_sleep(n: u32, retries: u32, base: Duration, max: Duration) -> Option<Duration> {
     if n >= retries {
@@ -144,7 +144,7 @@ pub fn retry_sleep(n: u32, retries: u32, base: Duration, max: Duration) -> Optio
     Some(d.min(max))
 }
 
-/// Renewal of a renewable lease (§5.5 with §3.4's algorithm): the next renewal after
+/// Renewal of a renewable lease (agent.md §5.5 with §3.4's algorithm): the next renewal after
 /// `remaining` (the lease left), i.e. `2/3 · remaining + grace/3`, where grace is 10 % of the
 /// lease at the first renewal (upstream draws it in [0.8, 0.9] of 10 %; `u` in [0,1)).
 pub fn renew_after(remaining: Duration, lease: Duration, u: f64) -> Duration {

@@ -1,5 +1,5 @@
 //! The run loop's settings from the config (agent.md §1.6 auto-auth and sinks, §1.9 listeners and
-//! cache, §6 init mode): the auth method and its login loop, the file sinks, the listeners, the
+//! cache, agent.md §6 init mode): the auth method and its login loop, the file sinks, the listeners, the
 //! persistent cache, the PID file and the template runtime; plus the refusals of what vaultlet does
 //! not run (process-supervisor mode, wrapped logins, encrypted sinks).
 

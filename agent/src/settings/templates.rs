@@ -1,7 +1,7 @@
 //! The template runtime's settings (agent.md §5; §1.7 `template`, §1.8 `template_config`): one job per
 //! `template` stanza with its text read and **parsed here**, so a syntax error is a configuration
 //! error (exit 64 before start-up), not a runtime one; refresh and retry timing; the commands'
-//! environment (§5.9). Stanza checks the config loader already made (destination set, one of
+//! environment (agent.md §5.9). Stanza checks the config loader already made (destination set, one of
 //! `source`/`contents`, a known `engine`: agent.md §1.12) are not repeated.
 
 use std::path::PathBuf;

@@ -18,7 +18,7 @@ pub enum WatchEnd {
     Shutdown,
     /// The token is near its end (TTL or max TTL): log in again.
     Expiring,
-    /// Something asked for a fresh login (the template engine saw `invalid token`, §3.6).
+    /// Something asked for a fresh login (the template engine saw `invalid token`, agent.md §3.6).
     ReloginRequested,
     /// Renewals kept failing until the token's lifetime ran out.
     RenewFailed(ApiError),

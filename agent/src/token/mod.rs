@@ -149,7 +149,7 @@ pub trait TokenApi {
     /// `PUT /v1/auth/token/renew-self` `{"increment":0}`: the renewed token (new TTL).
     fn renew_self(&self, token: &str) -> impl Future<Output = Result<AuthToken, ApiError>>;
     /// `PUT /v1/sys/wrapping/wrap` `{"token": …}` with `X-Vault-Wrap-TTL`, authenticated with the
-    /// token itself: the response's `wrap_info` object (for sinks with `wrap_ttl`, §3.7).
+    /// token itself: the response's `wrap_info` object (for sinks with `wrap_ttl`, agent.md §3.7).
     fn wrap_token(
         &self,
         token: &str,

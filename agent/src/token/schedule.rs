@@ -49,7 +49,7 @@ impl LifetimeSchedule {
         self.grace
     }
 
-    /// One step of §3.4: given the `remaining` lifetime (the renewal's answer, or the countdown of a
+    /// One step of agent.md §3.4: given the `remaining` lifetime (the renewal's answer, or the countdown of a
     /// non-renewable token), decide the next wake-up. `u` is the draw used if the grace is recomputed
     /// (it is only while the lifetime keeps growing).
     pub fn step(&mut self, remaining: Duration, u: f64) -> Next {

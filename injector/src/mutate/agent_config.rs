@@ -132,7 +132,7 @@ fn duration(key: &'static str, v: &str) -> Result<Option<GoDuration>, AgentConfi
         })
 }
 
-/// Convert the `agent-telemetry-*` map (§3.5); `None` when any value has the wrong type (Quirk Q4).
+/// Convert the `agent-telemetry-*` map (injector.md §3.5); `None` when any value has the wrong type (Quirk Q4).
 pub fn telemetry(params: &BTreeMap<String, Value>) -> Option<Telemetry> {
     let mut t = Telemetry::default();
     for (k, v) in params {
@@ -195,7 +195,7 @@ pub fn telemetry(params: &BTreeMap<String, Value>) -> Option<Telemetry> {
     Some(t)
 }
 
-/// The generated config for one agent container (§3.1–3.5).
+/// The generated config for one agent container (injector.md §3.1–3.5).
 pub fn agent_config(spec: &AgentSpec, role: Role) -> Result<AgentConfig, AgentConfigError> {
     let config = spec
         .auth_config

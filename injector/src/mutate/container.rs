@@ -128,7 +128,7 @@ fn security_context(spec: &AgentSpec) -> Value {
     })
 }
 
-/// `command` and `args` for the flavor (§3.7; vaultlet: no shell).
+/// `command` and `args` for the flavor (injector.md §3.7; vaultlet: no shell).
 fn command_args(
     spec: &AgentSpec,
     role: Role,
@@ -187,7 +187,7 @@ fn command_args(
     }
 }
 
-/// The sidecar's `lifecycle` (§4.7); `{}` without revoke-on-shutdown.
+/// The sidecar's `lifecycle` (injector.md §4.7); `{}` without revoke-on-shutdown.
 fn lifecycle(spec: &AgentSpec, flavor: AgentFlavor) -> Value {
     if !spec.revoke_on_shutdown {
         return json!({});
@@ -234,7 +234,7 @@ fn lifecycle(spec: &AgentSpec, flavor: AgentFlavor) -> Value {
     json!({"preStop": {"exec": {"command": command}}})
 }
 
-/// Mounts of one agent container (§4.3); `copied` are the mounts of `agent-copy-volume-mounts`.
+/// Mounts of one agent container (injector.md §4.3); `copied` are the mounts of `agent-copy-volume-mounts`.
 fn mounts(
     spec: &AgentSpec,
     role: Role,

@@ -86,7 +86,7 @@ pub fn annotations_of(pod: &Pod) -> Annotations {
     )
 }
 
-/// §2.3 steps 2–3: `Ok(true)` when the pod asks for injection and may get it.
+/// injector.md §2.3 steps 2–3: `Ok(true)` when the pod asks for injection and may get it.
 fn should_inject(pod: &Pod, a: &Annotations, namespace: &str) -> Result<bool, Refusal> {
     let wanted = a
         .wants_injection()
@@ -103,7 +103,7 @@ fn should_inject(pod: &Pod, a: &Annotations, namespace: &str) -> Result<bool, Re
     Ok(true)
 }
 
-/// Build the spec of a pod (§2.3 steps 4–6).
+/// Build the spec of a pod (injector.md §2.3 steps 4–6).
 pub fn spec_of(
     pod: &Pod,
     namespace: &str,
@@ -150,7 +150,7 @@ fn ptr(tokens: &[&str]) -> PointerBuf {
     PointerBuf::from_tokens(tokens.iter().copied())
 }
 
-/// Collects operations; knows which arrays are non-empty so the first add creates the array (§0: no Q1).
+/// Collects operations; knows which arrays are non-empty so the first add creates the array (injector.md §0: no Q1).
 struct Ops {
     ops: Vec<PatchOperation>,
     non_empty: HashSet<String>,
@@ -188,7 +188,7 @@ fn mounts_json(m: &[VolumeMount]) -> Vec<Value> {
         .collect()
 }
 
-/// The JSON patch for a pod with a validated spec (§2.4).
+/// The JSON patch for a pod with a validated spec (injector.md §2.4).
 pub fn build_patch(
     pod: &Pod,
     spec: &AgentSpec,
@@ -215,7 +215,7 @@ pub fn build_patch(
     if !pod.containers().is_empty() {
         o.non_empty.insert("spec/containers".into());
     }
-    // Secrets mounts (§5.2) and volumes (§4.4).
+    // Secrets mounts (injector.md §5.2) and volumes (§4.4).
     let mut secret_mounts = vec![VolumeMount::new(
         "vault-secrets",
         &spec.secret_volume_path,
@@ -266,7 +266,7 @@ pub fn build_patch(
             o.append(&base, mounts_json(&secret_mounts));
         }
     }
-    // Copied mounts (§4.3 item 6).
+    // Copied mounts (injector.md §4.3 item 6).
     let copied: Vec<VolumeMount> = if spec.copy_volume_mounts.is_empty() {
         Vec::new()
     } else {

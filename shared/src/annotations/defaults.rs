@@ -80,7 +80,7 @@ pub struct InjectorDefaults {
     pub template_static_secret_render_interval: String,
     /// `AGENT_INJECT_TEMPLATE_MAX_CONNECTIONS_PER_HOST` (0).
     pub template_max_connections_per_host: i64,
-    /// `AGENT_INJECT_TEMPLATE_LEASE_RENEWAL_THRESHOLD` (0 = unset). §0: Q10 fixed, defaults the annotation.
+    /// `AGENT_INJECT_TEMPLATE_LEASE_RENEWAL_THRESHOLD` (0 = unset). injector.md §0: Q10 fixed, defaults the annotation.
     pub template_lease_renewal_threshold: f64,
     /// `-auth-min-backoff` / `AGENT_INJECT_AUTH_MIN_BACKOFF` (Go duration or `""`).
     pub auth_min_backoff: String,

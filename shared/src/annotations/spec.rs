@@ -12,7 +12,7 @@ pub const VAULT_PREFIX: &str = "vault.hashicorp.com/";
 /// The OpenBao prefix, same meaning.
 pub const OPENBAO_PREFIX: &str = "openbao.org/";
 
-/// Why an annotated pod is refused; `Display` is the full refusal message of §2.3.
+/// Why an annotated pod is refused; `Display` is the full refusal message of injector.md §2.3.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SpecError {
     #[error("error adding default annotations: {0}")]
@@ -100,7 +100,7 @@ impl Annotations {
         self.get(name).unwrap_or("").to_owned()
     }
 
-    /// Whether `agent-inject` requests injection (§2.3 step 2); `Err` for an unparsable value.
+    /// Whether `agent-inject` requests injection (injector.md §2.3 step 2); `Err` for an unparsable value.
     pub fn wants_injection(&self) -> Result<bool, String> {
         self.bool_or("agent-inject", false)
     }
@@ -148,7 +148,7 @@ pub enum TemplateKind {
     Json,
 }
 
-/// One discovered secret (§1.4).
+/// One discovered secret (injector.md §1.4).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Secret {
     pub raw_name: String,
@@ -165,7 +165,7 @@ pub struct Secret {
     pub error_on_missing_key: bool,
 }
 
-/// A resource quantity annotation, canonicalised at patch time (errors surface there, §1.3.5).
+/// A resource quantity annotation, canonicalised at patch time (errors surface there, injector.md §1.3.5).
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuantityAnnotation {
     /// `cpu`, `memory` or `ephemeral-storage`.
@@ -259,12 +259,12 @@ pub struct AgentSpec {
 }
 
 impl AgentSpec {
-    /// The persistent-cache case of §3.4.
+    /// The persistent-cache case of injector.md §3.4.
     pub fn persist_cache(&self) -> bool {
         self.cache_enable && self.pre_populate && !self.pre_populate_only
     }
 
-    /// Defaulting, parsing and validation of §2.3 steps 4–6.
+    /// Defaulting, parsing and validation of injector.md §2.3 steps 4–6.
     pub fn build(
         annotations: &Annotations,
         pod: &PodFacts,
@@ -337,7 +337,7 @@ fn check_json_patch(value: &str) -> Result<serde_json::Value, String> {
     }
 }
 
-/// Phase 2 (§1.2): the annotation map with injector defaults inserted.
+/// Phase 2 (injector.md §1.2): the annotation map with injector defaults inserted.
 pub fn defaulted(
     annotations: &Annotations,
     pod: &PodFacts,
@@ -361,7 +361,7 @@ pub fn defaulted(
         namespace,
         containers_csv: names.join(","),
     };
-    // Flip rule of §4.6, decided on the pod's own annotations.
+    // Flip rule of injector.md §4.6, decided on the pod's own annotations.
     let flip = !settings.set_security_context
         && a.get("agent-set-security-context").is_none()
         && [
@@ -489,7 +489,7 @@ fn sa_token(a: &Annotations, pod: &PodFacts) -> Result<(String, String, String),
     Err("failed to find service account volume mount".into())
 }
 
-/// Secret discovery (§1.4), ordered by raw name.
+/// Secret discovery (injector.md §1.4), ordered by raw name.
 pub fn discover_secrets(a: &Annotations) -> Result<Vec<Secret>, String> {
     const PREFIXES: [&str; 3] = [
         "agent-inject-secret-",

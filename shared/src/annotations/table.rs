@@ -2,7 +2,7 @@
 
 use super::defaults::InjectorDefaults;
 
-/// What a default is computed from during defaulting (§1.2).
+/// What a default is computed from during defaulting (injector.md §1.2).
 pub struct DefaultCtx<'a> {
     pub settings: &'a InjectorDefaults,
     /// The AdmissionRequest namespace.
@@ -22,7 +22,7 @@ pub enum DefaultFrom {
     Dyn(fn(&DefaultCtx<'_>) -> Option<String>),
 }
 
-/// The value grammar of an annotation (§1.1).
+/// The value grammar of an annotation (injector.md §1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueKind {
     Bool,
@@ -107,7 +107,7 @@ use ValueKind as K;
 
 /// Every annotation of injector.md §1.3 (76 distinct names; two are both a plain key and a family).
 pub static ANNOTATIONS: &[AnnotationDef] = &[
-    // §1.3.1 control and placement
+    // injector.md §1.3.1 control and placement
     def(
         "agent-inject",
         NoDefault,
@@ -216,7 +216,7 @@ pub static ANNOTATIONS: &[AnnotationDef] = &[
         K::JsonPatch,
         "RFC 6902 patch applied to the init container.",
     ),
-    // §1.3.2 secrets and templates
+    // injector.md §1.3.2 secrets and templates
     fam(
         "agent-inject-secret-",
         K::String,
@@ -296,7 +296,7 @@ pub static ANNOTATIONS: &[AnnotationDef] = &[
         K::Bool,
         "Also write the token to `<secret-volume-path>/token`.",
     ),
-    // §1.3.3 Vault connection and auto-auth
+    // injector.md §1.3.3 Vault connection and auto-auth
     def(
         "service",
         Dyn(|c| Some(c.settings.vault_address.clone())),
@@ -409,7 +409,7 @@ pub static ANNOTATIONS: &[AnnotationDef] = &[
         K::String,
         "Env VAULT_LOG_FORMAT.",
     ),
-    // §1.3.4 agent runtime tuning
+    // injector.md §1.3.4 agent runtime tuning
     def(
         "agent-revoke-on-shutdown",
         Dyn(|c| Some(bool_str(c.settings.revoke_on_shutdown))),
@@ -496,7 +496,7 @@ pub static ANNOTATIONS: &[AnnotationDef] = &[
         K::JsonOrString,
         "Telemetry stanza parameter.",
     ),
-    // §1.3.5 resources and security context
+    // injector.md §1.3.5 resources and security context
     def(
         "agent-limits-cpu",
         Dyn(|c| Some(c.settings.cpu_limit.clone())),

@@ -1,5 +1,5 @@
 //! Validation of a whole (merged) config: the per-stanza rules of agent.md §1.5–1.9 and the
-//! cross-field rules of §1.12, with upstream's messages where upstream has one. Pure.
+//! cross-field rules of agent.md §1.12, with upstream's messages where upstream has one. Pure.
 
 use super::error::ConfigError;
 use super::model::*;

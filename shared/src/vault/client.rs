@@ -1,5 +1,5 @@
 //! The Vault client: one pooled hyper connection pool per [`Client`], cheap views with a token
-//! or namespace, HTTP-level retries (§2.3), and the operations the agent and the template runtime
+//! or namespace, HTTP-level retries (agent.md §2.3), and the operations the agent and the template runtime
 //! need. Tokens are sent only in `X-Vault-Token` and never appear in errors or logs.
 
 use std::sync::Arc;

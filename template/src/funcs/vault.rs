@@ -22,7 +22,7 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
     })
 }
 
-/// `p` with surrounding spaces and `/` removed (dependency identity, §5.2).
+/// `p` with surrounding spaces and `/` removed (dependency identity, agent.md §5.2).
 pub fn clean_path(p: &str) -> String {
     p.trim().trim_matches('/').to_string()
 }
@@ -85,7 +85,7 @@ fn secret(env: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     }
 }
 
-/// The `*dependency.Secret` record a template sees (§4.2, §4.6).
+/// The `*dependency.Secret` record a template sees (agent.md §4.2, §4.6).
 pub fn secret_value(s: &Secret) -> Value {
     let data = match (&s.data_literal, &s.data) {
         (Some(j), _) => Value::from_json(j),

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use vaultlet_shared::config::GoDuration;
-use vaultlet_shared::vault::{ClientConfig, parse_go_bool};
+use vaultlet_shared::vault::{ClientConfig, parse_go_bool, proxy};
 
 /// Default Vault address.
 pub const DEFAULT_ADDRESS: &str = "https://127.0.0.1:8200";
@@ -27,6 +27,9 @@ pub struct Connection {
     pub tls_skip_verify: bool,
     pub namespace: Option<String>,
     pub timeout: Duration,
+    /// The outbound-proxy variables (`HTTPS_PROXY`, `NO_PROXY`, `VAULT_HTTP_PROXY`, …) as read at
+    /// resolve time, for the client's proxy choice.
+    pub proxy_env: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -104,6 +107,7 @@ impl Connection {
             tls_skip_verify: self.tls_skip_verify,
             namespace: self.namespace.clone(),
             timeout: self.timeout,
+            proxy_env: self.proxy_env.clone(),
             ..ClientConfig::default()
         }
     }
@@ -151,6 +155,7 @@ impl Connection {
             tls_skip_verify: skip,
             namespace: pick(flags.namespace.clone(), "NAMESPACE", &stanza.namespace),
             timeout,
+            proxy_env: proxy::capture(env),
         })
     }
 }
@@ -166,6 +171,28 @@ mod tests {
                 .find(|(n, _)| *n == k)
                 .map(|(_, v)| v.to_string())
         }
+    }
+
+    #[test]
+    fn proxy_variables_reach_the_client_config_and_nothing_else_does() {
+        let e = env(&[
+            ("HTTPS_PROXY", "http://proxy.internal:3128"),
+            ("NO_PROXY", "vault.local"),
+            ("HOME", "/home/vault"),
+        ]);
+        let c =
+            Connection::resolve(&ConnectionFlags::default(), &e, &StanzaValues::default()).unwrap();
+        let cfg = c.client_config();
+        assert_eq!(
+            cfg.proxy_env,
+            vec![
+                (
+                    "HTTPS_PROXY".to_string(),
+                    "http://proxy.internal:3128".to_string()
+                ),
+                ("NO_PROXY".to_string(), "vault.local".to_string()),
+            ]
+        );
     }
 
     #[test]

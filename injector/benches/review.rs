@@ -27,6 +27,7 @@ fn main() {
         vault_address: "https://vault.vault.svc:8200".into(),
         ..InjectorDefaults::default()
     };
+    #[allow(clippy::disallowed_methods)] // the bench's own knob
     let n: u32 = std::env::var("REVIEW_BENCH_N")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -16,6 +16,8 @@ use vaultlet_injector::settings::{PreviewSettings, Settings};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // The injector's command line is its settings step: flags and `AGENT_INJECT_*` are read here.
+    #[allow(clippy::disallowed_methods)]
     let env = |k: &str| std::env::var(k).ok();
     let flags = match cli::parse(std::env::args_os().collect(), &env) {
         Ok(Invocation::Version) => {

@@ -51,6 +51,9 @@ pub async fn run(
     s: Settings,
     ready: Option<tokio::sync::oneshot::Sender<std::net::SocketAddr>>,
 ) -> Result<(), StartupError> {
+    // The in-cluster Kubernetes environment (`KUBERNETES_SERVICE_HOST`, service-account files'
+    // namespace, `NAMESPACE`, `POD_NAME`), read where the API client is made.
+    #[allow(clippy::disallowed_methods)]
     let env = |k: &str| std::env::var(k).ok();
     run_with(s, ready, &env, || InCluster::from_env(&env)).await
 }

@@ -23,6 +23,7 @@ pub fn workspace_root() -> PathBuf {
 pub fn bao_binary() -> PathBuf {
     static BAO: OnceLock<PathBuf> = OnceLock::new();
     BAO.get_or_init(|| {
+        #[allow(clippy::disallowed_methods)] // the test harness's own setting
         if let Some(p) = std::env::var_os("VAULTLET_BAO").filter(|p| !p.is_empty()) {
             let p = PathBuf::from(p);
             assert!(p.exists(), "VAULTLET_BAO={} does not exist", p.display());

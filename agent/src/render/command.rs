@@ -44,6 +44,9 @@ pub fn resolve_argv(argv: &[String]) -> Option<Vec<String>> {
     }
 }
 
+// Looking `sh` up on the live PATH at exec time is what running a command means (Go's
+// `exec.LookPath`); it is not configuration.
+#[allow(clippy::disallowed_methods)]
 fn find_sh() -> Option<PathBuf> {
     let from_path = std::env::var_os("PATH").and_then(|p| {
         std::env::split_paths(&p)

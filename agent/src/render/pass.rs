@@ -10,6 +10,7 @@
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
@@ -72,11 +73,13 @@ impl Compiled {
     fn execute(
         &self,
         values: &HashMap<Dependency, Fetched>,
+        environment: &HashMap<String, String>,
     ) -> Result<(Rendered, bool), TemplateError> {
         match self {
             Compiled::Go(t) => {
                 let mut ctx = StoreCtx {
                     values,
+                    environment,
                     read_clock: Cell::new(false),
                 };
                 let r = t.execute(&mut ctx)?;
@@ -89,6 +92,8 @@ impl Compiled {
 
 struct StoreCtx<'a> {
     values: &'a HashMap<Dependency, Fetched>,
+    /// The agent's environment as the settings step read it (the `env` function).
+    environment: &'a HashMap<String, String>,
     /// Set when the template reads the clock (`timestamp`): its output can change with no new data.
     read_clock: Cell<bool>,
 }
@@ -98,7 +103,7 @@ impl Context for StoreCtx<'_> {
         self.values.get(dep).cloned().map(Ok)
     }
     fn env(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
+        self.environment.get(name).cloned()
     }
     fn now(&self) -> SystemTime {
         self.read_clock.set(true);
@@ -161,6 +166,8 @@ pub struct Passes {
     wake: Option<Instant>,
     /// The templates whose command runs after this pass, in config order, one per command.
     to_run: Vec<usize>,
+    /// What the `env` function reads ([`Passes::with_environment`]; empty by default).
+    environment: Arc<HashMap<String, String>>,
 }
 
 impl Passes {
@@ -186,7 +193,15 @@ impl Passes {
             fetching: HashSet::new(),
             wake: None,
             to_run: Vec::new(),
+            environment: Arc::default(),
         })
+    }
+
+    /// The environment the templates' `env` function reads (the agent's, as the settings step
+    /// read it once).
+    pub fn with_environment(mut self, environment: Arc<HashMap<String, String>>) -> Passes {
+        self.environment = environment;
+        self
     }
 
     /// One pass (agent.md §5.1 (3)): executes the templates whose data changed (or that read the
@@ -210,7 +225,7 @@ impl Passes {
                 continue;
             }
             s.dirty = false;
-            let r = match s.compiled.execute(values) {
+            let r = match s.compiled.execute(values, &self.environment) {
                 Ok((r, clock)) => {
                     s.reads_clock = clock;
                     r

@@ -33,6 +33,9 @@ pub struct RunnerSettings {
     pub backoff_max: Duration,
     /// Added to the agent's environment for commands (agent.md §5.9).
     pub command_env: Vec<(String, String)>,
+    /// The agent's environment, read once by the settings step: what the templates' `env`
+    /// function sees.
+    pub environment: Arc<HashMap<String, String>>,
 }
 
 enum Event {
@@ -52,7 +55,8 @@ pub async fn run(
     init: bool,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), RenderError> {
-    let mut passes = Passes::new(std::mem::take(&mut settings.jobs))?;
+    let mut passes = Passes::new(std::mem::take(&mut settings.jobs))?
+        .with_environment(settings.environment.clone());
     let store: Store = Arc::new(Mutex::new(HashMap::new()));
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let mut fetchers: HashMap<Dependency, JoinHandle<()>> = HashMap::new();
@@ -370,6 +374,7 @@ mod tests {
             backoff_base: Duration::from_millis(250),
             backoff_max: Duration::from_secs(60),
             command_env: Vec::new(),
+            environment: Default::default(),
         }
     }
 

@@ -36,8 +36,19 @@ pub use listeners::ListenerError;
 pub use templates::TemplateError;
 
 /// The process environment: the one place the agent reads it (tests pass a map instead).
+#[allow(clippy::disallowed_methods)] // the settings step is where the environment is read
 pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
+}
+
+/// The whole process environment, once, for the templates' `env` function (consul-template's
+/// `env` reads any variable); names or values that are not UTF-8 are left out, as a lookup of
+/// them by [`process_env`] finds nothing either.
+#[allow(clippy::disallowed_methods)] // the settings step is where the environment is read
+pub fn process_environment() -> std::collections::HashMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
 }
 
 /// Everything `vaultlet-agent agent` runs with.

@@ -5,6 +5,7 @@
 //! `source`/`contents`, a known `engine`: agent.md §1.12) are not repeated.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use vaultlet_shared::config::AgentConfig;
@@ -16,6 +17,8 @@ use crate::render::runner::{self, RunnerSettings, TemplateJob};
 use crate::render::schedule::Refresh;
 use crate::render::write::WriteSpec;
 use crate::template::Options;
+
+use super::process_environment;
 
 /// The template engine's retry backoff when `auto_auth.method.min_backoff`/`max_backoff` are
 /// unset (consul-template's defaults, not auto-auth's 1s/5m: agent.md §5.6).
@@ -138,6 +141,7 @@ pub fn resolve(
                 .filter(|d| !d.is_zero())
                 .unwrap_or(RETRY_BACKOFF_MAX),
             command_env: command_env(client),
+            environment: Arc::new(process_environment()),
         },
         exit_on_retry_failure: tc.exit_on_retry_failure,
     })

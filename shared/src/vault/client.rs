@@ -103,7 +103,12 @@ impl Client {
             Some(p) => proxy_for(&base, &|k: &str| {
                 (k == "VAULT_HTTP_PROXY").then(|| p.clone())
             }),
-            None => proxy_for(&base, &|k: &str| std::env::var(k).ok()),
+            None => proxy_for(&base, &|k: &str| {
+                cfg.proxy_env
+                    .iter()
+                    .find(|(name, _)| name == k)
+                    .map(|(_, v)| v.clone())
+            }),
         };
         if proxy.is_some() && base.starts_with("http://") {
             tracing::warn!(address = %base, "an outbound proxy is set but Vault's address is plain http://: connecting directly");

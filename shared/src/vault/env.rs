@@ -36,9 +36,13 @@ pub struct ClientConfig {
     /// How long a KV mount lookup is reused for later requests on the same path
     /// ([`super::client::MOUNT_TTL`], 5 min).
     pub mount_cache_ttl: Duration,
-    /// An explicit outbound proxy URL; `None` ⇒ from the environment by Go's rules (see
-    /// [`super::proxy`]).
+    /// An explicit outbound proxy URL; `None` ⇒ from [`ClientConfig::proxy_env`] by Go's rules
+    /// (see [`super::proxy`]).
     pub proxy: Option<String>,
+    /// The proxy variables of the environment ([`super::proxy::PROXY_VARS`]), as the caller's
+    /// settings step read them ([`super::proxy::capture`]); empty ⇒ no proxy. The client never
+    /// reads the process environment itself.
+    pub proxy_env: Vec<(String, String)>,
 }
 
 impl Default for ClientConfig {
@@ -62,6 +66,7 @@ impl Default for ClientConfig {
             max_connections_per_host: None,
             mount_cache_ttl: super::client::MOUNT_TTL,
             proxy: None,
+            proxy_env: Vec::new(),
         }
     }
 }
@@ -83,6 +88,11 @@ impl std::fmt::Debug for ClientConfig {
             .field("timeout", &self.timeout)
             .field("max_retries", &self.max_retries)
             .field("proxy", &self.proxy.as_ref().map(|_| "<set>"))
+            // Names only: a proxy URL may carry credentials.
+            .field(
+                "proxy_env",
+                &self.proxy_env.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }

@@ -30,6 +30,26 @@ pub enum Connector {
     Tunnel(Tunnel<HttpConnector>),
 }
 
+/// The environment variables [`proxy_for`] reads.
+pub const PROXY_VARS: [&str; 8] = [
+    "VAULT_HTTP_PROXY",
+    "VAULT_PROXY_ADDR",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
+/// The [`PROXY_VARS`] that `env` has, for [`super::ClientConfig::proxy_env`].
+pub fn capture(env: &dyn Fn(&str) -> Option<String>) -> Vec<(String, String)> {
+    PROXY_VARS
+        .iter()
+        .filter_map(|k| env(k).map(|v| (k.to_string(), v)))
+        .collect()
+}
+
 /// The proxy for `address` (a Vault URL), read through `env`: `Some((proxy uri, basic auth))`.
 pub fn proxy_for(
     address: &str,

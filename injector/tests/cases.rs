@@ -131,7 +131,7 @@ fn refusals_carry_the_spec_messages() {
     );
     assert_eq!(
         refusal(&pod(json!({INJECT: "true"}))),
-        "error validating agent configuration: no Vault role found"
+        "error validating agent configuration: no Vault role found; set the annotation vault.hashicorp.com/role"
     );
     let m = refusal(&pod(
         json!({INJECT: "true", "vault.hashicorp.com/role": "r", "vault.hashicorp.com/agent-json-patch": "{"}),

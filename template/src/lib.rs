@@ -76,6 +76,27 @@ impl Default for Options {
     }
 }
 
+/// The name the agent parses every template under: consul-template's `template.New("")`, so errors
+/// read `template: :LINE: …` (agent.md §5.6). The injector's admission check (injector.md §2.6)
+/// parses under the same name, so its messages are the agent's.
+pub const AGENT_TEMPLATE_NAME: &str = "";
+
+impl Options {
+    /// The parse options of a `template` stanza's delimiters as the agent reads them: an absent or
+    /// empty delimiter is the default (`{{`, `}}`). The one place that rule lives, shared by the
+    /// agent and the injector's admission check (injector.md §2.6).
+    pub fn with_delimiters(left: Option<&str>, right: Option<&str>) -> Options {
+        let pick = |d: Option<&str>, default: &str| {
+            d.filter(|d| !d.is_empty()).unwrap_or(default).to_owned()
+        };
+        Options {
+            left: pick(left, "{{"),
+            right: pick(right, "}}"),
+            ..Options::default()
+        }
+    }
+}
+
 /// What a template depends on; the identity of a fetch shared by all templates (§5.2).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Dependency {

@@ -78,16 +78,6 @@ pub fn settings(config: &AgentConfig, client: &ClientConfig) -> Result<RunnerSet
             }
         };
         let options = Options {
-            left: t
-                .left_delimiter
-                .clone()
-                .filter(|d| !d.is_empty())
-                .unwrap_or_else(|| "{{".into()),
-            right: t
-                .right_delimiter
-                .clone()
-                .filter(|d| !d.is_empty())
-                .unwrap_or_else(|| "}}".into()),
             missing_key_error: t.error_on_missing_key,
             denylist: t.function_denylist.clone(),
             sandbox_path: t
@@ -96,6 +86,7 @@ pub fn settings(config: &AgentConfig, client: &ClientConfig) -> Result<RunnerSet
                 .filter(|s| !s.is_empty())
                 .map(PathBuf::from),
             destination: Some(dest.clone()),
+            ..Options::with_delimiters(t.left_delimiter.as_deref(), t.right_delimiter.as_deref())
         };
         let argv = t.effective_command();
         let command = (!argv.is_empty()).then(|| CommandRun {

@@ -20,7 +20,9 @@ use super::pacing::Pacer;
 use super::quiescence::{Quiescence, Verdict};
 use super::schedule::{self, Next, Refresh};
 use super::write::{self, WriteSpec};
-use crate::template::{Context, Dependency, Fetched, Options, Rendered, Template};
+use crate::template::{
+    AGENT_TEMPLATE_NAME, Context, Dependency, Fetched, Options, Rendered, Template,
+};
 
 /// One `template` stanza, ready to run.
 #[derive(Clone, Debug)]
@@ -123,7 +125,7 @@ pub fn parse_all(jobs: &[TemplateJob]) -> Result<Vec<Compiled>, String> {
             let c = if j.handlebars {
                 HbTemplate::parse(&j.text).map(Compiled::Handlebars)
             } else {
-                Template::parse("", &j.text, j.options.clone())
+                Template::parse(AGENT_TEMPLATE_NAME, &j.text, j.options.clone())
                     .map(Compiled::Go)
                     .map_err(|e| e.to_string())
             };

@@ -510,7 +510,8 @@ fn random_bodies_and_annotation_values_never_panic() {
 /// keys are summed up.
 #[test]
 fn misspelt_keys_warn_even_when_nothing_is_injected() {
-    let p = pod(json!({"vault.hashicorp.com/agent-injet": "true", "vault.hashicorp.com/role": "r"}));
+    let p =
+        pod(json!({"vault.hashicorp.com/agent-injet": "true", "vault.hashicorp.com/role": "r"}));
     for api in ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"] {
         let r: Value =
             serde_json::from_slice(&review(&review_of(&p, "default", api), &settings()).unwrap())
@@ -548,17 +549,21 @@ fn checks_refuse_after_the_upstream_validation() {
         "error validating agent configuration: no Vault role found; set the annotation vault.hashicorp.com/role"
     );
     // The auth type is checked before the templates.
-    let m = refusal(&pod(json!({INJECT: "true", "vault.hashicorp.com/role": "r",
-        "vault.hashicorp.com/auth-type": "aws", "vault.hashicorp.com/agent-inject-template-x": "{{"})));
+    let m = refusal(&pod(
+        json!({INJECT: "true", "vault.hashicorp.com/role": "r",
+        "vault.hashicorp.com/auth-type": "aws", "vault.hashicorp.com/agent-inject-template-x": "{{"}),
+    ));
     assert!(
         m.starts_with("error validating agent configuration: annotation vault.hashicorp.com/auth-type: \"aws\""),
         "{m}"
     );
     // Templates that parse are admitted: every default-template kind and the test pods' own.
     for kind in ["map", "json", "JSON"] {
-        let r = respond(&pod(json!({INJECT: "true", "vault.hashicorp.com/role": "r",
+        let r = respond(&pod(
+            json!({INJECT: "true", "vault.hashicorp.com/role": "r",
             "vault.hashicorp.com/agent-inject-secret-db": "database/creds/db-app",
-            "vault.hashicorp.com/agent-inject-default-template": kind})));
+            "vault.hashicorp.com/agent-inject-default-template": kind}),
+        ));
         assert_eq!(r["response"]["allowed"], true, "{kind}: {r}");
         assert!(r["response"].get("warnings").is_none(), "{kind}: {r}");
     }

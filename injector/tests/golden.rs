@@ -130,7 +130,11 @@ fn golden_answer(case: &str, suffix: &str, flavor: AgentFlavor) -> Value {
     let file = format!("checks-{case}{suffix}.response.json");
     let path = format!("{}/tests/data/{file}", env!("CARGO_MANIFEST_DIR"));
     if std::env::var_os("VAULTLET_BLESS").is_some() && !std::path::Path::new(&path).exists() {
-        std::fs::write(&path, serde_json::to_string_pretty(&response).unwrap() + "\n").unwrap();
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&response).unwrap() + "\n",
+        )
+        .unwrap();
     }
     let expected: Value = serde_json::from_str(&data(&file)).unwrap();
     assert_eq!(
@@ -147,7 +151,10 @@ fn checks_a_broken_template_is_refused_and_the_misspelt_key_warned_about() {
     let r = golden_answer("broken-template", "", AgentFlavor::Vaultlet);
     assert_eq!(r["allowed"], false);
     let m = r["status"]["message"].as_str().unwrap();
-    assert!(m.contains("vault.hashicorp.com/agent-inject-template-db: template: :1:"), "{m}");
+    assert!(
+        m.contains("vault.hashicorp.com/agent-inject-template-db: template: :1:"),
+        "{m}"
+    );
     assert_eq!(r["warnings"].as_array().unwrap().len(), 1);
 }
 
@@ -164,7 +171,10 @@ fn checks_warnings_for_misspelt_keys_and_values_without_effect() {
     assert_eq!(r["allowed"], true);
     assert_eq!(r["patchType"], "JSONPatch");
     let warnings = r["warnings"].as_array().unwrap();
-    assert!(warnings.iter().all(|w| w.as_str().unwrap().len() <= 120), "{r}");
+    assert!(
+        warnings.iter().all(|w| w.as_str().unwrap().len() <= 120),
+        "{r}"
+    );
     // With an upstream agent the same values have an effect: only the unknown keys remain.
     let r = golden_answer("warnings", ".vault", AgentFlavor::Vault);
     assert!(
@@ -184,7 +194,10 @@ fn checks_auth_types_the_injected_agent_cannot_use_are_refused() {
     let r = golden_answer("auth-type-gcp", ".openbao", AgentFlavor::Openbao);
     assert_eq!(r["allowed"], false);
     // Vault Agent has a gcp method.
-    let (resp, pod) = run(&data("checks-auth-type-gcp.review.json"), AgentFlavor::Vault);
+    let (resp, pod) = run(
+        &data("checks-auth-type-gcp.review.json"),
+        AgentFlavor::Vault,
+    );
     assert_eq!(resp["response"]["allowed"], true, "{resp}");
     assert!(pod.is_some());
 }

@@ -812,10 +812,8 @@ fn admission_checks_refuse_and_warn_over_https() {
         ),
         "{warnings:?}"
     );
-    let text = String::from_utf8(
-        https(inj.addr, &b.ca_pem, "GET", "/metrics", None, vec![]).body,
-    )
-    .unwrap();
+    let text = String::from_utf8(https(inj.addr, &b.ca_pem, "GET", "/metrics", None, vec![]).body)
+        .unwrap();
     for line in [
         "vaultlet_injector_refusals_total{reason=\"template\"} 1",
         // One unknown key in the refused pod, three in the admitted one.

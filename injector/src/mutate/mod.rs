@@ -135,7 +135,7 @@ pub fn decide(pod: &Pod, namespace: &str, settings: &InjectorDefaults) -> Decisi
 
 /// [`decide`], with the warnings for the answer (injector.md §2.6): unknown keys for every pod,
 /// values without effect for a pod that gets the agent. The refusing checks run after validation
-/// (§2.3 step 6), before the patch.
+/// (injector.md §2.3 step 6), before the patch.
 pub fn decide_with_warnings(
     pod: &Pod,
     namespace: &str,

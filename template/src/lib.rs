@@ -263,3 +263,19 @@ pub struct Failed {
     pub used: Vec<Dependency>,
     pub missing: Vec<Dependency>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delimiters_default_when_absent_or_empty_and_errors_carry_the_agents_name() {
+        let o = Options::with_delimiters(None, Some(""));
+        assert_eq!((o.left.as_str(), o.right.as_str()), ("{{", "}}"));
+        let o = Options::with_delimiters(Some("[["), Some("]]"));
+        assert_eq!((o.left.as_str(), o.right.as_str()), ("[[", "]]"));
+        assert!(Template::parse(AGENT_TEMPLATE_NAME, "{{ [[ .x ]]", o.clone()).is_ok());
+        let e = Template::parse(AGENT_TEMPLATE_NAME, "[[ .x ", o).unwrap_err();
+        assert!(e.to_string().starts_with("parse: template: :1: "), "{e}");
+    }
+}

@@ -260,6 +260,28 @@ mod tests {
     }
 
     #[test]
+    fn delimiters_and_template_names_are_the_ones_the_injector_checks_with() {
+        // injector.md §2.6: the injector parses with `Options::with_delimiters` and
+        // `AGENT_TEMPLATE_NAME`, so the agent must read the stanza the same way.
+        let cfg = AgentConfig::from_json_str(
+            r#"{"auto_auth":{"method":{"type":"token_file","config":{"token_file_path":"/t"}}},"template":[{"destination":"/tmp/x","contents":"{{ [[ .x","left_delimiter":"[[","right_delimiter":"]]"},{"destination":"/tmp/y","contents":"a","left_delimiter":""}]}"#,
+        )
+        .unwrap()
+        .config;
+        let s = settings(&cfg, &ClientConfig::default()).unwrap();
+        let delims: Vec<(&str, &str)> = s
+            .jobs
+            .iter()
+            .map(|j| (j.options.left.as_str(), j.options.right.as_str()))
+            .collect();
+        assert_eq!(delims, vec![("[[", "]]"), ("{{", "}}")]);
+        let Err(e) = runner::parse_all(&s.jobs) else {
+            panic!("`[[ .x` without `]]` parsed")
+        };
+        assert!(e.contains(": parse: template: :1: "), "{e}");
+    }
+
+    #[test]
     fn commands_get_the_vault_connection() {
         let c = ClientConfig {
             address: "http://127.0.0.1:8200".into(),

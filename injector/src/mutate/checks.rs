@@ -6,7 +6,9 @@
 
 use vaultlet_shared::annotations::known::{is_known, nearest_known, no_effect_with_vaultlet};
 use vaultlet_shared::annotations::{AgentFlavor, AgentSpec, Annotations};
-use vaultlet_template::{AGENT_TEMPLATE_NAME, Options, Template, TemplateError};
+use vaultlet_template::{
+    AGENT_TEMPLATE_NAME, CallEnv, Func, Options, Template, TemplateError, Value,
+};
 
 use super::agent_config::{template_contents, template_delimiters};
 
@@ -135,6 +137,27 @@ pub fn no_effect(pod: &Annotations, flavor: AgentFlavor, out: &mut Vec<Warning>)
     }
 }
 
+/// The functions a template may name for an upstream agent: ours (consul-template's), and any
+/// other `sprig_*` name except the non-hermetic ones upstream leaves out too (docs/differences.md):
+/// upstream has every hermetic Sprig function, our engine a subset, and a template only upstream
+/// can run must not be refused for it.
+fn upstream_lookup(name: &str) -> Option<Func> {
+    if let Some(f) = vaultlet_template::exec::default_lookup(name) {
+        return Some(f);
+    }
+    let sprig = name.strip_prefix("sprig_")?;
+    let non_hermetic = sprig == "now"
+        || sprig.starts_with("date")
+        || sprig.starts_with("rand")
+        || matches!(sprig, "uuidv4" | "env" | "expandenv" | "getHostByName");
+    (!non_hermetic).then_some(unchecked as Func)
+}
+
+/// Stands for a function only the upstream agent has; never called (templates are only parsed).
+fn unchecked(_: &mut CallEnv<'_>, _: &[Value]) -> Result<Value, String> {
+    Err("not available in vaultlet".into())
+}
+
 /// The refusing checks, on a pod whose spec is valid: the auth type, then every template the agent
 /// will parse, in secret order. Nothing to check when no agent container is injected or the agent
 /// reads its config from a ConfigMap.
@@ -148,7 +171,7 @@ pub fn refusals(
         return Ok(());
     }
     auth_type(spec, pod, flavor)?;
-    templates(spec, pod)
+    templates(spec, pod, flavor)
 }
 
 /// The auth type against the list of what the flavor's agent can log in with.
@@ -176,15 +199,23 @@ pub fn auth_type(
 
 /// Every template with contents (inline or default; a template file lives in the agent container
 /// and cannot be read here) parsed as the agent parses it: same name, same delimiters, same
-/// functions.
-pub fn templates(spec: &AgentSpec, pod: &Annotations) -> Result<(), CheckError> {
+/// functions (for an upstream agent, see [`upstream_lookup`]).
+pub fn templates(
+    spec: &AgentSpec,
+    pod: &Annotations,
+    flavor: AgentFlavor,
+) -> Result<(), CheckError> {
     for s in &spec.secrets {
         let Some(text) = template_contents(spec, s) else {
             continue;
         };
         let (left, right) = template_delimiters(s);
         let opts = Options::with_delimiters(Some(left), Some(right));
-        let Err(e) = Template::parse(AGENT_TEMPLATE_NAME, &text, opts) else {
+        let parsed = match flavor {
+            AgentFlavor::Vaultlet => Template::parse(AGENT_TEMPLATE_NAME, &text, opts),
+            _ => Template::parse_with(AGENT_TEMPLATE_NAME, &text, opts, &upstream_lookup),
+        };
+        let Err(e) = parsed else {
             continue;
         };
         // The default template holds the secret's path: that is the value to fix.
@@ -278,14 +309,28 @@ mod tests {
             e.to_string(),
             "annotation openbao.org/agent-inject-template-x: template: :1: function \"secrt\" not defined"
         );
-        // The upstream flavors parse with the same functions.
-        assert!(
-            refusal(
-                &[("vault.hashicorp.com/agent-inject-template-x", "{{ secrt }}")],
-                AgentFlavor::Vault
-            )
-            .is_some()
-        );
+        // The upstream flavors parse with the same functions, and every hermetic Sprig function
+        // (upstream has all of them, our engine a subset).
+        fn t(v: &str) -> [(&str, &str); 1] {
+            [("vault.hashicorp.com/agent-inject-template-x", v)]
+        }
+        assert!(refusal(&t("{{ secrt }}"), AgentFlavor::Vault).is_some());
+        let semver = t("{{ sprig_semver \"1.2.3\" }}");
+        assert!(refusal(&semver, AgentFlavor::Vaultlet).is_some());
+        assert_eq!(refusal(&semver, AgentFlavor::Vault), None);
+        assert_eq!(refusal(&semver, AgentFlavor::Openbao), None);
+        for f in [
+            "sprig_now",
+            "sprig_date",
+            "sprig_randAlpha",
+            "sprig_env",
+            "sprig_uuidv4",
+        ] {
+            let e = refusal(&t(&format!("{{{{ {f} }}}}")), AgentFlavor::Vault);
+            assert!(e.is_some(), "{f}");
+        }
+        // A syntax error is one for every agent.
+        assert!(refusal(&t("{{ sprig_semver }"), AgentFlavor::Vault).is_some());
     }
 
     #[test]

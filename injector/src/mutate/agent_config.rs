@@ -71,9 +71,9 @@ fn default_template(kind: TemplateKind, path: &str) -> String {
     }
 }
 
-/// The `contents` of a secret's `template` stanza (injector.md §3.3): its inline template, else the default
-/// template with its path; `None` when the template is a file in the agent container (`source`).
-/// The admission check (injector.md §2.6) parses exactly this text.
+/// The `contents` of a secret's `template` stanza (injector.md §3.3): its inline template, else the
+/// default template with its path; `None` when the template is a file in the agent container
+/// (`source`). The admission check (injector.md §2.6) parses exactly this text.
 pub fn template_contents<'a>(spec: &AgentSpec, s: &'a Secret) -> Option<Cow<'a, str>> {
     if !s.template_file.is_empty() {
         None
@@ -84,7 +84,8 @@ pub fn template_contents<'a>(spec: &AgentSpec, s: &'a Secret) -> Option<Cow<'a, 
     }
 }
 
-/// The delimiters of a secret's `template` stanza (injector.md §3.3): the annotations', else `{{` and `}}`.
+/// The delimiters of a secret's `template` stanza (injector.md §3.3): the annotations', else `{{`
+/// and `}}`.
 pub fn template_delimiters(s: &Secret) -> (&str, &str) {
     (
         if s.left_delim.is_empty() {

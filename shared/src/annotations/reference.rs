@@ -338,8 +338,9 @@ validation) say `error validating agent configuration: annotation <prefix><key>â
   that does not exist refuses the pod with the Go-style position, e.g.
   `annotation vault.hashicorp.com/agent-inject-template-db: template: :1: unexpected "}" in operand`.
   With an upstream agent (`vault`, `openbao` flavors) a `sprig_*` function vaultlet lacks is not an
-  error, since upstream has every hermetic Sprig function. Templates read from a file (`agent-inject-template-file-<name>`) live in the agent container and are
-  not checked; neither are templates in config-map mode.
+  error, since upstream has every hermetic Sprig function. Templates read from a file
+  (`agent-inject-template-file-<name>`) live in the agent container and are not checked; neither are
+  templates in config-map mode.
 - **Auth type.** An `auth-type` the injected agent has no login method for is refused with the list of
   the ones it has, which depends on `AGENT_INJECT_AGENT_FLAVOR`:
 "#;

@@ -9,8 +9,9 @@ use serde_json::value::RawValue;
 use tracing::field::Empty;
 use vaultlet_shared::annotations::InjectorDefaults;
 
+use crate::mutate::checks::{self, Warning};
 use crate::mutate::pod::{Pod, PodError};
-use crate::mutate::{Decision, decide};
+use crate::mutate::{Decision, decide_with_warnings};
 
 const V1: &str = "admission.k8s.io/v1";
 const V1BETA1: &str = "admission.k8s.io/v1beta1";
@@ -51,6 +52,10 @@ pub struct Outcome {
     pub namespace_is_empty: bool,
     /// The request's namespace, for metrics (logs have it from the [`review_span`]).
     pub namespace: String,
+    /// Which step refused the pod (a bounded label, `Refusal::reason`), when it was refused.
+    pub refusal_reason: Option<&'static str>,
+    /// The warnings found (injector.md §2.6), also those the answer left out for length.
+    pub warnings: Vec<Warning>,
 }
 
 /// The span one review is handled in, to be entered before [`review_with_outcome`] runs: it
@@ -212,9 +217,27 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     let _ = serde_json::to_writer(&mut *out, s);
 }
 
+/// `,"warnings":[…]` (`AdmissionResponse.warnings`, a list of strings kubectl prints), at most
+/// `checks::MAX_WARNINGS` of them; nothing without warnings.
+fn put_warnings(out: &mut Vec<u8>, warnings: &[Warning]) {
+    if warnings.is_empty() {
+        return;
+    }
+    let (list, more) = checks::shown(warnings);
+    out.extend_from_slice(br#","warnings":["#);
+    let texts = list.iter().map(|w| w.text.as_str()).chain(more.as_deref());
+    for (i, text) in texts.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        put_str(out, text);
+    }
+    out.push(b']');
+}
+
 /// The AdmissionReview answer, written straight into one buffer: the base64 patch, the bulk of
-/// it, needs no escaping and is encoded in place. Fields in upstream's order.
-fn write_review(api_version: &str, uid: &str, answer: Answer<'_>) -> Vec<u8> {
+/// it, needs no escaping and is encoded in place. Fields in upstream's order, then `warnings`.
+fn write_review(api_version: &str, uid: &str, answer: Answer<'_>, warnings: &[Warning]) -> Vec<u8> {
     let patch_len = match &answer {
         Answer::Patch(p) => base64::encoded_len(p.len(), true).unwrap_or(0),
         _ => 0,
@@ -225,7 +248,7 @@ fn write_review(api_version: &str, uid: &str, answer: Answer<'_>) -> Vec<u8> {
     out.extend_from_slice(br#","response":{"uid":"#);
     put_str(&mut out, uid);
     match answer {
-        Answer::Allow => out.extend_from_slice(br#","allowed":true}}"#),
+        Answer::Allow => out.extend_from_slice(br#","allowed":true"#),
         Answer::Patch(patch) => {
             out.extend_from_slice(br#","allowed":true,"patch":""#);
             let at = out.len();
@@ -234,14 +257,16 @@ fn write_review(api_version: &str, uid: &str, answer: Answer<'_>) -> Vec<u8> {
                 .encode_slice(patch, &mut out[at..])
                 .unwrap_or(0);
             out.truncate(at + n);
-            out.extend_from_slice(br#"","patchType":"JSONPatch"}}"#);
+            out.extend_from_slice(br#"","patchType":"JSONPatch""#);
         }
         Answer::Refuse(message) => {
             out.extend_from_slice(br#","allowed":false,"status":{"metadata":{},"message":"#);
             put_str(&mut out, message);
-            out.extend_from_slice(b"}}}");
+            out.push(b'}');
         }
     }
+    put_warnings(&mut out, warnings);
+    out.extend_from_slice(b"}}");
     out
 }
 
@@ -262,16 +287,22 @@ pub fn review_with_outcome(
         namespace_is_empty: req.namespace.is_empty(),
         ..Outcome::default()
     };
-    let decision = match req.pod {
-        Ok(pod) => decide(&pod, &req.namespace, settings),
-        Err(e) => Decision::Refuse(e.into()),
+    let (decision, warnings) = match req.pod {
+        Ok(pod) => decide_with_warnings(&pod, &req.namespace, settings),
+        Err(e) => (Decision::Refuse(e.into()), Vec::new()),
     };
     let bytes = match decision {
-        Decision::Skip => write_review(req.api_version, &req.uid, Answer::Allow),
+        Decision::Skip => write_review(req.api_version, &req.uid, Answer::Allow, &warnings),
         Decision::Refuse(refusal) => {
             outcome.refused = true;
+            outcome.refusal_reason = Some(refusal.reason());
             let message = refusal.to_string();
-            write_review(req.api_version, &req.uid, Answer::Refuse(&message))
+            write_review(
+                req.api_version,
+                &req.uid,
+                Answer::Refuse(&message),
+                &warnings,
+            )
         }
         Decision::Patch {
             patch,
@@ -283,10 +314,11 @@ pub fn review_with_outcome(
             outcome.sidecar_injected = sidecar;
             let patch =
                 serde_json::to_vec(&patch).map_err(|e| AdmissionError::Decode(e.to_string()))?;
-            write_review(req.api_version, &req.uid, Answer::Patch(&patch))
+            write_review(req.api_version, &req.uid, Answer::Patch(&patch), &warnings)
         }
     };
     outcome.namespace = req.namespace;
+    outcome.warnings = warnings;
     Ok((bytes, outcome))
 }
 

@@ -1,5 +1,6 @@
 //! Prometheus metrics with upstream's names and help texts (injector.md §6.6), served in the text
-//! format at `-telemetry-path` when it is set.
+//! format at `-telemetry-path` when it is set; and ours (extension): refusals and warnings by reason
+//! (injector.md §2.6).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -26,6 +27,12 @@ struct NamespaceLabel {
     namespace: String,
 }
 
+/// A bounded reason label (`Refusal::reason`, `WarningKind::label`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
 /// The injector's metrics.
 pub struct Metrics {
     registry: Registry,
@@ -33,6 +40,8 @@ pub struct Metrics {
     duration: Histogram,
     injections: Family<InjectionLabels, Counter>,
     failures: Family<NamespaceLabel, Counter>,
+    refusals: Family<ReasonLabel, Counter>,
+    warnings: Family<ReasonLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -69,12 +78,26 @@ impl Metrics {
             "Total count of failed Agent Sidecar injections by namespace",
             failures.clone(),
         );
+        let refusals = Family::<ReasonLabel, Counter>::default();
+        let warnings = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "vaultlet_injector_refusals",
+            "Pods refused, by the step that refused them",
+            refusals.clone(),
+        );
+        registry.register(
+            "vaultlet_injector_admission_warnings",
+            "Warnings returned with admission answers, by reason",
+            warnings.clone(),
+        );
         Self {
             registry,
             queue,
             duration,
             injections,
             failures,
+            refusals,
+            warnings,
         }
     }
 
@@ -89,6 +112,16 @@ impl Metrics {
 
     /// Counts what a review decided.
     pub fn record(&self, o: &Outcome) {
+        for w in &o.warnings {
+            self.warnings
+                .get_or_create(&ReasonLabel {
+                    reason: w.kind.label(),
+                })
+                .inc();
+        }
+        if let Some(reason) = o.refusal_reason {
+            self.refusals.get_or_create(&ReasonLabel { reason }).inc();
+        }
         if o.refused {
             self.failures
                 .get_or_create(&NamespaceLabel {
@@ -172,6 +205,7 @@ mod tests {
         m.record(&Outcome {
             refused: true,
             namespace: "kube-system".into(),
+            refusal_reason: Some("system_namespace"),
             ..Outcome::default()
         });
         // Allowed but skipped: counts nowhere.
@@ -199,5 +233,46 @@ mod tests {
             "vault_agent_injector_failed_injections_by_namespace_total{namespace=\"kube-system\"} 1"
         ), "{text}");
         assert!(text.contains("# HELP vault_agent_injector_injections_by_namespace Total count of Agent Sidecar injections by namespace"), "{text}");
+        assert!(
+            text.contains("vaultlet_injector_refusals_total{reason=\"system_namespace\"} 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn refusals_and_warnings_are_counted_by_reason() {
+        use crate::mutate::checks::{Warning, WarningKind};
+        let m = Metrics::new();
+        let w = |kind| Warning {
+            kind,
+            text: "w".into(),
+        };
+        m.record(&Outcome {
+            patched: true,
+            init_injected: true,
+            namespace: "app".into(),
+            warnings: vec![
+                w(WarningKind::UnknownKey),
+                w(WarningKind::UnknownKey),
+                w(WarningKind::NoEffect),
+            ],
+            ..Outcome::default()
+        });
+        m.record(&Outcome {
+            refused: true,
+            namespace: "app".into(),
+            refusal_reason: Some("template"),
+            warnings: vec![w(WarningKind::UnknownKey)],
+            ..Outcome::default()
+        });
+        let text = m.encode();
+        for line in [
+            "vaultlet_injector_admission_warnings_total{reason=\"unknown_key\"} 3",
+            "vaultlet_injector_admission_warnings_total{reason=\"no_effect\"} 1",
+            "vaultlet_injector_refusals_total{reason=\"template\"} 1",
+            "vault_agent_injector_failed_injections_by_namespace_total{namespace=\"app\"} 1",
+        ] {
+            assert!(text.contains(line), "{line}\n{text}");
+        }
     }
 }

@@ -84,8 +84,13 @@ async fn mutate(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes
     // below (and in the pipeline) names the request (injector.md §6.7).
     review_span().in_scope(|| match review_with_outcome(&body, &st.defaults) {
         Ok((out, outcome)) => {
+            // The span names the request (uid, namespace, kind, pod); these add why.
+            for w in &outcome.warnings {
+                tracing::info!(reason = w.kind.label(), warning = %w.text, "annotation warning");
+            }
             if outcome.refused {
-                tracing::warn!("refused the pod");
+                let reason = outcome.refusal_reason.unwrap_or("");
+                tracing::warn!(reason, "refused the pod");
             } else if outcome.patched {
                 tracing::info!(
                     init = outcome.init_injected,

@@ -131,7 +131,7 @@ fn refusals_carry_the_spec_messages() {
     );
     assert_eq!(
         refusal(&pod(json!({INJECT: "true"}))),
-        "error validating agent configuration: no Vault role found"
+        "error validating agent configuration: no Vault role found; set the annotation vault.hashicorp.com/role"
     );
     let m = refusal(&pod(
         json!({INJECT: "true", "vault.hashicorp.com/role": "r", "vault.hashicorp.com/agent-json-patch": "{"}),
@@ -502,5 +502,69 @@ fn random_bodies_and_annotation_values_never_panic() {
         );
         let out = review(&review_of(&p, "d", "admission.k8s.io/v1"), &settings);
         assert!(out.is_ok(), "{key}={value:?}");
+    }
+}
+
+/// Checks at admission (injector.md §2.6) that need no golden file: a pod whose `agent-inject` key
+/// is misspelt is left alone but told so, in either AdmissionReview version; too many unknown
+/// keys are summed up.
+#[test]
+fn misspelt_keys_warn_even_when_nothing_is_injected() {
+    let p =
+        pod(json!({"vault.hashicorp.com/agent-injet": "true", "vault.hashicorp.com/role": "r"}));
+    for api in ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"] {
+        let r: Value =
+            serde_json::from_slice(&review(&review_of(&p, "default", api), &settings()).unwrap())
+                .unwrap();
+        assert_eq!(
+            r["response"],
+            json!({"uid": "u-1", "allowed": true, "warnings": [
+                "unknown annotation vault.hashicorp.com/agent-injet; did you mean vault.hashicorp.com/agent-inject?"
+            ]}),
+            "{api}"
+        );
+    }
+    let mut many = serde_json::Map::new();
+    many.insert(INJECT.into(), json!("true"));
+    many.insert("vault.hashicorp.com/role".into(), json!("r"));
+    for i in 0..20 {
+        many.insert(format!("vault.hashicorp.com/nope-{i:02}"), json!("x"));
+    }
+    let r = respond(&pod(Value::Object(many)));
+    assert_eq!(r["response"]["allowed"], true);
+    let w = r["response"]["warnings"].as_array().unwrap();
+    assert_eq!(w.len(), 8);
+    assert_eq!(w[0], "unknown annotation vault.hashicorp.com/nope-00");
+    assert_eq!(w[7], "13 more annotation warnings not shown");
+}
+
+#[test]
+fn checks_refuse_after_the_upstream_validation() {
+    // Upstream's validation comes first: no role beats a broken template.
+    let m = refusal(&pod(
+        json!({INJECT: "true", "vault.hashicorp.com/agent-inject-template-x": "{{"}),
+    ));
+    assert_eq!(
+        m,
+        "error validating agent configuration: no Vault role found; set the annotation vault.hashicorp.com/role"
+    );
+    // The auth type is checked before the templates.
+    let m = refusal(&pod(
+        json!({INJECT: "true", "vault.hashicorp.com/role": "r",
+        "vault.hashicorp.com/auth-type": "aws", "vault.hashicorp.com/agent-inject-template-x": "{{"}),
+    ));
+    assert!(
+        m.starts_with("error validating agent configuration: annotation vault.hashicorp.com/auth-type: \"aws\""),
+        "{m}"
+    );
+    // Templates that parse are admitted: every default-template kind and the test pods' own.
+    for kind in ["map", "json", "JSON"] {
+        let r = respond(&pod(
+            json!({INJECT: "true", "vault.hashicorp.com/role": "r",
+            "vault.hashicorp.com/agent-inject-secret-db": "database/creds/db-app",
+            "vault.hashicorp.com/agent-inject-default-template": kind}),
+        ));
+        assert_eq!(r["response"]["allowed"], true, "{kind}: {r}");
+        assert!(r["response"].get("warnings").is_none(), "{kind}: {r}");
     }
 }

@@ -1,6 +1,8 @@
 //! Golden tests: AdmissionReview fixtures in `tests/data/`, the patch applied with `json-patch`, the
 //! resulting pod compared (as parsed JSON) with the expected pod. `VAULT_CONFIG`/`BAO_CONFIG` values are
-//! compared decoded, as JSON objects.
+//! compared decoded, as JSON objects. The checks at admission (injector.md §2.6) have golden
+//! answers instead: `checks-*.review.json` against `checks-*[.<flavor>].response.json`, the whole
+//! `response` (refusal message, warnings) with the patch left out.
 
 // Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
 #![allow(clippy::disallowed_methods)]
@@ -65,6 +67,8 @@ pub fn run(review_json: &str, flavor: AgentFlavor) -> (Value, Option<Value>) {
 fn golden(case: &str, flavor: AgentFlavor) {
     let (resp, pod) = run(&data(&format!("{case}.review.json")), flavor);
     assert_eq!(resp["response"]["allowed"], true, "{resp}");
+    // These pods use known annotations only, each with an effect.
+    assert!(resp["response"].get("warnings").is_none(), "{resp}");
     let pod = pod.expect("a patch");
     let path = format!(
         "{}/tests/data/{case}.expected.json",
@@ -116,4 +120,96 @@ fn job_with_cache_listener_and_quit_v1beta1() {
 #[test]
 fn inject_containers_with_same_user_and_resources() {
     golden("inject-containers", AgentFlavor::Openbao);
+}
+
+/// The answer to `checks-<case>.review.json` against `checks-<case><suffix>.response.json`: the
+/// whole `response`, its patch replaced by `"<patch>"` (recorded once with `VAULTLET_BLESS=1`).
+fn golden_answer(case: &str, suffix: &str, flavor: AgentFlavor) -> Value {
+    let (resp, _) = run(&data(&format!("checks-{case}.review.json")), flavor);
+    let mut response = resp["response"].clone();
+    if response.get("patch").is_some() {
+        response["patch"] = Value::from("<patch>");
+    }
+    let file = format!("checks-{case}{suffix}.response.json");
+    let path = format!("{}/tests/data/{file}", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("VAULTLET_BLESS").is_some() && !std::path::Path::new(&path).exists() {
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&response).unwrap() + "\n",
+        )
+        .unwrap();
+    }
+    let expected: Value = serde_json::from_str(&data(&file)).unwrap();
+    assert_eq!(
+        response,
+        expected,
+        "{file}: got\n{}",
+        serde_json::to_string_pretty(&response).unwrap()
+    );
+    response
+}
+
+#[test]
+fn checks_a_broken_template_is_refused_and_the_misspelt_key_warned_about() {
+    let r = golden_answer("broken-template", "", AgentFlavor::Vaultlet);
+    assert_eq!(r["allowed"], false);
+    let m = r["status"]["message"].as_str().unwrap();
+    assert!(
+        m.contains("vault.hashicorp.com/agent-inject-template-db: template: :1:"),
+        "{m}"
+    );
+    assert_eq!(r["warnings"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn checks_an_unknown_function_with_custom_delimiters_is_refused() {
+    let r = golden_answer("bad-function", "", AgentFlavor::Vaultlet);
+    let m = r["status"]["message"].as_str().unwrap();
+    assert!(m.contains(":2: function \"upcase\" not defined"), "{m}");
+}
+
+#[test]
+fn checks_warnings_for_misspelt_keys_and_values_without_effect() {
+    let r = golden_answer("warnings", "", AgentFlavor::Vaultlet);
+    assert_eq!(r["allowed"], true);
+    assert_eq!(r["patchType"], "JSONPatch");
+    let warnings = r["warnings"].as_array().unwrap();
+    assert!(
+        warnings.iter().all(|w| w.as_str().unwrap().len() <= 120),
+        "{r}"
+    );
+    // With an upstream agent the same values have an effect: only the unknown keys remain.
+    let r = golden_answer("warnings", ".vault", AgentFlavor::Vault);
+    assert!(
+        r["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w.as_str().unwrap().starts_with("unknown annotation ")),
+        "{r}"
+    );
+}
+
+#[test]
+fn checks_auth_types_the_injected_agent_cannot_use_are_refused() {
+    let r = golden_answer("auth-type-gcp", "", AgentFlavor::Vaultlet);
+    assert_eq!(r["allowed"], false);
+    let r = golden_answer("auth-type-gcp", ".openbao", AgentFlavor::Openbao);
+    assert_eq!(r["allowed"], false);
+    // Vault Agent has a gcp method.
+    let (resp, pod) = run(
+        &data("checks-auth-type-gcp.review.json"),
+        AgentFlavor::Vault,
+    );
+    assert_eq!(resp["response"]["allowed"], true, "{resp}");
+    assert!(pod.is_some());
+}
+
+#[test]
+fn checks_the_missing_role_refusal_names_the_annotation() {
+    let r = golden_answer("no-role", "", AgentFlavor::Vaultlet);
+    assert_eq!(
+        r["status"]["message"],
+        "error validating agent configuration: no Vault role found; set the annotation vault.hashicorp.com/role"
+    );
 }

@@ -764,3 +764,88 @@ fn every_line_logged_while_handling_a_review_names_it() {
         assert_eq!(l["span"]["pod"], "api-0", "{l}");
     }
 }
+
+/// The checks at admission (injector.md §2.6) through the real server: a broken template is
+/// refused, misspelt keys come back as `response.warnings`, and both are counted by reason and
+/// logged in the review's span.
+#[test]
+fn admission_checks_refuse_and_warn_over_https() {
+    let (dir, _g, b) = setup();
+    let inj = Injector::start(
+        dir.path(),
+        &["-telemetry-path=/metrics", "-log-format=json"],
+        &[],
+    );
+    let post = |fixture: &str| -> Value {
+        let body = data(fixture);
+        let r = https(
+            inj.addr,
+            &b.ca_pem,
+            "POST",
+            "/mutate",
+            Some("application/json"),
+            body.clone().into_bytes(),
+        );
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let got: Value = serde_json::from_slice(&r.body).unwrap();
+        let want: Value =
+            serde_json::from_slice(&review(body.as_bytes(), &settings()).unwrap()).unwrap();
+        assert_eq!(got, want, "{fixture}");
+        got["response"].clone()
+    };
+    let refused = post("checks-broken-template.review.json");
+    assert_eq!(refused["allowed"], false);
+    let message = refused["status"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(
+            "error validating agent configuration: annotation vault.hashicorp.com/agent-inject-template-db: template: :1: "
+        ),
+        "{message}"
+    );
+    let warned = post("checks-warnings.review.json");
+    assert_eq!(warned["allowed"], true);
+    assert!(warned["patch"].is_string());
+    let warnings: Vec<&str> = warned["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert!(
+        warnings.contains(
+            &"unknown annotation vault.hashicorp.com/agent-inject-secrets-cfg; did you mean agent-inject-secret-cfg?"
+        ),
+        "{warnings:?}"
+    );
+    let text = String::from_utf8(https(inj.addr, &b.ca_pem, "GET", "/metrics", None, vec![]).body)
+        .unwrap();
+    for line in [
+        "vaultlet_injector_refusals_total{reason=\"template\"} 1",
+        // One unknown key in the refused pod, three in the admitted one.
+        "vaultlet_injector_admission_warnings_total{reason=\"unknown_key\"} 4",
+        "vaultlet_injector_admission_warnings_total{reason=\"no_effect\"} 2",
+    ] {
+        assert!(text.contains(line), "{line}\n{text}");
+    }
+    // The last line the two reviews log.
+    let (log, lines) = json_log_once(&inj, "injected the agent");
+    let refusal = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "refused the pod")
+        .unwrap_or_else(|| panic!("{log}"));
+    assert_eq!(refusal["fields"]["reason"], "template", "{refusal}");
+    assert_eq!(
+        refusal["span"]["uid"], "c0ffee00-0000-4000-8000-000000000001",
+        "{refusal}"
+    );
+    assert_eq!(refusal["span"]["namespace"], "app", "{refusal}");
+    let warning = lines
+        .iter()
+        .find(|l| {
+            l["fields"]["message"] == "annotation warning"
+                && l["span"]["uid"] == "c0ffee00-0000-4000-8000-000000000002"
+        })
+        .unwrap_or_else(|| panic!("{log}"));
+    assert_eq!(warning["fields"]["reason"], "unknown_key", "{warning}");
+    assert_eq!(warning["span"]["namespace"], "app", "{warning}");
+}

@@ -76,6 +76,27 @@ impl Default for Options {
     }
 }
 
+/// The name the agent parses every template under: consul-template's `template.New("")`, so errors
+/// read `template: :LINE: …` (agent.md §5.6). The injector's admission check (injector.md §2.6)
+/// parses under the same name, so its messages are the agent's.
+pub const AGENT_TEMPLATE_NAME: &str = "";
+
+impl Options {
+    /// The parse options of a `template` stanza's delimiters as the agent reads them: an absent or
+    /// empty delimiter is the default (`{{`, `}}`). The one place that rule lives, shared by the
+    /// agent and the injector's admission check (injector.md §2.6).
+    pub fn with_delimiters(left: Option<&str>, right: Option<&str>) -> Options {
+        let pick = |d: Option<&str>, default: &str| {
+            d.filter(|d| !d.is_empty()).unwrap_or(default).to_owned()
+        };
+        Options {
+            left: pick(left, "{{"),
+            right: pick(right, "}}"),
+            ..Options::default()
+        }
+    }
+}
+
 /// What a template depends on; the identity of a fetch shared by all templates (agent.md §5.2).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Dependency {
@@ -241,4 +262,20 @@ pub struct Failed {
     pub error: TemplateError,
     pub used: Vec<Dependency>,
     pub missing: Vec<Dependency>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delimiters_default_when_absent_or_empty_and_errors_carry_the_agents_name() {
+        let o = Options::with_delimiters(None, Some(""));
+        assert_eq!((o.left.as_str(), o.right.as_str()), ("{{", "}}"));
+        let o = Options::with_delimiters(Some("[["), Some("]]"));
+        assert_eq!((o.left.as_str(), o.right.as_str()), ("[[", "]]"));
+        assert!(Template::parse(AGENT_TEMPLATE_NAME, "{{ [[ .x ]]", o.clone()).is_ok());
+        let e = Template::parse(AGENT_TEMPLATE_NAME, "[[ .x ", o).unwrap_err();
+        assert!(e.to_string().starts_with("parse: template: :1: "), "{e}");
+    }
 }

@@ -22,8 +22,12 @@ const FORBIDDEN: &[&str] = &[
     "tokio",
 ];
 
-/// The `vaultlet_shared` items the engine may name: data types, no client.
-const SHARED_ALLOWED: &[&str] = &["vaultlet_shared::json", "vaultlet_shared::vault::Secret"];
+/// The `vaultlet_shared` items the engine may name: data types and the pure Go-compat layer, no client.
+const SHARED_ALLOWED: &[&str] = &[
+    "vaultlet_shared::json",
+    "vaultlet_shared::go",
+    "vaultlet_shared::vault::Secret",
+];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {

@@ -173,6 +173,27 @@ mod tests {
         );
     }
 
+    /// The injector refuses at admission the auth types our agent cannot use, from the list in
+    /// `vaultlet_shared::annotations::known` (injector.md §2.6): the agent must accept exactly it.
+    #[test]
+    fn accepts_exactly_the_auth_types_the_injector_admits() {
+        use vaultlet_shared::annotations::AgentFlavor;
+        use vaultlet_shared::annotations::known::{OPENBAO_AUTH_TYPES, VAULT_AUTH_TYPES};
+        let ours = AgentFlavor::Vaultlet.auth_types();
+        let candidates = VAULT_AUTH_TYPES
+            .iter()
+            .chain(OPENBAO_AUTH_TYPES)
+            .chain(ours)
+            .chain(&["userpass", "oidc", "token", "Kubernetes", ""]);
+        for t in candidates {
+            let known = match Method::from_config(t, None, &BTreeMap::new()) {
+                Ok(_) => true,
+                Err(e) => !e.to_string().contains("unknown auth method"),
+            };
+            assert_eq!(known, ours.contains(t), "{t:?}");
+        }
+    }
+
     #[test]
     fn mount_path_defaults_and_trailing_slash() {
         let cfg = map(json!({"role": "app", "token_path": "/nonexistent/t"}));

@@ -20,7 +20,9 @@ use super::error::RenderError;
 use super::handlebars::HbTemplate;
 use super::quiescence::{Quiescence, Verdict};
 use super::write::{self, WriteSpec};
-use crate::template::{Context, Dependency, Fetched, Options, Rendered, Template, TemplateError};
+use crate::template::{
+    AGENT_TEMPLATE_NAME, Context, Dependency, Fetched, Options, Rendered, Template, TemplateError,
+};
 
 /// One `template` stanza, ready to run.
 #[derive(Clone, Debug)]
@@ -61,7 +63,7 @@ impl Compiled {
         let c = if job.handlebars {
             HbTemplate::parse(&job.text).map(Compiled::Handlebars)
         } else {
-            Template::parse("", &job.text, job.options.clone()).map(Compiled::Go)
+            Template::parse(AGENT_TEMPLATE_NAME, &job.text, job.options.clone()).map(Compiled::Go)
         };
         c.map_err(|source| RenderError::Template {
             label: job.label(),

@@ -65,16 +65,6 @@ pub fn resolve(
             None => t.contents.clone().unwrap_or_default(),
         };
         let options = Options {
-            left: t
-                .left_delimiter
-                .clone()
-                .filter(|d| !d.is_empty())
-                .unwrap_or_else(|| "{{".into()),
-            right: t
-                .right_delimiter
-                .clone()
-                .filter(|d| !d.is_empty())
-                .unwrap_or_else(|| "}}".into()),
             missing_key_error: t.error_on_missing_key,
             denylist: t.function_denylist.clone(),
             sandbox_path: t
@@ -83,6 +73,7 @@ pub fn resolve(
                 .filter(|s| !s.is_empty())
                 .map(PathBuf::from),
             destination: Some(dest.clone()),
+            ..Options::with_delimiters(t.left_delimiter.as_deref(), t.right_delimiter.as_deref())
         };
         let argv = t.effective_command();
         let command = (!argv.is_empty()).then(|| CommandRun {
@@ -189,6 +180,30 @@ mod tests {
             .to_string();
         assert!(e.contains("template[1].source"), "{e}");
         assert!(e.contains("/nonexistent/vaultlet/y.tmpl"), "{e}");
+    }
+
+    #[test]
+    fn delimiters_and_template_names_are_the_ones_the_injector_checks_with() {
+        // injector.md §2.6: the injector parses with `Options::with_delimiters` and
+        // `AGENT_TEMPLATE_NAME`, so the agent must read the stanza the same way.
+        let cfg = config(
+            r#"{"template":[{"destination":"/tmp/x","contents":"{{ [[ .x","left_delimiter":"[[","right_delimiter":"]]"},{"destination":"/tmp/y","contents":"a","left_delimiter":""}]}"#,
+        );
+        let e = resolve(&cfg, &ClientConfig::default(), 12)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(": parse: template: :1: "), "{e}");
+        let cfg = config(
+            r#"{"template":[{"destination":"/tmp/x","contents":"{{ [[ .x ]]","left_delimiter":"[[","right_delimiter":"]]"},{"destination":"/tmp/y","contents":"a","left_delimiter":""}]}"#,
+        );
+        let s = resolve(&cfg, &ClientConfig::default(), 12).unwrap();
+        let delims: Vec<(&str, &str)> = s
+            .runner
+            .jobs
+            .iter()
+            .map(|j| (j.options.left.as_str(), j.options.right.as_str()))
+            .collect();
+        assert_eq!(delims, vec![("[[", "]]"), ("{{", "}}")]);
     }
 
     #[test]

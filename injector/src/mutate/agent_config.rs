@@ -1,9 +1,10 @@
 //! The generated Vault Agent configuration of injector.md §3, as `vaultlet_shared::config::AgentConfig`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use vaultlet_shared::annotations::{AgentSpec, TemplateKind, path_join};
+use vaultlet_shared::annotations::{AgentSpec, Secret, TemplateKind, path_join};
 use vaultlet_shared::config::{
     AgentApi, AgentConfig, AuthMethod, AutoAuth, Cache, CommandSpec, ConfigError, DurationError,
     FileMode, GoDuration, Listener, Persist, Sink, Telemetry, TemplateConfig, TemplateStanza,
@@ -70,6 +71,36 @@ fn default_template(kind: TemplateKind, path: &str) -> String {
     }
 }
 
+/// The `contents` of a secret's `template` stanza (injector.md §3.3): its inline template, else the
+/// default template with its path; `None` when the template is a file in the agent container
+/// (`source`). The admission check (injector.md §2.6) parses exactly this text.
+pub fn template_contents<'a>(spec: &AgentSpec, s: &'a Secret) -> Option<Cow<'a, str>> {
+    if !s.template_file.is_empty() {
+        None
+    } else if !s.template.is_empty() {
+        Some(Cow::Borrowed(&s.template))
+    } else {
+        Some(Cow::Owned(default_template(spec.default_template, &s.path)))
+    }
+}
+
+/// The delimiters of a secret's `template` stanza (injector.md §3.3): the annotations', else `{{`
+/// and `}}`.
+pub fn template_delimiters(s: &Secret) -> (&str, &str) {
+    (
+        if s.left_delim.is_empty() {
+            "{{"
+        } else {
+            &s.left_delim
+        },
+        if s.right_delim.is_empty() {
+            "}}"
+        } else {
+            &s.right_delim
+        },
+    )
+}
+
 fn templates(spec: &AgentSpec) -> Result<Vec<TemplateStanza>, AgentConfigError> {
     spec.secrets
         .iter()
@@ -79,13 +110,9 @@ fn templates(spec: &AgentSpec) -> Result<Vec<TemplateStanza>, AgentConfigError> 
             } else {
                 path_join(&s.mount_path, &s.file)
             };
-            let (contents, source) = if !s.template_file.is_empty() {
-                (None, Some(s.template_file.clone()))
-            } else if !s.template.is_empty() {
-                (Some(s.template.clone()), None)
-            } else {
-                (Some(default_template(spec.default_template, &s.path)), None)
-            };
+            let contents = template_contents(spec, s).map(Cow::into_owned);
+            let source = contents.is_none().then(|| s.template_file.clone());
+            let (left, right) = template_delimiters(s);
             let perms = if s.perms.is_empty() {
                 None
             } else {
@@ -99,16 +126,8 @@ fn templates(spec: &AgentSpec) -> Result<Vec<TemplateStanza>, AgentConfigError> 
             Ok(TemplateStanza {
                 destination: Some(destination),
                 contents,
-                left_delimiter: Some(if s.left_delim.is_empty() {
-                    "{{".into()
-                } else {
-                    s.left_delim.clone()
-                }),
-                right_delimiter: Some(if s.right_delim.is_empty() {
-                    "}}".into()
-                } else {
-                    s.right_delim.clone()
-                }),
+                left_delimiter: Some(left.to_owned()),
+                right_delimiter: Some(right.to_owned()),
                 command: opt(&s.command).map(CommandSpec::Shell),
                 source,
                 perms,

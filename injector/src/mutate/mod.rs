@@ -1,6 +1,7 @@
 //! Pod mutation: from a decoded Pod to the decision of injector.md §2.3 and its JSON patch (§2.4, §4).
 
 pub mod agent_config;
+pub mod checks;
 pub mod container;
 pub mod delivery;
 pub mod pod;
@@ -13,6 +14,7 @@ use serde_json::{Value, json};
 use vaultlet_shared::annotations::{AgentSpec, Annotations, InjectorDefaults, SpecError};
 
 pub use agent_config::{AgentConfigError, Role};
+use checks::{CheckError, Warning};
 use container::{ContainerError, agent_container};
 use delivery::DeliveryError;
 use pod::{Container, Pod, PodError, VolumeMount};
@@ -30,8 +32,27 @@ pub enum Refusal {
     SystemNamespace(String),
     #[error(transparent)]
     Spec(#[from] SpecError),
+    /// A check at admission (extension, injector.md §2.6).
+    #[error("error validating agent configuration: {0}")]
+    Check(#[from] CheckError),
     #[error("error creating patch for agent: {0}")]
     Patch(#[from] PatchError),
+}
+
+impl Refusal {
+    /// A bounded label for metrics and logs: which step refused the pod.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Pod(_) => "pod",
+            Self::InjectAnnotation(_) => "agent_inject",
+            Self::SystemNamespace(_) => "system_namespace",
+            Self::Spec(SpecError::Defaulting(_)) => "defaulting",
+            Self::Spec(SpecError::Parse(_)) => "annotation",
+            Self::Spec(SpecError::Validation(_)) => "validation",
+            Self::Check(c) => c.reason(),
+            Self::Patch(_) => "patch",
+        }
+    }
 }
 
 /// Why the JSON patch of a pod with a valid spec cannot be built.
@@ -114,24 +135,42 @@ pub fn spec_of(
 
 /// The whole decision pipeline for one pod.
 pub fn decide(pod: &Pod, namespace: &str, settings: &InjectorDefaults) -> Decision {
+    decide_with_warnings(pod, namespace, settings).0
+}
+
+/// [`decide`], with the warnings for the answer (injector.md §2.6): unknown keys for every pod,
+/// values without effect for a pod that gets the agent. The refusing checks run after validation
+/// (injector.md §2.3 step 6), before the patch.
+pub fn decide_with_warnings(
+    pod: &Pod,
+    namespace: &str,
+    settings: &InjectorDefaults,
+) -> (Decision, Vec<Warning>) {
     let a = annotations_of(pod);
+    let mut warnings = Vec::new();
+    checks::unknown_keys(&a, &mut warnings);
     match should_inject(pod, &a, namespace) {
-        Ok(false) => return Decision::Skip,
-        Err(e) => return Decision::Refuse(e),
+        Ok(false) => return (Decision::Skip, warnings),
+        Err(e) => return (Decision::Refuse(e), warnings),
         Ok(true) => {}
     }
     let spec = match AgentSpec::build(&a, &pod.facts(), namespace, settings) {
         Ok(s) => s,
-        Err(e) => return Decision::Refuse(e.into()),
+        Err(e) => return (Decision::Refuse(e.into()), warnings),
     };
-    match build_patch(pod, &spec, settings) {
+    checks::no_effect(&a, settings.agent_flavor, &mut warnings);
+    if let Err(e) = checks::refusals(&spec, &a, settings.agent_flavor) {
+        return (Decision::Refuse(e.into()), warnings);
+    }
+    let decision = match build_patch(pod, &spec, settings) {
         Ok(patch) => Decision::Patch {
             patch,
             init: spec.pre_populate,
             sidecar: !spec.pre_populate_only,
         },
         Err(e) => Decision::Refuse(e.into()),
-    }
+    };
+    (decision, warnings)
 }
 
 /// The generated agent config JSON (Go escaping) a pod's init or sidecar container would get.

@@ -2,6 +2,7 @@
 //! secret discovery and the typed `AgentSpec` the injector mutates pods from (injector.md §1).
 
 pub mod defaults;
+pub mod known;
 pub mod parse;
 pub mod quantity;
 pub mod reference;

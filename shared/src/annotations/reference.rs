@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 
 use super::defaults::{AgentFlavor, InjectorDefaults};
+use super::known::NO_EFFECT_WITH_VAULTLET;
 use super::table::{ANNOTATIONS, AnnotationDef, DefaultCtx, DefaultFrom, ValueKind};
 
 /// The groups of injector.md §1.3, each named by the first table entry that belongs to it.
@@ -294,8 +295,68 @@ pub fn annotations_markdown() -> String {
             );
         }
     }
+    checks_markdown(&mut s);
     s
 }
+
+/// The checks at admission (extension, injector.md §2.6), with the lists they use.
+fn checks_markdown(s: &mut String) {
+    s.push_str(CHECKS.trim_end());
+    for (name, flavor) in [
+        ("vaultlet", AgentFlavor::Vaultlet),
+        ("vault", AgentFlavor::Vault),
+        ("openbao", AgentFlavor::Openbao),
+    ] {
+        let types: Vec<String> = flavor.auth_types().iter().map(|t| code(t)).collect();
+        let _ = write!(s, "\n  - `{name}`: {}", types.join(", "));
+    }
+    s.push_str(CHECKS_WARNINGS);
+    for (key, why) in NO_EFFECT_WITH_VAULTLET {
+        let shown = if key.ends_with('-') {
+            format!("{key}<param>")
+        } else {
+            (*key).to_owned()
+        };
+        let _ = write!(s, "\n  - `{shown}`: {why}");
+    }
+    s.push_str(
+        "\n\nThe missing-role refusal names the key to set:\n\
+         `no Vault role found; set the annotation vault.hashicorp.com/role`.\n",
+    );
+}
+
+const CHECKS: &str = r#"
+## Checks at admission (vaultlet extension)
+
+Beyond parsing the values, the injector checks a pod that asks for injection for mistakes that would
+otherwise show only in a failing agent container. Refusals (`allowed: false`, after upstream's own
+validation) say `error validating agent configuration: annotation <prefix><key>…`:
+
+- **Templates.** Every template the agent will render is parsed with the agent's own parser, under the
+  same name and with the same delimiters: each `agent-inject-template-<name>`, and the default template
+  (`map` or `json`) of a secret without one, which holds the secret's path. A syntax error or a function
+  that does not exist refuses the pod with the Go-style position, e.g.
+  `annotation vault.hashicorp.com/agent-inject-template-db: template: :1: unexpected "}" in operand`.
+  With an upstream agent (`vault`, `openbao` flavors) a `sprig_*` function vaultlet lacks is not an
+  error, since upstream has every hermetic Sprig function. Templates read from a file
+  (`agent-inject-template-file-<name>`) live in the agent container and are not checked; neither are
+  templates in config-map mode.
+- **Auth type.** An `auth-type` the injected agent has no login method for is refused with the list of
+  the ones it has, which depends on `AGENT_INJECT_AGENT_FLAVOR`:
+"#;
+
+const CHECKS_WARNINGS: &str = r#"
+
+Warnings leave the pod admitted; they come back in the AdmissionReview's `response.warnings`, which
+`kubectl` prints (at most 8 per pod, each short):
+
+- **Unknown keys.** A key under either prefix that is none of the annotations above (a family counts
+  for any `<name>`), with the nearest known key when one is close, e.g.
+  `unknown annotation vault.hashicorp.com/agent-inject-secrets-db; did you mean agent-inject-secret-db?`.
+  Every pod is checked, also one that does not ask for injection, so a misspelt `agent-inject` is
+  reported.
+- **Values without effect** with the vaultlet agent (`vaultlet` flavor only; empty values, and a
+  `template-max-connections-per-host` of `0`, ask for nothing):"#;
 
 const INTRO: &str = r#"<!-- Generated from shared/src/annotations/table.rs by shared/src/annotations/reference.rs.
      Do not edit by hand: run `VAULTLET_BLESS=1 cargo test -p vaultlet-shared --test docs_reference`. -->

@@ -80,6 +80,14 @@ impl Annotations {
         self.map.iter().map(|(k, (v, _))| (k.as_str(), v.as_str()))
     }
 
+    /// The prefix each key used (`vault.hashicorp.com/` or `openbao.org/`), the key without it, and
+    /// its value, in key order.
+    pub fn iter_prefixed(&self) -> impl Iterator<Item = (&'static str, &str, &str)> {
+        self.map
+            .iter()
+            .map(|(k, (v, p))| (*p, k.as_str(), v.as_str()))
+    }
+
     fn err(&self, name: &str, kind: ValueKind) -> String {
         bad_value(
             self.prefix_of(name),
@@ -300,7 +308,10 @@ impl AgentSpec {
                 && self.role.is_empty()
                 && self.auth_config.get("role").is_none_or(String::is_empty)
             {
-                return Err("no Vault role found".into());
+                // Upstream's words, plus the key to set (extension, injector.md §2.6).
+                return Err(format!(
+                    "no Vault role found; set the annotation {VAULT_PREFIX}role"
+                ));
             }
             if self.auth_path.is_empty() {
                 return Err("no Vault Auth Path found".into());
@@ -915,7 +926,7 @@ mod tests {
         let e = build(&[("vault.hashicorp.com/agent-inject", "true")]).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "error validating agent configuration: no Vault role found"
+            "error validating agent configuration: no Vault role found; set the annotation vault.hashicorp.com/role"
         );
         let e = build(&[
             ("vault.hashicorp.com/role", "r"),

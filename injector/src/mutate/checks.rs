@@ -1,0 +1,520 @@
+//! Checks at admission (extension, injector.md §2.6): mistakes in a pod's annotations answered when
+//! the pod is created instead of in a crash-looping agent container. Refused: a template the agent
+//! could not parse (syntax, unknown function), an auth type the injected agent cannot log in with.
+//! Warned about (the pod is admitted): keys under the prefixes that no annotation has, values our
+//! agent accepts without effect. Pure; each template is parsed once per review.
+
+use vaultlet_shared::annotations::known::{is_known, nearest_known, no_effect_with_vaultlet};
+use vaultlet_shared::annotations::{AgentFlavor, AgentSpec, Annotations};
+use vaultlet_template::{
+    AGENT_TEMPLATE_NAME, CallEnv, Func, Options, Template, TemplateError, Value,
+};
+
+use super::agent_config::{template_contents, template_delimiters};
+
+/// Most warnings one answer carries: Kubernetes may drop some of a large number. When there are
+/// more, the last one says how many were left out.
+pub const MAX_WARNINGS: usize = 8;
+
+/// The length warnings aim at: Kubernetes advises 120 characters and may truncate past 256.
+pub const WARNING_LEN: usize = 120;
+
+/// A mistake that refuses the pod; `Display` names the annotation key with its prefix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    /// A template the agent would fail to parse: the Go-style error (`template: :1: …`).
+    #[error("annotation {key}{delimiters}: {error}")]
+    Template {
+        key: String,
+        /// ` (delimiters [[ ]])` when the secret has custom delimiters, else empty.
+        delimiters: String,
+        error: String,
+    },
+    /// An auth type the injected agent has no method for.
+    #[error(
+        "annotation {key}: {value:?} is not an auth method the {agent} agent supports{from_flag}; supported: {supported}"
+    )]
+    AuthType {
+        key: String,
+        value: String,
+        agent: &'static str,
+        /// Says so when the value is the injector's `-vault-auth-type` default.
+        from_flag: &'static str,
+        supported: String,
+    },
+}
+
+impl CheckError {
+    /// The metrics and log label of the refusal.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Template { .. } => "template",
+            Self::AuthType { .. } => "auth_type",
+        }
+    }
+}
+
+/// What a warning is about (a bounded metrics and log label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WarningKind {
+    /// A key under the prefixes that no annotation has.
+    UnknownKey,
+    /// A value our agent accepts without effect.
+    NoEffect,
+}
+
+impl WarningKind {
+    /// The metrics and log label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::UnknownKey => "unknown_key",
+            Self::NoEffect => "no_effect",
+        }
+    }
+}
+
+/// One warning of an admitted (or refused) pod; `text` goes into `response.warnings`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub kind: WarningKind,
+    pub text: String,
+}
+
+/// The warnings an answer carries: at most [`MAX_WARNINGS`] of them, the last of those replaced
+/// by a count of the ones left out when there are more.
+pub fn shown(warnings: &[Warning]) -> (&[Warning], Option<String>) {
+    if warnings.len() <= MAX_WARNINGS {
+        return (warnings, None);
+    }
+    let kept = MAX_WARNINGS - 1;
+    let more = warnings.len() - kept;
+    (
+        &warnings[..kept],
+        Some(format!("{more} more annotation warnings not shown")),
+    )
+}
+
+/// A warning for every key under the prefixes that is not an annotation, naming the nearest known
+/// key when one is close: `unknown annotation vault.hashicorp.com/agent-inject-secrets-db; did you
+/// mean vault.hashicorp.com/agent-inject-secret-db?`.
+pub fn unknown_keys(pod: &Annotations, out: &mut Vec<Warning>) {
+    for (prefix, name, _) in pod.iter_prefixed() {
+        if is_known(name) {
+            continue;
+        }
+        let text = match nearest_known(name) {
+            None => format!("unknown annotation {prefix}{name}"),
+            Some(near) => {
+                let long =
+                    format!("unknown annotation {prefix}{name}; did you mean {prefix}{near}?");
+                if long.len() <= WARNING_LEN {
+                    long
+                } else {
+                    format!("unknown annotation {prefix}{name}; did you mean {near}?")
+                }
+            }
+        };
+        out.push(Warning {
+            kind: WarningKind::UnknownKey,
+            text,
+        });
+    }
+}
+
+/// A warning for every value the pod sets that the injected agent accepts without effect
+/// (docs/differences.md); only our agent has such values.
+pub fn no_effect(pod: &Annotations, flavor: AgentFlavor, out: &mut Vec<Warning>) {
+    if flavor != AgentFlavor::Vaultlet {
+        return;
+    }
+    for (prefix, name, value) in pod.iter_prefixed() {
+        if let Some(why) = no_effect_with_vaultlet(name, value) {
+            out.push(Warning {
+                kind: WarningKind::NoEffect,
+                text: format!("{prefix}{name} has no effect: {why}"),
+            });
+        }
+    }
+}
+
+/// The functions a template may name for an upstream agent: ours (consul-template's), and any
+/// other `sprig_*` name except the non-hermetic ones upstream leaves out too (docs/differences.md):
+/// upstream has every hermetic Sprig function, our engine a subset, and a template only upstream
+/// can run must not be refused for it.
+fn upstream_lookup(name: &str) -> Option<Func> {
+    if let Some(f) = vaultlet_template::exec::default_lookup(name) {
+        return Some(f);
+    }
+    let sprig = name.strip_prefix("sprig_")?;
+    let non_hermetic = sprig == "now"
+        || sprig.starts_with("date")
+        || sprig.starts_with("rand")
+        || matches!(sprig, "uuidv4" | "env" | "expandenv" | "getHostByName");
+    (!non_hermetic).then_some(unchecked as Func)
+}
+
+/// Stands for a function only the upstream agent has; never called (templates are only parsed).
+fn unchecked(_: &mut CallEnv<'_>, _: &[Value]) -> Result<Value, String> {
+    Err("not available in vaultlet".into())
+}
+
+/// The refusing checks, on a pod whose spec is valid: the auth type, then every template the agent
+/// will parse, in secret order. Nothing to check when no agent container is injected or the agent
+/// reads its config from a ConfigMap.
+pub fn refusals(
+    spec: &AgentSpec,
+    pod: &Annotations,
+    flavor: AgentFlavor,
+) -> Result<(), CheckError> {
+    let no_agent = !spec.pre_populate && spec.pre_populate_only;
+    if no_agent || !spec.configmap.is_empty() {
+        return Ok(());
+    }
+    auth_type(spec, pod, flavor)?;
+    templates(spec, pod, flavor)
+}
+
+/// The auth type against the list of what the flavor's agent can log in with.
+pub fn auth_type(
+    spec: &AgentSpec,
+    pod: &Annotations,
+    flavor: AgentFlavor,
+) -> Result<(), CheckError> {
+    let supported = flavor.auth_types();
+    if supported.contains(&spec.auth_type.as_str()) {
+        return Ok(());
+    }
+    Err(CheckError::AuthType {
+        key: format!("{}auth-type", pod.prefix_of("auth-type")),
+        value: spec.auth_type.clone(),
+        agent: flavor.agent_name(),
+        from_flag: if pod.get("auth-type").is_none() {
+            " (the injector's -vault-auth-type default)"
+        } else {
+            ""
+        },
+        supported: supported.join(", "),
+    })
+}
+
+/// Every template with contents (inline or default; a template file lives in the agent container
+/// and cannot be read here) parsed as the agent parses it: same name, same delimiters, same
+/// functions (for an upstream agent, see [`upstream_lookup`]).
+pub fn templates(
+    spec: &AgentSpec,
+    pod: &Annotations,
+    flavor: AgentFlavor,
+) -> Result<(), CheckError> {
+    for s in &spec.secrets {
+        let Some(text) = template_contents(spec, s) else {
+            continue;
+        };
+        let (left, right) = template_delimiters(s);
+        let opts = Options::with_delimiters(Some(left), Some(right));
+        let parsed = match flavor {
+            AgentFlavor::Vaultlet => Template::parse(AGENT_TEMPLATE_NAME, &text, opts),
+            _ => Template::parse_with(AGENT_TEMPLATE_NAME, &text, opts, &upstream_lookup),
+        };
+        let Err(e) = parsed else {
+            continue;
+        };
+        // The default template holds the secret's path: that is the value to fix.
+        let family = if s.template.is_empty() {
+            "agent-inject-secret-"
+        } else {
+            "agent-inject-template-"
+        };
+        let name = format!("{family}{}", s.raw_name);
+        let custom = !s.left_delim.is_empty() || !s.right_delim.is_empty();
+        return Err(CheckError::Template {
+            key: format!("{}{name}", pod.prefix_of(&name)),
+            delimiters: if custom {
+                format!(" (delimiters {left} {right})")
+            } else {
+                String::new()
+            },
+            error: match e {
+                TemplateError::Parse(m) | TemplateError::Execute(m) => m,
+            },
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vaultlet_shared::annotations::{ContainerFacts, InjectorDefaults, PodFacts};
+
+    fn annotations(pairs: &[(&str, &str)]) -> Annotations {
+        Annotations::from_pairs(pairs.iter().copied())
+    }
+
+    fn spec_of(a: &Annotations, flavor: AgentFlavor) -> AgentSpec {
+        let pod = PodFacts {
+            name: "p".into(),
+            containers: vec![ContainerFacts {
+                name: "app".into(),
+                mounts: vec![(
+                    "sa".into(),
+                    "/var/run/secrets/kubernetes.io/serviceaccount".into(),
+                )],
+                ..ContainerFacts::default()
+            }],
+            ..PodFacts::default()
+        };
+        let settings = InjectorDefaults {
+            vault_address: "https://vault:8200".into(),
+            ..InjectorDefaults::for_flavor(flavor)
+        };
+        AgentSpec::build(a, &pod, "ns", &settings).expect("valid spec")
+    }
+
+    fn refusal(pairs: &[(&str, &str)], flavor: AgentFlavor) -> Option<CheckError> {
+        let mut all = vec![("vault.hashicorp.com/role", "r")];
+        all.extend_from_slice(pairs);
+        let a = annotations(&all);
+        refusals(&spec_of(&a, flavor), &a, flavor).err()
+    }
+
+    #[test]
+    fn a_broken_template_is_refused_with_the_key_and_go_position() {
+        let e = refusal(
+            &[
+                ("vault.hashicorp.com/agent-inject-secret-db", "kv/db"),
+                (
+                    "vault.hashicorp.com/agent-inject-template-db",
+                    "{{ with secret \"kv/db\" }}{{ .Data.data.pw }{{ end }}",
+                ),
+            ],
+            AgentFlavor::Vaultlet,
+        )
+        .expect("refused");
+        assert_eq!(e.reason(), "template");
+        let m = e.to_string();
+        assert!(
+            m.starts_with("annotation vault.hashicorp.com/agent-inject-template-db: template: :1:"),
+            "{m}"
+        );
+        // An unknown function, under the openbao.org/ prefix the pod used.
+        let e = refusal(
+            &[(
+                "openbao.org/agent-inject-template-x",
+                "{{ secrt \"kv/x\" }}",
+            )],
+            AgentFlavor::Vaultlet,
+        )
+        .unwrap();
+        assert_eq!(
+            e.to_string(),
+            "annotation openbao.org/agent-inject-template-x: template: :1: function \"secrt\" not defined"
+        );
+        // The upstream flavors parse with the same functions, and every hermetic Sprig function
+        // (upstream has all of them, our engine a subset).
+        fn t(v: &str) -> [(&str, &str); 1] {
+            [("vault.hashicorp.com/agent-inject-template-x", v)]
+        }
+        assert!(refusal(&t("{{ secrt }}"), AgentFlavor::Vault).is_some());
+        let semver = t("{{ sprig_semver \"1.2.3\" }}");
+        assert!(refusal(&semver, AgentFlavor::Vaultlet).is_some());
+        assert_eq!(refusal(&semver, AgentFlavor::Vault), None);
+        assert_eq!(refusal(&semver, AgentFlavor::Openbao), None);
+        for f in [
+            "sprig_now",
+            "sprig_date",
+            "sprig_randAlpha",
+            "sprig_env",
+            "sprig_uuidv4",
+        ] {
+            let e = refusal(&t(&format!("{{{{ {f} }}}}")), AgentFlavor::Vault);
+            assert!(e.is_some(), "{f}");
+        }
+        // A syntax error is one for every agent.
+        assert!(refusal(&t("{{ sprig_semver }"), AgentFlavor::Vault).is_some());
+    }
+
+    #[test]
+    fn templates_parse_with_their_delimiters_and_the_default_template_with_its_path() {
+        // Custom delimiters: `{{` is text, `[[ … ]]` must parse.
+        let ok = [
+            (
+                "vault.hashicorp.com/agent-inject-template-a",
+                "{{ [[ .Data ]]",
+            ),
+            ("vault.hashicorp.com/agent-template-left-delim-a", "[["),
+            ("vault.hashicorp.com/agent-template-right-delim-a", "]]"),
+        ];
+        assert_eq!(refusal(&ok, AgentFlavor::Vaultlet), None);
+        let bad = [
+            ("vault.hashicorp.com/agent-inject-template-a", "[[ .Data "),
+            ("vault.hashicorp.com/agent-template-left-delim-a", "[["),
+            ("vault.hashicorp.com/agent-template-right-delim-a", "]]"),
+        ];
+        let m = refusal(&bad, AgentFlavor::Vaultlet).unwrap().to_string();
+        assert!(
+            m.starts_with(
+                "annotation vault.hashicorp.com/agent-inject-template-a (delimiters [[ ]]): template: :1:"
+            ),
+            "{m}"
+        );
+        // The default templates (map and json) with a sane path parse; a quote in the path breaks
+        // the default template, and the key to fix is the secret's.
+        for kind in ["map", "json"] {
+            let t = ("vault.hashicorp.com/agent-inject-default-template", kind);
+            let good = [
+                ("vault.hashicorp.com/agent-inject-secret-db", "kv/data/db"),
+                t,
+            ];
+            assert_eq!(refusal(&good, AgentFlavor::Vaultlet), None, "{kind}");
+            let quoted = [("vault.hashicorp.com/agent-inject-secret-db", "kv/\"db"), t];
+            let m = refusal(&quoted, AgentFlavor::Vaultlet).unwrap().to_string();
+            assert!(
+                m.starts_with(
+                    "annotation vault.hashicorp.com/agent-inject-secret-db: template: :1:"
+                ),
+                "{kind}: {m}"
+            );
+        }
+        // A template file lives in the agent container: not checked.
+        let file = [
+            ("vault.hashicorp.com/agent-inject-secret-f", "kv/\"f"),
+            (
+                "vault.hashicorp.com/agent-inject-template-file-f",
+                "/etc/t/f.tpl",
+            ),
+        ];
+        assert_eq!(refusal(&file, AgentFlavor::Vaultlet), None);
+        // Config-map mode: the annotations' templates are not rendered.
+        let cm = [
+            ("vault.hashicorp.com/agent-inject-template-x", "{{"),
+            ("vault.hashicorp.com/agent-configmap", "cm"),
+        ];
+        assert_eq!(refusal(&cm, AgentFlavor::Vaultlet), None);
+        // No agent container at all: nothing renders.
+        let none = [
+            ("vault.hashicorp.com/agent-inject-template-x", "{{"),
+            ("vault.hashicorp.com/agent-pre-populate", "false"),
+            ("vault.hashicorp.com/agent-pre-populate-only", "true"),
+        ];
+        assert_eq!(refusal(&none, AgentFlavor::Vaultlet), None);
+    }
+
+    #[test]
+    fn auth_types_follow_the_flavor() {
+        let gcp = [("vault.hashicorp.com/auth-type", "gcp")];
+        let e = refusal(&gcp, AgentFlavor::Vaultlet).unwrap();
+        assert_eq!(e.reason(), "auth_type");
+        assert_eq!(
+            e.to_string(),
+            "annotation vault.hashicorp.com/auth-type: \"gcp\" is not an auth method the vaultlet agent supports; supported: approle, jwt, kubernetes, token_file"
+        );
+        assert_eq!(refusal(&gcp, AgentFlavor::Vault), None);
+        let m = refusal(&gcp, AgentFlavor::Openbao).unwrap().to_string();
+        assert!(
+            m.ends_with("the OpenBao agent supports; supported: approle, cert, jwt, kerberos, kubernetes, token_file"),
+            "{m}"
+        );
+        for ok in ["kubernetes", "jwt", "approle", "token_file"] {
+            let a = [("vault.hashicorp.com/auth-type", ok)];
+            assert_eq!(refusal(&a, AgentFlavor::Vaultlet), None, "{ok}");
+        }
+        // The injector's own default is named as such.
+        let a = annotations(&[("vault.hashicorp.com/role", "r")]);
+        let mut spec = spec_of(&a, AgentFlavor::Vaultlet);
+        spec.auth_type = "aws".into();
+        let m = auth_type(&spec, &a, AgentFlavor::Vaultlet)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("\"aws\" is not an auth method the vaultlet agent supports (the injector's -vault-auth-type default); supported:"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_get_a_warning_naming_the_nearest_key() {
+        let a = annotations(&[
+            ("vault.hashicorp.com/agent-inject", "true"),
+            ("vault.hashicorp.com/agent-inject-secrets-db", "kv/db"),
+            ("openbao.org/rol", "r"),
+            ("vault.hashicorp.com/something-else-entirely", "x"),
+            ("vault.hashicorp.com/agent-inject-secret-db", "kv/db"),
+            ("example.com/agent-injet", "x"),
+        ]);
+        let mut w = Vec::new();
+        unknown_keys(&a, &mut w);
+        let texts: Vec<&str> = w.iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            vec![
+                "unknown annotation vault.hashicorp.com/agent-inject-secrets-db; did you mean vault.hashicorp.com/agent-inject-secret-db?",
+                "unknown annotation openbao.org/rol; did you mean openbao.org/role?",
+                "unknown annotation vault.hashicorp.com/something-else-entirely",
+            ]
+        );
+        assert!(w.iter().all(|w| w.kind == WarningKind::UnknownKey));
+        assert!(texts.iter().all(|t| t.len() <= WARNING_LEN), "{texts:?}");
+        // A long key: the suggestion drops the prefix to stay short.
+        let long = format!(
+            "vault.hashicorp.com/agent-inject-templates-{}",
+            "n".repeat(30)
+        );
+        let a = annotations(&[(long.as_str(), "x")]);
+        let mut w = Vec::new();
+        unknown_keys(&a, &mut w);
+        assert_eq!(
+            w[0].text,
+            format!(
+                "unknown annotation {long}; did you mean agent-inject-template-{}?",
+                "n".repeat(30)
+            )
+        );
+    }
+
+    #[test]
+    fn values_without_effect_warn_with_our_agent_only() {
+        let a = annotations(&[
+            (
+                "vault.hashicorp.com/agent-telemetry-statsd_address",
+                "statsd:8125",
+            ),
+            (
+                "vault.hashicorp.com/agent-disable-keep-alives",
+                "templating",
+            ),
+            ("vault.hashicorp.com/agent-disable-idle-connections", ""),
+            ("vault.hashicorp.com/role", "r"),
+        ]);
+        let mut w = Vec::new();
+        no_effect(&a, AgentFlavor::Vaultlet, &mut w);
+        let texts: Vec<&str> = w.iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            vec![
+                "vault.hashicorp.com/agent-disable-keep-alives has no effect: the vaultlet agent does not apply it",
+                "vault.hashicorp.com/agent-telemetry-statsd_address has no effect: the vaultlet agent sends no telemetry",
+            ]
+        );
+        assert!(texts.iter().all(|t| t.len() <= WARNING_LEN), "{texts:?}");
+        let mut w = Vec::new();
+        no_effect(&a, AgentFlavor::Vault, &mut w);
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn at_most_max_warnings_are_shown() {
+        let w = |i: usize| Warning {
+            kind: WarningKind::UnknownKey,
+            text: format!("w{i}"),
+        };
+        let few: Vec<Warning> = (0..MAX_WARNINGS).map(w).collect();
+        assert_eq!(shown(&few), (&few[..], None));
+        let many: Vec<Warning> = (0..MAX_WARNINGS + 5).map(w).collect();
+        let (list, more) = shown(&many);
+        assert_eq!(list.len(), MAX_WARNINGS - 1);
+        assert_eq!(
+            more.as_deref(),
+            Some("6 more annotation warnings not shown")
+        );
+    }
+}

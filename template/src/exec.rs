@@ -295,9 +295,16 @@ impl<'a> State<'a, '_> {
             }
             Value::Int(_) | Value::Uint(_) => {
                 if ndecl > 1 {
-                    return self.err(format!(
-                        "can't use {} to iterate over more than one variable",
+                    // Go prints the value; unless written in the template, it may be a secret
+                    // (crate::redact).
+                    let literal = matches!(&b.pipe.cmds[..], [c] if matches!(&c.args[..], [Arg::Number { .. }]));
+                    let shown = if literal {
                         val.print()
+                    } else {
+                        crate::redact::placeholder(val.type_name(), val.print().len())
+                    };
+                    return self.err(format!(
+                        "can't use {shown} to iterate over more than one variable"
                     ));
                 }
                 let n = match val {
@@ -673,6 +680,7 @@ impl<'a> State<'a, '_> {
             Ok(v) => Ok(v),
             Err(m) => {
                 self.at = call_at;
+                let m = crate::redact::scrub(&m, &data_args(args, &vals));
                 self.err(format!("error calling {name}: {m}"))
             }
         }
@@ -819,6 +827,7 @@ impl<'a> State<'a, '_> {
                             if m.starts_with("wrong number of args for ") {
                                 self.err(m)
                             } else {
+                                let m = crate::redact::scrub(&m, &vals);
                                 self.err(format!("error calling {name}: {m}"))
                             }
                         }
@@ -879,6 +888,16 @@ fn nil_ptr_has_field(type_name: &str, field: &str) -> bool {
         return true;
     };
     fields.contains(&field)
+}
+
+/// The values of a call that may come from data, for [`crate::redact::scrub`]: all but the
+/// string and number literals written in the template (`fail "no such user"` keeps its text).
+fn data_args<'v>(args: &[Arg], vals: &'v [Value]) -> Vec<&'v Value> {
+    vals.iter()
+        .enumerate()
+        .filter(|(i, _)| !matches!(args.get(*i), Some(Arg::String { .. } | Arg::Number { .. })))
+        .map(|(_, v)| v)
+        .collect()
 }
 
 fn run_builtin(b: Builtin, v: &[Value]) -> Result<Value, String> {

@@ -651,7 +651,7 @@ impl<'a> State<'a, '_> {
         let r: Result<Value, String> = match callee {
             Callee::Builtin(b) => run_builtin(b, &vals),
             Callee::Disabled => Err("function is disabled".into()),
-            Callee::ExecuteTemplate => self.execute_template(&vals),
+            Callee::ExecuteTemplate => self.execute_template(&vals, &data_args(args, &vals)),
             Callee::Ext(f) => {
                 let mut env = CallEnv {
                     ctx: &mut *self.ctx,
@@ -680,14 +680,21 @@ impl<'a> State<'a, '_> {
             Ok(v) => Ok(v),
             Err(m) => {
                 self.at = call_at;
-                let m = crate::redact::scrub(&m, &data_args(args, &vals));
+                // A nested template's error is scrubbed where it happened; its prefix is template
+                // text (names, positions) that the data must not replace.
+                let m = if matches!(callee, Callee::ExecuteTemplate) {
+                    m
+                } else {
+                    crate::redact::scrub(&m, &data_args(args, &vals))
+                };
                 self.err(format!("error calling {name}: {m}"))
             }
         }
     }
 
     /// consul-template's `executeTemplate NAME [DOT]`.
-    fn execute_template(&mut self, vals: &[Value]) -> Result<Value, String> {
+    /// `executeTemplate NAME [DOT]`; `data` are the arguments not written in the template.
+    fn execute_template(&mut self, vals: &[Value], data: &[&Value]) -> Result<Value, String> {
         let name = match vals.first() {
             Some(Value::String(s)) => s.clone(),
             Some(other) => {
@@ -713,10 +720,14 @@ impl<'a> State<'a, '_> {
         };
         let prog = self.prog;
         let Some((key, list)) = prog.defines.get_key_value(&*name) else {
-            return Err(format!(
-                "template: no template {} associated with template {}",
-                super::lexer::go_quote(&name),
-                super::lexer::go_quote(&prog.name)
+            // The name may come from data (crate::redact); a literal name reads as written.
+            return Err(crate::redact::scrub(
+                &format!(
+                    "template: no template {} associated with template {}",
+                    super::lexer::go_quote(&name),
+                    super::lexer::go_quote(&prog.name)
+                ),
+                data,
             ));
         };
         if self.depth >= MAX_DEPTH {

@@ -34,8 +34,8 @@ pub fn scrub<V: std::borrow::Borrow<Value>>(msg: &str, args: &[V]) -> String {
     for a in args {
         collect(a.borrow(), 0, &mut values);
     }
-    // Longest first, so a value containing another is replaced whole.
-    values.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+    // Longest first, so a value containing another is replaced whole; equal texts side by side.
+    values.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
     values.dedup_by(|a, b| a.0 == b.0);
     let mut out = msg.to_string();
     for (text, type_name) in &values {

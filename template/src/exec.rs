@@ -838,7 +838,7 @@ impl<'a> State<'a, '_> {
                             if m.starts_with("wrong number of args for ") {
                                 self.err(m)
                             } else {
-                                let m = crate::redact::scrub(&m, &vals);
+                                let m = crate::redact::scrub(&m, &data_args(args, &vals));
                                 self.err(format!("error calling {name}: {m}"))
                             }
                         }

@@ -128,6 +128,11 @@ fn regex_base64_and_sprig() {
     assert_clean("secret \"kv/other\" .Data.m", MARKER);
     assert_clean("executeTemplate .Data.m", MARKER);
     assert_clean("explodeMap .Data.nested | toJSON | parseInt", MARKER);
+    // A method of an object (scratch), whose key comes from the data.
+    assert_clean(
+        "scratch.Set .Data.m \"x\" }}{{ scratch.MapSet .Data.m \"k\" \"v\"",
+        MARKER,
+    );
 }
 
 #[test]

@@ -222,13 +222,25 @@ fn filter_for(level: LevelFilter) -> Targets {
         .with_target("tokio", third_party)
         .with_target("mio", third_party)
         .with_target("log", third_party)
+        // The file watcher's crates log one `log` record per inotify event at trace level; in a
+        // directory the agent's own log lands in, each line would make another (issue 16).
+        .with_target("notify", third_party)
+        .with_target("inotify", third_party)
 }
 
 /// Installs the global subscriber writing to stderr. Call once.
 pub fn init(level: LevelFilter, format: LogFormat) -> LevelSetter {
+    init_with_writer(level, format, std::io::stderr)
+}
+
+/// [`init`] with another writer (tests capture the agent's log with it). Call once.
+pub fn init_with_writer<W>(level: LevelFilter, format: LogFormat, writer: W) -> LevelSetter
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let (filter, handle) = tracing_subscriber::reload::Layer::new(filter_for(level));
     let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .event_format(AgentFormat(format));
     let _ = tracing_subscriber::registry()
         .with(layer)
@@ -286,6 +298,17 @@ mod tests {
         assert_eq!(v["@module"], "sink.file");
         assert_eq!(v["@timestamp"], "T");
         assert_eq!(v["path"], "/a b");
+    }
+
+    #[test]
+    fn third_party_crates_are_capped_at_info() {
+        let f = filter_for(LevelFilter::TRACE);
+        assert!(f.would_enable("auth.jwt", &Level::TRACE));
+        for target in ["notify::inotify", "inotify", "hyper::proto", "log"] {
+            assert!(!f.would_enable(target, &Level::TRACE), "{target}");
+            assert!(!f.would_enable(target, &Level::DEBUG), "{target}");
+            assert!(f.would_enable(target, &Level::INFO), "{target}");
+        }
     }
 
     #[test]

@@ -252,3 +252,72 @@ fn wait_holds_a_change_back_but_not_the_first_render() {
     );
     run.wait_file(&held, Duration::from_secs(15), |s| s == "two");
 }
+
+/// Issue 16, failure 2: a template failing on a secret's value, at trace level, never prints the
+/// value — one run per kind of failing function, against the real server; the marker must appear
+/// nowhere in the agent's stdout/stderr, and the error still names the template's position.
+#[test]
+fn a_template_failing_on_a_secret_never_logs_its_value_at_trace_level() {
+    const MARKER: &str = "Zq9TRACEMARKERx7";
+    let bao = OpenBao::start();
+    bao.kv_put(
+        "secret",
+        "app",
+        json!({
+            "m": MARKER,
+            "json": format!("{{\"a\": [{MARKER}"),
+            "yaml": format!("a: {MARKER}\n  - {MARKER}\nb: [x"),
+            "re": format!("({MARKER}"),
+            "b64": format!("{MARKER}!!"),
+            "list": ["x"],
+        }),
+    );
+    let calls = [
+        "parseInt .Data.data.m",
+        "parseUint .Data.data.m",
+        "parseFloat .Data.data.m",
+        "parseBool .Data.data.m",
+        "parseJSON .Data.data.json",
+        "parseYAML .Data.data.yaml",
+        "toTOML .Data.data.m",
+        "lt .Data.data.m 5",
+        "index .Data.data.list .Data.data.m",
+        "regexMatch .Data.data.re \"x\"",
+        "base64Decode .Data.data.b64",
+        "sprig_semverCompare .Data.data.m \"1.0.0\"",
+        "executeTemplate .Data.data.m",
+    ];
+    for call in calls {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("out.txt");
+        let cfg = config(
+            &bao,
+            dir.path(),
+            json!({
+                "exit_after_auth": true,
+                "template": [{"destination": dest.to_str().unwrap(),
+                              "contents": format!("{{{{ with secret \"secret/app\" }}}}{{{{ {call} }}}}{{{{ end }}}}")}],
+                "template_config": {"exit_on_retry_failure": true},
+            }),
+        );
+        let mut run = AgentRun::start(dir, &cfg, &["-log-level=trace"]);
+        let status = run
+            .wait_exit(Duration::from_secs(30))
+            .expect("init mode exits");
+        let log = run.log();
+        assert!(!status.success(), "{call}: rendered; log:\n{log}");
+        assert!(!dest.exists(), "{call}");
+        assert!(
+            !log.contains(MARKER),
+            "{call}: the value is in the log:\n{log}"
+        );
+        assert!(
+            log.contains(&format!("at <{call}>")),
+            "{call}: the error names the node:\n{log}"
+        );
+        assert!(
+            log.contains("Log Level: trace"),
+            "{call}: ran at trace level:\n{log}"
+        );
+    }
+}

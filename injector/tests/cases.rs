@@ -131,7 +131,7 @@ fn refusals_carry_the_spec_messages() {
     );
     assert_eq!(
         refusal(&pod(json!({INJECT: "true"}))),
-        "error validating agent configuration: no Vault role found; set the annotation vault.hashicorp.com/role"
+        "error validating agent configuration: no Vault role found (annotation vault.hashicorp.com/role is not set)"
     );
     let m = refusal(&pod(
         json!({INJECT: "true", "vault.hashicorp.com/role": "r", "vault.hashicorp.com/agent-json-patch": "{"}),
@@ -148,12 +148,16 @@ fn refusals_carry_the_spec_messages() {
         m.starts_with("error creating patch for agent: failed to apply JSON patch: "),
         "{m}"
     );
+    assert!(
+        m.ends_with(r#" (annotation vault.hashicorp.com/agent-json-patch: "[{\"op\":\"remove\",\"path\":\"/nope\"}]")"#),
+        "{m}"
+    );
     let m = refusal(&pod(
         json!({INJECT: "true", "vault.hashicorp.com/role": "r", "vault.hashicorp.com/agent-run-as-same-user": "true"}),
     ));
     assert_eq!(
         m,
-        "error creating new agent sidecar: No SecurityContext found for Container 0"
+        "error creating new agent sidecar: No SecurityContext found for Container 0 (annotation vault.hashicorp.com/agent-run-as-same-user: \"true\")"
     );
     let mut sp = pod(
         json!({INJECT: "true", "vault.hashicorp.com/role": "r", "vault.hashicorp.com/agent-share-process-namespace": "true"}),
@@ -161,27 +165,27 @@ fn refusals_carry_the_spec_messages() {
     sp["spec"]["shareProcessNamespace"] = json!(false);
     assert_eq!(
         refusal(&sp),
-        "error creating new agent sidecar: shareProcessNamespace explicitly disabled on the pod, refusing to enable it"
+        "error creating new agent sidecar: shareProcessNamespace explicitly disabled on the pod, refusing to enable it (annotation vault.hashicorp.com/agent-share-process-namespace: \"true\")"
     );
     let mut no_sa = pod(json!({INJECT: "true", "vault.hashicorp.com/role": "r"}));
     no_sa["spec"]["containers"][0]["volumeMounts"] = json!([]);
     assert_eq!(
         refusal(&no_sa),
-        "error creating new agent sidecar: failed to find service account volume mount"
+        "error creating new agent sidecar: failed to find service account volume mount (annotation vault.hashicorp.com/agent-service-account-token-volume-name: \"\")"
     );
     let m = refusal(&pod(
         json!({INJECT: "true", "vault.hashicorp.com/role": "r", "vault.hashicorp.com/agent-inject-default-template": "yaml"}),
     ));
     assert_eq!(
         m,
-        "error creating new agent sidecar: invalid default template type: yaml"
+        "error creating new agent sidecar: invalid default template type: yaml (annotation vault.hashicorp.com/agent-inject-default-template: \"yaml\")"
     );
     let m = refusal(&pod(
         json!({INJECT: "true", "vault.hashicorp.com/role": "r", "vault.hashicorp.com/service": ""}),
     ));
     assert_eq!(
         m,
-        "error validating agent configuration: no Vault address found"
+        "error validating agent configuration: no Vault address found (annotation vault.hashicorp.com/service: \"\")"
     );
     let m = refusal(&pod(
         json!({INJECT: "true", "openbao.org/role": "a", "vault.hashicorp.com/role": "b"}),
@@ -546,7 +550,7 @@ fn checks_refuse_after_the_upstream_validation() {
     ));
     assert_eq!(
         m,
-        "error validating agent configuration: no Vault role found; set the annotation vault.hashicorp.com/role"
+        "error validating agent configuration: no Vault role found (annotation vault.hashicorp.com/role is not set)"
     );
     // The auth type is checked before the templates.
     let m = refusal(&pod(

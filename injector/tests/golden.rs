@@ -210,6 +210,6 @@ fn checks_the_missing_role_refusal_names_the_annotation() {
     let r = golden_answer("no-role", "", AgentFlavor::Vaultlet);
     assert_eq!(
         r["status"]["message"],
-        "error validating agent configuration: no Vault role found; set the annotation vault.hashicorp.com/role"
+        "error validating agent configuration: no Vault role found (annotation vault.hashicorp.com/role is not set)"
     );
 }

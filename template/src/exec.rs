@@ -295,9 +295,16 @@ impl<'a> State<'a, '_> {
             }
             Value::Int(_) | Value::Uint(_) => {
                 if ndecl > 1 {
-                    return self.err(format!(
-                        "can't use {} to iterate over more than one variable",
+                    // Go prints the value; unless written in the template, it may be a secret
+                    // (crate::redact).
+                    let literal = matches!(&b.pipe.cmds[..], [c] if matches!(&c.args[..], [Arg::Number { .. }]));
+                    let shown = if literal {
                         val.print()
+                    } else {
+                        crate::redact::placeholder(val.type_name(), val.print().len())
+                    };
+                    return self.err(format!(
+                        "can't use {shown} to iterate over more than one variable"
                     ));
                 }
                 let n = match val {
@@ -644,7 +651,7 @@ impl<'a> State<'a, '_> {
         let r: Result<Value, String> = match callee {
             Callee::Builtin(b) => run_builtin(b, &vals),
             Callee::Disabled => Err("function is disabled".into()),
-            Callee::ExecuteTemplate => self.execute_template(&vals),
+            Callee::ExecuteTemplate => self.execute_template(&vals, &data_args(args, &vals)),
             Callee::Ext(f) => {
                 let mut env = CallEnv {
                     ctx: &mut *self.ctx,
@@ -673,13 +680,21 @@ impl<'a> State<'a, '_> {
             Ok(v) => Ok(v),
             Err(m) => {
                 self.at = call_at;
+                // A nested template's error is scrubbed where it happened; its prefix is template
+                // text (names, positions) that the data must not replace.
+                let m = if matches!(callee, Callee::ExecuteTemplate) {
+                    m
+                } else {
+                    crate::redact::scrub(&m, &data_args(args, &vals))
+                };
                 self.err(format!("error calling {name}: {m}"))
             }
         }
     }
 
     /// consul-template's `executeTemplate NAME [DOT]`.
-    fn execute_template(&mut self, vals: &[Value]) -> Result<Value, String> {
+    /// `executeTemplate NAME [DOT]`; `data` are the arguments not written in the template.
+    fn execute_template(&mut self, vals: &[Value], data: &[&Value]) -> Result<Value, String> {
         let name = match vals.first() {
             Some(Value::String(s)) => s.clone(),
             Some(other) => {
@@ -705,10 +720,14 @@ impl<'a> State<'a, '_> {
         };
         let prog = self.prog;
         let Some((key, list)) = prog.defines.get_key_value(&*name) else {
-            return Err(format!(
-                "template: no template {} associated with template {}",
-                super::lexer::go_quote(&name),
-                super::lexer::go_quote(&prog.name)
+            // The name may come from data (crate::redact); a literal name reads as written.
+            return Err(crate::redact::scrub(
+                &format!(
+                    "template: no template {} associated with template {}",
+                    super::lexer::go_quote(&name),
+                    super::lexer::go_quote(&prog.name)
+                ),
+                data,
             ));
         };
         if self.depth >= MAX_DEPTH {
@@ -819,6 +838,7 @@ impl<'a> State<'a, '_> {
                             if m.starts_with("wrong number of args for ") {
                                 self.err(m)
                             } else {
+                                let m = crate::redact::scrub(&m, &data_args(args, &vals));
                                 self.err(format!("error calling {name}: {m}"))
                             }
                         }
@@ -879,6 +899,16 @@ fn nil_ptr_has_field(type_name: &str, field: &str) -> bool {
         return true;
     };
     fields.contains(&field)
+}
+
+/// The values of a call that may come from data, for [`crate::redact::scrub`]: all but the
+/// string and number literals written in the template (`fail "no such user"` keeps its text).
+fn data_args<'v>(args: &[Arg], vals: &'v [Value]) -> Vec<&'v Value> {
+    vals.iter()
+        .enumerate()
+        .filter(|(i, _)| !matches!(args.get(*i), Some(Arg::String { .. } | Arg::Number { .. })))
+        .map(|(_, v)| v)
+        .collect()
 }
 
 fn run_builtin(b: Builtin, v: &[Value]) -> Result<Value, String> {

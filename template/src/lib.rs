@@ -21,6 +21,8 @@
 //! - `lexer`, `parser`, `ast`: text ⇒ tree (positions kept for errors).
 //! - `exec`: the evaluator, the built-ins (`and`, `or`, `eq`, `index`, `printf`, …) in `builtins`,
 //!   Go `fmt` verbs in `printf`.
+//! - [`redact`]: keeps data out of error messages (Go's texts quote values; ours name their type
+//!   and length instead — a deliberate difference, docs/differences.md).
 //! - `funcs/`: consul-template's functions; those that need data (`secret`, `secrets`, `pkiCert`,
 //!   `file`) ask a [`Context`] and record a [`Dependency`].
 //!
@@ -38,6 +40,7 @@ pub mod funcs;
 pub mod lexer;
 pub mod parser;
 pub mod printf;
+pub mod redact;
 pub mod value;
 
 use std::path::{Path, PathBuf};
@@ -175,6 +178,8 @@ pub type Func = fn(&mut CallEnv<'_>, &[Value]) -> Result<Value, String>;
 
 /// A parse or execution error, in Go's words with the template name, line and column:
 /// `template: NAME:LINE:COL: executing "NAME" at <.Data.foo>: map has no entry for key "foo"`.
+/// An execution error never carries a value from the data: where Go's text quotes one, ours
+/// names its type and length (`parsing <string, 8 bytes>`), see [`redact`].
 #[derive(Clone, Debug, thiserror::Error, PartialEq)]
 pub enum TemplateError {
     #[error("parse: {0}")]

@@ -2,6 +2,13 @@
 //! with the OS's file notifications instead of polling: the file's **directory** is watched,
 //! because Kubernetes rotates projected tokens by swapping a `..data` symlink beside the file, and
 //! each change is reported as [`FileEvent::Changed`] or [`FileEvent::Vanished`].
+//!
+//! Only the events that can concern the file pass the OS callback ([`concerns_file`]): the file's own
+//! name, the atomic writer's `..`-prefixed entries (`..data`, `..data_tmp`, the timestamped
+//! directories) and events without a path (a queue overflow). Anything else written in the
+//! directory — the agent's own log, say — neither wakes the watcher nor logs a line; the `notify`
+//! crate's own `log` records (one per inotify event at trace level) are capped at `info` by
+//! `crate::logging`, so a trace run cannot feed on itself (issue 16, failure 4).
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +44,18 @@ pub fn classify(now: Option<Stamp>, before: Option<Stamp>) -> Option<FileEvent> 
     }
 }
 
+/// Whether an OS event on `paths` (in the watched directory) can concern the file named `name`
+/// (pure): an event on the file itself, on an entry of Kubernetes' atomic writer (`..data` and
+/// the other `..`-prefixed names of a rotation), on the directory itself, or one naming no path
+/// (an overflow: anything may have changed).
+pub fn concerns_file(paths: &[PathBuf], dir: &Path, name: &std::ffi::OsStr) -> bool {
+    paths.is_empty()
+        || paths.iter().any(|p| match p.file_name() {
+            Some(n) => n == name || n.as_encoded_bytes().starts_with(b"..") || p == dir,
+            None => true,
+        })
+}
+
 /// A running watch; dropping it stops the OS watcher.
 pub struct FileWatch {
     path: PathBuf,
@@ -49,17 +68,20 @@ impl FileWatch {
     /// Starts watching `path` (its directory must exist).
     pub fn start(path: &Path) -> Result<Self, notify::Error> {
         let (tx, raw) = mpsc::unbounded_channel();
-        let mut watcher =
-            notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-                if res.is_ok() {
-                    let _ = tx.send(());
-                }
-            })?;
         let dir = path
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        watcher.watch(dir, RecursiveMode::NonRecursive)?;
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let name = path.file_name().unwrap_or_default().to_os_string();
+        let watched_dir = dir.clone();
+        let mut watcher =
+            notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+                if res.is_ok_and(|e| concerns_file(&e.paths, &watched_dir, &name)) {
+                    let _ = tx.send(());
+                }
+            })?;
+        watcher.watch(&dir, RecursiveMode::NonRecursive)?;
         Ok(Self {
             path: path.to_path_buf(),
             _watcher: watcher,
@@ -108,6 +130,76 @@ mod tests {
         );
         assert_eq!(classify(None, a), Some(FileEvent::Vanished));
         assert_eq!(classify(None, None), None);
+    }
+
+    #[test]
+    fn only_the_file_and_the_rotation_concern_it() {
+        let dir = Path::new("/var/run/secrets/tokens");
+        let name = std::ffi::OsStr::new("vault-token");
+        let ev = |n: &str| vec![dir.join(n)];
+        assert!(concerns_file(&ev("vault-token"), dir, name));
+        assert!(concerns_file(&ev("..data"), dir, name));
+        assert!(concerns_file(&ev("..data_tmp"), dir, name));
+        assert!(concerns_file(&ev("..2026_12_06_16_00_00.123"), dir, name));
+        assert!(concerns_file(&[], dir, name), "an overflow names no path");
+        assert!(concerns_file(&[dir.to_path_buf()], dir, name));
+        assert!(!concerns_file(&ev("agent.log"), dir, name));
+        assert!(!concerns_file(&ev("vault-token.bak"), dir, name));
+        assert!(concerns_file(
+            &[dir.join("agent.log"), dir.join("vault-token")],
+            dir,
+            name
+        ));
+    }
+
+    /// Another file of the directory written 1000 times (the agent's own log, say) wakes nothing:
+    /// no event reaches the consumer's channel; the file's own write still does.
+    #[tokio::test]
+    async fn other_files_of_the_directory_do_not_wake_it() {
+        use std::io::Write as _;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "a").unwrap();
+        let mut w = FileWatch::start(&file).unwrap();
+        let mut log = std::fs::File::create(dir.path().join("agent.log")).unwrap();
+        for i in 0..1000 {
+            writeln!(log, "line {i}").unwrap();
+            log.flush().unwrap();
+        }
+        drop(log);
+        std::fs::remove_file(dir.path().join("agent.log")).unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            w.raw.try_recv().is_err(),
+            "an event of another file came through"
+        );
+        std::fs::write(&file, "bb").unwrap();
+        let e = tokio::time::timeout(Duration::from_secs(5), w.next())
+            .await
+            .unwrap();
+        assert_eq!(e, FileEvent::Changed);
+    }
+
+    /// A Kubernetes-style rotation: `token -> ..data/token`, `..data -> ..v1`, swapped to `..v2`.
+    #[tokio::test]
+    async fn sees_a_data_symlink_rotation() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("..v1")).unwrap();
+        std::fs::write(d.join("..v1/token"), "one").unwrap();
+        symlink("..v1", d.join("..data")).unwrap();
+        symlink("..data/token", d.join("token")).unwrap();
+        let mut w = FileWatch::start(&d.join("token")).unwrap();
+        std::fs::create_dir(d.join("..v2")).unwrap();
+        std::fs::write(d.join("..v2/token"), "second").unwrap();
+        symlink("..v2", d.join("..data_tmp")).unwrap();
+        std::fs::rename(d.join("..data_tmp"), d.join("..data")).unwrap();
+        std::fs::remove_dir_all(d.join("..v1")).unwrap();
+        let e = tokio::time::timeout(Duration::from_secs(5), w.next())
+            .await
+            .unwrap();
+        assert_eq!(e, FileEvent::Changed);
     }
 
     #[tokio::test]

@@ -14,27 +14,23 @@ use vaultlet_shared::config::{
 /// An annotation value the generated config cannot hold (the pod is refused with this text).
 #[derive(Debug, thiserror::Error)]
 pub enum AgentConfigError {
-    #[error(
-        "annotation vault.hashicorp.com/agent-inject-perms-{secret}: {value:?} is not an octal file mode"
-    )]
-    Perms { secret: String, value: String },
-    #[error("annotation vault.hashicorp.com/{key}: {value:?} is not a duration ({source})")]
+    /// `key`: the full annotation key, with the prefix the pod used.
+    #[error("annotation {key}: {value:?} is not an octal file mode")]
+    Perms { key: String, value: String },
+    #[error("annotation {key}: {value:?} is not a duration ({source})")]
     Duration {
-        key: &'static str,
+        key: String,
         value: String,
         source: DurationError,
     },
-    #[error(
-        "annotation vault.hashicorp.com/agent-cache-use-auto-auth-token: {0:?} is not true, false or force"
-    )]
-    UseAutoAuthToken(String),
-    #[error(
-        "annotation vault.hashicorp.com/template-max-connections-per-host: \"{0}\" is out of range"
-    )]
-    MaxConnectionsPerHost(i64),
-    /// The config could not be written as JSON (e.g. a NaN lease renewal threshold).
-    #[error("{0}")]
-    Encode(#[source] ConfigError),
+    #[error("annotation {key}: {value:?} is not true, false or force")]
+    UseAutoAuthToken { key: String, value: String },
+    #[error("annotation {key}: \"{value}\" is out of range")]
+    MaxConnectionsPerHost { key: String, value: i64 },
+    /// The config could not be written as JSON (a NaN lease renewal threshold); `cite` names the
+    /// annotation when one is the cause.
+    #[error("{source}{cite}")]
+    Encode { source: ConfigError, cite: String },
 }
 
 /// Which agent container a config is for.
@@ -116,12 +112,14 @@ fn templates(spec: &AgentSpec) -> Result<Vec<TemplateStanza>, AgentConfigError> 
             let perms = if s.perms.is_empty() {
                 None
             } else {
-                Some(
-                    FileMode::parse_octal(&s.perms).ok_or_else(|| AgentConfigError::Perms {
-                        secret: s.raw_name.clone(),
+                Some(FileMode::parse_octal(&s.perms).ok_or_else(|| {
+                    AgentConfigError::Perms {
+                        key: spec
+                            .annotations
+                            .key(&format!("agent-inject-perms-{}", s.raw_name)),
                         value: s.perms.clone(),
-                    })?,
-                )
+                    }
+                })?)
             };
             Ok(TemplateStanza {
                 destination: Some(destination),
@@ -138,14 +136,18 @@ fn templates(spec: &AgentSpec) -> Result<Vec<TemplateStanza>, AgentConfigError> 
         .collect()
 }
 
-fn duration(key: &'static str, v: &str) -> Result<Option<GoDuration>, AgentConfigError> {
+fn duration(
+    spec: &AgentSpec,
+    key: &'static str,
+    v: &str,
+) -> Result<Option<GoDuration>, AgentConfigError> {
     if v.is_empty() {
         return Ok(None);
     }
     GoDuration::parse_lenient(v)
         .map(Some)
         .map_err(|source| AgentConfigError::Duration {
-            key,
+            key: spec.annotations.key(key),
             value: v.to_owned(),
             source,
         })
@@ -224,8 +226,8 @@ pub fn agent_config(spec: &AgentSpec, role: Role) -> Result<AgentConfig, AgentCo
     let method = AuthMethod {
         method_type: spec.auth_type.clone(),
         mount_path: opt(&spec.auth_path),
-        min_backoff: duration("auth-min-backoff", &spec.min_backoff)?,
-        max_backoff: duration("auth-max-backoff", &spec.max_backoff)?,
+        min_backoff: duration(spec, "auth-min-backoff", &spec.min_backoff)?,
+        max_backoff: duration(spec, "auth-max-backoff", &spec.max_backoff)?,
         namespace: opt(&spec.vault_namespace),
         config,
         exit_on_err: spec.auto_auth_exit_on_err,
@@ -246,7 +248,12 @@ pub fn agent_config(spec: &AgentSpec, role: Role) -> Result<AgentConfig, AgentCo
         ..VaultStanza::default()
     };
     let use_token = opt(&spec.cache_use_auto_auth_token)
-        .map(|v| UseAutoAuthToken::parse(&v).ok_or(AgentConfigError::UseAutoAuthToken(v)))
+        .map(|value| {
+            UseAutoAuthToken::parse(&value).ok_or_else(|| AgentConfigError::UseAutoAuthToken {
+                key: spec.annotations.key("agent-cache-use-auto-auth-token"),
+                value,
+            })
+        })
         .transpose()?;
     let listener = || Listener {
         listener_type: "tcp".into(),
@@ -288,11 +295,17 @@ pub fn agent_config(spec: &AgentSpec, role: Role) -> Result<AgentConfig, AgentCo
     }
     let max_conn = match spec.max_connections_per_host {
         0 => None,
-        n => Some(u32::try_from(n).map_err(|_| AgentConfigError::MaxConnectionsPerHost(n))?),
+        n => Some(
+            u32::try_from(n).map_err(|_| AgentConfigError::MaxConnectionsPerHost {
+                key: spec.annotations.key("template-max-connections-per-host"),
+                value: n,
+            })?,
+        ),
     };
     let template_config = TemplateConfig {
         exit_on_retry_failure: spec.template_exit_on_retry_failure,
         static_secret_render_interval: duration(
+            spec,
             "template-static-secret-render-interval",
             &spec.static_secret_render_interval,
         )?,
@@ -318,9 +331,21 @@ pub fn agent_config(spec: &AgentSpec, role: Role) -> Result<AgentConfig, AgentCo
 
 /// The config JSON bytes (Go escaping) for one agent container.
 pub fn agent_config_json(spec: &AgentSpec, role: Role) -> Result<Vec<u8>, AgentConfigError> {
-    agent_config(spec, role)?
+    encode(spec, &agent_config(spec, role)?)
+}
+
+/// `config`'s JSON bytes (Go escaping); an error names the annotation behind it.
+pub fn encode(spec: &AgentSpec, config: &AgentConfig) -> Result<Vec<u8>, AgentConfigError> {
+    config
         .to_json_go()
-        .map_err(AgentConfigError::Encode)
+        .map_err(|source| AgentConfigError::Encode {
+            source,
+            cite: if spec.lease_renewal_threshold.is_finite() {
+                String::new()
+            } else {
+                spec.annotations.cite("template-lease-renewal-threshold")
+            },
+        })
 }
 
 #[cfg(test)]
@@ -472,6 +497,55 @@ mod tests {
         assert_eq!(
             json(&s, Role::Init)["template_config"]["lease_renewal_threshold"],
             0.75
+        );
+    }
+
+    /// Issue 16, failure 3: each refusal of the config step names its annotation with the prefix
+    /// the pod used, and the value.
+    #[test]
+    fn refusals_name_the_annotation_and_its_value() {
+        let err = |pairs: &[(&str, &str)]| {
+            agent_config_json(&spec(pairs), Role::Init)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err(&[
+                ("openbao.org/agent-inject-secret-db", "db/creds"),
+                ("openbao.org/agent-inject-perms-db", "rwx")
+            ]),
+            r#"annotation openbao.org/agent-inject-perms-db: "rwx" is not an octal file mode"#
+        );
+        let e = err(&[("openbao.org/template-static-secret-render-interval", "soon")]);
+        assert!(
+            e.starts_with(
+                r#"annotation openbao.org/template-static-secret-render-interval: "soon" is not a duration ("#
+            ),
+            "{e}"
+        );
+        assert_eq!(
+            err(&[
+                ("vault.hashicorp.com/agent-cache-enable", "true"),
+                (
+                    "vault.hashicorp.com/agent-cache-use-auto-auth-token",
+                    "maybe"
+                )
+            ]),
+            r#"annotation vault.hashicorp.com/agent-cache-use-auto-auth-token: "maybe" is not true, false or force"#
+        );
+        assert_eq!(
+            err(&[("openbao.org/template-max-connections-per-host", "-1")]),
+            r#"annotation openbao.org/template-max-connections-per-host: "-1" is out of range"#
+        );
+        let e = err(&[(
+            "vault.hashicorp.com/template-lease-renewal-threshold",
+            "NaN",
+        )]);
+        assert!(
+            e.ends_with(
+                r#" (annotation vault.hashicorp.com/template-lease-renewal-threshold: "NaN")"#
+            ),
+            "{e}"
         );
     }
 }

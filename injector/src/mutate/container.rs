@@ -17,12 +17,20 @@ pub enum ContainerError {
     Quantity(String),
     #[error("{0}")]
     Mounts(#[source] serde_json::Error),
-    #[error("failed to apply JSON patch: {0}")]
-    PatchDecode(#[source] serde_json::Error),
-    #[error("failed to apply JSON patch: {0}")]
-    PatchApply(#[source] json_patch::PatchError),
-    #[error("failed to apply JSON patch: the result is not a container object")]
-    PatchNotAnObject,
+    /// The patch annotations' errors end with the annotation's key and value (`cite`, from
+    /// `Annotations::cite`).
+    #[error("failed to apply JSON patch: {source}{cite}")]
+    PatchDecode {
+        source: serde_json::Error,
+        cite: String,
+    },
+    #[error("failed to apply JSON patch: {source}{cite}")]
+    PatchApply {
+        source: json_patch::PatchError,
+        cite: String,
+    },
+    #[error("failed to apply JSON patch: the result is not a container object{cite}")]
+    PatchNotAnObject { cite: String },
 }
 
 /// Path of our agent binary in the vaultlet image.
@@ -315,17 +323,24 @@ pub fn agent_container(
         c.insert("securityContext".into(), security_context(spec));
     }
     let mut value = Value::Object(c);
-    let patch = if role == Role::Init {
-        &spec.init_json_patch
+    let (patch, key) = if role == Role::Init {
+        (&spec.init_json_patch, "agent-init-json-patch")
     } else {
-        &spec.json_patch
+        (&spec.json_patch, "agent-json-patch")
     };
     if let Some(p) = patch.as_ref().filter(|p| !p.is_null()) {
+        let cite = || spec.annotations.cite(key);
         let ops: json_patch::Patch =
-            serde_json::from_value(p.clone()).map_err(ContainerError::PatchDecode)?;
-        json_patch::patch(&mut value, &ops).map_err(ContainerError::PatchApply)?;
+            serde_json::from_value(p.clone()).map_err(|source| ContainerError::PatchDecode {
+                source,
+                cite: cite(),
+            })?;
+        json_patch::patch(&mut value, &ops).map_err(|source| ContainerError::PatchApply {
+            source,
+            cite: cite(),
+        })?;
         if !value.is_object() {
-            return Err(ContainerError::PatchNotAnObject);
+            return Err(ContainerError::PatchNotAnObject { cite: cite() });
         }
     }
     Ok(value)

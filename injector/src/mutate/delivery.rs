@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use vaultlet_shared::annotations::{AgentFlavor, AgentSpec};
 
-use super::agent_config::{AgentConfigError, Role, agent_config};
+use super::agent_config::{AgentConfigError, Role, agent_config, agent_config_json, encode};
 
 /// Linux's limit on one `argv`/`envp` string, `NAME=value` and its NUL included (32 pages).
 pub const MAX_ARG_STRLEN: usize = 131_072;
@@ -134,9 +134,7 @@ pub fn config_var(flavor: AgentFlavor) -> &'static str {
 }
 
 fn json_of(spec: &AgentSpec, role: Role) -> Result<Vec<u8>, AgentConfigError> {
-    agent_config(spec, role)?
-        .to_json_go()
-        .map_err(AgentConfigError::Encode)
+    agent_config_json(spec, role)
 }
 
 /// Decide the delivery of each injected container's config (injector.md §3.7). `existing` are the
@@ -179,7 +177,7 @@ pub fn plan(
             // comparison keeps this right should the two ever differ more.
             let mut as_sidecar = agent_config(spec, Role::Init)?;
             as_sidecar.exit_after_auth = false;
-            let shared = as_sidecar.to_json_go().map_err(AgentConfigError::Encode)? == s;
+            let shared = encode(spec, &as_sidecar)? == s;
             annotations.push((ANNOTATION_SIDECAR, bytes_to_string(s)));
             let init_d = if shared {
                 Delivery::File {

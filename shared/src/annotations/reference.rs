@@ -321,7 +321,7 @@ fn checks_markdown(s: &mut String) {
     }
     s.push_str(
         "\n\nThe missing-role refusal names the key to set:\n\
-         `no Vault role found; set the annotation vault.hashicorp.com/role`.\n",
+         `no Vault role found (annotation vault.hashicorp.com/role is not set)`.\n",
     );
 }
 

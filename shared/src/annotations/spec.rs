@@ -31,6 +31,19 @@ pub fn bad_value(prefix: &str, name: &str, value: &str, kind: ValueKind) -> Stri
     )
 }
 
+/// A value as a refusal quotes it: Go-style `"…"`, cut after 200 bytes with its length.
+fn shown_value(v: &str) -> String {
+    const MAX: usize = 200;
+    if v.len() <= MAX {
+        return format!("{v:?}");
+    }
+    let mut end = MAX;
+    while !v.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{:?}… ({} bytes)", &v[..end], v.len())
+}
+
 /// The pod's annotations with either prefix stripped; remembers which prefix each key used.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Annotations {
@@ -78,6 +91,22 @@ impl Annotations {
     /// Keys (without prefix) and values, in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.map.iter().map(|(k, (v, _))| (k.as_str(), v.as_str()))
+    }
+
+    /// The full key of `name` with the prefix the pod used, e.g. `openbao.org/role`.
+    pub fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix_of(name))
+    }
+
+    /// What a refusal appends to name the annotation behind it (issue 16): ` (annotation
+    /// KEY: "VALUE")`, or ` (annotation KEY is not set)`. Values over 200 bytes are cut (a JSON
+    /// patch can be long); the length is given.
+    pub fn cite(&self, name: &str) -> String {
+        let key = self.key(name);
+        match self.get(name) {
+            None => format!(" (annotation {key} is not set)"),
+            Some(v) => format!(" (annotation {key}: {})", shown_value(v)),
+        }
     }
 
     /// The prefix each key used (`vault.hashicorp.com/` or `openbao.org/`), the key without it, and
@@ -264,6 +293,9 @@ pub struct AgentSpec {
     pub irsa_mount: Option<(String, String)>,
     /// `VAULT_CACERT_BYTES` value (decoded flag), empty when unset.
     pub cacert_bytes: String,
+    /// The defaulted annotations, so a later refusal can name its key with the prefix the pod
+    /// used and its value ([`Annotations::cite`]).
+    pub annotations: Annotations,
 }
 
 impl AgentSpec {
@@ -281,11 +313,12 @@ impl AgentSpec {
     ) -> Result<Self, SpecError> {
         let a = defaulted(annotations, pod, namespace, settings)?;
         let spec = parse(&a, pod, settings).map_err(SpecError::Parse)?;
-        spec.validate().map_err(SpecError::Validation)?;
+        spec.validate(&a).map_err(SpecError::Validation)?;
         Ok(spec)
     }
 
-    fn validate(&self) -> Result<(), String> {
+    /// Upstream's checks; each refusal caused by an annotation ends with [`Annotations::cite`].
+    fn validate(&self, a: &Annotations) -> Result<(), String> {
         if self.namespace.is_empty() {
             return Err("namespace missing from request".into());
         }
@@ -298,26 +331,23 @@ impl AgentSpec {
             );
         }
         if self.image.is_empty() {
-            return Err("no Vault image found".into());
+            return Err(format!("no Vault image found{}", a.cite("agent-image")));
         }
         if self.configmap.is_empty() {
             if self.auth_type.is_empty() {
-                return Err("no Vault Auth Type found".into());
+                return Err(format!("no Vault Auth Type found{}", a.cite("auth-type")));
             }
             if self.auth_type == "kubernetes"
                 && self.role.is_empty()
                 && self.auth_config.get("role").is_none_or(String::is_empty)
             {
-                // Upstream's words, plus the key to set (extension, injector.md §2.6).
-                return Err(format!(
-                    "no Vault role found; set the annotation {VAULT_PREFIX}role"
-                ));
+                return Err(format!("no Vault role found{}", a.cite("role")));
             }
             if self.auth_path.is_empty() {
-                return Err("no Vault Auth Path found".into());
+                return Err(format!("no Vault Auth Path found{}", a.cite("auth-path")));
             }
             if self.address.is_empty() {
-                return Err("no Vault address found".into());
+                return Err(format!("no Vault address found{}", a.cite("service")));
             }
         }
         Ok(())
@@ -416,8 +446,9 @@ pub fn defaulted(
             Some(v) => {
                 if let Err(e) = check_json_patch(v) {
                     return Err(SpecError::Defaulting(format!(
-                        "error parsing JSON patch for annotation {}{key}: {e}",
-                        a.prefix_of(key)
+                        "error parsing JSON patch for annotation {}: {e}{}",
+                        a.key(key),
+                        a.cite(key)
                     )));
                 }
             }
@@ -464,17 +495,22 @@ pub fn path_join(a: &str, b: &str) -> String {
 }
 
 fn sa_token(a: &Annotations, pod: &PodFacts) -> Result<(String, String, String), String> {
-    let want = a.string("agent-service-account-token-volume-name");
+    const KEY: &str = "agent-service-account-token-volume-name";
+    let want = a.string(KEY);
     let projected = |name: &str| -> Result<String, String> {
         let vol = pod.volumes.iter().find(|v| v.name == name).ok_or_else(|| {
             format!(
-                "failed to find volume {name:?} in Pod {:?} volumes",
-                pod.name
+                "failed to find volume {name:?} in Pod {:?} volumes{}",
+                pod.name,
+                a.cite(KEY)
             )
         })?;
-        vol.sa_token_path
-            .clone()
-            .ok_or_else(|| format!("failed to find tokenPath for projected volume {name:?}"))
+        vol.sa_token_path.clone().ok_or_else(|| {
+            format!(
+                "failed to find tokenPath for projected volume {name:?}{}",
+                a.cite(KEY)
+            )
+        })
     };
     if !want.is_empty() {
         for c in &pod.containers {
@@ -490,14 +526,20 @@ fn sa_token(a: &Annotations, pod: &PodFacts) -> Result<(String, String, String),
                 token,
             ));
         }
-        return Err(format!("failed to find service account volume {want:?}"));
+        return Err(format!(
+            "failed to find service account volume {want:?}{}",
+            a.cite(KEY)
+        ));
     }
     for c in &pod.containers {
         if let Some((n, p)) = c.mounts.iter().find(|(_, p)| p.contains("serviceaccount")) {
             return Ok((n.clone(), p.clone(), "token".into()));
         }
     }
-    Err("failed to find service account volume mount".into())
+    Err(format!(
+        "failed to find service account volume mount{}",
+        a.cite(KEY)
+    ))
 }
 
 /// Secret discovery (injector.md §1.4), ordered by raw name.
@@ -616,16 +658,17 @@ fn parse(
     let mut run_as_user = int("agent-run-as-user")?;
     let run_as_group = int("agent-run-as-group")?;
     if a.bool_or("agent-run-as-same-user", false)? {
+        let same = |m: &str| format!("{m}{}", a.cite("agent-run-as-same-user"));
         let c0 = pod
             .containers
             .first()
-            .ok_or("No containers found in Pod Spec")?;
+            .ok_or_else(|| same("No containers found in Pod Spec"))?;
         let sc = c0
             .run_as_user
-            .ok_or("No SecurityContext found for Container 0")?;
-        let uid = sc.ok_or("RunAsUser is nil for Container 0's SecurityContext")?;
+            .ok_or_else(|| same("No SecurityContext found for Container 0"))?;
+        let uid = sc.ok_or_else(|| same("RunAsUser is nil for Container 0's SecurityContext"))?;
         if uid == 0 {
-            return Err("container not allowed to run as root".into());
+            return Err(same("container not allowed to run as root"));
         }
         run_as_user = uid;
     }
@@ -640,10 +683,10 @@ fn parse(
                 )
             })?;
             if b && pod.share_process_namespace == Some(false) {
-                return Err(
-                    "shareProcessNamespace explicitly disabled on the pod, refusing to enable it"
-                        .into(),
-                );
+                return Err(format!(
+                    "shareProcessNamespace explicitly disabled on the pod, refusing to enable it{}",
+                    a.cite("agent-share-process-namespace")
+                ));
             }
             Some(b)
         }
@@ -659,7 +702,12 @@ fn parse(
     {
         "map" => TemplateKind::Map,
         "json" => TemplateKind::Json,
-        other => return Err(format!("invalid default template type: {other}")),
+        other => {
+            return Err(format!(
+                "invalid default template type: {other}{}",
+                a.cite("agent-inject-default-template")
+            ));
+        }
     };
     let inject_token = a.bool_or("agent-inject-token", false)?;
     let template_exit_on_retry_failure =
@@ -771,6 +819,7 @@ fn parse(
         aws_env,
         irsa_mount,
         cacert_bytes,
+        annotations: a.clone(),
     })
 }
 
@@ -924,9 +973,10 @@ mod tests {
     #[test]
     fn validation_messages() {
         let e = build(&[("vault.hashicorp.com/agent-inject", "true")]).unwrap_err();
+        // Upstream's text, then the annotation (issue 16).
         assert_eq!(
             e.to_string(),
-            "error validating agent configuration: no Vault role found; set the annotation vault.hashicorp.com/role"
+            "error validating agent configuration: no Vault role found (annotation vault.hashicorp.com/role is not set)"
         );
         let e = build(&[
             ("vault.hashicorp.com/role", "r"),
@@ -935,8 +985,168 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "error validating agent configuration: no Vault image found"
+            "error validating agent configuration: no Vault image found (annotation vault.hashicorp.com/agent-image: \"\")"
         );
+    }
+
+    /// Issue 16, failure 3: every refusal an annotation causes names its key, with the prefix the
+    /// pod used, and its value, after upstream's text.
+    #[test]
+    fn every_refusal_names_its_annotation() {
+        let refusal = |pairs: &[(&str, &str)], pod: PodFacts| {
+            let a = Annotations::from_pairs(pairs.iter().copied());
+            AgentSpec::build(&a, &pod, "default", &settings())
+                .unwrap_err()
+                .to_string()
+        };
+        let cases: [(&[(&str, &str)], &str); 9] = [
+            (
+                &[
+                    ("vault.hashicorp.com/role", "r"),
+                    ("vault.hashicorp.com/agent-inject-default-template", "XML"),
+                ],
+                "error creating new agent sidecar: invalid default template type: xml (annotation vault.hashicorp.com/agent-inject-default-template: \"XML\")",
+            ),
+            (
+                &[
+                    ("openbao.org/role", "r"),
+                    ("openbao.org/agent-inject-default-template", "xml"),
+                ],
+                "error creating new agent sidecar: invalid default template type: xml (annotation openbao.org/agent-inject-default-template: \"xml\")",
+            ),
+            (
+                &[("openbao.org/role", "")],
+                "error validating agent configuration: no Vault role found (annotation openbao.org/role: \"\")",
+            ),
+            (
+                &[
+                    ("vault.hashicorp.com/role", "r"),
+                    ("vault.hashicorp.com/auth-type", ""),
+                ],
+                "error validating agent configuration: no Vault Auth Type found (annotation vault.hashicorp.com/auth-type: \"\")",
+            ),
+            (
+                &[
+                    ("vault.hashicorp.com/role", "r"),
+                    ("vault.hashicorp.com/auth-path", ""),
+                ],
+                "error validating agent configuration: no Vault Auth Path found (annotation vault.hashicorp.com/auth-path: \"\")",
+            ),
+            (
+                &[
+                    ("vault.hashicorp.com/role", "r"),
+                    ("vault.hashicorp.com/service", ""),
+                ],
+                "error validating agent configuration: no Vault address found (annotation vault.hashicorp.com/service: \"\")",
+            ),
+            (
+                &[
+                    ("vault.hashicorp.com/role", "r"),
+                    ("vault.hashicorp.com/agent-run-as-same-user", "true"),
+                ],
+                "error creating new agent sidecar: No SecurityContext found for Container 0 (annotation vault.hashicorp.com/agent-run-as-same-user: \"true\")",
+            ),
+            (
+                &[
+                    ("vault.hashicorp.com/role", "r"),
+                    (
+                        "vault.hashicorp.com/agent-service-account-token-volume-name",
+                        "tok",
+                    ),
+                ],
+                "error creating new agent sidecar: failed to find service account volume \"tok\" (annotation vault.hashicorp.com/agent-service-account-token-volume-name: \"tok\")",
+            ),
+            (
+                &[
+                    ("vault.hashicorp.com/role", "r"),
+                    ("vault.hashicorp.com/agent-json-patch", "{"),
+                ],
+                "error adding default annotations: error parsing JSON patch for annotation vault.hashicorp.com/agent-json-patch: EOF while parsing an object at line 1 column 1 (annotation vault.hashicorp.com/agent-json-patch: \"{\")",
+            ),
+        ];
+        for (pairs, want) in cases {
+            assert_eq!(refusal(pairs, pod()), want);
+        }
+
+        let root = |uid| {
+            let mut p = pod();
+            p.containers[0].run_as_user = Some(uid);
+            p
+        };
+        let same = [
+            ("vault.hashicorp.com/role", "r"),
+            ("vault.hashicorp.com/agent-run-as-same-user", "true"),
+        ];
+        assert_eq!(
+            refusal(&same, root(Some(0))),
+            "error creating new agent sidecar: container not allowed to run as root (annotation vault.hashicorp.com/agent-run-as-same-user: \"true\")"
+        );
+        assert_eq!(
+            refusal(&same, root(None)),
+            "error creating new agent sidecar: RunAsUser is nil for Container 0's SecurityContext (annotation vault.hashicorp.com/agent-run-as-same-user: \"true\")"
+        );
+        let mut empty = pod();
+        empty.containers.clear();
+        assert!(refusal(&same, empty).starts_with("error creating new agent sidecar: "));
+
+        let mut no_share = pod();
+        no_share.share_process_namespace = Some(false);
+        assert_eq!(
+            refusal(
+                &[
+                    ("vault.hashicorp.com/role", "r"),
+                    ("vault.hashicorp.com/agent-share-process-namespace", "True")
+                ],
+                no_share
+            ),
+            "error creating new agent sidecar: shareProcessNamespace explicitly disabled on the pod, refusing to enable it (annotation vault.hashicorp.com/agent-share-process-namespace: \"True\")"
+        );
+        let mut no_mount = pod();
+        no_mount.containers[0].mounts.clear();
+        assert_eq!(
+            refusal(&[("vault.hashicorp.com/role", "r")], no_mount),
+            "error creating new agent sidecar: failed to find service account volume mount (annotation vault.hashicorp.com/agent-service-account-token-volume-name: \"\")"
+        );
+        let mut not_projected = pod();
+        not_projected.volumes.push(VolumeFacts {
+            name: "tok".into(),
+            sa_token_path: None,
+        });
+        assert_eq!(
+            refusal(
+                &[
+                    ("vault.hashicorp.com/role", "r"),
+                    (
+                        "vault.hashicorp.com/agent-service-account-token-volume-name",
+                        "tok"
+                    )
+                ],
+                not_projected
+            ),
+            "error creating new agent sidecar: failed to find tokenPath for projected volume \"tok\" (annotation vault.hashicorp.com/agent-service-account-token-volume-name: \"tok\")"
+        );
+        // The bad-value refusals already named key and value (bad_value).
+        let e = refusal(
+            &[
+                ("openbao.org/role", "r"),
+                ("openbao.org/agent-revoke-grace", "soon"),
+            ],
+            pod(),
+        );
+        assert!(
+            e.contains("annotation openbao.org/agent-revoke-grace: \"soon\""),
+            "{e}"
+        );
+        // A long value is cut, with its length.
+        let long = format!("[{}", " ".repeat(300));
+        let e = refusal(
+            &[
+                ("vault.hashicorp.com/role", "r"),
+                ("vault.hashicorp.com/agent-json-patch", &long),
+            ],
+            pod(),
+        );
+        assert!(e.ends_with("… (301 bytes))"), "{e}");
     }
 
     #[test]

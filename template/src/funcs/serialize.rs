@@ -224,10 +224,16 @@ pub fn json_to_value(j: &Json) -> Result<Value, String> {
         Json::Null => Value::Nil,
         Json::Bool(b) => Value::Bool(*b),
         Json::Number(n) => {
-            let f: f64 = n.parse().map_err(|_| format!("invalid number {n}"))?;
+            // The number is part of the (secret) input, not an argument: named by its length
+            // here, as crate::redact does for whole arguments.
+            let shown = || crate::redact::placeholder("number", n.len());
+            let f: f64 = n
+                .parse()
+                .map_err(|_| format!("invalid number {}", shown()))?;
             if f.is_infinite() {
                 return Err(format!(
-                    "json: cannot unmarshal number {n} into Go value of type float64"
+                    "json: cannot unmarshal number {} into Go value of type float64",
+                    shown()
                 ));
             }
             Value::Float(f)

@@ -46,6 +46,18 @@ enum Event {
 
 type Store = Arc<Mutex<HashMap<Dependency, Fetched>>>;
 
+/// The fetcher tasks of one runner, aborted when the runner ends — also when its future is
+/// dropped for a new token (agent.md §3.5, §3.6), so that no fetcher goes on with an old token.
+struct Fetchers(HashMap<Dependency, JoinHandle<()>>);
+
+impl Drop for Fetchers {
+    fn drop(&mut self) {
+        for h in self.0.values() {
+            h.abort();
+        }
+    }
+}
+
 /// Runs until shutdown (sidecar) or until every template rendered once (`init`). `Err` is the
 /// fatal error that stopped it. `refusals` is told of fetches refused with the client's token.
 pub async fn run(
@@ -58,7 +70,7 @@ pub async fn run(
     let mut passes = Passes::new(std::mem::take(&mut settings.jobs))?;
     let store: Store = Arc::new(Mutex::new(HashMap::new()));
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
-    let mut fetchers: HashMap<Dependency, JoinHandle<()>> = HashMap::new();
+    let mut fetchers = Fetchers(HashMap::new());
     let _watcher = watch_sources(passes.jobs(), tx.clone());
     let mut actions: Vec<Action> = Vec::new();
     let result = loop {
@@ -69,7 +81,13 @@ pub async fn run(
         let mut spawn = |d: Dependency| {
             spawn_fetcher(&client, d, &settings, store.clone(), tx.clone(), &refusals)
         };
-        if let Err(e) = carry_out(&mut passes, &mut actions, &mut fetchers, &mut spawn, &store) {
+        if let Err(e) = carry_out(
+            &mut passes,
+            &mut actions,
+            &mut fetchers.0,
+            &mut spawn,
+            &store,
+        ) {
             break Err(e);
         }
         let mut errors = Vec::new();
@@ -102,7 +120,7 @@ pub async fn run(
                 Event::Updated(None) => {}
                 Event::Updated(Some(d)) => passes.data_changed(&d),
                 Event::Failed(d, e) => {
-                    fetchers.remove(&d);
+                    fetchers.0.remove(&d);
                     fatal = Some(RenderError::GaveUp(e));
                 }
                 Event::SourceChanged => match reload_sources(passes.jobs_mut()) {
@@ -120,9 +138,7 @@ pub async fn run(
             break Err(e);
         }
     };
-    for (_, h) in fetchers {
-        h.abort();
-    }
+    drop(fetchers);
     result
 }
 

@@ -1,7 +1,7 @@
 //! Auto-auth (agent.md §3.1): the login loop. Logs in with the configured [`method::Method`], backs
-//! off on failures ([`backoff`]), publishes each new token on a `watch` channel (only changed tokens,
-//! §3.5), keeps it alive with the lifetime watcher and logs in again when the watcher ends — at
-//! once when the token was found dead (agent.md §3.6, `crate::token::check`).
+//! off on failures ([`backoff`]), publishes each new token on a `watch` channel (only changed
+//! tokens, agent.md §3.5), keeps it alive with the lifetime watcher and logs in again when the
+//! watcher ends — at once when the token was found dead (agent.md §3.6, `crate::token::check`).
 //!
 //! Per-method request builders live in [`kubernetes`], [`jwt`], [`approle`] and [`token_file`].
 
@@ -56,7 +56,7 @@ pub enum AuthError {
 }
 
 /// A token obtained by a healing re-login (agent.md §3.6) that is itself found dead within this
-/// time makes the next re-login wait the auth backoff (§3.3) instead of going at once: a token
+/// time makes the next re-login wait the auth backoff (agent.md §3.3) instead of going at once: a token
 /// Vault keeps refusing (say, one without the `default` policy, so `lookup-self` is denied
 /// although it lives) cannot cause a storm of logins.
 pub const HEAL_PROBATION: Duration = Duration::from_secs(60);

@@ -116,7 +116,7 @@ impl<A: TokenApi> Agent<A> {
         };
         let (token_tx, token_rx) = watch::channel::<Option<AuthToken>>(None);
         let (written_tx, mut written_rx) = watch::channel(0u64);
-        // Refusals of the token seen by the templates and the proxy, checked by auto-auth (§3.6).
+        // Refusals of the token seen by the templates and the proxy, checked by auto-auth (agent.md §3.6).
         let (refusals, refusal_inbox) = Refusals::channel();
         let quit = Arc::new(Notify::new());
         let listeners_future: Pin<Box<dyn Future<Output = ()>>> = if bound.is_empty() {
@@ -219,6 +219,10 @@ impl<A: TokenApi> Agent<A> {
 impl<A> Agent<A> {
     /// §7.3: a cache file present ⇒ import its token (the sidecar); none and init mode ⇒ the
     /// store to write the token to. Import errors are logged, fatal only with `exit_on_err`.
+    #[allow(
+        clippy::result_large_err,
+        reason = "called once at start-up; RunError is large because of RenderError"
+    )]
     fn open_persistent_cache(&self) -> Result<(Option<String>, Option<PersistentCache>), RunError> {
         let Some(pc) = &self.persist else {
             return Ok((None, None));

@@ -37,8 +37,8 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    /// Whether Vault's refusal may mean the token is dead, to be checked by auto-auth (agent.md
-    /// §3.6); the fetch's own retries go on as for any error.
+    /// Whether Vault's refusal may mean the token is dead, to be checked by auto-auth
+    /// (agent.md §3.6); the fetch's own retries go on as for any error.
     pub fn suggests_dead_token(&self) -> bool {
         matches!(self, FetchError::Vault(e) if e.suggests_dead_token())
     }

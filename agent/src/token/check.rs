@@ -175,8 +175,9 @@ pub fn verdict(lookup: &Result<AuthToken, ApiError>) -> Verdict {
     }
 }
 
-/// One `lookup-self` of `token`, logged by its accessor.
-pub async fn check<A: TokenApi>(api: &A, token: &AuthToken) -> Verdict {
+/// One `lookup-self` of `token`, logged by its accessor. Reports that arrive in `inbox` while it
+/// runs are answered by it.
+pub async fn check<A: TokenApi>(api: &A, token: &AuthToken, inbox: &mut RefusalInbox) -> Verdict {
     tracing::info!(target: "auth.handler", accessor = %token.accessor, "Vault refused a request made with the auto-auth token: checking the token with lookup-self");
     let answer = api.lookup_self(token.client_token()).await;
     let v = verdict(&answer);
@@ -192,6 +193,7 @@ pub async fn check<A: TokenApi>(api: &A, token: &AuthToken) -> Verdict {
         }
         (_, Ok(_)) => {}
     }
+    inbox.rx.borrow_and_update();
     v
 }
 
@@ -226,10 +228,7 @@ pub async fn until_dead<A: TokenApi>(
             }
         };
         if check_now {
-            let v = check(api, token).await;
-            // Reports that arrived during the lookup are answered by it.
-            inbox.rx.borrow_and_update();
-            if v == Verdict::Dead {
+            if check(api, token, inbox).await == Verdict::Dead {
                 return;
             }
         }

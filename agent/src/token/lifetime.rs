@@ -62,7 +62,7 @@ pub async fn watch_token<A: TokenApi>(
                     // its lease is pointless.
                     if check::is_refusal(&e)
                         && gate.admit(Instant::now())
-                        && check::check(api, token).await == Verdict::Dead
+                        && check::check(api, token, refusals).await == Verdict::Dead
                     {
                         return WatchEnd::TokenDead;
                     }
@@ -267,7 +267,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn failed_renewals_back_off_then_give_up() {
-        let fake = fake(vec![Err("boom"), Err("boom"), Err("boom")], true);
+        // Low draws allow a fourth renewal inside the 40 s lease (5 + 10 + 20 s): four answers.
+        let fake = fake(vec![Err("boom"); 4], true);
         let (_tx, mut rx) = watch::channel(false);
         let m = Metrics::default();
         let t0 = Instant::now();
@@ -351,7 +352,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn refused_renewals_of_a_live_token_back_off_as_before() {
-        let fake = fake(vec![Err("permission denied"); 3], true);
+        // Low draws allow a fourth renewal inside the 40 s lease (5 + 10 + 20 s): four answers.
+        let fake = fake(vec![Err("permission denied"); 4], true);
         let (_tx, mut rx) = watch::channel(false);
         let m = Metrics::default();
         let t0 = Instant::now();

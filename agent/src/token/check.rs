@@ -227,10 +227,8 @@ pub async fn until_dead<A: TokenApi>(
                 false
             }
         };
-        if check_now {
-            if check(api, token, inbox).await == Verdict::Dead {
-                return;
-            }
+        if check_now && check(api, token, inbox).await == Verdict::Dead {
+            return;
         }
     }
 }

@@ -56,9 +56,9 @@ pub enum AuthError {
 }
 
 /// A token obtained by a healing re-login (agent.md §3.6) that is itself found dead within this
-/// time makes the next re-login wait the auth backoff (agent.md §3.3) instead of going at once: a token
-/// Vault keeps refusing (say, one without the `default` policy, so `lookup-self` is denied
-/// although it lives) cannot cause a storm of logins.
+/// time makes the next re-login wait the auth backoff (agent.md §3.3) instead of going at once:
+/// a token Vault keeps refusing (say, one without the `default` policy, so `lookup-self` is
+/// denied although it lives) cannot cause a storm of logins.
 pub const HEAL_PROBATION: Duration = Duration::from_secs(60);
 
 /// Settings of the login loop from the `auto_auth.method` stanza.

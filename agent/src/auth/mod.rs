@@ -1,6 +1,7 @@
 //! Auto-auth (agent.md §3.1): the login loop. Logs in with the configured [`method::Method`], backs
-//! off on failures ([`backoff`]), publishes each new token on a `watch` channel (only changed tokens,
-//! agent.md §3.5), keeps it alive with the lifetime watcher and logs in again when the watcher ends.
+//! off on failures ([`backoff`]), publishes each new token on a `watch` channel (only changed
+//! tokens, agent.md §3.5), keeps it alive with the lifetime watcher and logs in again when the
+//! watcher ends — at once when the token was found dead (agent.md §3.6, `crate::token::check`).
 //!
 //! Per-method request builders live in [`kubernetes`], [`jwt`], [`approle`] and [`token_file`].
 
@@ -17,10 +18,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::metrics::Metrics;
 use crate::shutdown::shutdown_requested;
+use crate::token::check::{CHECK_INTERVAL, CheckGate, RefusalInbox, until_dead};
 use crate::token::lifetime::{WatchEnd, watch_token};
 use crate::token::{ApiError, AuthToken, TokenApi};
 use backoff::AuthBackoff;
@@ -51,6 +54,12 @@ pub enum AuthError {
     #[error("exceeded max retries failing to renew auth token: {0}")]
     RenewFailed(ApiError),
 }
+
+/// A token obtained by a healing re-login (agent.md §3.6) that is itself found dead within this
+/// time makes the next re-login wait the auth backoff (agent.md §3.3) instead of going at once:
+/// a token Vault keeps refusing (say, one without the `default` policy, so `lookup-self` is
+/// denied although it lives) cannot cause a storm of logins.
+pub const HEAL_PROBATION: Duration = Duration::from_secs(60);
 
 /// Settings of the login loop from the `auto_auth.method` stanza.
 #[derive(Debug, Clone)]
@@ -86,8 +95,9 @@ pub struct AuthHandler<A> {
     pub settings: LoopSettings,
     /// Every new token is published here (the sinks and the template runtime subscribe).
     pub tokens: watch::Sender<Option<AuthToken>>,
-    /// Notified by the template runtime on `invalid token` (agent.md §3.6): abandon the token, log in again.
-    pub relogin: Arc<Notify>,
+    /// Refusals of the token reported by the template runtime and the API proxy (agent.md §3.6):
+    /// checked with `lookup-self`; a dead token is abandoned and auto-auth logs in again at once.
+    pub refusals: RefusalInbox,
     pub metrics: Arc<Metrics>,
     /// A token handed over by the persistent cache (agent.md §7.3): the first iteration looks it up
     /// instead of logging in (agent.md §3.1a).
@@ -111,6 +121,9 @@ impl<A: TokenApi> AuthHandler<A> {
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), AuthError> {
         let s = &self.settings;
         let mut backoff = AuthBackoff::new(s.min_backoff, s.max_backoff, rand::random());
+        // Healing re-logins (agent.md §3.6): whether the next login is one, and their own backoff.
+        let mut healing = false;
+        let mut heal_backoff = AuthBackoff::new(s.min_backoff, s.max_backoff, rand::random());
         let kind = self.method.name();
         let watched = self.method.watched_file().filter(|_| !s.one_shot);
         let mut file_watch = watched.and_then(|p| {
@@ -158,11 +171,16 @@ impl<A: TokenApi> AuthHandler<A> {
             });
             backoff.reset(rand::random());
             self.metrics.login_succeeded();
+            let healed = std::mem::take(&mut healing);
+            let logged_in_at = Instant::now();
 
             let end = if token.is_root() {
                 tracing::info!(target: "auth.handler", "not renewing the root token");
-                shutdown_requested(&mut shutdown).await;
-                WatchEnd::Shutdown
+                let mut gate = CheckGate::new(CHECK_INTERVAL);
+                tokio::select! {
+                    () = shutdown_requested(&mut shutdown) => WatchEnd::Shutdown,
+                    () = until_dead(&self.api, &token, &mut self.refusals, &mut gate) => WatchEnd::TokenDead,
+                }
             } else {
                 if token.token_type == "batch" {
                     tracing::info!(target: "auth.handler", "batch tokens are not renewable; logging in again near the end of its TTL");
@@ -172,7 +190,7 @@ impl<A: TokenApi> AuthHandler<A> {
                     &token,
                     !self.settings.one_shot,
                     &mut shutdown,
-                    &self.relogin,
+                    &mut self.refusals,
                     &self.metrics,
                 );
                 tokio::pin!(watcher);
@@ -191,7 +209,20 @@ impl<A: TokenApi> AuthHandler<A> {
             };
             match end {
                 WatchEnd::Shutdown => return Ok(()),
-                WatchEnd::Expiring | WatchEnd::ReloginRequested => {
+                WatchEnd::TokenDead => {
+                    healing = true;
+                    if healed && logged_in_at.elapsed() < HEAL_PROBATION {
+                        let sleep = heal_backoff.fail(rand::random());
+                        tracing::warn!(target: "auth.handler", accessor = %token.accessor, backoff = ?sleep, "the token of the last re-authentication was refused too, re-authenticating after a backoff");
+                        if sleep_or_shutdown(sleep, &mut shutdown).await {
+                            return Ok(());
+                        }
+                    } else {
+                        heal_backoff.reset(rand::random());
+                        tracing::warn!(target: "auth.handler", accessor = %token.accessor, "abandoning the invalid auto-auth token, re-authenticating at once");
+                    }
+                }
+                WatchEnd::Expiring => {
                     tracing::info!(target: "auth.handler", "lifetime watcher done channel triggered, re-authenticating");
                     if sleep_or_shutdown(self.settings.relogin_pause, &mut shutdown).await {
                         return Ok(());
@@ -225,15 +256,18 @@ async fn sleep_or_shutdown(d: Duration, shutdown: &mut watch::Receiver<bool>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::token::check::Refusals;
     use serde_json::{Value, json};
     use std::cell::RefCell;
     use std::rc::Rc;
 
-    /// Logins fail `fail_first` times, then succeed with tokens "t1", "t2", … (TTL `ttl`, not renewable).
+    /// Logins fail `fail_first` times, then succeed with tokens "t1", "t2", … (TTL `ttl`, not
+    /// renewable). Every lookup says the token is dead (Vault's 403), and is counted.
     struct Fake {
         fail_first: usize,
         calls: Rc<RefCell<Vec<tokio::time::Instant>>>,
         ttl: u64,
+        lookups: Rc<RefCell<usize>>,
     }
 
     impl TokenApi for Fake {
@@ -255,7 +289,13 @@ mod tests {
             ))
         }
         async fn lookup_self(&self, _: &str) -> Result<AuthToken, ApiError> {
-            unreachable!()
+            *self.lookups.borrow_mut() += 1;
+            Err(Box::new(vaultlet_shared::vault::VaultError::Status {
+                method: "GET".into(),
+                path: "auth/token/lookup-self".into(),
+                status: 403,
+                errors: vec!["permission denied".into()],
+            }))
         }
         async fn renew_self(&self, _: &str) -> Result<AuthToken, ApiError> {
             unreachable!()
@@ -282,7 +322,7 @@ mod tests {
                 ..LoopSettings::default()
             },
             tokens: tx,
-            relogin: Arc::new(Notify::new()),
+            refusals: Refusals::channel().1,
             preloaded: None,
             metrics: Arc::new(Metrics::default()),
         };
@@ -297,6 +337,7 @@ mod tests {
             Fake {
                 fail_first: 3,
                 calls: Rc::default(),
+                lookups: Rc::default(),
                 ttl: 3600,
             },
             false,
@@ -322,6 +363,7 @@ mod tests {
         let fake = Fake {
             fail_first: 4,
             calls: calls.clone(),
+            lookups: Rc::default(),
             ttl: 3600,
         };
         let (h, mut rx) = handler(dir.path(), fake, false);
@@ -356,6 +398,7 @@ mod tests {
             Fake {
                 fail_first: 10,
                 calls: Rc::default(),
+                lookups: Rc::default(),
                 ttl: 3600,
             },
             true,
@@ -373,6 +416,7 @@ mod tests {
             Fake {
                 fail_first: 0,
                 calls: Rc::default(),
+                lookups: Rc::default(),
                 ttl: 10,
             },
             false,
@@ -397,6 +441,7 @@ mod tests {
             Fake {
                 fail_first: 0,
                 calls: Rc::default(),
+                lookups: Rc::default(),
                 ttl: 3600,
             },
             false,
@@ -431,5 +476,104 @@ mod tests {
         assert!(new_jwt_taken(false, Duration::from_secs(5)).await);
         // … init mode (`exit_after_auth`) starts no watcher, so the file stays until a login.
         assert!(!new_jwt_taken(true, Duration::from_millis(700)).await);
+    }
+
+    /// A sidecar handler whose logins are recorded in `calls` and whose token refusals come from
+    /// the returned [`Refusals`].
+    fn healing_handler(
+        dir: &std::path::Path,
+        calls: &Rc<RefCell<Vec<tokio::time::Instant>>>,
+        lookups: &Rc<RefCell<usize>>,
+    ) -> (
+        AuthHandler<Fake>,
+        watch::Receiver<Option<AuthToken>>,
+        Refusals,
+    ) {
+        let fake = Fake {
+            fail_first: 0,
+            calls: calls.clone(),
+            lookups: lookups.clone(),
+            ttl: 3600,
+        };
+        let (mut h, rx) = handler(dir, fake, false);
+        let (refusals, inbox) = Refusals::channel();
+        h.refusals = inbox;
+        (h, rx, refusals)
+    }
+
+    async fn token_becomes(rx: &mut watch::Receiver<Option<AuthToken>>, t: &str) {
+        rx.wait_for(|x| x.as_ref().is_some_and(|x| x.client_token() == t))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dead_token_reported_many_times_makes_one_lookup_and_one_login_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (calls, lookups) = (Rc::default(), Rc::default());
+        let (h, mut rx, refusals) = healing_handler(dir.path(), &calls, &lookups);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let probe = async {
+            token_becomes(&mut rx, "t1").await;
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            // Twenty fetchers refused at once.
+            for _ in 0..20 {
+                refusals.report("t1");
+            }
+            token_becomes(&mut rx, "t2").await;
+            // Late reports about the old token change nothing.
+            refusals.report("t1");
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            stop_tx.send(true).unwrap();
+        };
+        let (res, ()) = tokio::join!(h.run(stop_rx), probe);
+        res.unwrap();
+        assert_eq!(*lookups.borrow(), 1, "one lookup");
+        let at = calls.borrow();
+        assert_eq!(at.len(), 2, "one re-login");
+        let gap = at[1] - at[0];
+        assert!(
+            gap >= Duration::from_secs(30) && gap < Duration::from_millis(30_050),
+            "at once, without the 1 s re-login pause: {gap:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_healed_token_refused_again_soon_waits_the_backoff() {
+        let dir = tempfile::tempdir().unwrap();
+        let (calls, lookups) = (Rc::default(), Rc::default());
+        let (h, mut rx, refusals) = healing_handler(dir.path(), &calls, &lookups);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let probe = async {
+            token_becomes(&mut rx, "t1").await;
+            refusals.report("t1");
+            token_becomes(&mut rx, "t2").await;
+            // The new token is refused at once too (e.g. Vault denies its lookup-self).
+            refusals.report("t2");
+            token_becomes(&mut rx, "t3").await;
+            // After the probation, a refusal heals at once again.
+            tokio::time::sleep(HEAL_PROBATION).await;
+            refusals.report("t3");
+            token_becomes(&mut rx, "t4").await;
+            stop_tx.send(true).unwrap();
+        };
+        let (res, ()) = tokio::join!(h.run(stop_rx), probe);
+        res.unwrap();
+        let at = calls.borrow();
+        assert_eq!(at.len(), 4);
+        assert!(
+            at[1] - at[0] < Duration::from_millis(10),
+            "first heal at once"
+        );
+        let backoff = at[2] - at[1];
+        assert!(
+            backoff >= Duration::from_millis(750) && backoff <= Duration::from_secs(1),
+            "second heal waits j(min_backoff): {backoff:?}"
+        );
+        let late = at[3] - at[2] - HEAL_PROBATION;
+        assert!(
+            late < Duration::from_millis(10),
+            "after probation at once: {late:?}"
+        );
     }
 }

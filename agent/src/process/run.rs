@@ -27,6 +27,7 @@ use crate::render::handoff::{RenderSettings, TemplateFuture, TemplateHandoff, Te
 use crate::settings::AgentSettings;
 use crate::shutdown::shutdown_requested;
 use crate::sink::{self, Sink};
+use crate::token::check::Refusals;
 use crate::token::{AuthToken, TokenApi};
 
 /// Why the agent stopped with an error.
@@ -115,7 +116,8 @@ impl<A: TokenApi> Agent<A> {
         };
         let (token_tx, token_rx) = watch::channel::<Option<AuthToken>>(None);
         let (written_tx, mut written_rx) = watch::channel(0u64);
-        let relogin = Arc::new(Notify::new());
+        // Refusals of the token seen by the templates and the proxy, checked by auto-auth (agent.md §3.6).
+        let (refusals, refusal_inbox) = Refusals::channel();
         let quit = Arc::new(Notify::new());
         let listeners_future: Pin<Box<dyn Future<Output = ()>>> = if bound.is_empty() {
             Box::pin(std::future::pending())
@@ -127,6 +129,7 @@ impl<A: TokenApi> Agent<A> {
                 quit.clone(),
                 self.metrics.clone(),
                 self.proxy_retries,
+                refusals.clone(),
             )?;
             Box::pin(proxy::serve(bound, Arc::new(state), shutdown.clone()))
         };
@@ -136,7 +139,7 @@ impl<A: TokenApi> Agent<A> {
             settings: self.templates.clone(),
             tokens: token_rx.clone(),
             shutdown: shutdown.clone(),
-            relogin: relogin.clone(),
+            refusals,
             exit_after_auth: self.exit_after_auth,
             connection: self.connection.clone(),
         };
@@ -151,7 +154,7 @@ impl<A: TokenApi> Agent<A> {
             method: self.method,
             settings: self.settings,
             tokens: token_tx,
-            relogin,
+            refusals: refusal_inbox,
             metrics: metrics.clone(),
             preloaded,
         };

@@ -8,6 +8,11 @@
 //!   auto-auth token when the request has none (`use_auto_auth_token = true`) or always
 //!   (`"force"`), from `api_proxy` or else the `cache` stanza.
 //!
+//! A request sent with the auto-auth token that Vault answers in a way that may mean the token is
+//! dead (a 403, a 400/401 speaking of the token) is reported to auto-auth, which checks the token
+//! and logs in again if it is dead (agent.md §3.6); the client gets Vault's answer unchanged, and
+//! its next request goes out with the new token.
+//!
 //! `require_request_header = true` ⇒ requests without `X-Vault-Request: true` get 412;
 //! `role = "metrics_only"` serves only the metrics. The quit endpoint has no authentication, as
 //! upstream: bind the listener to loopback.
@@ -27,12 +32,13 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
-use vaultlet_shared::vault::RetryPolicy;
+use vaultlet_shared::vault::{RetryPolicy, suggests_dead_token};
 
 use crate::connection::Connection;
 use crate::metrics::Metrics;
 use crate::shutdown::shutdown_requested;
 use crate::token::AuthToken;
+use crate::token::check::Refusals;
 use upstream::Upstream;
 
 /// How long a proxied request waits for the first auto-auth token before going out without it.
@@ -158,11 +164,14 @@ pub struct ProxyState {
     metrics: Arc<Metrics>,
     /// Retries of a request on a transport error or a 5xx other than 501 (`vault.retry`).
     retries: u32,
+    /// Where refusals of the auto-auth token are reported (agent.md §3.6).
+    refusals: Refusals,
 }
 
 impl ProxyState {
     /// The proxy to `conn`'s Vault, taking auto-auth tokens from `tokens`; `quit` is notified by
-    /// `/agent/v1/quit`; `retries` as `vault.retry.num_retries` (effective value).
+    /// `/agent/v1/quit`; `retries` as `vault.retry.num_retries` (effective value); refusals of
+    /// the auto-auth token go to `refusals`.
     pub fn new(
         conn: &Connection,
         tokens: watch::Receiver<Option<AuthToken>>,
@@ -170,6 +179,7 @@ impl ProxyState {
         quit: Arc<Notify>,
         metrics: Arc<Metrics>,
         retries: u32,
+        refusals: Refusals,
     ) -> Result<Self, ProxyError> {
         Ok(Self {
             upstream: upstream::upstream(conn)?,
@@ -180,6 +190,7 @@ impl ProxyState {
             quit,
             metrics,
             retries,
+            refusals,
         })
     }
 
@@ -246,12 +257,15 @@ impl ProxyState {
         } else {
             self.auto_token().await
         };
-        if let Some(t) = outgoing_token(self.mode, client_token, auto.as_deref())
+        let outgoing = outgoing_token(self.mode, client_token, auto.as_deref());
+        if let Some(t) = outgoing
             && let Ok(mut v) = HeaderValue::from_str(t)
         {
             v.set_sensitive(true);
             headers.insert("x-vault-token", v);
         }
+        // The auto-auth token, when this request carries it (agent.md §3.6).
+        let sent_auto = auto.as_deref().filter(|a| outgoing == Some(*a));
         let template = match out.body(()) {
             Ok(r) => r,
             Err(e) => return error_response(StatusCode::BAD_REQUEST, &e.to_string()),
@@ -299,6 +313,12 @@ impl ProxyState {
             tokio::time::sleep(sleep).await;
         };
         tracing::debug!(target: "proxy", %method, %path, status = rparts.status.as_u16(), "proxied request");
+        if let Some(t) = sent_auto
+            && refused_token(rparts.status, &bytes)
+        {
+            tracing::debug!(target: "proxy", %method, %path, "Vault refused the auto-auth token, reporting it to auto-auth");
+            self.refusals.report(t);
+        }
         let mut builder = Response::builder().status(rparts.status);
         let h = builder.headers_mut().expect("fresh builder");
         for (name, value) in &rparts.headers {
@@ -336,6 +356,25 @@ impl ProxyState {
 /// Vault answers the proxy retries (agent.md §7.1: 5xx except 501).
 pub fn retried_status(status: StatusCode) -> bool {
     status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED
+}
+
+/// Whether Vault's answer (status and body) may mean the token sent is dead (agent.md §3.6). The
+/// body is only read for the statuses that can mean it.
+pub fn refused_token(status: StatusCode, body: &[u8]) -> bool {
+    if !matches!(status.as_u16(), 400 | 401 | 403) {
+        return false;
+    }
+    let errors: Vec<String> = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("errors")?.as_array().map(|l| {
+                l.iter()
+                    .filter_map(|e| e.as_str().map(String::from))
+                    .collect()
+            })
+        })
+        .unwrap_or_default();
+    suggests_dead_token(status.as_u16(), &errors)
 }
 
 /// `{"errors":[msg]}` with `status`.
@@ -502,8 +541,8 @@ mod tests {
         );
     }
 
-    /// A fake Vault: `/v1/flaky` answers 502 once then 200, `/v1/unimpl` always 501; it records
-    /// the `X-Vault-Token` it got and counts requests.
+    /// A fake Vault: `/v1/flaky` answers 502 once then 200, `/v1/unimpl` always 501, `/v1/denied`
+    /// 403 `permission denied`; it records the `X-Vault-Token` it got and counts requests.
     async fn fake_vault() -> (
         String,
         Arc<std::sync::atomic::AtomicUsize>,
@@ -528,16 +567,19 @@ mod tests {
                                 .get("x-vault-token")
                                 .map(|v| v.to_str().unwrap().to_string()),
                         );
-                        let status = match req.uri().path() {
-                            "/v1/flaky" if flaky.fetch_add(1, Ordering::SeqCst) == 0 => 502,
-                            "/v1/unimpl" => 501,
-                            _ => 200,
+                        let (status, body): (u16, &'static [u8]) = match req.uri().path() {
+                            "/v1/flaky" if flaky.fetch_add(1, Ordering::SeqCst) == 0 => {
+                                (502, b"{}")
+                            }
+                            "/v1/unimpl" => (501, b"{}"),
+                            "/v1/denied" => (403, b"{\"errors\":[\"permission denied\"]}"),
+                            _ => (200, b"{\"ok\":true}"),
                         };
                         async move {
                             Ok::<_, Infallible>(
                                 Response::builder()
                                     .status(status)
-                                    .body(Full::new(Bytes::from_static(b"{\"ok\":true}")))
+                                    .body(Full::new(Bytes::from_static(body)))
                                     .unwrap(),
                             )
                         }
@@ -575,6 +617,7 @@ mod tests {
             Arc::new(Notify::new()),
             Arc::new(Metrics::default()),
             2,
+            Refusals::channel().0,
         )
         .unwrap();
         let bound = bind(vec![spec(false, false, false)]).await.unwrap();
@@ -605,5 +648,79 @@ mod tests {
                 Some("client-tok".to_string())
             ]
         );
+    }
+
+    #[test]
+    fn which_answers_report_the_token() {
+        let denied = br#"{"errors":["permission denied"]}"#;
+        assert!(refused_token(StatusCode::FORBIDDEN, denied));
+        assert!(refused_token(StatusCode::FORBIDDEN, b"not json"));
+        assert!(refused_token(
+            StatusCode::BAD_REQUEST,
+            br#"{"errors":["bad token"]}"#
+        ));
+        assert!(!refused_token(
+            StatusCode::BAD_REQUEST,
+            br#"{"errors":["missing role"]}"#
+        ));
+        assert!(!refused_token(StatusCode::NOT_FOUND, denied));
+        assert!(!refused_token(StatusCode::OK, denied));
+    }
+
+    #[tokio::test]
+    async fn a_refused_auto_auth_token_is_reported_and_the_answer_passed_on() {
+        let (vault, _count, _seen) = fake_vault().await;
+        let conn = Connection {
+            address: vault,
+            timeout: Duration::from_secs(5),
+            ..Default::default()
+        };
+        let (_tx, rx) = watch::channel(Some(AuthToken::new(
+            "auto-tok",
+            "acc",
+            Duration::from_secs(60),
+            true,
+            vec![],
+            "service",
+        )));
+        let (refusals, inbox) = Refusals::channel();
+        let state = ProxyState::new(
+            &conn,
+            rx,
+            TokenMode::IfMissing,
+            Arc::new(Notify::new()),
+            Arc::new(Metrics::default()),
+            0,
+            refusals,
+        )
+        .unwrap();
+        let bound = bind(vec![spec(false, false, false)]).await.unwrap();
+        let addr = bound[0].local_addr().unwrap();
+        let (_stop, stop_rx) = watch::channel(false);
+        tokio::spawn(serve(bound, Arc::new(state), stop_rx));
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<Full<Bytes>>();
+        let get = |path: &str, token: Option<&str>| {
+            let mut b = Request::get(format!("http://{addr}{path}"));
+            if let Some(t) = token {
+                b = b.header("X-Vault-Token", t);
+            }
+            client.request(b.body(Full::new(Bytes::new())).unwrap())
+        };
+        // A client's own token refused: nothing to report.
+        let r = get("/v1/denied", Some("client-tok")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert!(!inbox.latest_is("client-tok") && !inbox.latest_is("auto-tok"));
+        // Allowed with the auto-auth token: nothing to report.
+        let r = get("/v1/ok", None).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(!inbox.latest_is("auto-tok"));
+        // Refused with the auto-auth token: reported; the client gets Vault's answer.
+        let r = get("/v1/denied", None).await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], br#"{"errors":["permission denied"]}"#);
+        assert!(inbox.latest_is("auto-tok"));
     }
 }

@@ -36,6 +36,14 @@ pub enum FetchError {
     NoCertificate(String),
 }
 
+impl FetchError {
+    /// Whether Vault's refusal may mean the token is dead, to be checked by auto-auth
+    /// (agent.md §3.6); the fetch's own retries go on as for any error.
+    pub fn suggests_dead_token(&self) -> bool {
+        matches!(self, FetchError::Vault(e) if e.suggests_dead_token())
+    }
+}
+
 /// A successful fetch and when to fetch again.
 #[derive(Clone, Debug)]
 pub struct Outcome {

@@ -7,7 +7,7 @@
 //!
 //! The runtime is a one-shot [`TemplateRuntime`] given a [`TemplateHandoff`] (a `watch` receiver of
 //! auth tokens — `None` until the first login, then only changed tokens — the shutdown signal, and
-//! the [`Notify`] to poke on `invalid token`, agent.md §3.6) that returns a future:
+//! the [`Refusals`] to report a refused token to, agent.md §3.6) that returns a future:
 //! - **init mode** (`exit_after_auth`): the future must resolve `Ok(())` once every template has been
 //!   rendered once; the agent exits 0 when that and "every sink wrote the token" both hold. `Err` ⇒
 //!   exit 1 with the message.
@@ -20,12 +20,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 use super::error::RenderError;
 use super::runner::RunnerSettings;
 use crate::connection::Connection;
 use crate::token::AuthToken;
+use crate::token::check::Refusals;
 
 /// The template runtime's settings, resolved before start-up.
 #[derive(Clone, Debug)]
@@ -43,8 +44,9 @@ pub struct TemplateHandoff {
     pub tokens: watch::Receiver<Option<AuthToken>>,
     /// Turns `true` when the agent shuts down.
     pub shutdown: watch::Receiver<bool>,
-    /// Notify to make auto-auth abandon its token and log in again (`invalid token`, agent.md §3.6).
-    pub relogin: Arc<Notify>,
+    /// Where a fetch refused in a way that may mean a dead token is reported: auto-auth checks
+    /// the token and, if it is dead, logs in again and hands over a new one (agent.md §3.6).
+    pub refusals: Refusals,
     /// Init mode: render once and resolve.
     pub exit_after_auth: bool,
     /// Where Vault is, after `-address`/`VAULT_ADDR`/`vault` stanza precedence (agent.md §1.1),

@@ -65,7 +65,14 @@ async fn serve(mut h: TemplateHandoff) -> Result<(), RenderError> {
         let client = base.with_token(&token);
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut shutdown_fwd = h.shutdown.clone();
-        let run = runner::run(client, settings.clone(), h.exit_after_auth, stop_rx);
+        let refusals = h.refusals.for_token(token.as_str());
+        let run = runner::run(
+            client,
+            settings.clone(),
+            h.exit_after_auth,
+            stop_rx,
+            refusals,
+        );
         tokio::pin!(run);
         let outcome = loop {
             tokio::select! {

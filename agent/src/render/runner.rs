@@ -1,7 +1,8 @@
 //! One runner (agent.md §5.1), the I/O edge of [`super::pass`]: starts one fetcher per distinct
 //! dependency (agent.md §5.2: templates share fetches), plans a pass whenever data arrives, writes the
 //! complete templates (agent.md §5.8), runs commands after the pass (§5.9), and stops at the first fatal
-//! error (agent.md §5.6). Init mode returns once every template has been rendered once (§6).
+//! error (agent.md §5.6). Init mode returns once every template has been rendered once (§6). A fetch that
+//! Vault refuses in a way that may mean a dead token is reported to auto-auth (agent.md §3.6).
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ pub use super::pass::{Compiled, TemplateJob, parse_all};
 use super::schedule::{self, Next, Refresh};
 use super::write;
 use crate::template::{Dependency, Fetched};
+use crate::token::check::TokenRefusals;
 
 /// Everything a runner needs besides the Vault client.
 #[derive(Clone, Debug)]
@@ -47,19 +49,32 @@ enum Event {
 
 type Store = Arc<Mutex<HashMap<Dependency, Fetched>>>;
 
+/// The fetcher tasks of one runner, aborted when the runner ends — also when its future is
+/// dropped for a new token (agent.md §3.5, §3.6), so that no fetcher goes on with an old token.
+struct Fetchers(HashMap<Dependency, JoinHandle<()>>);
+
+impl Drop for Fetchers {
+    fn drop(&mut self) {
+        for h in self.0.values() {
+            h.abort();
+        }
+    }
+}
+
 /// Runs until shutdown (sidecar) or until every template rendered once (`init`). `Err` is the
-/// fatal error that stopped it.
+/// fatal error that stopped it. `refusals` is told of fetches refused with the client's token.
 pub async fn run(
     client: Client,
     mut settings: RunnerSettings,
     init: bool,
     mut shutdown: watch::Receiver<bool>,
+    refusals: TokenRefusals,
 ) -> Result<(), RenderError> {
     let mut passes = Passes::new(std::mem::take(&mut settings.jobs))?
         .with_environment(settings.environment.clone());
     let store: Store = Arc::new(Mutex::new(HashMap::new()));
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
-    let mut fetchers: HashMap<Dependency, JoinHandle<()>> = HashMap::new();
+    let mut fetchers = Fetchers(HashMap::new());
     let _watcher = watch_sources(passes.jobs(), tx.clone());
     let mut actions: Vec<Action> = Vec::new();
     let result = loop {
@@ -67,9 +82,16 @@ pub async fn run(
             let values = store.lock().expect("store lock");
             passes.plan(&values, &mut actions);
         }
-        let mut spawn =
-            |d: Dependency| spawn_fetcher(&client, d, &settings, store.clone(), tx.clone());
-        if let Err(e) = carry_out(&mut passes, &mut actions, &mut fetchers, &mut spawn, &store) {
+        let mut spawn = |d: Dependency| {
+            spawn_fetcher(&client, d, &settings, store.clone(), tx.clone(), &refusals)
+        };
+        if let Err(e) = carry_out(
+            &mut passes,
+            &mut actions,
+            &mut fetchers.0,
+            &mut spawn,
+            &store,
+        ) {
             break Err(e);
         }
         let mut errors = Vec::new();
@@ -102,7 +124,7 @@ pub async fn run(
                 Event::Updated(None) => {}
                 Event::Updated(Some(d)) => passes.data_changed(&d),
                 Event::Failed(d, e) => {
-                    fetchers.remove(&d);
+                    fetchers.0.remove(&d);
                     fatal = Some(RenderError::GaveUp(e));
                 }
                 Event::SourceChanged => match reload_sources(passes.jobs_mut()) {
@@ -120,9 +142,7 @@ pub async fn run(
             break Err(e);
         }
     };
-    for (_, h) in fetchers {
-        h.abort();
-    }
+    drop(fetchers);
     result
 }
 
@@ -228,8 +248,10 @@ fn spawn_fetcher(
     settings: &RunnerSettings,
     store: Store,
     tx: mpsc::UnboundedSender<Event>,
+    refusals: &TokenRefusals,
 ) -> JoinHandle<()> {
     let client = client.clone();
+    let refusals = refusals.clone();
     let refresh = settings.refresh;
     let (retries, base_backoff, max) = (
         settings.retries,
@@ -248,17 +270,24 @@ fn spawn_fetcher(
             let outcome = loop {
                 match fetch::fetch(&client, &dep, &refresh).await {
                     Ok(o) => break o,
-                    Err(e) => match schedule::retry_sleep(attempt, retries, base_backoff, max) {
-                        Some(d) => {
-                            tracing::warn!(target: "template", dependency = ?dep, "retry attempt {} after {:?}: {e}", attempt + 1, d);
-                            tokio::time::sleep(d).await;
-                            attempt += 1;
+                    Err(e) => {
+                        // agent.md §3.6: auto-auth checks the token; a dead one is replaced and
+                        // this runner restarted. Meanwhile the retries go on as for any error.
+                        if e.suggests_dead_token() {
+                            refusals.report();
                         }
-                        None => {
-                            let _ = tx.send(Event::Failed(dep.clone(), e));
-                            return;
+                        match schedule::retry_sleep(attempt, retries, base_backoff, max) {
+                            Some(d) => {
+                                tracing::warn!(target: "template", dependency = ?dep, "retry attempt {} after {:?}: {e}", attempt + 1, d);
+                                tokio::time::sleep(d).await;
+                                attempt += 1;
+                            }
+                            None => {
+                                let _ = tx.send(Event::Failed(dep.clone(), e));
+                                return;
+                            }
                         }
-                    },
+                    }
                 }
             };
             store
@@ -382,6 +411,10 @@ mod tests {
         Client::new(ClientConfig::default()).unwrap()
     }
 
+    fn refusals() -> TokenRefusals {
+        crate::token::check::Refusals::channel().0.for_token("t")
+    }
+
     #[tokio::test]
     async fn init_mode_renders_runs_the_command_and_returns() {
         let dir = tempfile::tempdir().unwrap();
@@ -397,7 +430,7 @@ mod tests {
             timeout: Duration::from_secs(10),
         });
         let (_stop, shutdown) = watch::channel(false);
-        run(client(), s, true, shutdown).await.unwrap();
+        run(client(), s, true, shutdown, refusals()).await.unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "v1");
         assert_eq!(std::fs::read_to_string(&log).unwrap(), "ran\n");
     }
@@ -410,7 +443,7 @@ mod tests {
         let mut s = settings(&input, &out);
         s.jobs[0].wait = Some((Duration::from_secs(5), Duration::from_secs(30)));
         let (stop, shutdown) = watch::channel(false);
-        let runner = tokio::spawn(run(client(), s, false, shutdown));
+        let runner = tokio::spawn(run(client(), s, false, shutdown, refusals()));
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "v1", "not held");
         std::fs::write(&input, "v2 longer").unwrap();
@@ -434,7 +467,7 @@ mod tests {
             input.display()
         );
         let (_stop, shutdown) = watch::channel(false);
-        let runner = tokio::spawn(run(client(), s, false, shutdown));
+        let runner = tokio::spawn(run(client(), s, false, shutdown, refusals()));
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "v1");
         std::fs::write(&input, r#"{"j":1}"#).unwrap();
@@ -455,7 +488,9 @@ mod tests {
         let mut s = settings(&input, &dir.path().join("missing/out"));
         s.jobs[0].write.create_dest_dirs = false;
         let (_stop, shutdown) = watch::channel(false);
-        let e = run(client(), s, false, shutdown).await.unwrap_err();
+        let e = run(client(), s, false, shutdown, refusals())
+            .await
+            .unwrap_err();
         assert!(matches!(e, RenderError::Write(_)), "{e:?}");
         assert!(e.to_string().contains("parent directory is missing"), "{e}");
     }

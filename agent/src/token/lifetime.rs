@@ -1,11 +1,14 @@
 //! The async lifetime watcher (agent.md §3.4): renews the auto-auth token right after login and then
 //! on the [`super::schedule`], backs off on failed renewals, and ends when the caller must log in again.
+//! It is also where refusals of the token are checked (agent.md §3.6, [`super::check`]): reported
+//! ones while it sleeps, and its own renewals refused in a token-shaped way.
 
 use std::time::Duration;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::check::{self, CHECK_INTERVAL, CheckGate, RefusalInbox, Verdict};
 use super::schedule::{LifetimeSchedule, Next, renew_error_backoff};
 use super::{ApiError, AuthToken, TokenApi};
 use crate::metrics::Metrics;
@@ -18,23 +21,25 @@ pub enum WatchEnd {
     Shutdown,
     /// The token is near its end (TTL or max TTL): log in again.
     Expiring,
-    /// Something asked for a fresh login (the template engine saw `invalid token`, agent.md §3.6).
-    ReloginRequested,
+    /// Vault refused the token and `lookup-self` confirmed it is dead (agent.md §3.6): log in
+    /// again at once.
+    TokenDead,
     /// Renewals kept failing until the token's lifetime ran out.
     RenewFailed(ApiError),
 }
 
 /// Watches `token` until it must be replaced; `renew_first` renews it at once (upstream's lifetime
 /// watcher does), otherwise the first renewal waits for the schedule. The token string itself never
-/// changes here.
+/// changes here. Refusals reported to `refusals` are checked while it sleeps.
 pub async fn watch_token<A: TokenApi>(
     api: &A,
     token: &AuthToken,
     renew_first: bool,
     shutdown: &mut watch::Receiver<bool>,
-    relogin: &Notify,
+    refusals: &mut RefusalInbox,
     metrics: &Metrics,
 ) -> WatchEnd {
+    let mut gate = CheckGate::new(CHECK_INTERVAL);
     let mut schedule = LifetimeSchedule::new(token.ttl, rand::random());
     let mut start = Instant::now();
     let mut last_lease = token.ttl;
@@ -53,12 +58,22 @@ pub async fn watch_token<A: TokenApi>(
                 }
                 Err(e) => {
                     metrics.auth_failed();
+                    // agent.md §3.6: a refused renewal may mean a dead token; then waiting out
+                    // its lease is pointless.
+                    if check::is_refusal(&e)
+                        && gate.admit(Instant::now())
+                        && check::check(api, token, refusals).await == Verdict::Dead
+                    {
+                        return WatchEnd::TokenDead;
+                    }
                     let left = (start + last_lease).saturating_duration_since(Instant::now());
                     match renew_error_backoff(error_attempt, rand::random(), left) {
                         Some(sleep) => {
                             tracing::warn!(target: "auth.handler", error = %e, backoff = ?sleep, "error renewing auth token, retrying");
                             error_attempt += 1;
-                            if let Some(end) = pause(sleep, shutdown, relogin).await {
+                            if let Some(end) =
+                                pause(sleep, shutdown, api, token, refusals, &mut gate).await
+                            {
                                 return end;
                             }
                             continue;
@@ -74,7 +89,7 @@ pub async fn watch_token<A: TokenApi>(
             Next::Relogin => return WatchEnd::Expiring,
             Next::SleepThenRenew(sleep) => {
                 tracing::debug!(target: "auth.handler", next_renewal_in = ?sleep, "lifetime watcher sleeping");
-                if let Some(end) = pause(sleep, shutdown, relogin).await {
+                if let Some(end) = pause(sleep, shutdown, api, token, refusals, &mut gate).await {
                     return end;
                 }
             }
@@ -82,37 +97,79 @@ pub async fn watch_token<A: TokenApi>(
     }
 }
 
-/// Sleeps `d` unless shutdown or a re-login request comes first.
-async fn pause(
+/// Sleeps `d` unless shutdown comes first or a reported refusal proves the token dead.
+async fn pause<A: TokenApi>(
     d: Duration,
     shutdown: &mut watch::Receiver<bool>,
-    relogin: &Notify,
+    api: &A,
+    token: &AuthToken,
+    refusals: &mut RefusalInbox,
+    gate: &mut CheckGate,
 ) -> Option<WatchEnd> {
     tokio::select! {
         () = tokio::time::sleep(d) => None,
         () = shutdown_requested(shutdown) => Some(WatchEnd::Shutdown),
-        () = relogin.notified() => Some(WatchEnd::ReloginRequested),
+        () = check::until_dead(api, token, refusals, gate) => Some(WatchEnd::TokenDead),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::token::check::Refusals;
     use std::cell::RefCell;
     use std::collections::VecDeque;
 
-    /// Renew answers in order; records when each renewal happened.
+    /// An inbox nobody reports to.
+    fn inbox() -> RefusalInbox {
+        Refusals::channel().1
+    }
+
+    /// Renew answers in order (the error `"permission denied"` is Vault's 403, any other a plain
+    /// error); records when each renewal and each lookup happened; lookups answer `alive`.
     struct Fake {
         answers: RefCell<VecDeque<Result<u64, &'static str>>>,
         at: RefCell<Vec<Instant>>,
+        alive: bool,
+        lookups: RefCell<Vec<Instant>>,
+    }
+
+    fn fake(answers: Vec<Result<u64, &'static str>>, alive: bool) -> Fake {
+        Fake {
+            answers: RefCell::new(answers.into()),
+            at: RefCell::new(vec![]),
+            alive,
+            lookups: RefCell::new(vec![]),
+        }
+    }
+
+    fn denied() -> ApiError {
+        Box::new(vaultlet_shared::vault::VaultError::Status {
+            method: "PUT".into(),
+            path: "auth/token/renew-self".into(),
+            status: 403,
+            errors: vec!["permission denied".into()],
+        })
     }
 
     impl TokenApi for Fake {
         async fn login(&self, _: &str, _: &serde_json::Value) -> Result<AuthToken, ApiError> {
             unreachable!()
         }
-        async fn lookup_self(&self, _: &str) -> Result<AuthToken, ApiError> {
-            unreachable!()
+        async fn lookup_self(&self, t: &str) -> Result<AuthToken, ApiError> {
+            self.lookups.borrow_mut().push(Instant::now());
+            if self.alive {
+                Ok(AuthToken::new(
+                    t,
+                    "acc",
+                    Duration::from_secs(9),
+                    true,
+                    vec![],
+                    "service",
+                ))
+            } else {
+                Err(denied())
+            }
         }
         async fn renew_self(&self, t: &str) -> Result<AuthToken, ApiError> {
             self.at.borrow_mut().push(Instant::now());
@@ -130,6 +187,7 @@ mod tests {
                     vec![],
                     "service",
                 )),
+                Err("permission denied") => Err(denied()),
                 Err(e) => Err(e.into()),
             }
         }
@@ -149,15 +207,12 @@ mod tests {
     /// Watches a renewable 30s token whose renewals answer `ttls`; returns how it ended, the
     /// renewal times in seconds after the start, and the counters.
     async fn renewals(ttls: Vec<u64>, renew_first: bool) -> (WatchEnd, Vec<f64>, Metrics) {
-        let fake = Fake {
-            answers: RefCell::new(ttls.into_iter().map(Ok).collect()),
-            at: RefCell::new(vec![]),
-        };
+        let fake = fake(ttls.into_iter().map(Ok).collect(), true);
         let (_tx, mut rx) = watch::channel(false);
         let m = Metrics::default();
         let t0 = Instant::now();
         let token = token(30, true);
-        let end = watch_token(&fake, &token, renew_first, &mut rx, &Notify::new(), &m).await;
+        let end = watch_token(&fake, &token, renew_first, &mut rx, &mut inbox(), &m).await;
         let at = fake
             .at
             .borrow()
@@ -192,10 +247,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn non_renewable_counts_down_and_relogs_at_seventy_percent() {
-        let fake = Fake {
-            answers: RefCell::new(VecDeque::new()),
-            at: RefCell::new(vec![]),
-        };
+        let fake = fake(vec![], true);
         let (_tx, mut rx) = watch::channel(false);
         let t0 = Instant::now();
         let end = watch_token(
@@ -203,7 +255,7 @@ mod tests {
             &token(100, false),
             true,
             &mut rx,
-            &Notify::new(),
+            &mut inbox(),
             &Metrics::default(),
         )
         .await;
@@ -215,14 +267,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn failed_renewals_back_off_then_give_up() {
-        let fake = Fake {
-            answers: RefCell::new(vec![Err("boom"), Err("boom"), Err("boom")].into()),
-            at: RefCell::new(vec![]),
-        };
+        // Low draws allow a fourth renewal inside the 40 s lease (5 + 10 + 20 s): four answers.
+        let fake = fake(vec![Err("boom"); 4], true);
         let (_tx, mut rx) = watch::channel(false);
         let m = Metrics::default();
         let t0 = Instant::now();
-        let end = watch_token(&fake, &token(40, true), true, &mut rx, &Notify::new(), &m).await;
+        let end = watch_token(&fake, &token(40, true), true, &mut rx, &mut inbox(), &m).await;
         assert!(matches!(end, WatchEnd::RenewFailed(_)), "{end:?}");
         // Sleeps of 5–15s then 10–30s, stopping before the 40s lease would have run out.
         assert!((Instant::now() - t0) < Duration::from_secs(40));
@@ -231,34 +281,88 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn shutdown_and_relogin_interrupt_the_sleep() {
-        let fake = Fake {
-            answers: RefCell::new(vec![Ok(3600), Ok(3600)].into()),
-            at: RefCell::new(vec![]),
-        };
+    async fn shutdown_and_a_confirmed_refusal_interrupt_the_sleep() {
+        let fake = fake(vec![Ok(3600), Ok(3600)], false);
         let (tx, mut rx) = watch::channel(false);
-        let relogin = Notify::new();
-        relogin.notify_one();
+        let (refusals, mut inbox) = Refusals::channel();
+        refusals.report("tok");
         let end = watch_token(
             &fake,
             &token(3600, true),
             true,
             &mut rx,
-            &relogin,
+            &mut inbox,
             &Metrics::default(),
         )
         .await;
-        assert!(matches!(end, WatchEnd::ReloginRequested));
+        assert!(matches!(end, WatchEnd::TokenDead), "{end:?}");
+        assert_eq!(fake.lookups.borrow().len(), 1);
         tx.send(true).unwrap();
         let end = watch_token(
             &fake,
             &token(3600, true),
             true,
             &mut rx,
-            &relogin,
+            &mut inbox,
             &Metrics::default(),
         )
         .await;
         assert!(matches!(end, WatchEnd::Shutdown));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refusal_of_a_live_token_changes_nothing() {
+        let fake = fake(vec![Ok(30), Ok(30), Ok(5)], true);
+        let (_tx, mut rx) = watch::channel(false);
+        let (refusals, mut inbox) = Refusals::channel();
+        let t0 = Instant::now();
+        let report = async {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            refusals.report("tok");
+            // About an older token: ignored.
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            refusals.report("older");
+        };
+        let (t, m) = (token(30, true), Metrics::default());
+        let (end, ()) = tokio::join!(
+            watch_token(&fake, &t, true, &mut rx, &mut inbox, &m),
+            report
+        );
+        assert!(matches!(end, WatchEnd::Expiring), "{end:?}");
+        let lookups = fake.lookups.borrow();
+        assert_eq!(lookups.len(), 1, "one check, for the current token");
+        assert_eq!((lookups[0] - t0).as_secs(), 3);
+        assert_eq!(fake.at.borrow().len(), 3, "renewals on schedule as before");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_renewal_of_a_dead_token_ends_at_once() {
+        let fake = fake(vec![Ok(30), Err("permission denied")], false);
+        let (_tx, mut rx) = watch::channel(false);
+        let m = Metrics::default();
+        let t0 = Instant::now();
+        let end = watch_token(&fake, &token(30, true), true, &mut rx, &mut inbox(), &m).await;
+        assert!(matches!(end, WatchEnd::TokenDead), "{end:?}");
+        // At the second renewal (21–22 s), not after waiting out the lease with backoffs.
+        let took = (Instant::now() - t0).as_secs_f64();
+        assert!((21.0..22.0).contains(&took), "{took}");
+        assert_eq!(fake.lookups.borrow().len(), 1);
+        assert_eq!(m.failures(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refused_renewals_of_a_live_token_back_off_as_before() {
+        // Low draws allow a fourth renewal inside the 40 s lease (5 + 10 + 20 s): four answers.
+        let fake = fake(vec![Err("permission denied"); 4], true);
+        let (_tx, mut rx) = watch::channel(false);
+        let m = Metrics::default();
+        let t0 = Instant::now();
+        let end = watch_token(&fake, &token(40, true), true, &mut rx, &mut inbox(), &m).await;
+        assert!(matches!(end, WatchEnd::RenewFailed(_)), "{end:?}");
+        assert!((Instant::now() - t0) < Duration::from_secs(40));
+        let renewals = fake.at.borrow().len();
+        assert!(renewals >= 2);
+        // The renewal backoff (≥ 5 s) is longer than the check interval: one lookup each.
+        assert_eq!(fake.lookups.borrow().len(), renewals);
     }
 }

@@ -1,7 +1,8 @@
 //! The auto-auth token: what a login yields ([`AuthToken`], never printed), the narrow Vault API the
-//! login and renewal loops need ([`TokenApi`]), the pure renewal [`schedule`] of agent.md §3.4 and the
-//! async lifetime watcher in [`lifetime`].
+//! login and renewal loops need ([`TokenApi`]), the pure renewal [`schedule`] of agent.md §3.4, the
+//! async lifetime watcher in [`lifetime`] and the check of a refused token in [`check`] (agent.md §3.6).
 
+pub mod check;
 pub mod lifetime;
 pub mod schedule;
 

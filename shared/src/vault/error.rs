@@ -81,6 +81,37 @@ impl VaultError {
                 .iter()
                 .any(|e| e.contains("invalid token"))
     }
+
+    /// Whether Vault's answer may mean the token sent is dead ([`suggests_dead_token`]); false
+    /// when Vault did not answer.
+    pub fn suggests_dead_token(&self) -> bool {
+        self.status()
+            .is_some_and(|s| suggests_dead_token(s, self.vault_errors()))
+    }
+}
+
+/// Phrases in Vault's `errors` that, on a 400 or 401, speak of the token itself (lower case).
+const TOKEN_PHRASES: &[&str] = &[
+    "invalid token",
+    "bad token",
+    "missing client token",
+    "token expired",
+    "expired token",
+];
+
+/// Whether an answer with `status` and Vault's `errors` may mean that the token sent is dead
+/// (revoked, expired, or unknown after a reset) — agent.md §3.6: any 403 (OpenBao says only
+/// `permission denied`, the same words as a real denial; HashiCorp adds `invalid token`), and a
+/// 400 or 401 whose text speaks of the token. It is only a suspicion: `lookup-self` decides.
+pub fn suggests_dead_token(status: u16, errors: &[String]) -> bool {
+    match status {
+        403 => true,
+        400 | 401 => errors.iter().any(|e| {
+            let e = e.to_ascii_lowercase();
+            TOKEN_PHRASES.iter().any(|p| e.contains(p))
+        }),
+        _ => false,
+    }
 }
 
 fn fmt_errors(errors: &[String]) -> String {
@@ -88,5 +119,49 @@ fn fmt_errors(errors: &[String]) -> String {
         String::new()
     } else {
         format!(": {}", errors.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(status: u16, errors: &[&str]) -> VaultError {
+        VaultError::Status {
+            method: "GET".into(),
+            path: "secret/data/app".into(),
+            status,
+            errors: errors.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn which_answers_suggest_a_dead_token() {
+        // OpenBao's dead token and a real denial look the same: both are suspects.
+        assert!(status(403, &["permission denied"]).suggests_dead_token());
+        assert!(status(403, &[]).suggests_dead_token());
+        assert!(
+            status(
+                403,
+                &["2 errors occurred:\n\t* permission denied\n\t* invalid token"]
+            )
+            .suggests_dead_token()
+        );
+        // 400/401 only when the text speaks of the token.
+        assert!(status(400, &["Bad Token"]).suggests_dead_token());
+        assert!(status(400, &["missing client token"]).suggests_dead_token());
+        assert!(status(401, &["invalid token"]).suggests_dead_token());
+        assert!(!status(400, &["missing 'role'"]).suggests_dead_token());
+        assert!(!status(401, &[]).suggests_dead_token());
+        // Anything else is not about the token.
+        assert!(!status(404, &[]).suggests_dead_token());
+        assert!(!status(500, &["invalid token"]).suggests_dead_token());
+        assert!(!status(503, &["Vault is sealed"]).suggests_dead_token());
+        let refused = VaultError::ConnectionRefused {
+            method: "GET".into(),
+            path: "p".into(),
+            addr: "http://127.0.0.1:1".into(),
+        };
+        assert!(!refused.suggests_dead_token());
     }
 }

@@ -25,7 +25,7 @@ pub mod tls;
 
 pub use client::Client;
 pub use env::{ClientConfig, parse_go_bool};
-pub use error::VaultError;
+pub use error::{VaultError, suggests_dead_token};
 pub use kv::KvMount;
 pub use response::{Secret, SecretAuth, WrapInfo};
 pub use retry::RetryPolicy;

@@ -13,7 +13,7 @@ use vaultlet_shared::annotations::{
     PodFacts, VAULT_PREFIX, VolumeFacts, canonical_quantity,
 };
 use vaultlet_shared::config::{AgentConfig, GoDuration};
-use vaultlet_tests::property::check;
+use vaultlet_tests::property::{check, mutated};
 
 /// Printable ASCII, `min..=max` characters (proptest's regex strategies need its `std` feature).
 fn ascii(min: usize, max: usize) -> impl Strategy<Value = String> {
@@ -245,6 +245,13 @@ fn hcl_loader_never_panics() {
     });
 }
 
+fn config_key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => select(&HCL_PIECES[..28]).prop_map(|k| k.trim_matches('"').to_owned()),
+        1 => chars(6),
+    ]
+}
+
 /// Arbitrary JSON whose keys are mostly the config's own.
 fn json() -> impl Strategy<Value = serde_json::Value> {
     let leaf = prop_oneof![
@@ -286,86 +293,6 @@ fn json() -> impl Strategy<Value = serde_json::Value> {
 /// The agent config the injector writes for a basic pod (injector/tests/data/basic.expected.json).
 const BASE_CONFIG: &str = r#"{"auto_auth":{"method":{"type":"kubernetes","mount_path":"auth/kubernetes","config":{"role":"web","token_path":"/var/run/secrets/kubernetes.io/serviceaccount/token"}},"sink":[{"type":"file","config":{"path":"/home/vault/.vault-token"}}]},"exit_after_auth":false,"pid_file":"/home/vault/.pid","vault":{"address":"https://vault.vault.svc:8200"},"template":[{"destination":"/vault/secrets/db-creds","contents":"{{ with secret \"database/creds/web\" }}{{ .Data }}{{ end }}","left_delimiter":"{{","right_delimiter":"}}"}],"template_config":{"exit_on_retry_failure":true}}"#;
 
-/// One change to a JSON document: at the `at`-th node (modulo their number), replace it, remove
-/// it, or add `key` to it (an object) with a value.
-#[derive(Debug, Clone)]
-enum Mutation {
-    Replace(usize, serde_json::Value),
-    Remove(usize),
-    Insert(usize, String, serde_json::Value),
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    let key = prop_oneof![
-        6 => select(&HCL_PIECES[..28]).prop_map(|k| k.trim_matches('"').to_owned()),
-        1 => chars(6),
-    ];
-    prop_oneof![
-        (any::<usize>(), json()).prop_map(|(i, v)| Mutation::Replace(i, v)),
-        any::<usize>().prop_map(Mutation::Remove),
-        (any::<usize>(), key, json()).prop_map(|(i, k, v)| Mutation::Insert(i, k, v)),
-    ]
-}
-
-/// JSON pointers of every node below the root.
-fn pointers(v: &serde_json::Value, at: String, out: &mut Vec<String>) {
-    let children: Vec<(String, &serde_json::Value)> = match v {
-        serde_json::Value::Object(m) => m
-            .iter()
-            .map(|(k, c)| (k.replace('~', "~0").replace('/', "~1"), c))
-            .collect(),
-        serde_json::Value::Array(a) => a
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (i.to_string(), c))
-            .collect(),
-        _ => vec![],
-    };
-    for (k, c) in children {
-        let p = format!("{at}/{k}");
-        out.push(p.clone());
-        pointers(c, p, out);
-    }
-}
-
-fn mutate(doc: &mut serde_json::Value, m: &Mutation) {
-    let mut all = Vec::new();
-    pointers(doc, String::new(), &mut all);
-    if all.is_empty() {
-        return;
-    }
-    let pick = |i: usize| all[i % all.len()].clone();
-    match m {
-        Mutation::Replace(i, v) => {
-            if let Some(n) = doc.pointer_mut(&pick(*i)) {
-                *n = v.clone();
-            }
-        }
-        Mutation::Remove(i) => {
-            let p = pick(*i);
-            let (parent, last) = p.rsplit_once('/').unwrap();
-            match doc.pointer_mut(parent) {
-                Some(serde_json::Value::Object(o)) => {
-                    o.remove(&last.replace("~1", "/").replace("~0", "~"));
-                }
-                Some(serde_json::Value::Array(a)) => {
-                    if let Ok(k) = last.parse::<usize>() {
-                        if k < a.len() {
-                            a.remove(k);
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        Mutation::Insert(i, k, v) => {
-            if let Some(serde_json::Value::Object(o)) = doc.pointer_mut(&pick(*i)) {
-                o.insert(k.clone(), v.clone());
-            }
-        }
-    }
-}
-
 #[test]
 fn json_loader_never_panics_and_its_configs_survive_their_encoding() {
     let base: serde_json::Value = serde_json::from_str(BASE_CONFIG).unwrap();
@@ -373,13 +300,7 @@ fn json_loader_never_panics_and_its_configs_survive_their_encoding() {
     let loaded_any = std::cell::Cell::new(false);
     let docs = prop_oneof![
         1 => json(),
-        3 => prop::collection::vec(mutation(), 0..4).prop_map(move |ms| {
-            let mut doc = base.clone();
-            for m in &ms {
-                mutate(&mut doc, m);
-            }
-            doc
-        }),
+        3 => mutated(base, json(), config_key()),
     ];
     check("json", 2000, docs, |value| {
         let text = value.to_string();

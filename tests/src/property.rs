@@ -18,7 +18,7 @@ use std::fmt::Debug;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
-use proptest::strategy::Strategy;
+use proptest::prelude::{BoxedStrategy, Strategy, any, prop_oneof};
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 
 /// Longest one case may take (debug build, shared machine): a parser or decoder that needs more
@@ -81,4 +81,99 @@ pub fn check<S>(
     if let Err(e) = result {
         panic!("property {name} (seed {seed}): {e}");
     }
+}
+
+/// One change to a JSON document: at the `at`-th node (modulo their number), replace it, remove
+/// it, or add `key` to it (an object) with a value.
+#[derive(Debug, Clone)]
+pub enum Mutation {
+    Replace(usize, serde_json::Value),
+    Remove(usize),
+    Insert(usize, String, serde_json::Value),
+}
+
+fn mutation(
+    value: BoxedStrategy<serde_json::Value>,
+    key: BoxedStrategy<String>,
+) -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (any::<usize>(), value.clone()).prop_map(|(i, v)| Mutation::Replace(i, v)),
+        any::<usize>().prop_map(Mutation::Remove),
+        (any::<usize>(), key, value).prop_map(|(i, k, v)| Mutation::Insert(i, k, v)),
+    ]
+}
+
+/// JSON pointers of every node below the root.
+fn pointers(v: &serde_json::Value, at: String, out: &mut Vec<String>) {
+    let children: Vec<(String, &serde_json::Value)> = match v {
+        serde_json::Value::Object(m) => m
+            .iter()
+            .map(|(k, c)| (k.replace('~', "~0").replace('/', "~1"), c))
+            .collect(),
+        serde_json::Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i.to_string(), c))
+            .collect(),
+        _ => vec![],
+    };
+    for (k, c) in children {
+        let p = format!("{at}/{k}");
+        out.push(p.clone());
+        pointers(c, p, out);
+    }
+}
+
+pub fn mutate(doc: &mut serde_json::Value, m: &Mutation) {
+    let mut all = Vec::new();
+    pointers(doc, String::new(), &mut all);
+    if all.is_empty() {
+        return;
+    }
+    let pick = |i: usize| all[i % all.len()].clone();
+    match m {
+        Mutation::Replace(i, v) => {
+            if let Some(n) = doc.pointer_mut(&pick(*i)) {
+                *n = v.clone();
+            }
+        }
+        Mutation::Remove(i) => {
+            let p = pick(*i);
+            let (parent, last) = p.rsplit_once('/').unwrap();
+            match doc.pointer_mut(parent) {
+                Some(serde_json::Value::Object(o)) => {
+                    o.remove(&last.replace("~1", "/").replace("~0", "~"));
+                }
+                Some(serde_json::Value::Array(a)) => {
+                    if let Ok(k) = last.parse::<usize>() {
+                        if k < a.len() {
+                            a.remove(k);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Mutation::Insert(i, k, v) => {
+            if let Some(serde_json::Value::Object(o)) = doc.pointer_mut(&pick(*i)) {
+                o.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// `base` changed by zero to three [`Mutation`]s, with values from `value` and new keys from `key`.
+pub fn mutated(
+    base: serde_json::Value,
+    value: impl Strategy<Value = serde_json::Value> + 'static,
+    key: impl Strategy<Value = String> + 'static,
+) -> impl Strategy<Value = serde_json::Value> {
+    let (value, key) = (value.boxed(), key.boxed());
+    proptest::collection::vec(mutation(value, key), 0..4).prop_map(move |ms| {
+        let mut doc = base.clone();
+        for m in &ms {
+            mutate(&mut doc, m);
+        }
+        doc
+    })
 }

@@ -41,18 +41,21 @@ pub fn classify(now: Option<Stamp>, before: Option<Stamp>) -> Option<FileEvent> 
 pub struct FileWatch {
     path: PathBuf,
     _watcher: notify::RecommendedWatcher,
-    raw: mpsc::UnboundedReceiver<()>,
+    raw: mpsc::Receiver<()>,
     last: Option<Stamp>,
 }
 
 impl FileWatch {
     /// Starts watching `path` (its directory must exist).
     pub fn start(path: &Path) -> Result<Self, notify::Error> {
-        let (tx, raw) = mpsc::unbounded_channel();
+        // One pending wake-up is all `next` needs: it re-reads the file's stamp when it wakes,
+        // so an OS event dropped while one is pending (channel full) loses nothing
+        // (docs/reliability.md, "Bounds").
+        let (tx, raw) = mpsc::channel(1);
         let mut watcher =
             notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
                 if res.is_ok() {
-                    let _ = tx.send(());
+                    let _ = tx.try_send(());
                 }
             })?;
         let dir = path

@@ -256,6 +256,7 @@ fn spawn_fetcher(
                     Ok(o) => break o,
                     Err(e) => match schedule::retry_sleep(attempt, retries, base_backoff, max) {
                         Some(d) => {
+                            let d = schedule::retry_jitter(d, rand::random());
                             tracing::warn!(target: "template", dependency = ?dep, "retry attempt {} after {:?}: {e}", attempt + 1, d);
                             tokio::time::sleep(d).await;
                             attempt += 1;

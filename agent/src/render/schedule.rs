@@ -293,7 +293,10 @@ mod tests {
         assert_eq!(retry_jitter(d, 0.0), d);
         assert_eq!(retry_jitter(d, 0.5), Duration::from_millis(52_500));
         let low = retry_jitter(d, 0.999_999);
-        assert!(low > Duration::from_secs(45) && low < Duration::from_secs(46), "{low:?}");
+        assert!(
+            low > Duration::from_secs(45) && low < Duration::from_secs(46),
+            "{low:?}"
+        );
     }
 
     #[test]

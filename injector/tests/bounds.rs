@@ -191,13 +191,15 @@ async fn slow_clients_are_cut_off_and_free_their_slot() {
         (t0.elapsed(), sent)
     });
     let (took, _) = until_closed(&mut silent, TIMEOUT * 4).await;
+    // Measured from when the client saw the handshake end, a little after the server's last
+    // byte: hence the margin below twice the timeout.
     assert!(
-        took >= TIMEOUT * 2 && took < TIMEOUT * 3,
+        took > TIMEOUT * 2 - Duration::from_millis(300) && took < TIMEOUT * 3,
         "an idle connection stayed open {took:?} (limit: twice the request timeout)"
     );
     let (took, _) = slow.await.unwrap();
     assert!(
-        took >= TIMEOUT && took < TIMEOUT * 2,
+        took > TIMEOUT - Duration::from_millis(300) && took < TIMEOUT * 2,
         "a slow-header client stayed {took:?}"
     );
     // Both slots are free again.

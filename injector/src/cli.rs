@@ -92,6 +92,12 @@ pub struct ServerFlags {
     /// Serve Prometheus metrics at this path (empty: no metrics).
     #[arg(long, env = "AGENT_INJECT_TELEMETRY_PATH", default_value = "")]
     pub telemetry_path: String,
+    /// Most webhook connections served at once; more wait until one ends (0: no limit). Ours.
+    #[arg(long, env = "AGENT_INJECT_MAX_CONNECTIONS", default_value = "1024")]
+    pub max_connections: String,
+    /// Longest a TLS handshake, a request's headers, or a whole request may take (Go duration). Ours.
+    #[arg(long, env = "AGENT_INJECT_REQUEST_TIMEOUT", default_value = "10s")]
+    pub request_timeout: String,
     /// Coordinate auto-TLS between replicas (a coordination.k8s.io/v1 Lease).
     #[arg(long, env = "AGENT_INJECT_USE_LEADER_ELECTOR", default_value = "false",
           num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]

@@ -176,7 +176,16 @@ pub async fn run_with<K: KubeApi>(
     if let Some(tx) = ready {
         let _ = tx.send(local);
     }
-    server::serve(listener, Arc::new(tls), app, shutdown_rx).await;
+    let limits = server::Limits {
+        max_connections: s.max_connections,
+        request_timeout: s.request_timeout,
+    };
+    tracing::info!(
+        max_connections = limits.max_connections,
+        request_timeout = ?limits.request_timeout,
+        "serving within limits"
+    );
+    server::serve_with(listener, Arc::new(tls), app, shutdown_rx, limits).await;
     Ok(())
 }
 

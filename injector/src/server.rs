@@ -3,23 +3,35 @@
 //! 8 MiB body cap ⇒ 413), `/health/ready` answers 204 to any method, the telemetry path (when set)
 //! serves Prometheus text, everything else is 404. Shutdown stops accepting, lets in-flight
 //! requests finish (up to a deadline) and returns.
+//!
+//! Bounds (docs/reliability.md, "Bounds"): at most [`Limits::max_connections`] connections are
+//! served at once (more wait in the listen backlog until one ends); a connection must finish its
+//! TLS handshake, and each HTTP/1 request its headers, within [`Limits::request_timeout`], and
+//! each request (body read and answer) within the same time, else 408 — so a slow client holds
+//! a slot for at most that long. A connection that moves no bytes either way for twice that time
+//! (idle after the handshake or between requests; a request in flight is answered, 408 at the
+//! latest, before then) is closed.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 use vaultlet_shared::annotations::InjectorDefaults;
 
@@ -31,6 +43,23 @@ pub const BODY_LIMIT: usize = 8 << 20;
 
 /// How long shutdown waits for in-flight requests.
 const DRAIN: Duration = Duration::from_secs(10);
+
+/// The server's bounds (`-max-connections`, `-request-timeout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once; 0 means no limit.
+    pub max_connections: usize,
+    /// TLS handshake, HTTP/1 request headers, and each whole request.
+    pub request_timeout: Duration,
+}
+
+impl Limits {
+    /// The flags' defaults.
+    pub const DEFAULT: Limits = Limits {
+        max_connections: 1024,
+        request_timeout: Duration::from_secs(10),
+    };
+}
 
 /// What the handlers share.
 pub struct AppState {
@@ -127,17 +156,62 @@ async fn metrics(State(st): State<Arc<AppState>>) -> Response {
     }
 }
 
-/// Serves `app` over TLS on `listener` until `shutdown` turns true, then drains.
+/// Fails a request that takes longer than `limit` (reading its body included) with 408.
+async fn deadline(limit: Duration, req: axum::extract::Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::debug!("request timed out after {limit:?}");
+            text(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("request not completed within {limit:?}\n"),
+            )
+        }
+    }
+}
+
+/// Serves `app` over TLS on `listener` until `shutdown` turns true, then drains; with the
+/// default [`Limits`].
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     app: Router,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
+    serve_with(listener, tls, app, shutdown, Limits::DEFAULT).await;
+}
+
+/// [`serve`] within `limits`.
+pub async fn serve_with(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: Router,
+    mut shutdown: watch::Receiver<bool>,
+    limits: Limits,
+) {
+    let timeout = limits.request_timeout;
+    let app = app.layer(middleware::from_fn(move |req, next| {
+        deadline(timeout, req, next)
+    }));
+    let slots =
+        (limits.max_connections > 0).then(|| Arc::new(Semaphore::new(limits.max_connections)));
     let acceptor = TlsAcceptor::from(tls);
     let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeout);
+    builder.http2().timer(TokioTimer::new());
     loop {
+        // A free slot first: while all are taken, new connections wait in the backlog.
+        let permit = match &slots {
+            Some(s) => tokio::select! {
+                p = s.clone().acquire_owned() => p.ok(),
+                _ = async { let _ = shutdown.wait_for(|s| *s).await; } => break,
+            },
+            None => None,
+        };
         let (tcp, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(c) => c,
@@ -155,22 +229,28 @@ pub async fn serve(
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let tls =
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out");
-                        return;
-                    }
-                };
+            let _permit = permit;
+            let tls = match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
             let svc = TowerToHyperService::new(app);
+            let (tls, last) = Activity::new(tls);
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), svc);
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            tokio::select! {
+                r = watcher.watch(conn.into_owned()) => if let Err(e) = r {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                },
+                _ = idle(last, 2 * timeout) => {
+                    tracing::debug!(%peer, "no bytes either way for {:?}; closing", 2 * timeout);
+                }
             }
         });
     }
@@ -180,5 +260,82 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!("some connections were still open after {DRAIN:?}; closing");
+    }
+}
+
+/// A stream that notes when bytes last moved either way, so an idle connection (one that sent
+/// nothing after the handshake, or nothing more after an answer) can be closed.
+struct Activity<T> {
+    inner: T,
+    last: Arc<std::sync::Mutex<tokio::time::Instant>>,
+}
+
+impl<T> Activity<T> {
+    fn new(inner: T) -> (Self, Arc<std::sync::Mutex<tokio::time::Instant>>) {
+        let last = Arc::new(std::sync::Mutex::new(tokio::time::Instant::now()));
+        (
+            Activity {
+                inner,
+                last: last.clone(),
+            },
+            last,
+        )
+    }
+
+    fn touch(&self) {
+        if let Ok(mut l) = self.last.lock() {
+            *l = tokio::time::Instant::now();
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Activity<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.touch();
+        }
+        r
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Activity<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        r
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Returns once no bytes have moved for `limit` (per `last`).
+async fn idle(last: Arc<std::sync::Mutex<tokio::time::Instant>>, limit: Duration) {
+    loop {
+        let at = *last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            + limit;
+        if tokio::time::Instant::now() >= at {
+            return;
+        }
+        tokio::time::sleep_until(at).await;
     }
 }

@@ -20,6 +20,10 @@ pub struct Settings {
     pub log_json: bool,
     pub telemetry_path: Option<String>,
     pub use_leader_elector: bool,
+    /// `-max-connections`: connections served at once (0: no limit).
+    pub max_connections: usize,
+    /// `-request-timeout`: TLS handshake, request headers, whole request.
+    pub request_timeout: std::time::Duration,
     pub defaults: InjectorDefaults,
     pub tls: TlsSettings,
 }
@@ -84,6 +88,21 @@ impl Settings {
                 return err(format!("Error parsing -{flag}: {v:?} is not a duration"));
             }
         }
+        let Ok(max_connections) = f.server.max_connections.trim().parse::<usize>() else {
+            return err(format!(
+                "Error parsing -max-connections: {:?} is not an unsigned integer",
+                f.server.max_connections
+            ));
+        };
+        let request_timeout = match GoDuration::parse_go(f.server.request_timeout.trim()) {
+            Ok(d) if !d.0.is_zero() => d.0,
+            _ => {
+                return err(format!(
+                    "Error parsing -request-timeout: {:?} is not a positive duration",
+                    f.server.request_timeout
+                ));
+            }
+        };
         let log_level = parse_log_level(&f.server.log_level).ok_or_else(|| {
             StartupError(format!(
                 "Error setting log level: unknown log level: {}",
@@ -131,6 +150,8 @@ impl Settings {
             log_json: f.server.log_format == "json",
             telemetry_path: Some(f.server.telemetry_path).filter(|p| !p.is_empty()),
             use_leader_elector: f.server.use_leader_elector,
+            max_connections,
+            request_timeout,
             defaults,
             tls,
         })
@@ -400,6 +421,43 @@ pub(crate) mod tests {
         assert!(s.tls.files.is_none());
         assert_eq!(s.telemetry_path, None);
         assert_eq!(s.bind_address().unwrap().to_string(), "0.0.0.0:8080");
+    }
+
+    #[test]
+    fn server_bounds_default_and_are_set_by_flag_or_environment() {
+        let base = ["x", "agent-inject", "-vault-address=a"];
+        let s = run(&base, &[]);
+        assert_eq!(s.max_connections, 1024);
+        assert_eq!(s.request_timeout, std::time::Duration::from_secs(10));
+        let s = run(
+            &[
+                &base[..],
+                &["-max-connections=3", "-request-timeout=1500ms"],
+            ]
+            .concat(),
+            &[],
+        );
+        assert_eq!(s.max_connections, 3);
+        assert_eq!(s.request_timeout, std::time::Duration::from_millis(1500));
+        let s = run(
+            &base,
+            &[
+                ("AGENT_INJECT_MAX_CONNECTIONS", "0"),
+                ("AGENT_INJECT_REQUEST_TIMEOUT", "1m"),
+            ],
+        );
+        assert_eq!(s.max_connections, 0);
+        assert_eq!(s.request_timeout, std::time::Duration::from_secs(60));
+        assert_eq!(
+            refusal(&[&base[..], &["-max-connections=-1"]].concat(), &[]),
+            "Error parsing -max-connections: \"-1\" is not an unsigned integer"
+        );
+        for bad in ["0s", "10", "soon"] {
+            assert_eq!(
+                refusal(&base, &[("AGENT_INJECT_REQUEST_TIMEOUT", bad)]),
+                format!("Error parsing -request-timeout: {bad:?} is not a positive duration")
+            );
+        }
     }
 
     #[test]

@@ -11,9 +11,28 @@ use super::builtins;
 use super::printf::{sprint, sprintf, sprintln};
 use super::{CallEnv, Context, Dependency, Options, Value};
 
-/// Deepest nesting of `{{template}}`/`executeTemplate` calls (Go allows 100000; we keep the
-/// native stack safe).
-pub const MAX_DEPTH: usize = 100;
+/// Deepest nesting while executing: `{{template}}`/`executeTemplate` calls, `if`/`with`/`range`
+/// bodies and pipelines (parenthesized ones nest) each count one level. Go counts only template
+/// calls and allows 100000 (its stacks grow); ours is the native stack, so the bound keeps it safe:
+/// `tests::deepest_recursion_fits_the_agents_stack` recurses to it on a thread with the agent's
+/// 8 MiB main-thread stack. Beyond it, Go's error `exceeded maximum template depth (1000)`.
+pub const MAX_DEPTH: usize = 1000;
+
+/// Most bytes one execution may write (its output, and text captured by `executeTemplate`), and
+/// the largest string a function or `printf` may return: beyond it the execution fails
+/// (`output exceeds the limit of 67108864 bytes`) instead of exhausting memory. Go has no
+/// such limit.
+pub const MAX_OUTPUT: usize = 64 << 20;
+
+/// Deepest nesting of lists and maps a function may return (`{{ $l = list $l }}` in a loop):
+/// printing and dropping a value recurse over it, so a deeper one fails the call
+/// (`result nests deeper than 512 levels`). Secrets parse to at most 512 levels too (`json.rs`).
+pub const MAX_VALUE_NESTING: usize = 512;
+
+/// Most `range` iterations one execution may run, over all `range` actions together (integers,
+/// lists, maps, channels): `{{range 1000000000000}}` or nested ranges fail (`range: more than
+/// 10000000 iterations`) instead of running for hours. Go has no such limit.
+pub const MAX_RANGE_ITERATIONS: u64 = 10_000_000;
 
 /// A parsed template ready to execute.
 #[derive(Debug)]
@@ -120,6 +139,8 @@ pub fn execute(prog: &Program, ctx: &mut dyn Context) -> Outcome {
         scratch: &mut scratch,
         at: At::None,
         depth: 0,
+        written: 0,
+        iterations: 0,
     };
     let result = match st.walk_list(&Value::Nil, false, &prog.root) {
         Ok(()) => Ok(std::mem::take(&mut st.out)),
@@ -144,6 +165,10 @@ struct State<'a, 'c> {
     scratch: &'c mut Option<Value>,
     at: At<'a>,
     depth: usize,
+    /// Bytes written so far (see [`MAX_OUTPUT`]).
+    written: usize,
+    /// `range` iterations run so far (see [`MAX_RANGE_ITERATIONS`]).
+    iterations: u64,
 }
 
 /// A value and whether it is boxed (see [`Var::boxed`]).
@@ -176,6 +201,15 @@ impl<'a> State<'a, '_> {
         Err(Flow::Error(self.fail(msg)))
     }
 
+    /// Counts `n` bytes written; past [`MAX_OUTPUT`] the execution fails.
+    fn wrote(&mut self, n: usize) -> R<()> {
+        self.written += n;
+        if self.written > MAX_OUTPUT {
+            return self.err(format!("output exceeds the limit of {MAX_OUTPUT} bytes"));
+        }
+        Ok(())
+    }
+
     fn walk_list(&mut self, dot: &Value, boxed: bool, list: &'a List) -> R<()> {
         for n in list {
             self.walk(dot, boxed, n)?;
@@ -188,13 +222,15 @@ impl<'a> State<'a, '_> {
         match node {
             Node::Text(t) => {
                 self.out.push_str(t);
-                Ok(())
+                self.wrote(t.len())
             }
             Node::Action { pipe, .. } => {
                 let v = self.eval_pipeline((dot, boxed), pipe)?;
                 if pipe.decl.is_empty() {
                     self.at = At::Node(node);
+                    let before = self.out.len();
                     v.write_top(&mut self.out);
+                    return self.wrote(self.out.len() - before);
                 }
                 Ok(())
             }
@@ -245,7 +281,33 @@ impl<'a> State<'a, '_> {
         }
     }
 
+    /// One level deeper (see [`MAX_DEPTH`]); the caller calls [`Self::leave`] after.
+    fn enter(&mut self) -> R<()> {
+        if self.depth >= MAX_DEPTH {
+            return self.err(format!("exceeded maximum template depth ({MAX_DEPTH})"));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    fn leave<T>(&mut self, r: R<T>) -> R<T> {
+        self.depth -= 1;
+        r
+    }
+
     fn walk_if_with(&mut self, dot: &Value, boxed: bool, b: &'a Branch, is_with: bool) -> R<()> {
+        self.enter()?;
+        let r = self.walk_if_with_inner(dot, boxed, b, is_with);
+        self.leave(r)
+    }
+
+    fn walk_if_with_inner(
+        &mut self,
+        dot: &Value,
+        boxed: bool,
+        b: &'a Branch,
+        is_with: bool,
+    ) -> R<()> {
         let mark = self.vars.len();
         let r = (|| {
             let v = self.eval_pipeline((dot, boxed), &b.pipe)?;
@@ -266,8 +328,10 @@ impl<'a> State<'a, '_> {
     }
 
     fn walk_range(&mut self, dot: &Value, boxed: bool, b: &'a Branch) -> R<()> {
+        self.enter()?;
         let outer = self.vars.len();
         let r = self.walk_range_inner(dot, boxed, b);
+        let r = self.leave(r);
         self.vars.truncate(outer);
         match r {
             Err(Flow::Break) => Ok(()),
@@ -361,6 +425,12 @@ impl<'a> State<'a, '_> {
         elem: Value,
         boxed: bool,
     ) -> R<()> {
+        self.iterations += 1;
+        if self.iterations > MAX_RANGE_ITERATIONS {
+            return self.err(format!(
+                "range: more than {MAX_RANGE_ITERATIONS} iterations"
+            ));
+        }
         let decl = &b.pipe.decl;
         if !decl.is_empty() {
             if b.pipe.is_assign {
@@ -408,6 +478,12 @@ impl<'a> State<'a, '_> {
 
     fn eval_pipeline(&mut self, dot: Dot<'_>, pipe: &'a Pipe) -> R<Value> {
         self.at = At::Pipe(pipe);
+        self.enter()?;
+        let r = self.eval_pipeline_inner(dot, pipe);
+        self.leave(r)
+    }
+
+    fn eval_pipeline_inner(&mut self, dot: Dot<'_>, pipe: &'a Pipe) -> R<Value> {
         let mut value: Option<Value> = None;
         for cmd in &pipe.cmds {
             value = Some(self.eval_command(dot, cmd, value)?);
@@ -640,7 +716,14 @@ impl<'a> State<'a, '_> {
                         return self.err(format!("wrong type for value; expected string; got {t}"));
                     }
                 };
-                return Ok(Value::str(sprintf(&fmt, &vals[1..])));
+                let out = sprintf(&fmt, &vals[1..]);
+                if out.len() > MAX_OUTPUT {
+                    self.at = call_at;
+                    return self.err(format!(
+                        "error calling printf: result exceeds the limit of {MAX_OUTPUT} bytes"
+                    ));
+                }
+                return Ok(Value::str(out));
             }
         }
         let mut vals = Vec::with_capacity(n);
@@ -677,6 +760,18 @@ impl<'a> State<'a, '_> {
             }
         };
         match r {
+            Ok(v) if nests_deeper(&v, MAX_VALUE_NESTING, &mut HashMap::new()) => {
+                self.at = call_at;
+                self.err(format!(
+                    "error calling {name}: result nests deeper than {MAX_VALUE_NESTING} levels"
+                ))
+            }
+            Ok(Value::String(s)) if s.len() > MAX_OUTPUT => {
+                self.at = call_at;
+                self.err(format!(
+                    "error calling {name}: result exceeds the limit of {MAX_OUTPUT} bytes"
+                ))
+            }
             Ok(v) => Ok(v),
             Err(m) => {
                 self.at = call_at;
@@ -942,3 +1037,27 @@ fn run_builtin(b: Builtin, v: &[Value]) -> Result<Value, String> {
 #[cfg(test)]
 #[path = "exec_tests.rs"]
 mod tests;
+
+/// Whether `v` has lists or maps nested more than `limit` deep. Shared containers (`list $l $l`)
+/// are visited once (`seen` holds their addresses), so the walk is linear in distinct containers.
+fn nests_deeper(v: &Value, limit: usize, seen: &mut HashMap<usize, usize>) -> bool {
+    let (addr, children): (usize, Box<dyn Iterator<Item = &Value>>) = match v {
+        Value::List(l) => (Arc::as_ptr(l) as usize, Box::new(l.iter())),
+        Value::Map(m) => (Arc::as_ptr(m) as usize, Box::new(m.values())),
+        _ => return false,
+    };
+    if limit == 0 {
+        return true;
+    }
+    // Seen before with at least this much room left: it fitted then, so it fits now.
+    if seen.get(&addr).is_some_and(|&l| l >= limit) {
+        return false;
+    }
+    seen.insert(addr, limit);
+    for c in children {
+        if nests_deeper(c, limit - 1, seen) {
+            return true;
+        }
+    }
+    false
+}

@@ -520,8 +520,10 @@ fn define_template_block_execute_template() {
     let e = run_err("{{ define \"a\" }}{{ .x.y }}{{ end }}{{ template \"a\" secret \"x\" }}");
     assert!(e.contains("executing \"a\" at <.x.y>"), "{e}");
     assert!(
-        run_err("{{ define \"r\" }}{{ template \"r\" }}{{ end }}{{ template \"r\" }}")
-            .ends_with("exceeded maximum template depth (100)")
+        on_agent_stack(|| run_err(
+            "{{ define \"r\" }}{{ template \"r\" }}{{ end }}{{ template \"r\" }}"
+        ))
+        .ends_with("exceeded maximum template depth (1000)")
     );
     // Variables do not leak into templates.
     assert!(
@@ -630,6 +632,104 @@ fn no_panic_on_any_prefix_of_tricky_templates() {
 
 #[test]
 fn deep_template_recursion_is_an_error_not_a_crash() {
-    let e = run_err("{{ define \"r\" }}x{{ executeTemplate \"r\" }}{{ end }}{{ template \"r\" }}");
+    let e = on_agent_stack(|| {
+        run_err("{{ define \"r\" }}x{{ executeTemplate \"r\" }}{{ end }}{{ template \"r\" }}")
+    });
     assert!(e.contains("exceeded maximum template depth"), "{e}");
+}
+
+/// Runs `f` on a thread with the agent's stack: templates execute on its main thread (a
+/// current-thread runtime), whose stack is the kernel's default 8 MiB (`ulimit -s`). A stack
+/// overflow aborts the whole test binary, so passing means the bound fits.
+fn on_agent_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(8 << 20)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+#[test]
+fn deepest_recursion_fits_the_agents_stack() {
+    // Each shape recurses until the depth bound stops it; the heaviest frames per level are
+    // `executeTemplate` inside parentheses inside control structures.
+    let shapes = [
+        r#"{{ define "r" }}{{ template "r" . }}{{ end }}{{ template "r" }}"#,
+        r#"{{ define "r" }}{{ executeTemplate "r" }}{{ end }}{{ template "r" }}"#,
+        r#"{{ define "r" }}{{ if true }}{{ with 1 }}{{ range 1 }}{{ (((executeTemplate "r" .) | len) | printf "%v") }}{{ end }}{{ end }}{{ end }}{{ end }}{{ template "r" }}"#,
+        r#"{{ define "r" }}{{ $x := (executeTemplate "r" (printf "%d" 1)) }}{{ end }}{{ template "r" }}"#,
+    ];
+    for src in shapes {
+        let e = on_agent_stack(move || run_err(src));
+        assert!(
+            e.ends_with(&format!(
+                "exceeded maximum template depth ({})",
+                crate::exec::MAX_DEPTH
+            )),
+            "{src}: {e}"
+        );
+    }
+}
+
+#[test]
+fn output_is_capped() {
+    // 2^27 bytes through doubling: stopped at the cap (64 MiB), whichever way it grows.
+    let doubling =
+        r#"{{ $s := "xxxxxxxxxxxxxxxx" }}{{ range 40 }}{{ $s = printf "%s%s" $s $s }}{{ end }}"#;
+    let e = run_err(doubling);
+    assert!(
+        e.ends_with("error calling printf: result exceeds the limit of 67108864 bytes"),
+        "{e}"
+    );
+    let written = r#"{{ $s := printf "%1000000d" 1 }}{{ range 100 }}{{ $s }}{{ end }}"#;
+    let e = run_err(written);
+    assert!(
+        e.ends_with("output exceeds the limit of 67108864 bytes"),
+        "{e}"
+    );
+    // Just under the cap is fine.
+    let t = run(r#"{{ $s := printf "%1000000d" 1 }}{{ range 64 }}{{ $s }}{{ end }}"#);
+    assert_eq!(t.len(), 64_000_000);
+}
+
+#[test]
+fn range_iterations_are_capped() {
+    let e = run_err("{{ range 1000000000000 }}{{ end }}");
+    assert!(e.ends_with("range: more than 10000000 iterations"), "{e}");
+    // Nested ranges count together.
+    let e = run_err("{{ range 5000 }}{{ range 5000 }}{{ end }}{{ end }}");
+    assert!(e.ends_with("range: more than 10000000 iterations"), "{e}");
+    assert_eq!(run("{{ range 3 }}{{ . }}{{ end }}"), "012");
+}
+
+#[test]
+fn nested_values_are_capped() {
+    // Built with the real functions: `sprig_list` wraps, `sprig_list $l $l` shares (a DAG, walked once).
+    fn t(src: &str) -> Result<String, String> {
+        Template::parse("", src, Options::default())
+            .unwrap()
+            .execute(&mut Ctx)
+            .map(|r| r.text)
+            .map_err(|e| e.to_string())
+    }
+    let e = on_agent_stack(|| {
+        t("{{ $l := sprig_list }}{{ range 100000 }}{{ $l = sprig_list $l }}{{ end }}{{ $l }}")
+    })
+    .unwrap_err();
+    assert!(
+        e.ends_with("error calling sprig_list: result nests deeper than 512 levels"),
+        "{e}"
+    );
+    let e = on_agent_stack(|| {
+        t("{{ $l := sprig_list }}{{ range 1000 }}{{ $l = sprig_list $l $l }}{{ end }}")
+    })
+    .unwrap_err();
+    assert!(
+        e.ends_with("error calling sprig_list: result nests deeper than 512 levels"),
+        "{e}"
+    );
+    let ok = t("{{ $l := sprig_list }}{{ range 3 }}{{ $l = sprig_list $l $l }}{{ end }}{{ $l }}")
+        .unwrap();
+    assert_eq!(ok, "[[[[] []] [[] []]] [[[] []] [[] []]]]");
 }

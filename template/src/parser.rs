@@ -16,6 +16,13 @@ pub struct Parsed {
     pub defines: HashMap<Arc<str>, Arc<List>>,
 }
 
+/// Deepest nesting the parser accepts: `if`/`with`/`range`/`block` bodies, `else if` chains and
+/// parenthesized pipelines each count one level. Go limits parentheses alone to 10000 (its stacks
+/// grow); the parser recurses on the native stack, so beyond this it fails with Go's
+/// `max expression depth exceeded` (`tests::deepest_nesting_fits_a_worker_stack` parses it on a
+/// 2 MiB thread, tokio's worker stack).
+pub const MAX_NESTING: u32 = 100;
+
 /// Resolves a non-builtin function name.
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<Func>;
 
@@ -37,6 +44,7 @@ pub fn parse(
         line: 1,
         vars: vec!["$".into()],
         range_depth: 0,
+        nesting: 0,
         denylist,
         lookup,
         defines: HashMap::new(),
@@ -71,6 +79,8 @@ struct Parser<'a> {
     line: u32,
     vars: Vec<Arc<str>>,
     range_depth: u32,
+    /// Current nesting (see [`MAX_NESTING`]).
+    nesting: u32,
     denylist: &'a [String],
     lookup: Lookup<'a>,
     defines: HashMap<Arc<str>, Arc<List>>,
@@ -230,6 +240,17 @@ impl Parser<'_> {
         Ok(())
     }
 
+    /// Runs `f` one nesting level deeper (see [`MAX_NESTING`]).
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
+        if self.nesting >= MAX_NESTING {
+            return self.err("max expression depth exceeded");
+        }
+        self.nesting += 1;
+        let r = f(self);
+        self.nesting -= 1;
+        r
+    }
+
     fn item_list(&mut self) -> PResult<(List, Stop)> {
         let mut list = Vec::new();
         while self.peek_non_space().kind != Kind::Eof {
@@ -303,6 +324,10 @@ impl Parser<'_> {
     }
 
     fn parse_control(&mut self, context: &str) -> PResult<Branch> {
+        self.nested(|p| p.parse_control_inner(context))
+    }
+
+    fn parse_control_inner(&mut self, context: &str) -> PResult<Branch> {
         let mark = self.vars.len();
         let pipe = self.pipeline(context, Kind::RightDelim)?;
         if context == "range" {
@@ -364,6 +389,10 @@ impl Parser<'_> {
     }
 
     fn block_control(&mut self) -> PResult<Node> {
+        self.nested(Self::block_control_inner)
+    }
+
+    fn block_control_inner(&mut self) -> PResult<Node> {
         let context = "block clause";
         let pos = self.tokens[self.i - 1].start;
         let name = self.template_name(context)?;
@@ -596,7 +625,7 @@ impl Parser<'_> {
                 }
             }
             Kind::LeftParen => {
-                let p = self.pipeline("parenthesized pipeline", Kind::RightParen)?;
+                let p = self.nested(|p| p.pipeline("parenthesized pipeline", Kind::RightParen))?;
                 Arg::Pipe(Box::new(p))
             }
             Kind::String | Kind::RawString => {
@@ -811,6 +840,47 @@ mod tests {
                 None
             }
         })
+    }
+
+    #[test]
+    fn deepest_nesting_fits_a_worker_stack() {
+        // Every shape nests past the bound; the parser must fail with Go's message on a 2 MiB
+        // thread (tokio's worker stack, where the injector checks templates), not overflow.
+        let n = MAX_NESTING as usize + 5;
+        let shapes = [
+            format!("{{{{ {}1{} }}}}", "(".repeat(n), ")".repeat(n)),
+            format!("{}x{}", "{{ if 1 }}".repeat(n), "{{ end }}".repeat(n)),
+            format!("{}x{}", "{{ range 1 }}".repeat(n), "{{ end }}".repeat(n)),
+            format!("{{{{ if 1 }}}}{}{{{{ end }}}}", "{{ else if 1 }}".repeat(n)),
+            format!(
+                "{}x{}",
+                "{{ block \"b\" 1 }}".repeat(n),
+                "{{ end }}".repeat(n)
+            ),
+            format!("{}x", "{{ with (f (f (f 1))) }}".repeat(n)),
+        ];
+        for src in shapes {
+            let e = std::thread::Builder::new()
+                .stack_size(2 << 20)
+                .spawn(move || p(&src).err())
+                .unwrap()
+                .join()
+                .unwrap();
+            assert_eq!(
+                e.as_deref(),
+                Some("template: t:1: max expression depth exceeded")
+            );
+        }
+        // Just inside the bound parses.
+        let m = MAX_NESTING as usize - 1;
+        let src = format!("{}x{}", "{{ if 1 }}".repeat(m), "{{ end }}".repeat(m));
+        let parsed = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || p(&src).map(|_| ()))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(parsed, Ok(()));
     }
 
     #[test]

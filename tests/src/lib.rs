@@ -27,6 +27,7 @@ mod bao;
 pub mod eventually;
 mod jwt;
 mod kubernetes;
+pub mod property;
 mod server;
 mod tokenreview;
 

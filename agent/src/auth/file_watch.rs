@@ -60,14 +60,17 @@ pub fn concerns_file(paths: &[PathBuf], dir: &Path, name: &std::ffi::OsStr) -> b
 pub struct FileWatch {
     path: PathBuf,
     _watcher: notify::RecommendedWatcher,
-    raw: mpsc::UnboundedReceiver<()>,
+    raw: mpsc::Receiver<()>,
     last: Option<Stamp>,
 }
 
 impl FileWatch {
     /// Starts watching `path` (its directory must exist).
     pub fn start(path: &Path) -> Result<Self, notify::Error> {
-        let (tx, raw) = mpsc::unbounded_channel();
+        // One pending wake-up is all `next` needs: it re-reads the file's stamp when it wakes,
+        // so an OS event dropped while one is pending (channel full) loses nothing
+        // (docs/reliability.md, "Bounds").
+        let (tx, raw) = mpsc::channel(1);
         let dir = path
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
@@ -78,7 +81,7 @@ impl FileWatch {
         let mut watcher =
             notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
                 if res.is_ok_and(|e| concerns_file(&e.paths, &watched_dir, &name)) {
-                    let _ = tx.send(());
+                    let _ = tx.try_send(());
                 }
             })?;
         watcher.watch(&dir, RecursiveMode::NonRecursive)?;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 use vaultlet_shared::vault::Client;
 
@@ -39,6 +39,13 @@ pub struct RunnerSettings {
     /// function sees.
     pub environment: Arc<HashMap<String, String>>,
 }
+
+/// Capacity of the runner's event queue. Each fetcher has at most one event in flight (it waits
+/// for room, then sleeps until its next fetch), and the runner drains the whole queue after
+/// every pass; the runner never sends to it and fetchers wait on nothing else, so a full queue
+/// only delays fetchers until the next drain and cannot deadlock (docs/reliability.md,
+/// "Bounds"). Template source changes go through a coalescing [`Notify`] instead.
+const EVENTS: usize = 256;
 
 enum Event {
     /// A dependency has new data (`None`: a timer, e.g. the end of a `wait` hold).
@@ -73,9 +80,10 @@ pub async fn run(
     let mut passes = Passes::new(std::mem::take(&mut settings.jobs))?
         .with_environment(settings.environment.clone());
     let store: Store = Arc::new(Mutex::new(HashMap::new()));
-    let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
+    let (tx, mut rx) = mpsc::channel::<Event>(EVENTS);
     let mut fetchers = Fetchers(HashMap::new());
-    let _watcher = watch_sources(passes.jobs(), tx.clone());
+    let sources = Arc::new(Notify::new());
+    let _watcher = watch_sources(passes.jobs(), sources.clone());
     let mut actions: Vec<Action> = Vec::new();
     let result = loop {
         {
@@ -110,6 +118,7 @@ pub async fn run(
         let wake = passes.wake();
         let first = tokio::select! {
             ev = rx.recv() => ev,
+            () = sources.notified() => Some(Event::SourceChanged),
             _ = shutdown.wait_for(|s| *s) => break Ok(()),
             _ = tokio::time::sleep_until(wake.unwrap_or_else(tokio::time::Instant::now)), if wake.is_some() => Some(Event::Updated(None)),
         };
@@ -218,7 +227,7 @@ fn reload_sources<'a>(
 /// the directory is watched, not the file).
 fn watch_sources<'a>(
     jobs: impl Iterator<Item = &'a TemplateJob>,
-    tx: mpsc::UnboundedSender<Event>,
+    changed: Arc<Notify>,
 ) -> Option<notify::RecommendedWatcher> {
     use notify::Watcher as _;
     let dirs: HashSet<PathBuf> = jobs
@@ -229,7 +238,8 @@ fn watch_sources<'a>(
     }
     let mut w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if res.is_ok_and(|e| !e.kind.is_access()) {
-            let _ = tx.send(Event::SourceChanged);
+            // Coalesced: a burst of OS events is one pending notification.
+            changed.notify_one();
         }
     })
     .map_err(|e| tracing::warn!(target: "template", "cannot watch template sources: {e}"))
@@ -247,7 +257,7 @@ fn spawn_fetcher(
     dep: Dependency,
     settings: &RunnerSettings,
     store: Store,
-    tx: mpsc::UnboundedSender<Event>,
+    tx: mpsc::Sender<Event>,
     refusals: &TokenRefusals,
 ) -> JoinHandle<()> {
     let client = client.clone();
@@ -278,12 +288,13 @@ fn spawn_fetcher(
                         }
                         match schedule::retry_sleep(attempt, retries, base_backoff, max) {
                             Some(d) => {
+                                let d = schedule::retry_jitter(d, rand::random());
                                 tracing::warn!(target: "template", dependency = ?dep, "retry attempt {} after {:?}: {e}", attempt + 1, d);
                                 tokio::time::sleep(d).await;
                                 attempt += 1;
                             }
                             None => {
-                                let _ = tx.send(Event::Failed(dep.clone(), e));
+                                let _ = tx.send(Event::Failed(dep.clone(), e)).await;
                                 return;
                             }
                         }
@@ -294,7 +305,7 @@ fn spawn_fetcher(
                 .lock()
                 .expect("store lock")
                 .insert(dep.clone(), outcome.value.clone());
-            if tx.send(Event::Updated(Some(dep.clone()))).is_err() {
+            if tx.send(Event::Updated(Some(dep.clone()))).await.is_err() {
                 return;
             }
             base = match outcome.next {
@@ -349,12 +360,7 @@ async fn renew_lease(client: &Client, value: &Fetched, store: &Store, dep: &Depe
 }
 
 /// `file`: stat every 2 s; re-read when it appears or its size or mtime changes.
-async fn watch_file(
-    path: &str,
-    dep: &Dependency,
-    store: &Store,
-    tx: &mpsc::UnboundedSender<Event>,
-) {
+async fn watch_file(path: &str, dep: &Dependency, store: &Store, tx: &mpsc::Sender<Event>) {
     let mut last: Option<(u64, Option<SystemTime>)> = None;
     loop {
         if let Ok(m) = std::fs::metadata(path) {
@@ -367,7 +373,7 @@ async fn watch_file(
                     .lock()
                     .expect("store lock")
                     .insert(dep.clone(), Fetched::File(text));
-                if tx.send(Event::Updated(Some(dep.clone()))).is_err() {
+                if tx.send(Event::Updated(Some(dep.clone()))).await.is_err() {
                     return;
                 }
             }

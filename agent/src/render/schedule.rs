@@ -144,6 +144,15 @@ pub fn retry_sleep(n: u32, retries: u32, base: Duration, max: Duration) -> Optio
     Some(d.min(max))
 }
 
+/// A retry sleep of [`retry_sleep`] shortened by up to 25 % (`u` in [0, 1)), the auth backoff's
+/// jitter (agent.md §3.3), so agents that failed together do not retry in lockstep; never
+/// longer than the cap. Upstream's template retries have no jitter (docs/reliability.md,
+/// "Bounds").
+pub fn retry_jitter(d: Duration, u: f64) -> Duration {
+    let u = u.clamp(0.0, 1.0);
+    Duration::from_nanos((d.as_nanos() as f64 * (1.0 - 0.25 * u)).floor() as u64)
+}
+
 /// Renewal of a renewable lease (agent.md §5.5 with §3.4's algorithm): the next renewal after
 /// `remaining` (the lease left), i.e. `2/3 · remaining + grace/3`, where grace is 10 % of the
 /// lease at the first renewal (upstream draws it in [0.8, 0.9] of 10 %; `u` in [0,1)).
@@ -278,6 +287,18 @@ mod tests {
             retry_sleep(0, 0, base, max),
             None,
             "num_retries -1 ⇒ no retries"
+        );
+    }
+
+    #[test]
+    fn retry_jitter_shortens_by_at_most_a_quarter() {
+        let d = Duration::from_secs(60);
+        assert_eq!(retry_jitter(d, 0.0), d);
+        assert_eq!(retry_jitter(d, 0.5), Duration::from_millis(52_500));
+        let low = retry_jitter(d, 0.999_999);
+        assert!(
+            low > Duration::from_secs(45) && low < Duration::from_secs(46),
+            "{low:?}"
         );
     }
 

@@ -80,10 +80,11 @@ impl GoDuration {
                 int_part.parse().map_err(|_| DurationError::Overflow)?
             };
             let mut v = int.checked_mul(scale).ok_or(DurationError::Overflow)?;
-            // Fraction: add frac * scale, truncated to whole nanoseconds like Go.
+            // Fraction: add frac * scale, truncated to whole nanoseconds like Go. Like Go, digits
+            // past what an int64 holds (19) are ignored; more would overflow `frac * scale`.
             let mut div: u128 = 1;
             let mut frac: u128 = 0;
-            for d in frac_part.bytes().take(30) {
+            for d in frac_part.bytes().take(19) {
                 frac = frac * 10 + u128::from(d - b'0');
                 div *= 10;
             }
@@ -217,6 +218,16 @@ mod tests {
         assert_eq!(d("1\u{3bc}s"), Duration::from_micros(1));
         assert_eq!(d(".5s"), Duration::from_millis(500));
         assert_eq!(d("2562047h"), Duration::from_secs(2562047 * 3600));
+        // Long fractions (found by shared/tests/hostile_input.rs): digits past 19 are ignored,
+        // no overflow.
+        assert_eq!(
+            d(".92233720368547758079223372036854775807h"),
+            Duration::from_nanos(3_320_413_933_267)
+        );
+        assert_eq!(
+            d("0.99999999999999999999999999999s"),
+            Duration::from_nanos(999_999_999)
+        );
     }
 
     #[test]

@@ -1,8 +1,13 @@
 //! HTTP-level retries of one request, as the Go API client does them (agent.md §2.3): retry on
 //! connection errors (not certificate failures), 412, 429 and 5xx except 501; sleep
-//! `attempt × U[min, max]` (1 s, 1.5 s by default), or what `Retry-After` says on 429/503.
+//! `attempt × U[min, max]` (1 s, 1.5 s by default), or what `Retry-After` says on 429/503 (at
+//! most [`MAX_RETRY_AFTER`]).
 
 use std::time::Duration;
+
+/// Longest `Retry-After` honoured: a server (or a proxy in front of it) asking for more is
+/// waited on this long instead (docs/reliability.md, "Bounds"); Go's client has no cap.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// Which answers are retried and how long to wait.
 #[derive(Clone, Copy, Debug)]
@@ -28,7 +33,7 @@ impl RetryPolicy {
         retry_after: Option<u64>,
     ) -> Duration {
         if let (Some(429 | 503), Some(secs)) = (status, retry_after) {
-            return Duration::from_secs(secs);
+            return Duration::from_secs(secs).min(MAX_RETRY_AFTER);
         }
         let span = self.wait_max.saturating_sub(self.wait_min).as_secs_f64();
         let one = self.wait_min.as_secs_f64() + span * u.clamp(0.0, 1.0);
@@ -68,6 +73,11 @@ mod tests {
             p.delay(1, 0.0, Some(500), Some(7)),
             Duration::from_secs(1),
             "Retry-After only on 429/503"
+        );
+        assert_eq!(
+            p.delay(1, 0.5, Some(503), Some(u64::MAX)),
+            MAX_RETRY_AFTER,
+            "Retry-After is capped"
         );
     }
 }

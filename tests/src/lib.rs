@@ -25,6 +25,7 @@
 
 mod bao;
 pub mod eventually;
+pub mod faults;
 mod jwt;
 mod kubernetes;
 mod server;

@@ -105,11 +105,7 @@ impl OpenBao {
     }
 
     fn spawn(&mut self) -> Result<(), String> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path())
-            .expect("server log");
+        let log = std::fs::File::create(self.log_path()).expect("server log");
         let mut cmd = Command::new(bao_binary());
         cmd.arg("server");
         if let Some(raft) = &self.raft {

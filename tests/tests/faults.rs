@@ -176,13 +176,29 @@ fn write_jwt(path: &Path, jwt: &str) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
-/// Mounts, secrets, policy and role as a fresh server needs them.
+/// The KV v2 mount and both secrets, as a fresh server needs them.
 fn seed(k8s: &KubernetesAuth, generation: [u32; 2]) {
     k8s.bao.enable_kv("secret", 2);
     for (i, s) in SECRETS.iter().enumerate() {
-        k8s.bao
-            .kv_put("secret", s, json!({ "v": value(s, generation[i]) }));
+        put_secret(&k8s.bao, s, generation[i]);
     }
+}
+
+/// Writes generation `n` of secret `name`, waiting out the moments after a KV v2 mount is made or
+/// the server restarts, when it refuses writes ("Upgrading from non-versioned to versioned data").
+fn put_secret(bao: &OpenBao, name: &str, n: u32) {
+    let body = json!({ "data": { "v": value(name, n) } }).to_string();
+    let mut last = (0, String::new());
+    let ok = within(Duration::from_secs(30), || {
+        last = bao.api_raw("POST", &format!("secret/data/{name}"), Some(&body));
+        (200..300).contains(&last.0)
+    });
+    assert!(
+        ok.is_some(),
+        "writing secret/{name}: HTTP {}: {}",
+        last.0,
+        last.1
+    );
 }
 
 impl World {
@@ -288,9 +304,7 @@ impl World {
             self.sampler()
                 .allow(&self.path(secret), &rendered(secret, n));
         }
-        self.k8s
-            .bao
-            .kv_put("secret", secret, json!({ "v": value(secret, n) }));
+        put_secret(&self.k8s.bao, secret, n);
         n
     }
 
@@ -666,8 +680,14 @@ fn proxy_fault(
     };
     w.report.set_ms("change_in_window_ms", early);
     w.report.set_ms("recovery_ms", took);
-    if matches!(mode, Mode::Delay(_)) && early.is_none() {
-        w.fail("a slow server's answer never reached the file during the window");
+    match mode {
+        Mode::Delay(_) if early.is_none() => {
+            w.fail("a slow server's answer never reached the file during the window")
+        }
+        Mode::Fail | Mode::Silent if early.is_some() => {
+            w.fail("the change got through during the fault: the proxy is not in the path")
+        }
+        _ => {}
     }
     if let (Some(a), Some(b)) = (w.rss_start, rss_window) {
         w.report.set("rss_growth_window_kb", b as i64 - a as i64);

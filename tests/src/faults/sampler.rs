@@ -158,3 +158,60 @@ fn check(w: &Watched) -> Option<String> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rounds(n: u32) {
+        std::thread::sleep(SAMPLE_INTERVAL * n);
+    }
+
+    #[test]
+    fn flags_missing_empty_and_unexpected_content_but_not_allowed_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        std::fs::write(&f, "one").unwrap();
+        let sampler = Sampler::start(&[(f.as_path(), &["one".to_string()])]);
+        rounds(3);
+        sampler.allow(&f, "two");
+        // Replaced whole (a new file renamed over it), as the agent writes.
+        std::fs::write(dir.path().join("new"), "two").unwrap();
+        std::fs::rename(dir.path().join("new"), &f).unwrap();
+        rounds(3);
+        let clean = sampler.stop();
+        assert!(clean.samples >= 3, "{clean:?}");
+        assert_eq!(clean.violations, 0, "{clean:?}");
+
+        for (bad, what) in [
+            (Some("tw"), "unexpected content (2 bytes)"),
+            (Some(""), "empty"),
+            (None, "missing"),
+        ] {
+            std::fs::write(&f, "one").unwrap();
+            let sampler = Sampler::start(&[(f.as_path(), &["one".to_string()])]);
+            match bad {
+                Some(b) => std::fs::write(&f, b).unwrap(),
+                None => std::fs::remove_file(&f).unwrap(),
+            }
+            rounds(3);
+            let seen = sampler.stop();
+            assert!(seen.violations > 0, "{what}: {seen:?}");
+            // (A write in place may also be caught half-done, as empty: that is the point.)
+            assert!(
+                seen.first.iter().any(|v| v.ends_with(what)),
+                "{what}: {seen:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_absent_file_may_be_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("never");
+        let sampler = Sampler::start(&[(f.as_path(), &["x".to_string()])]);
+        sampler.allow_absent(&f);
+        rounds(2);
+        assert_eq!(sampler.stop().violations, 0);
+    }
+}

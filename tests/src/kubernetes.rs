@@ -28,7 +28,11 @@ impl KubernetesAuth {
     /// Starts the server and the TokenReview stand-in and enables the auth method, which reviews
     /// with a token of `kube-system/vault-reviewer`. No roles yet: see [`KubernetesAuth::role`].
     pub fn start() -> KubernetesAuth {
-        let bao = OpenBao::start();
+        Self::start_on(OpenBao::start())
+    }
+
+    /// [`KubernetesAuth::start`] on a server already running (e.g. [`OpenBao::start_raft`]).
+    pub fn start_on(bao: OpenBao) -> KubernetesAuth {
         let issuer = JwtIssuer::new(KUBERNETES_API);
         let reviewer_jwt = issuer.mint_service_account(
             "kube-system",

@@ -23,8 +23,13 @@
 //! serves in the background (the TokenReview responder) runs on its own thread and runtime.
 //! Servers are stopped by PID when their handle drops, also when a test panics.
 
+// The test harness writes fixtures and reads its own knobs (VAULTLET_BAO, PROPTEST_*) directly:
+// clippy.toml's atomic-write and environment rules are for the product.
+#![allow(clippy::disallowed_methods)]
+
 mod bao;
 pub mod eventually;
+pub mod faults;
 mod jwt;
 mod kubernetes;
 pub mod property;

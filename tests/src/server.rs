@@ -1,4 +1,6 @@
-//! A real OpenBao dev server (`bao server -dev`) on 127.0.0.1, with seeding helpers.
+//! A real OpenBao server on 127.0.0.1, with seeding helpers: a dev server (`bao server -dev`,
+//! memory storage, root token `root`), or one with raft storage on disk that survives a restart
+//! ([`OpenBao::start_raft`]: a single node, a one-key Shamir seal, initialised and unsealed here).
 //!
 //! Raw API calls go through `curl` (present wherever the tests run), so a test can send JSON
 //! exactly as written — number literals included — without this crate needing an async runtime.
@@ -12,13 +14,24 @@ use serde_json::{Value, json};
 
 use crate::{JwtIssuer, TokenReviewer, bao_binary, free_port, within};
 
-/// A running `bao server -dev`; stopped (by PID) when dropped.
+/// A running OpenBao server; stopped (by PID) when dropped.
 pub struct OpenBao {
     child: Option<Child>,
     port: u16,
     tls: bool,
     dir: tempfile::TempDir,
     addr: String,
+    /// The root token: `root` in dev mode, the one `sys/init` gave with raft storage.
+    root: String,
+    /// Raft storage instead of dev mode.
+    raft: Option<Raft>,
+}
+
+/// What a raft-backed server needs across restarts.
+struct Raft {
+    cluster_port: u16,
+    /// The one unseal key (base64), once initialised.
+    unseal_key: Option<String>,
 }
 
 impl OpenBao {
@@ -33,7 +46,20 @@ impl OpenBao {
         Self::start_with(true)
     }
 
+    /// Starts a server with raft storage in its scratch directory (a single node, plain HTTP, a
+    /// one-key Shamir seal), initialises and unseals it and waits until it is active. Its data
+    /// survives [`OpenBao::restart`] (and [`OpenBao::crash`]); [`OpenBao::reset`] wipes it. Requests
+    /// are written to a file audit device, [`OpenBao::audit_log`]. Nothing is mounted: the caller
+    /// seeds (there is no `secret/` as in dev mode).
+    pub fn start_raft() -> OpenBao {
+        Self::start_mode(false, true)
+    }
+
     fn start_with(tls: bool) -> OpenBao {
+        Self::start_mode(tls, false)
+    }
+
+    fn start_mode(tls: bool, raft: bool) -> OpenBao {
         let mut dir = tempfile::Builder::new()
             .prefix("vaultlet-bao-")
             .tempdir()
@@ -48,6 +74,11 @@ impl OpenBao {
                 tls,
                 addr: format!("{scheme}://127.0.0.1:{port}"),
                 dir,
+                root: "root".to_string(),
+                raft: raft.then(|| Raft {
+                    cluster_port: free_port(),
+                    unseal_key: None,
+                }),
             };
             match bao.spawn() {
                 Ok(()) => return bao,
@@ -60,7 +91,7 @@ impl OpenBao {
                 }
             }
         }
-        panic!("bao server -dev did not start; its log:\n{last_log}");
+        panic!("bao server did not start; its log:\n{last_log}");
     }
 
     fn take_dir(mut self) -> tempfile::TempDir {
@@ -78,10 +109,31 @@ impl OpenBao {
         #[allow(clippy::disallowed_methods)]
         let log = std::fs::File::create(self.log_path()).expect("server log");
         let mut cmd = Command::new(bao_binary());
-        cmd.arg("server")
-            .arg("-dev")
-            .arg("-dev-root-token-id=root")
-            .arg(format!("-dev-listen-address=127.0.0.1:{}", self.port));
+        cmd.arg("server");
+        if let Some(raft) = &self.raft {
+            let data = self.dir.path().join("raft");
+            std::fs::create_dir_all(&data).expect("raft dir");
+            let config = self.dir.path().join("server.hcl");
+            std::fs::write(
+                &config,
+                format!(
+                    "storage \"raft\" {{\n  path = \"{data}\"\n  node_id = \"node1\"\n  performance_multiplier = 1\n}}\n\
+                     listener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = true\n}}\n\
+                     api_addr = \"http://127.0.0.1:{port}\"\ncluster_addr = \"http://127.0.0.1:{cluster}\"\n\
+                     audit \"file\" \"requests\" {{\n  options = {{\n    file_path = \"{audit}\"\n  }}\n}}\n",
+                    data = data.display(),
+                    port = self.port,
+                    cluster = raft.cluster_port,
+                    audit = self.audit_log().display(),
+                ),
+            )
+            .expect("server config");
+            cmd.arg(format!("-config={}", config.display()));
+        } else {
+            cmd.arg("-dev")
+                .arg("-dev-root-token-id=root")
+                .arg(format!("-dev-listen-address=127.0.0.1:{}", self.port));
+        }
         if self.tls {
             let certs = self.dir.path().join("tls");
             std::fs::create_dir_all(&certs).expect("tls dir");
@@ -121,14 +173,47 @@ impl OpenBao {
         }
     }
 
-    fn ready(&self) -> bool {
+    fn ready(&mut self) -> bool {
         if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             return false;
         }
         if self.tls && !self.ca_cert_path().is_some_and(|p| p.exists()) {
             return false;
         }
-        matches!(self.curl("GET", "sys/health", None), Ok((200, _)))
+        match self.curl("GET", "sys/health", None) {
+            Ok((200, _)) => true,
+            // Raft storage: 501 not initialised, 503 sealed (429 standby: wait).
+            Ok((501, _)) if self.raft.is_some() => {
+                self.initialise();
+                false
+            }
+            Ok((503, _)) if self.raft.is_some() => {
+                self.unseal();
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// `sys/init` with one key share; keeps the unseal key and the root token.
+    fn initialise(&mut self) {
+        let body = json!({"secret_shares": 1, "secret_threshold": 1}).to_string();
+        let Ok((200, text)) = self.curl("PUT", "sys/init", Some(&body)) else {
+            return;
+        };
+        let v: Value = serde_json::from_str(&text).expect("sys/init answer");
+        let key = v["keys_base64"][0].as_str().expect("an unseal key");
+        self.root = v["root_token"].as_str().expect("a root token").to_string();
+        if let Some(raft) = self.raft.as_mut() {
+            raft.unseal_key = Some(key.to_string());
+        }
+    }
+
+    fn unseal(&self) {
+        if let Some(key) = self.raft.as_ref().and_then(|r| r.unseal_key.as_deref()) {
+            let body = json!({ "key": key }).to_string();
+            let _ = self.curl("PUT", "sys/unseal", Some(&body));
+        }
     }
 
     /// The server's log so far.
@@ -146,9 +231,15 @@ impl OpenBao {
         self.port
     }
 
-    /// The dev root token (`root`).
+    /// The root token (`root` for a dev server).
     pub fn root_token(&self) -> &str {
-        "root"
+        &self.root
+    }
+
+    /// The file audit device's log of a raft-backed server (one JSON object a line, a
+    /// `request` and a `response` entry per request).
+    pub fn audit_log(&self) -> PathBuf {
+        self.dir.path().join("audit.log")
     }
 
     /// The CA that signed a `-dev-tls` server's certificate.
@@ -167,7 +258,28 @@ impl OpenBao {
         self.kill();
     }
 
-    /// Starts the server again on the same port. Dev mode keeps nothing: the caller reseeds.
+    /// Kills the server with SIGKILL (no shutdown), keeping its port for [`OpenBao::restart`].
+    pub fn crash(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops a raft-backed server and starts it on the same port with its storage wiped: a new
+    /// root token and unseal key, every token, mount and policy gone; the caller reseeds.
+    pub fn reset(&mut self) {
+        assert!(self.raft.is_some(), "reset needs raft storage");
+        self.kill();
+        let _ = std::fs::remove_dir_all(self.dir.path().join("raft"));
+        if let Some(raft) = self.raft.as_mut() {
+            raft.unseal_key = None;
+        }
+        self.restart();
+    }
+
+    /// Starts the server again on the same port. Dev mode keeps nothing: the caller reseeds;
+    /// raft storage keeps everything and is unsealed again.
     pub fn restart(&mut self) {
         self.kill();
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -177,10 +289,7 @@ impl OpenBao {
                 Err(log) if log.contains("address already in use") && Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(200));
                 }
-                Err(log) => panic!(
-                    "bao server -dev did not restart on port {}:\n{log}",
-                    self.port
-                ),
+                Err(log) => panic!("bao server did not restart on port {}:\n{log}", self.port),
             }
         }
     }
@@ -209,7 +318,7 @@ impl OpenBao {
         let mut cmd = Command::new(bao_binary());
         cmd.args(args)
             .env("BAO_ADDR", &self.addr)
-            .env("BAO_TOKEN", "root")
+            .env("BAO_TOKEN", &self.root)
             .env("HOME", self.dir.path())
             .stdin(Stdio::null());
         if let Some(ca) = self.ca_cert_path() {
@@ -259,15 +368,9 @@ impl OpenBao {
         ns: Option<&str>,
     ) -> Result<(u16, String), String> {
         let mut cmd = Command::new("curl");
-        cmd.args([
-            "-sS",
-            "-X",
-            method,
-            "-H",
-            "X-Vault-Token: root",
-            "-w",
-            "\n%{http_code}",
-        ]);
+        cmd.args(["-sS", "-X", method, "-w", "\n%{http_code}"])
+            .arg("-H")
+            .arg(format!("X-Vault-Token: {}", self.root));
         if let Some(ns) = ns {
             cmd.arg("-H").arg(format!("X-Vault-Namespace: {ns}"));
         }

@@ -157,3 +157,35 @@ fn two_servers_at_once_and_pki_and_namespaces() {
     assert_eq!(read["data"]["v"], "in-ns");
     assert!(b.bao(&["version"]).contains("OpenBao"));
 }
+
+#[test]
+fn raft_storage_survives_a_crash_and_a_reset_wipes_it() {
+    let mut bao = OpenBao::start_raft();
+    let first_root = bao.root_token().to_string();
+    assert_ne!(first_root, "root", "the root token comes from sys/init");
+    bao.api(
+        "POST",
+        "sys/mounts/kv1",
+        Some(json!({"type": "kv", "options": {"version": "1"}})),
+    );
+    bao.kv_put("kv1", "app", json!({"user": "me"}));
+    bao.crash();
+    bao.restart();
+    let (code, body) = bao.api_raw("GET", "kv1/app", None);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"me\""), "{body}");
+    assert_eq!(
+        bao.root_token(),
+        first_root,
+        "the same data, the same root token"
+    );
+    assert!(
+        std::fs::read_to_string(bao.audit_log())
+            .unwrap()
+            .contains("kv1/app")
+    );
+    bao.reset();
+    assert_ne!(bao.root_token(), first_root, "initialised again");
+    let (code, body) = bao.api_raw("GET", "kv1/app", None);
+    assert_ne!(code, 200, "the mount is gone after a reset: {body}");
+}

@@ -159,13 +159,14 @@ pub fn decide_with_warnings(
         Err(e) => return (Decision::Refuse(e.into()), warnings),
     };
     checks::no_effect(&a, settings.agent_flavor, &mut warnings);
+    checks::native_sidecar(&spec, &a, &mut warnings);
     if let Err(e) = checks::refusals(&spec, &a, settings.agent_flavor) {
         return (Decision::Refuse(e.into()), warnings);
     }
     let decision = match build_patch(pod, &spec, settings) {
         Ok(patch) => Decision::Patch {
             patch,
-            init: spec.pre_populate,
+            init: spec.pre_populate && !spec.native(),
             sidecar: !spec.pre_populate_only,
         },
         Err(e) => Decision::Refuse(e.into()),
@@ -271,8 +272,9 @@ pub fn build_patch(
             secret_mounts.push(VolumeMount::new(&name, &s.mount_path, false));
         }
     }
+    let native = spec.native();
     let mut volumes = Vec::new();
-    if spec.pre_populate {
+    if spec.pre_populate && !native {
         volumes.push(empty_dir("home-init"));
     }
     if !spec.pre_populate_only {
@@ -318,14 +320,21 @@ pub fn build_patch(
             .cloned()
             .collect()
     };
-    if spec.pre_populate {
+    // In native mode (injector.md §4.10) the one agent takes the init container's place in
+    // `initContainers` (same ordering rules, §4.9) and there is no sidecar.
+    if spec.pre_populate || native {
+        let (role, delivery) = if native {
+            (Role::Sidecar, &plan.sidecar)
+        } else {
+            (Role::Init, &plan.init)
+        };
         let init = agent_container(
             spec,
-            Role::Init,
+            role,
             settings.agent_flavor,
             &secret_mounts,
             &copied,
-            &plan.init,
+            delivery,
         )?;
         let raw = pod.init_containers_raw();
         let mut order: Vec<Option<&Container>> = Vec::new();
@@ -367,7 +376,7 @@ pub fn build_patch(
             o.add(ptr(&["spec", "shareProcessNamespace"]), Value::Bool(b));
         }
     }
-    if !spec.pre_populate_only {
+    if !spec.pre_populate_only && !native {
         let sidecar = agent_container(
             spec,
             Role::Sidecar,

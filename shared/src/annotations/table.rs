@@ -151,6 +151,12 @@ pub static ANNOTATIONS: &[AnnotationDef] = &[
         "Put `vault-agent-init` first among init containers.",
     ),
     def(
+        "agent-native-sidecar",
+        Dyn(|c| Some(bool_str(c.settings.native_sidecar))),
+        K::Bool,
+        "vaultlet extension, vaultlet flavor only: one agent as a native sidecar (an init container with `restartPolicy: Always` and a `startupProbe`, first among init containers) instead of `vault-agent-init` plus `vault-agent`; Jobs complete, one login per pod. Default: the injector's `-native-sidecar` (false).",
+    ),
+    def(
         "agent-inject-containers",
         Dyn(|c| Some(c.containers_csv.clone())),
         K::Csv,

@@ -118,7 +118,9 @@ impl Settings {
             set_security_context: a.set_security_context,
             default_template: a.default_template,
             cpu_request: a.cpu_request.unwrap_or_else(|| cpu_request.to_owned()),
-            memory_request: a.memory_request.unwrap_or_else(|| memory_request.to_owned()),
+            memory_request: a
+                .memory_request
+                .unwrap_or_else(|| memory_request.to_owned()),
             ephemeral_request: a.ephemeral_storage_request,
             cpu_limit: a.cpu_limit.unwrap_or_else(|| cpu_limit.to_owned()),
             memory_limit: a.memory_limit.unwrap_or_else(|| memory_limit.to_owned()),
@@ -413,7 +415,10 @@ pub(crate) mod tests {
             ],
             &[("AGENT_INJECT_CPU_LIMIT", "1")],
         );
-        assert_eq!(set.defaults.cpu_request, "", "an explicit empty flag means none");
+        assert_eq!(
+            set.defaults.cpu_request, "",
+            "an explicit empty flag means none"
+        );
         assert_eq!(set.defaults.memory_limit, "1Gi");
         assert_eq!(set.defaults.cpu_limit, "1");
         assert_eq!(set.defaults.memory_request, "16Mi");

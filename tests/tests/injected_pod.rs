@@ -1047,7 +1047,11 @@ fn end_to_end_a_native_sidecar_job_logs_in_once_and_stops_on_sigterm() {
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     let stopped = std::time::Instant::now();
     let status = wait_exit(&mut child, Duration::from_secs(2));
-    assert!(status.success(), "{status}; log:\n{}", log_of(&sandbox, false));
+    assert!(
+        status.success(),
+        "{status}; log:\n{}",
+        log_of(&sandbox, false)
+    );
     assert!(stopped.elapsed() < Duration::from_secs(2));
     // Revoked: the root token cannot look it up any more.
     let (code, _) = w.bao.api_raw(

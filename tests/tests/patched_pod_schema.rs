@@ -205,7 +205,10 @@ fn native_sidecar_pods_are_valid_from_kubernetes_1_28_and_not_before() {
         String::from_utf8_lossy(&out.stderr)
     );
     let old = run("1.27", "1.28");
-    assert!(!old.status.success(), "1.27 has no restartPolicy on containers");
+    assert!(
+        !old.status.success(),
+        "1.27 has no restartPolicy on containers"
+    );
     let text = String::from_utf8_lossy(&old.stdout);
     assert!(text.contains("restartPolicy"), "{text}");
 }

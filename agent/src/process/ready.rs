@@ -1,4 +1,4 @@
-//! The readiness marker a native sidecar's `startupProbe` checks (injector.md §4.10): once the
+//! The readiness marker a native sidecar's `startupProbe` checks (agent.md §8.7, injector.md §4.10): once the
 //! token is written and every template has been rendered once, a long-running agent writes
 //! `<pid_file>.ready` (atomically) holding its PID and its start time from `/proc/<pid>/stat`;
 //! `vaultlet-agent probe`, resolving the same configuration, passes only when that file names a
@@ -131,7 +131,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pid_file = dir.path().join("pid");
         assert_eq!(check(None), Err(ProbeError::NoPidFile));
-        assert!(matches!(check(Some(&pid_file)), Err(ProbeError::Missing(_))));
+        assert!(matches!(
+            check(Some(&pid_file)),
+            Err(ProbeError::Missing(_))
+        ));
         let marker = ReadyFile::write(&path_for(&pid_file)).unwrap();
         assert_eq!(check(Some(&pid_file)), Ok(()));
         // Same PID, another start time: a marker from an earlier run of the container.
@@ -140,7 +143,10 @@ mod tests {
         fs::write(path_for(&pid_file), marker_text(me, start + 1)).unwrap();
         assert!(matches!(check(Some(&pid_file)), Err(ProbeError::Stale(_, p)) if p == me));
         fs::write(path_for(&pid_file), "garbage").unwrap();
-        assert!(matches!(check(Some(&pid_file)), Err(ProbeError::Malformed(_))));
+        assert!(matches!(
+            check(Some(&pid_file)),
+            Err(ProbeError::Malformed(_))
+        ));
         drop(marker);
         assert!(!path_for(&pid_file).exists(), "removed on drop");
     }

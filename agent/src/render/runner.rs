@@ -435,7 +435,16 @@ mod tests {
             timeout: Duration::from_secs(10),
         });
         let (_stop, shutdown) = watch::channel(false);
-        run(client(), s, true, shutdown, refusals(), watch::channel(false).0).await.unwrap();
+        run(
+            client(),
+            s,
+            true,
+            shutdown,
+            refusals(),
+            watch::channel(false).0,
+        )
+        .await
+        .unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "v1");
         assert_eq!(std::fs::read_to_string(&log).unwrap(), "ran\n");
     }
@@ -474,7 +483,14 @@ mod tests {
             input.display()
         );
         let (_stop, shutdown) = watch::channel(false);
-        let runner = tokio::spawn(run(client(), s, false, shutdown, refusals(), watch::channel(false).0));
+        let runner = tokio::spawn(run(
+            client(),
+            s,
+            false,
+            shutdown,
+            refusals(),
+            watch::channel(false).0,
+        ));
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "v1");
         std::fs::write(&input, r#"{"j":1}"#).unwrap();
@@ -495,9 +511,16 @@ mod tests {
         let mut s = settings(&input, &dir.path().join("missing/out"));
         s.jobs[0].write.create_dest_dirs = false;
         let (_stop, shutdown) = watch::channel(false);
-        let e = run(client(), s, false, shutdown, refusals(), watch::channel(false).0)
-            .await
-            .unwrap_err();
+        let e = run(
+            client(),
+            s,
+            false,
+            shutdown,
+            refusals(),
+            watch::channel(false).0,
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(e, RenderError::Write(_)), "{e:?}");
         assert!(e.to_string().contains("parent directory is missing"), "{e}");
     }

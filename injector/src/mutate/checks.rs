@@ -189,7 +189,10 @@ pub fn refusals(
 ) -> Result<(), CheckError> {
     if spec.native() && flavor != AgentFlavor::Vaultlet {
         return Err(CheckError::NativeSidecar {
-            key: format!("{}agent-native-sidecar", pod.prefix_of("agent-native-sidecar")),
+            key: format!(
+                "{}agent-native-sidecar",
+                pod.prefix_of("agent-native-sidecar")
+            ),
             agent: flavor.agent_name(),
         });
     }

@@ -11,9 +11,9 @@ use std::collections::HashSet;
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation};
 use serde_json::{Value, json};
-use vaultlet_shared::annotations::{AgentSpec, Annotations, InjectorDefaults, SpecError};
 #[cfg(test)]
 use vaultlet_shared::annotations::AgentFlavor;
+use vaultlet_shared::annotations::{AgentSpec, Annotations, InjectorDefaults, SpecError};
 
 pub use agent_config::{AgentConfigError, Role};
 use checks::{CheckError, Warning};
@@ -676,7 +676,10 @@ mod tests {
         let (out, warnings) = native_out(&[("vault.hashicorp.com/agent-native-sidecar", "true")]);
         assert!(warnings.is_empty(), "{warnings:?}");
         // Same place as the classic init container (injector.md §4.9): after `setup`.
-        assert_eq!(names(&out["spec"]["initContainers"]), ["setup", "vault-agent"]);
+        assert_eq!(
+            names(&out["spec"]["initContainers"]),
+            ["setup", "vault-agent"]
+        );
         assert_eq!(names(&out["spec"]["containers"]), ["app"], "no sidecar");
         let agent = &out["spec"]["initContainers"][1];
         assert_eq!(agent["restartPolicy"], "Always");
@@ -695,18 +698,24 @@ mod tests {
             .unwrap()["value"]
             .as_str()
             .unwrap();
-        let config = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, config)
-            .unwrap();
+        let config =
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, config).unwrap();
         let loaded = vaultlet_shared::config::AgentConfig::from_json_str(
             std::str::from_utf8(&config).unwrap(),
         )
         .unwrap();
         assert!(!loaded.config.exit_after_auth, "a long-running agent");
-        assert!(loaded.config.pid_file.is_some(), "the probe finds its marker beside it");
+        assert!(
+            loaded.config.pid_file.is_some(),
+            "the probe finds its marker beside it"
+        );
         let volumes = names(&out["spec"]["volumes"]);
         assert!(volumes.contains(&"home-sidecar") && !volumes.contains(&"home-init"));
         // The existing init container gets the secrets mount, as with the classic init container.
-        assert_eq!(out["spec"]["initContainers"][0]["volumeMounts"][0]["name"], "vault-secrets");
+        assert_eq!(
+            out["spec"]["initContainers"][0]["volumeMounts"][0]["name"],
+            "vault-secrets"
+        );
     }
 
     #[test]
@@ -716,7 +725,10 @@ mod tests {
             ("vault.hashicorp.com/agent-init-first", "true"),
             ("vault.hashicorp.com/agent-revoke-on-shutdown", "true"),
         ]);
-        assert_eq!(names(&out["spec"]["initContainers"]), ["vault-agent", "setup"]);
+        assert_eq!(
+            names(&out["spec"]["initContainers"]),
+            ["vault-agent", "setup"]
+        );
         let hook = &out["spec"]["initContainers"][0]["lifecycle"]["preStop"]["exec"]["command"];
         assert_eq!(hook[0], "/vaultlet-agent");
         assert_eq!(hook[1], "token");
@@ -731,12 +743,26 @@ mod tests {
             ..settings()
         };
         let (d, _) = decide_json(&native_pod(&[]), &on);
-        assert!(matches!(d, Decision::Patch { init: false, sidecar: true, .. }));
+        assert!(matches!(
+            d,
+            Decision::Patch {
+                init: false,
+                sidecar: true,
+                ..
+            }
+        ));
         let (d, _) = decide_json(
             &native_pod(&[("vault.hashicorp.com/agent-native-sidecar", "false")]),
             &on,
         );
-        assert!(matches!(d, Decision::Patch { init: true, sidecar: true, .. }));
+        assert!(matches!(
+            d,
+            Decision::Patch {
+                init: true,
+                sidecar: true,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -745,7 +771,10 @@ mod tests {
             ("vault.hashicorp.com/agent-native-sidecar", "true"),
             ("vault.hashicorp.com/agent-pre-populate-only", "true"),
         ]);
-        assert_eq!(names(&out["spec"]["initContainers"]), ["setup", "vault-agent-init"]);
+        assert_eq!(
+            names(&out["spec"]["initContainers"]),
+            ["setup", "vault-agent-init"]
+        );
         let init = &out["spec"]["initContainers"][1];
         assert!(init.get("restartPolicy").is_none() && init.get("startupProbe").is_none());
         assert_eq!(names(&out["spec"]["containers"]), ["app"]);
@@ -757,7 +786,10 @@ mod tests {
             ("vault.hashicorp.com/agent-native-sidecar", "true"),
             ("vault.hashicorp.com/agent-pre-populate", "false"),
         ]);
-        assert_eq!(names(&out["spec"]["initContainers"]), ["setup", "vault-agent"]);
+        assert_eq!(
+            names(&out["spec"]["initContainers"]),
+            ["setup", "vault-agent"]
+        );
         assert_eq!(
             warnings,
             [Warning {
@@ -828,7 +860,10 @@ mod tests {
                 panic!("not patched")
             };
             let out = patched(&pod, &patch);
-            assert_eq!(out["spec"]["containers"][1]["resources"]["limits"]["memory"], "256Mi");
+            assert_eq!(
+                out["spec"]["containers"][1]["resources"]["limits"]["memory"],
+                "256Mi"
+            );
         }
     }
 

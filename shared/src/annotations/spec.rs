@@ -927,7 +927,8 @@ mod tests {
         assert_eq!(s.auth_config["role"], "r");
         assert_eq!(s.inject_containers, vec!["app"]);
         assert_eq!(s.secret_volume_path, "/vault/secrets");
-        assert_eq!(s.limits[0].canonical().unwrap(), "500m");
+        // The vaultlet flavor's default (injector.md §4.5; upstream's 500m for vault/openbao).
+        assert_eq!(s.limits[0].canonical().unwrap(), "200m");
     }
 
     #[test]
@@ -942,7 +943,10 @@ mod tests {
         let s = build(&on).unwrap();
         assert!(s.native_sidecar && s.native());
         on.push(("vault.hashicorp.com/agent-pre-populate-only", "true"));
-        assert!(!build(&on).unwrap().native(), "pre-populate-only keeps the init container");
+        assert!(
+            !build(&on).unwrap().native(),
+            "pre-populate-only keeps the init container"
+        );
         let mut bad = base.to_vec();
         bad.push(("vault.hashicorp.com/agent-native-sidecar", "sometimes"));
         assert!(build(&bad).is_err());
@@ -956,7 +960,11 @@ mod tests {
         let mut off = base.to_vec();
         off.push(("vault.hashicorp.com/agent-native-sidecar", "false"));
         let a = Annotations::from_pairs(off.iter().copied());
-        assert!(!AgentSpec::build(&a, &pod(), "default", &defaults).unwrap().native());
+        assert!(
+            !AgentSpec::build(&a, &pod(), "default", &defaults)
+                .unwrap()
+                .native()
+        );
     }
 
     #[test]

@@ -323,7 +323,7 @@ pub fn build_patch(
             .collect()
     };
     // In native mode (injector.md §4.10) the one agent takes the init container's place in
-    // `initContainers` (same ordering rules, §4.9) and there is no sidecar.
+    // `initContainers` (same ordering rules, injector.md §4.9) and there is no sidecar.
     if spec.pre_populate || native {
         let (role, delivery) = if native {
             (Role::Sidecar, &plan.sidecar)

@@ -186,7 +186,10 @@ fn probe_resolves_the_agents_configuration() {
             .arg(format!("-config={}", cfg.display()))
             .output()
             .unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let (code, err) = probe(&config(json!({})));
     assert_eq!(code, Some(1), "{err}");

@@ -974,9 +974,23 @@ fn end_to_end_a_native_sidecar_job_logs_in_once_and_stops_on_sigterm() {
         ("vault.hashicorp.com/agent-native-sidecar", "true"),
         ("vault.hashicorp.com/agent-revoke-on-shutdown", "true"),
         ("vault.hashicorp.com/agent-revoke-grace", "1"),
+        // A leased secret of its own: a child token, issued once per pod.
+        (
+            "vault.hashicorp.com/agent-inject-secret-child",
+            "auth/token/create",
+        ),
+        (
+            "vault.hashicorp.com/agent-inject-template-child",
+            "{{ with secret \"auth/token/create\" \"policies=default\" \"ttl=1h\" }}{{ .Auth.Accessor }}{{ end }}",
+        ),
     ] {
         a.insert(k.into(), Value::from(v));
     }
+    w.bao.write_policy(
+        "internal-app",
+        "path \"internal/data/database/config\" { capabilities = [\"read\"] }\n\
+         path \"auth/token/create\" { capabilities = [\"create\", \"update\"] }\n",
+    );
     pod["spec"]["restartPolicy"] = Value::from("Never");
     let patched = inject_over_https(&inj, &pod, dir.path());
     assert_eq!(patched, inject(&pod, w.bao.addr()));
@@ -1029,10 +1043,16 @@ fn end_to_end_a_native_sidecar_job_logs_in_once_and_stops_on_sigterm() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(child.try_wait().unwrap().is_none());
     // … with one login and one token for the whole pod.
+    let child_token = secret(&sandbox, "child").0;
+    assert!(!child_token.trim().is_empty());
+    // Held a while: the child token is renewed, not fetched again.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(secret(&sandbox, "child").0, child_token, "the same lease");
     assert_eq!(
         token_accessors(&w.bao) - accessors,
-        1,
-        "one login, one token per pod"
+        2,
+        "one login token and one child token per pod; log:\n{}",
+        log_of(&sandbox, false)
     );
     assert!(w.reviewer.requests() >= 1);
     let token = std::fs::read_to_string(sandbox.join("home/vault/.vault-token")).unwrap();

@@ -1,9 +1,10 @@
-//! The readiness marker a native sidecar's `startupProbe` checks (agent.md §8.7, injector.md §4.10): once the
-//! token is written and every template has been rendered once, a long-running agent writes
-//! `<pid_file>.ready` (atomically) holding its PID and its start time from `/proc/<pid>/stat`;
-//! `vaultlet-agent probe`, resolving the same configuration, passes only when that file names a
-//! live process that started at that time (a restarted container's agent, often PID 1 again, has
-//! another start time, so a marker left in the `emptyDir` home does not count). Removed on drop.
+//! The readiness marker a native sidecar's `startupProbe` checks (agent.md §8.7,
+//! injector.md §4.10): once the token is written and every template has been rendered once, a long-running
+//! agent writes `<pid_file>.ready` (atomically) holding its PID and its start time from
+//! `/proc/<pid>/stat`; `vaultlet-agent probe`, resolving the same configuration, passes only when
+//! that file names a live process that started at that time (a restarted container's agent, often
+//! PID 1 again, has another start time, so a marker left in the `emptyDir` home does not count).
+//! Removed on drop.
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,5 @@
-//! The command line: `vault agent …` and `vault token revoke … -self` (agent.md §1.1, §8.3), answered
+//! The command line: `vault agent …`, `vault token revoke … -self` (agent.md §1.1, §8.3) and our
+//! `probe` (injector.md §4.10), answered
 //! under any program name (`vaultlet-agent`, `vault`, `bao`).
 //!
 //! Upstream flags are Go style with one dash (`-config=x`, `-config x`, `-self`). Clap wants two, so
@@ -76,6 +77,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the agent: log in, keep the token alive, write sinks, render templates.
     Agent(AgentArgs),
+    /// Exit 0 once the agent run with the same flags and environment has written its token and
+    /// rendered every template once (a native sidecar's `startupProbe`, injector.md §4.10).
+    Probe(AgentArgs),
     /// Token operations.
     Token {
         #[command(subcommand)]

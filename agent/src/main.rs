@@ -1,4 +1,5 @@
-//! Command line of `vaultlet-agent` (also answers as `vault` or `bao`): `agent` and `token revoke`.
+//! Command line of `vaultlet-agent` (also answers as `vault` or `bao`): `agent`, `probe` and
+//! `token revoke`.
 //! Parse the flags, resolve the settings (or exit), set up logging, run. Everything else lives in
 //! the library; this file maps outcomes to exit codes:
 //! 0 success / signal, 1 runtime failure, 2 usage error, 64 bad config (before doing anything).
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Agent(args) => agent(args),
+        Command::Probe(args) => probe(&args),
         Command::Token {
             command: TokenCommand::Revoke(args),
         } => revoke(args),
@@ -117,6 +119,23 @@ fn agent(args: AgentArgs) -> ExitCode {
         Err(e) => {
             tracing::error!(target: "agent", error = %e, "agent stopped");
             eprintln!("Error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `probe`: the configuration resolved exactly as `agent` resolves it (same flags, same
+/// environment), then the readiness marker beside its `pid_file` (injector.md §4.10). Exit 0 when
+/// ready, 1 with a one-line reason otherwise, 64 when the configuration is refused.
+fn probe(args: &AgentArgs) -> ExitCode {
+    let settings = match Settings::resolve(args, &process_env) {
+        Ok(s) => s,
+        Err(e) => return config_error(&e),
+    };
+    match vaultlet_agent::process::ready::check(settings.agent.pid_file.as_deref()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
             ExitCode::from(1)
         }
     }

@@ -162,3 +162,48 @@ fn a_go_duration_client_timeout_is_accepted() {
         "{err}"
     );
 }
+
+/// `probe` (agent.md §8.7) resolves the configuration as `agent` does: a refused config exits 64,
+/// a config without `pid_file` or an agent that has not marked itself ready exits 1 with one line.
+#[test]
+fn probe_resolves_the_agents_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = |extra: serde_json::Value| {
+        let mut c = json!({
+            "auto_auth": {"method": {"type": "jwt", "config": {"path": "/x", "role": "r"}},
+                          "sink": [{"type": "file", "config": {"path": dir.path().join("t").to_str().unwrap()}}]}
+        });
+        c.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let p = dir.path().join("c.json");
+        std::fs::write(&p, c.to_string()).unwrap();
+        p
+    };
+    let probe = |cfg: &std::path::Path| {
+        let out = command()
+            .arg("probe")
+            .arg(format!("-config={}", cfg.display()))
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = probe(&config(json!({})));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("no pid_file"), "{err}");
+    let pid_file = dir.path().join("pid");
+    let (code, err) = probe(&config(json!({"pid_file": pid_file.to_str().unwrap()})));
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(
+        err.trim(),
+        format!(
+            "not ready: {}.ready does not exist (templates not rendered yet)",
+            pid_file.display()
+        )
+    );
+    let (code, err) = probe(&config(json!({"pid_file": 5, "exit_after_auth": "lots"})));
+    assert_eq!(code, Some(64), "{err}");
+}

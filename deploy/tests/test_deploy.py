@@ -83,6 +83,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "agentImage": {"repository": "openbao/openbao", "tag": "2.2.0"},
         "externalVaultAddr": "https://bao.example.internal:8200",
         "agentDefaults": {
+            "cpuRequest": "50m",
+            "cpuLimit": "1",
+            "memRequest": "32Mi",
+            "memLimit": "256Mi",
             "ephemeralLimit": "128Mi",
             "ephemeralRequest": "64Mi",
             "template": "json",
@@ -451,10 +455,7 @@ def test_default_deployment() -> None:
     assert env["AGENT_INJECT_LOG_LEVEL"] == "info"
     assert env["AGENT_INJECT_LOG_FORMAT"] == "standard"
     assert env["AGENT_INJECT_REVOKE_ON_SHUTDOWN"] == "false"
-    assert env["AGENT_INJECT_CPU_REQUEST"] == "250m"
-    assert env["AGENT_INJECT_CPU_LIMIT"] == "500m"
-    assert env["AGENT_INJECT_MEM_REQUEST"] == "64Mi"
-    assert env["AGENT_INJECT_MEM_LIMIT"] == "128Mi"
+    assert env["AGENT_INJECT_NATIVE_SIDECAR"] == "false"
     assert env["AGENT_INJECT_DEFAULT_TEMPLATE"] == "map"
     assert env["AGENT_INJECT_TEMPLATE_CONFIG_EXIT_ON_RETRY_FAILURE"] == "true"
     assert env["NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
@@ -463,6 +464,11 @@ def test_default_deployment() -> None:
         "AGENT_INJECT_TELEMETRY_PATH",
         "AGENT_INJECT_TLS_CERT_FILE",
         "AGENT_INJECT_EPHEMERAL_LIMIT",
+        # Resources: the agent flavor's defaults (injector.md §4.5).
+        "AGENT_INJECT_CPU_REQUEST",
+        "AGENT_INJECT_CPU_LIMIT",
+        "AGENT_INJECT_MEM_REQUEST",
+        "AGENT_INJECT_MEM_LIMIT",
         "AGENT_INJECT_TEMPLATE_STATIC_SECRET_RENDER_INTERVAL",
         "AGENT_INJECT_TEMPLATE_MAX_CONNECTIONS_PER_HOST",
     ):
@@ -528,6 +534,10 @@ def test_overrides_reach_the_rendered_objects() -> None:
     assert env["AGENT_INJECT_LOG_FORMAT"] == "json"
     assert env["AGENT_INJECT_LOG_LEVEL"] == "debug"
     assert env["AGENT_INJECT_REVOKE_ON_SHUTDOWN"] == "true"
+    assert env["AGENT_INJECT_CPU_REQUEST"] == "50m"
+    assert env["AGENT_INJECT_CPU_LIMIT"] == "1"
+    assert env["AGENT_INJECT_MEM_REQUEST"] == "32Mi"
+    assert env["AGENT_INJECT_MEM_LIMIT"] == "256Mi"
     assert env["AGENT_INJECT_AGENT_FLAVOR"] == "openbao"
     assert env["AGENT_INJECT_VAULT_IMAGE"] == "openbao/openbao:2.2.0"
     assert env["AGENT_INJECT_VAULT_ADDR"] == "https://bao.example.internal:8200"
@@ -558,6 +568,13 @@ def test_overrides_reach_the_rendered_objects() -> None:
     assert hook["objectSelector"] == values["objectSelector"]
     cfg = one(objects, "MutatingWebhookConfiguration")
     assert cfg["metadata"]["annotations"] == {"example.com/owner": "platform"}
+
+
+def test_native_sidecar_value_reaches_the_injector() -> None:
+    # The default of agent-native-sidecar (injector.md §4.10); the vaultlet flavor is the default.
+    env = env_of(render({"nativeSidecar": True}))
+    assert env["AGENT_INJECT_NATIVE_SIDECAR"] == "true"
+    assert env["AGENT_INJECT_AGENT_FLAVOR"] == "vaultlet"
 
 
 def test_release_name_containing_chart_name_is_not_doubled() -> None:

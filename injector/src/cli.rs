@@ -147,16 +147,17 @@ pub struct AgentFlags {
     /// `map` or `json`.
     #[arg(long, env = "AGENT_INJECT_DEFAULT_TEMPLATE", default_value = "map")]
     pub default_template: String,
-    #[arg(long, env = "AGENT_INJECT_CPU_REQUEST", default_value = "250m")]
-    pub cpu_request: String,
-    #[arg(long, env = "AGENT_INJECT_MEM_REQUEST", default_value = "64Mi")]
-    pub memory_request: String,
+    /// Unset: the flavor's default (injector.md §4.5).
+    #[arg(long, env = "AGENT_INJECT_CPU_REQUEST")]
+    pub cpu_request: Option<String>,
+    #[arg(long, env = "AGENT_INJECT_MEM_REQUEST")]
+    pub memory_request: Option<String>,
     #[arg(long, env = "AGENT_INJECT_EPHEMERAL_REQUEST", default_value = "")]
     pub ephemeral_storage_request: String,
-    #[arg(long, env = "AGENT_INJECT_CPU_LIMIT", default_value = "500m")]
-    pub cpu_limit: String,
-    #[arg(long, env = "AGENT_INJECT_MEM_LIMIT", default_value = "128Mi")]
-    pub memory_limit: String,
+    #[arg(long, env = "AGENT_INJECT_CPU_LIMIT")]
+    pub cpu_limit: Option<String>,
+    #[arg(long, env = "AGENT_INJECT_MEM_LIMIT")]
+    pub memory_limit: Option<String>,
     #[arg(long, env = "AGENT_INJECT_EPHEMERAL_LIMIT", default_value = "")]
     pub ephemeral_storage_limit: String,
     #[arg(long, env = "AGENT_INJECT_TEMPLATE_CONFIG_EXIT_ON_RETRY_FAILURE", default_value = "true",
@@ -199,6 +200,10 @@ pub struct AgentFlags {
     /// vaultlet (our agent, no shell), vault or openbao (upstream's shell form).
     #[arg(long, env = "AGENT_INJECT_AGENT_FLAVOR", default_value = "vaultlet")]
     pub agent_flavor: String,
+    /// Default of `agent-native-sidecar` (extension, injector.md §4.10).
+    #[arg(long, env = "AGENT_INJECT_NATIVE_SIDECAR", default_value = "false",
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
+    pub native_sidecar: bool,
 }
 
 /// The serving certificate.
@@ -295,7 +300,7 @@ mod tests {
         assert_eq!(f.render.filename, "pod.yaml");
         assert_eq!(f.render.output, RenderOutput::Patch);
         assert_eq!(f.render.namespace, "team");
-        assert_eq!(f.injector.agent.cpu_limit, "1");
+        assert_eq!(f.injector.agent.cpu_limit, Some("1".into()));
         assert_eq!(f.injector.agent.vault_address, "https://v");
 
         let f = render(&["--filename=-", "-o", "config", "2>&1"], &[]).unwrap();

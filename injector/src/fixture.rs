@@ -65,6 +65,12 @@ impl TestInjector {
             ("AGENT_INJECT_VAULT_ADDR", self.vault_address.clone()),
             ("AGENT_INJECT_VAULT_IMAGE", AGENT_IMAGE.to_owned()),
             ("AGENT_INJECT_AGENT_FLAVOR", flavor.to_owned()),
+            // Upstream's resources for every flavor, so that outputs stay comparable with
+            // upstream's (our flavor's own defaults: injector.md §4.5, tested in settings.rs).
+            ("AGENT_INJECT_CPU_REQUEST", "250m".to_owned()),
+            ("AGENT_INJECT_MEM_REQUEST", "64Mi".to_owned()),
+            ("AGENT_INJECT_CPU_LIMIT", "500m".to_owned()),
+            ("AGENT_INJECT_MEM_LIMIT", "128Mi".to_owned()),
         ]
     }
 

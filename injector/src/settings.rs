@@ -74,6 +74,13 @@ impl Settings {
                 a.agent_flavor
             ));
         };
+        if a.native_sidecar && flavor != AgentFlavor::Vaultlet {
+            // injector.md §4.10: only our agent answers the native sidecar's startup probe.
+            return err(format!(
+                "-native-sidecar needs the vaultlet agent flavor: the {} agent cannot answer the startup probe",
+                a.agent_flavor
+            ));
+        }
         if a.vault_address.is_empty() {
             return err("No Vault service configured".into());
         }
@@ -110,6 +117,7 @@ impl Settings {
             ))
         })?;
         let tls = tls_settings(&f.tls)?;
+        let [cpu_request, memory_request, cpu_limit, memory_limit] = flavor.resource_defaults();
         let defaults = InjectorDefaults {
             vault_address: a.vault_address,
             vault_image: if a.vault_image.is_empty() {
@@ -128,11 +136,13 @@ impl Settings {
             run_as_same_user: a.run_as_same_user,
             set_security_context: a.set_security_context,
             default_template: a.default_template,
-            cpu_request: a.cpu_request,
-            memory_request: a.memory_request,
+            cpu_request: a.cpu_request.unwrap_or_else(|| cpu_request.to_owned()),
+            memory_request: a
+                .memory_request
+                .unwrap_or_else(|| memory_request.to_owned()),
             ephemeral_request: a.ephemeral_storage_request,
-            cpu_limit: a.cpu_limit,
-            memory_limit: a.memory_limit,
+            cpu_limit: a.cpu_limit.unwrap_or_else(|| cpu_limit.to_owned()),
+            memory_limit: a.memory_limit.unwrap_or_else(|| memory_limit.to_owned()),
             ephemeral_limit: a.ephemeral_storage_limit,
             template_config_exit_on_retry_failure: a.template_config_exit_on_retry_failure,
             template_static_secret_render_interval: a.template_static_secret_render_interval,
@@ -143,6 +153,7 @@ impl Settings {
             disable_idle_connections: a.disable_idle_connections,
             disable_keep_alives: a.disable_keep_alives,
             agent_flavor: flavor,
+            native_sidecar: a.native_sidecar,
         };
         Ok(Settings {
             listen: f.server.listen,
@@ -400,6 +411,54 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn resource_defaults_follow_the_flavor_unless_set() {
+        let upstream = run(
+            &[
+                "vaultlet-injector",
+                "agent-inject",
+                "-vault-address=https://v:8200",
+                "-agent-flavor=vault",
+            ],
+            &[],
+        );
+        assert_eq!(upstream.defaults.cpu_request, "250m");
+        assert_eq!(upstream.defaults.memory_request, "64Mi");
+        assert_eq!(upstream.defaults.cpu_limit, "500m");
+        assert_eq!(upstream.defaults.memory_limit, "128Mi");
+        let set = run(
+            &[
+                "vaultlet-injector",
+                "agent-inject",
+                "-vault-address=https://v:8200",
+                "-cpu-request=",
+                "-memory-limit=1Gi",
+                "-native-sidecar",
+            ],
+            &[("AGENT_INJECT_CPU_LIMIT", "1")],
+        );
+        assert_eq!(
+            set.defaults.cpu_request, "",
+            "an explicit empty flag means none"
+        );
+        assert_eq!(set.defaults.memory_limit, "1Gi");
+        assert_eq!(set.defaults.cpu_limit, "1");
+        assert_eq!(set.defaults.memory_request, "16Mi");
+        assert!(set.defaults.native_sidecar);
+        assert_eq!(
+            refusal(
+                &[
+                    "vaultlet-injector",
+                    "agent-inject",
+                    "-vault-address=https://v:8200",
+                    "-agent-flavor=openbao",
+                ],
+                &[("AGENT_INJECT_NATIVE_SIDECAR", "true")],
+            ),
+            "-native-sidecar needs the vaultlet agent flavor: the openbao agent cannot answer the startup probe"
+        );
+    }
+
+    #[test]
     fn upstream_defaults() {
         let s = run(
             &[
@@ -411,8 +470,17 @@ pub(crate) mod tests {
         );
         assert_eq!(s.listen, ":8080");
         assert_eq!(s.defaults.vault_auth_path, "auth/kubernetes");
-        assert_eq!(s.defaults.cpu_request, "250m");
-        assert_eq!(s.defaults.memory_limit, "128Mi");
+        // Our flavor's resources (injector.md §4.5); upstream's flavors keep upstream's.
+        assert_eq!(
+            [
+                s.defaults.cpu_request.as_str(),
+                &s.defaults.memory_request,
+                &s.defaults.cpu_limit,
+                &s.defaults.memory_limit
+            ],
+            ["10m", "16Mi", "200m", "64Mi"]
+        );
+        assert!(!s.defaults.native_sidecar);
         assert_eq!(s.defaults.run_as_user, "100");
         assert!(s.defaults.set_security_context);
         assert!(s.defaults.template_config_exit_on_retry_failure);

@@ -118,6 +118,11 @@ fn job_with_cache_listener_and_quit_v1beta1() {
 }
 
 #[test]
+fn job_with_a_native_sidecar_first_and_revoke_on_shutdown() {
+    golden("job-native-sidecar", AgentFlavor::Vaultlet);
+}
+
+#[test]
 fn inject_containers_with_same_user_and_resources() {
     golden("inject-containers", AgentFlavor::Openbao);
 }

@@ -12,6 +12,9 @@
 //! a `downwardAPI` volume (injector.md §3.7): the test writes that file from the patched pod's
 //! annotation as the kubelet would, and both agents (ours, and `bao agent` through the `openbao`
 //! flavor's own `/bin/sh -ec` command) must read it with `-config` and render.
+//!
+//! A native sidecar Job (injector.md §4.10) runs in the kubelet's order: the agent init container,
+//! its `startupProbe` polled until it passes, the app, then the preStop hook and SIGTERM.
 
 // Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
 #![allow(clippy::disallowed_methods)]
@@ -51,7 +54,7 @@ fn workspace_bin(name: &str) -> PathBuf {
 struct World {
     bao: OpenBao,
     issuer: JwtIssuer,
-    _reviewer: TokenReviewer,
+    reviewer: TokenReviewer,
     gossip: String,
 }
 
@@ -104,7 +107,7 @@ fn world() -> World {
     World {
         bao,
         issuer,
-        _reviewer: reviewer,
+        reviewer,
         gossip,
     }
 }
@@ -927,4 +930,156 @@ fn end_to_end_a_200_kb_config_is_mounted_from_an_annotation_and_read_by_both_age
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         wait_exit(&mut child, Duration::from_secs(15));
     }
+}
+
+/// The argv of an exec hook or probe of the injected container, its program mapped to the built
+/// agent (the image's `/vaultlet-agent`).
+fn exec_of(command: &Value) -> (PathBuf, Vec<String>) {
+    let argv: Vec<String> = command
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(argv[0], "/vaultlet-agent", "{argv:?}");
+    (workspace_bin("vaultlet-agent"), argv[1..].to_vec())
+}
+
+/// Runs an exec hook or probe as the kubelet does: in the container's environment.
+fn run_exec(command: &Value, p: &Prepared) -> std::process::Output {
+    let (program, args) = exec_of(command);
+    Command::new(program)
+        .args(args)
+        .env_clear()
+        .envs(&p.env)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn token_accessors(bao: &OpenBao) -> usize {
+    bao.api("LIST", "auth/token/accessors", None)["data"]["keys"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+#[test]
+fn end_to_end_a_native_sidecar_job_logs_in_once_and_stops_on_sigterm() {
+    let w = world();
+    let dir = tempfile::tempdir().unwrap();
+    let inj = start_injector(dir.path(), w.bao.addr());
+    let mut pod = orgchart_pod();
+    let a = pod["metadata"]["annotations"].as_object_mut().unwrap();
+    for (k, v) in [
+        ("vault.hashicorp.com/agent-native-sidecar", "true"),
+        ("vault.hashicorp.com/agent-revoke-on-shutdown", "true"),
+        ("vault.hashicorp.com/agent-revoke-grace", "1"),
+        // A leased secret of its own: a child token, issued once per pod.
+        (
+            "vault.hashicorp.com/agent-inject-secret-child",
+            "auth/token/create",
+        ),
+        (
+            "vault.hashicorp.com/agent-inject-template-child",
+            "{{ with secret \"auth/token/create\" \"policies=default\" \"ttl=1h\" }}{{ .Auth.Accessor }}{{ end }}",
+        ),
+    ] {
+        a.insert(k.into(), Value::from(v));
+    }
+    w.bao.write_policy(
+        "internal-app",
+        "path \"internal/data/database/config\" { capabilities = [\"read\"] }\n\
+         path \"auth/token/create\" { capabilities = [\"create\", \"update\"] }\n",
+    );
+    pod["spec"]["restartPolicy"] = Value::from("Never");
+    let patched = inject_over_https(&inj, &pod, dir.path());
+    assert_eq!(patched, inject(&pod, w.bao.addr()));
+    let agent = container(&patched, "initContainers", "vault-agent");
+    assert_eq!(agent["restartPolicy"], "Always");
+    assert_eq!(
+        patched["spec"]["containers"].as_array().unwrap().len(),
+        1,
+        "no classic sidecar"
+    );
+    assert_eq!(
+        patched["spec"]["initContainers"].as_array().unwrap().len(),
+        1,
+        "no classic init container"
+    );
+    let sandbox = dir.path().join("pod");
+    let jwt =
+        w.issuer
+            .mint_service_account("default", "internal-app", &[ISS], Duration::from_secs(600));
+    let p = prepare(agent, &patched, &sandbox, &jwt);
+    assert_eq!(p.config["exit_after_auth"], false);
+    let probe = &agent["startupProbe"]["exec"]["command"];
+    // Before the agent runs the probe fails, saying why.
+    let early = run_exec(probe, &p);
+    assert!(!early.status.success());
+    let why = String::from_utf8_lossy(&early.stderr);
+    assert!(why.contains("not ready"), "{why}");
+    // Every login makes a token: OpenBao's list of token accessors counts them (the TokenReview
+    // stand-in also sees renewals; OpenBao 2 enables no audit device through the API).
+    let accessors = token_accessors(&w.bao);
+    let mut child = spawn(&p, &sandbox, false);
+    // The kubelet polls the startup probe; the app starts once it passes.
+    let ready = within(Duration::from_secs(30), || {
+        if let Some(s) = child.try_wait().unwrap() {
+            panic!("exited early ({s}); log:\n{}", log_of(&sandbox, false));
+        }
+        run_exec(probe, &p).status.success()
+    });
+    assert!(
+        ready.is_some(),
+        "the probe never passed; log:\n{}",
+        log_of(&sandbox, false)
+    );
+    // The app: its secrets are there when it starts.
+    for name in ["database-config.txt", "db.json", "env"] {
+        let (body, _) = secret(&sandbox, name);
+        assert!(body.contains("db-secret-password"), "{name}: {body}");
+    }
+    // The Job's app exits; the agent keeps running meanwhile (a sidecar) …
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none());
+    // … with one login and one token for the whole pod.
+    let child_token = secret(&sandbox, "child").0;
+    assert!(!child_token.trim().is_empty());
+    // Held a while: the child token is renewed, not fetched again.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(secret(&sandbox, "child").0, child_token, "the same lease");
+    assert_eq!(
+        token_accessors(&w.bao) - accessors,
+        2,
+        "one login token and one child token per pod; log:\n{}",
+        log_of(&sandbox, false)
+    );
+    assert!(w.reviewer.requests() >= 1);
+    let token = std::fs::read_to_string(sandbox.join("home/vault/.vault-token")).unwrap();
+    // The kubelet stops the sidecar: preStop hook first, then SIGTERM.
+    let hook = run_exec(&agent["lifecycle"]["preStop"]["exec"]["command"], &p);
+    assert!(
+        hook.status.success(),
+        "preStop: {}",
+        String::from_utf8_lossy(&hook.stderr)
+    );
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let stopped = std::time::Instant::now();
+    let status = wait_exit(&mut child, Duration::from_secs(2));
+    assert!(
+        status.success(),
+        "{status}; log:\n{}",
+        log_of(&sandbox, false)
+    );
+    assert!(stopped.elapsed() < Duration::from_secs(2));
+    // Revoked: the root token cannot look it up any more.
+    let (code, _) = w.bao.api_raw(
+        "POST",
+        "auth/token/lookup",
+        Some(&json!({ "token": token.trim() }).to_string()),
+    );
+    assert_ne!(code, 200, "the token is revoked");
+    // A stopped agent is not ready.
+    assert!(!run_exec(probe, &p).status.success());
 }

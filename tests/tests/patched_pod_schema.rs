@@ -1,7 +1,10 @@
 //! Every patched pod validates against the Kubernetes schema: each AdmissionReview fixture of
 //! `injector/tests/data/` goes through the admission handler (for each agent flavor), the patch is
 //! applied with `json-patch`, and the pod is checked with the PyPI package `kubernetes-validate`
-//! (strict: unknown fields are errors) for Kubernetes 1.29 through the newest version it knows.
+//! (strict: unknown fields are errors) for Kubernetes 1.29 through the newest version it knows. Native
+//! sidecar pods (injector.md §4.10) are also checked against 1.28 (the first version with
+//! `restartPolicy` on init containers, behind the `SidecarContainers` feature gate there), and
+//! shown to need it: 1.27's schema refuses them.
 
 // Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
 #![allow(clippy::disallowed_methods)]
@@ -16,13 +19,15 @@ use vaultlet_injector::fixture::TestInjector;
 use vaultlet_shared::annotations::AgentFlavor;
 use vaultlet_tests::workspace_root;
 
+/// The validator script; `SINCE` (the oldest version checked) and `UPTO` (an exclusive upper
+/// bound, empty for none) are replaced before it runs.
 const VALIDATE: &str = r#"
 import json, sys
 import kubernetes_validate
 from kubernetes_validate import utils
 from packaging.version import Version
-versions = [v for v in utils.all_versions() if Version(v) >= Version("1.29")]
-assert versions, "kubernetes-validate knows no version >= 1.29"
+versions = sorted({v for v in utils.all_versions() if Version(v) >= Version("SINCE") and ("UPTO" == "" or Version(v) < Version("UPTO"))}, key=Version)
+assert versions, "kubernetes-validate knows no version in SINCE..UPTO"
 bad = []
 for path in sys.argv[1:]:
     obj = json.load(open(path))
@@ -59,6 +64,10 @@ fn python() -> std::path::PathBuf {
         py.display()
     );
     py
+}
+
+fn validator(since: &str, upto: &str) -> String {
+    VALIDATE.replace("SINCE", since).replace("UPTO", upto)
 }
 
 fn patched(review_json: &str, flavor: AgentFlavor) -> Option<Value> {
@@ -127,7 +136,7 @@ fn every_patched_fixture_pod_is_a_valid_kubernetes_pod() {
     assert!(files.len() >= 6, "patched pods: {files:?}");
     let out = Command::new(python())
         .arg("-c")
-        .arg(VALIDATE)
+        .arg(validator("1.29", ""))
         .args(&files)
         .output()
         .unwrap();
@@ -152,11 +161,54 @@ fn the_validator_rejects_a_broken_pod() {
     std::fs::write(&p, pod.to_string()).unwrap();
     let out = Command::new(python())
         .arg("-c")
-        .arg(VALIDATE)
+        .arg(validator("1.29", ""))
         .arg(&p)
         .output()
         .unwrap();
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("bogusField"), "{text}");
+}
+
+#[test]
+fn native_sidecar_pods_are_valid_from_kubernetes_1_28_and_not_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for (name, review_json) in fixtures() {
+        if !review_json.contains("agent-native-sidecar\":\"true") {
+            continue;
+        }
+        let mut pod = patched(&review_json, AgentFlavor::Vaultlet).expect("a patch");
+        assert_eq!(
+            pod["spec"]["initContainers"][0]["restartPolicy"], "Always",
+            "{name}"
+        );
+        pod["metadata"]["name"] = Value::from(format!("{name}-x"));
+        let p = dir.path().join(format!("{name}.json"));
+        std::fs::write(&p, serde_json::to_vec_pretty(&pod).unwrap()).unwrap();
+        files.push(p);
+    }
+    assert!(!files.is_empty(), "no native sidecar fixture");
+    let run = |since: &str, upto: &str| {
+        Command::new(python())
+            .arg("-c")
+            .arg(validator(since, upto))
+            .args(&files)
+            .output()
+            .unwrap()
+    };
+    let out = run("1.28", "");
+    assert!(
+        out.status.success(),
+        "schema errors:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let old = run("1.27", "1.28");
+    assert!(
+        !old.status.success(),
+        "1.27 has no restartPolicy on containers"
+    );
+    let text = String::from_utf8_lossy(&old.stdout);
+    assert!(text.contains("restartPolicy"), "{text}");
 }

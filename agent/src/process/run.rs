@@ -16,6 +16,7 @@ use std::sync::Arc;
 use tokio::sync::{Notify, watch};
 
 use super::pid_file::PidFile;
+use super::ready::{self, ReadyFile};
 use crate::auth::method::Method;
 use crate::auth::{AuthError, AuthHandler, LoopSettings};
 use crate::cache::{CacheError, PersistentCache};
@@ -135,6 +136,19 @@ impl<A: TokenApi> Agent<A> {
         };
         let (persisted_tx, mut persisted_rx) = watch::channel(persist_store.is_none());
         let persist_future = persist_tokens(persist_store, token_rx.clone(), persisted_tx);
+        let renders = templates.is_some() && !self.templates.runner.jobs.is_empty();
+        let (rendered_tx, rendered_rx) = watch::channel(!renders);
+        // A long-running agent marks itself ready for `probe` (injector.md §4.10).
+        let ready_path = match (&self.pid_file, self.exit_after_auth) {
+            (Some(p), false) => Some(ready::path_for(p)),
+            _ => None,
+        };
+        let ready_future = mark_ready(
+            ready_path,
+            (!self.sinks.is_empty()).then(|| written_rx.clone()),
+            token_rx.clone(),
+            rendered_rx,
+        );
         let handoff = TemplateHandoff {
             settings: self.templates.clone(),
             tokens: token_rx.clone(),
@@ -142,6 +156,7 @@ impl<A: TokenApi> Agent<A> {
             refusals,
             exit_after_auth: self.exit_after_auth,
             connection: self.connection.clone(),
+            rendered: rendered_tx,
         };
         let template_future: TemplateFuture = match templates {
             Some(runtime) if !self.templates.runner.jobs.is_empty() => runtime(handoff),
@@ -165,7 +180,8 @@ impl<A: TokenApi> Agent<A> {
             sinks,
             template_future,
             listeners_future,
-            persist_future
+            persist_future,
+            ready_future
         );
 
         let result = if self.exit_after_auth {
@@ -205,6 +221,7 @@ impl<A: TokenApi> Agent<A> {
                 e = templates_failed => Err(RunError::Templates(Box::new(e))),
                 () = &mut sinks => Ok(()),
                 () = shutdown_requested(&mut shutdown_wait) => Ok(()),
+                () = &mut ready_future => Ok(()),
                 () = &mut listeners_future => Ok(()),
                 r = &mut persist_future => r.map_err(RunError::from),
                 () = quit.notified() => Ok(()),
@@ -241,6 +258,42 @@ impl<A> Agent<A> {
         }
         Ok((None, self.exit_after_auth.then(|| pc.clone())))
     }
+}
+
+/// Writes the readiness marker at `path` once there is a token, the sinks (when `written` is
+/// given) wrote it and every template was rendered once, then holds it (removed when this future
+/// is dropped, at exit). Never resolves; a marker that cannot be written is logged (the probe then
+/// keeps failing and says why).
+async fn mark_ready(
+    path: Option<PathBuf>,
+    written: Option<watch::Receiver<u64>>,
+    mut tokens: watch::Receiver<Option<AuthToken>>,
+    mut rendered: watch::Receiver<bool>,
+) {
+    let Some(path) = path else {
+        return std::future::pending().await;
+    };
+    let ready = async {
+        tokens.wait_for(Option::is_some).await.ok()?;
+        if let Some(mut w) = written {
+            w.wait_for(|n| *n >= 1).await.ok()?;
+        }
+        rendered.wait_for(|r| *r).await.ok()
+    };
+    let _marker = match ready.await {
+        Some(_) => match ReadyFile::write(&path) {
+            Ok(m) => {
+                tracing::info!(target: "agent", path = %path.display(), "token written and templates rendered: ready");
+                Some(m)
+            }
+            Err(e) => {
+                tracing::error!(target: "agent", path = %path.display(), error = %e, "cannot write the readiness marker");
+                None
+            }
+        },
+        None => None,
+    };
+    std::future::pending().await
 }
 
 /// Writes every new auto-auth token to the persistent cache (init mode); `persisted` turns true

@@ -49,6 +49,9 @@ pub struct TemplateHandoff {
     pub refusals: Refusals,
     /// Init mode: render once and resolve.
     pub exit_after_auth: bool,
+    /// Set to `true` once every template has been rendered once (either mode; it stays `true`
+    /// across runner restarts). The native sidecar's readiness marker waits for it (injector.md §4.10).
+    pub rendered: watch::Sender<bool>,
     /// Where Vault is, after `-address`/`VAULT_ADDR`/`vault` stanza precedence (agent.md §1.1),
     /// with the TLS files and namespace: build the template client from this.
     pub connection: Arc<Connection>,

@@ -72,6 +72,7 @@ async fn serve(mut h: TemplateHandoff) -> Result<(), RenderError> {
             h.exit_after_auth,
             stop_rx,
             refusals,
+            h.rendered.clone(),
         );
         tokio::pin!(run);
         let outcome = loop {

@@ -69,13 +69,15 @@ impl Drop for Fetchers {
 }
 
 /// Runs until shutdown (sidecar) or until every template rendered once (`init`). `Err` is the
-/// fatal error that stopped it. `refusals` is told of fetches refused with the client's token.
+/// fatal error that stopped it. `refusals` is told of fetches refused with the client's token;
+/// `rendered` turns `true` once every template has been rendered once.
 pub async fn run(
     client: Client,
     mut settings: RunnerSettings,
     init: bool,
     mut shutdown: watch::Receiver<bool>,
     refusals: TokenRefusals,
+    rendered: watch::Sender<bool>,
 ) -> Result<(), RenderError> {
     let mut passes = Passes::new(std::mem::take(&mut settings.jobs))?
         .with_environment(settings.environment.clone());
@@ -111,8 +113,11 @@ pub async fn run(
         if !errors.is_empty() {
             break Err(RenderError::Commands(errors));
         }
-        if init && passes.all_rendered() {
-            break Ok(());
+        if passes.all_rendered() {
+            rendered.send_if_modified(|r| !std::mem::replace(r, true));
+            if init {
+                break Ok(());
+            }
         }
         // Wait for news, then drain whatever else is pending.
         let wake = passes.wake();
@@ -436,7 +441,16 @@ mod tests {
             timeout: Duration::from_secs(10),
         });
         let (_stop, shutdown) = watch::channel(false);
-        run(client(), s, true, shutdown, refusals()).await.unwrap();
+        run(
+            client(),
+            s,
+            true,
+            shutdown,
+            refusals(),
+            watch::channel(false).0,
+        )
+        .await
+        .unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "v1");
         assert_eq!(std::fs::read_to_string(&log).unwrap(), "ran\n");
     }
@@ -449,9 +463,11 @@ mod tests {
         let mut s = settings(&input, &out);
         s.jobs[0].wait = Some((Duration::from_secs(5), Duration::from_secs(30)));
         let (stop, shutdown) = watch::channel(false);
-        let runner = tokio::spawn(run(client(), s, false, shutdown, refusals()));
+        let (rendered_tx, rendered) = watch::channel(false);
+        let runner = tokio::spawn(run(client(), s, false, shutdown, refusals(), rendered_tx));
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "v1", "not held");
+        assert!(*rendered.borrow(), "every template rendered once");
         std::fs::write(&input, "v2 longer").unwrap();
         // `file` is polled every 2 s; the change is then held 5 s.
         tokio::time::sleep(Duration::from_secs(4)).await;
@@ -473,7 +489,14 @@ mod tests {
             input.display()
         );
         let (_stop, shutdown) = watch::channel(false);
-        let runner = tokio::spawn(run(client(), s, false, shutdown, refusals()));
+        let runner = tokio::spawn(run(
+            client(),
+            s,
+            false,
+            shutdown,
+            refusals(),
+            watch::channel(false).0,
+        ));
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "v1");
         std::fs::write(&input, r#"{"j":1}"#).unwrap();
@@ -494,9 +517,16 @@ mod tests {
         let mut s = settings(&input, &dir.path().join("missing/out"));
         s.jobs[0].write.create_dest_dirs = false;
         let (_stop, shutdown) = watch::channel(false);
-        let e = run(client(), s, false, shutdown, refusals())
-            .await
-            .unwrap_err();
+        let e = run(
+            client(),
+            s,
+            false,
+            shutdown,
+            refusals(),
+            watch::channel(false).0,
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(e, RenderError::Write(_)), "{e:?}");
         assert!(e.to_string().contains("parent directory is missing"), "{e}");
     }

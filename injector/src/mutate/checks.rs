@@ -42,6 +42,12 @@ pub enum CheckError {
         from_flag: &'static str,
         supported: String,
     },
+    /// A native sidecar asked of an upstream agent, which cannot answer its startup probe
+    /// (injector.md §4.10).
+    #[error(
+        "annotation {key}: a native sidecar needs the vaultlet agent, which answers its startup probe; the {agent} agent cannot (set it to false or use the vaultlet agent flavor)"
+    )]
+    NativeSidecar { key: String, agent: &'static str },
 }
 
 impl CheckError {
@@ -50,6 +56,7 @@ impl CheckError {
         match self {
             Self::Template { .. } => "template",
             Self::AuthType { .. } => "auth_type",
+            Self::NativeSidecar { .. } => "native_sidecar",
         }
     }
 }
@@ -137,6 +144,20 @@ pub fn no_effect(pod: &Annotations, flavor: AgentFlavor, out: &mut Vec<Warning>)
     }
 }
 
+/// Native sidecar mode (injector.md §4.10): `agent-pre-populate: "false"` has no effect there
+/// (the one agent always renders before the app starts).
+pub fn native_sidecar(spec: &AgentSpec, pod: &Annotations, out: &mut Vec<Warning>) {
+    if spec.native() && !spec.pre_populate {
+        out.push(Warning {
+            kind: WarningKind::NoEffect,
+            text: format!(
+                "{}agent-pre-populate has no effect: a native sidecar renders before the app starts",
+                pod.prefix_of("agent-pre-populate")
+            ),
+        });
+    }
+}
+
 /// The functions a template may name for an upstream agent: ours (consul-template's), and any
 /// other `sprig_*` name except the non-hermetic ones upstream leaves out too (docs/differences.md):
 /// upstream has every hermetic Sprig function, our engine a subset, and a template only upstream
@@ -166,6 +187,15 @@ pub fn refusals(
     pod: &Annotations,
     flavor: AgentFlavor,
 ) -> Result<(), CheckError> {
+    if spec.native() && flavor != AgentFlavor::Vaultlet {
+        return Err(CheckError::NativeSidecar {
+            key: format!(
+                "{}agent-native-sidecar",
+                pod.prefix_of("agent-native-sidecar")
+            ),
+            agent: flavor.agent_name(),
+        });
+    }
     let no_agent = !spec.pre_populate && spec.pre_populate_only;
     if no_agent || !spec.configmap.is_empty() {
         return Ok(());

@@ -1,4 +1,5 @@
-//! The injected containers `vault-agent-init` and `vault-agent` (injector.md §3.7, §4.1–4.8).
+//! The injected containers `vault-agent-init` and `vault-agent` (injector.md §3.7, §4.1–4.8), and
+//! `vault-agent` as a native sidecar (injector.md §4.10).
 
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
@@ -35,6 +36,38 @@ pub enum ContainerError {
 
 /// Path of our agent binary in the vaultlet image.
 pub const VAULTLET_AGENT: &str = "/vaultlet-agent";
+
+/// The native sidecar's startup probe: every second, for up to [`PROBE_FAILURE_THRESHOLD`]
+/// seconds (injector.md §4.10).
+pub const PROBE_PERIOD_SECONDS: u32 = 1;
+
+/// 300 one-second probes: five minutes for a login and the first render, the agent's default
+/// auto-auth maximum backoff, before the kubelet restarts the container.
+pub const PROBE_FAILURE_THRESHOLD: u32 = 300;
+
+/// `restartPolicy` and `startupProbe` of the native sidecar (injector.md §4.10): the probe is
+/// `/vaultlet-agent probe` with the agent's own flags (the config comes from the same
+/// `VAULT_CONFIG` or `-config`), exec'd by the kubelet without a shell.
+fn native_fields(c: &mut Map<String, Value>, args: &Value) {
+    let mut command = vec![json!(VAULTLET_AGENT), json!("probe")];
+    command.extend(
+        args.as_array()
+            .into_iter()
+            .flatten()
+            .skip(1)
+            .filter(|a| a.as_str() != Some("-exit-after-auth"))
+            .cloned(),
+    );
+    c.insert("restartPolicy".into(), json!("Always"));
+    c.insert(
+        "startupProbe".into(),
+        json!({
+            "exec": {"command": command},
+            "periodSeconds": PROBE_PERIOD_SECONDS,
+            "failureThreshold": PROBE_FAILURE_THRESHOLD,
+        }),
+    );
+}
 
 fn env_field(name: &str, path: &str) -> Value {
     json!({"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}})
@@ -286,6 +319,10 @@ fn mounts(
     out
 }
 
+fn args_of(c: &Map<String, Value>) -> Value {
+    c.get("args").cloned().unwrap_or(Value::Null)
+}
+
 /// Build one agent container as its Kubernetes JSON, with its JSON-patch annotation applied;
 /// `config` is how it gets its generated config (`delivery::plan`).
 pub fn agent_container(
@@ -318,6 +355,10 @@ pub fn agent_container(
     );
     if role == Role::Sidecar {
         c.insert("lifecycle".into(), lifecycle(spec, flavor));
+        if spec.native() && flavor == AgentFlavor::Vaultlet {
+            let args = args_of(&c);
+            native_fields(&mut c, &args);
+        }
     }
     if spec.set_security_context {
         c.insert("securityContext".into(), security_context(spec));

@@ -144,7 +144,7 @@ pub fn plan(
     flavor: AgentFlavor,
     existing: Option<&BTreeMap<String, String>>,
 ) -> Result<Plan, DeliveryError> {
-    let init_wanted = spec.pre_populate;
+    let init_wanted = spec.pre_populate && !spec.native();
     let sidecar_wanted = !spec.pre_populate_only;
     if !spec.configmap.is_empty() || !(init_wanted || sidecar_wanted) {
         return Ok(Plan {

@@ -11,6 +11,8 @@ use std::collections::HashSet;
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation};
 use serde_json::{Value, json};
+#[cfg(test)]
+use vaultlet_shared::annotations::AgentFlavor;
 use vaultlet_shared::annotations::{AgentSpec, Annotations, InjectorDefaults, SpecError};
 
 pub use agent_config::{AgentConfigError, Role};
@@ -159,13 +161,14 @@ pub fn decide_with_warnings(
         Err(e) => return (Decision::Refuse(e.into()), warnings),
     };
     checks::no_effect(&a, settings.agent_flavor, &mut warnings);
+    checks::native_sidecar(&spec, &a, &mut warnings);
     if let Err(e) = checks::refusals(&spec, &a, settings.agent_flavor) {
         return (Decision::Refuse(e.into()), warnings);
     }
     let decision = match build_patch(pod, &spec, settings) {
         Ok(patch) => Decision::Patch {
             patch,
-            init: spec.pre_populate,
+            init: spec.pre_populate && !spec.native(),
             sidecar: !spec.pre_populate_only,
         },
         Err(e) => Decision::Refuse(e.into()),
@@ -271,8 +274,9 @@ pub fn build_patch(
             secret_mounts.push(VolumeMount::new(&name, &s.mount_path, false));
         }
     }
+    let native = spec.native();
     let mut volumes = Vec::new();
-    if spec.pre_populate {
+    if spec.pre_populate && !native {
         volumes.push(empty_dir("home-init"));
     }
     if !spec.pre_populate_only {
@@ -318,14 +322,21 @@ pub fn build_patch(
             .cloned()
             .collect()
     };
-    if spec.pre_populate {
+    // In native mode (injector.md §4.10) the one agent takes the init container's place in
+    // `initContainers` (same ordering rules, injector.md §4.9) and there is no sidecar.
+    if spec.pre_populate || native {
+        let (role, delivery) = if native {
+            (Role::Sidecar, &plan.sidecar)
+        } else {
+            (Role::Init, &plan.init)
+        };
         let init = agent_container(
             spec,
-            Role::Init,
+            role,
             settings.agent_flavor,
             &secret_mounts,
             &copied,
-            &plan.init,
+            delivery,
         )?;
         let raw = pod.init_containers_raw();
         let mut order: Vec<Option<&Container>> = Vec::new();
@@ -367,7 +378,7 @@ pub fn build_patch(
             o.add(ptr(&["spec", "shareProcessNamespace"]), Value::Bool(b));
         }
     }
-    if !spec.pre_populate_only {
+    if !spec.pre_populate_only && !native {
         let sidecar = agent_container(
             spec,
             Role::Sidecar,
@@ -615,6 +626,245 @@ mod tests {
             text.ends_with("over the Kubernetes limit of 262144 bytes"),
             "{text}"
         );
+    }
+
+    /// A pod with one app container and one init container `setup`, annotated with `extra`, and
+    /// what the native-sidecar decision does to it (injector.md §4.10).
+    fn native_pod(extra: &[(&str, &str)]) -> Value {
+        let mut a = serde_json::Map::new();
+        a.insert("vault.hashicorp.com/agent-inject".into(), json!("true"));
+        a.insert("vault.hashicorp.com/role".into(), json!("r"));
+        a.insert(
+            "vault.hashicorp.com/agent-inject-secret-db".into(),
+            json!("database/creds/app"),
+        );
+        for (k, v) in extra {
+            a.insert((*k).into(), json!(v));
+        }
+        json!({
+            "metadata": {"name": "p", "annotations": a},
+            "spec": {
+                "initContainers": [{"name": "setup", "image": "busybox"}],
+                "containers": [{"name": "app", "volumeMounts": [
+                    {"name": "sa", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}]}],
+                "volumes": [{"name": "sa"}]}
+        })
+    }
+
+    fn decide_json(pod: &Value, settings: &InjectorDefaults) -> (Decision, Vec<Warning>) {
+        let p: Pod = serde_json::from_value(pod.clone()).unwrap();
+        decide_with_warnings(&p, "ns", settings)
+    }
+
+    fn native_out(extra: &[(&str, &str)]) -> (Value, Vec<Warning>) {
+        let pod = native_pod(extra);
+        let (d, w) = decide_json(&pod, &settings());
+        let Decision::Patch { patch, .. } = d else {
+            panic!("not patched: {d:?}")
+        };
+        (patched(&pod, &patch), w)
+    }
+
+    fn names(v: &Value) -> Vec<&str> {
+        v.as_array()
+            .map(|a| a.iter().map(|c| c["name"].as_str().unwrap()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn native_sidecar_is_one_restartable_init_container_with_a_probe() {
+        let (out, warnings) = native_out(&[("vault.hashicorp.com/agent-native-sidecar", "true")]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        // Same place as the classic init container (injector.md §4.9): after `setup`.
+        assert_eq!(
+            names(&out["spec"]["initContainers"]),
+            ["setup", "vault-agent"]
+        );
+        assert_eq!(names(&out["spec"]["containers"]), ["app"], "no sidecar");
+        let agent = &out["spec"]["initContainers"][1];
+        assert_eq!(agent["restartPolicy"], "Always");
+        assert_eq!(
+            agent["startupProbe"],
+            json!({"exec": {"command": ["/vaultlet-agent", "probe"]},
+                "periodSeconds": 1, "failureThreshold": 300})
+        );
+        assert_eq!(agent["args"], json!(["agent"]));
+        assert_eq!(agent["lifecycle"], json!({}));
+        let config = agent["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "VAULT_CONFIG")
+            .unwrap()["value"]
+            .as_str()
+            .unwrap();
+        let config =
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, config).unwrap();
+        let loaded = vaultlet_shared::config::AgentConfig::from_json_str(
+            std::str::from_utf8(&config).unwrap(),
+        )
+        .unwrap();
+        assert!(!loaded.config.exit_after_auth, "a long-running agent");
+        assert!(
+            loaded.config.pid_file.is_some(),
+            "the probe finds its marker beside it"
+        );
+        let volumes = names(&out["spec"]["volumes"]);
+        assert!(volumes.contains(&"home-sidecar") && !volumes.contains(&"home-init"));
+        // The existing init container gets the secrets mount, as with the classic init container.
+        assert_eq!(
+            out["spec"]["initContainers"][0]["volumeMounts"][0]["name"],
+            "vault-secrets"
+        );
+    }
+
+    #[test]
+    fn native_sidecar_honours_init_first_and_revoke_on_shutdown() {
+        let (out, _) = native_out(&[
+            ("openbao.org/agent-native-sidecar", "true"),
+            ("vault.hashicorp.com/agent-init-first", "true"),
+            ("vault.hashicorp.com/agent-revoke-on-shutdown", "true"),
+        ]);
+        assert_eq!(
+            names(&out["spec"]["initContainers"]),
+            ["vault-agent", "setup"]
+        );
+        let hook = &out["spec"]["initContainers"][0]["lifecycle"]["preStop"]["exec"]["command"];
+        assert_eq!(hook[0], "/vaultlet-agent");
+        assert_eq!(hook[1], "token");
+        assert_eq!(hook[2], "revoke");
+        assert_eq!(hook.as_array().unwrap().last().unwrap(), "-self");
+    }
+
+    #[test]
+    fn native_sidecar_from_the_injector_default_and_switched_off_per_pod() {
+        let on = InjectorDefaults {
+            native_sidecar: true,
+            ..settings()
+        };
+        let (d, _) = decide_json(&native_pod(&[]), &on);
+        assert!(matches!(
+            d,
+            Decision::Patch {
+                init: false,
+                sidecar: true,
+                ..
+            }
+        ));
+        let (d, _) = decide_json(
+            &native_pod(&[("vault.hashicorp.com/agent-native-sidecar", "false")]),
+            &on,
+        );
+        assert!(matches!(
+            d,
+            Decision::Patch {
+                init: true,
+                sidecar: true,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn pre_populate_only_keeps_the_classic_init_container() {
+        let (out, _) = native_out(&[
+            ("vault.hashicorp.com/agent-native-sidecar", "true"),
+            ("vault.hashicorp.com/agent-pre-populate-only", "true"),
+        ]);
+        assert_eq!(
+            names(&out["spec"]["initContainers"]),
+            ["setup", "vault-agent-init"]
+        );
+        let init = &out["spec"]["initContainers"][1];
+        assert!(init.get("restartPolicy").is_none() && init.get("startupProbe").is_none());
+        assert_eq!(names(&out["spec"]["containers"]), ["app"]);
+    }
+
+    #[test]
+    fn pre_populate_false_is_warned_about_in_native_mode() {
+        let (out, warnings) = native_out(&[
+            ("vault.hashicorp.com/agent-native-sidecar", "true"),
+            ("vault.hashicorp.com/agent-pre-populate", "false"),
+        ]);
+        assert_eq!(
+            names(&out["spec"]["initContainers"]),
+            ["setup", "vault-agent"]
+        );
+        assert_eq!(
+            warnings,
+            [Warning {
+                kind: checks::WarningKind::NoEffect,
+                text: "vault.hashicorp.com/agent-pre-populate has no effect: a native sidecar renders before the app starts".into(),
+            }]
+        );
+        let (_, classic) = native_out(&[("vault.hashicorp.com/agent-pre-populate", "false")]);
+        assert!(classic.is_empty(), "no warning without native mode");
+    }
+
+    #[test]
+    fn native_sidecar_is_refused_for_an_upstream_agent() {
+        for flavor in [AgentFlavor::Vault, AgentFlavor::Openbao] {
+            let s = InjectorDefaults::for_flavor(flavor);
+            let s = InjectorDefaults {
+                vault_address: "https://v".into(),
+                ..s
+            };
+            let (d, _) = decide_json(
+                &native_pod(&[("openbao.org/agent-native-sidecar", "true")]),
+                &s,
+            );
+            let Decision::Refuse(r) = d else {
+                panic!("admitted")
+            };
+            assert_eq!(r.reason(), "native_sidecar");
+            assert_eq!(
+                r.to_string(),
+                format!(
+                    "error validating agent configuration: annotation openbao.org/agent-native-sidecar: a native sidecar needs the vaultlet agent, which answers its startup probe; the {} agent cannot (set it to false or use the vaultlet agent flavor)",
+                    flavor.agent_name()
+                )
+            );
+            let (d, _) = decide_json(&native_pod(&[]), &s);
+            assert!(matches!(d, Decision::Patch { .. }), "not asked: admitted");
+        }
+    }
+
+    #[test]
+    fn default_resources_follow_the_flavor() {
+        for (flavor, want) in [
+            (
+                AgentFlavor::Vaultlet,
+                json!({"limits": {"cpu": "200m", "memory": "64Mi"},
+                    "requests": {"cpu": "10m", "memory": "16Mi"}}),
+            ),
+            (
+                AgentFlavor::Vault,
+                json!({"limits": {"cpu": "500m", "memory": "128Mi"},
+                    "requests": {"cpu": "250m", "memory": "64Mi"}}),
+            ),
+        ] {
+            let s = InjectorDefaults {
+                vault_address: "https://v".into(),
+                ..InjectorDefaults::for_flavor(flavor)
+            };
+            let pod = native_pod(&[]);
+            let (Decision::Patch { patch, .. }, _) = decide_json(&pod, &s) else {
+                panic!("not patched")
+            };
+            let out = patched(&pod, &patch);
+            assert_eq!(out["spec"]["initContainers"][1]["resources"], want);
+            assert_eq!(out["spec"]["containers"][1]["resources"], want);
+            // An annotation still wins.
+            let pod = native_pod(&[("vault.hashicorp.com/agent-limits-mem", "256Mi")]);
+            let (Decision::Patch { patch, .. }, _) = decide_json(&pod, &s) else {
+                panic!("not patched")
+            };
+            let out = patched(&pod, &patch);
+            assert_eq!(
+                out["spec"]["containers"][1]["resources"]["limits"]["memory"],
+                "256Mi"
+            );
+        }
     }
 
     #[test]

@@ -23,6 +23,17 @@ impl AgentFlavor {
         }
     }
 
+    /// Default resources of the injected containers, `[cpu request, memory request, cpu limit,
+    /// memory limit]` (injector.md §4.5): upstream's for upstream's agents; for ours, sized from
+    /// its measured peak RSS (~2 MiB for a Consul-style pod, ~6 MiB at 100 templates,
+    /// docs/injector.md, "Resource defaults").
+    pub fn resource_defaults(self) -> [&'static str; 4] {
+        match self {
+            Self::Vaultlet => ["10m", "16Mi", "200m", "64Mi"],
+            Self::Vault | Self::Openbao => ["250m", "64Mi", "500m", "128Mi"],
+        }
+    }
+
     /// The default agent image for this flavor.
     pub fn default_image(self) -> String {
         match self {
@@ -92,6 +103,8 @@ pub struct InjectorDefaults {
     pub disable_keep_alives: String,
     /// `AGENT_INJECT_AGENT_FLAVOR` (`vaultlet` default, `vault`, `openbao`).
     pub agent_flavor: AgentFlavor,
+    /// `-native-sidecar` / `AGENT_INJECT_NATIVE_SIDECAR` (false; extension, injector.md §4.10).
+    pub native_sidecar: bool,
 }
 
 impl Default for InjectorDefaults {
@@ -101,7 +114,8 @@ impl Default for InjectorDefaults {
 }
 
 impl InjectorDefaults {
-    /// Upstream's flag defaults with the given flavor's image (vault address left empty).
+    /// Upstream's flag defaults with the given flavor's image and resources (vault address left
+    /// empty).
     pub fn for_flavor(flavor: AgentFlavor) -> Self {
         Self {
             vault_address: String::new(),
@@ -117,11 +131,11 @@ impl InjectorDefaults {
             run_as_same_user: false,
             set_security_context: true,
             default_template: "map".into(),
-            cpu_request: "250m".into(),
-            memory_request: "64Mi".into(),
+            cpu_request: flavor.resource_defaults()[0].into(),
+            memory_request: flavor.resource_defaults()[1].into(),
             ephemeral_request: String::new(),
-            cpu_limit: "500m".into(),
-            memory_limit: "128Mi".into(),
+            cpu_limit: flavor.resource_defaults()[2].into(),
+            memory_limit: flavor.resource_defaults()[3].into(),
             ephemeral_limit: String::new(),
             template_config_exit_on_retry_failure: true,
             template_static_secret_render_interval: String::new(),
@@ -132,6 +146,7 @@ impl InjectorDefaults {
             disable_idle_connections: String::new(),
             disable_keep_alives: String::new(),
             agent_flavor: flavor,
+            native_sidecar: false,
         }
     }
 }

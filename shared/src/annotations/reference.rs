@@ -62,6 +62,7 @@ const DYN_SOURCES: &[(&str, &str, bool)] = &[
     ("proxy-address", "`-proxy-address`", true),
     ("agent-inject-default-template", "`-default-template`", true),
     ("agent-revoke-on-shutdown", "`-revoke-on-shutdown`", true),
+    ("agent-native-sidecar", "`-native-sidecar`", true),
     (
         "agent-disable-idle-connections",
         "`-disable-idle-connections`",

@@ -235,6 +235,8 @@ pub struct AgentSpec {
     pub pre_populate: bool,
     pub pre_populate_only: bool,
     pub init_first: bool,
+    /// `agent-native-sidecar` (extension, injector.md §4.10): one restartable init container.
+    pub native_sidecar: bool,
     pub inject_containers: Vec<String>,
     pub share_process_namespace: Option<bool>,
     pub json_patch: Option<serde_json::Value>,
@@ -301,7 +303,13 @@ pub struct AgentSpec {
 impl AgentSpec {
     /// The persistent-cache case of injector.md §3.4.
     pub fn persist_cache(&self) -> bool {
-        self.cache_enable && self.pre_populate && !self.pre_populate_only
+        self.cache_enable && self.pre_populate && !self.pre_populate_only && !self.native()
+    }
+
+    /// Native sidecar mode in effect (injector.md §4.10): asked for, and not overridden by
+    /// `agent-pre-populate-only`, which keeps a classic init container alone.
+    pub fn native(&self) -> bool {
+        self.native_sidecar && !self.pre_populate_only
     }
 
     /// Defaulting, parsing and validation of injector.md §2.3 steps 4–6.
@@ -646,6 +654,7 @@ fn parse(
         })
         .collect();
     let init_first = a.bool_or("agent-init-first", false)?;
+    let native_sidecar = a.bool_or("agent-native-sidecar", false)?;
     let pre_populate = a.bool_or("agent-pre-populate", true)?;
     let pre_populate_only = a.bool_or("agent-pre-populate-only", false)?;
     let revoke_on_shutdown = a.bool_or("agent-revoke-on-shutdown", false)?;
@@ -765,6 +774,7 @@ fn parse(
         pre_populate,
         pre_populate_only,
         init_first,
+        native_sidecar,
         inject_containers,
         share_process_namespace,
         json_patch: json("agent-json-patch"),
@@ -917,7 +927,44 @@ mod tests {
         assert_eq!(s.auth_config["role"], "r");
         assert_eq!(s.inject_containers, vec!["app"]);
         assert_eq!(s.secret_volume_path, "/vault/secrets");
-        assert_eq!(s.limits[0].canonical().unwrap(), "500m");
+        // The vaultlet flavor's default (injector.md §4.5; upstream's 500m for vault/openbao).
+        assert_eq!(s.limits[0].canonical().unwrap(), "200m");
+    }
+
+    #[test]
+    fn native_sidecar_annotation_and_its_injector_default() {
+        let base = [
+            ("vault.hashicorp.com/agent-inject", "true"),
+            ("vault.hashicorp.com/role", "r"),
+        ];
+        assert!(!build(&base).unwrap().native_sidecar);
+        let mut on = base.to_vec();
+        on.push(("openbao.org/agent-native-sidecar", "true"));
+        let s = build(&on).unwrap();
+        assert!(s.native_sidecar && s.native());
+        on.push(("vault.hashicorp.com/agent-pre-populate-only", "true"));
+        assert!(
+            !build(&on).unwrap().native(),
+            "pre-populate-only keeps the init container"
+        );
+        let mut bad = base.to_vec();
+        bad.push(("vault.hashicorp.com/agent-native-sidecar", "sometimes"));
+        assert!(build(&bad).is_err());
+        let defaults = InjectorDefaults {
+            native_sidecar: true,
+            ..settings()
+        };
+        let a = Annotations::from_pairs(base.iter().copied());
+        let s = AgentSpec::build(&a, &pod(), "default", &defaults).unwrap();
+        assert!(s.native());
+        let mut off = base.to_vec();
+        off.push(("vault.hashicorp.com/agent-native-sidecar", "false"));
+        let a = Annotations::from_pairs(off.iter().copied());
+        assert!(
+            !AgentSpec::build(&a, &pod(), "default", &defaults)
+                .unwrap()
+                .native()
+        );
     }
 
     #[test]

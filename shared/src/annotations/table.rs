@@ -151,6 +151,12 @@ pub static ANNOTATIONS: &[AnnotationDef] = &[
         "Put `vault-agent-init` first among init containers.",
     ),
     def(
+        "agent-native-sidecar",
+        Dyn(|c| Some(bool_str(c.settings.native_sidecar))),
+        K::Bool,
+        "vaultlet extension, vaultlet flavor only: one agent as a native sidecar (an init container with `restartPolicy: Always` and a `startupProbe`, placed where `vault-agent-init` would go) instead of `vault-agent-init` plus `vault-agent`; Jobs complete, one login per pod. Default: the injector's `-native-sidecar` (false).",
+    ),
+    def(
         "agent-inject-containers",
         Dyn(|c| Some(c.containers_csv.clone())),
         K::Csv,
@@ -501,13 +507,13 @@ pub static ANNOTATIONS: &[AnnotationDef] = &[
         "agent-limits-cpu",
         Dyn(|c| Some(c.settings.cpu_limit.clone())),
         K::Quantity,
-        "CPU limit.",
+        "CPU limit. Default by agent flavor: the vaultlet agent's shown, `500m` for `vault`/`openbao` (upstream's).",
     ),
     def(
         "agent-limits-mem",
         Dyn(|c| Some(c.settings.memory_limit.clone())),
         K::Quantity,
-        "Memory limit.",
+        "Memory limit. Default by agent flavor: the vaultlet agent's shown, `128Mi` for `vault`/`openbao` (upstream's).",
     ),
     def(
         "agent-limits-ephemeral",
@@ -519,13 +525,13 @@ pub static ANNOTATIONS: &[AnnotationDef] = &[
         "agent-requests-cpu",
         Dyn(|c| Some(c.settings.cpu_request.clone())),
         K::Quantity,
-        "CPU request.",
+        "CPU request. Default by agent flavor: the vaultlet agent's shown, `250m` for `vault`/`openbao` (upstream's).",
     ),
     def(
         "agent-requests-mem",
         Dyn(|c| Some(c.settings.memory_request.clone())),
         K::Quantity,
-        "Memory request.",
+        "Memory request. Default by agent flavor: the vaultlet agent's shown, `64Mi` for `vault`/`openbao` (upstream's).",
     ),
     def(
         "agent-requests-ephemeral",
@@ -582,12 +588,12 @@ mod tests {
     use std::collections::BTreeSet;
 
     #[test]
-    fn table_has_76_distinct_names_and_13_families() {
+    fn table_has_77_distinct_names_and_13_families() {
         let names: BTreeSet<&str> = ANNOTATIONS
             .iter()
             .map(|d| d.name.trim_end_matches('-'))
             .collect();
-        assert_eq!(names.len(), 76);
+        assert_eq!(names.len(), 77);
         assert_eq!(ANNOTATIONS.iter().filter(|d| d.family).count(), 13);
         assert!(ANNOTATIONS.iter().all(|d| !d.doc.is_empty()));
     }

@@ -149,7 +149,11 @@ mod tests {
             let got = &back[&d];
             assert_eq!(got.secret.data, l.secret.data);
             assert_eq!(got.secret.lease_id, l.secret.lease_id);
-            assert_eq!(got.secret.to_json(), l.secret.to_json(), "numbers kept literal");
+            assert_eq!(
+                got.secret.to_json(),
+                l.secret.to_json(),
+                "numbers kept literal"
+            );
             assert_eq!(got.granted_at, 100);
         }
     }

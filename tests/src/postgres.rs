@@ -48,6 +48,7 @@ pub fn postgres_bin() -> Option<PathBuf> {
     if let Some((_, bin)) = versions.pop() {
         return Some(bin);
     }
+    #[allow(clippy::disallowed_methods)] // the test harness's own lookup
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).find(|d| d.join("initdb").exists() && d.join("pg_ctl").exists())
 }
@@ -55,7 +56,9 @@ pub fn postgres_bin() -> Option<PathBuf> {
 /// A test that needs PostgreSQL and cannot have it: prints why and returns (the test skips), or
 /// panics when `VAULTLET_REQUIRE_POSTGRES=1`.
 pub fn skip_or_fail(test: &str, why: &str) {
-    if std::env::var("VAULTLET_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+    #[allow(clippy::disallowed_methods)] // the test harness's own setting
+    let required = std::env::var("VAULTLET_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+    if required {
         panic!("{test}: PostgreSQL is required (VAULTLET_REQUIRE_POSTGRES=1) but {why}");
     }
     eprintln!("SKIPPED {test}: {why} (install the Debian package `postgresql`; .ci/run does)");

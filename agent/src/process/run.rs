@@ -415,6 +415,57 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn init_mode_stores_the_reported_leases_beside_the_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = agent(dir.path(), true, true);
+        let cache_dir = dir.path().join("cache");
+        std::fs::create_dir_all(&cache_dir).unwrap();
+        a.persist = Some(
+            PersistentCache::from_config(&vaultlet_shared::config::Persist {
+                persist_type: "kubernetes".into(),
+                path: cache_dir.to_str().unwrap().into(),
+                service_account_token_file: Some(dir.path().join("jwt").to_str().unwrap().into()),
+                ..Default::default()
+            })
+            .unwrap(),
+        );
+        let record = LeaseRecord {
+            kind: "read".into(),
+            path: "database/creds/app".into(),
+            params: vec![],
+            response: r#"{"lease_id":"database/creds/app/x","lease_duration":60,"renewable":true}"#
+                .into(),
+            fetched_at: 1,
+        };
+        let sent = record.clone();
+        let runtime: TemplateRuntime = Box::new(move |mut h: TemplateHandoff| {
+            Box::pin(async move {
+                assert!(
+                    h.restored_leases.is_none(),
+                    "nothing to restore in init mode"
+                );
+                let t = h.tokens.wait_for(Option::is_some).await.unwrap().clone();
+                let report = h
+                    .lease_report
+                    .take()
+                    .expect("init mode with a cache reports");
+                let token = t.unwrap().client_token().to_string();
+                let _ = report.send(CachedLeases {
+                    token,
+                    leases: vec![sent],
+                });
+                Ok(())
+            })
+        });
+        let (_tx, rx) = watch::channel(false);
+        let pc = a.persist.clone().unwrap();
+        a.run(rx, Some(runtime)).await.unwrap();
+        let got = pc.import().unwrap();
+        assert_eq!(got.token.as_deref(), Some("tok-1"));
+        assert_eq!(got.leases, vec![record]);
+    }
+
+    #[tokio::test]
     async fn init_mode_without_templates_exits_after_the_sink() {
         let dir = tempfile::tempdir().unwrap();
         let (_tx, rx) = watch::channel(false);

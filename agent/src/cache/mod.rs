@@ -20,8 +20,15 @@
 //! file — the same credential that would let the reader log in as the pod anyway. A rotated
 //! projected token makes an old cache unreadable (as upstream); the sidecar then logs in normally.
 //!
-//! Only the auto-auth token is handed over: vaultlet has no lease cache yet, so leases obtained by
-//! the init container's templates are not persisted (the sidecar fetches its own).
+//! # Leased template answers (agent.md §7.3)
+//!
+//! Besides the token, the init container stores the answers its templates got **with a renewable
+//! lease** (database credentials and the like) in a second record, `template-leases`, sealed the
+//! same way: `{"version":1,"leases":[LeaseRecord…]}`. The sidecar's template runtime starts from
+//! them and renews those leases instead of fetching new credentials. Answers without a lease (KV)
+//! are not stored. The file format stays `vaultlet-agent-cache/1`: a reader that knows only the
+//! token record ignores the other record (an older sidecar takes the token and fetches its own
+//! secrets, as before); a `template-leases` record of an unknown version is ignored with a warning.
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +44,8 @@ pub const FILE_NAME: &str = "vaultlet-agent-cache.json";
 const FORMAT: &str = "vaultlet-agent-cache/1";
 const HKDF_INFO: &[u8] = b"vaultlet agent persistent cache v1";
 const AUTO_AUTH: &str = "auto-auth-token";
+const LEASES: &str = "template-leases";
+const LEASES_VERSION: u32 = 1;
 /// Default service-account token file.
 pub const DEFAULT_SA_TOKEN_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
@@ -80,6 +89,39 @@ struct FileBody {
     format: String,
     salt: String,
     records: std::collections::BTreeMap<String, Sealed>,
+}
+
+/// One leased answer a template got in the init container, as stored for the sidecar.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LeaseRecord {
+    /// The dependency's kind (agent.md §5.2): `read` or `write`.
+    pub kind: String,
+    /// The dependency's path, as its identity has it.
+    pub path: String,
+    /// A write's params, sorted (the identity); empty for a read.
+    #[serde(default)]
+    pub params: Vec<(String, String)>,
+    /// Vault's answer as JSON text (lease id, duration, renewable, data).
+    pub response: String,
+    /// Unix seconds at which `lease_duration` of `response` was granted (the fetch or the last
+    /// renewal).
+    pub fetched_at: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct LeasesBody {
+    version: u32,
+    #[serde(default)]
+    leases: Vec<LeaseRecord>,
+}
+
+/// What a cache file holds.
+#[derive(Debug, Default, PartialEq)]
+pub struct Imported {
+    /// The auto-auth token.
+    pub token: Option<String>,
+    /// The init container's leased template answers (empty when none or unreadable).
+    pub leases: Vec<LeaseRecord>,
 }
 
 /// The configured persistent cache.
@@ -128,12 +170,20 @@ fn open(k: &LessSafeKey, name: &str, s: &Sealed) -> Option<Vec<u8>> {
     Some(plain.to_vec())
 }
 
-/// The file content holding `token`, keyed from `sa_jwt` (fresh salt and nonce).
-pub fn encode(sa_jwt: &str, token: &str) -> Vec<u8> {
+/// The file content holding `token` and `leases`, keyed from `sa_jwt` (fresh salt and nonces).
+pub fn encode(sa_jwt: &str, token: &str, leases: &[LeaseRecord]) -> Vec<u8> {
     let salt: [u8; 32] = rand::random();
     let k = key(sa_jwt, &salt);
     let mut records = std::collections::BTreeMap::new();
     records.insert(AUTO_AUTH.to_string(), seal(&k, AUTO_AUTH, token.as_bytes()));
+    if !leases.is_empty() {
+        let body = serde_json::to_vec(&LeasesBody {
+            version: LEASES_VERSION,
+            leases: leases.to_vec(),
+        })
+        .expect("serialisable");
+        records.insert(LEASES.to_string(), seal(&k, LEASES, &body));
+    }
     serde_json::to_vec(&FileBody {
         format: FORMAT.into(),
         salt: B64.encode(salt),
@@ -142,8 +192,8 @@ pub fn encode(sa_jwt: &str, token: &str) -> Vec<u8> {
     .expect("serialisable")
 }
 
-/// The token in a file's `content`, opened with `sa_jwt`. `path` is for errors only.
-pub fn decode(path: &Path, sa_jwt: &str, content: &[u8]) -> Result<Option<String>, CacheError> {
+/// The token and leases in a file's `content`, opened with `sa_jwt`. `path` is for errors only.
+pub fn decode(path: &Path, sa_jwt: &str, content: &[u8]) -> Result<Imported, CacheError> {
     let format = |reason: String| CacheError::Format {
         path: path.to_path_buf(),
         reason,
@@ -158,12 +208,32 @@ pub fn decode(path: &Path, sa_jwt: &str, content: &[u8]) -> Result<Option<String
         .map_err(|e| format(format!("salt: {e}")))?;
     let k = key(sa_jwt, &salt);
     let Some(rec) = body.records.get(AUTO_AUTH) else {
-        return Ok(None);
+        return Ok(Imported::default());
     };
     let plain = open(&k, AUTO_AUTH, rec).ok_or_else(|| CacheError::Decrypt(path.to_path_buf()))?;
-    String::from_utf8(plain)
-        .map(Some)
-        .map_err(|_| format("token is not UTF-8".into()))
+    let token = String::from_utf8(plain).map_err(|_| format("token is not UTF-8".into()))?;
+    let leases = match body.records.get(LEASES) {
+        None => Vec::new(),
+        Some(rec) => {
+            let plain =
+                open(&k, LEASES, rec).ok_or_else(|| CacheError::Decrypt(path.to_path_buf()))?;
+            match serde_json::from_slice::<LeasesBody>(&plain) {
+                Ok(b) if b.version == LEASES_VERSION => b.leases,
+                Ok(b) => {
+                    tracing::warn!(target: "cache", version = b.version, "ignoring the template leases of an unknown version; the templates fetch anew");
+                    Vec::new()
+                }
+                Err(e) => {
+                    tracing::warn!(target: "cache", "ignoring unreadable template leases ({e}); the templates fetch anew");
+                    Vec::new()
+                }
+            }
+        }
+    };
+    Ok(Imported {
+        token: Some(token),
+        leases,
+    })
 }
 
 impl PersistentCache {
@@ -205,25 +275,26 @@ impl PersistentCache {
         self.file.exists()
     }
 
-    /// Reads the stored auto-auth token, then deletes the file unless `keep_after_import`.
-    pub fn import(&self) -> Result<Option<String>, CacheError> {
+    /// Reads the stored auto-auth token and leases, then deletes the file unless
+    /// `keep_after_import`.
+    pub fn import(&self) -> Result<Imported, CacheError> {
         let content = std::fs::read(&self.file).map_err(|source| CacheError::Io {
             path: self.file.clone(),
             source,
         })?;
-        let token = decode(&self.file, &self.sa_jwt()?, &content)?;
+        let imported = decode(&self.file, &self.sa_jwt()?, &content)?;
         if !self.keep_after_import {
             std::fs::remove_file(&self.file).map_err(|source| CacheError::Io {
                 path: self.file.clone(),
                 source,
             })?;
         }
-        Ok(token)
+        Ok(imported)
     }
 
-    /// Stores `token` (atomically, mode 0600).
-    pub fn store(&self, token: &str) -> Result<(), CacheError> {
-        let content = encode(&self.sa_jwt()?, token);
+    /// Stores `token` and the template `leases` (atomically, mode 0600).
+    pub fn store(&self, token: &str, leases: &[LeaseRecord]) -> Result<(), CacheError> {
+        let content = encode(&self.sa_jwt()?, token, leases);
         crate::atomic_file::write(&self.file, &content, 0o600, None, None).map_err(|source| {
             CacheError::Io {
                 path: self.file.clone(),
@@ -240,7 +311,7 @@ mod tests {
     #[test]
     fn round_trip_and_binding_to_the_sa_jwt() {
         let p = Path::new("/c");
-        let bytes = encode("jwt-one\n", "hvs.TOKEN");
+        let bytes = encode("jwt-one\n", "hvs.TOKEN", &[]);
         let text = String::from_utf8(bytes.clone()).unwrap();
         assert!(!text.contains("hvs.TOKEN"), "sealed");
         assert!(
@@ -248,7 +319,7 @@ mod tests {
             "no key material derived in clear"
         );
         assert_eq!(
-            decode(p, "jwt-one", &bytes).unwrap().as_deref(),
+            decode(p, "jwt-one", &bytes).unwrap().token.as_deref(),
             Some("hvs.TOKEN")
         );
         assert!(matches!(
@@ -259,7 +330,7 @@ mod tests {
 
     #[test]
     fn tampering_is_detected() {
-        let bytes = encode("jwt", "hvs.TOKEN");
+        let bytes = encode("jwt", "hvs.TOKEN", &[]);
         let mut body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         let sealed = body["records"][AUTO_AUTH]["sealed"]
             .as_str()
@@ -285,15 +356,80 @@ mod tests {
             service_account_token_file: Some(sa.to_str().unwrap().into()),
         })
         .unwrap();
-        c.store("hvs.A").unwrap();
+        c.store("hvs.A", &[]).unwrap();
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&c.file).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        assert_eq!(c.import().unwrap().as_deref(), Some("hvs.A"));
+        assert_eq!(c.import().unwrap().token.as_deref(), Some("hvs.A"));
         assert!(c.exists(), "kept");
         c.keep_after_import = false;
-        assert_eq!(c.import().unwrap().as_deref(), Some("hvs.A"));
+        assert_eq!(c.import().unwrap().token.as_deref(), Some("hvs.A"));
         assert!(!c.exists(), "deleted after import");
+    }
+
+    fn lease() -> LeaseRecord {
+        LeaseRecord {
+            kind: "read".into(),
+            path: "database/creds/app".into(),
+            params: vec![],
+            response: r#"{"lease_id":"database/creds/app/x","lease_duration":3600,"renewable":true,"data":{"username":"v-app","password":"pw-SECRET"}}"#.into(),
+            fetched_at: 1_700_000_000,
+        }
+    }
+
+    #[test]
+    fn leases_travel_sealed_beside_the_token() {
+        let p = Path::new("/c");
+        let bytes = encode("jwt", "hvs.TOKEN", &[lease()]);
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(
+            !text.contains("pw-SECRET") && !text.contains("database/creds"),
+            "sealed"
+        );
+        let got = decode(p, "jwt", &bytes).unwrap();
+        assert_eq!(got.token.as_deref(), Some("hvs.TOKEN"));
+        assert_eq!(got.leases, vec![lease()]);
+        assert!(matches!(
+            decode(p, "other", &bytes),
+            Err(CacheError::Decrypt(_))
+        ));
+        // No leases: no record at all (the file an older agent wrote and reads).
+        let body: serde_json::Value =
+            serde_json::from_slice(&encode("jwt", "hvs.TOKEN", &[])).unwrap();
+        assert_eq!(body["format"], FORMAT);
+        assert!(body["records"].get(LEASES).is_none());
+    }
+
+    #[test]
+    fn a_reader_that_knows_only_the_token_still_reads_it() {
+        // What a sidecar of the previous release does: the token record alone.
+        let bytes = encode("jwt", "hvs.TOKEN", &[lease()]);
+        let body: FileBody = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body.format, "vaultlet-agent-cache/1");
+        let k = key("jwt", &B64.decode(&body.salt).unwrap());
+        let token = open(&k, AUTO_AUTH, &body.records[AUTO_AUTH]).unwrap();
+        assert_eq!(token, b"hvs.TOKEN");
+    }
+
+    #[test]
+    fn leases_of_an_unknown_version_are_ignored() {
+        let salt: [u8; 32] = [7; 32];
+        let k = key("jwt", &salt);
+        let mut records = std::collections::BTreeMap::new();
+        records.insert(AUTO_AUTH.to_string(), seal(&k, AUTO_AUTH, b"hvs.T"));
+        records.insert(
+            LEASES.to_string(),
+            seal(&k, LEASES, br#"{"version":9,"leases":[]}"#),
+        );
+        let bytes = serde_json::to_vec(&FileBody {
+            format: FORMAT.into(),
+            salt: B64.encode(salt),
+            records,
+        })
+        .unwrap();
+        let got = decode(Path::new("/c"), "jwt", &bytes).unwrap();
+        assert_eq!(got.token.as_deref(), Some("hvs.T"));
+        assert!(got.leases.is_empty());
     }
 
     #[test]

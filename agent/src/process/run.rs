@@ -13,18 +13,20 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, oneshot, watch};
 
 use super::pid_file::PidFile;
 use super::ready::{self, ReadyFile};
 use crate::auth::method::Method;
 use crate::auth::{AuthError, AuthHandler, LoopSettings};
-use crate::cache::{CacheError, PersistentCache};
+use crate::cache::{CacheError, LeaseRecord, PersistentCache};
 use crate::connection::Connection;
 use crate::metrics::Metrics;
 use crate::proxy::{self, ListenerSpec, ProxyError, ProxyState, TokenMode};
 use crate::render::RenderError;
-use crate::render::handoff::{RenderSettings, TemplateFuture, TemplateHandoff, TemplateRuntime};
+use crate::render::handoff::{
+    CachedLeases, RenderSettings, TemplateFuture, TemplateHandoff, TemplateRuntime,
+};
 use crate::settings::AgentSettings;
 use crate::shutdown::shutdown_requested;
 use crate::sink::{self, Sink};
@@ -104,7 +106,16 @@ impl<A: TokenApi> Agent<A> {
         shutdown: watch::Receiver<bool>,
         templates: Option<TemplateRuntime>,
     ) -> Result<(), RunError> {
-        let (preloaded, persist_store) = self.open_persistent_cache()?;
+        let (preloaded, restored_leases, persist_store) = self.open_persistent_cache()?;
+        // agent.md §7.3: init mode stores the leases its templates rendered with beside the token.
+        let (lease_report, mut lease_rx) = match &persist_store {
+            Some(_) => {
+                let (tx, rx) = oneshot::channel();
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
+        let lease_store = persist_store.clone();
         let bound = proxy::bind(self.listeners.clone()).await?;
         let _pid = match &self.pid_file {
             Some(path) => Some(PidFile::write(path, std::process::id()).map_err(|source| {
@@ -157,6 +168,11 @@ impl<A: TokenApi> Agent<A> {
             exit_after_auth: self.exit_after_auth,
             connection: self.connection.clone(),
             rendered: rendered_tx,
+            restored_leases: preloaded.clone().map(|token| CachedLeases {
+                token,
+                leases: restored_leases,
+            }),
+            lease_report,
         };
         let template_future: TemplateFuture = match templates {
             Some(runtime) if !self.templates.runner.jobs.is_empty() => runtime(handoff),
@@ -197,12 +213,14 @@ impl<A: TokenApi> Agent<A> {
             };
             tokio::select! {
                 r = &mut auth => r.map_err(RunError::from),
-                r = done => {
-                    if r.is_ok() {
+                r = done => match r {
+                    Ok(()) => {
+                        store_leases(lease_store.as_ref(), lease_rx.as_mut())?;
                         tracing::info!(target: "agent", "exit_after_auth: token written and templates rendered, exiting");
+                        Ok(())
                     }
-                    r.map_err(|e| RunError::Templates(Box::new(e)))
-                }
+                    Err(e) => Err(RunError::Templates(Box::new(e))),
+                },
                 () = &mut sinks => Ok(()),
                 () = &mut listeners_future => Ok(()),
                 r = &mut persist_future => r.map_err(RunError::from),
@@ -234,29 +252,66 @@ impl<A: TokenApi> Agent<A> {
 }
 
 impl<A> Agent<A> {
-    /// agent.md §7.3: a cache file present ⇒ import its token (the sidecar); none and init mode ⇒ the
-    /// store to write the token to. Import errors are logged, fatal only with `exit_on_err`.
-    fn open_persistent_cache(&self) -> Result<(Option<String>, Option<PersistentCache>), RunError> {
+    /// agent.md §7.3: a cache file present ⇒ import its token and template leases (the sidecar);
+    /// none and init mode ⇒ the store to write the token to. Import errors are logged, fatal only
+    /// with `exit_on_err`.
+    fn open_persistent_cache(&self) -> Result<Opened, RunError> {
         let Some(pc) = &self.persist else {
-            return Ok((None, None));
+            return Ok((None, Vec::new(), None));
         };
         if pc.exists() {
             return match pc.import() {
-                Ok(t) => {
-                    tracing::info!(target: "cache", file = %pc.file.display(), found = t.is_some(), "imported the persistent cache");
-                    Ok((t, None))
+                Ok(i) => {
+                    tracing::info!(target: "cache", file = %pc.file.display(), found = i.token.is_some(), leases = i.leases.len(), "imported the persistent cache");
+                    Ok((i.token, i.leases, None))
                 }
                 Err(e) => {
                     tracing::error!(target: "cache", error = %e, "error restoring the persistent cache");
                     if pc.exit_on_err {
                         Err(RunError::Cache(e))
                     } else {
-                        Ok((None, None))
+                        Ok((None, Vec::new(), None))
                     }
                 }
             };
         }
-        Ok((None, self.exit_after_auth.then(|| pc.clone())))
+        Ok((None, Vec::new(), self.exit_after_auth.then(|| pc.clone())))
+    }
+}
+
+/// What opening the persistent cache gives: the preloaded token, its template leases, and (init
+/// mode) the store to write to.
+type Opened = (Option<String>, Vec<LeaseRecord>, Option<PersistentCache>);
+
+/// Init mode, every template rendered: stores the leases the runtime reported with the token it
+/// rendered with (agent.md §7.3). Nothing reported, or no leases: the file keeps the token alone.
+/// A failure is logged, fatal only with `exit_on_err`.
+fn store_leases(
+    store: Option<&PersistentCache>,
+    report: Option<&mut oneshot::Receiver<CachedLeases>>,
+) -> Result<(), RunError> {
+    let (Some(store), Some(report)) = (store, report) else {
+        return Ok(());
+    };
+    let Ok(report) = report.try_recv() else {
+        return Ok(());
+    };
+    if report.leases.is_empty() {
+        return Ok(());
+    }
+    match store.store(&report.token, &report.leases) {
+        Ok(()) => {
+            tracing::info!(target: "cache", file = %store.file.display(), leases = report.leases.len(), "stored the template leases in the persistent cache");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(target: "cache", error = %e, "error writing the persistent cache");
+            if store.exit_on_err {
+                Err(RunError::Cache(e))
+            } else {
+                Ok(())
+            }
+        }
     }
 }
 
@@ -312,7 +367,7 @@ async fn persist_tokens(
         }
         let token = tokens.borrow_and_update().clone();
         let Some(token) = token else { continue };
-        match store.store(token.client_token()) {
+        match store.store(token.client_token(), &[]) {
             Ok(()) => {
                 tracing::info!(target: "cache", file = %store.file.display(), "stored the auto-auth token in the persistent cache");
                 let _ = persisted.send(true);
@@ -410,6 +465,57 @@ mod tests {
             !dir.path().join("pid").exists(),
             "pid file removed when run returns"
         );
+    }
+
+    #[tokio::test]
+    async fn init_mode_stores_the_reported_leases_beside_the_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = agent(dir.path(), true, true);
+        let cache_dir = dir.path().join("cache");
+        std::fs::create_dir_all(&cache_dir).unwrap();
+        a.persist = Some(
+            PersistentCache::from_config(&vaultlet_shared::config::Persist {
+                persist_type: "kubernetes".into(),
+                path: cache_dir.to_str().unwrap().into(),
+                service_account_token_file: Some(dir.path().join("jwt").to_str().unwrap().into()),
+                ..Default::default()
+            })
+            .unwrap(),
+        );
+        let record = LeaseRecord {
+            kind: "read".into(),
+            path: "database/creds/app".into(),
+            params: vec![],
+            response: r#"{"lease_id":"database/creds/app/x","lease_duration":60,"renewable":true}"#
+                .into(),
+            fetched_at: 1,
+        };
+        let sent = record.clone();
+        let runtime: TemplateRuntime = Box::new(move |mut h: TemplateHandoff| {
+            Box::pin(async move {
+                assert!(
+                    h.restored_leases.is_none(),
+                    "nothing to restore in init mode"
+                );
+                let t = h.tokens.wait_for(Option::is_some).await.unwrap().clone();
+                let report = h
+                    .lease_report
+                    .take()
+                    .expect("init mode with a cache reports");
+                let token = t.unwrap().client_token().to_string();
+                let _ = report.send(CachedLeases {
+                    token,
+                    leases: vec![sent],
+                });
+                Ok(())
+            })
+        });
+        let (_tx, rx) = watch::channel(false);
+        let pc = a.persist.clone().unwrap();
+        a.run(rx, Some(runtime)).await.unwrap();
+        let got = pc.import().unwrap();
+        assert_eq!(got.token.as_deref(), Some("tok-1"));
+        assert_eq!(got.leases, vec![record]);
     }
 
     #[tokio::test]

@@ -15,15 +15,20 @@
 //!   until a signal), `Err` ⇒ the agent stops with exit 1 (`exit_on_retry_failure`).
 //!
 //! With no runtime given (or no templates), "templates rendered" is immediately true.
+//!
+//! With a persistent cache (agent.md §7.3) the handoff also carries the leases restored for the
+//! sidecar ([`TemplateHandoff::restored_leases`]) or, in init mode, where to report the leases
+//! rendered with ([`TemplateHandoff::lease_report`]; sent before the future resolves `Ok`).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 use super::error::RenderError;
 use super::runner::RunnerSettings;
+use crate::cache::LeaseRecord;
 use crate::connection::Connection;
 use crate::token::AuthToken;
 use crate::token::check::Refusals;
@@ -55,6 +60,19 @@ pub struct TemplateHandoff {
     /// Where Vault is, after `-address`/`VAULT_ADDR`/`vault` stanza precedence (agent.md §1.1),
     /// with the TLS files and namespace: build the template client from this.
     pub connection: Arc<Connection>,
+    /// Sidecar: the leased answers restored from the persistent cache with the token they belong
+    /// to (agent.md §7.3); the first runner with that token starts from them.
+    pub restored_leases: Option<CachedLeases>,
+    /// Init mode with a persistent cache: where the runtime reports, once every template has
+    /// rendered, the token it rendered with and the leased answers it holds (agent.md §7.3).
+    pub lease_report: Option<oneshot::Sender<CachedLeases>>,
+}
+
+/// Leased template answers and the token they were fetched with (agent.md §7.3). No `Debug`: it
+/// holds a token.
+pub struct CachedLeases {
+    pub token: String,
+    pub leases: Vec<LeaseRecord>,
 }
 
 /// The future a [`TemplateRuntime`] returns (`Err`: why the runtime stopped; the agent stops with it).

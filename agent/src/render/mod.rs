@@ -8,6 +8,7 @@
 //! - [`schedule`]: refresh and retry timing (pure).
 //! - [`pacing`]: the instant of each jittered refresh, so an agent's fetches share wake-ups.
 //! - [`fetch`]: one fetch of one dependency; `pkiCert`'s file cache.
+//! - [`leases`]: the leased answers handed from the init container to the sidecar (agent.md §7.3).
 //! - [`write`]: atomic destination writes.
 //! - [`command`]: commands after a change.
 //! - [`handlebars`]: the opt-in second dialect.
@@ -21,6 +22,7 @@ pub mod error;
 pub mod fetch;
 pub mod handlebars;
 pub mod handoff;
+pub mod leases;
 pub mod pacing;
 pub mod pass;
 pub mod quiescence;
@@ -34,7 +36,8 @@ use tokio::sync::watch;
 use vaultlet_shared::vault::Client;
 
 pub use error::RenderError;
-use handoff::{TemplateHandoff, TemplateRuntime};
+use handoff::{CachedLeases, TemplateHandoff, TemplateRuntime};
+use leases::Leases;
 
 /// The runtime the agent's run loop plugs in.
 pub fn runtime() -> TemplateRuntime {
@@ -61,39 +64,63 @@ async fn serve(mut h: TemplateHandoff) -> Result<(), RenderError> {
     };
     let mut token = token.client_token().to_string();
     let mut failures = 0u32;
+    let mut restored = h.restored_leases.take();
+    let mut report = h.lease_report.take();
     loop {
         let client = base.with_token(&token);
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut shutdown_fwd = h.shutdown.clone();
         let refusals = h.refusals.for_token(token.as_str());
-        let run = runner::run(
+        // agent.md §7.3: the restored leases belong to the token they were stored with; only the
+        // first runner with it starts from them.
+        let mut leases = Leases::default();
+        if let Some(r) = restored.take() {
+            if r.token == token {
+                leases.seeds = leases::from_records(&r.leases);
+                tracing::info!(target: "template", leases = leases.seeds.len(), "starting from the leases of the persistent cache");
+            } else {
+                tracing::info!(target: "template", "the persistent cache's leases belong to another token: fetching anew");
+            }
+        }
+        let run = runner::run_with(
             client,
             settings.clone(),
             h.exit_after_auth,
             stop_rx,
             refusals,
             h.rendered.clone(),
+            &mut leases,
         );
-        tokio::pin!(run);
-        let outcome = loop {
-            tokio::select! {
-                r = &mut run => break Some(r),
-                _ = shutdown_fwd.wait_for(|s| *s) => { let _ = stop_tx.send(true); return Ok(()); }
-                changed = h.tokens.changed(), if !h.exit_after_auth => {
-                    if changed.is_err() { break None; }
-                    let new = h.tokens.borrow_and_update().as_ref().map(|t| t.client_token().to_string());
-                    if let Some(new) = new.filter(|n| *n != token) {
-                        tracing::info!(target: "template", "new auth token: restarting the template runner");
-                        token = new;
-                        let _ = stop_tx.send(true);
-                        break None;
+        let outcome = {
+            tokio::pin!(run);
+            loop {
+                tokio::select! {
+                    r = &mut run => break Some(r),
+                    _ = shutdown_fwd.wait_for(|s| *s) => { let _ = stop_tx.send(true); return Ok(()); }
+                    changed = h.tokens.changed(), if !h.exit_after_auth => {
+                        if changed.is_err() { break None; }
+                        let new = h.tokens.borrow_and_update().as_ref().map(|t| t.client_token().to_string());
+                        if let Some(new) = new.filter(|n| *n != token) {
+                            tracing::info!(target: "template", "new auth token: restarting the template runner");
+                            token = new;
+                            let _ = stop_tx.send(true);
+                            break None;
+                        }
                     }
                 }
             }
         };
         match outcome {
             None => continue,
-            Some(Ok(())) => return Ok(()),
+            Some(Ok(())) => {
+                if let Some(tx) = report.take() {
+                    let _ = tx.send(CachedLeases {
+                        token: token.clone(),
+                        leases: leases::to_records(&leases.held),
+                    });
+                }
+                return Ok(());
+            }
             Some(Err(e)) if exit_on_failure || h.exit_after_auth => {
                 return Err(e);
             }

@@ -3,6 +3,8 @@
 //! complete templates (agent.md §5.8), runs commands after the pass (§5.9), and stops at the first fatal
 //! error (agent.md §5.6). Init mode returns once every template has been rendered once (§6). A fetch that
 //! Vault refuses in a way that may mean a dead token is reported to auto-auth (agent.md §3.6).
+//! A dependency restored from the persistent cache starts from the init container's answer once
+//! one renewal of its lease succeeds, and init mode reports the leases it holds (agent.md §7.3).
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -11,11 +13,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
-use vaultlet_shared::vault::Client;
+use vaultlet_shared::vault::{Client, Secret};
 
 use super::command;
 use super::error::RenderError;
 use super::fetch::{self, FetchError};
+use super::leases::{self, HeldLease, Leases};
 use super::pacing::Pacer;
 use super::pass::{Action, Passes};
 pub use super::pass::{Compiled, TemplateJob, parse_all};
@@ -55,6 +58,8 @@ enum Event {
 }
 
 type Store = Arc<Mutex<HashMap<Dependency, Fetched>>>;
+/// The leased answers the fetchers hold now (agent.md §7.3: what init mode hands over).
+type Held = Arc<Mutex<HashMap<Dependency, HeldLease>>>;
 
 /// The fetcher tasks of one runner, aborted when the runner ends — also when its future is
 /// dropped for a new token (agent.md §3.5, §3.6), so that no fetcher goes on with an old token.
@@ -73,15 +78,40 @@ impl Drop for Fetchers {
 /// `rendered` turns `true` once every template has been rendered once.
 pub async fn run(
     client: Client,
+    settings: RunnerSettings,
+    init: bool,
+    shutdown: watch::Receiver<bool>,
+    refusals: TokenRefusals,
+    rendered: watch::Sender<bool>,
+) -> Result<(), RenderError> {
+    run_with(
+        client,
+        settings,
+        init,
+        shutdown,
+        refusals,
+        rendered,
+        &mut Leases::default(),
+    )
+    .await
+}
+
+/// [`run`], starting the dependencies found in `leases.seeds` from their restored answers; in init
+/// mode `leases.held` gets the leased answers held when every template had rendered (agent.md §7.3).
+pub async fn run_with(
+    client: Client,
     mut settings: RunnerSettings,
     init: bool,
     mut shutdown: watch::Receiver<bool>,
     refusals: TokenRefusals,
     rendered: watch::Sender<bool>,
+    leases: &mut Leases,
 ) -> Result<(), RenderError> {
     let mut passes = Passes::new(std::mem::take(&mut settings.jobs))?
         .with_environment(settings.environment.clone());
     let store: Store = Arc::new(Mutex::new(HashMap::new()));
+    let held: Held = Arc::new(Mutex::new(HashMap::new()));
+    let seeds = &mut leases.seeds;
     let (tx, mut rx) = mpsc::channel::<Event>(EVENTS);
     let mut fetchers = Fetchers(HashMap::new());
     let sources = Arc::new(Notify::new());
@@ -93,7 +123,9 @@ pub async fn run(
             passes.plan(&values, &mut actions);
         }
         let mut spawn = |d: Dependency| {
-            spawn_fetcher(&client, d, &settings, store.clone(), tx.clone(), &refusals)
+            let seed = seeds.remove(&d);
+            let shared = (store.clone(), held.clone());
+            spawn_fetcher(&client, d, seed, &settings, shared, tx.clone(), &refusals)
         };
         if let Err(e) = carry_out(
             &mut passes,
@@ -116,6 +148,14 @@ pub async fn run(
         if passes.all_rendered() {
             rendered.send_if_modified(|r| !std::mem::replace(r, true));
             if init {
+                let values = store.lock().expect("store lock");
+                leases.held = held
+                    .lock()
+                    .expect("held lock")
+                    .iter()
+                    .filter(|(d, _)| values.contains_key(*d))
+                    .map(|(d, l)| (d.clone(), l.clone()))
+                    .collect();
                 break Ok(());
             }
         }
@@ -260,8 +300,9 @@ fn watch_sources<'a>(
 fn spawn_fetcher(
     client: &Client,
     dep: Dependency,
+    seed: Option<HeldLease>,
     settings: &RunnerSettings,
-    store: Store,
+    (store, held): (Store, Held),
     tx: mpsc::Sender<Event>,
     refusals: &TokenRefusals,
 ) -> JoinHandle<()> {
@@ -277,6 +318,18 @@ fn spawn_fetcher(
     tokio::spawn(async move {
         if let Dependency::File { path } = &dep {
             return watch_file(path, &dep, &store, &tx).await;
+        }
+        // agent.md §7.3: a restored lease that renews is this dependency's first answer; one that
+        // does not is fetched anew below.
+        if let Some(seed) = seed
+            && let Some((secret, remaining)) = adopt(&client, &dep, seed).await
+        {
+            let value = Fetched::Secret(Some(secret.clone()));
+            store.lock().expect("store lock").insert(dep.clone(), value);
+            if tx.send(Event::Updated(Some(dep.clone()))).await.is_err() {
+                return;
+            }
+            renew_lease(&client, &secret, remaining, &store, &held, &dep).await;
         }
         // The instant this fetch was scheduled for (see `pacing`).
         let mut base = pacer.slot(Instant::now());
@@ -310,6 +363,20 @@ fn spawn_fetcher(
                 .lock()
                 .expect("store lock")
                 .insert(dep.clone(), outcome.value.clone());
+            match &outcome.value {
+                Fetched::Secret(Some(s))
+                    if outcome.next == Next::Renew && leases::handed_over(s) =>
+                {
+                    let l = HeldLease {
+                        secret: s.clone(),
+                        granted_at: fetch::unix_now(),
+                    };
+                    held.lock().expect("held lock").insert(dep.clone(), l);
+                }
+                _ => {
+                    held.lock().expect("held lock").remove(&dep);
+                }
+            }
             if tx.send(Event::Updated(Some(dep.clone()))).await.is_err() {
                 return;
             }
@@ -324,7 +391,11 @@ fn spawn_fetcher(
                     at
                 }
                 Next::Renew => {
-                    renew_lease(&client, &outcome.value, &store, &dep).await;
+                    if let Fetched::Secret(Some(s)) = &outcome.value {
+                        let lease = Duration::from_secs(s.lease_duration.max(0) as u64);
+                        renew_lease(&client, s, lease, &store, &held, &dep).await;
+                    }
+                    held.lock().expect("held lock").remove(&dep);
                     pacer.slot(Instant::now())
                 }
             };
@@ -332,13 +403,54 @@ fn spawn_fetcher(
     })
 }
 
-/// agent.md §5.5: renew the lease until renewal fails, stops being renewable or reaches its max TTL.
-async fn renew_lease(client: &Client, value: &Fetched, store: &Store, dep: &Dependency) {
-    let Fetched::Secret(Some(s)) = value else {
+/// agent.md §7.3: a restored lease becomes the dependency's answer when one renewal succeeds now
+/// (agent.md §5.5's first renewal); the answer with the renewed duration and the lease left.
+/// `None` (expired, revoked, refused, not renewable any more): fetch anew.
+async fn adopt(
+    client: &Client,
+    dep: &Dependency,
+    seed: HeldLease,
+) -> Option<(Arc<Secret>, Duration)> {
+    let s = &seed.secret;
+    if seed.remaining(fetch::unix_now()).is_none() {
+        tracing::info!(target: "template", dependency = ?dep, "the restored lease has run out: fetching anew");
+        return None;
+    }
+    match client.renew_lease(&s.lease_id, 0).await {
+        Ok(r) if r.renewable && r.lease_duration > 0 => {
+            tracing::info!(target: "template", dependency = ?dep, lease_id = %s.lease_id, "renewed the lease restored from the persistent cache");
+            let mut updated = (**s).clone();
+            updated.lease_duration = r.lease_duration;
+            updated.renewable = r.renewable;
+            let remaining = Duration::from_secs(r.lease_duration as u64);
+            Some((Arc::new(updated), remaining))
+        }
+        Ok(_) => {
+            tracing::info!(target: "template", dependency = ?dep, "the restored lease cannot be renewed: fetching anew");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(target: "template", dependency = ?dep, lease_id = %s.lease_id, "cannot renew the restored lease, fetching anew: {e}");
+            None
+        }
+    }
+}
+
+/// agent.md §5.5: renew the lease of `s` (`remaining` left now) until renewal fails, stops being
+/// renewable or reaches its max TTL.
+async fn renew_lease(
+    client: &Client,
+    s: &Arc<Secret>,
+    remaining: Duration,
+    store: &Store,
+    held: &Held,
+    dep: &Dependency,
+) {
+    if !s.renewable {
         return;
-    };
+    }
     let lease = Duration::from_secs(s.lease_duration.max(0) as u64);
-    let mut remaining = lease;
+    let mut remaining = remaining;
     let u: f64 = rand::random();
     loop {
         tokio::time::sleep(schedule::renew_after(remaining, lease, u)).await;
@@ -347,10 +459,16 @@ async fn renew_lease(client: &Client, value: &Fetched, store: &Store, dep: &Depe
                 remaining = Duration::from_secs(r.lease_duration as u64);
                 let mut updated = (**s).clone();
                 updated.lease_duration = r.lease_duration;
+                let updated = Arc::new(updated);
                 store
                     .lock()
                     .expect("store lock")
-                    .insert(dep.clone(), Fetched::Secret(Some(Arc::new(updated))));
+                    .insert(dep.clone(), Fetched::Secret(Some(updated.clone())));
+                let l = HeldLease {
+                    secret: updated,
+                    granted_at: fetch::unix_now(),
+                };
+                held.lock().expect("held lock").insert(dep.clone(), l);
                 if schedule::within_grace(remaining, lease) {
                     return;
                 }

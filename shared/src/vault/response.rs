@@ -135,6 +135,25 @@ impl Secret {
         Ok(secret)
     }
 
+    /// The inverse of [`Secret::from_json`]: the answer as JSON text, `data` written from
+    /// [`Secret::data_literal`] when present so that numbers keep their literal text. Used to hand a
+    /// leased answer from the init container to the sidecar (agent.md §7.3).
+    pub fn to_json(&self) -> String {
+        let mut v = serde_json::to_value(self).expect("a Secret serialises");
+        let literal = self.data_literal.as_ref().map(|d| d.to_go_json());
+        if literal.is_some()
+            && let Some(m) = v.as_object_mut()
+        {
+            m.remove("data");
+        }
+        let rest = v.to_string();
+        match literal {
+            Some(data) if rest == "{}" => format!("{{\"data\":{data}}}"),
+            Some(data) => format!("{{\"data\":{data},{}", &rest[1..]),
+            None => rest,
+        }
+    }
+
     /// `data[key]` as a string, if present.
     pub fn data_str(&self, key: &str) -> Option<&str> {
         self.data.as_ref()?.get(key)?.as_str()
@@ -178,5 +197,22 @@ mod tests {
         );
         assert_eq!(d.get("c"), Some(&Json::Number("1.0".into())));
         assert!(Secret::from_json(b"{\"data\": [").is_err());
+    }
+
+    #[test]
+    fn to_json_round_trips_with_literal_numbers() {
+        let body = br#"{"lease_id":"database/creds/app/abc","lease_duration":3600,"renewable":true,"data":{"n":1e3,"username":"v-app"}}"#;
+        let s = Secret::from_json(body).unwrap();
+        let back = Secret::from_json(s.to_json().as_bytes()).unwrap();
+        assert_eq!(back, s);
+        assert_eq!(
+            back.data_literal.unwrap().get("n"),
+            Some(&crate::json::Json::Number("1e3".into()))
+        );
+        let empty = Secret::default();
+        assert_eq!(
+            Secret::from_json(empty.to_json().as_bytes()).unwrap(),
+            empty
+        );
     }
 }

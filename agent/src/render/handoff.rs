@@ -15,7 +15,13 @@
 //!   until a signal), `Err` ⇒ the agent stops with exit 1 (`exit_on_retry_failure`).
 //!
 //! With no runtime given (or no templates), "templates rendered" is immediately true.
+//!
+//! Env templates (process-supervisor mode, agent.md §1.11) are rendered in memory: the runtime
+//! sends their values on [`TemplateHandoff::env`] once every template has rendered, and again
+//! whenever one of them changes (also when a new token starts a new runner, with the same values
+//! then: the receiver compares).
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -27,6 +33,9 @@ use super::runner::RunnerSettings;
 use crate::connection::Connection;
 use crate::token::AuthToken;
 use crate::token::check::Refusals;
+
+/// The env templates' values by variable name, complete (agent.md §1.11).
+pub type RenderedEnv = Arc<BTreeMap<String, String>>;
 
 /// The template runtime's settings, resolved before start-up.
 #[derive(Clone, Debug)]
@@ -55,6 +64,8 @@ pub struct TemplateHandoff {
     /// Where Vault is, after `-address`/`VAULT_ADDR`/`vault` stanza precedence (agent.md §1.1),
     /// with the TLS files and namespace: build the template client from this.
     pub connection: Arc<Connection>,
+    /// Where the env templates' values go (agent.md §1.11); `None` without env templates.
+    pub env: Option<watch::Sender<Option<RenderedEnv>>>,
 }
 
 /// The future a [`TemplateRuntime`] returns (`Err`: why the runtime stopped; the agent stops with it).

@@ -73,6 +73,7 @@ async fn serve(mut h: TemplateHandoff) -> Result<(), RenderError> {
             stop_rx,
             refusals,
             h.rendered.clone(),
+            h.env.as_ref(),
         );
         tokio::pin!(run);
         let outcome = loop {

@@ -3,8 +3,10 @@
 //! complete templates (agent.md §5.8), runs commands after the pass (§5.9), and stops at the first fatal
 //! error (agent.md §5.6). Init mode returns once every template has been rendered once (§6). A fetch that
 //! Vault refuses in a way that may mean a dead token is reported to auto-auth (agent.md §3.6).
+//! Env templates (agent.md §1.11) are kept in memory, never written: once every template has
+//! rendered, each change of their values is published as one set.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -16,6 +18,7 @@ use vaultlet_shared::vault::Client;
 use super::command;
 use super::error::RenderError;
 use super::fetch::{self, FetchError};
+use super::handoff::RenderedEnv;
 use super::pacing::Pacer;
 use super::pass::{Action, Passes};
 pub use super::pass::{Compiled, TemplateJob, parse_all};
@@ -56,6 +59,13 @@ enum Event {
 
 type Store = Arc<Mutex<HashMap<Dependency, Fetched>>>;
 
+/// The env templates' latest values (agent.md §1.11) and whether they changed since published.
+#[derive(Default)]
+struct EnvValues {
+    values: BTreeMap<String, String>,
+    changed: bool,
+}
+
 /// The fetcher tasks of one runner, aborted when the runner ends — also when its future is
 /// dropped for a new token (agent.md §3.5, §3.6), so that no fetcher goes on with an old token.
 struct Fetchers(HashMap<Dependency, JoinHandle<()>>);
@@ -70,7 +80,8 @@ impl Drop for Fetchers {
 
 /// Runs until shutdown (sidecar) or until every template rendered once (`init`). `Err` is the
 /// fatal error that stopped it. `refusals` is told of fetches refused with the client's token;
-/// `rendered` turns `true` once every template has been rendered once.
+/// `rendered` turns `true` once every template has been rendered once. The env templates' values
+/// go to `env_out` (all of them, whenever one changed, once every template has rendered).
 pub async fn run(
     client: Client,
     mut settings: RunnerSettings,
@@ -78,6 +89,7 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
     refusals: TokenRefusals,
     rendered: watch::Sender<bool>,
+    env_out: Option<&watch::Sender<Option<RenderedEnv>>>,
 ) -> Result<(), RenderError> {
     let mut passes = Passes::new(std::mem::take(&mut settings.jobs))?
         .with_environment(settings.environment.clone());
@@ -87,6 +99,7 @@ pub async fn run(
     let sources = Arc::new(Notify::new());
     let _watcher = watch_sources(passes.jobs(), sources.clone());
     let mut actions: Vec<Action> = Vec::new();
+    let mut env = EnvValues::default();
     let result = loop {
         {
             let values = store.lock().expect("store lock");
@@ -101,8 +114,16 @@ pub async fn run(
             &mut fetchers.0,
             &mut spawn,
             &store,
+            &mut env,
         ) {
             break Err(e);
+        }
+        if env.changed
+            && passes.all_rendered()
+            && let Some(tx) = env_out
+        {
+            env.changed = false;
+            tx.send_replace(Some(Arc::new(env.values.clone())));
         }
         let mut errors = Vec::new();
         for c in passes.commands() {
@@ -168,6 +189,7 @@ fn carry_out(
     fetchers: &mut HashMap<Dependency, JoinHandle<()>>,
     spawn: &mut dyn FnMut(Dependency) -> JoinHandle<()>,
     store: &Store,
+    env: &mut EnvValues,
 ) -> Result<(), RenderError> {
     for action in actions.drain(..) {
         match action {
@@ -181,13 +203,13 @@ fn carry_out(
                 }
                 store.lock().expect("store lock").remove(&d);
             }
-            Action::Write { slot, text } => write_out(passes, slot, &text)?,
+            Action::Write { slot, text } => write_out(passes, slot, &text, env)?,
             Action::Offer { slot, text } => {
                 let s = passes.slot_mut(slot);
                 let current = write::is_current(&s.job.write, text.as_bytes(), &mut s.seen);
                 let now = tokio::time::Instant::now();
                 if passes.offer(slot, current, text.as_bytes(), now) {
-                    write_out(passes, slot, &text)?;
+                    write_out(passes, slot, &text, env)?;
                 }
             }
             Action::Fail(e) => return Err(e),
@@ -196,9 +218,25 @@ fn carry_out(
     Ok(())
 }
 
-/// Writes one template's output and reports the outcome to `passes`.
-fn write_out(passes: &mut Passes, slot: usize, text: &str) -> Result<(), RenderError> {
+/// Writes one template's output (an env template's into `env`) and reports the outcome to
+/// `passes`.
+fn write_out(
+    passes: &mut Passes,
+    slot: usize,
+    text: &str,
+    env: &mut EnvValues,
+) -> Result<(), RenderError> {
     let s = passes.slot_mut(slot);
+    if let Some(name) = &s.job.env {
+        let changed = env.values.get(name).is_none_or(|v| v != text);
+        if changed {
+            tracing::info!(target: "template", template = %s.job.label(), "rendered");
+            env.values.insert(name.clone(), text.to_string());
+            env.changed = true;
+        }
+        passes.written(slot, changed);
+        return Ok(());
+    }
     let changed = write::write_if_changed(&s.job.write, text.as_bytes(), &mut s.seen)?;
     if changed {
         tracing::info!(target: "template", template = %s.job.label(), "rendered");
@@ -408,6 +446,7 @@ mod tests {
                 command: None,
                 handlebars: false,
                 wait: None,
+                env: None,
             }],
             refresh: Refresh::default(),
             retries: 0,
@@ -448,6 +487,7 @@ mod tests {
             shutdown,
             refusals(),
             watch::channel(false).0,
+            None,
         )
         .await
         .unwrap();
@@ -464,7 +504,15 @@ mod tests {
         s.jobs[0].wait = Some((Duration::from_secs(5), Duration::from_secs(30)));
         let (stop, shutdown) = watch::channel(false);
         let (rendered_tx, rendered) = watch::channel(false);
-        let runner = tokio::spawn(run(client(), s, false, shutdown, refusals(), rendered_tx));
+        let runner = tokio::spawn(run(
+            client(),
+            s,
+            false,
+            shutdown,
+            refusals(),
+            rendered_tx,
+            None,
+        ));
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "v1", "not held");
         assert!(*rendered.borrow(), "every template rendered once");
@@ -496,6 +544,7 @@ mod tests {
             shutdown,
             refusals(),
             watch::channel(false).0,
+            None,
         ));
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "v1");
@@ -524,6 +573,7 @@ mod tests {
             shutdown,
             refusals(),
             watch::channel(false).0,
+            None,
         )
         .await
         .unwrap_err();

@@ -430,11 +430,11 @@ impl Decoder {
                     let body = match body {
                         Value::Object(m) => m,
                         Value::Array(_) => merged_object(&path, body)?,
-                        other => {
-                            return Err(ConfigError::invalid_value(
-                                &path,
-                                &other,
-                                "a block labelled with the environment variable name",
+                        // An unlabelled `env_template { … }`: its keys look like labels here.
+                        _ => {
+                            return Err(ConfigError::invalid(
+                                "env_template",
+                                "expected one and only one environment variable name, got 0",
                             ));
                         }
                     };

@@ -450,9 +450,9 @@ fn exec_and_env_template_details() {
         got.contains("expected one and only one environment variable name, got 0"),
         "{got}"
     );
-    let got = json_err(&format!(
-        r#"{{"auto_auth":{{"method":{{"type":"kubernetes"}}}},"exec":{{"command":["a"]}},"env_template":{{"A":{{"contents":"x","destination":"/d","create_dest_dirs":true}}}}}}"#
-    ));
+    let got = json_err(
+        r#"{"auto_auth":{"method":{"type":"kubernetes"}},"exec":{"command":["a"]},"env_template":{"A":{"contents":"x","destination":"/d","create_dest_dirs":true}}}"#,
+    );
     assert!(
         got.contains("env_template[A]: 'create_dest_dirs' is not allowed"),
         "{got}"

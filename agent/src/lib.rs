@@ -11,7 +11,8 @@
 //! 2. [`template`] (the template engine);
 //! 3. [`token`] (token lifetime);
 //! 4. [`auth`] (the login loop), [`sink`], [`cache`];
-//! 5. [`render`] (the template runtime; its input types live in `render::handoff`);
+//! 5. [`render`] (the template runtime; its input types live in `render::handoff`), [`supervise`]
+//!    (process-supervisor mode: the child process and its rendered environment);
 //! 6. [`proxy`] (the listeners);
 //! 7. [`settings`] (flags + environment + config resolved into the types of the layers below);
 //! 8. top: [`process`] (the run loop, PID file, signals); `main.rs` above all.
@@ -31,6 +32,7 @@ pub mod render;
 pub mod settings;
 pub mod shutdown;
 pub mod sink;
+pub mod supervise;
 // The engine is its own crate (`template/`); this re-export keeps the `crate::template::…` paths
 // of the agent (and `vaultlet_agent::template::…` for its users) compiling unchanged.
 pub use vaultlet_template as template;

@@ -2,7 +2,8 @@
 //! `token revoke`.
 //! Parse the flags, resolve the settings (or exit), set up logging, run. Everything else lives in
 //! the library; this file maps outcomes to exit codes:
-//! 0 success / signal, 1 runtime failure, 2 usage error, 64 bad config (before doing anything).
+//! 0 success / signal, 1 runtime failure, 2 usage error, 64 bad config (before doing anything);
+//! in process-supervisor mode, the child's own exit code when it exits (agent.md §1.11).
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 use vaultlet_agent::auth::vault_api::VaultApi;
 use vaultlet_agent::cli::{AgentArgs, Cli, Command, RevokeArgs, TokenCommand};
 use vaultlet_agent::logging;
-use vaultlet_agent::process::run::Agent;
+use vaultlet_agent::process::run::{Agent, RunError};
 use vaultlet_agent::process::signals::watch_signals;
 use vaultlet_agent::render::handoff::TemplateRuntime;
 use vaultlet_agent::settings::{
@@ -115,7 +116,13 @@ fn agent(args: AgentArgs) -> ExitCode {
         agent.run(shutdown_rx, template_runtime()).await
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) | Err(RunError::ChildExited(0)) => ExitCode::SUCCESS,
+        Err(e @ RunError::ChildExited(code)) => {
+            // −1 (a signal ended the child) is 255, as upstream's `os.Exit(-1)`.
+            tracing::error!(target: "agent", error = %e, code, "runtime error encountered");
+            eprintln!("Error encountered during run, refer to logs for more details.");
+            ExitCode::from(code as u8)
+        }
         Err(e) => {
             tracing::error!(target: "agent", error = %e, "agent stopped");
             eprintln!("Error: {e}");

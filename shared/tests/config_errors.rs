@@ -413,3 +413,48 @@ fn nan_threshold_cannot_be_emitted() {
     );
     assert!(c.validate().is_err());
 }
+
+/// agent.md §1.11: `exec.restart_stop_signal` names a signal of upstream's list (any case; empty
+/// means SIGNULL), an unlabelled `env_template` is refused as upstream words it, and of two keys
+/// an env template may not use, the one upstream checks first is named.
+#[test]
+fn exec_and_env_template_details() {
+    let base =
+        r#""auto_auth":{"method":{"type":"kubernetes"}},"env_template":{"A":{"contents":"x"}}"#;
+    let got = json_err(&format!(
+        r#"{{{base},"exec":{{"command":["a"],"restart_stop_signal":"notasignal"}}}}"#
+    ));
+    assert!(
+        got.contains(r#"invalid signal "notasignal" - valid signals are ["SIGABRT" "SIGALRM" "#)
+            && got.contains(r#" "SIGXFSZ"]"#),
+        "{got}"
+    );
+    for (given, want) in [
+        (None, "SIGTERM"),
+        (Some("sigusr1"), "SIGUSR1"),
+        (Some(""), "SIGNULL"),
+    ] {
+        let mut exec = serde_json::json!({"command": ["a"]});
+        if let Some(g) = given {
+            exec["restart_stop_signal"] = g.into();
+        }
+        let c = AgentConfig::from_json_str(&format!(r#"{{{base},"exec":{exec}}}"#))
+            .unwrap()
+            .config;
+        assert_eq!(c.exec.unwrap().stop_signal(), Some(want), "{given:?}");
+    }
+    let got = hcl_err(
+        "auto_auth {\n  method \"kubernetes\" {\n  }\n}\nexec {\n  command = [\"a\"]\n}\nenv_template {\n  contents = \"x\"\n}\n",
+    );
+    assert!(
+        got.contains("expected one and only one environment variable name, got 0"),
+        "{got}"
+    );
+    let got = json_err(
+        r#"{"auto_auth":{"method":{"type":"kubernetes"}},"exec":{"command":["a"]},"env_template":{"A":{"contents":"x","destination":"/d","create_dest_dirs":true}}}"#,
+    );
+    assert!(
+        got.contains("env_template[A]: 'create_dest_dirs' is not allowed"),
+        "{got}"
+    );
+}

@@ -1,8 +1,9 @@
 //! The agent's run loop: given auto-auth, the sinks, the listeners (API proxy, quit, metrics) and
 //! the persistent cache from the settings step, imports a cached token (sidecar) or arranges to
 //! store it (init); binds the listeners, writes the PID file, runs the login loop, the sink
-//! server, the listeners and the template runtime together, and decides when to stop (agent.md §6
-//! init mode, agent.md §7.1 quit, §8.2 signals).
+//! server, the listeners, the template runtime and, in process-supervisor mode, the child
+//! together, and decides when to stop (agent.md §6 init mode, agent.md §7.1 quit, §8.2 signals,
+//! agent.md §1.11 the child's exit). The child is stopped before `run` returns.
 //!
 //! The agent arrives assembled from resolved settings ([`crate::settings`]): every check is done
 //! before this module runs. The template runtime plugs in as a
@@ -30,6 +31,7 @@ use crate::render::handoff::{
 use crate::settings::AgentSettings;
 use crate::shutdown::shutdown_requested;
 use crate::sink::{self, Sink};
+use crate::supervise::{self, Outcome, SuperviseError, SuperviseSettings};
 use crate::token::check::Refusals;
 use crate::token::{AuthToken, TokenApi};
 
@@ -55,6 +57,13 @@ pub enum RunError {
     /// The persistent cache failed and `persist.exit_on_err` is set.
     #[error("{0} (exiting with error as exit_on_err is set to true)")]
     Cache(#[from] CacheError),
+    /// Process-supervisor mode: the child exited on its own; the agent exits with its code
+    /// (agent.md §1.11: −1, a signal, is 255; 0 is a success).
+    #[error("process exited with {0}")]
+    ChildExited(i32),
+    /// Process-supervisor mode: the child could not be (re)started.
+    #[error("{0}")]
+    Supervise(#[from] SuperviseError),
 }
 
 /// The agent assembled from its config, ready to run.
@@ -77,6 +86,8 @@ pub struct Agent<A> {
     pub proxy_retries: u32,
     /// The template runtime's settings (no jobs: nothing to render).
     pub templates: Arc<RenderSettings>,
+    /// Process-supervisor mode (agent.md §1.11).
+    pub supervise: Option<SuperviseSettings>,
 }
 
 impl<A: TokenApi> Agent<A> {
@@ -96,6 +107,7 @@ impl<A: TokenApi> Agent<A> {
             persist: settings.persist,
             proxy_retries: settings.proxy_retries,
             templates: Arc::new(settings.templates),
+            supervise: settings.supervise,
         }
     }
 
@@ -160,6 +172,18 @@ impl<A: TokenApi> Agent<A> {
             token_rx.clone(),
             rendered_rx,
         );
+        // Process-supervisor mode: the runtime's env values drive the child, which is stopped
+        // (`stop_child`) before `run` returns, whatever ended it.
+        let (env_tx, env_rx) = watch::channel(None);
+        let (stop_child, child_stop_rx) = watch::channel(false);
+        let supervise_settings = self.supervise.clone();
+        let mut supervising = supervise_settings.is_some();
+        let supervisor = async {
+            match &supervise_settings {
+                Some(s) => supervise::run(s, env_rx, child_stop_rx).await,
+                None => std::future::pending().await,
+            }
+        };
         let handoff = TemplateHandoff {
             settings: self.templates.clone(),
             tokens: token_rx.clone(),
@@ -173,6 +197,7 @@ impl<A: TokenApi> Agent<A> {
                 leases: restored_leases,
             }),
             lease_report,
+            env: supervising.then_some(env_tx),
         };
         let template_future: TemplateFuture = match templates {
             Some(runtime) if !self.templates.runner.jobs.is_empty() => runtime(handoff),
@@ -197,8 +222,15 @@ impl<A: TokenApi> Agent<A> {
             template_future,
             listeners_future,
             persist_future,
-            ready_future
+            ready_future,
+            supervisor
         );
+        // The child's own exit ends the agent (agent.md §1.11).
+        let child_outcome = |r: Result<Outcome, SuperviseError>| match r {
+            Ok(Outcome::Exited(code)) => Err(RunError::ChildExited(code)),
+            Ok(Outcome::Stopped) => Ok(()),
+            Err(e) => Err(RunError::Supervise(e)),
+        };
 
         let result = if self.exit_after_auth {
             // Both at once (the runtime renders while the sinks are written); a template error
@@ -225,6 +257,7 @@ impl<A: TokenApi> Agent<A> {
                 () = &mut listeners_future => Ok(()),
                 r = &mut persist_future => r.map_err(RunError::from),
                 () = quit.notified() => Ok(()),
+                r = &mut supervisor, if supervising => { supervising = false; child_outcome(r) }
             }
         } else {
             let mut shutdown_wait = shutdown.clone();
@@ -243,8 +276,15 @@ impl<A: TokenApi> Agent<A> {
                 () = &mut listeners_future => Ok(()),
                 r = &mut persist_future => r.map_err(RunError::from),
                 () = quit.notified() => Ok(()),
+                r = &mut supervisor, if supervising => { supervising = false; child_outcome(r) }
             }
         };
+        if supervising {
+            let _ = stop_child.send(true);
+            if let Err(e) = (&mut supervisor).await {
+                tracing::error!(target: "exec", error = %e, "error stopping the process");
+            }
+        }
         metrics.shut_down();
         tracing::debug!(target: "agent", auth_success = metrics.successes(), auth_failure = metrics.failures(), renewals = metrics.renewals(), "final counters");
         result

@@ -19,7 +19,12 @@
 //! With a persistent cache (agent.md §7.3) the handoff also carries the leases restored for the
 //! sidecar ([`TemplateHandoff::restored_leases`]) or, in init mode, where to report the leases
 //! rendered with ([`TemplateHandoff::lease_report`]; sent before the future resolves `Ok`).
+//! Env templates (process-supervisor mode, agent.md §1.11) are rendered in memory: the runtime
+//! sends their values on [`TemplateHandoff::env`] once every template has rendered, and again
+//! whenever one of them changes (also when a new token starts a new runner, with the same values
+//! then: the receiver compares).
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -32,6 +37,9 @@ use crate::cache::LeaseRecord;
 use crate::connection::Connection;
 use crate::token::AuthToken;
 use crate::token::check::Refusals;
+
+/// The env templates' values by variable name, complete (agent.md §1.11).
+pub type RenderedEnv = Arc<BTreeMap<String, String>>;
 
 /// The template runtime's settings, resolved before start-up.
 #[derive(Clone, Debug)]
@@ -60,6 +68,8 @@ pub struct TemplateHandoff {
     /// Where Vault is, after `-address`/`VAULT_ADDR`/`vault` stanza precedence (agent.md §1.1),
     /// with the TLS files and namespace: build the template client from this.
     pub connection: Arc<Connection>,
+    /// Where the env templates' values go (agent.md §1.11); `None` without env templates.
+    pub env: Option<watch::Sender<Option<RenderedEnv>>>,
     /// Sidecar: the leased answers restored from the persistent cache with the token they belong
     /// to (agent.md §7.3); the first runner with that token starts from them.
     pub restored_leases: Option<CachedLeases>,

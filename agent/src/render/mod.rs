@@ -90,6 +90,7 @@ async fn serve(mut h: TemplateHandoff) -> Result<(), RenderError> {
             refusals,
             h.rendered.clone(),
             &mut leases,
+            h.env.as_ref(),
         );
         let outcome = {
             tokio::pin!(run);

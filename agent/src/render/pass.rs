@@ -38,16 +38,23 @@ pub struct TemplateJob {
     pub handlebars: bool,
     /// `wait { min max }` (agent.md §5.7), `None` when unset or zero.
     pub wait: Option<(Duration, Duration)>,
+    /// `env_template "NAME"` (agent.md §1.11): the output is this environment variable's value,
+    /// kept in memory by the runner; `write` is not used.
+    pub env: Option<String>,
 }
 
 impl TemplateJob {
-    /// How logs and errors name the template: its source or `(dynamic)`, and its destination.
+    /// How logs and errors name the template: its source or `(dynamic)`, and its destination
+    /// (the variable's name for an env template).
     pub fn label(&self) -> String {
         let src = self
             .source
             .as_ref()
             .map_or("(dynamic)".to_string(), |p| p.display().to_string());
-        format!("{src} => {}", self.write.path.display())
+        match &self.env {
+            Some(name) => format!("{src} => {name}"),
+            None => format!("{src} => {}", self.write.path.display()),
+        }
     }
 }
 

@@ -23,6 +23,7 @@ fn job(dest: &str, text: &str) -> TemplateJob {
         command: None,
         handlebars: false,
         wait: None,
+        env: None,
     }
 }
 

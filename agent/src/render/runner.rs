@@ -5,8 +5,10 @@
 //! Vault refuses in a way that may mean a dead token is reported to auto-auth (agent.md §3.6).
 //! A dependency restored from the persistent cache starts from the init container's answer once
 //! one renewal of its lease succeeds, and init mode reports the leases it holds (agent.md §7.3).
+//! Env templates (agent.md §1.11) are kept in memory, never written: once every template has
+//! rendered, each change of their values is published as one set.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -18,6 +20,7 @@ use vaultlet_shared::vault::{Client, Secret};
 use super::command;
 use super::error::RenderError;
 use super::fetch::{self, FetchError};
+use super::handoff::RenderedEnv;
 use super::leases::{self, HeldLease, Leases};
 use super::pacing::Pacer;
 use super::pass::{Action, Passes};
@@ -61,6 +64,13 @@ type Store = Arc<Mutex<HashMap<Dependency, Fetched>>>;
 /// The leased answers the fetchers hold now (agent.md §7.3: what init mode hands over).
 type Held = Arc<Mutex<HashMap<Dependency, HeldLease>>>;
 
+/// The env templates' latest values (agent.md §1.11) and whether they changed since published.
+#[derive(Default)]
+struct EnvValues {
+    values: BTreeMap<String, String>,
+    changed: bool,
+}
+
 /// The fetcher tasks of one runner, aborted when the runner ends — also when its future is
 /// dropped for a new token (agent.md §3.5, §3.6), so that no fetcher goes on with an old token.
 struct Fetchers(HashMap<Dependency, JoinHandle<()>>);
@@ -75,7 +85,8 @@ impl Drop for Fetchers {
 
 /// Runs until shutdown (sidecar) or until every template rendered once (`init`). `Err` is the
 /// fatal error that stopped it. `refusals` is told of fetches refused with the client's token;
-/// `rendered` turns `true` once every template has been rendered once.
+/// `rendered` turns `true` once every template has been rendered once. The env templates' values
+/// go to `env_out` (all of them, whenever one changed, once every template has rendered).
 pub async fn run(
     client: Client,
     settings: RunnerSettings,
@@ -83,6 +94,7 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
     refusals: TokenRefusals,
     rendered: watch::Sender<bool>,
+    env_out: Option<&watch::Sender<Option<RenderedEnv>>>,
 ) -> Result<(), RenderError> {
     run_with(
         client,
@@ -92,12 +104,17 @@ pub async fn run(
         refusals,
         rendered,
         &mut Leases::default(),
+        env_out,
     )
     .await
 }
 
 /// [`run`], starting the dependencies found in `leases.seeds` from their restored answers; in init
 /// mode `leases.held` gets the leased answers held when every template had rendered (agent.md §7.3).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the runner's inputs and its three outlets (refusals, rendered, env); bundling them is a follow-up"
+)]
 pub async fn run_with(
     client: Client,
     mut settings: RunnerSettings,
@@ -106,6 +123,7 @@ pub async fn run_with(
     refusals: TokenRefusals,
     rendered: watch::Sender<bool>,
     leases: &mut Leases,
+    env_out: Option<&watch::Sender<Option<RenderedEnv>>>,
 ) -> Result<(), RenderError> {
     let mut passes = Passes::new(std::mem::take(&mut settings.jobs))?
         .with_environment(settings.environment.clone());
@@ -117,6 +135,7 @@ pub async fn run_with(
     let sources = Arc::new(Notify::new());
     let _watcher = watch_sources(passes.jobs(), sources.clone());
     let mut actions: Vec<Action> = Vec::new();
+    let mut env = EnvValues::default();
     let result = loop {
         {
             let values = store.lock().expect("store lock");
@@ -133,8 +152,16 @@ pub async fn run_with(
             &mut fetchers.0,
             &mut spawn,
             &store,
+            &mut env,
         ) {
             break Err(e);
+        }
+        if env.changed
+            && passes.all_rendered()
+            && let Some(tx) = env_out
+        {
+            env.changed = false;
+            tx.send_replace(Some(Arc::new(env.values.clone())));
         }
         let mut errors = Vec::new();
         for c in passes.commands() {
@@ -208,6 +235,7 @@ fn carry_out(
     fetchers: &mut HashMap<Dependency, JoinHandle<()>>,
     spawn: &mut dyn FnMut(Dependency) -> JoinHandle<()>,
     store: &Store,
+    env: &mut EnvValues,
 ) -> Result<(), RenderError> {
     for action in actions.drain(..) {
         match action {
@@ -221,13 +249,13 @@ fn carry_out(
                 }
                 store.lock().expect("store lock").remove(&d);
             }
-            Action::Write { slot, text } => write_out(passes, slot, &text)?,
+            Action::Write { slot, text } => write_out(passes, slot, &text, env)?,
             Action::Offer { slot, text } => {
                 let s = passes.slot_mut(slot);
                 let current = write::is_current(&s.job.write, text.as_bytes(), &mut s.seen);
                 let now = tokio::time::Instant::now();
                 if passes.offer(slot, current, text.as_bytes(), now) {
-                    write_out(passes, slot, &text)?;
+                    write_out(passes, slot, &text, env)?;
                 }
             }
             Action::Fail(e) => return Err(e),
@@ -236,9 +264,25 @@ fn carry_out(
     Ok(())
 }
 
-/// Writes one template's output and reports the outcome to `passes`.
-fn write_out(passes: &mut Passes, slot: usize, text: &str) -> Result<(), RenderError> {
+/// Writes one template's output (an env template's into `env`) and reports the outcome to
+/// `passes`.
+fn write_out(
+    passes: &mut Passes,
+    slot: usize,
+    text: &str,
+    env: &mut EnvValues,
+) -> Result<(), RenderError> {
     let s = passes.slot_mut(slot);
+    if let Some(name) = &s.job.env {
+        let changed = env.values.get(name).is_none_or(|v| v != text);
+        if changed {
+            tracing::info!(target: "template", template = %s.job.label(), "rendered");
+            env.values.insert(name.clone(), text.to_string());
+            env.changed = true;
+        }
+        passes.written(slot, changed);
+        return Ok(());
+    }
     let changed = write::write_if_changed(&s.job.write, text.as_bytes(), &mut s.seen)?;
     if changed {
         tracing::info!(target: "template", template = %s.job.label(), "rendered");
@@ -526,6 +570,7 @@ mod tests {
                 command: None,
                 handlebars: false,
                 wait: None,
+                env: None,
             }],
             refresh: Refresh::default(),
             retries: 0,
@@ -566,6 +611,7 @@ mod tests {
             shutdown,
             refusals(),
             watch::channel(false).0,
+            None,
         )
         .await
         .unwrap();
@@ -582,7 +628,15 @@ mod tests {
         s.jobs[0].wait = Some((Duration::from_secs(5), Duration::from_secs(30)));
         let (stop, shutdown) = watch::channel(false);
         let (rendered_tx, rendered) = watch::channel(false);
-        let runner = tokio::spawn(run(client(), s, false, shutdown, refusals(), rendered_tx));
+        let runner = tokio::spawn(run(
+            client(),
+            s,
+            false,
+            shutdown,
+            refusals(),
+            rendered_tx,
+            None,
+        ));
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "v1", "not held");
         assert!(*rendered.borrow(), "every template rendered once");
@@ -614,6 +668,7 @@ mod tests {
             shutdown,
             refusals(),
             watch::channel(false).0,
+            None,
         ));
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "v1");
@@ -642,6 +697,7 @@ mod tests {
             shutdown,
             refusals(),
             watch::channel(false).0,
+            None,
         )
         .await
         .unwrap_err();

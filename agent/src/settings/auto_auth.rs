@@ -1,13 +1,13 @@
 //! The run loop's settings from the config (agent.md §1.6 auto-auth and sinks, §1.9 listeners and
 //! cache, agent.md §6 init mode): the auth method and its login loop, the file sinks, the listeners, the
-//! persistent cache, the PID file and the template runtime; plus the refusals of what vaultlet does
-//! not run (process-supervisor mode, wrapped logins, encrypted sinks).
+//! persistent cache, the PID file, the template runtime and process-supervisor mode; plus the
+//! refusals of what vaultlet does not run (wrapped logins, encrypted sinks).
 
 use std::path::PathBuf;
 
 use vaultlet_shared::config::AgentConfig;
 
-use super::{AgentSettings, SettingsError, listeners, templates};
+use super::{AgentSettings, SettingsError, listeners, supervise, templates};
 use crate::auth::LoopSettings;
 use crate::auth::method::Method;
 use crate::cache::PersistentCache;
@@ -19,15 +19,10 @@ use crate::sink::{FileSink, Sink};
 pub enum RunCheckError {
     #[error("no auto_auth block found in config: vaultlet needs auto_auth")]
     NoAutoAuth,
-    /// Process-supervisor mode (agent.md §1.11) is refused rather than silently not run.
-    #[error(
-        "exec: running a child process (process-supervisor mode) is not supported by vaultlet; render files with template stanzas instead"
-    )]
+    /// An `exec` stanza the config loader lets through but the agent cannot run (agent.md §1.11;
+    /// not expected: the loader checks both values).
+    #[error("exec: invalid restart_on_secret_changes or restart_stop_signal")]
     Exec,
-    #[error(
-        "env_template: environment templates (process-supervisor mode) are not supported by vaultlet; render files with template stanzas instead"
-    )]
-    EnvTemplate,
     #[error("auto_auth.method.wrap_ttl: response-wrapped logins are not supported by vaultlet yet")]
     WrapTtl,
     #[error("Unknown sink type {0:?}")]
@@ -47,12 +42,6 @@ impl AgentSettings {
         let Some(auto_auth) = &config.auto_auth else {
             return Err(RunCheckError::NoAutoAuth.into());
         };
-        if config.exec.is_some() {
-            return Err(RunCheckError::Exec.into());
-        }
-        if !config.env_templates.is_empty() {
-            return Err(RunCheckError::EnvTemplate.into());
-        }
         let m = &auto_auth.method;
         if m.wrap_ttl.is_some_and(|d| !d.0.is_zero()) {
             return Err(RunCheckError::WrapTtl.into());
@@ -105,6 +94,7 @@ impl AgentSettings {
             persist,
             proxy_retries: retries,
             templates: templates::resolve(config, &connection.client_config(), retries)?,
+            supervise: supervise::resolve(config)?,
         })
     }
 }
@@ -142,15 +132,18 @@ mod tests {
     }
 
     #[test]
-    fn process_supervisor_mode_is_refused_by_name() {
+    fn process_supervisor_mode_resolves_its_child_and_env_templates() {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = jwt_base(dir.path());
-        cfg["exec"] = json!({"command": ["/bin/app"]});
-        cfg["env_template"] = json!({"FOO": {"contents": "x"}});
-        let e = AgentSettings::from_config(&config(cfg), &Connection::default(), Some(true))
-            .expect_err("refused")
-            .to_string();
-        assert!(e.starts_with("exec:") && e.contains("not supported"), "{e}");
+        cfg["exec"] = json!({"command": ["/bin/app", "-x"], "restart_stop_signal": "sigusr1"});
+        cfg["env_template"] = json!({"FOO": {"contents": "{{ env \"HOME\" }}"}});
+        let a = AgentSettings::from_config(&config(cfg), &Connection::default(), None).unwrap();
+        let s = a.supervise.expect("supervised");
+        assert_eq!(s.command, ["/bin/app", "-x"]);
+        assert_eq!(s.stop_signal, Some(rustix::process::Signal::USR1));
+        let jobs = &a.templates.runner.jobs;
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].env.as_deref(), Some("FOO"));
     }
 
     #[test]

@@ -10,9 +10,11 @@
 //! - [`auto_auth`]: the method, the login loop and the sinks; the run-wide checks.
 //! - [`listeners`]: the `listener` blocks and the proxy's token mode.
 //! - [`templates`]: the template runtime's settings, templates parsed.
+//! - [`supervise`]: process-supervisor mode's `exec` stanza.
 
 pub mod auto_auth;
 pub mod listeners;
+pub mod supervise;
 pub mod templates;
 
 use std::path::PathBuf;
@@ -31,6 +33,7 @@ use crate::proxy::{ListenerSpec, TokenMode};
 use crate::render::handoff::RenderSettings;
 use crate::sink::Sink;
 use crate::sink::file::SinkError;
+use crate::supervise::SuperviseSettings;
 pub use auto_auth::RunCheckError;
 pub use listeners::ListenerError;
 pub use templates::TemplateError;
@@ -81,6 +84,9 @@ pub struct AgentSettings {
     /// API-proxy retries: `vault.retry.num_retries` (effective); `VAULT_MAX_RETRIES` replaces it.
     pub proxy_retries: u32,
     pub templates: RenderSettings,
+    /// Process-supervisor mode (`exec` + `env_template`, agent.md §1.11); the env templates are
+    /// jobs of `templates`.
+    pub supervise: Option<SuperviseSettings>,
 }
 
 /// A configuration the agent refuses (exit 64 before start-up).
@@ -99,7 +105,7 @@ pub enum SettingsError {
     /// `VAULT_MAX_RETRIES` (or its `BAO_` twin) is not a count.
     #[error("VAULT_MAX_RETRIES: {0:?} is not a non-negative integer")]
     MaxRetries(String),
-    /// A config the run loop cannot run (no auto-auth, process-supervisor mode, …).
+    /// A config the run loop cannot run (no auto-auth, wrapped logins, …).
     #[error("{0}")]
     Run(#[from] RunCheckError),
     #[error("{0}")]

@@ -2,7 +2,9 @@
 //! `template` stanza with its text read and **parsed here**, so a syntax error is a configuration
 //! error (exit 64 before start-up), not a runtime one; refresh and retry timing; the commands'
 //! environment (agent.md §5.9). Stanza checks the config loader already made (destination set, one of
-//! `source`/`contents`, a known `engine`: agent.md §1.12) are not repeated.
+//! `source`/`contents`, a known `engine`: agent.md §1.12) are not repeated. Each `env_template`
+//! (agent.md §1.11) is a job too, after the file templates, rendered into its variable instead of
+//! a file.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,6 +34,14 @@ pub enum TemplateError {
     #[error("template[{index}].source: failed to read {}: {source}", path.display())]
     Source {
         index: usize,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An env template's `source` cannot be read.
+    #[error("env_template[{name}].source: failed to read {}: {source}", path.display())]
+    EnvSource {
+        name: String,
         path: PathBuf,
         #[source]
         source: std::io::Error,
@@ -99,6 +109,39 @@ pub fn resolve(
                 .as_ref()
                 .filter(|w| !w.min.0.is_zero())
                 .map(|w| (w.min.0, w.effective_max())),
+            env: None,
+        });
+    }
+    for t in &config.env_templates {
+        let source = t
+            .source
+            .clone()
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from);
+        let text = match &source {
+            Some(src) => std::fs::read_to_string(src).map_err(|e| TemplateError::EnvSource {
+                name: t.name.clone(),
+                path: src.clone(),
+                source: e,
+            })?,
+            None => t.contents.clone().unwrap_or_default(),
+        };
+        jobs.push(TemplateJob {
+            source,
+            text,
+            options: Options {
+                missing_key_error: t.error_on_missing_key,
+                denylist: t.function_denylist.clone(),
+                ..Options::with_delimiters(
+                    t.left_delimiter.as_deref(),
+                    t.right_delimiter.as_deref(),
+                )
+            },
+            write: WriteSpec::default(),
+            command: None,
+            handlebars: false,
+            wait: None,
+            env: Some(t.name.clone()),
         });
     }
     // Every template parses now, or the agent does not start (the runner parses them again).

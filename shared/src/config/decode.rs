@@ -430,11 +430,11 @@ impl Decoder {
                     let body = match body {
                         Value::Object(m) => m,
                         Value::Array(_) => merged_object(&path, body)?,
-                        other => {
-                            return Err(ConfigError::invalid_value(
-                                &path,
-                                &other,
-                                "a block labelled with the environment variable name",
+                        // An unlabelled `env_template { … }`: its keys look like labels here.
+                        _ => {
+                            return Err(ConfigError::invalid(
+                                "env_template",
+                                "expected one and only one environment variable name, got 0",
                             ));
                         }
                     };
@@ -750,6 +750,18 @@ impl Decoder {
             restart_stop_signal: o.string("restart_stop_signal")?,
         };
         o.finish(true, self)?;
+        if e.stop_signal().is_none() {
+            // agent.md §1.11: upstream's message, its list printed as Go's `%q` of a slice.
+            let valid: Vec<String> = EXEC_STOP_SIGNALS.iter().map(|n| format!("{n:?}")).collect();
+            return Err(ConfigError::invalid(
+                "exec.restart_stop_signal",
+                format!(
+                    "invalid signal {:?} - valid signals are [{}]",
+                    e.restart_stop_signal.as_deref().unwrap_or_default(),
+                    valid.join(" ")
+                ),
+            ));
+        }
         Ok(e)
     }
 
@@ -929,20 +941,21 @@ const PERSIST_KEYS: &[&str] = &[
     "exit_on_err",
     "service_account_token_file",
 ];
-/// Template keys an `env_template` may not use (agent.md §1.11).
+/// Template keys an `env_template` may not use (agent.md §1.11), in the order upstream checks
+/// them (so a block with two of them is refused naming the same one).
 const ENV_TEMPLATE_FORBIDDEN: &[&str] = &[
-    "destination",
-    "perms",
+    "backup",
     "command",
     "command_timeout",
-    "exec",
-    "backup",
     "create_dest_dirs",
-    "wait",
+    "destination",
+    "exec",
+    "perms",
     "user",
     "uid",
     "group",
     "gid",
+    "wait",
     "sandbox_path",
 ];
 

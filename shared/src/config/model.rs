@@ -405,8 +405,39 @@ pub struct ExecStanza {
     pub command: Vec<String>,
     /// `always` (default) or `never`.
     pub restart_on_secret_changes: Option<String>,
-    /// Default `SIGTERM`.
+    /// Default `SIGTERM`; a name of [`EXEC_STOP_SIGNALS`], any case; empty means `SIGNULL`.
     pub restart_stop_signal: Option<String>,
+}
+
+/// The signal names `exec.restart_stop_signal` accepts, sorted, as upstream lists them
+/// (agent.md §1.11). `SIGNULL` sends nothing: the child is killed when the stop timeout ends.
+pub const EXEC_STOP_SIGNALS: &[&str] = &[
+    "SIGABRT", "SIGALRM", "SIGBUS", "SIGCONT", "SIGFPE", "SIGHUP", "SIGILL", "SIGINT", "SIGIO",
+    "SIGIOT", "SIGKILL", "SIGNULL", "SIGPIPE", "SIGPROF", "SIGQUIT", "SIGSEGV", "SIGSTOP",
+    "SIGSYS", "SIGTERM", "SIGTRAP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGUSR1", "SIGUSR2",
+    "SIGWINCH", "SIGXCPU", "SIGXFSZ",
+];
+
+impl ExecStanza {
+    /// `restart_on_secret_changes` with its default: `always`.
+    pub fn effective_restart(&self) -> &str {
+        self.restart_on_secret_changes
+            .as_deref()
+            .unwrap_or("always")
+    }
+
+    /// The stop signal's name from [`EXEC_STOP_SIGNALS`]: unset ⇒ `SIGTERM`, empty ⇒
+    /// `SIGNULL`, else the value upper-cased; `None` when it names no signal of the list.
+    pub fn stop_signal(&self) -> Option<&'static str> {
+        match self.restart_stop_signal.as_deref() {
+            None => Some("SIGTERM"),
+            Some("") => Some("SIGNULL"),
+            Some(s) => {
+                let upper = s.to_ascii_uppercase();
+                EXEC_STOP_SIGNALS.iter().copied().find(|n| *n == upper)
+            }
+        }
+    }
 }
 
 /// `env_template "NAME" { … }`.

@@ -33,8 +33,7 @@ pub enum ContainerError {
     PatchNotAnObject { cite: String },
 }
 
-/// Path of our agent binary in the vaultlet image.
-pub const VAULTLET_AGENT: &str = "/vaultlet-agent";
+pub use super::agent_config::VAULTLET_AGENT;
 
 fn env_field(name: &str, path: &str) -> Value {
     json!({"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}})

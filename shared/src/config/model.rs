@@ -169,6 +169,19 @@ impl CommandSpec {
             CommandSpec::Argv(v) => v.clone(),
         }
     }
+
+    /// Whether the runner hands this command to `sh -c` (agent.md §5.9): after the comma split it
+    /// is one element with whitespace in it. Everything else runs as program plus arguments.
+    pub fn needs_shell(&self) -> bool {
+        argv_needs_shell(&self.argv())
+    }
+}
+
+/// The one rule for "this command needs a shell" (agent.md §5.9), shared by the agent (which then
+/// runs `sh -c`) and the injector (which refuses such a command for an image without `sh`): exactly
+/// one element, not blank, with whitespace in it.
+pub fn argv_needs_shell(argv: &[String]) -> bool {
+    matches!(argv, [one] if !one.trim().is_empty() && one.chars().any(char::is_whitespace))
 }
 
 /// A file mode (`perms`), e.g. `FileMode(0o600)`; emitted as a 4-digit octal string (`"0600"`).

@@ -56,7 +56,10 @@ fn signal(args: SignalArgs) -> ExitCode {
     match result {
         Ok((sig, n)) => {
             let s = if n == 1 { "" } else { "es" };
-            println!("sent SIG{} to {n} process{s} named {:?}", sig.name, args.process);
+            println!(
+                "sent SIG{} to {n} process{s} named {:?}",
+                sig.name, args.process
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

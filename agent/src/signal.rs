@@ -186,10 +186,20 @@ mod tests {
         let procs = vec![
             entry(40, "nginx", Some("nginx"), Some("nginx")),
             // A worker renamed itself: comm differs, the executable still matches.
-            entry(41, "nginx: worker", Some("nginx"), Some("nginx: worker process")),
+            entry(
+                41,
+                "nginx: worker",
+                Some("nginx"),
+                Some("nginx: worker process"),
+            ),
             // comm cut at 15 bytes; argv[0] carries the whole name.
             entry(7, "my-long-server-", None, Some("my-long-server-name")),
-            entry(1, "vaultlet-agent", Some("vaultlet-agent"), Some("vaultlet-agent")),
+            entry(
+                1,
+                "vaultlet-agent",
+                Some("vaultlet-agent"),
+                Some("vaultlet-agent"),
+            ),
             entry(9, "sh", Some("dash"), Some("sh")),
         ];
         let pids = |name: &str, ex: &[i32]| -> Vec<i32> {

@@ -142,7 +142,9 @@ mod tests {
     fn without_sh_the_error_names_the_missing_shell_and_the_alternatives() {
         let e = no_shell(&s(&["kill -HUP $(pidof nginx)"])).to_string();
         assert!(
-            e.starts_with("failed to execute command [\"kill -HUP $(pidof nginx)\"]: no shell in this image"),
+            e.starts_with(
+                "failed to execute command [\"kill -HUP $(pidof nginx)\"]: no shell in this image"
+            ),
             "{e}"
         );
         assert!(e.contains("argv form") && e.contains("\"signal\""), "{e}");

@@ -55,8 +55,12 @@ pub enum CheckError {
         signal_key: String,
     },
     /// An `agent-inject-signal-<name>` value that is not `<SIGNAL> <process>`.
-    #[error("annotation {key}: {error}")]
-    Signal { key: String, error: SignalError },
+    #[error("annotation {key}: {}", signal_why(.value, .error))]
+    Signal {
+        key: String,
+        value: String,
+        error: SignalError,
+    },
     /// `agent-inject-signal-<name>` with an upstream agent, whose image has no `signal` command.
     #[error(
         "annotation {key}: the {agent} agent has no signal command (a vaultlet extension); use {command_key} with a shell command such as \"kill -HUP $(pidof nginx)\""
@@ -67,13 +71,23 @@ pub enum CheckError {
         command_key: String,
     },
     /// Both a command and a signal for one secret.
-    #[error("annotations {command_key} and {key} are both set; a secret has one command, use only one")]
+    #[error(
+        "annotations {command_key} and {key} are both set; a secret has one command, use only one"
+    )]
     SignalAndCommand { key: String, command_key: String },
     /// A signal for a pod whose processes the agent cannot see.
     #[error(
         "annotation {key}: the pod sets shareProcessNamespace: false, so the agent cannot see the app's processes to signal them"
     )]
     SignalNoSharedPid { key: String },
+}
+
+/// The value, then what is wrong with it (the shape error already quotes the value).
+fn signal_why(value: &str, error: &SignalError) -> String {
+    match error {
+        SignalError::Shape(_) => error.to_string(),
+        SignalError::Unknown(_) => format!("{value:?}: {error}"),
+    }
 }
 
 impl CheckError {
@@ -240,10 +254,8 @@ pub fn commands(
             let n = format!("{family}{}", s.raw_name);
             format!("{}{n}", pod.prefix_of(&n))
         };
-        let (command_key, signal_key) = (
-            name("agent-inject-command-"),
-            name("agent-inject-signal-"),
-        );
+        let (command_key, signal_key) =
+            (name("agent-inject-command-"), name("agent-inject-signal-"));
         if !s.signal.is_empty() {
             if !s.command.is_empty() {
                 return Err(CheckError::SignalAndCommand {
@@ -261,6 +273,7 @@ pub fn commands(
             if let Err(error) = parse_signal_target(&s.signal) {
                 return Err(CheckError::Signal {
                     key: signal_key,
+                    value: s.signal.clone(),
                     error,
                 });
             }

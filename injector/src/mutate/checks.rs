@@ -635,4 +635,75 @@ mod tests {
             Some("6 more annotation warnings not shown")
         );
     }
+
+    fn command_refusal(
+        pairs: &[(&str, &str)],
+        flavor: AgentFlavor,
+        pod_pid: Option<bool>,
+    ) -> Option<CheckError> {
+        let mut all = vec![
+            ("vault.hashicorp.com/role", "r"),
+            ("vault.hashicorp.com/agent-inject-secret-db", "kv/db"),
+        ];
+        all.extend_from_slice(pairs);
+        let a = annotations(&all);
+        commands(&spec_of(&a, flavor), &a, flavor, pod_pid).err()
+    }
+
+    #[test]
+    fn shell_commands_and_signals_are_checked_where_they_would_run() {
+        let shell = [("vault.hashicorp.com/agent-inject-command-db", "kill -HUP 1")];
+        let e = command_refusal(&shell, AgentFlavor::Vaultlet, None).unwrap();
+        assert_eq!(e.reason(), "command");
+        // Upstream images have sh; argv commands need none.
+        assert!(command_refusal(&shell, AgentFlavor::Vault, None).is_none());
+        assert!(command_refusal(&shell, AgentFlavor::Openbao, None).is_none());
+        let argv = [(
+            "vault.hashicorp.com/agent-inject-command-db",
+            "/usr/sbin/nginx,-s,reload",
+        )];
+        assert!(command_refusal(&argv, AgentFlavor::Vaultlet, None).is_none());
+        // Config-map mode runs the ConfigMap's config, not the annotations'.
+        let cm = [shell[0], ("vault.hashicorp.com/agent-configmap", "cm")];
+        assert!(command_refusal(&cm, AgentFlavor::Vaultlet, None).is_none());
+
+        let sig = [("vault.hashicorp.com/agent-inject-signal-db", "SIGUSR1 app")];
+        assert!(command_refusal(&sig, AgentFlavor::Vaultlet, None).is_none());
+        assert!(command_refusal(&sig, AgentFlavor::Vaultlet, Some(true)).is_none());
+        let e = command_refusal(&sig, AgentFlavor::Vaultlet, Some(false)).unwrap();
+        assert_eq!(e.reason(), "signal");
+        let e = command_refusal(&sig, AgentFlavor::Vault, None).unwrap();
+        assert!(
+            e.to_string()
+                .contains("the Vault agent has no signal command"),
+            "{e}"
+        );
+        for bad in ["HUP", "nginx HUP", "HUP a b"] {
+            let v = [("vault.hashicorp.com/agent-inject-signal-db", bad)];
+            let e = command_refusal(&v, AgentFlavor::Vaultlet, None).unwrap();
+            assert!(
+                e.to_string()
+                    .starts_with("annotation vault.hashicorp.com/agent-inject-signal-db: \""),
+                "{bad}: {e}"
+            );
+        }
+        // The pod gets a shared PID namespace only where a sidecar signals.
+        let a = annotations(&[("vault.hashicorp.com/role", "r"), sig[0]]);
+        assert!(!signals_app(&spec_of(&a, AgentFlavor::Vaultlet)));
+        let with_secret = [
+            ("vault.hashicorp.com/role", "r"),
+            ("vault.hashicorp.com/agent-inject-secret-db", "kv/db"),
+            sig[0],
+        ];
+        assert!(signals_app(&spec_of(
+            &annotations(&with_secret),
+            AgentFlavor::Vaultlet
+        )));
+        let mut only_init = with_secret.to_vec();
+        only_init.push(("vault.hashicorp.com/agent-pre-populate-only", "true"));
+        assert!(!signals_app(&spec_of(
+            &annotations(&only_init),
+            AgentFlavor::Vaultlet
+        )));
+    }
 }

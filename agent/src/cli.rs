@@ -1,5 +1,5 @@
-//! The command line: `vault agent …`, `vault token revoke … -self` (agent.md §1.1, §8.3) and our
-//! `probe` (injector.md §4.10), answered
+//! The command line: `vault agent …`, `vault token revoke … -self` (agent.md §1.1, §8.3), our
+//! `probe` (injector.md §4.10) and `signal <SIGNAL> <process>` (extension, injector.md §1.4), answered
 //! under any program name (`vaultlet-agent`, `vault`, `bao`).
 //!
 //! Upstream flags are Go style with one dash (`-config=x`, `-config x`, `-self`). Clap wants two, so
@@ -85,6 +85,17 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Send a signal to every process of a name (extension; a template's command needs no shell).
+    Signal(SignalArgs),
+}
+
+/// `signal` arguments: `vaultlet-agent signal HUP nginx`.
+#[derive(Debug, Clone, Args)]
+pub struct SignalArgs {
+    /// HUP, SIGHUP, TERM, USR1, … or a number.
+    pub signal: String,
+    /// Process name: its /proc/<pid>/comm, or the file name of its executable or argv[0].
+    pub process: String,
 }
 
 /// `token` subcommands.

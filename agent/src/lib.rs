@@ -7,7 +7,7 @@
 //! A module imports only from its own layer or the layers below it (never from above):
 //!
 //! 1. bottom: [`cli`] (the flags' shapes), [`connection`] (where Vault is), [`logging`],
-//!    [`metrics`], [`shutdown`], [`atomic_file`] — they import nothing from the agent;
+//!    [`metrics`], [`shutdown`], [`atomic_file`], [`signal`] — they import nothing from the agent;
 //! 2. [`template`] (the template engine);
 //! 3. [`token`] (token lifetime);
 //! 4. [`auth`] (the login loop), [`sink`], [`cache`];
@@ -31,6 +31,7 @@ pub mod proxy;
 pub mod render;
 pub mod settings;
 pub mod shutdown;
+pub mod signal;
 pub mod sink;
 pub mod supervise;
 // The engine is its own crate (`template/`); this re-export keeps the `crate::template::…` paths

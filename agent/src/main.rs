@@ -1,5 +1,5 @@
-//! Command line of `vaultlet-agent` (also answers as `vault` or `bao`): `agent`, `probe` and
-//! `token revoke`.
+//! Command line of `vaultlet-agent` (also answers as `vault` or `bao`): `agent`, `probe`,
+//! `token revoke` and `signal`.
 //! Parse the flags, resolve the settings (or exit), set up logging, run. Everything else lives in
 //! the library; this file maps outcomes to exit codes:
 //! 0 success / signal, 1 runtime failure, 2 usage error, 64 bad config (before doing anything);
@@ -9,7 +9,7 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use vaultlet_agent::auth::vault_api::VaultApi;
-use vaultlet_agent::cli::{AgentArgs, Cli, Command, RevokeArgs, TokenCommand};
+use vaultlet_agent::cli::{AgentArgs, Cli, Command, RevokeArgs, SignalArgs, TokenCommand};
 use vaultlet_agent::logging;
 use vaultlet_agent::process::run::{Agent, RunError};
 use vaultlet_agent::process::signals::watch_signals;
@@ -43,6 +43,31 @@ fn main() -> ExitCode {
         Command::Token {
             command: TokenCommand::Revoke(args),
         } => revoke(args),
+        Command::Signal(args) => signal(args),
+    }
+}
+
+/// `signal <SIGNAL> <process>`: 0 when at least one process got the signal, 1 otherwise.
+fn signal(args: SignalArgs) -> ExitCode {
+    let result = vaultlet_shared::signal::parse_signal(&args.signal)
+        .map_err(Into::into)
+        .and_then(|sig| {
+            vaultlet_agent::signal::send(sig, &args.process, std::path::Path::new("/proc"))
+                .map(|n| (sig, n))
+        });
+    match result {
+        Ok((sig, n)) => {
+            let s = if n == 1 { "" } else { "es" };
+            println!(
+                "sent SIG{} to {n} process{s} named {:?}",
+                sig.name, args.process
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("Error: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 

@@ -218,3 +218,92 @@ fn checks_the_missing_role_refusal_names_the_annotation() {
         "error validating agent configuration: no Vault role found (annotation vault.hashicorp.com/role is not set)"
     );
 }
+
+/// `agent-inject-signal-<name>` (extension, injector.md §1.4): the sidecar's template runs
+/// `/vaultlet-agent signal HUP nginx` (argv, no shell), the init container's runs nothing (the
+/// app has not started), and the pod shares its PID namespace.
+#[test]
+fn signal_annotation_sets_the_argv_command_and_shares_the_pid_namespace() {
+    golden("signal", AgentFlavor::Vaultlet);
+    let (_, pod) = run(&data("signal.review.json"), AgentFlavor::Vaultlet);
+    let pod = pod.unwrap();
+    assert_eq!(pod["spec"]["shareProcessNamespace"], true);
+    let config = |list: &str, name: &str| {
+        let c = pod["spec"][list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap();
+        c["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "VAULT_CONFIG")
+            .unwrap()["value"]
+            .clone()
+    };
+    assert_eq!(
+        config("containers", "vault-agent")["template"][0]["exec"]["command"],
+        serde_json::json!(["/vaultlet-agent", "signal", "HUP", "nginx"])
+    );
+    assert!(
+        config("initContainers", "vault-agent-init")["template"][0]
+            .get("exec")
+            .is_none()
+    );
+}
+
+#[test]
+fn checks_a_command_that_needs_a_shell_is_refused_for_the_shell_less_image() {
+    let r = golden_answer("shell-command", "", AgentFlavor::Vaultlet);
+    assert_eq!(r["allowed"], false);
+    let m = r["status"]["message"].as_str().unwrap();
+    assert!(
+        m.contains("vault.hashicorp.com/agent-inject-signal-db: \\\"HUP <process>\\\"")
+            || m.contains("vault.hashicorp.com/agent-inject-signal-db: \"HUP <process>\""),
+        "{m}"
+    );
+    // An upstream image has sh: the same pod is admitted.
+    let (resp, pod) = run(
+        &data("checks-shell-command.review.json"),
+        AgentFlavor::Vault,
+    );
+    assert_eq!(resp["response"]["allowed"], true, "{resp}");
+    assert!(pod.is_some());
+}
+
+#[test]
+fn checks_signal_refusals_name_the_annotation() {
+    for (case, suffix, flavor, needle) in [
+        (
+            "signal-and-command",
+            "",
+            AgentFlavor::Vaultlet,
+            "are both set",
+        ),
+        (
+            "signal-bad",
+            "",
+            AgentFlavor::Vaultlet,
+            "\"HANGUP\" is not a signal",
+        ),
+        (
+            "signal-no-shared-pid",
+            "",
+            AgentFlavor::Vaultlet,
+            "shareProcessNamespace: false",
+        ),
+        (
+            "signal-bad",
+            ".openbao",
+            AgentFlavor::Openbao,
+            "the OpenBao agent has no signal command",
+        ),
+    ] {
+        let r = golden_answer(case, suffix, flavor);
+        assert_eq!(r["allowed"], false, "{case}");
+        let m = r["status"]["message"].as_str().unwrap();
+        assert!(m.contains(needle), "{case}: {m}");
+    }
+}

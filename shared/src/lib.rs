@@ -6,9 +6,11 @@
 //! - [`json`]: literal-exact JSON values (numbers as sent) for secrets that reach templates.
 //! - [`go`]: the Go primitives whose exact behaviour is the product (`strconv`, JSON quoting).
 //! - [`annotations`]: the `vault.hashicorp.com/*` pod annotation table and the typed `AgentSpec`.
+//! - [`signal`]: signal names, for the agent's `signal` subcommand and the annotation that sets it.
 
 pub mod annotations;
 pub mod config;
 pub mod go;
 pub mod json;
+pub mod signal;
 pub mod vault;

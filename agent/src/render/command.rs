@@ -1,10 +1,13 @@
 //! Commands run after a template changed (agent.md §5.9): one element with whitespace runs as
 //! `sh -c`, otherwise the argv runs directly; in its own process group; killed after the timeout;
-//! with the agent's environment plus the Vault connection variables.
+//! with the agent's environment plus the Vault connection variables. Without `sh` (vaultlet's image
+//! has none) such a command fails with "no shell in this image" and what to use instead.
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
+
+use vaultlet_shared::config::argv_needs_shell;
 
 /// One command to run, as the config gave it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,7 +35,7 @@ pub fn resolve_argv(argv: &[String]) -> Option<Vec<String>> {
     match argv {
         [] => None,
         [one] if one.trim().is_empty() => None,
-        [one] if one.chars().any(char::is_whitespace) => {
+        [one] if argv_needs_shell(argv) => {
             let sh = find_sh()?;
             Some(vec![
                 sh.to_string_lossy().into_owned(),
@@ -41,6 +44,19 @@ pub fn resolve_argv(argv: &[String]) -> Option<Vec<String>> {
             ])
         }
         many => Some(many.to_vec()),
+    }
+}
+
+/// The error for a command that needs `sh` in an image without one (vaultlet's is `FROM scratch`).
+fn no_shell(argv: &[String]) -> CommandError {
+    CommandError::Spawn {
+        argv: argv.to_vec(),
+        reason: "no shell in this image (no sh in PATH, /bin or /usr/bin): a command with spaces \
+                 runs under sh -c; use the argv form (a list, or a string with commas such as \
+                 \"/usr/sbin/nginx,-s,reload\") or, to signal the app, \
+                 [\"/vaultlet-agent\", \"signal\", \"HUP\", \"<process>\"] \
+                 (annotation agent-inject-signal-<name>)"
+            .into(),
     }
 }
 
@@ -64,11 +80,8 @@ fn find_sh() -> Option<PathBuf> {
 /// Runs `cmd` with `extra_env` added to the agent's environment; waits for it.
 pub async fn run(cmd: &CommandRun, extra_env: &[(String, String)]) -> Result<(), CommandError> {
     let Some(argv) = resolve_argv(&cmd.argv) else {
-        if cmd.argv.len() == 1 && !cmd.argv[0].trim().is_empty() {
-            return Err(CommandError::Spawn {
-                argv: cmd.argv.clone(),
-                reason: "no sh found in PATH, /bin or /usr/bin".into(),
-            });
+        if argv_needs_shell(&cmd.argv) {
+            return Err(no_shell(&cmd.argv));
         }
         return Ok(());
     };
@@ -123,6 +136,18 @@ mod tests {
             s(&["/bin/touch", "/tmp/x y"])
         );
         assert_eq!(resolve_argv(&[]), None);
+    }
+
+    #[test]
+    fn without_sh_the_error_names_the_missing_shell_and_the_alternatives() {
+        let e = no_shell(&s(&["kill -HUP $(pidof nginx)"])).to_string();
+        assert!(
+            e.starts_with(
+                "failed to execute command [\"kill -HUP $(pidof nginx)\"]: no shell in this image"
+            ),
+            "{e}"
+        );
+        assert!(e.contains("argv form") && e.contains("\"signal\""), "{e}");
     }
 
     #[tokio::test]

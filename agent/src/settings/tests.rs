@@ -37,7 +37,7 @@ fn args(flags: &[&str]) -> AgentArgs {
         .command
     {
         crate::cli::Command::Agent(a) => a,
-        crate::cli::Command::Token { .. } | crate::cli::Command::Probe(_) => unreachable!(),
+        _ => unreachable!(),
     }
 }
 
@@ -194,7 +194,7 @@ fn revoke_settings() {
             crate::cli::Command::Token {
                 command: crate::cli::TokenCommand::Revoke(r),
             } => r,
-            crate::cli::Command::Agent(_) | crate::cli::Command::Probe(_) => unreachable!(),
+            _ => unreachable!(),
         }
     };
     let e = RevokeSettings::resolve(&revoke(&[]), &env_of(&[])).unwrap_err();

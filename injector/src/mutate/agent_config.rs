@@ -7,9 +7,13 @@ use serde_json::Value;
 use vaultlet_shared::annotations::{AgentSpec, Secret, TemplateKind, path_join};
 use vaultlet_shared::config::{
     AgentApi, AgentConfig, AuthMethod, AutoAuth, Cache, CommandSpec, ConfigError, DurationError,
-    FileMode, GoDuration, Listener, Persist, Sink, Telemetry, TemplateConfig, TemplateStanza,
-    UseAutoAuthToken, VaultStanza,
+    FileMode, GoDuration, Listener, Persist, Sink, Telemetry, TemplateConfig, TemplateExec,
+    TemplateStanza, UseAutoAuthToken, VaultStanza,
 };
+use vaultlet_shared::signal::parse_signal_target;
+
+/// Path of our agent binary in the vaultlet image (the Dockerfile copies it there).
+pub const VAULTLET_AGENT: &str = "/vaultlet-agent";
 
 /// An annotation value the generated config cannot hold (the pod is refused with this text).
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +101,27 @@ pub fn template_delimiters(s: &Secret) -> (&str, &str) {
     )
 }
 
-fn templates(spec: &AgentSpec) -> Result<Vec<TemplateStanza>, AgentConfigError> {
+/// `exec { command }` of a secret with `agent-inject-signal-<raw>` (extension, injector.md §1.4):
+/// the agent's own `signal` subcommand as an argv, so no shell is needed. Only the sidecar gets
+/// it: while the init container runs, the app has not started and there is nothing to signal.
+/// The value was checked at admission (`checks::commands`); an unparsable one gives no command.
+fn signal_exec(s: &Secret, role: Role) -> Option<TemplateExec> {
+    if s.signal.is_empty() || role != Role::Sidecar {
+        return None;
+    }
+    let (signal, process) = parse_signal_target(&s.signal).ok()?;
+    Some(TemplateExec {
+        command: Some(CommandSpec::Argv(vec![
+            VAULTLET_AGENT.to_owned(),
+            "signal".to_owned(),
+            signal.name.to_owned(),
+            process,
+        ])),
+        ..TemplateExec::default()
+    })
+}
+
+fn templates(spec: &AgentSpec, role: Role) -> Result<Vec<TemplateStanza>, AgentConfigError> {
     spec.secrets
         .iter()
         .map(|s| {
@@ -130,6 +154,7 @@ fn templates(spec: &AgentSpec) -> Result<Vec<TemplateStanza>, AgentConfigError> 
                 source,
                 perms,
                 error_on_missing_key: s.error_on_missing_key,
+                exec: signal_exec(s, role),
                 ..TemplateStanza::default()
             })
         })
@@ -318,7 +343,7 @@ pub fn agent_config(spec: &AgentSpec, role: Role) -> Result<AgentConfig, AgentCo
         exit_after_auth: role == Role::Init,
         pid_file: Some("/home/vault/.pid".into()),
         vault: Some(vault),
-        templates: templates(spec)?,
+        templates: templates(spec, role)?,
         listeners,
         cache,
         template_config: Some(template_config),

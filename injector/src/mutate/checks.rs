@@ -1,11 +1,14 @@
 //! Checks at admission (extension, injector.md §2.6): mistakes in a pod's annotations answered when
 //! the pod is created instead of in a crash-looping agent container. Refused: a template the agent
-//! could not parse (syntax, unknown function), an auth type the injected agent cannot log in with.
+//! could not parse (syntax, unknown function), an auth type the injected agent cannot log in with,
+//! a command that needs a shell for our shell-less image, a bad `agent-inject-signal-<name>`.
 //! Warned about (the pod is admitted): keys under the prefixes that no annotation has, values our
 //! agent accepts without effect. Pure; each template is parsed once per review.
 
 use vaultlet_shared::annotations::known::{is_known, nearest_known, no_effect_with_vaultlet};
 use vaultlet_shared::annotations::{AgentFlavor, AgentSpec, Annotations};
+use vaultlet_shared::config::CommandSpec;
+use vaultlet_shared::signal::{SignalError, parse_signal_target};
 use vaultlet_template::{
     AGENT_TEMPLATE_NAME, CallEnv, Func, Options, Template, TemplateError, Value,
 };
@@ -48,6 +51,49 @@ pub enum CheckError {
         "annotation {key}: a native sidecar needs the vaultlet agent, which answers its startup probe; the {agent} agent cannot (set it to false or use the vaultlet agent flavor)"
     )]
     NativeSidecar { key: String, agent: &'static str },
+    /// A command the agent would hand to `sh -c`, for the vaultlet image, which has no shell.
+    #[error(
+        "annotation {key}: {value:?} needs a shell (a command with spaces runs under sh -c) and the vaultlet agent image has none; use the argv form (commas, e.g. \"/usr/sbin/nginx,-s,reload\") or, to signal the app, {signal_key}: \"HUP <process>\""
+    )]
+    ShellCommand {
+        key: String,
+        value: String,
+        signal_key: String,
+    },
+    /// An `agent-inject-signal-<name>` value that is not `<SIGNAL> <process>`.
+    #[error("annotation {key}: {}", signal_why(.value, .error))]
+    Signal {
+        key: String,
+        value: String,
+        error: SignalError,
+    },
+    /// `agent-inject-signal-<name>` with an upstream agent, whose image has no `signal` command.
+    #[error(
+        "annotation {key}: the {agent} agent has no signal command (a vaultlet extension); use {command_key} with a shell command such as \"kill -HUP $(pidof nginx)\""
+    )]
+    SignalUpstream {
+        key: String,
+        agent: &'static str,
+        command_key: String,
+    },
+    /// Both a command and a signal for one secret.
+    #[error(
+        "annotations {command_key} and {key} are both set; a secret has one command, use only one"
+    )]
+    SignalAndCommand { key: String, command_key: String },
+    /// A signal for a pod whose processes the agent cannot see.
+    #[error(
+        "annotation {key}: the pod sets shareProcessNamespace: false, so the agent cannot see the app's processes to signal them"
+    )]
+    SignalNoSharedPid { key: String },
+}
+
+/// The value, then what is wrong with it (the shape error already quotes the value).
+fn signal_why(value: &str, error: &SignalError) -> String {
+    match error {
+        SignalError::Shape(_) => error.to_string(),
+        SignalError::Unknown(_) => format!("{value:?}: {error}"),
+    }
 }
 
 impl CheckError {
@@ -57,6 +103,11 @@ impl CheckError {
             Self::Template { .. } => "template",
             Self::AuthType { .. } => "auth_type",
             Self::NativeSidecar { .. } => "native_sidecar",
+            Self::ShellCommand { .. } => "command",
+            Self::Signal { .. }
+            | Self::SignalUpstream { .. }
+            | Self::SignalAndCommand { .. }
+            | Self::SignalNoSharedPid { .. } => "signal",
         }
     }
 }
@@ -202,6 +253,73 @@ pub fn refusals(
     }
     auth_type(spec, pod, flavor)?;
     templates(spec, pod, flavor)
+}
+
+/// Whether the sidecar signals the app for some secret (`agent-inject-signal-<name>`, extension,
+/// injector.md §1.4): the patch then turns on `shareProcessNamespace`.
+pub fn signals_app(spec: &AgentSpec) -> bool {
+    !spec.pre_populate_only
+        && spec.configmap.is_empty()
+        && spec.secrets.iter().any(|s| !s.signal.is_empty())
+}
+
+/// The commands after a change (extension, injector.md §1.4, agent.md §5.9), in secret order:
+/// `agent-inject-signal-<name>` must be `<SIGNAL> <process>`, alone (no command for the same
+/// secret), for the vaultlet agent, in a pod that does not turn the shared PID namespace off; and
+/// with the vaultlet agent an `agent-inject-command-<name>` must not need a shell (the rule the
+/// agent uses: one command with whitespace runs under `sh -c`, `CommandSpec::needs_shell`). Same
+/// exemptions as [`refusals`]. `pod_share_pid` is the pod's own `shareProcessNamespace`.
+pub fn commands(
+    spec: &AgentSpec,
+    pod: &Annotations,
+    flavor: AgentFlavor,
+    pod_share_pid: Option<bool>,
+) -> Result<(), CheckError> {
+    let no_agent = !spec.pre_populate && spec.pre_populate_only;
+    if no_agent || !spec.configmap.is_empty() {
+        return Ok(());
+    }
+    for s in &spec.secrets {
+        let name = |family: &str| {
+            let n = format!("{family}{}", s.raw_name);
+            format!("{}{n}", pod.prefix_of(&n))
+        };
+        let (command_key, signal_key) =
+            (name("agent-inject-command-"), name("agent-inject-signal-"));
+        if !s.signal.is_empty() {
+            if !s.command.is_empty() {
+                return Err(CheckError::SignalAndCommand {
+                    key: signal_key,
+                    command_key,
+                });
+            }
+            if flavor != AgentFlavor::Vaultlet {
+                return Err(CheckError::SignalUpstream {
+                    key: signal_key,
+                    agent: flavor.agent_name(),
+                    command_key,
+                });
+            }
+            if let Err(error) = parse_signal_target(&s.signal) {
+                return Err(CheckError::Signal {
+                    key: signal_key,
+                    value: s.signal.clone(),
+                    error,
+                });
+            }
+            if pod_share_pid == Some(false) && !spec.pre_populate_only {
+                return Err(CheckError::SignalNoSharedPid { key: signal_key });
+            }
+        }
+        if flavor == AgentFlavor::Vaultlet && CommandSpec::Shell(s.command.clone()).needs_shell() {
+            return Err(CheckError::ShellCommand {
+                key: command_key,
+                value: s.command.clone(),
+                signal_key,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The auth type against the list of what the flavor's agent can log in with.
@@ -546,5 +664,76 @@ mod tests {
             more.as_deref(),
             Some("6 more annotation warnings not shown")
         );
+    }
+
+    fn command_refusal(
+        pairs: &[(&str, &str)],
+        flavor: AgentFlavor,
+        pod_pid: Option<bool>,
+    ) -> Option<CheckError> {
+        let mut all = vec![
+            ("vault.hashicorp.com/role", "r"),
+            ("vault.hashicorp.com/agent-inject-secret-db", "kv/db"),
+        ];
+        all.extend_from_slice(pairs);
+        let a = annotations(&all);
+        commands(&spec_of(&a, flavor), &a, flavor, pod_pid).err()
+    }
+
+    #[test]
+    fn shell_commands_and_signals_are_checked_where_they_would_run() {
+        let shell = [("vault.hashicorp.com/agent-inject-command-db", "kill -HUP 1")];
+        let e = command_refusal(&shell, AgentFlavor::Vaultlet, None).unwrap();
+        assert_eq!(e.reason(), "command");
+        // Upstream images have sh; argv commands need none.
+        assert!(command_refusal(&shell, AgentFlavor::Vault, None).is_none());
+        assert!(command_refusal(&shell, AgentFlavor::Openbao, None).is_none());
+        let argv = [(
+            "vault.hashicorp.com/agent-inject-command-db",
+            "/usr/sbin/nginx,-s,reload",
+        )];
+        assert!(command_refusal(&argv, AgentFlavor::Vaultlet, None).is_none());
+        // Config-map mode runs the ConfigMap's config, not the annotations'.
+        let cm = [shell[0], ("vault.hashicorp.com/agent-configmap", "cm")];
+        assert!(command_refusal(&cm, AgentFlavor::Vaultlet, None).is_none());
+
+        let sig = [("vault.hashicorp.com/agent-inject-signal-db", "SIGUSR1 app")];
+        assert!(command_refusal(&sig, AgentFlavor::Vaultlet, None).is_none());
+        assert!(command_refusal(&sig, AgentFlavor::Vaultlet, Some(true)).is_none());
+        let e = command_refusal(&sig, AgentFlavor::Vaultlet, Some(false)).unwrap();
+        assert_eq!(e.reason(), "signal");
+        let e = command_refusal(&sig, AgentFlavor::Vault, None).unwrap();
+        assert!(
+            e.to_string()
+                .contains("the Vault agent has no signal command"),
+            "{e}"
+        );
+        for bad in ["HUP", "nginx HUP", "HUP a b"] {
+            let v = [("vault.hashicorp.com/agent-inject-signal-db", bad)];
+            let e = command_refusal(&v, AgentFlavor::Vaultlet, None).unwrap();
+            assert!(
+                e.to_string()
+                    .starts_with("annotation vault.hashicorp.com/agent-inject-signal-db: \""),
+                "{bad}: {e}"
+            );
+        }
+        // The pod gets a shared PID namespace only where a sidecar signals.
+        let a = annotations(&[("vault.hashicorp.com/role", "r"), sig[0]]);
+        assert!(!signals_app(&spec_of(&a, AgentFlavor::Vaultlet)));
+        let with_secret = [
+            ("vault.hashicorp.com/role", "r"),
+            ("vault.hashicorp.com/agent-inject-secret-db", "kv/db"),
+            sig[0],
+        ];
+        assert!(signals_app(&spec_of(
+            &annotations(&with_secret),
+            AgentFlavor::Vaultlet
+        )));
+        let mut only_init = with_secret.to_vec();
+        only_init.push(("vault.hashicorp.com/agent-pre-populate-only", "true"));
+        assert!(!signals_app(&spec_of(
+            &annotations(&only_init),
+            AgentFlavor::Vaultlet
+        )));
     }
 }

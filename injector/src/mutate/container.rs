@@ -34,8 +34,7 @@ pub enum ContainerError {
     PatchNotAnObject { cite: String },
 }
 
-/// Path of our agent binary in the vaultlet image.
-pub const VAULTLET_AGENT: &str = "/vaultlet-agent";
+pub use super::agent_config::VAULTLET_AGENT;
 
 /// The native sidecar's startup probe: every second, for up to [`PROBE_FAILURE_THRESHOLD`]
 /// seconds (injector.md §4.10).

@@ -165,6 +165,13 @@ pub fn decide_with_warnings(
     if let Err(e) = checks::refusals(&spec, &a, settings.agent_flavor) {
         return (Decision::Refuse(e.into()), warnings);
     }
+    // The shared PID namespace the pod would end up with, unless a signal turns it on.
+    let pod_pid = spec
+        .share_process_namespace
+        .or(pod.spec.share_process_namespace);
+    if let Err(e) = checks::commands(&spec, &a, settings.agent_flavor, pod_pid) {
+        return (Decision::Refuse(e.into()), warnings);
+    }
     let decision = match build_patch(pod, &spec, settings) {
         Ok(patch) => Decision::Patch {
             patch,
@@ -377,6 +384,13 @@ pub fn build_patch(
         if let Some(b) = spec.share_process_namespace {
             o.add(ptr(&["spec", "shareProcessNamespace"]), Value::Bool(b));
         }
+    }
+    // agent-inject-signal-<name> (extension, injector.md §1.4): the sidecar must see the app's
+    // processes. Added here unless the annotation above already set it (to true: `false` with a
+    // signal is refused by `checks::commands`).
+    let set_above = spec.pre_populate && spec.share_process_namespace.is_some();
+    if checks::signals_app(spec) && !set_above && pod.spec.share_process_namespace != Some(true) {
+        o.add(ptr(&["spec", "shareProcessNamespace"]), Value::Bool(true));
     }
     if !spec.pre_populate_only && !native {
         let sidecar = agent_container(

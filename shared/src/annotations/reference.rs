@@ -342,6 +342,12 @@ validation) say `error validating agent configuration: annotation <prefix><key>â
   error, since upstream has every hermetic Sprig function. Templates read from a file
   (`agent-inject-template-file-<name>`) live in the agent container and are not checked; neither are
   templates in config-map mode.
+- **Commands.** With the `vaultlet` flavor, an `agent-inject-command-<name>` that needs a shell (one
+  string with spaces after the comma split, which the agent runs with `sh -c`) is refused, since the
+  image has none; use the argv form (`/usr/sbin/nginx,-s,reload`) or `agent-inject-signal-<name>`. An
+  `agent-inject-signal-<name>` is refused when its value is not `<SIGNAL> <process>`, together with
+  `agent-inject-command-<name>`, with an upstream flavor, or in a pod with `shareProcessNamespace: false`
+  (see [getting-secrets-into-your-app.md](getting-secrets-into-your-app.md)).
 - **Auth type.** An `auth-type` the injected agent has no login method for is refused with the list of
   the ones it has, which depends on `AGENT_INJECT_AGENT_FLAVOR`:
 "#;
@@ -392,6 +398,7 @@ keys only refine a declared secret:
 | `agent-inject-file-<name>` | file name of the rendered secret, relative to its mount path |
 | `agent-inject-perms-<name>` | file mode, e.g. `0600` |
 | `agent-inject-command-<name>` | command run after the file changes |
+| `agent-inject-signal-<name>` | vaultlet extension: `<SIGNAL> <process>` sent to the app after the file changes, no shell needed (see [getting-secrets-into-your-app.md](getting-secrets-into-your-app.md#signals)) |
 | `agent-template-left-delim-<name>`, `agent-template-right-delim-<name>` | template delimiters |
 | `error-on-missing-key-<name>` | fail the render on a missing map key (an invalid bool refuses the pod) |
 | `secret-volume-path-<name>` | render directory of this secret (default: `secret-volume-path`); each distinct directory gets its own volume |

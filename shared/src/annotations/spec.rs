@@ -195,6 +195,8 @@ pub struct Secret {
     pub template_file: String,
     pub mount_path: String,
     pub command: String,
+    /// `agent-inject-signal-<raw>` (extension): `<SIGNAL> <process>`, checked at admission.
+    pub signal: String,
     pub left_delim: String,
     pub right_delim: String,
     pub file: String,
@@ -606,6 +608,7 @@ pub fn discover_secrets(a: &Annotations) -> Result<Vec<Secret>, String> {
             template_file,
             mount_path,
             command: get("agent-inject-command-"),
+            signal: get("agent-inject-signal-"),
             left_delim: get("agent-template-left-delim-"),
             right_delim: get("agent-template-right-delim-"),
             file: get("agent-inject-file-"),

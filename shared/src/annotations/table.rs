@@ -105,7 +105,7 @@ fn non_empty(s: &str) -> Option<String> {
 use DefaultFrom::{Const, Dyn, None as NoDefault};
 use ValueKind as K;
 
-/// Every annotation of injector.md §1.3 (76 distinct names; two are both a plain key and a family).
+/// Every annotation of injector.md §1.3 (77 distinct names, one an extension; two are both a plain key and a family).
 pub static ANNOTATIONS: &[AnnotationDef] = &[
     // injector.md §1.3.1 control and placement
     def(
@@ -252,6 +252,11 @@ pub static ANNOTATIONS: &[AnnotationDef] = &[
         "agent-inject-command-",
         K::String,
         "Command run after `<name>` renders.",
+    ),
+    fam(
+        "agent-inject-signal-",
+        K::String,
+        "Extension (vaultlet agent only): `<SIGNAL> <process>` (e.g. `HUP nginx`) sent by the sidecar after `<name>` renders, with `shareProcessNamespace` turned on; no shell needed. Not with `agent-inject-command-<name>`.",
     ),
     fam(
         "agent-template-left-delim-",
@@ -588,13 +593,14 @@ mod tests {
     use std::collections::BTreeSet;
 
     #[test]
-    fn table_has_77_distinct_names_and_13_families() {
+    fn table_has_78_distinct_names_and_14_families() {
         let names: BTreeSet<&str> = ANNOTATIONS
             .iter()
             .map(|d| d.name.trim_end_matches('-'))
             .collect();
-        assert_eq!(names.len(), 77);
-        assert_eq!(ANNOTATIONS.iter().filter(|d| d.family).count(), 13);
+        // 76 of upstream's, plus the extensions agent-native-sidecar and agent-inject-signal- (a family).
+        assert_eq!(names.len(), 78);
+        assert_eq!(ANNOTATIONS.iter().filter(|d| d.family).count(), 14);
         assert!(ANNOTATIONS.iter().all(|d| !d.doc.is_empty()));
     }
 

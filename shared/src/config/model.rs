@@ -169,6 +169,19 @@ impl CommandSpec {
             CommandSpec::Argv(v) => v.clone(),
         }
     }
+
+    /// Whether the runner hands this command to `sh -c` (agent.md §5.9): after the comma split it
+    /// is one element with whitespace in it. Everything else runs as program plus arguments.
+    pub fn needs_shell(&self) -> bool {
+        argv_needs_shell(&self.argv())
+    }
+}
+
+/// The one rule for "this command needs a shell" (agent.md §5.9), shared by the agent (which then
+/// runs `sh -c`) and the injector (which refuses such a command for an image without `sh`): exactly
+/// one element, not blank, with whitespace in it.
+pub fn argv_needs_shell(argv: &[String]) -> bool {
+    matches!(argv, [one] if !one.trim().is_empty() && one.chars().any(char::is_whitespace))
 }
 
 /// A file mode (`perms`), e.g. `FileMode(0o600)`; emitted as a 4-digit octal string (`"0600"`).
@@ -452,4 +465,36 @@ pub struct EnvTemplate {
     pub left_delimiter: Option<String>,
     pub right_delimiter: Option<String>,
     pub function_denylist: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_needs_a_shell_when_it_is_one_word_list_with_whitespace() {
+        let shell = |s: &str| CommandSpec::Shell(s.to_owned()).needs_shell();
+        // One element with whitespace: sh -c (pipes, $(…), &&, ;, redirections come along).
+        assert!(shell("kill -HUP $(pidof nginx)"));
+        assert!(shell("nginx -s reload"));
+        assert!(shell("echo a | tee b"));
+        assert!(shell("pkill\t-HUP app"));
+        // Commas split into an argv first: no shell, whitespace inside an argument is kept.
+        assert!(!shell("/usr/sbin/nginx,-s,reload"));
+        assert!(!shell("/bin/touch,/tmp/x y"));
+        // One word: run as a program (shell syntax without spaces is just a strange file name).
+        assert!(!shell("/bin/true"));
+        assert!(!shell("a|b"));
+        // Nothing to run.
+        assert!(!shell(""));
+        assert!(!shell("   "));
+        // A list is always an argv.
+        let argv = CommandSpec::Argv(vec!["kill -HUP 1".into()]);
+        assert!(
+            argv.needs_shell(),
+            "a one-element list with spaces runs under sh too"
+        );
+        let argv = CommandSpec::Argv(vec!["/vaultlet-agent".into(), "signal".into()]);
+        assert!(!argv.needs_shell());
+    }
 }

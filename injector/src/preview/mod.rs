@@ -259,14 +259,25 @@ fn admit(
         })?;
     read_answer(&out).map_err(|why| PreviewError::Answer {
         what: what.to_owned(),
-        why,
+        why: why.to_string(),
     })
+}
+
+/// Why an answer of the admission handler cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    #[error("{0}")]
+    Json(serde_json::Error),
+    #[error("patch: {0}")]
+    PatchBase64(base64::DecodeError),
+    #[error("patch: {0}")]
+    PatchJson(serde_json::Error),
 }
 
 /// An AdmissionReview answer: refused (with the message), or allowed with or without a patch;
 /// and its warnings either way.
-fn read_answer(out: &[u8]) -> Result<Answer, String> {
-    let answer: Value = serde_json::from_slice(out).map_err(|e| e.to_string())?;
+fn read_answer(out: &[u8]) -> Result<Answer, AnswerError> {
+    let answer: Value = serde_json::from_slice(out).map_err(AnswerError::Json)?;
     let response = &answer["response"];
     let warnings = response["warnings"]
         .as_array()
@@ -288,8 +299,8 @@ fn read_answer(out: &[u8]) -> Result<Answer, String> {
         Some(b64) => {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(b64)
-                .map_err(|e| format!("patch: {e}"))?;
-            Some(serde_json::from_slice(&bytes).map_err(|e| format!("patch: {e}"))?)
+                .map_err(AnswerError::PatchBase64)?;
+            Some(serde_json::from_slice(&bytes).map_err(AnswerError::PatchJson)?)
         }
     };
     Ok(Answer {
@@ -474,7 +485,9 @@ spec:
         assert_eq!(a.warnings, ["w"]);
         let a = read_answer(br#"{"response": {"allowed": true}}"#).unwrap();
         assert!(a.warnings.is_empty() && a.patch.is_none() && a.refusal.is_none());
-        let e = read_answer(br#"{"response": {"allowed": true, "patch": "%%"}}"#).unwrap_err();
+        let e = read_answer(br#"{"response": {"allowed": true, "patch": "%%"}}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("patch: "), "{e}");
     }
 

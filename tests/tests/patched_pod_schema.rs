@@ -9,7 +9,6 @@
 // Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
 #![allow(clippy::disallowed_methods)]
 
-use std::path::Path;
 use std::process::Command;
 
 use base64::Engine as _;
@@ -43,27 +42,7 @@ sys.exit(1 if bad else 0)
 
 /// The project's venv python with `kubernetes-validate` (installed by `scripts/setup-venv`).
 fn python() -> std::path::PathBuf {
-    let root = workspace_root();
-    let py = root.join(".venv/bin/python");
-    let has = |py: &Path| {
-        Command::new(py)
-            .args(["-c", "import kubernetes_validate"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if !has(&py) {
-        let st = Command::new(root.join("scripts/setup-venv")).status();
-        assert!(
-            matches!(st, Ok(s) if s.success()),
-            "scripts/setup-venv failed"
-        );
-    }
-    assert!(
-        has(&py),
-        "{} cannot import kubernetes_validate",
-        py.display()
-    );
-    py
+    vaultlet_tests::python_with_kubernetes_validate()
 }
 
 fn validator(since: &str, upto: &str) -> String {

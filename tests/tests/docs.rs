@@ -36,11 +36,16 @@ fn markdown_under(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn checked_files(root: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = ["README.md", "CHANGELOG.md", "DEVELOPMENT.md", "bench/README.md"]
-        .iter()
-        .map(|f| root.join(f))
-        .filter(|p| p.exists())
-        .collect();
+    let mut out: Vec<PathBuf> = [
+        "README.md",
+        "CHANGELOG.md",
+        "DEVELOPMENT.md",
+        "bench/README.md",
+    ]
+    .iter()
+    .map(|f| root.join(f))
+    .filter(|p| p.exists())
+    .collect();
     markdown_under(&root.join("docs"), &mut out);
     markdown_under(&root.join("deploy"), &mut out);
     out.sort();
@@ -233,7 +238,10 @@ fn broken(root: &Path, file: &Path, target: &str) -> Option<String> {
     {
         let text = std::fs::read_to_string(&resolved).unwrap_or_default();
         if !anchors(&text).contains(f) {
-            return Some(format!("{} has no heading with anchor #{f}", resolved.display()));
+            return Some(format!(
+                "{} has no heading with anchor #{f}",
+                resolved.display()
+            ));
         }
     }
     None
@@ -313,8 +321,5 @@ fn link_parsing_and_anchors_follow_markdown_and_github() {
     );
     assert_eq!(slug(" See [the guide](x.md) now"), "see-the-guide-now");
     let a = anchors("# T\n## Same\n```\n## not\n```\n## Same\n");
-    assert_eq!(
-        a.into_iter().collect::<Vec<_>>(),
-        ["same", "same-1", "t"]
-    );
+    assert_eq!(a.into_iter().collect::<Vec<_>>(), ["same", "same-1", "t"]);
 }

@@ -93,8 +93,11 @@ def native_faults(agent, cfg_path, seconds=None):
 
 def executed_addresses(out_file):
     """Every instruction address a callgrind profile (--dump-instr=yes) shows executed, and the
-    targets of calls among them."""
-    addrs, targets, cur = set(), set(), 0
+    targets of calls among them, per object (`ob=` / `cob=`): {object: (addresses, targets)}.
+    Valgrind may report one executable under two objects with different address bases (an
+    unnamed `???` object at the static-pie's load address, and later the named file at link-time
+    addresses), so each object gets its own base (see load_base)."""
+    objs, ob, cob, cur = {}, None, None, 0
     with open(out_file) as f:
         for line in f:
             c = line[0]
@@ -104,15 +107,23 @@ def executed_addresses(out_file):
                 cur += int(line.split()[0])
             elif c == "*":
                 pass
+            elif line.startswith("ob="):
+                ob, cob = line.split()[0][3:], None
+                continue
+            elif line.startswith("cob="):
+                cob = line.split()[0][4:]
+                continue
             elif line.startswith("calls="):
                 t = int(line.split()[1], 16)
+                addrs, targets = objs.setdefault(cob or ob, (set(), set()))
                 addrs.add(t)
                 targets.add(t)
+                cob = None
                 continue
             else:
                 continue
-            addrs.add(cur)
-    return addrs, targets
+            objs.setdefault(ob, (set(), set()))[0].add(cur)
+    return objs
 
 
 def text_sections(map_file):
@@ -142,9 +153,23 @@ def text_sections(map_file):
 
 def load_base(targets, secs):
     """Where valgrind loaded the executable: the offset that makes the most call targets land on
-    the first byte of a function's section (0x108000 for a static-pie, 0 for a fixed address)."""
+    the first byte of a function's section (0x108000 for a static-pie, 0 for a fixed address or
+    link-time addresses); None when neither makes call targets land on functions (an object that
+    is not the agent)."""
     firsts = {a for a, _, _ in secs}
-    return max((0x108000, 0), key=lambda b: sum((t - b) in firsts for t in targets))
+    hits = {b: sum((t - b) in firsts for t in targets) for b in (0x108000, 0)}
+    best = max(hits, key=hits.get)
+    return best if targets and hits[best] * 2 >= len(targets) else None
+
+
+def sections_run_profile(objs, secs):
+    """The sections a callgrind profile executed, over all of its objects."""
+    hit = set()
+    for addrs, targets in objs.values():
+        base = load_base(targets, secs)
+        if base is not None:
+            hit |= sections_run(addrs, secs, base)
+    return hit
 
 
 def sections_run(addrs, secs, base):
@@ -188,8 +213,7 @@ def main():
                     cfg = ab.prepare(srv, work, os.path.join(work, mode), ab.CONSUL10, init=mode == "init")
                     prof = os.path.join(work, f"{mode}.callgrind")
                     callgrind(agent, cfg, prof, None if mode == "init" else SIDECAR_SECONDS)
-                    addrs, targets = executed_addresses(prof)
-                    got = sections_run(addrs, secs, load_base(targets, secs))
+                    got = sections_run_profile(executed_addresses(prof), secs)
                     native = sections_run(native_faults(agent, cfg, None if mode == "init" else 6), secs, 0)
                     print(f"{'https' if tls else 'http'} {mode}: {len(got)} functions ran; "
                           f"{len(native - got)} more faulted in natively", file=sys.stderr)

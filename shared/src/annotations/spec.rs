@@ -274,6 +274,9 @@ pub struct AgentSpec {
     pub cache_use_auto_auth_token: String,
     pub cache_listener_port: String,
     pub cache_exit_on_err: bool,
+    /// The injector's `-cache-handoff` for a pod that does not set `agent-cache-enable` itself
+    /// (extension, injector.md §3.4.1): the persistent cache without the listener.
+    pub cache_handoff: bool,
     pub enable_quit: bool,
     pub disable_idle_connections: Vec<String>,
     pub disable_keep_alives: Vec<String>,
@@ -305,7 +308,8 @@ pub struct AgentSpec {
 impl AgentSpec {
     /// The persistent-cache case of injector.md §3.4.
     pub fn persist_cache(&self) -> bool {
-        self.cache_enable && self.pre_populate && !self.pre_populate_only && !self.native()
+        (self.cache_enable || self.cache_handoff)
+            && self.pre_populate && !self.pre_populate_only && !self.native()
     }
 
     /// Native sidecar mode in effect (injector.md §4.10): asked for, and not overridden by
@@ -322,7 +326,14 @@ impl AgentSpec {
         settings: &InjectorDefaults,
     ) -> Result<Self, SpecError> {
         let a = defaulted(annotations, pod, namespace, settings)?;
-        let spec = parse(&a, pod, settings).map_err(SpecError::Parse)?;
+        let mut spec = parse(&a, pod, settings).map_err(SpecError::Parse)?;
+        // injector.md §3.4.1: decided on the pod's own annotations (an explicit
+        // `agent-cache-enable: "false"` opts out); a pod without templates has nothing to hand
+        // over, and a pod with its own config map keeps that config as it is.
+        spec.cache_handoff = settings.cache_handoff
+            && annotations.get("agent-cache-enable").is_none()
+            && !spec.secrets.is_empty()
+            && spec.configmap.is_empty();
         spec.validate(&a).map_err(SpecError::Validation)?;
         Ok(spec)
     }
@@ -813,6 +824,7 @@ fn parse(
         cache_use_auto_auth_token: a.string("agent-cache-use-auto-auth-token"),
         cache_listener_port: a.string("agent-cache-listener-port"),
         cache_exit_on_err,
+        cache_handoff: false,
         enable_quit,
         disable_idle_connections: parse_csv(a.get("agent-disable-idle-connections").unwrap_or("")),
         disable_keep_alives: parse_csv(a.get("agent-disable-keep-alives").unwrap_or("")),

@@ -19,7 +19,6 @@
 // Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
 #![allow(clippy::disallowed_methods)]
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -30,26 +29,14 @@ use serde_json::{Value, json};
 use vaultlet_injector::admission::review;
 use vaultlet_injector::fixture::TestInjector;
 use vaultlet_shared::annotations::AgentFlavor;
+use vaultlet_tests::faults::workspace_bin;
+use vaultlet_tests::pod::{Prepared, Runner, container, prepare};
 use vaultlet_tests::{
-    JwtIssuer, KUBERNETES_API, KubernetesAuth, OpenBao, TokenReviewer, bao_binary, eventually,
-    within,
+    JwtIssuer, KUBERNETES_API, KubernetesAuth, OpenBao, TokenReviewer, eventually, within,
 };
 
 const ISS: &str = KUBERNETES_API;
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-
-/// A built binary of the workspace (`cargo test --workspace` builds every package's binaries).
-fn workspace_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let p = dir.join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run `cargo build --bins` (or `cargo test --workspace`) first",
-        p.display()
-    );
-    p
-}
 
 struct World {
     bao: OpenBao,
@@ -207,198 +194,20 @@ fn inject(pod: &Value, vault_addr: &str) -> Value {
     patched
 }
 
-fn container<'a>(pod: &'a Value, list: &str, name: &str) -> &'a Value {
-    pod["spec"][list]
-        .as_array()
-        .and_then(|a| a.iter().find(|c| c["name"] == name))
-        .unwrap_or_else(|| panic!("no {list} container {name} in {pod}"))
-}
-
-/// How one container is run locally.
-struct Prepared {
-    argv: Vec<String>,
-    env: BTreeMap<String, String>,
-    /// The decoded (and path-mapped) agent config.
-    config: Value,
-}
-
-/// Maps every absolute path under one of `c`'s volume mounts into `sandbox`, creates the mount
-/// directories, writes the service-account token, and resolves the env (values and fieldRefs).
-fn prepare(c: &Value, pod: &Value, sandbox: &Path, sa_jwt: &str) -> Prepared {
-    let mut mounts: Vec<String> = c["volumeMounts"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|m| m["mountPath"].as_str().unwrap().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
-    for m in &mounts {
-        std::fs::create_dir_all(sandbox.join(m.trim_start_matches('/'))).unwrap();
-    }
-    let sa_dir = sandbox.join("var/run/secrets/kubernetes.io/serviceaccount");
-    std::fs::create_dir_all(&sa_dir).unwrap();
-    std::fs::write(sa_dir.join("token"), sa_jwt).unwrap();
-    let map = |s: &str| -> String {
-        for m in &mounts {
-            if s == m || s.starts_with(&format!("{}/", m.trim_end_matches('/'))) {
-                return sandbox
-                    .join(s.trim_start_matches('/'))
-                    .display()
-                    .to_string();
-            }
-        }
-        s.to_string()
-    };
-    fn remap(v: &mut Value, map: &dyn Fn(&str) -> String) {
-        match v {
-            Value::String(s) if s.starts_with('/') => *s = map(s),
-            Value::Array(a) => a.iter_mut().for_each(|x| remap(x, map)),
-            Value::Object(o) => o.values_mut().for_each(|x| remap(x, map)),
-            _ => {}
-        }
-    }
-    let mut env = BTreeMap::new();
-    env.insert(
-        "PATH".to_string(),
-        std::env::var("PATH").unwrap_or_default(),
-    );
-    env.insert(
-        "HOME".to_string(),
-        sandbox.join("home/vault").display().to_string(),
-    );
-    let mut config = Value::Null;
-    for e in c["env"].as_array().into_iter().flatten() {
-        let name = e["name"].as_str().unwrap().to_string();
-        let value = if let Some(v) = e["value"].as_str() {
-            v.to_string()
-        } else {
-            match e["valueFrom"]["fieldRef"]["fieldPath"].as_str() {
-                Some("metadata.namespace") => pod["metadata"]["namespace"].as_str().unwrap().into(),
-                Some("metadata.name") => pod["metadata"]["name"].as_str().unwrap().into(),
-                Some(_) => "127.0.0.1".into(),
-                None => continue,
-            }
-        };
-        if name == "VAULT_CONFIG" || name == "BAO_CONFIG" {
-            config = serde_json::from_slice(&B64.decode(&value).unwrap()).unwrap();
-            remap(&mut config, &map);
-            env.insert(name, B64.encode(config.to_string()));
-        } else {
-            env.insert(name, value);
-        }
-    }
-    // `-config=<path>` words (also inside a `/bin/sh -ec` script) point into the sandbox.
-    let map_words = |s: &str| -> String {
-        s.split(' ')
-            .map(|w| match w.strip_prefix("-config=") {
-                Some(path) => format!("-config={}", map(path)),
-                None => w.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    let argv: Vec<String> = c["command"]
-        .as_array()
-        .into_iter()
-        .chain(c["args"].as_array())
-        .flatten()
-        .map(|v| map_words(v.as_str().unwrap()))
-        .collect();
-    // downwardAPI volumes: the kubelet writes each item's field (here: an annotation holding the
-    // agent config, injector.md §3.7) into a file under the mount.
-    for m in c["volumeMounts"].as_array().into_iter().flatten() {
-        let volume = pod["spec"]["volumes"]
-            .as_array()
-            .and_then(|v| v.iter().find(|v| v["name"] == m["name"]));
-        let items = volume.and_then(|v| v["downwardAPI"]["items"].as_array());
-        for item in items.into_iter().flatten() {
-            let field = item["fieldRef"]["fieldPath"].as_str().unwrap();
-            let key = field
-                .strip_prefix("metadata.annotations['")
-                .and_then(|f| f.strip_suffix("']"))
-                .unwrap_or_else(|| panic!("unsupported fieldPath {field}"));
-            let value = pod["metadata"]["annotations"][key]
-                .as_str()
-                .unwrap_or_else(|| panic!("the pod has no annotation {key}"));
-            let mut file_config: Value = serde_json::from_str(value).expect("a JSON config");
-            remap(&mut file_config, &map);
-            let dir = sandbox.join(m["mountPath"].as_str().unwrap().trim_start_matches('/'));
-            std::fs::write(
-                dir.join(item["path"].as_str().unwrap()),
-                file_config.to_string(),
-            )
-            .unwrap();
-        }
-    }
-    if config.is_null() {
-        let file = argv
-            .iter()
-            .flat_map(|a| a.split(' '))
-            .find_map(|w| w.strip_prefix("-config="));
-        if let Some(file) = file {
-            let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"));
-            config = serde_json::from_str(&text).unwrap();
-        }
-    }
-    assert!(
-        !config.is_null(),
-        "{} has neither VAULT_CONFIG nor a -config file",
-        c["name"]
-    );
-    Prepared { argv, env, config }
-}
-
 /// Starts `prepared` with our agent (the container's own command) or with the real `bao agent`
 /// (the config decoded to a file, as upstream's shell form does).
 fn spawn(p: &Prepared, sandbox: &Path, real_bao: bool) -> Child {
-    let (program, args): (PathBuf, Vec<String>) = if real_bao {
-        let cfg = sandbox.join("agent-config.json");
-        std::fs::write(&cfg, p.config.to_string()).unwrap();
-        (
-            bao_binary(),
-            vec!["agent".into(), format!("-config={}", cfg.display())],
-        )
+    if real_bao {
+        p.spawn(sandbox, Runner::BaoAgent, "bao.log")
     } else {
-        assert_eq!(
-            Path::new(&p.argv[0]).file_name().unwrap(),
-            "vaultlet-agent",
-            "the injected container runs our agent directly: {:?}",
-            p.argv
-        );
-        (workspace_bin("vaultlet-agent"), p.argv[1..].to_vec())
-    };
-    let log =
-        std::fs::File::create(sandbox.join(if real_bao { "bao.log" } else { "vaultlet.log" }))
-            .unwrap();
-    Command::new(program)
-        .args(args)
-        .env_clear()
-        .envs(&p.env)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap()
+        p.spawn(sandbox, Runner::Vaultlet, "vaultlet.log")
+    }
 }
 
 /// Starts the container's own command and args (the `/bin/sh -ec` form of the upstream flavors),
 /// with the real `bao` first on `PATH`; logs to `bao.log`.
 fn spawn_container(p: &Prepared, sandbox: &Path) -> Child {
-    let mut env = p.env.clone();
-    let bao_dir = bao_binary().parent().unwrap().display().to_string();
-    env.insert("PATH".into(), format!("{bao_dir}:{}", p.env["PATH"]));
-    let log = std::fs::File::create(sandbox.join("bao.log")).unwrap();
-    Command::new(&p.argv[0])
-        .args(&p.argv[1..])
-        .env_clear()
-        .envs(&env)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap()
+    p.spawn(sandbox, Runner::Command, "bao.log")
 }
 
 fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
@@ -918,31 +727,6 @@ fn end_to_end_a_200_kb_config_is_mounted_from_an_annotation_and_read_by_both_age
     }
 }
 
-/// The argv of an exec hook or probe of the injected container, its program mapped to the built
-/// agent (the image's `/vaultlet-agent`).
-fn exec_of(command: &Value) -> (PathBuf, Vec<String>) {
-    let argv: Vec<String> = command
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(argv[0], "/vaultlet-agent", "{argv:?}");
-    (workspace_bin("vaultlet-agent"), argv[1..].to_vec())
-}
-
-/// Runs an exec hook or probe as the kubelet does: in the container's environment.
-fn run_exec(command: &Value, p: &Prepared) -> std::process::Output {
-    let (program, args) = exec_of(command);
-    Command::new(program)
-        .args(args)
-        .env_clear()
-        .envs(&p.env)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
 fn token_accessors(bao: &OpenBao) -> usize {
     bao.api("LIST", "auth/token/accessors", None)["data"]["keys"]
         .as_array()
@@ -1000,7 +784,7 @@ fn end_to_end_a_native_sidecar_job_logs_in_once_and_stops_on_sigterm() {
     assert_eq!(p.config["exit_after_auth"], false);
     let probe = &agent["startupProbe"]["exec"]["command"];
     // Before the agent runs the probe fails, saying why.
-    let early = run_exec(probe, &p);
+    let early = p.exec(probe);
     assert!(!early.status.success());
     let why = String::from_utf8_lossy(&early.stderr);
     assert!(why.contains("not ready"), "{why}");
@@ -1013,7 +797,7 @@ fn end_to_end_a_native_sidecar_job_logs_in_once_and_stops_on_sigterm() {
         if let Some(s) = child.try_wait().unwrap() {
             panic!("exited early ({s}); log:\n{}", log_of(&sandbox, false));
         }
-        run_exec(probe, &p).status.success()
+        p.exec(probe).status.success()
     });
     assert!(
         ready.is_some(),
@@ -1043,7 +827,7 @@ fn end_to_end_a_native_sidecar_job_logs_in_once_and_stops_on_sigterm() {
     assert!(w.reviewer.requests() >= 1);
     let token = std::fs::read_to_string(sandbox.join("home/vault/.vault-token")).unwrap();
     // The kubelet stops the sidecar: preStop hook first, then SIGTERM.
-    let hook = run_exec(&agent["lifecycle"]["preStop"]["exec"]["command"], &p);
+    let hook = p.exec(&agent["lifecycle"]["preStop"]["exec"]["command"]);
     assert!(
         hook.status.success(),
         "preStop: {}",
@@ -1067,5 +851,5 @@ fn end_to_end_a_native_sidecar_job_logs_in_once_and_stops_on_sigterm() {
     );
     assert_ne!(code, 200, "the token is revoked");
     // A stopped agent is not ready.
-    assert!(!run_exec(probe, &p).status.success());
+    assert!(!p.exec(probe).status.success());
 }

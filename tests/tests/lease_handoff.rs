@@ -12,32 +12,20 @@
 // Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
 #![allow(clippy::disallowed_methods)]
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
 use vaultlet_injector::admission::review;
 use vaultlet_injector::fixture::TestInjector;
+use vaultlet_tests::pod::{Runner, container, prepare};
 use vaultlet_tests::{KubernetesAuth, Postgres, eventually, skip_or_fail, within};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 const ROLE: &str = "app";
 const CREDS: &str = "database/creds/app";
-
-/// A built binary of the workspace (`cargo test --workspace` builds every package's binaries).
-fn workspace_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let p = exe.parent().and_then(Path::parent).unwrap().join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run `cargo build --bins` (or `cargo test --workspace`) first",
-        p.display()
-    );
-    p
-}
 
 struct World {
     k8s: KubernetesAuth,
@@ -121,112 +109,10 @@ fn inject(pod: &Value, vault_addr: &str) -> Value {
     patched
 }
 
-fn container<'a>(pod: &'a Value, list: &str, name: &str) -> &'a Value {
-    pod["spec"][list]
-        .as_array()
-        .and_then(|a| a.iter().find(|c| c["name"] == name))
-        .unwrap_or_else(|| panic!("no {list} container {name}"))
-}
-
-/// Starts container `c` of `pod` as a process: its volume mounts mapped under `sandbox`, the
-/// service-account token written, its env resolved, every absolute path in its `VAULT_CONFIG`
-/// mapped too. Logs to `<sandbox>/<log>`.
+/// Starts container `c` of `pod` as a process in `sandbox` (the volumes the containers share are
+/// the same directories there); logs to `<sandbox>/<log>`.
 fn start(c: &Value, pod: &Value, sandbox: &Path, jwt: &str, log: &str) -> Child {
-    let mut mounts: Vec<String> = c["volumeMounts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|m| m["mountPath"].as_str().unwrap().to_string())
-        .collect();
-    mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
-    for m in &mounts {
-        std::fs::create_dir_all(sandbox.join(m.trim_start_matches('/'))).unwrap();
-    }
-    let sa = sandbox.join("var/run/secrets/kubernetes.io/serviceaccount");
-    std::fs::create_dir_all(&sa).unwrap();
-    std::fs::write(sa.join("token"), jwt).unwrap();
-    fn remap(v: &mut Value, sandbox: &Path, mounts: &[String]) {
-        match v {
-            Value::String(s) if s.starts_with('/') => {
-                let hit = mounts
-                    .iter()
-                    .any(|m| s == m || s.starts_with(&format!("{}/", m.trim_end_matches('/'))))
-                    || s.starts_with("/var/run/secrets/kubernetes.io/");
-                if hit {
-                    *s = sandbox
-                        .join(s.trim_start_matches('/'))
-                        .display()
-                        .to_string();
-                }
-            }
-            Value::Array(a) => a.iter_mut().for_each(|x| remap(x, sandbox, mounts)),
-            Value::Object(o) => o.values_mut().for_each(|x| remap(x, sandbox, mounts)),
-            _ => {}
-        }
-    }
-    let mut env = BTreeMap::new();
-    env.insert(
-        "PATH".to_string(),
-        std::env::var("PATH").unwrap_or_default(),
-    );
-    env.insert(
-        "HOME".to_string(),
-        sandbox.join("home/vault").display().to_string(),
-    );
-    for e in c["env"].as_array().into_iter().flatten() {
-        let name = e["name"].as_str().unwrap().to_string();
-        let value = match e["value"].as_str() {
-            Some(v) => v.to_string(),
-            None => match e["valueFrom"]["fieldRef"]["fieldPath"].as_str() {
-                Some("metadata.namespace") => pod["metadata"]["namespace"].as_str().unwrap().into(),
-                Some("metadata.name") => pod["metadata"]["name"].as_str().unwrap().into(),
-                Some(_) => "127.0.0.1".into(),
-                None => continue,
-            },
-        };
-        if name == "VAULT_CONFIG" {
-            let mut config: Value = serde_json::from_slice(&B64.decode(&value).unwrap()).unwrap();
-            remap(&mut config, sandbox, &mounts);
-            // The persistent cache's key comes from the service-account token at its default
-            // path, which the kubelet mounts there; here it is in the sandbox.
-            if let Some(p) = config["cache"]["persist"].as_object_mut() {
-                p.insert(
-                    "service_account_token_file".into(),
-                    json!(sa.join("token").display().to_string()),
-                );
-            }
-            // The cache listener's fixed port (8200) would collide between tests run at once.
-            for l in config["listener"].as_array_mut().into_iter().flatten() {
-                l["address"] = json!(format!("127.0.0.1:{}", vaultlet_tests::free_port()));
-            }
-            env.insert(name, B64.encode(config.to_string()));
-        } else {
-            env.insert(name, value);
-        }
-    }
-    assert!(env.contains_key("VAULT_CONFIG"), "{c}");
-    let argv: Vec<String> = c["command"]
-        .as_array()
-        .into_iter()
-        .chain(c["args"].as_array())
-        .flatten()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(
-        Path::new(&argv[0]).file_name().unwrap(),
-        "vaultlet-agent",
-        "{argv:?}"
-    );
-    let log = std::fs::File::create(sandbox.join(log)).unwrap();
-    Command::new(workspace_bin("vaultlet-agent"))
-        .args(&argv[1..])
-        .env_clear()
-        .envs(&env)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap()
+    prepare(c, pod, sandbox, jwt).spawn(sandbox, Runner::Vaultlet, log)
 }
 
 fn log(sandbox: &Path, name: &str) -> String {

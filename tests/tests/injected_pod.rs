@@ -13,8 +13,10 @@
 //! annotation as the kubelet would, and both agents (ours, and `bao agent` through the `openbao`
 //! flavor's own `/bin/sh -ec` command) must read it with `-config` and render.
 //!
-//! A native sidecar Job (injector.md §4.10) runs in the kubelet's order: the agent init container,
-//! its `startupProbe` polled until it passes, the app, then the preStop hook and SIGTERM.
+//! A native sidecar Job and a native sidecar Deployment pod (injector.md §4.10) run in the
+//! kubelet's order: the agent init container, its `startupProbe` polled until it passes, the app,
+//! then the preStop hook and SIGTERM; with a real dynamic database secret (OpenBao's database
+//! engine on a real PostgreSQL, `vaultlet_tests::Postgres`), one lease per pod.
 
 // Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
 #![allow(clippy::disallowed_methods)]
@@ -30,9 +32,10 @@ use vaultlet_injector::admission::review;
 use vaultlet_injector::fixture::TestInjector;
 use vaultlet_shared::annotations::AgentFlavor;
 use vaultlet_tests::faults::workspace_bin;
-use vaultlet_tests::pod::{Prepared, Runner, container, prepare};
+use vaultlet_tests::pod::{Prepared, Runner, container, prepare, sigterm};
 use vaultlet_tests::{
-    JwtIssuer, KUBERNETES_API, KubernetesAuth, OpenBao, TokenReviewer, eventually, within,
+    JwtIssuer, KUBERNETES_API, KubernetesAuth, OpenBao, Postgres, TokenReviewer, eventually,
+    skip_or_fail, within,
 };
 
 const ISS: &str = KUBERNETES_API;
@@ -733,123 +736,268 @@ fn token_accessors(bao: &OpenBao) -> usize {
         .map_or(0, Vec::len)
 }
 
+/// The database role the native sidecar pods read their credentials from.
+const DB_CREDS: &str = "database/creds/orgchart";
+
+/// The leases OpenBao holds under [`DB_CREDS`].
+fn db_leases(bao: &OpenBao) -> Vec<String> {
+    let (code, body) = bao.api_raw("LIST", &format!("sys/leases/lookup/{DB_CREDS}/"), None);
+    if code == 404 {
+        return Vec::new();
+    }
+    assert_eq!(code, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    v["data"]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| format!("{DB_CREDS}/{}", k.as_str().unwrap()))
+        .collect()
+}
+
+/// (username, password) in a rendered `db-creds` file.
+fn db_creds(text: &str) -> (String, String) {
+    let mut lines = text.lines();
+    let user = lines.next().unwrap_or_default().to_string();
+    let password = lines.next().unwrap_or_default().to_string();
+    assert!(user.starts_with("v-"), "not database credentials: {text:?}");
+    (user, password)
+}
+
+/// The app container, as a process: it copies the secrets it finds at start (`/vault/secrets`,
+/// mapped into the sandbox) to `<sandbox>/app-saw`, then exits (a Job) or keeps running until
+/// SIGTERM (a Deployment's pod).
+fn start_app(sandbox: &Path, job: bool) -> Child {
+    // The copy is renamed into place, so that what the test reads is complete.
+    let copy = r#"cp -R "$1" "$2.tmp" && mv "$2.tmp" "$2""#;
+    let script = if job {
+        copy.to_string()
+    } else {
+        format!("{copy} && trap 'exit 0' TERM && while :; do sleep 0.1; done")
+    };
+    Command::new("/bin/sh")
+        .args(["-c", &script, "app"])
+        .arg(sandbox.join("vault/secrets"))
+        .arg(sandbox.join("app-saw"))
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// A native sidecar pod (injector.md §4.10) through the injector over HTTPS, its containers run in
+/// the kubelet's order: the agent init container, its `startupProbe` polled until it passes, the
+/// app; then, for a Job, the app exits and the kubelet stops the agent (preStop hook, SIGTERM);
+/// for a Deployment's pod being deleted, the app gets SIGTERM first, then the agent. Secrets: KV,
+/// a leased child token, and a real dynamic database secret (OpenBao's database engine on a real
+/// PostgreSQL, when it can run here): the app sees them at start, the database login works, and
+/// the pod holds one lease per secret, which `agent-revoke-on-shutdown` revokes with the token.
 #[test]
 fn end_to_end_a_native_sidecar_job_logs_in_once_and_stops_on_sigterm() {
     let w = world();
+    let pg = match Postgres::start() {
+        Ok(pg) => Some(pg),
+        Err(why) => {
+            skip_or_fail(
+                "end_to_end_a_native_sidecar_job_logs_in_once_and_stops_on_sigterm (its database secret)",
+                &why,
+            );
+            None
+        }
+    };
+    let mut policy = "path \"internal/data/database/config\" { capabilities = [\"read\"] }\n\
+         path \"auth/token/create\" { capabilities = [\"create\", \"update\"] }\n"
+        .to_string();
+    if let Some(pg) = &pg {
+        pg.database_engine(&w.bao, "database", "orgchart", "1h", "24h");
+        policy.push_str(&format!("path \"{DB_CREDS}\" {{ capabilities = [\"read\"] }}\n"));
+    }
+    w.bao.write_policy("internal-app", &policy);
     let dir = tempfile::tempdir().unwrap();
     let inj = start_injector(dir.path(), w.bao.addr());
-    let mut pod = orgchart_pod();
-    let a = pod["metadata"]["annotations"].as_object_mut().unwrap();
-    for (k, v) in [
-        ("vault.hashicorp.com/agent-native-sidecar", "true"),
-        ("vault.hashicorp.com/agent-revoke-on-shutdown", "true"),
-        ("vault.hashicorp.com/agent-revoke-grace", "1"),
-        // A leased secret of its own: a child token, issued once per pod.
-        (
-            "vault.hashicorp.com/agent-inject-secret-child",
-            "auth/token/create",
-        ),
-        (
-            "vault.hashicorp.com/agent-inject-template-child",
-            "{{ with secret \"auth/token/create\" \"policies=default\" \"ttl=1h\" }}{{ .Auth.Accessor }}{{ end }}",
-        ),
-    ] {
-        a.insert(k.into(), Value::from(v));
-    }
-    w.bao.write_policy(
-        "internal-app",
-        "path \"internal/data/database/config\" { capabilities = [\"read\"] }\n\
-         path \"auth/token/create\" { capabilities = [\"create\", \"update\"] }\n",
-    );
-    pod["spec"]["restartPolicy"] = Value::from("Never");
-    let patched = inject_over_https(&inj, &pod, dir.path());
-    assert_eq!(patched, inject(&pod, w.bao.addr()));
-    let agent = container(&patched, "initContainers", "vault-agent");
-    assert_eq!(agent["restartPolicy"], "Always");
-    assert_eq!(
-        patched["spec"]["containers"].as_array().unwrap().len(),
-        1,
-        "no classic sidecar"
-    );
-    assert_eq!(
-        patched["spec"]["initContainers"].as_array().unwrap().len(),
-        1,
-        "no classic init container"
-    );
-    let sandbox = dir.path().join("pod");
-    let jwt =
-        w.issuer
-            .mint_service_account("default", "internal-app", &[ISS], Duration::from_secs(600));
-    let p = prepare(agent, &patched, &sandbox, &jwt);
-    assert_eq!(p.config["exit_after_auth"], false);
-    let probe = &agent["startupProbe"]["exec"]["command"];
-    // Before the agent runs the probe fails, saying why.
-    let early = p.exec(probe);
-    assert!(!early.status.success());
-    let why = String::from_utf8_lossy(&early.stderr);
-    assert!(why.contains("not ready"), "{why}");
-    // Every login makes a token: OpenBao's list of token accessors counts them (the TokenReview
-    // stand-in also sees renewals; OpenBao 2 enables no audit device through the API).
-    let accessors = token_accessors(&w.bao);
-    let mut child = spawn(&p, &sandbox, false);
-    // The kubelet polls the startup probe; the app starts once it passes.
-    let ready = within(Duration::from_secs(30), || {
-        if let Some(s) = child.try_wait().unwrap() {
-            panic!("exited early ({s}); log:\n{}", log_of(&sandbox, false));
+    for job in [true, false] {
+        let variant = if job { "job" } else { "deployment" };
+        let vdir = dir.path().join(variant);
+        std::fs::create_dir_all(&vdir).unwrap();
+        let mut pod = orgchart_pod();
+        pod["metadata"]["name"] = Value::from(format!("orgchart-{variant}"));
+        let a = pod["metadata"]["annotations"].as_object_mut().unwrap();
+        for (k, v) in [
+            ("vault.hashicorp.com/agent-native-sidecar", "true"),
+            ("vault.hashicorp.com/agent-revoke-on-shutdown", "true"),
+            ("vault.hashicorp.com/agent-revoke-grace", "1"),
+            // A leased secret of its own: a child token, issued once per pod.
+            (
+                "vault.hashicorp.com/agent-inject-secret-child",
+                "auth/token/create",
+            ),
+            (
+                "vault.hashicorp.com/agent-inject-template-child",
+                "{{ with secret \"auth/token/create\" \"policies=default\" \"ttl=1h\" }}{{ .Auth.Accessor }}{{ end }}",
+            ),
+        ] {
+            a.insert(k.into(), Value::from(v));
         }
-        p.exec(probe).status.success()
-    });
-    assert!(
-        ready.is_some(),
-        "the probe never passed; log:\n{}",
-        log_of(&sandbox, false)
-    );
-    // The app: its secrets are there when it starts.
-    for name in ["database-config.txt", "db.json", "env"] {
-        let (body, _) = secret(&sandbox, name);
-        assert!(body.contains("db-secret-password"), "{name}: {body}");
+        if pg.is_some() {
+            a.insert(
+                "vault.hashicorp.com/agent-inject-secret-db-creds".into(),
+                Value::from(DB_CREDS),
+            );
+            a.insert(
+                "vault.hashicorp.com/agent-inject-template-db-creds".into(),
+                Value::from(
+                    "{{ with secret \"database/creds/orgchart\" }}{{ .Data.username }}\n{{ .Data.password }}\n{{ end }}",
+                ),
+            );
+        }
+        if job {
+            pod["spec"]["restartPolicy"] = Value::from("Never");
+        }
+        let patched = inject_over_https(&inj, &pod, &vdir);
+        assert_eq!(patched, inject(&pod, w.bao.addr()));
+        let agent = container(&patched, "initContainers", "vault-agent");
+        assert_eq!(agent["restartPolicy"], "Always");
+        assert_eq!(
+            patched["spec"]["containers"].as_array().unwrap().len(),
+            1,
+            "no classic sidecar"
+        );
+        assert_eq!(
+            patched["spec"]["initContainers"].as_array().unwrap().len(),
+            1,
+            "no classic init container"
+        );
+        let sandbox = vdir.join("pod");
+        let jwt = w.issuer.mint_service_account(
+            "default",
+            "internal-app",
+            &[ISS],
+            Duration::from_secs(600),
+        );
+        let p = prepare(agent, &patched, &sandbox, &jwt);
+        assert_eq!(p.config["exit_after_auth"], false);
+        let probe = &agent["startupProbe"]["exec"]["command"];
+        // Before the agent runs the probe fails, saying why.
+        let early = p.exec(probe);
+        assert!(!early.status.success());
+        let why = String::from_utf8_lossy(&early.stderr);
+        assert!(why.contains("not ready"), "{why}");
+        // Every login makes a token: OpenBao's list of token accessors counts them (the TokenReview
+        // stand-in also sees renewals; OpenBao 2 enables no audit device through the API).
+        let accessors = token_accessors(&w.bao);
+        let leases_before = db_leases(&w.bao);
+        assert!(leases_before.is_empty(), "{variant}: {leases_before:?}");
+        let mut child = spawn(&p, &sandbox, false);
+        // The kubelet polls the startup probe; the app starts once it passes.
+        let ready = within(Duration::from_secs(30), || {
+            if let Some(s) = child.try_wait().unwrap() {
+                panic!("exited early ({s}); log:\n{}", log_of(&sandbox, false));
+            }
+            p.exec(probe).status.success()
+        });
+        assert!(
+            ready.is_some(),
+            "the probe never passed; log:\n{}",
+            log_of(&sandbox, false)
+        );
+        // The app: its secrets are there when it starts.
+        let mut app = start_app(&sandbox, job);
+        let copied = sandbox.join("app-saw");
+        eventually(Duration::from_secs(10), || copied.exists());
+        let saw = |name: &str| {
+            let f = copied.join(name);
+            std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()))
+        };
+        for name in ["database-config.txt", "db.json", "env"] {
+            let body = saw(name);
+            assert!(body.contains("db-secret-password"), "{name}: {body}");
+        }
+        let creds = pg.as_ref().map(|pg| {
+            let (user, password) = db_creds(&saw("db-creds"));
+            // The app logs in to the database with what it found.
+            assert_eq!(
+                pg.query_as(&user, &password, "select current_user")
+                    .unwrap_or_else(|e| panic!("{user} cannot log in: {e}")),
+                user
+            );
+            (user, password)
+        });
+        if job {
+            // The Job's app exits; the agent keeps running meanwhile (a sidecar) …
+            let status = wait_exit(&mut app, Duration::from_secs(10));
+            assert!(status.success(), "app: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(child.try_wait().unwrap().is_none());
+        // … with one login and one token for the whole pod.
+        let child_token = secret(&sandbox, "child").0;
+        assert!(!child_token.trim().is_empty());
+        // Held a while: the leases are renewed, not fetched again.
+        std::thread::sleep(Duration::from_secs(2));
+        assert_eq!(secret(&sandbox, "child").0, child_token, "the same lease");
+        assert_eq!(
+            token_accessors(&w.bao) - accessors,
+            2,
+            "one login token and one child token per pod; log:\n{}",
+            log_of(&sandbox, false)
+        );
+        let held = db_leases(&w.bao);
+        if let Some((user, password)) = &creds {
+            assert_eq!(
+                held.len(),
+                1,
+                "{variant}: one database lease for the pod: {held:?}; log:\n{}",
+                log_of(&sandbox, false)
+            );
+            assert_eq!(
+                db_creds(&secret(&sandbox, "db-creds").0),
+                (user.clone(), password.clone()),
+                "the app's credentials stay"
+            );
+            assert!(
+                !log_of(&sandbox, false).contains(password.as_str()),
+                "never log a secret"
+            );
+        }
+        assert!(w.reviewer.requests() >= 1);
+        let token = std::fs::read_to_string(sandbox.join("home/vault/.vault-token")).unwrap();
+        if !job {
+            // The pod is deleted: the app containers are stopped first …
+            sigterm(&app);
+            let status = wait_exit(&mut app, Duration::from_secs(10));
+            assert!(status.success(), "app: {status}");
+        }
+        // … then the kubelet stops the sidecar: preStop hook first, then SIGTERM.
+        let hook = p.exec(&agent["lifecycle"]["preStop"]["exec"]["command"]);
+        assert!(
+            hook.status.success(),
+            "preStop: {}",
+            String::from_utf8_lossy(&hook.stderr)
+        );
+        sigterm(&child);
+        let stopped = std::time::Instant::now();
+        let status = wait_exit(&mut child, Duration::from_secs(2));
+        assert!(
+            status.success(),
+            "{status}; log:\n{}",
+            log_of(&sandbox, false)
+        );
+        assert!(stopped.elapsed() < Duration::from_secs(2));
+        // Revoked: the root token cannot look it up any more …
+        let (code, _) = w.bao.api_raw(
+            "POST",
+            "auth/token/lookup",
+            Some(&json!({ "token": token.trim() }).to_string()),
+        );
+        assert_ne!(code, 200, "the token is revoked");
+        // … and its database lease went with it: the user is gone.
+        if let (Some(pg), Some((user, password))) = (&pg, &creds) {
+            eventually(Duration::from_secs(10), || db_leases(&w.bao).is_empty());
+            assert!(
+                pg.query_as(user, password, "select 1").is_err(),
+                "{user} still logs in after the revocation"
+            );
+        }
+        // A stopped agent is not ready.
+        assert!(!p.exec(probe).status.success());
     }
-    // The Job's app exits; the agent keeps running meanwhile (a sidecar) …
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(child.try_wait().unwrap().is_none());
-    // … with one login and one token for the whole pod.
-    let child_token = secret(&sandbox, "child").0;
-    assert!(!child_token.trim().is_empty());
-    // Held a while: the child token is renewed, not fetched again.
-    std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(secret(&sandbox, "child").0, child_token, "the same lease");
-    assert_eq!(
-        token_accessors(&w.bao) - accessors,
-        2,
-        "one login token and one child token per pod; log:\n{}",
-        log_of(&sandbox, false)
-    );
-    assert!(w.reviewer.requests() >= 1);
-    let token = std::fs::read_to_string(sandbox.join("home/vault/.vault-token")).unwrap();
-    // The kubelet stops the sidecar: preStop hook first, then SIGTERM.
-    let hook = p.exec(&agent["lifecycle"]["preStop"]["exec"]["command"]);
-    assert!(
-        hook.status.success(),
-        "preStop: {}",
-        String::from_utf8_lossy(&hook.stderr)
-    );
-    let pid = child.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let stopped = std::time::Instant::now();
-    let status = wait_exit(&mut child, Duration::from_secs(2));
-    assert!(
-        status.success(),
-        "{status}; log:\n{}",
-        log_of(&sandbox, false)
-    );
-    assert!(stopped.elapsed() < Duration::from_secs(2));
-    // Revoked: the root token cannot look it up any more.
-    let (code, _) = w.bao.api_raw(
-        "POST",
-        "auth/token/lookup",
-        Some(&json!({ "token": token.trim() }).to_string()),
-    );
-    assert_ne!(code, 200, "the token is revoked");
-    // A stopped agent is not ready.
-    assert!(!p.exec(probe).status.success());
 }

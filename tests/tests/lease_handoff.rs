@@ -87,7 +87,15 @@ fn pod(cache: bool) -> Value {
 
 /// The pod after the injector's patch.
 fn inject(pod: &Value, vault_addr: &str) -> Value {
-    let settings = TestInjector::new().vault_address(vault_addr).defaults();
+    inject_with(pod, vault_addr, &[])
+}
+
+/// The pod after the patch of an injector started with `flags`.
+fn inject_with(pod: &Value, vault_addr: &str, flags: &[&str]) -> Value {
+    let settings = TestInjector::new()
+        .vault_address(vault_addr)
+        .settings(flags)
+        .defaults;
     let req = json!({
         "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
         "request": {"uid": "0d5c8a8e-0000-4000-8000-000000000019",
@@ -312,8 +320,54 @@ fn a_lease_revoked_before_the_sidecar_starts_is_fetched_anew() {
     stop(child, sandbox, "sidecar.log");
 }
 
-/// The measurement behind the default (docs/design/agent.md §7.3): one pod with and one without
-/// `agent-cache-enable`, init container then sidecar. Counts logins and leases and
+/// The injector's `-cache-handoff` (injector.md §3.4.1), for a pod that does not ask for the cache:
+/// the same handoff through the persistent cache, without the listener `agent-cache-enable` adds.
+#[test]
+fn the_injectors_cache_handoff_keeps_the_database_lease_without_a_listener() {
+    let Some(w) = world("the_injectors_cache_handoff_keeps_the_database_lease_without_a_listener")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = dir.path();
+    let patched = inject_with(&pod(false), w.k8s.bao.addr(), &["-cache-handoff"]);
+    let sidecar = container(&patched, "containers", "vault-agent");
+    for c in [
+        container(&patched, "initContainers", "vault-agent-init"),
+        sidecar,
+    ] {
+        let config = prepare(c, &patched, &sandbox.join("configs"), "jwt").config;
+        assert!(config.get("listener").is_none(), "{config}");
+        assert_eq!(config["cache"]["persist"]["type"], "kubernetes", "{config}");
+    }
+    let jwt = jwt(&w);
+    run_init(&jwt, &patched, sandbox);
+    let (user, password) = creds(sandbox).expect("the init container rendered the creds");
+    let held = leases(&w);
+    assert_eq!(held.len(), 1, "{held:?}");
+    let child = start(sidecar, &patched, sandbox, &jwt, "sidecar.log");
+    eventually(Duration::from_secs(30), || {
+        log(sandbox, "sidecar.log").contains("renewed the lease restored from the persistent cache")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let side_log = log(sandbox, "sidecar.log");
+    assert_eq!(
+        creds(sandbox),
+        Some((user.clone(), password.clone())),
+        "the sidecar kept the init container's credentials:\n{side_log}"
+    );
+    assert_eq!(leases(&w), held, "one lease for the pod:\n{side_log}");
+    assert_eq!(logins(&side_log), 0, "one login for the pod:\n{side_log}");
+    assert_eq!(
+        w.pg.query_as(&user, &password, "select current_user")
+            .unwrap_or_else(|e| panic!("{user} cannot log in: {e}")),
+        user
+    );
+    stop(child, sandbox, "sidecar.log");
+}
+
+/// The measurement behind the default (docs/design/agent.md §7.3): one pod without the cache, one
+/// with `agent-cache-enable`, one under the injector's `-cache-handoff`; init container then sidecar. Counts logins and leases and
 /// times the init container and the sidecar's first complete file; prints the numbers.
 #[test]
 fn measure_the_handoff_against_a_pod_without_the_cache() {
@@ -321,11 +375,14 @@ fn measure_the_handoff_against_a_pod_without_the_cache() {
         return;
     };
     let mut lines = Vec::new();
-    for cache in [false, true] {
+    // (the pod's agent-cache-enable, the injector's -cache-handoff)
+    for (annotation, flag) in [(false, false), (true, false), (false, true)] {
+        let cache = annotation || flag;
         let dir = tempfile::tempdir().unwrap();
         let sandbox = dir.path();
         let leases_before = leases(&w).len();
-        let patched = inject(&pod(cache), w.k8s.bao.addr());
+        let flags: &[&str] = if flag { &["-cache-handoff"] } else { &[] };
+        let patched = inject_with(&pod(annotation), w.k8s.bao.addr(), flags);
         let jwt = jwt(&w);
         let init_time = run_init(&jwt, &patched, sandbox);
         let (user, _) = creds(sandbox).unwrap();
@@ -349,7 +406,7 @@ fn measure_the_handoff_against_a_pod_without_the_cache() {
         let same_user = creds(sandbox).unwrap().0 == user;
         stop(child, sandbox, "sidecar.log");
         lines.push(format!(
-            "agent-cache-enable={cache}: logins={logins} leases={new_leases} same_user={same_user} init={init_time:?} sidecar_ready={sidecar_time:?}"
+            "agent-cache-enable={annotation} -cache-handoff={flag}: logins={logins} leases={new_leases} same_user={same_user} init={init_time:?} sidecar_ready={sidecar_time:?}"
         ));
         if cache {
             assert_eq!((logins, new_leases, same_user), (1, 1, true));

@@ -809,7 +809,9 @@ fn end_to_end_a_native_sidecar_job_logs_in_once_and_stops_on_sigterm() {
         .to_string();
     if let Some(pg) = &pg {
         pg.database_engine(&w.bao, "database", "orgchart", "1h", "24h");
-        policy.push_str(&format!("path \"{DB_CREDS}\" {{ capabilities = [\"read\"] }}\n"));
+        policy.push_str(&format!(
+            "path \"{DB_CREDS}\" {{ capabilities = [\"read\"] }}\n"
+        ));
     }
     w.bao.write_policy("internal-app", &policy);
     let dir = tempfile::tempdir().unwrap();
@@ -921,11 +923,14 @@ fn end_to_end_a_native_sidecar_job_logs_in_once_and_stops_on_sigterm() {
             );
             (user, password)
         });
-        if job {
-            // The Job's app exits; the agent keeps running meanwhile (a sidecar) …
+        // The Job's app exits; the agent keeps running meanwhile (a sidecar) …
+        let running_app = if job {
             let status = wait_exit(&mut app, Duration::from_secs(10));
             assert!(status.success(), "app: {status}");
-        }
+            None
+        } else {
+            Some(app)
+        };
         std::thread::sleep(Duration::from_millis(300));
         assert!(child.try_wait().unwrap().is_none());
         // … with one login and one token for the whole pod.
@@ -960,7 +965,7 @@ fn end_to_end_a_native_sidecar_job_logs_in_once_and_stops_on_sigterm() {
         }
         assert!(w.reviewer.requests() >= 1);
         let token = std::fs::read_to_string(sandbox.join("home/vault/.vault-token")).unwrap();
-        if !job {
+        if let Some(mut app) = running_app {
             // The pod is deleted: the app containers are stopped first …
             sigterm(&app);
             let status = wait_exit(&mut app, Duration::from_secs(10));

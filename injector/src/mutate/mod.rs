@@ -795,7 +795,8 @@ mod tests {
             .unwrap()["value"]
             .as_str()
             .unwrap();
-        let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).unwrap();
+        let bytes =
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).unwrap();
         serde_json::from_slice(&bytes).unwrap()
     }
 
@@ -823,7 +824,11 @@ mod tests {
         // Off by default: the pod upstream's injector makes.
         let plain = out(&[], &settings());
         assert!(!has_cache_volume(&plain));
-        assert!(config_of(&plain, "containers", "vault-agent").get("cache").is_none());
+        assert!(
+            config_of(&plain, "containers", "vault-agent")
+                .get("cache")
+                .is_none()
+        );
         // On: the persistent cache in both configs, the cache volume in both containers, no listener.
         let handoff = out(&[], &on);
         assert!(has_cache_volume(&handoff));
@@ -865,7 +870,10 @@ mod tests {
         );
         assert_eq!(
             listener,
-            out(&[("vault.hashicorp.com/agent-cache-enable", "true")], &settings())
+            out(
+                &[("vault.hashicorp.com/agent-cache-enable", "true")],
+                &settings()
+            )
         );
         let opted_out = out(&[("openbao.org/agent-cache-enable", "false")], &on);
         assert_eq!(

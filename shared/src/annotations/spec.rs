@@ -309,7 +309,9 @@ impl AgentSpec {
     /// The persistent-cache case of injector.md §3.4.
     pub fn persist_cache(&self) -> bool {
         (self.cache_enable || self.cache_handoff)
-            && self.pre_populate && !self.pre_populate_only && !self.native()
+            && self.pre_populate
+            && !self.pre_populate_only
+            && !self.native()
     }
 
     /// Native sidecar mode in effect (injector.md §4.10): asked for, and not overridden by

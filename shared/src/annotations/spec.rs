@@ -985,6 +985,52 @@ mod tests {
     }
 
     #[test]
+    fn cache_handoff_from_the_injector_default_where_there_is_something_to_hand_over() {
+        let on = InjectorDefaults {
+            cache_handoff: true,
+            ..settings()
+        };
+        let spec = |pairs: &[(&str, &str)], d: &InjectorDefaults| {
+            let mut all = vec![
+                ("vault.hashicorp.com/agent-inject", "true"),
+                ("vault.hashicorp.com/role", "r"),
+            ];
+            all.extend_from_slice(pairs);
+            AgentSpec::build(&Annotations::from_pairs(all), &pod(), "default", d).unwrap()
+        };
+        let secret = (
+            "vault.hashicorp.com/agent-inject-secret-db",
+            "database/creds/r",
+        );
+        assert!(
+            !spec(&[secret], &settings()).persist_cache(),
+            "off by default"
+        );
+        let s = spec(&[secret], &on);
+        assert!(s.cache_handoff && s.persist_cache() && !s.cache_enable);
+        // The pod's own agent-cache-enable decides, either way.
+        let s = spec(&[secret, ("openbao.org/agent-cache-enable", "false")], &on);
+        assert!(!s.cache_handoff && !s.persist_cache());
+        let s = spec(
+            &[secret, ("vault.hashicorp.com/agent-cache-enable", "true")],
+            &on,
+        );
+        assert!(!s.cache_handoff && s.cache_enable && s.persist_cache());
+        // Nothing to hand over, or a config of the pod's own.
+        assert!(!spec(&[], &on).persist_cache());
+        let own = ("vault.hashicorp.com/agent-configmap", "my-config");
+        assert!(!spec(&[secret, own], &on).persist_cache());
+        // One agent, or no sidecar.
+        for mode in [
+            ("vault.hashicorp.com/agent-native-sidecar", "true"),
+            ("vault.hashicorp.com/agent-pre-populate-only", "true"),
+            ("vault.hashicorp.com/agent-pre-populate", "false"),
+        ] {
+            assert!(!spec(&[secret, mode], &on).persist_cache(), "{mode:?}");
+        }
+    }
+
+    #[test]
     fn openbao_prefix_means_the_same_and_both_is_an_error() {
         let s = build(&[
             ("openbao.org/agent-inject", "true"),

@@ -577,6 +577,12 @@ def test_native_sidecar_value_reaches_the_injector() -> None:
     assert env["AGENT_INJECT_AGENT_FLAVOR"] == "vaultlet"
 
 
+def test_cache_handoff_value_reaches_the_injector() -> None:
+    # The injector's -cache-handoff (injector.md §3.4.1): off by default, as upstream's pods.
+    assert env_of(render())["AGENT_INJECT_CACHE_HANDOFF"] == "false"
+    assert env_of(render({"cacheHandoff": True}))["AGENT_INJECT_CACHE_HANDOFF"] == "true"
+
+
 def test_release_name_containing_chart_name_is_not_doubled() -> None:
     with helm.Chart.load(CHART) as chart:
         manifests = chart.render(values={}, name="corp", namespace=NAMESPACE, is_install=True)

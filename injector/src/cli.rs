@@ -204,6 +204,11 @@ pub struct AgentFlags {
     #[arg(long, env = "AGENT_INJECT_NATIVE_SIDECAR", default_value = "false",
           num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
     pub native_sidecar: bool,
+    /// With the vaultlet agent: the persistent cache (no listener) in every classic pod, so that the
+    /// sidecar keeps the init container's token and leases (extension, injector.md §3.4.1).
+    #[arg(long, env = "AGENT_INJECT_CACHE_HANDOFF", default_value = "false",
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
+    pub cache_handoff: bool,
 }
 
 /// The serving certificate.

@@ -81,6 +81,14 @@ impl Settings {
                 a.agent_flavor
             ));
         }
+        if a.cache_handoff && flavor != AgentFlavor::Vaultlet {
+            // injector.md §3.4.1: the handoff is our agent's; an upstream agent's cache is left
+            // as upstream's injector sets it up.
+            return err(format!(
+                "-cache-handoff needs the vaultlet agent flavor: with the {} agent, pods get the persistent cache from agent-cache-enable, as upstream's injector gives it",
+                a.agent_flavor
+            ));
+        }
         if a.vault_address.is_empty() {
             return err("No Vault service configured".into());
         }
@@ -154,6 +162,7 @@ impl Settings {
             disable_keep_alives: a.disable_keep_alives,
             agent_flavor: flavor,
             native_sidecar: a.native_sidecar,
+            cache_handoff: a.cache_handoff,
         };
         Ok(Settings {
             listen: f.server.listen,
@@ -455,6 +464,29 @@ pub(crate) mod tests {
                 &[("AGENT_INJECT_NATIVE_SIDECAR", "true")],
             ),
             "-native-sidecar needs the vaultlet agent flavor: the openbao agent cannot answer the startup probe"
+        );
+    }
+
+    #[test]
+    fn cache_handoff_is_off_by_default_and_refused_for_an_upstream_agent() {
+        let args = [
+            "vaultlet-injector",
+            "agent-inject",
+            "-vault-address=https://v:8200",
+        ];
+        assert!(!run(&args, &[]).defaults.cache_handoff);
+        assert!(
+            run(&args, &[("AGENT_INJECT_CACHE_HANDOFF", "true")])
+                .defaults
+                .cache_handoff
+        );
+        let mut flag = args.to_vec();
+        flag.push("-cache-handoff");
+        assert!(run(&flag, &[]).defaults.cache_handoff);
+        flag.push("-agent-flavor=vault");
+        assert_eq!(
+            refusal(&flag, &[]),
+            "-cache-handoff needs the vaultlet agent flavor: with the vault agent, pods get the persistent cache from agent-cache-enable, as upstream's injector gives it"
         );
     }
 

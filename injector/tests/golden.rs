@@ -47,7 +47,12 @@ fn decode_configs(v: &mut Value) {
 
 /// Run a review and return (response, patched pod).
 pub fn run(review_json: &str, flavor: AgentFlavor) -> (Value, Option<Value>) {
-    let out = review(review_json.as_bytes(), &settings(flavor)).expect("review");
+    run_with(review_json, &settings(flavor))
+}
+
+/// Run a review with the injector configured as `settings`.
+fn run_with(review_json: &str, settings: &InjectorDefaults) -> (Value, Option<Value>) {
+    let out = review(review_json.as_bytes(), settings).expect("review");
     let resp: Value = serde_json::from_slice(&out).expect("response json");
     let input: Value = serde_json::from_str(review_json).unwrap();
     let Some(patch_b64) = resp["response"]["patch"].as_str() else {
@@ -65,7 +70,11 @@ pub fn run(review_json: &str, flavor: AgentFlavor) -> (Value, Option<Value>) {
 }
 
 fn golden(case: &str, flavor: AgentFlavor) {
-    let (resp, pod) = run(&data(&format!("{case}.review.json")), flavor);
+    golden_with(case, &settings(flavor));
+}
+
+fn golden_with(case: &str, settings: &InjectorDefaults) {
+    let (resp, pod) = run_with(&data(&format!("{case}.review.json")), settings);
     assert_eq!(resp["response"]["allowed"], true, "{resp}");
     // These pods use known annotations only, each with an effect.
     assert!(resp["response"].get("warnings").is_none(), "{resp}");
@@ -120,6 +129,18 @@ fn job_with_cache_listener_and_quit_v1beta1() {
 #[test]
 fn job_with_a_native_sidecar_first_and_revoke_on_shutdown() {
     golden("job-native-sidecar", AgentFlavor::Vaultlet);
+}
+
+/// The injector's `-cache-handoff` (injector.md §3.4.1): the persistent cache in both agents'
+/// configs and the cache volume, without the listener `agent-cache-enable` adds.
+#[test]
+fn deployment_with_the_injectors_cache_handoff() {
+    let settings = TestInjector::new().settings(&["-cache-handoff"]).defaults;
+    golden_with("cache-handoff", &settings);
+    // Without the flag the same pod gets no cache at all, as upstream's injector gives it.
+    let (_, pod) = run(&data("cache-handoff.review.json"), AgentFlavor::Vaultlet);
+    let pod = pod.unwrap();
+    assert!(!pod.to_string().contains("agent-cache"), "{pod}");
 }
 
 #[test]

@@ -18,7 +18,8 @@
 //! A `kubernetes` auth login, as an injected agent makes it, starts from [`KubernetesAuth`] (server,
 //! TokenReview stand-in, auth method, roles, tokens). A test waiting for something polls with
 //! [`eventually`] (or [`within`]) rather than sleeping a fixed time. Dynamic database secrets come
-//! from a real PostgreSQL server on loopback ([`Postgres`]).
+//! from a real PostgreSQL server on loopback ([`Postgres`]). An injected pod's containers run as
+//! local processes through [`pod`].
 //!
 //! Everything is synchronous: it works from `#[test]` and from `#[tokio::test]` alike, and what
 //! serves in the background (the TokenReview responder) runs on its own thread and runtime.
@@ -33,6 +34,7 @@ pub mod eventually;
 pub mod faults;
 mod jwt;
 mod kubernetes;
+pub mod pod;
 mod postgres;
 pub mod property;
 mod server;

@@ -13,13 +13,14 @@
 //! annotation as the kubelet would, and both agents (ours, and `bao agent` through the `openbao`
 //! flavor's own `/bin/sh -ec` command) must read it with `-config` and render.
 //!
-//! A native sidecar Job (injector.md §4.10) runs in the kubelet's order: the agent init container,
-//! its `startupProbe` polled until it passes, the app, then the preStop hook and SIGTERM.
+//! A native sidecar Job and a native sidecar Deployment pod (injector.md §4.10) run in the
+//! kubelet's order: the agent init container, its `startupProbe` polled until it passes, the app,
+//! then the preStop hook and SIGTERM; with a real dynamic database secret (OpenBao's database
+//! engine on a real PostgreSQL, `vaultlet_tests::Postgres`), one lease per pod.
 
 // Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
 #![allow(clippy::disallowed_methods)]
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -30,26 +31,15 @@ use serde_json::{Value, json};
 use vaultlet_injector::admission::review;
 use vaultlet_injector::fixture::TestInjector;
 use vaultlet_shared::annotations::AgentFlavor;
+use vaultlet_tests::faults::workspace_bin;
+use vaultlet_tests::pod::{Prepared, Runner, container, prepare, sigterm};
 use vaultlet_tests::{
-    JwtIssuer, KUBERNETES_API, KubernetesAuth, OpenBao, TokenReviewer, bao_binary, eventually,
-    within,
+    JwtIssuer, KUBERNETES_API, KubernetesAuth, OpenBao, Postgres, TokenReviewer, eventually,
+    skip_or_fail, within,
 };
 
 const ISS: &str = KUBERNETES_API;
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-
-/// A built binary of the workspace (`cargo test --workspace` builds every package's binaries).
-fn workspace_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let p = dir.join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run `cargo build --bins` (or `cargo test --workspace`) first",
-        p.display()
-    );
-    p
-}
 
 struct World {
     bao: OpenBao,
@@ -207,198 +197,20 @@ fn inject(pod: &Value, vault_addr: &str) -> Value {
     patched
 }
 
-fn container<'a>(pod: &'a Value, list: &str, name: &str) -> &'a Value {
-    pod["spec"][list]
-        .as_array()
-        .and_then(|a| a.iter().find(|c| c["name"] == name))
-        .unwrap_or_else(|| panic!("no {list} container {name} in {pod}"))
-}
-
-/// How one container is run locally.
-struct Prepared {
-    argv: Vec<String>,
-    env: BTreeMap<String, String>,
-    /// The decoded (and path-mapped) agent config.
-    config: Value,
-}
-
-/// Maps every absolute path under one of `c`'s volume mounts into `sandbox`, creates the mount
-/// directories, writes the service-account token, and resolves the env (values and fieldRefs).
-fn prepare(c: &Value, pod: &Value, sandbox: &Path, sa_jwt: &str) -> Prepared {
-    let mut mounts: Vec<String> = c["volumeMounts"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|m| m["mountPath"].as_str().unwrap().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
-    for m in &mounts {
-        std::fs::create_dir_all(sandbox.join(m.trim_start_matches('/'))).unwrap();
-    }
-    let sa_dir = sandbox.join("var/run/secrets/kubernetes.io/serviceaccount");
-    std::fs::create_dir_all(&sa_dir).unwrap();
-    std::fs::write(sa_dir.join("token"), sa_jwt).unwrap();
-    let map = |s: &str| -> String {
-        for m in &mounts {
-            if s == m || s.starts_with(&format!("{}/", m.trim_end_matches('/'))) {
-                return sandbox
-                    .join(s.trim_start_matches('/'))
-                    .display()
-                    .to_string();
-            }
-        }
-        s.to_string()
-    };
-    fn remap(v: &mut Value, map: &dyn Fn(&str) -> String) {
-        match v {
-            Value::String(s) if s.starts_with('/') => *s = map(s),
-            Value::Array(a) => a.iter_mut().for_each(|x| remap(x, map)),
-            Value::Object(o) => o.values_mut().for_each(|x| remap(x, map)),
-            _ => {}
-        }
-    }
-    let mut env = BTreeMap::new();
-    env.insert(
-        "PATH".to_string(),
-        std::env::var("PATH").unwrap_or_default(),
-    );
-    env.insert(
-        "HOME".to_string(),
-        sandbox.join("home/vault").display().to_string(),
-    );
-    let mut config = Value::Null;
-    for e in c["env"].as_array().into_iter().flatten() {
-        let name = e["name"].as_str().unwrap().to_string();
-        let value = if let Some(v) = e["value"].as_str() {
-            v.to_string()
-        } else {
-            match e["valueFrom"]["fieldRef"]["fieldPath"].as_str() {
-                Some("metadata.namespace") => pod["metadata"]["namespace"].as_str().unwrap().into(),
-                Some("metadata.name") => pod["metadata"]["name"].as_str().unwrap().into(),
-                Some(_) => "127.0.0.1".into(),
-                None => continue,
-            }
-        };
-        if name == "VAULT_CONFIG" || name == "BAO_CONFIG" {
-            config = serde_json::from_slice(&B64.decode(&value).unwrap()).unwrap();
-            remap(&mut config, &map);
-            env.insert(name, B64.encode(config.to_string()));
-        } else {
-            env.insert(name, value);
-        }
-    }
-    // `-config=<path>` words (also inside a `/bin/sh -ec` script) point into the sandbox.
-    let map_words = |s: &str| -> String {
-        s.split(' ')
-            .map(|w| match w.strip_prefix("-config=") {
-                Some(path) => format!("-config={}", map(path)),
-                None => w.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    let argv: Vec<String> = c["command"]
-        .as_array()
-        .into_iter()
-        .chain(c["args"].as_array())
-        .flatten()
-        .map(|v| map_words(v.as_str().unwrap()))
-        .collect();
-    // downwardAPI volumes: the kubelet writes each item's field (here: an annotation holding the
-    // agent config, injector.md §3.7) into a file under the mount.
-    for m in c["volumeMounts"].as_array().into_iter().flatten() {
-        let volume = pod["spec"]["volumes"]
-            .as_array()
-            .and_then(|v| v.iter().find(|v| v["name"] == m["name"]));
-        let items = volume.and_then(|v| v["downwardAPI"]["items"].as_array());
-        for item in items.into_iter().flatten() {
-            let field = item["fieldRef"]["fieldPath"].as_str().unwrap();
-            let key = field
-                .strip_prefix("metadata.annotations['")
-                .and_then(|f| f.strip_suffix("']"))
-                .unwrap_or_else(|| panic!("unsupported fieldPath {field}"));
-            let value = pod["metadata"]["annotations"][key]
-                .as_str()
-                .unwrap_or_else(|| panic!("the pod has no annotation {key}"));
-            let mut file_config: Value = serde_json::from_str(value).expect("a JSON config");
-            remap(&mut file_config, &map);
-            let dir = sandbox.join(m["mountPath"].as_str().unwrap().trim_start_matches('/'));
-            std::fs::write(
-                dir.join(item["path"].as_str().unwrap()),
-                file_config.to_string(),
-            )
-            .unwrap();
-        }
-    }
-    if config.is_null() {
-        let file = argv
-            .iter()
-            .flat_map(|a| a.split(' '))
-            .find_map(|w| w.strip_prefix("-config="));
-        if let Some(file) = file {
-            let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"));
-            config = serde_json::from_str(&text).unwrap();
-        }
-    }
-    assert!(
-        !config.is_null(),
-        "{} has neither VAULT_CONFIG nor a -config file",
-        c["name"]
-    );
-    Prepared { argv, env, config }
-}
-
 /// Starts `prepared` with our agent (the container's own command) or with the real `bao agent`
 /// (the config decoded to a file, as upstream's shell form does).
 fn spawn(p: &Prepared, sandbox: &Path, real_bao: bool) -> Child {
-    let (program, args): (PathBuf, Vec<String>) = if real_bao {
-        let cfg = sandbox.join("agent-config.json");
-        std::fs::write(&cfg, p.config.to_string()).unwrap();
-        (
-            bao_binary(),
-            vec!["agent".into(), format!("-config={}", cfg.display())],
-        )
+    if real_bao {
+        p.spawn(sandbox, Runner::BaoAgent, "bao.log")
     } else {
-        assert_eq!(
-            Path::new(&p.argv[0]).file_name().unwrap(),
-            "vaultlet-agent",
-            "the injected container runs our agent directly: {:?}",
-            p.argv
-        );
-        (workspace_bin("vaultlet-agent"), p.argv[1..].to_vec())
-    };
-    let log =
-        std::fs::File::create(sandbox.join(if real_bao { "bao.log" } else { "vaultlet.log" }))
-            .unwrap();
-    Command::new(program)
-        .args(args)
-        .env_clear()
-        .envs(&p.env)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap()
+        p.spawn(sandbox, Runner::Vaultlet, "vaultlet.log")
+    }
 }
 
 /// Starts the container's own command and args (the `/bin/sh -ec` form of the upstream flavors),
 /// with the real `bao` first on `PATH`; logs to `bao.log`.
 fn spawn_container(p: &Prepared, sandbox: &Path) -> Child {
-    let mut env = p.env.clone();
-    let bao_dir = bao_binary().parent().unwrap().display().to_string();
-    env.insert("PATH".into(), format!("{bao_dir}:{}", p.env["PATH"]));
-    let log = std::fs::File::create(sandbox.join("bao.log")).unwrap();
-    Command::new(&p.argv[0])
-        .args(&p.argv[1..])
-        .env_clear()
-        .envs(&env)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap()
+    p.spawn(sandbox, Runner::Command, "bao.log")
 }
 
 fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
@@ -918,154 +730,279 @@ fn end_to_end_a_200_kb_config_is_mounted_from_an_annotation_and_read_by_both_age
     }
 }
 
-/// The argv of an exec hook or probe of the injected container, its program mapped to the built
-/// agent (the image's `/vaultlet-agent`).
-fn exec_of(command: &Value) -> (PathBuf, Vec<String>) {
-    let argv: Vec<String> = command
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(argv[0], "/vaultlet-agent", "{argv:?}");
-    (workspace_bin("vaultlet-agent"), argv[1..].to_vec())
-}
-
-/// Runs an exec hook or probe as the kubelet does: in the container's environment.
-fn run_exec(command: &Value, p: &Prepared) -> std::process::Output {
-    let (program, args) = exec_of(command);
-    Command::new(program)
-        .args(args)
-        .env_clear()
-        .envs(&p.env)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
 fn token_accessors(bao: &OpenBao) -> usize {
     bao.api("LIST", "auth/token/accessors", None)["data"]["keys"]
         .as_array()
         .map_or(0, Vec::len)
 }
 
+/// The database role the native sidecar pods read their credentials from.
+const DB_CREDS: &str = "database/creds/orgchart";
+
+/// The leases OpenBao holds under [`DB_CREDS`].
+fn db_leases(bao: &OpenBao) -> Vec<String> {
+    let (code, body) = bao.api_raw("LIST", &format!("sys/leases/lookup/{DB_CREDS}/"), None);
+    if code == 404 {
+        return Vec::new();
+    }
+    assert_eq!(code, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    v["data"]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| format!("{DB_CREDS}/{}", k.as_str().unwrap()))
+        .collect()
+}
+
+/// (username, password) in a rendered `db-creds` file.
+fn db_creds(text: &str) -> (String, String) {
+    let mut lines = text.lines();
+    let user = lines.next().unwrap_or_default().to_string();
+    let password = lines.next().unwrap_or_default().to_string();
+    assert!(user.starts_with("v-"), "not database credentials: {text:?}");
+    (user, password)
+}
+
+/// The app container, as a process: it copies the secrets it finds at start (`/vault/secrets`,
+/// mapped into the sandbox) to `<sandbox>/app-saw`, then exits (a Job) or keeps running until
+/// SIGTERM (a Deployment's pod).
+fn start_app(sandbox: &Path, job: bool) -> Child {
+    // The copy is renamed into place, so that what the test reads is complete.
+    let copy = r#"cp -R "$1" "$2.tmp" && mv "$2.tmp" "$2""#;
+    let script = if job {
+        copy.to_string()
+    } else {
+        format!("{copy} && trap 'exit 0' TERM && while :; do sleep 0.1; done")
+    };
+    Command::new("/bin/sh")
+        .args(["-c", &script, "app"])
+        .arg(sandbox.join("vault/secrets"))
+        .arg(sandbox.join("app-saw"))
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// A native sidecar pod (injector.md §4.10) through the injector over HTTPS, its containers run in
+/// the kubelet's order: the agent init container, its `startupProbe` polled until it passes, the
+/// app; then, for a Job, the app exits and the kubelet stops the agent (preStop hook, SIGTERM);
+/// for a Deployment's pod being deleted, the app gets SIGTERM first, then the agent. Secrets: KV,
+/// a leased child token, and a real dynamic database secret (OpenBao's database engine on a real
+/// PostgreSQL, when it can run here): the app sees them at start, the database login works, and
+/// the pod holds one lease per secret, which `agent-revoke-on-shutdown` revokes with the token.
 #[test]
 fn end_to_end_a_native_sidecar_job_logs_in_once_and_stops_on_sigterm() {
     let w = world();
+    let pg = match Postgres::start() {
+        Ok(pg) => Some(pg),
+        Err(why) => {
+            skip_or_fail(
+                "end_to_end_a_native_sidecar_job_logs_in_once_and_stops_on_sigterm (its database secret)",
+                &why,
+            );
+            None
+        }
+    };
+    let mut policy = "path \"internal/data/database/config\" { capabilities = [\"read\"] }\n\
+         path \"auth/token/create\" { capabilities = [\"create\", \"update\"] }\n"
+        .to_string();
+    if let Some(pg) = &pg {
+        pg.database_engine(&w.bao, "database", "orgchart", "1h", "24h");
+        policy.push_str(&format!(
+            "path \"{DB_CREDS}\" {{ capabilities = [\"read\"] }}\n"
+        ));
+    }
+    w.bao.write_policy("internal-app", &policy);
     let dir = tempfile::tempdir().unwrap();
     let inj = start_injector(dir.path(), w.bao.addr());
-    let mut pod = orgchart_pod();
-    let a = pod["metadata"]["annotations"].as_object_mut().unwrap();
-    for (k, v) in [
-        ("vault.hashicorp.com/agent-native-sidecar", "true"),
-        ("vault.hashicorp.com/agent-revoke-on-shutdown", "true"),
-        ("vault.hashicorp.com/agent-revoke-grace", "1"),
-        // A leased secret of its own: a child token, issued once per pod.
-        (
-            "vault.hashicorp.com/agent-inject-secret-child",
-            "auth/token/create",
-        ),
-        (
-            "vault.hashicorp.com/agent-inject-template-child",
-            "{{ with secret \"auth/token/create\" \"policies=default\" \"ttl=1h\" }}{{ .Auth.Accessor }}{{ end }}",
-        ),
-    ] {
-        a.insert(k.into(), Value::from(v));
-    }
-    w.bao.write_policy(
-        "internal-app",
-        "path \"internal/data/database/config\" { capabilities = [\"read\"] }\n\
-         path \"auth/token/create\" { capabilities = [\"create\", \"update\"] }\n",
-    );
-    pod["spec"]["restartPolicy"] = Value::from("Never");
-    let patched = inject_over_https(&inj, &pod, dir.path());
-    assert_eq!(patched, inject(&pod, w.bao.addr()));
-    let agent = container(&patched, "initContainers", "vault-agent");
-    assert_eq!(agent["restartPolicy"], "Always");
-    assert_eq!(
-        patched["spec"]["containers"].as_array().unwrap().len(),
-        1,
-        "no classic sidecar"
-    );
-    assert_eq!(
-        patched["spec"]["initContainers"].as_array().unwrap().len(),
-        1,
-        "no classic init container"
-    );
-    let sandbox = dir.path().join("pod");
-    let jwt =
-        w.issuer
-            .mint_service_account("default", "internal-app", &[ISS], Duration::from_secs(600));
-    let p = prepare(agent, &patched, &sandbox, &jwt);
-    assert_eq!(p.config["exit_after_auth"], false);
-    let probe = &agent["startupProbe"]["exec"]["command"];
-    // Before the agent runs the probe fails, saying why.
-    let early = run_exec(probe, &p);
-    assert!(!early.status.success());
-    let why = String::from_utf8_lossy(&early.stderr);
-    assert!(why.contains("not ready"), "{why}");
-    // Every login makes a token: OpenBao's list of token accessors counts them (the TokenReview
-    // stand-in also sees renewals; OpenBao 2 enables no audit device through the API).
-    let accessors = token_accessors(&w.bao);
-    let mut child = spawn(&p, &sandbox, false);
-    // The kubelet polls the startup probe; the app starts once it passes.
-    let ready = within(Duration::from_secs(30), || {
-        if let Some(s) = child.try_wait().unwrap() {
-            panic!("exited early ({s}); log:\n{}", log_of(&sandbox, false));
+    for job in [true, false] {
+        let variant = if job { "job" } else { "deployment" };
+        let vdir = dir.path().join(variant);
+        std::fs::create_dir_all(&vdir).unwrap();
+        let mut pod = orgchart_pod();
+        pod["metadata"]["name"] = Value::from(format!("orgchart-{variant}"));
+        let a = pod["metadata"]["annotations"].as_object_mut().unwrap();
+        for (k, v) in [
+            ("vault.hashicorp.com/agent-native-sidecar", "true"),
+            ("vault.hashicorp.com/agent-revoke-on-shutdown", "true"),
+            ("vault.hashicorp.com/agent-revoke-grace", "1"),
+            // A leased secret of its own: a child token, issued once per pod.
+            (
+                "vault.hashicorp.com/agent-inject-secret-child",
+                "auth/token/create",
+            ),
+            (
+                "vault.hashicorp.com/agent-inject-template-child",
+                "{{ with secret \"auth/token/create\" \"policies=default\" \"ttl=1h\" }}{{ .Auth.Accessor }}{{ end }}",
+            ),
+        ] {
+            a.insert(k.into(), Value::from(v));
         }
-        run_exec(probe, &p).status.success()
-    });
-    assert!(
-        ready.is_some(),
-        "the probe never passed; log:\n{}",
-        log_of(&sandbox, false)
-    );
-    // The app: its secrets are there when it starts.
-    for name in ["database-config.txt", "db.json", "env"] {
-        let (body, _) = secret(&sandbox, name);
-        assert!(body.contains("db-secret-password"), "{name}: {body}");
+        if pg.is_some() {
+            a.insert(
+                "vault.hashicorp.com/agent-inject-secret-db-creds".into(),
+                Value::from(DB_CREDS),
+            );
+            a.insert(
+                "vault.hashicorp.com/agent-inject-template-db-creds".into(),
+                Value::from(
+                    "{{ with secret \"database/creds/orgchart\" }}{{ .Data.username }}\n{{ .Data.password }}\n{{ end }}",
+                ),
+            );
+        }
+        if job {
+            pod["spec"]["restartPolicy"] = Value::from("Never");
+        }
+        let patched = inject_over_https(&inj, &pod, &vdir);
+        assert_eq!(patched, inject(&pod, w.bao.addr()));
+        let agent = container(&patched, "initContainers", "vault-agent");
+        assert_eq!(agent["restartPolicy"], "Always");
+        assert_eq!(
+            patched["spec"]["containers"].as_array().unwrap().len(),
+            1,
+            "no classic sidecar"
+        );
+        assert_eq!(
+            patched["spec"]["initContainers"].as_array().unwrap().len(),
+            1,
+            "no classic init container"
+        );
+        let sandbox = vdir.join("pod");
+        let jwt = w.issuer.mint_service_account(
+            "default",
+            "internal-app",
+            &[ISS],
+            Duration::from_secs(600),
+        );
+        let p = prepare(agent, &patched, &sandbox, &jwt);
+        assert_eq!(p.config["exit_after_auth"], false);
+        let probe = &agent["startupProbe"]["exec"]["command"];
+        // Before the agent runs the probe fails, saying why.
+        let early = p.exec(probe);
+        assert!(!early.status.success());
+        let why = String::from_utf8_lossy(&early.stderr);
+        assert!(why.contains("not ready"), "{why}");
+        // Every login makes a token: OpenBao's list of token accessors counts them (the TokenReview
+        // stand-in also sees renewals; OpenBao 2 enables no audit device through the API).
+        let accessors = token_accessors(&w.bao);
+        let leases_before = db_leases(&w.bao);
+        assert!(leases_before.is_empty(), "{variant}: {leases_before:?}");
+        let mut child = spawn(&p, &sandbox, false);
+        // The kubelet polls the startup probe; the app starts once it passes.
+        let ready = within(Duration::from_secs(30), || {
+            if let Some(s) = child.try_wait().unwrap() {
+                panic!("exited early ({s}); log:\n{}", log_of(&sandbox, false));
+            }
+            p.exec(probe).status.success()
+        });
+        assert!(
+            ready.is_some(),
+            "the probe never passed; log:\n{}",
+            log_of(&sandbox, false)
+        );
+        // The app: its secrets are there when it starts.
+        let mut app = start_app(&sandbox, job);
+        let copied = sandbox.join("app-saw");
+        eventually(Duration::from_secs(10), || copied.exists());
+        let saw = |name: &str| {
+            let f = copied.join(name);
+            std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()))
+        };
+        for name in ["database-config.txt", "db.json", "env"] {
+            let body = saw(name);
+            assert!(body.contains("db-secret-password"), "{name}: {body}");
+        }
+        let creds = pg.as_ref().map(|pg| {
+            let (user, password) = db_creds(&saw("db-creds"));
+            // The app logs in to the database with what it found.
+            assert_eq!(
+                pg.query_as(&user, &password, "select current_user")
+                    .unwrap_or_else(|e| panic!("{user} cannot log in: {e}")),
+                user
+            );
+            (user, password)
+        });
+        // The Job's app exits; the agent keeps running meanwhile (a sidecar) …
+        let running_app = if job {
+            let status = wait_exit(&mut app, Duration::from_secs(10));
+            assert!(status.success(), "app: {status}");
+            None
+        } else {
+            Some(app)
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(child.try_wait().unwrap().is_none());
+        // … with one login and one token for the whole pod.
+        let child_token = secret(&sandbox, "child").0;
+        assert!(!child_token.trim().is_empty());
+        // Held a while: the leases are renewed, not fetched again.
+        std::thread::sleep(Duration::from_secs(2));
+        assert_eq!(secret(&sandbox, "child").0, child_token, "the same lease");
+        assert_eq!(
+            token_accessors(&w.bao) - accessors,
+            2,
+            "one login token and one child token per pod; log:\n{}",
+            log_of(&sandbox, false)
+        );
+        let held = db_leases(&w.bao);
+        if let Some((user, password)) = &creds {
+            assert_eq!(
+                held.len(),
+                1,
+                "{variant}: one database lease for the pod: {held:?}; log:\n{}",
+                log_of(&sandbox, false)
+            );
+            assert_eq!(
+                db_creds(&secret(&sandbox, "db-creds").0),
+                (user.clone(), password.clone()),
+                "the app's credentials stay"
+            );
+            assert!(
+                !log_of(&sandbox, false).contains(password.as_str()),
+                "never log a secret"
+            );
+        }
+        assert!(w.reviewer.requests() >= 1);
+        let token = std::fs::read_to_string(sandbox.join("home/vault/.vault-token")).unwrap();
+        if let Some(mut app) = running_app {
+            // The pod is deleted: the app containers are stopped first …
+            sigterm(&app);
+            let status = wait_exit(&mut app, Duration::from_secs(10));
+            assert!(status.success(), "app: {status}");
+        }
+        // … then the kubelet stops the sidecar: preStop hook first, then SIGTERM.
+        let hook = p.exec(&agent["lifecycle"]["preStop"]["exec"]["command"]);
+        assert!(
+            hook.status.success(),
+            "preStop: {}",
+            String::from_utf8_lossy(&hook.stderr)
+        );
+        sigterm(&child);
+        let stopped = std::time::Instant::now();
+        let status = wait_exit(&mut child, Duration::from_secs(2));
+        assert!(
+            status.success(),
+            "{status}; log:\n{}",
+            log_of(&sandbox, false)
+        );
+        assert!(stopped.elapsed() < Duration::from_secs(2));
+        // Revoked: the root token cannot look it up any more …
+        let (code, _) = w.bao.api_raw(
+            "POST",
+            "auth/token/lookup",
+            Some(&json!({ "token": token.trim() }).to_string()),
+        );
+        assert_ne!(code, 200, "the token is revoked");
+        // … and its database lease went with it: the user is gone.
+        if let (Some(pg), Some((user, password))) = (&pg, &creds) {
+            eventually(Duration::from_secs(10), || db_leases(&w.bao).is_empty());
+            assert!(
+                pg.query_as(user, password, "select 1").is_err(),
+                "{user} still logs in after the revocation"
+            );
+        }
+        // A stopped agent is not ready.
+        assert!(!p.exec(probe).status.success());
     }
-    // The Job's app exits; the agent keeps running meanwhile (a sidecar) …
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(child.try_wait().unwrap().is_none());
-    // … with one login and one token for the whole pod.
-    let child_token = secret(&sandbox, "child").0;
-    assert!(!child_token.trim().is_empty());
-    // Held a while: the child token is renewed, not fetched again.
-    std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(secret(&sandbox, "child").0, child_token, "the same lease");
-    assert_eq!(
-        token_accessors(&w.bao) - accessors,
-        2,
-        "one login token and one child token per pod; log:\n{}",
-        log_of(&sandbox, false)
-    );
-    assert!(w.reviewer.requests() >= 1);
-    let token = std::fs::read_to_string(sandbox.join("home/vault/.vault-token")).unwrap();
-    // The kubelet stops the sidecar: preStop hook first, then SIGTERM.
-    let hook = run_exec(&agent["lifecycle"]["preStop"]["exec"]["command"], &p);
-    assert!(
-        hook.status.success(),
-        "preStop: {}",
-        String::from_utf8_lossy(&hook.stderr)
-    );
-    let pid = child.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let stopped = std::time::Instant::now();
-    let status = wait_exit(&mut child, Duration::from_secs(2));
-    assert!(
-        status.success(),
-        "{status}; log:\n{}",
-        log_of(&sandbox, false)
-    );
-    assert!(stopped.elapsed() < Duration::from_secs(2));
-    // Revoked: the root token cannot look it up any more.
-    let (code, _) = w.bao.api_raw(
-        "POST",
-        "auth/token/lookup",
-        Some(&json!({ "token": token.trim() }).to_string()),
-    );
-    assert_ne!(code, 200, "the token is revoked");
-    // A stopped agent is not ready.
-    assert!(!run_exec(probe, &p).status.success());
 }

@@ -12,32 +12,20 @@
 // Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
 #![allow(clippy::disallowed_methods)]
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
 use vaultlet_injector::admission::review;
 use vaultlet_injector::fixture::TestInjector;
+use vaultlet_tests::pod::{Runner, container, prepare};
 use vaultlet_tests::{KubernetesAuth, Postgres, eventually, skip_or_fail, within};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 const ROLE: &str = "app";
 const CREDS: &str = "database/creds/app";
-
-/// A built binary of the workspace (`cargo test --workspace` builds every package's binaries).
-fn workspace_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let p = exe.parent().and_then(Path::parent).unwrap().join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run `cargo build --bins` (or `cargo test --workspace`) first",
-        p.display()
-    );
-    p
-}
 
 struct World {
     k8s: KubernetesAuth,
@@ -99,7 +87,15 @@ fn pod(cache: bool) -> Value {
 
 /// The pod after the injector's patch.
 fn inject(pod: &Value, vault_addr: &str) -> Value {
-    let settings = TestInjector::new().vault_address(vault_addr).defaults();
+    inject_with(pod, vault_addr, &[])
+}
+
+/// The pod after the patch of an injector started with `flags`.
+fn inject_with(pod: &Value, vault_addr: &str, flags: &[&str]) -> Value {
+    let settings = TestInjector::new()
+        .vault_address(vault_addr)
+        .settings(flags)
+        .defaults;
     let req = json!({
         "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
         "request": {"uid": "0d5c8a8e-0000-4000-8000-000000000019",
@@ -121,112 +117,10 @@ fn inject(pod: &Value, vault_addr: &str) -> Value {
     patched
 }
 
-fn container<'a>(pod: &'a Value, list: &str, name: &str) -> &'a Value {
-    pod["spec"][list]
-        .as_array()
-        .and_then(|a| a.iter().find(|c| c["name"] == name))
-        .unwrap_or_else(|| panic!("no {list} container {name}"))
-}
-
-/// Starts container `c` of `pod` as a process: its volume mounts mapped under `sandbox`, the
-/// service-account token written, its env resolved, every absolute path in its `VAULT_CONFIG`
-/// mapped too. Logs to `<sandbox>/<log>`.
+/// Starts container `c` of `pod` as a process in `sandbox` (the volumes the containers share are
+/// the same directories there); logs to `<sandbox>/<log>`.
 fn start(c: &Value, pod: &Value, sandbox: &Path, jwt: &str, log: &str) -> Child {
-    let mut mounts: Vec<String> = c["volumeMounts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|m| m["mountPath"].as_str().unwrap().to_string())
-        .collect();
-    mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
-    for m in &mounts {
-        std::fs::create_dir_all(sandbox.join(m.trim_start_matches('/'))).unwrap();
-    }
-    let sa = sandbox.join("var/run/secrets/kubernetes.io/serviceaccount");
-    std::fs::create_dir_all(&sa).unwrap();
-    std::fs::write(sa.join("token"), jwt).unwrap();
-    fn remap(v: &mut Value, sandbox: &Path, mounts: &[String]) {
-        match v {
-            Value::String(s) if s.starts_with('/') => {
-                let hit = mounts
-                    .iter()
-                    .any(|m| s == m || s.starts_with(&format!("{}/", m.trim_end_matches('/'))))
-                    || s.starts_with("/var/run/secrets/kubernetes.io/");
-                if hit {
-                    *s = sandbox
-                        .join(s.trim_start_matches('/'))
-                        .display()
-                        .to_string();
-                }
-            }
-            Value::Array(a) => a.iter_mut().for_each(|x| remap(x, sandbox, mounts)),
-            Value::Object(o) => o.values_mut().for_each(|x| remap(x, sandbox, mounts)),
-            _ => {}
-        }
-    }
-    let mut env = BTreeMap::new();
-    env.insert(
-        "PATH".to_string(),
-        std::env::var("PATH").unwrap_or_default(),
-    );
-    env.insert(
-        "HOME".to_string(),
-        sandbox.join("home/vault").display().to_string(),
-    );
-    for e in c["env"].as_array().into_iter().flatten() {
-        let name = e["name"].as_str().unwrap().to_string();
-        let value = match e["value"].as_str() {
-            Some(v) => v.to_string(),
-            None => match e["valueFrom"]["fieldRef"]["fieldPath"].as_str() {
-                Some("metadata.namespace") => pod["metadata"]["namespace"].as_str().unwrap().into(),
-                Some("metadata.name") => pod["metadata"]["name"].as_str().unwrap().into(),
-                Some(_) => "127.0.0.1".into(),
-                None => continue,
-            },
-        };
-        if name == "VAULT_CONFIG" {
-            let mut config: Value = serde_json::from_slice(&B64.decode(&value).unwrap()).unwrap();
-            remap(&mut config, sandbox, &mounts);
-            // The persistent cache's key comes from the service-account token at its default
-            // path, which the kubelet mounts there; here it is in the sandbox.
-            if let Some(p) = config["cache"]["persist"].as_object_mut() {
-                p.insert(
-                    "service_account_token_file".into(),
-                    json!(sa.join("token").display().to_string()),
-                );
-            }
-            // The cache listener's fixed port (8200) would collide between tests run at once.
-            for l in config["listener"].as_array_mut().into_iter().flatten() {
-                l["address"] = json!(format!("127.0.0.1:{}", vaultlet_tests::free_port()));
-            }
-            env.insert(name, B64.encode(config.to_string()));
-        } else {
-            env.insert(name, value);
-        }
-    }
-    assert!(env.contains_key("VAULT_CONFIG"), "{c}");
-    let argv: Vec<String> = c["command"]
-        .as_array()
-        .into_iter()
-        .chain(c["args"].as_array())
-        .flatten()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(
-        Path::new(&argv[0]).file_name().unwrap(),
-        "vaultlet-agent",
-        "{argv:?}"
-    );
-    let log = std::fs::File::create(sandbox.join(log)).unwrap();
-    Command::new(workspace_bin("vaultlet-agent"))
-        .args(&argv[1..])
-        .env_clear()
-        .envs(&env)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap()
+    prepare(c, pod, sandbox, jwt).spawn(sandbox, Runner::Vaultlet, log)
 }
 
 fn log(sandbox: &Path, name: &str) -> String {
@@ -426,8 +320,54 @@ fn a_lease_revoked_before_the_sidecar_starts_is_fetched_anew() {
     stop(child, sandbox, "sidecar.log");
 }
 
-/// The measurement behind the default (docs/design/agent.md §7.3): one pod with and one without
-/// `agent-cache-enable`, init container then sidecar. Counts logins and leases and
+/// The injector's `-cache-handoff` (injector.md §3.4.1), for a pod that does not ask for the cache:
+/// the same handoff through the persistent cache, without the listener `agent-cache-enable` adds.
+#[test]
+fn the_injectors_cache_handoff_keeps_the_database_lease_without_a_listener() {
+    let Some(w) = world("the_injectors_cache_handoff_keeps_the_database_lease_without_a_listener")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = dir.path();
+    let patched = inject_with(&pod(false), w.k8s.bao.addr(), &["-cache-handoff"]);
+    let sidecar = container(&patched, "containers", "vault-agent");
+    for c in [
+        container(&patched, "initContainers", "vault-agent-init"),
+        sidecar,
+    ] {
+        let config = prepare(c, &patched, &sandbox.join("configs"), "jwt").config;
+        assert!(config.get("listener").is_none(), "{config}");
+        assert_eq!(config["cache"]["persist"]["type"], "kubernetes", "{config}");
+    }
+    let jwt = jwt(&w);
+    run_init(&jwt, &patched, sandbox);
+    let (user, password) = creds(sandbox).expect("the init container rendered the creds");
+    let held = leases(&w);
+    assert_eq!(held.len(), 1, "{held:?}");
+    let child = start(sidecar, &patched, sandbox, &jwt, "sidecar.log");
+    eventually(Duration::from_secs(30), || {
+        log(sandbox, "sidecar.log").contains("renewed the lease restored from the persistent cache")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let side_log = log(sandbox, "sidecar.log");
+    assert_eq!(
+        creds(sandbox),
+        Some((user.clone(), password.clone())),
+        "the sidecar kept the init container's credentials:\n{side_log}"
+    );
+    assert_eq!(leases(&w), held, "one lease for the pod:\n{side_log}");
+    assert_eq!(logins(&side_log), 0, "one login for the pod:\n{side_log}");
+    assert_eq!(
+        w.pg.query_as(&user, &password, "select current_user")
+            .unwrap_or_else(|e| panic!("{user} cannot log in: {e}")),
+        user
+    );
+    stop(child, sandbox, "sidecar.log");
+}
+
+/// The measurement behind the default (docs/design/agent.md §7.3): one pod without the cache, one
+/// with `agent-cache-enable`, one under the injector's `-cache-handoff`; init container then sidecar. Counts logins and leases and
 /// times the init container and the sidecar's first complete file; prints the numbers.
 #[test]
 fn measure_the_handoff_against_a_pod_without_the_cache() {
@@ -435,11 +375,14 @@ fn measure_the_handoff_against_a_pod_without_the_cache() {
         return;
     };
     let mut lines = Vec::new();
-    for cache in [false, true] {
+    // (the pod's agent-cache-enable, the injector's -cache-handoff)
+    for (annotation, flag) in [(false, false), (true, false), (false, true)] {
+        let cache = annotation || flag;
         let dir = tempfile::tempdir().unwrap();
         let sandbox = dir.path();
         let leases_before = leases(&w).len();
-        let patched = inject(&pod(cache), w.k8s.bao.addr());
+        let flags: &[&str] = if flag { &["-cache-handoff"] } else { &[] };
+        let patched = inject_with(&pod(annotation), w.k8s.bao.addr(), flags);
         let jwt = jwt(&w);
         let init_time = run_init(&jwt, &patched, sandbox);
         let (user, _) = creds(sandbox).unwrap();
@@ -463,7 +406,7 @@ fn measure_the_handoff_against_a_pod_without_the_cache() {
         let same_user = creds(sandbox).unwrap().0 == user;
         stop(child, sandbox, "sidecar.log");
         lines.push(format!(
-            "agent-cache-enable={cache}: logins={logins} leases={new_leases} same_user={same_user} init={init_time:?} sidecar_ready={sidecar_time:?}"
+            "agent-cache-enable={annotation} -cache-handoff={flag}: logins={logins} leases={new_leases} same_user={same_user} init={init_time:?} sidecar_ready={sidecar_time:?}"
         ));
         if cache {
             assert_eq!((logins, new_leases, same_user), (1, 1, true));

@@ -293,13 +293,25 @@ pub fn agent_config(spec: &AgentSpec, role: Role) -> Result<AgentConfig, AgentCo
             exit_on_err: spec.cache_exit_on_err,
             ..Persist::default()
         };
-        (
-            vec![listener()],
-            Some(Cache {
-                use_auto_auth_token: use_token,
-                persist: Some(persist),
-            }),
-        )
+        if spec.cache_enable {
+            (
+                vec![listener()],
+                Some(Cache {
+                    use_auto_auth_token: use_token,
+                    persist: Some(persist),
+                }),
+            )
+        } else {
+            // injector.md §3.4.1: the injector's handoff alone, no listener (and so no
+            // `use_auto_auth_token`, which needs one).
+            (
+                Vec::new(),
+                Some(Cache {
+                    use_auto_auth_token: None,
+                    persist: Some(persist),
+                }),
+            )
+        }
     } else if spec.cache_enable && !spec.pre_populate_only && role == Role::Sidecar {
         (
             vec![listener()],

@@ -779,6 +779,117 @@ mod tests {
         ));
     }
 
+    /// The decoded `VAULT_CONFIG` of container `name` in `list`.
+    fn config_of(out: &Value, list: &str, name: &str) -> Value {
+        let c = out["spec"][list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}"));
+        let b64 = c["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "VAULT_CONFIG")
+            .unwrap()["value"]
+            .as_str()
+            .unwrap();
+        let bytes =
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn cache_handoff_from_the_injector_flag_without_a_listener() {
+        let on = InjectorDefaults {
+            cache_handoff: true,
+            ..settings()
+        };
+        let out = |extra: &[(&str, &str)], s: &InjectorDefaults| {
+            let pod = native_pod(extra);
+            let (d, _) = decide_json(&pod, s);
+            let Decision::Patch { patch, .. } = d else {
+                panic!("not patched: {d:?}")
+            };
+            patched(&pod, &patch)
+        };
+        let has_cache_volume = |o: &Value| {
+            o["spec"]["volumes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v["name"] == "vault-agent-cache")
+        };
+        // Off by default: the pod upstream's injector makes.
+        let plain = out(&[], &settings());
+        assert!(!has_cache_volume(&plain));
+        assert!(
+            config_of(&plain, "containers", "vault-agent")
+                .get("cache")
+                .is_none()
+        );
+        // On: the persistent cache in both configs, the cache volume in both containers, no listener.
+        let handoff = out(&[], &on);
+        assert!(has_cache_volume(&handoff));
+        for (list, name) in [
+            ("initContainers", "vault-agent-init"),
+            ("containers", "vault-agent"),
+        ] {
+            let c = config_of(&handoff, list, name);
+            assert_eq!(
+                c["cache"],
+                json!({"persist": {"type": "kubernetes", "path": "/vault/agent-cache"}}),
+                "{name}"
+            );
+            assert!(c.get("listener").is_none(), "{name}: {c}");
+            let loaded = vaultlet_shared::config::AgentConfig::from_json_str(&c.to_string())
+                .expect("our agent loads it");
+            assert!(loaded.config.listeners.is_empty());
+            let container = handoff["spec"][list]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"] == name)
+                .unwrap();
+            assert!(
+                container["volumeMounts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|m| m["mountPath"] == "/vault/agent-cache"),
+                "{name}"
+            );
+        }
+        // The pod's own agent-cache-enable wins: "true" is upstream's cache with its listener,
+        // "false" opts out.
+        let listener = out(&[("vault.hashicorp.com/agent-cache-enable", "true")], &on);
+        assert_eq!(
+            config_of(&listener, "containers", "vault-agent")["listener"][0]["address"],
+            "127.0.0.1:8200"
+        );
+        assert_eq!(
+            listener,
+            out(
+                &[("vault.hashicorp.com/agent-cache-enable", "true")],
+                &settings()
+            )
+        );
+        let opted_out = out(&[("openbao.org/agent-cache-enable", "false")], &on);
+        assert_eq!(
+            opted_out,
+            out(&[("openbao.org/agent-cache-enable", "false")], &settings())
+        );
+        // Nothing to hand over: one agent (native sidecar), or no sidecar.
+        for extra in [
+            ("vault.hashicorp.com/agent-native-sidecar", "true"),
+            ("vault.hashicorp.com/agent-pre-populate-only", "true"),
+            ("vault.hashicorp.com/agent-pre-populate", "false"),
+        ] {
+            assert_eq!(out(&[extra], &on), out(&[extra], &settings()), "{extra:?}");
+        }
+    }
+
     #[test]
     fn pre_populate_only_keeps_the_classic_init_container() {
         let (out, _) = native_out(&[

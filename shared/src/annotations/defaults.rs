@@ -105,6 +105,8 @@ pub struct InjectorDefaults {
     pub agent_flavor: AgentFlavor,
     /// `-native-sidecar` / `AGENT_INJECT_NATIVE_SIDECAR` (false; extension, injector.md §4.10).
     pub native_sidecar: bool,
+    /// `-cache-handoff` / `AGENT_INJECT_CACHE_HANDOFF` (false; extension, injector.md §3.4.1).
+    pub cache_handoff: bool,
 }
 
 impl Default for InjectorDefaults {
@@ -147,6 +149,7 @@ impl InjectorDefaults {
             disable_keep_alives: String::new(),
             agent_flavor: flavor,
             native_sidecar: false,
+            cache_handoff: false,
         }
     }
 }

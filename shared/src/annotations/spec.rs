@@ -274,6 +274,9 @@ pub struct AgentSpec {
     pub cache_use_auto_auth_token: String,
     pub cache_listener_port: String,
     pub cache_exit_on_err: bool,
+    /// The injector's `-cache-handoff` for a pod that does not set `agent-cache-enable` itself
+    /// (extension, injector.md §3.4.1): the persistent cache without the listener.
+    pub cache_handoff: bool,
     pub enable_quit: bool,
     pub disable_idle_connections: Vec<String>,
     pub disable_keep_alives: Vec<String>,
@@ -305,7 +308,10 @@ pub struct AgentSpec {
 impl AgentSpec {
     /// The persistent-cache case of injector.md §3.4.
     pub fn persist_cache(&self) -> bool {
-        self.cache_enable && self.pre_populate && !self.pre_populate_only && !self.native()
+        (self.cache_enable || self.cache_handoff)
+            && self.pre_populate
+            && !self.pre_populate_only
+            && !self.native()
     }
 
     /// Native sidecar mode in effect (injector.md §4.10): asked for, and not overridden by
@@ -322,7 +328,14 @@ impl AgentSpec {
         settings: &InjectorDefaults,
     ) -> Result<Self, SpecError> {
         let a = defaulted(annotations, pod, namespace, settings)?;
-        let spec = parse(&a, pod, settings).map_err(SpecError::Parse)?;
+        let mut spec = parse(&a, pod, settings).map_err(SpecError::Parse)?;
+        // injector.md §3.4.1: decided on the pod's own annotations (an explicit
+        // `agent-cache-enable: "false"` opts out); a pod without templates has nothing to hand
+        // over, and a pod with its own config map keeps that config as it is.
+        spec.cache_handoff = settings.cache_handoff
+            && annotations.get("agent-cache-enable").is_none()
+            && !spec.secrets.is_empty()
+            && spec.configmap.is_empty();
         spec.validate(&a).map_err(SpecError::Validation)?;
         Ok(spec)
     }
@@ -813,6 +826,7 @@ fn parse(
         cache_use_auto_auth_token: a.string("agent-cache-use-auto-auth-token"),
         cache_listener_port: a.string("agent-cache-listener-port"),
         cache_exit_on_err,
+        cache_handoff: false,
         enable_quit,
         disable_idle_connections: parse_csv(a.get("agent-disable-idle-connections").unwrap_or("")),
         disable_keep_alives: parse_csv(a.get("agent-disable-keep-alives").unwrap_or("")),
@@ -968,6 +982,52 @@ mod tests {
                 .unwrap()
                 .native()
         );
+    }
+
+    #[test]
+    fn cache_handoff_from_the_injector_default_where_there_is_something_to_hand_over() {
+        let on = InjectorDefaults {
+            cache_handoff: true,
+            ..settings()
+        };
+        let spec = |pairs: &[(&str, &str)], d: &InjectorDefaults| {
+            let mut all = vec![
+                ("vault.hashicorp.com/agent-inject", "true"),
+                ("vault.hashicorp.com/role", "r"),
+            ];
+            all.extend_from_slice(pairs);
+            AgentSpec::build(&Annotations::from_pairs(all), &pod(), "default", d).unwrap()
+        };
+        let secret = (
+            "vault.hashicorp.com/agent-inject-secret-db",
+            "database/creds/r",
+        );
+        assert!(
+            !spec(&[secret], &settings()).persist_cache(),
+            "off by default"
+        );
+        let s = spec(&[secret], &on);
+        assert!(s.cache_handoff && s.persist_cache() && !s.cache_enable);
+        // The pod's own agent-cache-enable decides, either way.
+        let s = spec(&[secret, ("openbao.org/agent-cache-enable", "false")], &on);
+        assert!(!s.cache_handoff && !s.persist_cache());
+        let s = spec(
+            &[secret, ("vault.hashicorp.com/agent-cache-enable", "true")],
+            &on,
+        );
+        assert!(!s.cache_handoff && s.cache_enable && s.persist_cache());
+        // Nothing to hand over, or a config of the pod's own.
+        assert!(!spec(&[], &on).persist_cache());
+        let own = ("vault.hashicorp.com/agent-configmap", "my-config");
+        assert!(!spec(&[secret, own], &on).persist_cache());
+        // One agent, or no sidecar.
+        for mode in [
+            ("vault.hashicorp.com/agent-native-sidecar", "true"),
+            ("vault.hashicorp.com/agent-pre-populate-only", "true"),
+            ("vault.hashicorp.com/agent-pre-populate", "false"),
+        ] {
+            assert!(!spec(&[secret, mode], &on).persist_cache(), "{mode:?}");
+        }
     }
 
     #[test]

@@ -437,7 +437,7 @@ pub static ANNOTATIONS: &[AnnotationDef] = &[
         "agent-cache-enable",
         Const("false"),
         K::Bool,
-        "Enable the caching listener.",
+        "Enable the caching listener. Under the injector's `-cache-handoff` (vaultlet extension), unset means the persistent cache without the listener and `\"false\"` opts the pod out.",
     ),
     def(
         "agent-cache-use-auto-auth-token",

@@ -5,9 +5,13 @@ rendered object is validated against the Kubernetes OpenAPI schemas shipped in k
 mode: unknown fields are errors) for every Kubernetes minor from 1.29 to the newest the package knows, and
 the Dockerfile is linted by hadolint.
 
-cert-manager's kinds (Issuer, Certificate) are CRDs, which kubernetes-validate has no schema for (it raises
-SchemaNotFoundError); those objects are checked against CERT_MANAGER_SCHEMAS below, an excerpt of
-cert-manager v1's fields that this chart uses, closed with additionalProperties: false.
+cert-manager's kinds (Issuer, Certificate) and the Prometheus Operator's ServiceMonitor are CRDs, which
+kubernetes-validate has no schema for (it raises SchemaNotFoundError); those objects are checked against
+CRD_SCHEMAS below, an excerpt of the fields of cert-manager v1 and monitoring.coreos.com/v1 that this chart
+uses, closed with additionalProperties: false.
+
+The chart takes vault-helm's values layout; VAULT_HELM_VALUES is a values file written the way a vault-helm
+user writes one, and it must render unchanged.
 
 Run: .venv/bin/pytest -q deploy/tests
 """
@@ -43,89 +47,119 @@ NAMESPACE = "vault-system"
 INJECTOR = "vaultlet-agent-injector"
 SERVICE = f"{INJECTOR}-svc"
 WEBHOOK_CONFIG = f"{INJECTOR}-cfg"
-LEASE = "vault-k8s-leader"
-CERT_SECRET = "vault-injector-certs"
+LEASE = f"{INJECTOR}-leader"
+CERT_SECRET = f"{INJECTOR}-certs"
+MANIFEST_LEASE = "vaultlet-injector-leader"
+MANIFEST_CERT_SECRET = "vaultlet-injector-certs"
+VAULT_HELM_VALUES = Path(__file__).resolve().parent / "vault-helm-values.yaml"
 
 MIN_KUBE = Version("1.29")
 KUBE_VERSIONS = [v for v in kv_utils.all_versions() if Version(v) >= MIN_KUBE]
+# matchConditions exist (on by default) from Kubernetes 1.28: the webhook is also checked against 1.28.
+WEBHOOK_KUBE_VERSIONS = [v for v in kv_utils.all_versions() if Version(v) >= Version("1.28")]
 
 CA_PEM_B64 = base64.b64encode(
     b"-----BEGIN CERTIFICATE-----\nMIIBdummy\n-----END CERTIFICATE-----\n"
 ).decode()
 
-# Values for each deployment variant the chart supports.
+# Values for each deployment variant the chart supports (vault-helm's layout: global.* and injector.*).
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
-    "auto-tls-single-replica": {"replicas": 1},
-    "auto-tls-no-leader": {"leaderElector": {"enabled": False}},
-    "cert-manager": {"certManager": {"enabled": True}},
+    "auto-tls-single-replica": {"injector": {"replicas": 1}},
+    "auto-tls-no-leader": {"injector": {"leaderElector": {"enabled": False}}},
+    "auto-tls-vault-k8s-names": {
+        "injector": {"leaderElector": {"leaseName": "vault-k8s-leader", "secretName": "vault-injector-certs"}}
+    },
+    "cert-manager": {"injector": {"certManager": {"enabled": True}}},
     "cert-manager-issuer": {
-        "certManager": {
-            "enabled": True,
-            "issuerRef": {"name": "corp-ca", "kind": "ClusterIssuer", "group": "cert-manager.io"},
+        "injector": {
+            "certManager": {
+                "enabled": True,
+                "issuerRef": {"name": "corp-ca", "kind": "ClusterIssuer", "group": "cert-manager.io"},
+            }
         }
     },
     "file-certs": {
-        "certs": {
-            "secretName": "injector-tls",
-            "caBundle": CA_PEM_B64,
-            "certName": "cert.pem",
-            "keyName": "key.pem",
+        "injector": {
+            "certs": {
+                "secretName": "injector-tls",
+                "caBundle": CA_PEM_B64,
+                "certName": "cert.pem",
+                "keyName": "key.pem",
+            }
         }
     },
+    "openshift": {"global": {"openshift": True}, "injector": {"hostNetwork": True}},
+    "host-network-port": {"injector": {"hostNetwork": True, "port": 8443}},
+    "service-monitor": {"injector": {"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}}},
+    "pdb-min-available": {"injector": {"replicas": 3, "podDisruptionBudget": {"minAvailable": 2}}},
+    "no-match-conditions": {"injector": {"webhook": {"onlyAnnotatedPods": False}}},
+    "kube-1.27": {"kubeVersionOverride": "1.27.4"},
+    "probe-paths": {
+        "injector": {
+            "livenessProbe": {"path": "/livez"},
+            "readinessProbe": {"path": "/readyz", "periodSeconds": 5},
+            "startupProbe": {"path": "/readyz"},
+        }
+    },
+    "global-namespace": {"global": {"namespace": "elsewhere"}},
     "everything-set": {
-        "replicas": 3,
-        "metrics": {"enabled": True},
-        "logFormat": "json",
-        "logLevel": "debug",
-        "revokeOnShutdown": True,
-        "agentFlavor": "openbao",
-        "agentImage": {"repository": "openbao/openbao", "tag": "2.2.0"},
-        "externalVaultAddr": "https://bao.example.internal:8200",
-        "agentDefaults": {
-            "cpuRequest": "50m",
-            "cpuLimit": "1",
-            "memRequest": "32Mi",
-            "memLimit": "256Mi",
-            "ephemeralLimit": "128Mi",
-            "ephemeralRequest": "64Mi",
-            "template": "json",
-            "templateConfig": {
-                "exitOnRetryFailure": False,
-                "staticSecretRenderInterval": "5m",
-                "maxConnectionsPerHost": 10,
+        "global": {"imagePullSecrets": [{"name": "regcred"}]},
+        "injector": {
+            "replicas": 3,
+            "metrics": {"enabled": True},
+            "logFormat": "json",
+            "logLevel": "debug",
+            "revokeOnShutdown": True,
+            "agentFlavor": "openbao",
+            "agentImage": {"repository": "openbao/openbao", "tag": "2.2.0"},
+            "externalVaultAddr": "https://bao.example.internal:8200",
+            "agentDefaults": {
+                "cpuRequest": "50m",
+                "cpuLimit": "1",
+                "memRequest": "32Mi",
+                "memLimit": "256Mi",
+                "ephemeralLimit": "128Mi",
+                "ephemeralRequest": "64Mi",
+                "template": "json",
+                "templateConfig": {
+                    "exitOnRetryFailure": False,
+                    "staticSecretRenderInterval": "5m",
+                    "maxConnectionsPerHost": 10,
+                },
             },
+            "webhook": {
+                "failurePolicy": "Fail",
+                "timeoutSeconds": 10,
+                "namespaceSelector": {"matchLabels": {"vault-injection": "enabled"}},
+                "objectSelector": {"matchLabels": {"inject": "yes"}},
+                "annotations": {"example.com/owner": "platform"},
+            },
+            "extraEnvironmentVars": {"AGENT_INJECT_PROXY_ADDR": "http://proxy:3128"},
+            "nodeSelector": {"kubernetes.io/os": "linux"},
+            "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "infra", "effect": "NoSchedule"}],
+            "affinity": {
+                "podAntiAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": [
+                        {
+                            "topologyKey": "kubernetes.io/hostname",
+                            "labelSelector": {"matchLabels": {"app.kubernetes.io/name": INJECTOR}},
+                        }
+                    ]
+                }
+            },
+            "priorityClassName": "system-cluster-critical",
+            "extraLabels": {"team": "platform"},
+            "annotations": {"prometheus.io/scrape": "true"},
+            "service": {"annotations": {"a": "b"}},
+            "serviceAccount": {"annotations": {"c": "d"}},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
         },
-        "failurePolicy": "Fail",
-        "timeoutSeconds": 10,
-        "namespaceSelector": {"matchLabels": {"vault-injection": "enabled"}},
-        "objectSelector": {"matchLabels": {"inject": "yes"}},
-        "webhookAnnotations": {"example.com/owner": "platform"},
-        "extraEnvironmentVars": {"AGENT_INJECT_PROXY_ADDR": "http://proxy:3128"},
-        "nodeSelector": {"kubernetes.io/os": "linux"},
-        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "infra", "effect": "NoSchedule"}],
-        "affinity": {
-            "podAntiAffinity": {
-                "requiredDuringSchedulingIgnoredDuringExecution": [
-                    {
-                        "topologyKey": "kubernetes.io/hostname",
-                        "labelSelector": {"matchLabels": {"app.kubernetes.io/name": INJECTOR}},
-                    }
-                ]
-            }
-        },
-        "priorityClassName": "system-cluster-critical",
-        "extraLabels": {"team": "platform"},
-        "annotations": {"prometheus.io/scrape": "true"},
-        "service": {"annotations": {"a": "b"}},
-        "serviceAccount": {"annotations": {"c": "d"}},
-        "imagePullSecrets": [{"name": "regcred"}],
-        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
     },
 }
 
 _SELECTOR = {"type": "object"}
-CERT_MANAGER_SCHEMAS: dict[str, dict[str, Any]] = {
+CRD_SCHEMAS: dict[str, dict[str, Any]] = {
     "Issuer": {
         "type": "object",
         "required": ["apiVersion", "kind", "metadata", "spec"],
@@ -139,7 +173,15 @@ CERT_MANAGER_SCHEMAS: dict[str, dict[str, Any]] = {
                 "additionalProperties": False,
                 "minProperties": 1,
                 "maxProperties": 1,
-                "properties": {"selfSigned": {"type": "object"}, "ca": _SELECTOR},
+                "properties": {
+                    "selfSigned": {"type": "object"},
+                    "ca": {
+                        "type": "object",
+                        "required": ["secretName"],
+                        "additionalProperties": False,
+                        "properties": {"secretName": {"type": "string", "minLength": 1}},
+                    },
+                },
             },
         },
     },
@@ -157,6 +199,15 @@ CERT_MANAGER_SCHEMAS: dict[str, dict[str, Any]] = {
                 "additionalProperties": False,
                 "properties": {
                     "secretName": {"type": "string", "minLength": 1},
+                    "isCA": {"type": "boolean"},
+                    "secretTemplate": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+                            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                        },
+                    },
                     "duration": {"type": "string", "pattern": r"^([0-9]+(h|m|s))+$"},
                     "renewBefore": {"type": "string", "pattern": r"^([0-9]+(h|m|s))+$"},
                     "commonName": {"type": "string", "maxLength": 64},
@@ -215,6 +266,56 @@ CERT_MANAGER_SCHEMAS: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "ServiceMonitor": {
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "additionalProperties": False,
+        "properties": {
+            "apiVersion": {"const": "monitoring.coreos.com/v1"},
+            "kind": {"const": "ServiceMonitor"},
+            "metadata": {"type": "object", "required": ["name", "namespace"]},
+            "spec": {
+                "type": "object",
+                "required": ["selector", "endpoints"],
+                "additionalProperties": False,
+                "properties": {
+                    "selector": _SELECTOR,
+                    "namespaceSelector": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {"any": {"type": "boolean"}, "matchNames": {"type": "array", "items": {"type": "string"}}},
+                    },
+                    "jobLabel": {"type": "string"},
+                    "endpoints": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "port": {"type": "string"},
+                                "scheme": {"enum": ["http", "https"]},
+                                "path": {"type": "string"},
+                                "interval": {"type": "string", "pattern": r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"},
+                                "scrapeTimeout": {"type": "string", "pattern": r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"},
+                                "tlsConfig": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "serverName": {"type": "string"},
+                                        "insecureSkipVerify": {"type": "boolean"},
+                                        "ca": {"type": "object"},
+                                        "cert": {"type": "object"},
+                                        "keySecret": {"type": "object"},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
 }
 
 
@@ -222,10 +323,24 @@ CERT_MANAGER_SCHEMAS: dict[str, dict[str, Any]] = {
 # helpers
 
 
+def render_files(values: dict[str, Any] | None = None, namespace: str = NAMESPACE) -> dict[str, str]:
+    """Render the chart offline with Helm's SDK: the text of each template, NOTES.txt included."""
+    with helm.Chart.load(CHART) as chart:
+        return chart.render(values=values or {}, name=RELEASE, namespace=namespace, is_install=True)
+
+
+def notes(values: dict[str, Any] | None = None) -> str:
+    [text] = [t for p, t in render_files(values).items() if p.endswith("NOTES.txt")]
+    return text
+
+
+def vault_helm_values() -> dict[str, Any]:
+    return yaml.safe_load(VAULT_HELM_VALUES.read_text())
+
+
 def render(values: dict[str, Any] | None = None, namespace: str = NAMESPACE) -> list[dict[str, Any]]:
     """Render the chart offline with Helm's SDK; returns every object of every template."""
-    with helm.Chart.load(CHART) as chart:
-        manifests = chart.render(values=values or {}, name=RELEASE, namespace=namespace, is_install=True)
+    manifests = render_files(values, namespace)
     objects: list[dict[str, Any]] = []
     for path, text in sorted(manifests.items()):
         if path.endswith("NOTES.txt"):
@@ -259,18 +374,20 @@ def env_of(objects: list[dict[str, Any]]) -> dict[str, Any]:
 
 def validate_object(obj: dict[str, Any], version: str) -> None:
     """Validate one object for one Kubernetes version (strict: unknown fields fail)."""
-    if obj["apiVersion"].startswith("cert-manager.io/"):
+    if obj["kind"] in CRD_SCHEMAS:
         with pytest.raises(kv_utils.SchemaNotFoundError):
             kubernetes_validate.validate(obj, version, strict=True)
-        jsonschema.validate(obj, CERT_MANAGER_SCHEMAS[obj["kind"]])
+        jsonschema.validate(obj, CRD_SCHEMAS[obj["kind"]])
         return
     kubernetes_validate.validate(obj, version, strict=True)
 
 
 def validate_all(objects: list[dict[str, Any]]) -> None:
     failures = []
-    for version in KUBE_VERSIONS:
+    for version in WEBHOOK_KUBE_VERSIONS:
         for obj in objects:
+            if version not in KUBE_VERSIONS and obj["kind"] != "MutatingWebhookConfiguration":
+                continue
             try:
                 validate_object(obj, version)
             except (kubernetes_validate.ValidationError, kv_utils.SchemaNotFoundError) as err:
@@ -327,18 +444,21 @@ def test_chart_lints_clean(variant: str, kube_version: str) -> None:
 
 
 def test_lint_reports_a_broken_value() -> None:
-    report = helm.lint(CHART, {"failurePolicy": "Sometimes"}, strict=True, namespace=NAMESPACE)
+    report = helm.lint(CHART, {"injector": {"webhook": {"failurePolicy": "Sometimes"}}}, strict=True, namespace=NAMESPACE)
     assert report["errors"], "lint must report a value the schema forbids"
 
 
 @pytest.mark.parametrize(
     "values, key",
     [
-        ({"replicass": 3}, "replicass"),
-        ({"certs": {"secretNam": "x"}}, "secretNam"),
-        ({"agentDefaults": {"templateConfig": {"exitOnRetryFailur": False}}}, "exitOnRetryFailur"),
-        ({"injector": {"enabled": True}}, "injector"),
-        ({"leaderElector": {"enable": True}}, "enable"),
+        ({"replicas": 3}, "replicas"),
+        ({"injector": {"replicass": 3}}, "replicass"),
+        ({"injector": {"certs": {"secretNam": "x"}}}, "secretNam"),
+        ({"injector": {"agentDefaults": {"templateConfig": {"exitOnRetryFailur": False}}}}, "exitOnRetryFailur"),
+        ({"injector": {"leaderElector": {"enable": True}}}, "enable"),
+        ({"injector": {"webhook": {"onlyAnnotatedPod": False}}}, "onlyAnnotatedPod"),
+        ({"global": {"externalVaultAdr": "https://v"}}, "externalVaultAdr"),
+        ({"injector": {"metrics": {"serviceMonitor": {"enable": True}}}}, "enable"),
     ],
 )
 def test_schema_rejects_unknown_value_keys(values: dict[str, Any], key: str) -> None:
@@ -350,13 +470,20 @@ def test_schema_rejects_unknown_value_keys(values: dict[str, Any], key: str) -> 
 @pytest.mark.parametrize(
     "values",
     [
-        {"failurePolicy": "Sometimes"},
-        {"replicas": 0},
-        {"externalVaultAddr": ""},
-        {"agentFlavor": "consul"},
-        {"logFormat": "xml"},
-        {"timeoutSeconds": 31},
-        {"agentDefaults": {"template": "yaml"}},
+        {"injector": {"webhook": {"failurePolicy": "Sometimes"}}},
+        {"injector": {"failurePolicy": "Sometimes"}},
+        {"injector": {"replicas": 0}},
+        {"injector": {"port": 70000}},
+        {"global": {"externalVaultAddr": "vault.example:8200"}},
+        {"injector": {"externalVaultAddr": "vault.example:8200"}},
+        {"injector": {"agentFlavor": "consul"}},
+        {"injector": {"logFormat": "xml"}},
+        {"injector": {"webhook": {"timeoutSeconds": 31}}},
+        {"injector": {"agentDefaults": {"template": "yaml"}}},
+        {"injector": {"enabled": "yes"}},
+        {"injector": {"leaderElector": {"leaseName": "Not_A_Name"}}},
+        {"injector": {"livenessProbe": {"path": "livez"}}},
+        {"global": {"imagePullSecrets": [{"secret": "x"}]}},
     ],
 )
 def test_schema_rejects_bad_values(values: dict[str, Any]) -> None:
@@ -388,11 +515,13 @@ def test_schema_closes_every_declared_object() -> None:
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_chart_objects_are_valid_kubernetes(variant: str) -> None:
-    objects = render(VARIANTS[variant])
+    values = VARIANTS[variant]
+    objects = render(values)
     assert objects
+    namespace = values.get("global", {}).get("namespace") or NAMESPACE
     for obj in objects:
         if obj["kind"] not in ("MutatingWebhookConfiguration", "ClusterRole", "ClusterRoleBinding"):
-            assert obj["metadata"]["namespace"] == NAMESPACE, obj["metadata"]["name"]
+            assert obj["metadata"]["namespace"] == namespace, obj["metadata"]["name"]
     validate_all(objects)
 
 
@@ -489,7 +618,7 @@ def test_default_pdb_and_service() -> None:
 
 
 def test_single_replica_has_no_pdb_and_no_leader_election() -> None:
-    objects = render({"replicas": 1})
+    objects = render({"injector": {"replicas": 1}})
     assert not by_kind(objects, "PodDisruptionBudget")
     assert not by_kind(objects, "Role") and not by_kind(objects, "RoleBinding")
     assert env_of(objects)["AGENT_INJECT_USE_LEADER_ELECTOR"] == "false"
@@ -527,8 +656,8 @@ def test_default_webhook_registration() -> None:
 
 
 def test_overrides_reach_the_rendered_objects() -> None:
-    values = VARIANTS["everything-set"]
-    objects = render(values)
+    values = VARIANTS["everything-set"]["injector"]
+    objects = render(VARIANTS["everything-set"])
     env = env_of(objects)
     assert env["AGENT_INJECT_TELEMETRY_PATH"] == "/metrics"
     assert env["AGENT_INJECT_LOG_FORMAT"] == "json"
@@ -564,15 +693,15 @@ def test_overrides_reach_the_rendered_objects() -> None:
     [hook] = one(objects, "MutatingWebhookConfiguration")["webhooks"]
     assert hook["failurePolicy"] == "Fail"
     assert hook["timeoutSeconds"] == 10
-    assert hook["namespaceSelector"] == values["namespaceSelector"]
-    assert hook["objectSelector"] == values["objectSelector"]
+    assert hook["namespaceSelector"] == values["webhook"]["namespaceSelector"]
+    assert hook["objectSelector"] == values["webhook"]["objectSelector"]
     cfg = one(objects, "MutatingWebhookConfiguration")
     assert cfg["metadata"]["annotations"] == {"example.com/owner": "platform"}
 
 
 def test_native_sidecar_value_reaches_the_injector() -> None:
     # The default of agent-native-sidecar (injector.md §4.10); the vaultlet flavor is the default.
-    env = env_of(render({"nativeSidecar": True}))
+    env = env_of(render({"injector": {"nativeSidecar": True}}))
     assert env["AGENT_INJECT_NATIVE_SIDECAR"] == "true"
     assert env["AGENT_INJECT_AGENT_FLAVOR"] == "vaultlet"
 
@@ -596,20 +725,21 @@ AUTO_TLS_CLUSTER_RULES = [
         "verbs": ["get", "patch"],
     }
 ]
-LEADER_RULES = sorted(
-    [
-        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
-        {
-            "apiGroups": ["coordination.k8s.io"],
-            "resources": ["leases"],
-            "resourceNames": [LEASE],
-            "verbs": ["get", "update"],
-        },
-        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
-        {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [CERT_SECRET], "verbs": ["get", "update"]},
-    ],
-    key=repr,
-)
+def leader_rules(lease: str = LEASE, secret: str = CERT_SECRET) -> list[dict[str, Any]]:
+    return sorted(
+        [
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+            {
+                "apiGroups": ["coordination.k8s.io"],
+                "resources": ["leases"],
+                "resourceNames": [lease],
+                "verbs": ["get", "update"],
+            },
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+            {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [secret], "verbs": ["get", "update"]},
+        ],
+        key=repr,
+    )
 
 
 def _normalise(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -622,7 +752,10 @@ def test_rbac_auto_tls_with_leader_election_is_exact() -> None:
     assert rules_of(cluster_role) == _normalise(AUTO_TLS_CLUSTER_RULES)
     [role] = by_kind(objects, "Role")
     assert role["metadata"]["namespace"] == NAMESPACE
-    assert rules_of(role) == _normalise(LEADER_RULES)
+    assert rules_of(role) == _normalise(leader_rules())
+    env = env_of(objects)
+    assert env["AGENT_INJECT_TLS_AUTO_LEASE"] == LEASE
+    assert env["AGENT_INJECT_TLS_AUTO_SECRET"] == CERT_SECRET
 
     subject = {"kind": "ServiceAccount", "name": INJECTOR, "namespace": NAMESPACE}
     [crb] = by_kind(objects, "ClusterRoleBinding")
@@ -668,26 +801,35 @@ def _mounted_secret(objects: list[dict[str, Any]]) -> str:
     return volume["secret"]["secretName"]
 
 
-def test_cert_manager_mode() -> None:
+def test_cert_manager_mode_chains_the_serving_certificate_to_a_kept_ca() -> None:
     objects = render(VARIANTS["cert-manager"])
-    issuer = one(objects, "Issuer")
-    assert issuer["spec"] == {"selfSigned": {}}
-    cert = one(objects, "Certificate")
-    assert cert["spec"]["issuerRef"] == {
-        "name": issuer["metadata"]["name"],
-        "kind": "Issuer",
-        "group": "cert-manager.io",
-    }
-    assert cert["spec"]["dnsNames"] == [SERVICE, f"{SERVICE}.{NAMESPACE}", f"{SERVICE}.{NAMESPACE}.svc"]
-    assert "server auth" in cert["spec"]["usages"]
-    assert _mounted_secret(objects) == cert["spec"]["secretName"]
+    issuers = {o["metadata"]["name"]: o["spec"] for o in by_kind(objects, "Issuer")}
+    certs = {o["metadata"]["name"]: o["spec"] for o in by_kind(objects, "Certificate")}
+    ca_name, leaf_name = f"{INJECTOR}-ca", INJECTOR
+    # selfSigned Issuer -> CA Certificate -> CA Issuer -> serving Certificate
+    assert issuers == {f"{INJECTOR}-selfsigned": {"selfSigned": {}}, ca_name: {"ca": {"secretName": ca_name}}}
+    ca = certs[ca_name]
+    assert ca["isCA"] is True
+    assert ca["secretName"] == ca_name
+    assert ca["issuerRef"] == {"name": f"{INJECTOR}-selfsigned", "kind": "Issuer", "group": "cert-manager.io"}
+    assert "cert sign" in ca["usages"]
+    # the CA's key survives its own renewal, so serving certificates it signed stay trusted
+    assert ca["privateKey"]["rotationPolicy"] == "Never"
+    assert ca["duration"] == "87600h"
+    assert ca["secretTemplate"]["annotations"] == {"cert-manager.io/allow-direct-injection": "true"}
+    leaf = certs[leaf_name]
+    assert "isCA" not in leaf
+    assert leaf["issuerRef"] == {"name": ca_name, "kind": "Issuer", "group": "cert-manager.io"}
+    assert leaf["privateKey"]["rotationPolicy"] == "Always"
+    assert leaf["dnsNames"] == [SERVICE, f"{SERVICE}.{NAMESPACE}", f"{SERVICE}.{NAMESPACE}.svc"]
+    assert "server auth" in leaf["usages"]
+    assert _mounted_secret(objects) == leaf["secretName"] != ca["secretName"]
     env = env_of(objects)
     assert env["AGENT_INJECT_TLS_CERT_FILE"] == "/etc/webhook/certs/tls.crt"
     assert env["AGENT_INJECT_TLS_KEY_FILE"] == "/etc/webhook/certs/tls.key"
+    # the caBundle is the CA's (from its Secret), not the serving certificate's
     cfg = one(objects, "MutatingWebhookConfiguration")
-    assert cfg["metadata"]["annotations"] == {
-        "cert-manager.io/inject-ca-from": f"{NAMESPACE}/{cert['metadata']['name']}"
-    }
+    assert cfg["metadata"]["annotations"] == {"cert-manager.io/inject-ca-from-secret": f"{NAMESPACE}/{ca_name}"}
     assert "caBundle" not in cfg["webhooks"][0]["clientConfig"]
 
 
@@ -695,7 +837,12 @@ def test_cert_manager_with_existing_issuer() -> None:
     objects = render(VARIANTS["cert-manager-issuer"])
     assert not by_kind(objects, "Issuer")
     cert = one(objects, "Certificate")
-    assert cert["spec"]["issuerRef"] == VARIANTS["cert-manager-issuer"]["certManager"]["issuerRef"]
+    assert cert["spec"]["issuerRef"] == VARIANTS["cert-manager-issuer"]["injector"]["certManager"]["issuerRef"]
+    # the CA comes from that issuer, through the serving certificate's own Secret (its ca.crt)
+    cfg = one(objects, "MutatingWebhookConfiguration")
+    assert cfg["metadata"]["annotations"] == {
+        "cert-manager.io/inject-ca-from": f"{NAMESPACE}/{cert['metadata']['name']}"
+    }
 
 
 def test_user_supplied_certificate_mode() -> None:
@@ -711,7 +858,7 @@ def test_user_supplied_certificate_mode() -> None:
 
 
 def test_user_secret_wins_over_cert_manager() -> None:
-    objects = render({"certs": {"secretName": "mine"}, "certManager": {"enabled": True}})
+    objects = render({"injector": {"certs": {"secretName": "mine"}, "certManager": {"enabled": True}}})
     assert not by_kind(objects, "Certificate")
     assert _mounted_secret(objects) == "mine"
 
@@ -790,7 +937,10 @@ def test_base_manifests_match_the_conventions() -> None:
         [{**AUTO_TLS_CLUSTER_RULES[0], "resourceNames": [cfg["metadata"]["name"]]}]
     )
     [role] = by_kind(objects, "Role")
-    assert rules_of(role) == _normalise(LEADER_RULES)
+    assert rules_of(role) == _normalise(leader_rules(MANIFEST_LEASE, MANIFEST_CERT_SECRET))
+    assert env["AGENT_INJECT_TLS_AUTO_LEASE"] == MANIFEST_LEASE
+    assert env["AGENT_INJECT_TLS_AUTO_SECRET"] == MANIFEST_CERT_SECRET
+    assert hook["matchConditions"] == one(render(), "MutatingWebhookConfiguration")["webhooks"][0]["matchConditions"]
     for binding in by_kind(objects, "ClusterRoleBinding") + by_kind(objects, "RoleBinding"):
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "vault-injector", "namespace": "vaultlet"}]
     c = container(objects)

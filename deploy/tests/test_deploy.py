@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 import re
 import shutil
 import subprocess
@@ -443,6 +444,12 @@ def test_chart_lints_clean(variant: str, kube_version: str) -> None:
     assert not problems and not report["errors"], report
 
 
+def test_vault_helm_values_file_lints_clean() -> None:
+    report = helm.lint(CHART, vault_helm_values(), strict=True, namespace=NAMESPACE, kube_version="v1.29.0")
+    problems = [m for m in report["messages"] if m["severity"] >= 2]
+    assert not problems and not report["errors"], report
+
+
 def test_lint_reports_a_broken_value() -> None:
     report = helm.lint(CHART, {"injector": {"webhook": {"failurePolicy": "Sometimes"}}}, strict=True, namespace=NAMESPACE)
     assert report["errors"], "lint must report a value the schema forbids"
@@ -712,6 +719,398 @@ def test_release_name_containing_chart_name_is_not_doubled() -> None:
     objects = [d for p, t in manifests.items() if not p.endswith("NOTES.txt") for d in yaml.safe_load_all(t) if d]
     assert one(objects, "Deployment")["metadata"]["name"] == "corp-vaultlet-agent-injector"
     assert env_of(objects)["AGENT_INJECT_TLS_AUTO"] == "corp-vaultlet-agent-injector-cfg"
+
+
+# ---------------------------------------------------------------------------------------------------
+# chart: a vault-helm values file, unchanged
+
+
+def test_vault_helm_values_file_renders_unchanged_and_every_setting_comes_out() -> None:
+    values = vault_helm_values()
+    assert set(values) == {"global", "injector", "server", "ui", "csi"}
+    objects = render(values)
+    validate_all(objects)
+    env = env_of(objects)
+    # global.externalVaultAddr wins over injector.externalVaultAddr (vault-helm's order)
+    assert env["AGENT_INJECT_VAULT_ADDR"] == "https://vault.corp.example:8200"
+    deployment = one(objects, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["imagePullSecrets"] == [{"name": "corp-registry"}, {"name": "mirror-registry"}]
+    assert deployment["spec"]["replicas"] == 3
+    # upstream's agent image is injected as the upstream agent
+    assert env["AGENT_INJECT_VAULT_IMAGE"] == "hashicorp/vault:1.18.2"
+    assert env["AGENT_INJECT_AGENT_FLAVOR"] == "vault"
+    assert env["AGENT_INJECT_LISTEN"] == ":8443"
+    assert env["AGENT_INJECT_VAULT_AUTH_PATH"] == "auth/k8s-prod"
+    assert env["AGENT_INJECT_LOG_LEVEL"] == "debug"
+    assert env["AGENT_INJECT_LOG_FORMAT"] == "json"
+    assert env["AGENT_INJECT_REVOKE_ON_SHUTDOWN"] == "true"
+    assert env["AGENT_INJECT_TELEMETRY_PATH"] == "/metrics"
+    assert env["AGENT_INJECT_USE_LEADER_ELECTOR"] == "true"
+    assert (env["AGENT_INJECT_CPU_LIMIT"], env["AGENT_INJECT_CPU_REQUEST"]) == ("400m", "100m")
+    assert (env["AGENT_INJECT_MEM_LIMIT"], env["AGENT_INJECT_MEM_REQUEST"]) == ("96Mi", "48Mi")
+    assert env["AGENT_INJECT_DEFAULT_TEMPLATE"] == "json"
+    assert env["AGENT_INJECT_TEMPLATE_CONFIG_EXIT_ON_RETRY_FAILURE"] == "false"
+    assert env["AGENT_INJECT_TEMPLATE_STATIC_SECRET_RENDER_INTERVAL"] == "2m"
+    # vault-helm's name mangling of extraEnvironmentVars
+    assert env["AGENT_INJECT_PROXY_ADDR"] == "http://proxy.corp.example:3128"
+    # certs.secretName: null is auto-TLS
+    assert env["AGENT_INJECT_TLS_AUTO"] == WEBHOOK_CONFIG
+
+    c = container(objects)
+    assert c["ports"] == [{"name": "https", "containerPort": 8443, "protocol": "TCP"}]
+    assert c["livenessProbe"] == {
+        "httpGet": {"path": "/health/ready", "port": 8443, "scheme": "HTTPS"},
+        "failureThreshold": 3,
+        "initialDelaySeconds": 10,
+        "periodSeconds": 4,
+        "successThreshold": 1,
+        "timeoutSeconds": 3,
+    }
+    assert c["startupProbe"]["failureThreshold"] == 20
+    assert c["readinessProbe"]["periodSeconds"] == 4
+    assert c["resources"] == values["injector"]["resources"]
+    assert c["securityContext"] == values["injector"]["securityContext"]["container"]
+    assert pod["securityContext"] == values["injector"]["securityContext"]["pod"]
+    assert one(objects, "Service")["spec"]["ports"][0]["targetPort"] == 8443
+
+    # the template strings render against this chart's names and select its pods
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    [term] = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert term["labelSelector"]["matchLabels"].items() <= labels.items()
+    assert term["labelSelector"]["matchLabels"]["app.kubernetes.io/name"] == INJECTOR
+    assert pod["tolerations"] == [{"key": "corp.example/infra", "operator": "Exists", "effect": "NoSchedule"}]
+    assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    assert pod["priorityClassName"] == "corp-critical"
+    assert deployment["spec"]["template"]["metadata"]["annotations"] == {"corp.example/release": RELEASE}
+    assert labels["corp.example/team"] == "platform"
+    assert "hostNetwork" not in pod
+    assert deployment["spec"]["strategy"] == {
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+        "type": "RollingUpdate",
+    }
+    assert one(objects, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 2
+    assert one(objects, "Service")["metadata"]["annotations"] == {"corp.example/svc": "injector"}
+    assert one(objects, "ServiceAccount")["metadata"]["annotations"] == {"corp.example/sa": "injector"}
+
+    cfg = one(objects, "MutatingWebhookConfiguration")
+    assert cfg["metadata"]["annotations"] == {"corp.example/owner": "platform-team"}
+    [hook] = cfg["webhooks"]
+    assert (hook["failurePolicy"], hook["matchPolicy"], hook["timeoutSeconds"]) == ("Fail", "Equivalent", 15)
+    assert hook["namespaceSelector"] == {"matchLabels": {"corp.example/secrets": "vault"}}
+    assert hook["objectSelector"] == {
+        "matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "NotIn", "values": [INJECTOR]}]
+    }
+    assert [m["name"] for m in hook["matchConditions"]] == ["annotated-for-injection"]
+
+
+def test_vault_helm_values_file_notes_list_what_this_chart_does_not_install() -> None:
+    text = notes(vault_helm_values())
+    assert "Vault address:         https://vault.corp.example:8200" in text
+    assert "not used by this chart" in text
+    assert "server, ui, csi" in text
+    assert "not used by this chart" not in notes()
+
+
+@pytest.mark.parametrize(
+    "values, address",
+    [
+        ({}, "http://vault.vault.svc:8200"),
+        ({"global": {"tlsDisable": False}}, "https://vault.vault.svc:8200"),
+        ({"injector": {"externalVaultAddr": "https://injector-level:8200"}}, "https://injector-level:8200"),
+        (
+            {"global": {"externalVaultAddr": "https://global:8200"}, "injector": {"externalVaultAddr": "https://i:8200"}},
+            "https://global:8200",
+        ),
+    ],
+)
+def test_vault_address_precedence(values: dict[str, Any], address: str) -> None:
+    assert env_of(render(values))["AGENT_INJECT_VAULT_ADDR"] == address
+
+
+@pytest.mark.parametrize(
+    "repository, flavor",
+    [
+        ("vaultlet/vaultlet", "vaultlet"),
+        ("hashicorp/vault", "vault"),
+        ("registry.corp.example/mirror/vault", "vault"),
+        ("vault", "vault"),
+        ("openbao/openbao", "openbao"),
+        ("quay.io/openbao/openbao-ubi", "openbao"),
+        ("registry.corp.example/vaultlet", "vaultlet"),
+    ],
+)
+def test_agent_flavor_follows_the_agent_image_unless_set(repository: str, flavor: str) -> None:
+    env = env_of(render({"injector": {"agentImage": {"repository": repository, "tag": "1"}}}))
+    assert env["AGENT_INJECT_AGENT_FLAVOR"] == flavor
+    explicit = env_of(render({"injector": {"agentImage": {"repository": repository}, "agentFlavor": "vaultlet"}}))
+    assert explicit["AGENT_INJECT_AGENT_FLAVOR"] == "vaultlet"
+
+
+def test_older_webhook_spellings_are_honoured_and_the_new_ones_win() -> None:
+    old = {
+        "failurePolicy": "Fail",
+        "namespaceSelector": {"matchLabels": {"a": "b"}},
+        "objectSelector": {"matchLabels": {"c": "d"}},
+        "webhookAnnotations": {"e": "f"},
+    }
+    cfg = one(render({"injector": {**old, "webhook": {"failurePolicy": None}}}), "MutatingWebhookConfiguration")
+    [hook] = cfg["webhooks"]
+    assert hook["failurePolicy"] == "Fail"
+    assert hook["namespaceSelector"] == {"matchLabels": {"a": "b"}}
+    assert hook["objectSelector"] == {"matchLabels": {"c": "d"}}
+    assert cfg["metadata"]["annotations"] == {"e": "f"}
+    new = {"failurePolicy": "Ignore", "objectSelector": {"matchLabels": {"x": "y"}}, "annotations": {"g": "h"}}
+    cfg = one(render({"injector": {**old, "webhook": new}}), "MutatingWebhookConfiguration")
+    assert cfg["webhooks"][0]["failurePolicy"] == "Ignore"
+    assert cfg["webhooks"][0]["objectSelector"] == {"matchLabels": {"x": "y"}}
+    assert cfg["metadata"]["annotations"] == {"g": "h"}
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"injector": {"enabled": False}},
+        {"injector": {"enabled": "false"}},
+        {"global": {"enabled": False}},
+        {"global": {"enabled": "false"}, "injector": {"enabled": "-"}},
+    ],
+)
+def test_a_disabled_injector_renders_nothing_and_says_so(values: dict[str, Any]) -> None:
+    assert render(values) == []
+    assert "nothing was installed" in notes(values)
+
+
+def test_injector_enabled_overrides_a_disabled_global() -> None:
+    objects = render({"global": {"enabled": False}, "injector": {"enabled": True}})
+    assert one(objects, "Deployment")
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"global": {"psp": {"enable": True}}}, "PodSecurityPolicy was removed"),
+        ({"injector": {"image": {"repository": "hashicorp/vault-k8s", "tag": "1.7.6"}}}, "not vault-k8s"),
+    ],
+)
+def test_vault_helm_values_that_cannot_be_honoured_fail_loudly(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(helm.HelmError) as err:
+        render(values)
+    assert message in str(err.value)
+
+
+def test_global_namespace_moves_every_namespaced_object() -> None:
+    objects = render(VARIANTS["global-namespace"])
+    env = env_of(objects)
+    assert env["AGENT_INJECT_TLS_AUTO_HOSTS"] == f"{SERVICE},{SERVICE}.elsewhere,{SERVICE}.elsewhere.svc"
+    [hook] = one(objects, "MutatingWebhookConfiguration")["webhooks"]
+    assert hook["clientConfig"]["service"]["namespace"] == "elsewhere"
+    [crb] = by_kind(objects, "ClusterRoleBinding")
+    assert crb["subjects"][0]["namespace"] == "elsewhere"
+
+
+# ---------------------------------------------------------------------------------------------------
+# chart: webhook matchConditions
+
+
+def _match_conditions(values: dict[str, Any]) -> list[dict[str, Any]] | None:
+    [hook] = one(render(values), "MutatingWebhookConfiguration")["webhooks"]
+    return hook.get("matchConditions")
+
+
+def test_default_match_conditions_send_only_pods_annotated_for_injection() -> None:
+    [condition] = _match_conditions({}) or []
+    assert condition["name"] == "annotated-for-injection"
+    expression = " ".join(condition["expression"].split())
+    # both prefixes of shared/src/annotations/spec.rs, on the key that asks for injection
+    assert expression == (
+        "has(object.metadata.annotations) && "
+        "('vault.hashicorp.com/agent-inject' in object.metadata.annotations || "
+        "'openbao.org/agent-inject' in object.metadata.annotations)"
+    )
+
+
+def test_match_conditions_prefixes_are_the_injectors() -> None:
+    spec = (ROOT / "shared" / "src" / "annotations" / "spec.rs").read_text()
+    prefixes = re.findall(r'pub const (?:VAULT|OPENBAO)_PREFIX: &str = "([^"]+)";', spec)
+    assert sorted(prefixes) == ["openbao.org/", "vault.hashicorp.com/"]
+    [condition] = _match_conditions({}) or []
+    for prefix in prefixes:
+        assert f"'{prefix}agent-inject' in object.metadata.annotations" in condition["expression"]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [VARIANTS["no-match-conditions"], VARIANTS["kube-1.27"], {"kubeVersionOverride": "v1.27.0"}],
+)
+def test_match_conditions_off_by_value_or_before_kubernetes_128(values: dict[str, Any]) -> None:
+    assert _match_conditions(values) is None
+
+
+@pytest.mark.parametrize("kube", ["1.28.0", "v1.30.2", "1.36.0"])
+def test_match_conditions_from_kubernetes_128(kube: str) -> None:
+    assert _match_conditions({"kubeVersionOverride": kube})
+
+
+# ---------------------------------------------------------------------------------------------------
+# chart: port, hostNetwork, probes, OpenShift, PodDisruptionBudget, ServiceMonitor
+
+
+def test_port_and_host_network() -> None:
+    objects = render(VARIANTS["host-network-port"])
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    assert pod["hostNetwork"] is True
+    c = container(objects)
+    assert env_of(objects)["AGENT_INJECT_LISTEN"] == ":8443"
+    assert c["ports"][0]["containerPort"] == 8443
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert c[probe]["httpGet"]["port"] == 8443
+    assert one(objects, "Service")["spec"]["ports"][0] == {"name": "https", "port": 443, "targetPort": 8443, "protocol": "TCP"}
+    assert "hostNetwork" not in one(render(), "Deployment")["spec"]["template"]["spec"]
+
+
+def test_probe_paths_and_settings_are_values() -> None:
+    c = container(render(VARIANTS["probe-paths"]))
+    assert c["livenessProbe"]["httpGet"]["path"] == "/livez"
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert c["startupProbe"]["httpGet"]["path"] == "/readyz"
+    assert c["readinessProbe"]["periodSeconds"] == 5
+    # the rest keeps the defaults
+    assert c["readinessProbe"]["failureThreshold"] == 2
+    assert c["startupProbe"]["failureThreshold"] == 12
+
+
+def test_openshift() -> None:
+    objects = render(VARIANTS["openshift"])
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    # the SCC assigns user and group; no host network on OpenShift
+    assert pod["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    assert "hostNetwork" not in pod
+    # the injected agents get no securityContext either
+    assert env_of(objects)["AGENT_INJECT_SET_SECURITY_CONTEXT"] == "false"
+    assert "AGENT_INJECT_SET_SECURITY_CONTEXT" not in env_of(render())
+    assert container(objects)["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def test_uid_and_gid_values_set_the_default_pod_security_context() -> None:
+    pod = one(render({"injector": {"uid": 4000, "gid": 5000}}), "Deployment")["spec"]["template"]["spec"]
+    sc = pod["securityContext"]
+    assert (sc["runAsUser"], sc["runAsGroup"], sc["fsGroup"]) == (4000, 5000, 5000)
+
+
+def test_pdb_min_available_replaces_max_unavailable() -> None:
+    pdb = one(render(VARIANTS["pdb-min-available"]), "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == 2
+    assert "maxUnavailable" not in pdb["spec"]
+    pdb = one(render({"injector": {"podDisruptionBudget": {"minAvailable": "50%"}}}), "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == "50%"
+    assert not by_kind(render({"injector": {"podDisruptionBudget": {"enabled": False}}}), "PodDisruptionBudget")
+
+
+def test_service_monitor() -> None:
+    assert not by_kind(render(), "ServiceMonitor")
+    objects = render(VARIANTS["service-monitor"])
+    monitor = one(objects, "ServiceMonitor")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+    service = one(objects, "Service")
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+    [endpoint] = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == service["spec"]["ports"][0]["name"]
+    assert (endpoint["scheme"], endpoint["path"]) == ("https", "/metrics")
+    assert endpoint["tlsConfig"] == {"serverName": f"{SERVICE}.{NAMESPACE}.svc", "insecureSkipVerify": True}
+    # the monitor turns the metrics endpoint on
+    assert env_of(objects)["AGENT_INJECT_TELEMETRY_PATH"] == "/metrics"
+    own_tls = {"ca": {"secret": {"name": f"{INJECTOR}-ca", "key": "ca.crt"}}, "insecureSkipVerify": False}
+    monitor = one(
+        render({"injector": {"metrics": {"serviceMonitor": {"enabled": True, "tlsConfig": own_tls}}}}), "ServiceMonitor"
+    )
+    assert monitor["spec"]["endpoints"][0]["tlsConfig"] == {**own_tls, "serverName": f"{SERVICE}.{NAMESPACE}.svc"}
+
+
+# ---------------------------------------------------------------------------------------------------
+# chart: Secret and Lease names, and the NOTES warning about another injector
+
+
+def test_vault_k8s_names_for_in_place_migration() -> None:
+    objects = render(VARIANTS["auto-tls-vault-k8s-names"])
+    env = env_of(objects)
+    assert env["AGENT_INJECT_TLS_AUTO_LEASE"] == "vault-k8s-leader"
+    assert env["AGENT_INJECT_TLS_AUTO_SECRET"] == "vault-injector-certs"
+    [role] = by_kind(objects, "Role")
+    assert rules_of(role) == _normalise(leader_rules("vault-k8s-leader", "vault-injector-certs"))
+
+
+def test_names_are_per_release() -> None:
+    with helm.Chart.load(CHART) as chart:
+        manifests = chart.render(values={}, name="second", namespace=NAMESPACE, is_install=True)
+    objects = [d for p, t in manifests.items() if not p.endswith("NOTES.txt") for d in yaml.safe_load_all(t) if d]
+    env = env_of(objects)
+    assert env["AGENT_INJECT_TLS_AUTO_LEASE"] == "second-vaultlet-agent-injector-leader"
+    assert env["AGENT_INJECT_TLS_AUTO_SECRET"] == "second-vaultlet-agent-injector-certs"
+
+
+def test_no_leader_election_sets_no_names() -> None:
+    env = env_of(render(VARIANTS["auto-tls-no-leader"]))
+    assert "AGENT_INJECT_TLS_AUTO_LEASE" not in env and "AGENT_INJECT_TLS_AUTO_SECRET" not in env
+
+
+def test_notes_render_without_a_cluster() -> None:
+    text = notes()
+    assert "Vault address:         http://vault.vault.svc:8200" in text
+    assert f"Lease {LEASE}, certificate Secret {CERT_SECRET}" in text
+    assert "only pods with an agent-inject annotation are sent" in text
+    # offline, `lookup` finds nothing: no warning
+    assert "WARNING" not in text
+
+
+FOREIGN = {
+    "deployments": [
+        {
+            "metadata": {"namespace": NAMESPACE, "name": "vault-agent-injector"},
+            "spec": {"template": {"spec": {"containers": [{"name": "sidecar-injector", "image": "hashicorp/vault-k8s:1.7.6"}]}}},
+        },
+        {
+            "metadata": {"namespace": NAMESPACE, "name": INJECTOR},
+            "spec": {"template": {"spec": {"containers": [{"name": "sidecar-injector", "image": "vaultlet/vaultlet:0.1.0"}]}}},
+        },
+    ],
+    "webhooks": [
+        {"metadata": {"name": "vault-agent-injector-cfg"}, "webhooks": [{"name": "vault.hashicorp.com"}]},
+        {"metadata": {"name": WEBHOOK_CONFIG}, "webhooks": [{"name": "vault.hashicorp.com"}]},
+        {"metadata": {"name": "istio-sidecar-injector"}, "webhooks": [{"name": "sidecar-injector.istio.io"}]},
+    ],
+}
+
+
+def _foreign_injectors(tmp_path: Path, seen: dict[str, Any]) -> str:
+    """The NOTES helper run on `seen` (what `lookup` would return), in a copy of the chart."""
+    chart = tmp_path / "vaultlet"
+    shutil.copytree(CHART, chart)
+    (chart / "seen.json").write_text(json.dumps(seen))
+    (chart / "templates" / "probe.txt").write_text(
+        '{{- $seen := .Files.Get "seen.json" | fromJson }}'
+        '{{- include "vaultlet.foreignInjectors" (dict "deployments" $seen.deployments "webhooks" $seen.webhooks '
+        '"self" (include "vaultlet.webhookConfigName" .)) }}'
+    )
+    with helm.Chart.load(chart) as loaded:
+        manifests = loaded.render(values={}, name=RELEASE, namespace=NAMESPACE, is_install=True)
+    [text] = [t for p, t in manifests.items() if p.endswith("probe.txt")]
+    return text
+
+
+def test_notes_find_a_vault_helm_injector_but_not_this_release(tmp_path: Path) -> None:
+    found = [line for line in _foreign_injectors(tmp_path, FOREIGN).splitlines() if line.strip()]
+    assert found == [
+        f"- Deployment {NAMESPACE}/vault-agent-injector runs hashicorp/vault-k8s:1.7.6",
+        "- MutatingWebhookConfiguration vault-agent-injector-cfg also registers vault.hashicorp.com",
+    ]
+
+
+def test_notes_find_nothing_among_our_own_objects(tmp_path: Path) -> None:
+    own = {"deployments": FOREIGN["deployments"][1:], "webhooks": FOREIGN["webhooks"][1:]}
+    assert _foreign_injectors(tmp_path, own).strip() == ""
 
 
 # ---------------------------------------------------------------------------------------------------

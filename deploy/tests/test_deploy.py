@@ -1058,7 +1058,8 @@ def test_no_leader_election_sets_no_names() -> None:
 
 def test_notes_render_without_a_cluster() -> None:
     text = notes()
-    assert "Vault address:         http://vault.vault.svc:8200" in text
+    assert "Vault address:         http://vault.vault.svc:8200 (no address given" in text
+    assert "no address given" not in notes({"global": {"externalVaultAddr": "https://v:8200"}})
     assert f"Lease {LEASE}, certificate Secret {CERT_SECRET}" in text
     assert "only pods with an agent-inject annotation are sent" in text
     # offline, `lookup` finds nothing: no warning

@@ -5,9 +5,13 @@ rendered object is validated against the Kubernetes OpenAPI schemas shipped in k
 mode: unknown fields are errors) for every Kubernetes minor from 1.29 to the newest the package knows, and
 the Dockerfile is linted by hadolint.
 
-cert-manager's kinds (Issuer, Certificate) are CRDs, which kubernetes-validate has no schema for (it raises
-SchemaNotFoundError); those objects are checked against CERT_MANAGER_SCHEMAS below, an excerpt of
-cert-manager v1's fields that this chart uses, closed with additionalProperties: false.
+cert-manager's kinds (Issuer, Certificate) and the Prometheus Operator's ServiceMonitor are CRDs, which
+kubernetes-validate has no schema for (it raises SchemaNotFoundError); those objects are checked against
+CRD_SCHEMAS below, an excerpt of the fields of cert-manager v1 and monitoring.coreos.com/v1 that this chart
+uses, closed with additionalProperties: false.
+
+The chart takes vault-helm's values layout; VAULT_HELM_VALUES is a values file written the way a vault-helm
+user writes one, and it must render unchanged.
 
 Run: .venv/bin/pytest -q deploy/tests
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 import re
 import shutil
 import subprocess
@@ -43,89 +48,119 @@ NAMESPACE = "vault-system"
 INJECTOR = "vaultlet-agent-injector"
 SERVICE = f"{INJECTOR}-svc"
 WEBHOOK_CONFIG = f"{INJECTOR}-cfg"
-LEASE = "vault-k8s-leader"
-CERT_SECRET = "vault-injector-certs"
+LEASE = f"{INJECTOR}-leader"
+CERT_SECRET = f"{INJECTOR}-certs"
+MANIFEST_LEASE = "vaultlet-injector-leader"
+MANIFEST_CERT_SECRET = "vaultlet-injector-certs"
+VAULT_HELM_VALUES = Path(__file__).resolve().parent / "vault-helm-values.yaml"
 
 MIN_KUBE = Version("1.29")
 KUBE_VERSIONS = [v for v in kv_utils.all_versions() if Version(v) >= MIN_KUBE]
+# matchConditions exist (on by default) from Kubernetes 1.28: the webhook is also checked against 1.28.
+WEBHOOK_KUBE_VERSIONS = [v for v in kv_utils.all_versions() if Version(v) >= Version("1.28")]
 
 CA_PEM_B64 = base64.b64encode(
     b"-----BEGIN CERTIFICATE-----\nMIIBdummy\n-----END CERTIFICATE-----\n"
 ).decode()
 
-# Values for each deployment variant the chart supports.
+# Values for each deployment variant the chart supports (vault-helm's layout: global.* and injector.*).
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
-    "auto-tls-single-replica": {"replicas": 1},
-    "auto-tls-no-leader": {"leaderElector": {"enabled": False}},
-    "cert-manager": {"certManager": {"enabled": True}},
+    "auto-tls-single-replica": {"injector": {"replicas": 1}},
+    "auto-tls-no-leader": {"injector": {"leaderElector": {"enabled": False}}},
+    "auto-tls-vault-k8s-names": {
+        "injector": {"leaderElector": {"leaseName": "vault-k8s-leader", "secretName": "vault-injector-certs"}}
+    },
+    "cert-manager": {"injector": {"certManager": {"enabled": True}}},
     "cert-manager-issuer": {
-        "certManager": {
-            "enabled": True,
-            "issuerRef": {"name": "corp-ca", "kind": "ClusterIssuer", "group": "cert-manager.io"},
+        "injector": {
+            "certManager": {
+                "enabled": True,
+                "issuerRef": {"name": "corp-ca", "kind": "ClusterIssuer", "group": "cert-manager.io"},
+            }
         }
     },
     "file-certs": {
-        "certs": {
-            "secretName": "injector-tls",
-            "caBundle": CA_PEM_B64,
-            "certName": "cert.pem",
-            "keyName": "key.pem",
+        "injector": {
+            "certs": {
+                "secretName": "injector-tls",
+                "caBundle": CA_PEM_B64,
+                "certName": "cert.pem",
+                "keyName": "key.pem",
+            }
         }
     },
+    "openshift": {"global": {"openshift": True}, "injector": {"hostNetwork": True}},
+    "host-network-port": {"injector": {"hostNetwork": True, "port": 8443}},
+    "service-monitor": {"injector": {"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}}},
+    "pdb-min-available": {"injector": {"replicas": 3, "podDisruptionBudget": {"minAvailable": 2}}},
+    "no-match-conditions": {"injector": {"webhook": {"onlyAnnotatedPods": False}}},
+    "kube-1.27": {"kubeVersionOverride": "1.27.4"},
+    "probe-paths": {
+        "injector": {
+            "livenessProbe": {"path": "/livez"},
+            "readinessProbe": {"path": "/readyz", "periodSeconds": 5},
+            "startupProbe": {"path": "/readyz"},
+        }
+    },
+    "global-namespace": {"global": {"namespace": "elsewhere"}},
     "everything-set": {
-        "replicas": 3,
-        "metrics": {"enabled": True},
-        "logFormat": "json",
-        "logLevel": "debug",
-        "revokeOnShutdown": True,
-        "agentFlavor": "openbao",
-        "agentImage": {"repository": "openbao/openbao", "tag": "2.2.0"},
-        "externalVaultAddr": "https://bao.example.internal:8200",
-        "agentDefaults": {
-            "cpuRequest": "50m",
-            "cpuLimit": "1",
-            "memRequest": "32Mi",
-            "memLimit": "256Mi",
-            "ephemeralLimit": "128Mi",
-            "ephemeralRequest": "64Mi",
-            "template": "json",
-            "templateConfig": {
-                "exitOnRetryFailure": False,
-                "staticSecretRenderInterval": "5m",
-                "maxConnectionsPerHost": 10,
+        "global": {"imagePullSecrets": [{"name": "regcred"}]},
+        "injector": {
+            "replicas": 3,
+            "metrics": {"enabled": True},
+            "logFormat": "json",
+            "logLevel": "debug",
+            "revokeOnShutdown": True,
+            "agentFlavor": "openbao",
+            "agentImage": {"repository": "openbao/openbao", "tag": "2.2.0"},
+            "externalVaultAddr": "https://bao.example.internal:8200",
+            "agentDefaults": {
+                "cpuRequest": "50m",
+                "cpuLimit": "1",
+                "memRequest": "32Mi",
+                "memLimit": "256Mi",
+                "ephemeralLimit": "128Mi",
+                "ephemeralRequest": "64Mi",
+                "template": "json",
+                "templateConfig": {
+                    "exitOnRetryFailure": False,
+                    "staticSecretRenderInterval": "5m",
+                    "maxConnectionsPerHost": 10,
+                },
             },
+            "webhook": {
+                "failurePolicy": "Fail",
+                "timeoutSeconds": 10,
+                "namespaceSelector": {"matchLabels": {"vault-injection": "enabled"}},
+                "objectSelector": {"matchLabels": {"inject": "yes"}},
+                "annotations": {"example.com/owner": "platform"},
+            },
+            "extraEnvironmentVars": {"AGENT_INJECT_PROXY_ADDR": "http://proxy:3128"},
+            "nodeSelector": {"kubernetes.io/os": "linux"},
+            "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "infra", "effect": "NoSchedule"}],
+            "affinity": {
+                "podAntiAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": [
+                        {
+                            "topologyKey": "kubernetes.io/hostname",
+                            "labelSelector": {"matchLabels": {"app.kubernetes.io/name": INJECTOR}},
+                        }
+                    ]
+                }
+            },
+            "priorityClassName": "system-cluster-critical",
+            "extraLabels": {"team": "platform"},
+            "annotations": {"prometheus.io/scrape": "true"},
+            "service": {"annotations": {"a": "b"}},
+            "serviceAccount": {"annotations": {"c": "d"}},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
         },
-        "failurePolicy": "Fail",
-        "timeoutSeconds": 10,
-        "namespaceSelector": {"matchLabels": {"vault-injection": "enabled"}},
-        "objectSelector": {"matchLabels": {"inject": "yes"}},
-        "webhookAnnotations": {"example.com/owner": "platform"},
-        "extraEnvironmentVars": {"AGENT_INJECT_PROXY_ADDR": "http://proxy:3128"},
-        "nodeSelector": {"kubernetes.io/os": "linux"},
-        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "infra", "effect": "NoSchedule"}],
-        "affinity": {
-            "podAntiAffinity": {
-                "requiredDuringSchedulingIgnoredDuringExecution": [
-                    {
-                        "topologyKey": "kubernetes.io/hostname",
-                        "labelSelector": {"matchLabels": {"app.kubernetes.io/name": INJECTOR}},
-                    }
-                ]
-            }
-        },
-        "priorityClassName": "system-cluster-critical",
-        "extraLabels": {"team": "platform"},
-        "annotations": {"prometheus.io/scrape": "true"},
-        "service": {"annotations": {"a": "b"}},
-        "serviceAccount": {"annotations": {"c": "d"}},
-        "imagePullSecrets": [{"name": "regcred"}],
-        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
     },
 }
 
 _SELECTOR = {"type": "object"}
-CERT_MANAGER_SCHEMAS: dict[str, dict[str, Any]] = {
+CRD_SCHEMAS: dict[str, dict[str, Any]] = {
     "Issuer": {
         "type": "object",
         "required": ["apiVersion", "kind", "metadata", "spec"],
@@ -139,7 +174,15 @@ CERT_MANAGER_SCHEMAS: dict[str, dict[str, Any]] = {
                 "additionalProperties": False,
                 "minProperties": 1,
                 "maxProperties": 1,
-                "properties": {"selfSigned": {"type": "object"}, "ca": _SELECTOR},
+                "properties": {
+                    "selfSigned": {"type": "object"},
+                    "ca": {
+                        "type": "object",
+                        "required": ["secretName"],
+                        "additionalProperties": False,
+                        "properties": {"secretName": {"type": "string", "minLength": 1}},
+                    },
+                },
             },
         },
     },
@@ -157,6 +200,15 @@ CERT_MANAGER_SCHEMAS: dict[str, dict[str, Any]] = {
                 "additionalProperties": False,
                 "properties": {
                     "secretName": {"type": "string", "minLength": 1},
+                    "isCA": {"type": "boolean"},
+                    "secretTemplate": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+                            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                        },
+                    },
                     "duration": {"type": "string", "pattern": r"^([0-9]+(h|m|s))+$"},
                     "renewBefore": {"type": "string", "pattern": r"^([0-9]+(h|m|s))+$"},
                     "commonName": {"type": "string", "maxLength": 64},
@@ -215,6 +267,56 @@ CERT_MANAGER_SCHEMAS: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "ServiceMonitor": {
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "additionalProperties": False,
+        "properties": {
+            "apiVersion": {"const": "monitoring.coreos.com/v1"},
+            "kind": {"const": "ServiceMonitor"},
+            "metadata": {"type": "object", "required": ["name", "namespace"]},
+            "spec": {
+                "type": "object",
+                "required": ["selector", "endpoints"],
+                "additionalProperties": False,
+                "properties": {
+                    "selector": _SELECTOR,
+                    "namespaceSelector": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {"any": {"type": "boolean"}, "matchNames": {"type": "array", "items": {"type": "string"}}},
+                    },
+                    "jobLabel": {"type": "string"},
+                    "endpoints": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "port": {"type": "string"},
+                                "scheme": {"enum": ["http", "https"]},
+                                "path": {"type": "string"},
+                                "interval": {"type": "string", "pattern": r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"},
+                                "scrapeTimeout": {"type": "string", "pattern": r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"},
+                                "tlsConfig": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "serverName": {"type": "string"},
+                                        "insecureSkipVerify": {"type": "boolean"},
+                                        "ca": {"type": "object"},
+                                        "cert": {"type": "object"},
+                                        "keySecret": {"type": "object"},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
 }
 
 
@@ -222,10 +324,24 @@ CERT_MANAGER_SCHEMAS: dict[str, dict[str, Any]] = {
 # helpers
 
 
+def render_files(values: dict[str, Any] | None = None, namespace: str = NAMESPACE) -> dict[str, str]:
+    """Render the chart offline with Helm's SDK: the text of each template, NOTES.txt included."""
+    with helm.Chart.load(CHART) as chart:
+        return chart.render(values=values or {}, name=RELEASE, namespace=namespace, is_install=True)
+
+
+def notes(values: dict[str, Any] | None = None) -> str:
+    [text] = [t for p, t in render_files(values).items() if p.endswith("NOTES.txt")]
+    return text
+
+
+def vault_helm_values() -> dict[str, Any]:
+    return yaml.safe_load(VAULT_HELM_VALUES.read_text())
+
+
 def render(values: dict[str, Any] | None = None, namespace: str = NAMESPACE) -> list[dict[str, Any]]:
     """Render the chart offline with Helm's SDK; returns every object of every template."""
-    with helm.Chart.load(CHART) as chart:
-        manifests = chart.render(values=values or {}, name=RELEASE, namespace=namespace, is_install=True)
+    manifests = render_files(values, namespace)
     objects: list[dict[str, Any]] = []
     for path, text in sorted(manifests.items()):
         if path.endswith("NOTES.txt"):
@@ -259,18 +375,20 @@ def env_of(objects: list[dict[str, Any]]) -> dict[str, Any]:
 
 def validate_object(obj: dict[str, Any], version: str) -> None:
     """Validate one object for one Kubernetes version (strict: unknown fields fail)."""
-    if obj["apiVersion"].startswith("cert-manager.io/"):
+    if obj["kind"] in CRD_SCHEMAS:
         with pytest.raises(kv_utils.SchemaNotFoundError):
             kubernetes_validate.validate(obj, version, strict=True)
-        jsonschema.validate(obj, CERT_MANAGER_SCHEMAS[obj["kind"]])
+        jsonschema.validate(obj, CRD_SCHEMAS[obj["kind"]])
         return
     kubernetes_validate.validate(obj, version, strict=True)
 
 
 def validate_all(objects: list[dict[str, Any]]) -> None:
     failures = []
-    for version in KUBE_VERSIONS:
+    for version in WEBHOOK_KUBE_VERSIONS:
         for obj in objects:
+            if version not in KUBE_VERSIONS and obj["kind"] != "MutatingWebhookConfiguration":
+                continue
             try:
                 validate_object(obj, version)
             except (kubernetes_validate.ValidationError, kv_utils.SchemaNotFoundError) as err:
@@ -326,19 +444,28 @@ def test_chart_lints_clean(variant: str, kube_version: str) -> None:
     assert not problems and not report["errors"], report
 
 
+def test_vault_helm_values_file_lints_clean() -> None:
+    report = helm.lint(CHART, vault_helm_values(), strict=True, namespace=NAMESPACE, kube_version="v1.29.0")
+    problems = [m for m in report["messages"] if m["severity"] >= 2]
+    assert not problems and not report["errors"], report
+
+
 def test_lint_reports_a_broken_value() -> None:
-    report = helm.lint(CHART, {"failurePolicy": "Sometimes"}, strict=True, namespace=NAMESPACE)
+    report = helm.lint(CHART, {"injector": {"webhook": {"failurePolicy": "Sometimes"}}}, strict=True, namespace=NAMESPACE)
     assert report["errors"], "lint must report a value the schema forbids"
 
 
 @pytest.mark.parametrize(
     "values, key",
     [
-        ({"replicass": 3}, "replicass"),
-        ({"certs": {"secretNam": "x"}}, "secretNam"),
-        ({"agentDefaults": {"templateConfig": {"exitOnRetryFailur": False}}}, "exitOnRetryFailur"),
-        ({"injector": {"enabled": True}}, "injector"),
-        ({"leaderElector": {"enable": True}}, "enable"),
+        ({"replicas": 3}, "replicas"),
+        ({"injector": {"replicass": 3}}, "replicass"),
+        ({"injector": {"certs": {"secretNam": "x"}}}, "secretNam"),
+        ({"injector": {"agentDefaults": {"templateConfig": {"exitOnRetryFailur": False}}}}, "exitOnRetryFailur"),
+        ({"injector": {"leaderElector": {"enable": True}}}, "enable"),
+        ({"injector": {"webhook": {"onlyAnnotatedPod": False}}}, "onlyAnnotatedPod"),
+        ({"global": {"externalVaultAdr": "https://v"}}, "externalVaultAdr"),
+        ({"injector": {"metrics": {"serviceMonitor": {"enable": True}}}}, "enable"),
     ],
 )
 def test_schema_rejects_unknown_value_keys(values: dict[str, Any], key: str) -> None:
@@ -350,13 +477,20 @@ def test_schema_rejects_unknown_value_keys(values: dict[str, Any], key: str) -> 
 @pytest.mark.parametrize(
     "values",
     [
-        {"failurePolicy": "Sometimes"},
-        {"replicas": 0},
-        {"externalVaultAddr": ""},
-        {"agentFlavor": "consul"},
-        {"logFormat": "xml"},
-        {"timeoutSeconds": 31},
-        {"agentDefaults": {"template": "yaml"}},
+        {"injector": {"webhook": {"failurePolicy": "Sometimes"}}},
+        {"injector": {"failurePolicy": "Sometimes"}},
+        {"injector": {"replicas": 0}},
+        {"injector": {"port": 70000}},
+        {"global": {"externalVaultAddr": "vault.example:8200"}},
+        {"injector": {"externalVaultAddr": "vault.example:8200"}},
+        {"injector": {"agentFlavor": "consul"}},
+        {"injector": {"logFormat": "xml"}},
+        {"injector": {"webhook": {"timeoutSeconds": 31}}},
+        {"injector": {"agentDefaults": {"template": "yaml"}}},
+        {"injector": {"enabled": "yes"}},
+        {"injector": {"leaderElector": {"leaseName": "Not_A_Name"}}},
+        {"injector": {"livenessProbe": {"path": "livez"}}},
+        {"global": {"imagePullSecrets": [{"secret": "x"}]}},
     ],
 )
 def test_schema_rejects_bad_values(values: dict[str, Any]) -> None:
@@ -388,11 +522,13 @@ def test_schema_closes_every_declared_object() -> None:
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_chart_objects_are_valid_kubernetes(variant: str) -> None:
-    objects = render(VARIANTS[variant])
+    values = VARIANTS[variant]
+    objects = render(values)
     assert objects
+    namespace = values.get("global", {}).get("namespace") or NAMESPACE
     for obj in objects:
         if obj["kind"] not in ("MutatingWebhookConfiguration", "ClusterRole", "ClusterRoleBinding"):
-            assert obj["metadata"]["namespace"] == NAMESPACE, obj["metadata"]["name"]
+            assert obj["metadata"]["namespace"] == namespace, obj["metadata"]["name"]
     validate_all(objects)
 
 
@@ -489,7 +625,7 @@ def test_default_pdb_and_service() -> None:
 
 
 def test_single_replica_has_no_pdb_and_no_leader_election() -> None:
-    objects = render({"replicas": 1})
+    objects = render({"injector": {"replicas": 1}})
     assert not by_kind(objects, "PodDisruptionBudget")
     assert not by_kind(objects, "Role") and not by_kind(objects, "RoleBinding")
     assert env_of(objects)["AGENT_INJECT_USE_LEADER_ELECTOR"] == "false"
@@ -527,8 +663,8 @@ def test_default_webhook_registration() -> None:
 
 
 def test_overrides_reach_the_rendered_objects() -> None:
-    values = VARIANTS["everything-set"]
-    objects = render(values)
+    values = VARIANTS["everything-set"]["injector"]
+    objects = render(VARIANTS["everything-set"])
     env = env_of(objects)
     assert env["AGENT_INJECT_TELEMETRY_PATH"] == "/metrics"
     assert env["AGENT_INJECT_LOG_FORMAT"] == "json"
@@ -564,15 +700,15 @@ def test_overrides_reach_the_rendered_objects() -> None:
     [hook] = one(objects, "MutatingWebhookConfiguration")["webhooks"]
     assert hook["failurePolicy"] == "Fail"
     assert hook["timeoutSeconds"] == 10
-    assert hook["namespaceSelector"] == values["namespaceSelector"]
-    assert hook["objectSelector"] == values["objectSelector"]
+    assert hook["namespaceSelector"] == values["webhook"]["namespaceSelector"]
+    assert hook["objectSelector"] == values["webhook"]["objectSelector"]
     cfg = one(objects, "MutatingWebhookConfiguration")
     assert cfg["metadata"]["annotations"] == {"example.com/owner": "platform"}
 
 
 def test_native_sidecar_value_reaches_the_injector() -> None:
     # The default of agent-native-sidecar (injector.md §4.10); the vaultlet flavor is the default.
-    env = env_of(render({"nativeSidecar": True}))
+    env = env_of(render({"injector": {"nativeSidecar": True}}))
     assert env["AGENT_INJECT_NATIVE_SIDECAR"] == "true"
     assert env["AGENT_INJECT_AGENT_FLAVOR"] == "vaultlet"
 
@@ -580,7 +716,7 @@ def test_native_sidecar_value_reaches_the_injector() -> None:
 def test_cache_handoff_value_reaches_the_injector() -> None:
     # The injector's -cache-handoff (injector.md §3.4.1): off by default, as upstream's pods.
     assert env_of(render())["AGENT_INJECT_CACHE_HANDOFF"] == "false"
-    assert env_of(render({"cacheHandoff": True}))["AGENT_INJECT_CACHE_HANDOFF"] == "true"
+    assert env_of(render({"injector": {"cacheHandoff": True}}))["AGENT_INJECT_CACHE_HANDOFF"] == "true"
 
 
 def test_release_name_containing_chart_name_is_not_doubled() -> None:
@@ -589,6 +725,399 @@ def test_release_name_containing_chart_name_is_not_doubled() -> None:
     objects = [d for p, t in manifests.items() if not p.endswith("NOTES.txt") for d in yaml.safe_load_all(t) if d]
     assert one(objects, "Deployment")["metadata"]["name"] == "corp-vaultlet-agent-injector"
     assert env_of(objects)["AGENT_INJECT_TLS_AUTO"] == "corp-vaultlet-agent-injector-cfg"
+
+
+# ---------------------------------------------------------------------------------------------------
+# chart: a vault-helm values file, unchanged
+
+
+def test_vault_helm_values_file_renders_unchanged_and_every_setting_comes_out() -> None:
+    values = vault_helm_values()
+    assert set(values) == {"global", "injector", "server", "ui", "csi"}
+    objects = render(values)
+    validate_all(objects)
+    env = env_of(objects)
+    # global.externalVaultAddr wins over injector.externalVaultAddr (vault-helm's order)
+    assert env["AGENT_INJECT_VAULT_ADDR"] == "https://vault.corp.example:8200"
+    deployment = one(objects, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["imagePullSecrets"] == [{"name": "corp-registry"}, {"name": "mirror-registry"}]
+    assert deployment["spec"]["replicas"] == 3
+    # upstream's agent image is injected as the upstream agent
+    assert env["AGENT_INJECT_VAULT_IMAGE"] == "hashicorp/vault:1.18.2"
+    assert env["AGENT_INJECT_AGENT_FLAVOR"] == "vault"
+    assert env["AGENT_INJECT_LISTEN"] == ":8443"
+    assert env["AGENT_INJECT_VAULT_AUTH_PATH"] == "auth/k8s-prod"
+    assert env["AGENT_INJECT_LOG_LEVEL"] == "debug"
+    assert env["AGENT_INJECT_LOG_FORMAT"] == "json"
+    assert env["AGENT_INJECT_REVOKE_ON_SHUTDOWN"] == "true"
+    assert env["AGENT_INJECT_TELEMETRY_PATH"] == "/metrics"
+    assert env["AGENT_INJECT_USE_LEADER_ELECTOR"] == "true"
+    assert (env["AGENT_INJECT_CPU_LIMIT"], env["AGENT_INJECT_CPU_REQUEST"]) == ("400m", "100m")
+    assert (env["AGENT_INJECT_MEM_LIMIT"], env["AGENT_INJECT_MEM_REQUEST"]) == ("96Mi", "48Mi")
+    assert env["AGENT_INJECT_DEFAULT_TEMPLATE"] == "json"
+    assert env["AGENT_INJECT_TEMPLATE_CONFIG_EXIT_ON_RETRY_FAILURE"] == "false"
+    assert env["AGENT_INJECT_TEMPLATE_STATIC_SECRET_RENDER_INTERVAL"] == "2m"
+    # vault-helm's name mangling of extraEnvironmentVars
+    assert env["AGENT_INJECT_PROXY_ADDR"] == "http://proxy.corp.example:3128"
+    # certs.secretName: null is auto-TLS
+    assert env["AGENT_INJECT_TLS_AUTO"] == WEBHOOK_CONFIG
+
+    c = container(objects)
+    assert c["ports"] == [{"name": "https", "containerPort": 8443, "protocol": "TCP"}]
+    assert c["livenessProbe"] == {
+        "httpGet": {"path": "/health/ready", "port": 8443, "scheme": "HTTPS"},
+        "failureThreshold": 3,
+        "initialDelaySeconds": 10,
+        "periodSeconds": 4,
+        "successThreshold": 1,
+        "timeoutSeconds": 3,
+    }
+    assert c["startupProbe"]["failureThreshold"] == 20
+    assert c["readinessProbe"]["periodSeconds"] == 4
+    assert c["resources"] == values["injector"]["resources"]
+    assert c["securityContext"] == values["injector"]["securityContext"]["container"]
+    assert pod["securityContext"] == values["injector"]["securityContext"]["pod"]
+    assert one(objects, "Service")["spec"]["ports"][0]["targetPort"] == 8443
+
+    # the template strings render against this chart's names and select its pods
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    [term] = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert term["labelSelector"]["matchLabels"].items() <= labels.items()
+    assert term["labelSelector"]["matchLabels"]["app.kubernetes.io/name"] == INJECTOR
+    assert pod["tolerations"] == [{"key": "corp.example/infra", "operator": "Exists", "effect": "NoSchedule"}]
+    assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    assert pod["priorityClassName"] == "corp-critical"
+    assert deployment["spec"]["template"]["metadata"]["annotations"] == {"corp.example/release": RELEASE}
+    assert labels["corp.example/team"] == "platform"
+    assert "hostNetwork" not in pod
+    assert deployment["spec"]["strategy"] == {
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+        "type": "RollingUpdate",
+    }
+    assert one(objects, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 2
+    assert one(objects, "Service")["metadata"]["annotations"] == {"corp.example/svc": "injector"}
+    assert one(objects, "ServiceAccount")["metadata"]["annotations"] == {"corp.example/sa": "injector"}
+
+    cfg = one(objects, "MutatingWebhookConfiguration")
+    assert cfg["metadata"]["annotations"] == {"corp.example/owner": "platform-team"}
+    [hook] = cfg["webhooks"]
+    assert (hook["failurePolicy"], hook["matchPolicy"], hook["timeoutSeconds"]) == ("Fail", "Equivalent", 15)
+    assert hook["namespaceSelector"] == {"matchLabels": {"corp.example/secrets": "vault"}}
+    assert hook["objectSelector"] == {
+        "matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "NotIn", "values": [INJECTOR]}]
+    }
+    assert [m["name"] for m in hook["matchConditions"]] == ["annotated-for-injection"]
+
+
+def test_vault_helm_values_file_notes_list_what_this_chart_does_not_install() -> None:
+    text = notes(vault_helm_values())
+    assert "Vault address:         https://vault.corp.example:8200" in text
+    assert "not used by this chart" in text
+    assert "server, ui, csi" in text
+    assert "not used by this chart" not in notes()
+
+
+@pytest.mark.parametrize(
+    "values, address",
+    [
+        ({}, "http://vault.vault.svc:8200"),
+        ({"global": {"tlsDisable": False}}, "https://vault.vault.svc:8200"),
+        ({"injector": {"externalVaultAddr": "https://injector-level:8200"}}, "https://injector-level:8200"),
+        (
+            {"global": {"externalVaultAddr": "https://global:8200"}, "injector": {"externalVaultAddr": "https://i:8200"}},
+            "https://global:8200",
+        ),
+    ],
+)
+def test_vault_address_precedence(values: dict[str, Any], address: str) -> None:
+    assert env_of(render(values))["AGENT_INJECT_VAULT_ADDR"] == address
+
+
+@pytest.mark.parametrize(
+    "repository, flavor",
+    [
+        ("vaultlet/vaultlet", "vaultlet"),
+        ("hashicorp/vault", "vault"),
+        ("registry.corp.example/mirror/vault", "vault"),
+        ("vault", "vault"),
+        ("openbao/openbao", "openbao"),
+        ("quay.io/openbao/openbao-ubi", "openbao"),
+        ("registry.corp.example/vaultlet", "vaultlet"),
+    ],
+)
+def test_agent_flavor_follows_the_agent_image_unless_set(repository: str, flavor: str) -> None:
+    env = env_of(render({"injector": {"agentImage": {"repository": repository, "tag": "1"}}}))
+    assert env["AGENT_INJECT_AGENT_FLAVOR"] == flavor
+    explicit = env_of(render({"injector": {"agentImage": {"repository": repository}, "agentFlavor": "vaultlet"}}))
+    assert explicit["AGENT_INJECT_AGENT_FLAVOR"] == "vaultlet"
+
+
+def test_older_webhook_spellings_are_honoured_and_the_new_ones_win() -> None:
+    old = {
+        "failurePolicy": "Fail",
+        "namespaceSelector": {"matchLabels": {"a": "b"}},
+        "objectSelector": {"matchLabels": {"c": "d"}},
+        "webhookAnnotations": {"e": "f"},
+    }
+    cfg = one(render({"injector": {**old, "webhook": {"failurePolicy": None}}}), "MutatingWebhookConfiguration")
+    [hook] = cfg["webhooks"]
+    assert hook["failurePolicy"] == "Fail"
+    assert hook["namespaceSelector"] == {"matchLabels": {"a": "b"}}
+    assert hook["objectSelector"] == {"matchLabels": {"c": "d"}}
+    assert cfg["metadata"]["annotations"] == {"e": "f"}
+    new = {"failurePolicy": "Ignore", "objectSelector": {"matchLabels": {"x": "y"}}, "annotations": {"g": "h"}}
+    cfg = one(render({"injector": {**old, "webhook": new}}), "MutatingWebhookConfiguration")
+    assert cfg["webhooks"][0]["failurePolicy"] == "Ignore"
+    assert cfg["webhooks"][0]["objectSelector"] == {"matchLabels": {"x": "y"}}
+    assert cfg["metadata"]["annotations"] == {"g": "h"}
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"injector": {"enabled": False}},
+        {"injector": {"enabled": "false"}},
+        {"global": {"enabled": False}},
+        {"global": {"enabled": "false"}, "injector": {"enabled": "-"}},
+    ],
+)
+def test_a_disabled_injector_renders_nothing_and_says_so(values: dict[str, Any]) -> None:
+    assert render(values) == []
+    assert "nothing was installed" in notes(values)
+
+
+def test_injector_enabled_overrides_a_disabled_global() -> None:
+    objects = render({"global": {"enabled": False}, "injector": {"enabled": True}})
+    assert one(objects, "Deployment")
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"global": {"psp": {"enable": True}}}, "PodSecurityPolicy was removed"),
+        ({"injector": {"image": {"repository": "hashicorp/vault-k8s", "tag": "1.7.6"}}}, "not vault-k8s"),
+    ],
+)
+def test_vault_helm_values_that_cannot_be_honoured_fail_loudly(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(helm.HelmError) as err:
+        render(values)
+    assert message in str(err.value)
+
+
+def test_global_namespace_moves_every_namespaced_object() -> None:
+    objects = render(VARIANTS["global-namespace"])
+    env = env_of(objects)
+    assert env["AGENT_INJECT_TLS_AUTO_HOSTS"] == f"{SERVICE},{SERVICE}.elsewhere,{SERVICE}.elsewhere.svc"
+    [hook] = one(objects, "MutatingWebhookConfiguration")["webhooks"]
+    assert hook["clientConfig"]["service"]["namespace"] == "elsewhere"
+    [crb] = by_kind(objects, "ClusterRoleBinding")
+    assert crb["subjects"][0]["namespace"] == "elsewhere"
+
+
+# ---------------------------------------------------------------------------------------------------
+# chart: webhook matchConditions
+
+
+def _match_conditions(values: dict[str, Any]) -> list[dict[str, Any]] | None:
+    [hook] = one(render(values), "MutatingWebhookConfiguration")["webhooks"]
+    return hook.get("matchConditions")
+
+
+def test_default_match_conditions_send_only_pods_annotated_for_injection() -> None:
+    [condition] = _match_conditions({}) or []
+    assert condition["name"] == "annotated-for-injection"
+    expression = " ".join(condition["expression"].split())
+    # both prefixes of shared/src/annotations/spec.rs, on the key that asks for injection
+    assert expression == (
+        "has(object.metadata.annotations) && "
+        "('vault.hashicorp.com/agent-inject' in object.metadata.annotations || "
+        "'openbao.org/agent-inject' in object.metadata.annotations)"
+    )
+
+
+def test_match_conditions_prefixes_are_the_injectors() -> None:
+    spec = (ROOT / "shared" / "src" / "annotations" / "spec.rs").read_text()
+    prefixes = re.findall(r'pub const (?:VAULT|OPENBAO)_PREFIX: &str = "([^"]+)";', spec)
+    assert sorted(prefixes) == ["openbao.org/", "vault.hashicorp.com/"]
+    [condition] = _match_conditions({}) or []
+    for prefix in prefixes:
+        assert f"'{prefix}agent-inject' in object.metadata.annotations" in condition["expression"]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [VARIANTS["no-match-conditions"], VARIANTS["kube-1.27"], {"kubeVersionOverride": "v1.27.0"}],
+)
+def test_match_conditions_off_by_value_or_before_kubernetes_128(values: dict[str, Any]) -> None:
+    assert _match_conditions(values) is None
+
+
+@pytest.mark.parametrize("kube", ["1.28.0", "v1.30.2", "1.36.0"])
+def test_match_conditions_from_kubernetes_128(kube: str) -> None:
+    assert _match_conditions({"kubeVersionOverride": kube})
+
+
+# ---------------------------------------------------------------------------------------------------
+# chart: port, hostNetwork, probes, OpenShift, PodDisruptionBudget, ServiceMonitor
+
+
+def test_port_and_host_network() -> None:
+    objects = render(VARIANTS["host-network-port"])
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    assert pod["hostNetwork"] is True
+    c = container(objects)
+    assert env_of(objects)["AGENT_INJECT_LISTEN"] == ":8443"
+    assert c["ports"][0]["containerPort"] == 8443
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert c[probe]["httpGet"]["port"] == 8443
+    assert one(objects, "Service")["spec"]["ports"][0] == {"name": "https", "port": 443, "targetPort": 8443, "protocol": "TCP"}
+    assert "hostNetwork" not in one(render(), "Deployment")["spec"]["template"]["spec"]
+
+
+def test_probe_paths_and_settings_are_values() -> None:
+    c = container(render(VARIANTS["probe-paths"]))
+    assert c["livenessProbe"]["httpGet"]["path"] == "/livez"
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert c["startupProbe"]["httpGet"]["path"] == "/readyz"
+    assert c["readinessProbe"]["periodSeconds"] == 5
+    # the rest keeps the defaults
+    assert c["readinessProbe"]["failureThreshold"] == 2
+    assert c["startupProbe"]["failureThreshold"] == 12
+
+
+def test_openshift() -> None:
+    objects = render(VARIANTS["openshift"])
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    # the SCC assigns user and group; no host network on OpenShift
+    assert pod["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    assert "hostNetwork" not in pod
+    # the injected agents get no securityContext either
+    assert env_of(objects)["AGENT_INJECT_SET_SECURITY_CONTEXT"] == "false"
+    assert "AGENT_INJECT_SET_SECURITY_CONTEXT" not in env_of(render())
+    assert container(objects)["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def test_uid_and_gid_values_set_the_default_pod_security_context() -> None:
+    pod = one(render({"injector": {"uid": 4000, "gid": 5000}}), "Deployment")["spec"]["template"]["spec"]
+    sc = pod["securityContext"]
+    assert (sc["runAsUser"], sc["runAsGroup"], sc["fsGroup"]) == (4000, 5000, 5000)
+
+
+def test_pdb_min_available_replaces_max_unavailable() -> None:
+    pdb = one(render(VARIANTS["pdb-min-available"]), "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == 2
+    assert "maxUnavailable" not in pdb["spec"]
+    pdb = one(render({"injector": {"podDisruptionBudget": {"minAvailable": "50%"}}}), "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == "50%"
+    assert not by_kind(render({"injector": {"podDisruptionBudget": {"enabled": False}}}), "PodDisruptionBudget")
+
+
+def test_service_monitor() -> None:
+    assert not by_kind(render(), "ServiceMonitor")
+    objects = render(VARIANTS["service-monitor"])
+    monitor = one(objects, "ServiceMonitor")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+    service = one(objects, "Service")
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+    [endpoint] = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == service["spec"]["ports"][0]["name"]
+    assert (endpoint["scheme"], endpoint["path"]) == ("https", "/metrics")
+    assert endpoint["tlsConfig"] == {"serverName": f"{SERVICE}.{NAMESPACE}.svc", "insecureSkipVerify": True}
+    # the monitor turns the metrics endpoint on
+    assert env_of(objects)["AGENT_INJECT_TELEMETRY_PATH"] == "/metrics"
+    own_tls = {"ca": {"secret": {"name": f"{INJECTOR}-ca", "key": "ca.crt"}}, "insecureSkipVerify": False}
+    monitor = one(
+        render({"injector": {"metrics": {"serviceMonitor": {"enabled": True, "tlsConfig": own_tls}}}}), "ServiceMonitor"
+    )
+    assert monitor["spec"]["endpoints"][0]["tlsConfig"] == {**own_tls, "serverName": f"{SERVICE}.{NAMESPACE}.svc"}
+
+
+# ---------------------------------------------------------------------------------------------------
+# chart: Secret and Lease names, and the NOTES warning about another injector
+
+
+def test_vault_k8s_names_for_in_place_migration() -> None:
+    objects = render(VARIANTS["auto-tls-vault-k8s-names"])
+    env = env_of(objects)
+    assert env["AGENT_INJECT_TLS_AUTO_LEASE"] == "vault-k8s-leader"
+    assert env["AGENT_INJECT_TLS_AUTO_SECRET"] == "vault-injector-certs"
+    [role] = by_kind(objects, "Role")
+    assert rules_of(role) == _normalise(leader_rules("vault-k8s-leader", "vault-injector-certs"))
+
+
+def test_names_are_per_release() -> None:
+    with helm.Chart.load(CHART) as chart:
+        manifests = chart.render(values={}, name="second", namespace=NAMESPACE, is_install=True)
+    objects = [d for p, t in manifests.items() if not p.endswith("NOTES.txt") for d in yaml.safe_load_all(t) if d]
+    env = env_of(objects)
+    assert env["AGENT_INJECT_TLS_AUTO_LEASE"] == "second-vaultlet-agent-injector-leader"
+    assert env["AGENT_INJECT_TLS_AUTO_SECRET"] == "second-vaultlet-agent-injector-certs"
+
+
+def test_no_leader_election_sets_no_names() -> None:
+    env = env_of(render(VARIANTS["auto-tls-no-leader"]))
+    assert "AGENT_INJECT_TLS_AUTO_LEASE" not in env and "AGENT_INJECT_TLS_AUTO_SECRET" not in env
+
+
+def test_notes_render_without_a_cluster() -> None:
+    text = notes()
+    assert "Vault address:         http://vault.vault.svc:8200 (no address given" in text
+    assert "no address given" not in notes({"global": {"externalVaultAddr": "https://v:8200"}})
+    assert f"Lease {LEASE}, certificate Secret {CERT_SECRET}" in text
+    assert "only pods with an agent-inject annotation are sent" in text
+    # offline, `lookup` finds nothing: no warning
+    assert "WARNING" not in text
+
+
+FOREIGN = {
+    "deployments": [
+        {
+            "metadata": {"namespace": NAMESPACE, "name": "vault-agent-injector"},
+            "spec": {"template": {"spec": {"containers": [{"name": "sidecar-injector", "image": "hashicorp/vault-k8s:1.7.6"}]}}},
+        },
+        {
+            "metadata": {"namespace": NAMESPACE, "name": INJECTOR},
+            "spec": {"template": {"spec": {"containers": [{"name": "sidecar-injector", "image": "vaultlet/vaultlet:0.1.0"}]}}},
+        },
+    ],
+    "webhooks": [
+        {"metadata": {"name": "vault-agent-injector-cfg"}, "webhooks": [{"name": "vault.hashicorp.com"}]},
+        {"metadata": {"name": WEBHOOK_CONFIG}, "webhooks": [{"name": "vault.hashicorp.com"}]},
+        {"metadata": {"name": "istio-sidecar-injector"}, "webhooks": [{"name": "sidecar-injector.istio.io"}]},
+    ],
+}
+
+
+def _foreign_injectors(tmp_path: Path, seen: dict[str, Any]) -> str:
+    """The NOTES helper run on `seen` (what `lookup` would return), in a copy of the chart."""
+    chart = tmp_path / "vaultlet"
+    shutil.copytree(CHART, chart)
+    (chart / "seen.json").write_text(json.dumps(seen))
+    (chart / "templates" / "probe.txt").write_text(
+        '{{- $seen := .Files.Get "seen.json" | fromJson }}'
+        '{{- include "vaultlet.foreignInjectors" (dict "deployments" $seen.deployments "webhooks" $seen.webhooks '
+        '"self" (include "vaultlet.webhookConfigName" .)) }}'
+    )
+    with helm.Chart.load(chart) as loaded:
+        manifests = loaded.render(values={}, name=RELEASE, namespace=NAMESPACE, is_install=True)
+    [text] = [t for p, t in manifests.items() if p.endswith("probe.txt")]
+    return text
+
+
+def test_notes_find_a_vault_helm_injector_but_not_this_release(tmp_path: Path) -> None:
+    found = [line for line in _foreign_injectors(tmp_path, FOREIGN).splitlines() if line.strip()]
+    assert found == [
+        f"- Deployment {NAMESPACE}/vault-agent-injector runs hashicorp/vault-k8s:1.7.6",
+        "- MutatingWebhookConfiguration vault-agent-injector-cfg also registers vault.hashicorp.com",
+    ]
+
+
+def test_notes_find_nothing_among_our_own_objects(tmp_path: Path) -> None:
+    own = {"deployments": FOREIGN["deployments"][1:], "webhooks": FOREIGN["webhooks"][1:]}
+    assert _foreign_injectors(tmp_path, own).strip() == ""
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -602,20 +1131,21 @@ AUTO_TLS_CLUSTER_RULES = [
         "verbs": ["get", "patch"],
     }
 ]
-LEADER_RULES = sorted(
-    [
-        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
-        {
-            "apiGroups": ["coordination.k8s.io"],
-            "resources": ["leases"],
-            "resourceNames": [LEASE],
-            "verbs": ["get", "update"],
-        },
-        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
-        {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [CERT_SECRET], "verbs": ["get", "update"]},
-    ],
-    key=repr,
-)
+def leader_rules(lease: str = LEASE, secret: str = CERT_SECRET) -> list[dict[str, Any]]:
+    return sorted(
+        [
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+            {
+                "apiGroups": ["coordination.k8s.io"],
+                "resources": ["leases"],
+                "resourceNames": [lease],
+                "verbs": ["get", "update"],
+            },
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+            {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [secret], "verbs": ["get", "update"]},
+        ],
+        key=repr,
+    )
 
 
 def _normalise(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -628,7 +1158,10 @@ def test_rbac_auto_tls_with_leader_election_is_exact() -> None:
     assert rules_of(cluster_role) == _normalise(AUTO_TLS_CLUSTER_RULES)
     [role] = by_kind(objects, "Role")
     assert role["metadata"]["namespace"] == NAMESPACE
-    assert rules_of(role) == _normalise(LEADER_RULES)
+    assert rules_of(role) == _normalise(leader_rules())
+    env = env_of(objects)
+    assert env["AGENT_INJECT_TLS_AUTO_LEASE"] == LEASE
+    assert env["AGENT_INJECT_TLS_AUTO_SECRET"] == CERT_SECRET
 
     subject = {"kind": "ServiceAccount", "name": INJECTOR, "namespace": NAMESPACE}
     [crb] = by_kind(objects, "ClusterRoleBinding")
@@ -674,26 +1207,35 @@ def _mounted_secret(objects: list[dict[str, Any]]) -> str:
     return volume["secret"]["secretName"]
 
 
-def test_cert_manager_mode() -> None:
+def test_cert_manager_mode_chains_the_serving_certificate_to_a_kept_ca() -> None:
     objects = render(VARIANTS["cert-manager"])
-    issuer = one(objects, "Issuer")
-    assert issuer["spec"] == {"selfSigned": {}}
-    cert = one(objects, "Certificate")
-    assert cert["spec"]["issuerRef"] == {
-        "name": issuer["metadata"]["name"],
-        "kind": "Issuer",
-        "group": "cert-manager.io",
-    }
-    assert cert["spec"]["dnsNames"] == [SERVICE, f"{SERVICE}.{NAMESPACE}", f"{SERVICE}.{NAMESPACE}.svc"]
-    assert "server auth" in cert["spec"]["usages"]
-    assert _mounted_secret(objects) == cert["spec"]["secretName"]
+    issuers = {o["metadata"]["name"]: o["spec"] for o in by_kind(objects, "Issuer")}
+    certs = {o["metadata"]["name"]: o["spec"] for o in by_kind(objects, "Certificate")}
+    ca_name, leaf_name = f"{INJECTOR}-ca", INJECTOR
+    # selfSigned Issuer -> CA Certificate -> CA Issuer -> serving Certificate
+    assert issuers == {f"{INJECTOR}-selfsigned": {"selfSigned": {}}, ca_name: {"ca": {"secretName": ca_name}}}
+    ca = certs[ca_name]
+    assert ca["isCA"] is True
+    assert ca["secretName"] == ca_name
+    assert ca["issuerRef"] == {"name": f"{INJECTOR}-selfsigned", "kind": "Issuer", "group": "cert-manager.io"}
+    assert "cert sign" in ca["usages"]
+    # the CA's key survives its own renewal, so serving certificates it signed stay trusted
+    assert ca["privateKey"]["rotationPolicy"] == "Never"
+    assert ca["duration"] == "87600h"
+    assert ca["secretTemplate"]["annotations"] == {"cert-manager.io/allow-direct-injection": "true"}
+    leaf = certs[leaf_name]
+    assert "isCA" not in leaf
+    assert leaf["issuerRef"] == {"name": ca_name, "kind": "Issuer", "group": "cert-manager.io"}
+    assert leaf["privateKey"]["rotationPolicy"] == "Always"
+    assert leaf["dnsNames"] == [SERVICE, f"{SERVICE}.{NAMESPACE}", f"{SERVICE}.{NAMESPACE}.svc"]
+    assert "server auth" in leaf["usages"]
+    assert _mounted_secret(objects) == leaf["secretName"] != ca["secretName"]
     env = env_of(objects)
     assert env["AGENT_INJECT_TLS_CERT_FILE"] == "/etc/webhook/certs/tls.crt"
     assert env["AGENT_INJECT_TLS_KEY_FILE"] == "/etc/webhook/certs/tls.key"
+    # the caBundle is the CA's (from its Secret), not the serving certificate's
     cfg = one(objects, "MutatingWebhookConfiguration")
-    assert cfg["metadata"]["annotations"] == {
-        "cert-manager.io/inject-ca-from": f"{NAMESPACE}/{cert['metadata']['name']}"
-    }
+    assert cfg["metadata"]["annotations"] == {"cert-manager.io/inject-ca-from-secret": f"{NAMESPACE}/{ca_name}"}
     assert "caBundle" not in cfg["webhooks"][0]["clientConfig"]
 
 
@@ -701,7 +1243,12 @@ def test_cert_manager_with_existing_issuer() -> None:
     objects = render(VARIANTS["cert-manager-issuer"])
     assert not by_kind(objects, "Issuer")
     cert = one(objects, "Certificate")
-    assert cert["spec"]["issuerRef"] == VARIANTS["cert-manager-issuer"]["certManager"]["issuerRef"]
+    assert cert["spec"]["issuerRef"] == VARIANTS["cert-manager-issuer"]["injector"]["certManager"]["issuerRef"]
+    # the CA comes from that issuer, through the serving certificate's own Secret (its ca.crt)
+    cfg = one(objects, "MutatingWebhookConfiguration")
+    assert cfg["metadata"]["annotations"] == {
+        "cert-manager.io/inject-ca-from": f"{NAMESPACE}/{cert['metadata']['name']}"
+    }
 
 
 def test_user_supplied_certificate_mode() -> None:
@@ -717,7 +1264,7 @@ def test_user_supplied_certificate_mode() -> None:
 
 
 def test_user_secret_wins_over_cert_manager() -> None:
-    objects = render({"certs": {"secretName": "mine"}, "certManager": {"enabled": True}})
+    objects = render({"injector": {"certs": {"secretName": "mine"}, "certManager": {"enabled": True}}})
     assert not by_kind(objects, "Certificate")
     assert _mounted_secret(objects) == "mine"
 
@@ -796,7 +1343,10 @@ def test_base_manifests_match_the_conventions() -> None:
         [{**AUTO_TLS_CLUSTER_RULES[0], "resourceNames": [cfg["metadata"]["name"]]}]
     )
     [role] = by_kind(objects, "Role")
-    assert rules_of(role) == _normalise(LEADER_RULES)
+    assert rules_of(role) == _normalise(leader_rules(MANIFEST_LEASE, MANIFEST_CERT_SECRET))
+    assert env["AGENT_INJECT_TLS_AUTO_LEASE"] == MANIFEST_LEASE
+    assert env["AGENT_INJECT_TLS_AUTO_SECRET"] == MANIFEST_CERT_SECRET
+    assert hook["matchConditions"] == one(render(), "MutatingWebhookConfiguration")["webhooks"][0]["matchConditions"]
     for binding in by_kind(objects, "ClusterRoleBinding") + by_kind(objects, "RoleBinding"):
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "vault-injector", "namespace": "vaultlet"}]
     c = container(objects)

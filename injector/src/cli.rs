@@ -220,6 +220,20 @@ pub struct TlsFlags {
     /// Comma-separated SANs of the generated certificate.
     #[arg(long, env = "AGENT_INJECT_TLS_AUTO_HOSTS", default_value = "")]
     pub tls_auto_hosts: String,
+    /// Secret through which the elected replica shares the auto-TLS certificate. Ours.
+    #[arg(
+        long,
+        env = "AGENT_INJECT_TLS_AUTO_SECRET",
+        default_value = "vault-injector-certs"
+    )]
+    pub tls_auto_secret: String,
+    /// Lease through which replicas elect the one writing the auto-TLS certificate. Ours.
+    #[arg(
+        long,
+        env = "AGENT_INJECT_TLS_AUTO_LEASE",
+        default_value = "vault-k8s-leader"
+    )]
+    pub tls_auto_lease: String,
     #[arg(long, env = "AGENT_INJECT_TLS_CERT_FILE", default_value = "")]
     pub tls_cert_file: String,
     #[arg(long, env = "AGENT_INJECT_TLS_KEY_FILE", default_value = "")]

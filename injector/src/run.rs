@@ -99,7 +99,9 @@ pub async fn run_with<K: KubeApi>(
                 (Some(name), Some(ca)) => {
                     let api = Arc::new(connect().map_err(in_cluster_error)?);
                     let elector = if s.use_leader_elector {
-                        Some(Elector::new(&namespace(env), &pod_name(env)?))
+                        Some(
+                            Elector::new(&namespace(env), &pod_name(env)?).with_lease(&s.tls.lease),
+                        )
                     } else {
                         None
                     };
@@ -130,6 +132,8 @@ pub async fn run_with<K: KubeApi>(
                 webhook: s.tls.webhook_config.clone(),
                 hosts: s.tls.auto_hosts.clone(),
                 namespace: namespace(env),
+                secret: s.tls.secret.clone(),
+                lease: s.tls.lease.clone(),
                 identity,
             };
             tokio::spawn(ClusterTls::new(api, slot.clone(), cfg).run(shutdown_rx.clone()));

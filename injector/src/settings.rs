@@ -37,6 +37,9 @@ pub struct TlsSettings {
     /// `-tls-auto`: the webhook configuration whose caBundle is kept in sync.
     pub webhook_config: Option<String>,
     pub auto_hosts: Vec<String>,
+    /// `-tls-auto-secret`, `-tls-auto-lease` (injector.md §6.5.1).
+    pub secret: String,
+    pub lease: String,
     /// `true` ⇒ TLS 1.3 only.
     pub tls13_only: bool,
     /// Requested TLS 1.2 suites that rustls has (empty ⇒ rustls' defaults).
@@ -210,6 +213,8 @@ impl PreviewSettings {
         f.tls = TlsFlags {
             tls_auto: String::new(),
             tls_auto_hosts: String::new(),
+            tls_auto_secret: "vault-injector-certs".into(),
+            tls_auto_lease: "vault-k8s-leader".into(),
             tls_cert_file: String::new(),
             tls_key_file: String::new(),
             tls_ca_cert_file: String::new(),
@@ -362,6 +367,16 @@ fn tls_settings(t: &TlsFlags) -> Result<TlsSettings, StartupError> {
             ));
         }
     };
+    for (flag, name) in [
+        ("-tls-auto-secret", &t.tls_auto_secret),
+        ("-tls-auto-lease", &t.tls_auto_lease),
+    ] {
+        if name.trim().is_empty() {
+            return Err(StartupError(format!(
+                "Failed to configure TLS: {flag} must not be empty"
+            )));
+        }
+    }
     Ok(TlsSettings {
         files,
         ca_file: Some(t.tls_ca_cert_file.clone()).filter(|s| !s.is_empty()),
@@ -373,6 +388,8 @@ fn tls_settings(t: &TlsFlags) -> Result<TlsSettings, StartupError> {
             .filter(|h| !h.is_empty())
             .map(String::from)
             .collect(),
+        secret: t.tls_auto_secret.trim().to_string(),
+        lease: t.tls_auto_lease.trim().to_string(),
         tls13_only,
         cipher_suites,
         warnings,
@@ -417,6 +434,32 @@ pub(crate) mod tests {
             Ok(s) => panic!("accepted: {s:?}"),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn secret_and_lease_names_default_to_vault_k8s_and_are_settable() {
+        let base = [
+            "vaultlet-injector",
+            "agent-inject",
+            "-vault-address=https://v:8200",
+        ];
+        let d = run(&base, &[]);
+        assert_eq!(
+            (d.tls.secret.as_str(), d.tls.lease.as_str()),
+            ("vault-injector-certs", "vault-k8s-leader")
+        );
+        let set = run(
+            &[&base[..], &["-tls-auto-secret=mine-certs"]].concat(),
+            &[("AGENT_INJECT_TLS_AUTO_LEASE", "mine-leader")],
+        );
+        assert_eq!(
+            (set.tls.secret.as_str(), set.tls.lease.as_str()),
+            ("mine-certs", "mine-leader")
+        );
+        assert!(
+            refusal(&[&base[..], &["-tls-auto-lease="]].concat(), &[])
+                .contains("-tls-auto-lease must not be empty")
+        );
     }
 
     #[test]

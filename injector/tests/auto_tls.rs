@@ -287,3 +287,39 @@ async fn two_replicas_elect_one_writer_and_serve_the_shared_certificate() {
         "the leader renews"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lease_and_secret_names_come_from_the_flags() {
+    // injector.md §6.5.1: the chart passes its own names; nothing is written under vault-k8s's.
+    let (api, api_ca, state) = fake_api().await;
+    let (_dir, token) = token_file();
+    let s = || {
+        settings(&[
+            "-tls-auto=injector-cfg",
+            "-use-leader-elector",
+            "-tls-auto-lease=rel-agent-injector-leader",
+            "-tls-auto-secret=rel-agent-injector-certs",
+        ])
+    };
+    let a = replica(s(), &api, &api_ca, &token, "pod-a").await;
+    let b = replica(s(), &api, &api_ca, &token, "pod-b").await;
+    let bundle = published_bundle(&state);
+    let ((status_a, cert_a), (status_b, cert_b)) =
+        (health(a, &bundle).await, health(b, &bundle).await);
+    assert_eq!((status_a, status_b), (204, 204));
+    assert_eq!(cert_a, cert_b);
+    let s = state.lock().unwrap();
+    let ns = "/namespaces/vault-system";
+    let lease =
+        &s.objects[&format!("/apis/coordination.k8s.io/v1{ns}/leases/rel-agent-injector-leader")];
+    assert_eq!(lease["spec"]["holderIdentity"], "pod-a");
+    assert!(
+        s.objects
+            .contains_key(&format!("/api/v1{ns}/secrets/rel-agent-injector-certs"))
+    );
+    assert!(
+        !s.objects
+            .keys()
+            .any(|k| k.ends_with("/vault-k8s-leader") || k.ends_with("/vault-injector-certs"))
+    );
+}

@@ -1,7 +1,9 @@
 //! Auto-TLS certificates (injector.md §6.4): a CA generated once per process (ECDSA P-256, CN
 //! `Agent Inject CA`, ten years) and serving leaves signed by it (ECDSA P-256, CN `Agent Inject
-//! Service`, 24 hours, SANs from `-tls-auto-hosts`: IP literals as IP SANs, the rest DNS), re-issued
-//! when within 10 % of their lifetime of expiry. The CA bundle published in the webhook
+//! Service`, 30 days, SANs from `-tls-auto-hosts`: IP literals as IP SANs, the rest DNS), re-issued
+//! once two thirds of their lifetime have passed (injector.md §6.4.1; upstream: 24 hours, at 90 %).
+//! Every leaf of a process is signed by the same CA, so a renewal never changes the trust anchor.
+//! The CA bundle published in the webhook
 //! configuration keeps the previous CA next to the new one so a rollover never breaks admission.
 //! Pure: time is passed in.
 
@@ -15,8 +17,8 @@ use rcgen::{
 
 use super::TlsError;
 
-/// Lifetime of a serving leaf.
-pub const LEAF_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// Lifetime of a serving leaf (injector.md §6.4.1).
+pub const LEAF_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Lifetime of the CA.
 pub const CA_LIFETIME: Duration = Duration::from_secs(3650 * 24 * 3600);
 /// Validity starts this long before "now" to absorb clock skew.
@@ -33,13 +35,13 @@ pub struct Bundle {
 }
 
 impl Bundle {
-    /// When to issue the next leaf: 10 % of the lifetime before expiry.
+    /// When to issue the next leaf: once two thirds of its lifetime have passed.
     pub fn renew_at(&self) -> SystemTime {
         let life = self
             .not_after
             .duration_since(self.not_before)
             .unwrap_or_default();
-        self.not_after - life / 10
+        self.not_before + life * 2 / 3
     }
 }
 
@@ -89,7 +91,7 @@ impl Generator {
         &self.ca_pem
     }
 
-    /// A new serving leaf for `hosts`, valid from one minute before `now` for 24 hours.
+    /// A new serving leaf for `hosts`, valid from one minute before `now` for [`LEAF_LIFETIME`].
     pub fn leaf(&self, hosts: &[String], now: SystemTime) -> Result<Bundle, TlsError> {
         let g = |e: rcgen::Error| TlsError::Generate(e.to_string());
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(g)?;
@@ -198,7 +200,7 @@ mod tests {
         let names: Vec<String> = san.general_names.iter().map(|n| n.to_string()).collect();
         assert_eq!(names.len(), 3, "{names:?}");
         let life = cert.validity().not_after.timestamp() - cert.validity().not_before.timestamp();
-        assert_eq!(life, 24 * 3600 + 60);
+        assert_eq!(life, 30 * 24 * 3600 + 60);
         let ca_pem = parse(g.ca_pem());
         let ca = ca_pem.parse_x509().unwrap();
         assert!(ca.is_ca());
@@ -228,13 +230,20 @@ mod tests {
     }
 
     #[test]
-    fn renewal_is_due_at_ninety_percent_of_the_lifetime() {
+    fn renewal_is_due_at_two_thirds_of_the_lifetime_with_the_same_ca() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
         let g = Generator::new_at(now).unwrap();
         let b = g.leaf(&["x".into()], now).unwrap();
         let life = LEAF_LIFETIME + BACKDATE;
-        assert_eq!(b.renew_at(), b.not_after - life / 10);
-        assert!(b.renew_at() > now + Duration::from_secs(21 * 3600));
+        assert_eq!(b.renew_at(), b.not_before + life * 2 / 3);
+        // 30 days: renewed after 20, ten days before expiry.
+        let day = Duration::from_secs(24 * 3600);
+        assert!(b.renew_at() > now + 19 * day && b.renew_at() < now + 21 * day);
+        assert!(b.not_after.duration_since(b.renew_at()).unwrap() > 9 * day);
+        // The next leaf, issued at renewal, chains to the same CA.
+        let next = g.leaf(&["x".into()], b.renew_at()).unwrap();
+        assert_eq!(next.ca_pem, b.ca_pem);
+        assert_ne!(next.cert_pem, b.cert_pem);
     }
 
     #[test]

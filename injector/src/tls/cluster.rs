@@ -2,7 +2,7 @@
 //! replica's serving certificate valid and trusted.
 //!
 //! - **Leader** (every replica when `-use-leader-elector` is off): generates the CA once per
-//!   process, issues a leaf (re-issued within 10 % of its lifetime of expiry), publishes the CA
+//!   process, issues a leaf (re-issued after two thirds of its lifetime, injector.md §6.4.1), publishes the CA
 //!   bundle into `webhooks[0]` of the `-tls-auto` configuration (the previous CA kept in front for a
 //!   smooth rollover) and only then serves the leaf; with leader election it also writes the leaf
 //!   into the shared Secret. The bundle is re-checked every [`CHECK_INTERVAL`] (upstream watches
@@ -73,6 +73,10 @@ pub struct ClusterTlsConfig {
     pub hosts: Vec<String>,
     /// `NAMESPACE`: where the shared Secret and the Lease live.
     pub namespace: String,
+    /// `-tls-auto-secret`: the Secret sharing the certificate (injector.md §6.5.1).
+    pub secret: String,
+    /// `-tls-auto-lease`: the Lease electing the leader.
+    pub lease: String,
     /// `Some(pod name)` with `-use-leader-elector`.
     pub identity: Option<String>,
 }
@@ -105,7 +109,7 @@ impl<K: KubeApi> ClusterTls<K> {
         let elector = cfg
             .identity
             .as_deref()
-            .map(|id| Elector::new(&cfg.namespace, id));
+            .map(|id| Elector::new(&cfg.namespace, id).with_lease(&cfg.lease));
         Self {
             api,
             slot,
@@ -252,11 +256,11 @@ impl<K: KubeApi> ClusterTls<K> {
                 cert_pem: b.cert_pem.clone().into_bytes(),
                 key_pem: b.key_pem.clone().into_bytes(),
             };
-            match share::write(&*self.api, &self.cfg.namespace, &cert).await {
+            match share::write(&*self.api, &self.cfg.namespace, &self.cfg.secret, &cert).await {
                 Ok(()) => {
                     self.shared = true;
                     tracing::info!(
-                        secret = share::SECRET_NAME,
+                        secret = %self.cfg.secret,
                         "shared the certificate with the other replicas"
                     );
                 }
@@ -274,14 +278,14 @@ impl<K: KubeApi> ClusterTls<K> {
     async fn follow(&mut self, now: SystemTime) -> Duration {
         if now >= self.next_poll {
             self.next_poll = now + FOLLOWER_POLL;
-            match share::read(&*self.api, &self.cfg.namespace).await {
+            match share::read(&*self.api, &self.cfg.namespace, &self.cfg.secret).await {
                 Ok(Some(c)) if self.from_secret.as_ref() != Some(&c) => {
-                    match certified_key(&c.cert_pem, &c.key_pem, share::SECRET_NAME) {
+                    match certified_key(&c.cert_pem, &c.key_pem, &self.cfg.secret) {
                         Ok(ck) => {
                             self.slot.install(Arc::new(ck));
                             self.from_secret = Some(c);
                             tracing::info!(
-                                secret = share::SECRET_NAME,
+                                secret = %self.cfg.secret,
                                 "serving the leader's certificate"
                             );
                         }
@@ -370,6 +374,8 @@ mod tests {
             webhook: Some("cfg".into()),
             hosts: vec!["injector".into(), "127.0.0.1".into()],
             namespace: "ns".into(),
+            secret: share::SECRET_NAME.into(),
+            lease: super::super::leader::LEASE_NAME.into(),
             identity: identity.map(String::from),
         }
     }
@@ -425,7 +431,7 @@ mod tests {
             current_ca_bundle(&api.get("webhook", "", "cfg").unwrap()),
             ca
         );
-        // Within 10 % of the leaf's lifetime of expiry: a new leaf from the same CA.
+        // Two thirds into the leaf's lifetime: a new leaf from the same CA.
         let renew = tls.bundle.as_ref().unwrap().renew_at();
         tls.step(renew).await;
         assert_ne!(served(&slot), first);
@@ -486,7 +492,10 @@ mod tests {
         let t0 = SystemTime::now();
         assert_eq!(a.step(t0).await, RETRY_PERIOD);
         assert!(a.is_leader());
-        let secret = share::read(&*api, "ns").await.unwrap().expect("shared");
+        let secret = share::read(&*api, "ns", share::SECRET_NAME)
+            .await
+            .unwrap()
+            .expect("shared");
         assert_eq!(served(&slot_a), pem_der(&secret.cert_pem));
         let patches_before = patches(&api);
         b.step(t0 + Duration::from_secs(1)).await;
@@ -526,7 +535,10 @@ mod tests {
         let bundle = current_ca_bundle(&api.get("webhook", "", "cfg").unwrap());
         assert!(bundle.starts_with(ca_a.trim()), "{bundle}");
         assert!(bundle.trim_end().ends_with(ca_b.trim()));
-        let secret = share::read(&*api, "ns").await.unwrap().unwrap();
+        let secret = share::read(&*api, "ns", share::SECRET_NAME)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(served(&slot_b), pem_der(&secret.cert_pem));
     }
 

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::kube::{KubeApi, KubeError, resource_version};
 
-/// The Lease the chart grants us (`deploy/helm`: Role on `leases/vault-k8s-leader`).
+/// The default of `-tls-auto-lease` (vault-k8s's name; injector.md §6.5.1).
 pub const LEASE_NAME: &str = "vault-k8s-leader";
 /// How long a record must stay unchanged before another replica takes over.
 pub const LEASE_DURATION: Duration = Duration::from_secs(15);
@@ -28,6 +28,8 @@ pub const RETRY_PERIOD: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub struct Elector {
     namespace: String,
+    /// The Lease's name ([`LEASE_NAME`] unless [`Elector::with_lease`]).
+    lease: String,
     identity: String,
     /// The other holder's record (resourceVersion) and when this replica first saw it.
     observed: Option<(String, SystemTime)>,
@@ -55,10 +57,17 @@ impl Elector {
     pub fn new(namespace: &str, identity: &str) -> Self {
         Self {
             namespace: namespace.into(),
+            lease: LEASE_NAME.into(),
             identity: identity.into(),
             observed: None,
             leading_until: None,
         }
+    }
+
+    /// Elects over the Lease `name` instead of [`LEASE_NAME`] (`-tls-auto-lease`).
+    pub fn with_lease(mut self, name: &str) -> Self {
+        self.lease = name.into();
+        self
     }
 
     pub fn identity(&self) -> &str {
@@ -79,7 +88,7 @@ impl Elector {
             }
             Err(e) => {
                 let leading = self.leading_until.is_some_and(|t| now < t);
-                tracing::warn!(error = %e, lease = LEASE_NAME, leading, "leader election: cannot read or renew the Lease");
+                tracing::warn!(error = %e, lease = %self.lease, leading, "leader election: cannot read or renew the Lease");
                 if !leading {
                     self.leading_until = None;
                 }
@@ -89,11 +98,11 @@ impl Elector {
     }
 
     async fn try_step<K: KubeApi>(&mut self, api: &K, now: SystemTime) -> Result<bool, KubeError> {
-        let Some(lease) = api.get_lease(&self.namespace, LEASE_NAME).await? else {
+        let Some(lease) = api.get_lease(&self.namespace, &self.lease).await? else {
             let obj = json!({
                 "apiVersion": "coordination.k8s.io/v1",
                 "kind": "Lease",
-                "metadata": {"name": LEASE_NAME, "namespace": self.namespace},
+                "metadata": {"name": self.lease, "namespace": self.namespace},
                 "spec": self.spec(now, now, 0),
             });
             return won(api.create_lease(&self.namespace, &obj).await);
@@ -114,7 +123,7 @@ impl Elector {
             let mut obj = lease.clone();
             obj["spec"] = self.spec(now, now, transitions);
             obj["spec"]["acquireTime"] = acquired;
-            return won(api.update_lease(&self.namespace, LEASE_NAME, &obj).await);
+            return won(api.update_lease(&self.namespace, &self.lease, &obj).await);
         }
         let rv = resource_version(&lease).unwrap_or_default().to_string();
         if !holder.is_empty() {
@@ -136,7 +145,7 @@ impl Elector {
         }
         let mut obj = lease.clone();
         obj["spec"] = self.spec(now, now, transitions + 1);
-        won(api.update_lease(&self.namespace, LEASE_NAME, &obj).await)
+        won(api.update_lease(&self.namespace, &self.lease, &obj).await)
     }
 
     fn spec(&self, acquired: SystemTime, renewed: SystemTime, transitions: i64) -> Value {
@@ -173,6 +182,22 @@ mod tests {
             .as_str()
             .unwrap()
             .to_string()
+    }
+
+    #[tokio::test]
+    async fn a_named_lease_is_the_only_one_used() {
+        let api = FakeKube::default();
+        let mut a = Elector::new("ns", "pod-a").with_lease("mine-leader");
+        assert!(a.step(&api, t(0)).await);
+        assert_eq!(
+            api.get("lease", "ns", "mine-leader").unwrap()["spec"]["holderIdentity"],
+            "pod-a"
+        );
+        assert!(api.get("lease", "ns", LEASE_NAME).is_none());
+        // An elector on the default name does not compete with it.
+        let mut b = Elector::new("ns", "pod-b");
+        assert!(b.step(&api, t(1)).await);
+        assert!(a.step(&api, t(2)).await);
     }
 
     #[tokio::test]

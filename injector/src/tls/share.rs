@@ -1,6 +1,6 @@
 //! The certificate shared between replicas (injector.md §6.5): the leader writes its serving
-//! certificate and key into the Secret `vault-injector-certs` (data keys `cert` and `key`, PEM)
-//! in `NAMESPACE`, creating it or updating it in place (other metadata kept); followers read it
+//! certificate and key into the Secret named by `-tls-auto-secret` (default `vault-injector-certs`,
+//! injector.md §6.5.1; data keys `cert` and `key`, PEM) in `NAMESPACE`, creating it or updating it in place (other metadata kept); followers read it
 //! and serve what it holds.
 
 use base64::Engine;
@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::kube::{KubeApi, KubeError};
 
-/// The Secret the chart pre-creates and grants us (`deploy/helm`).
+/// The default of `-tls-auto-secret` (vault-k8s's name).
 pub const SECRET_NAME: &str = "vault-injector-certs";
 
 /// A certificate chain and its key, PEM.
@@ -33,9 +33,13 @@ pub fn from_secret(secret: &Value) -> Option<SharedCert> {
 }
 
 /// Reads the shared certificate (`None`: no Secret yet, or it is empty).
-pub async fn read<K: KubeApi>(api: &K, namespace: &str) -> Result<Option<SharedCert>, KubeError> {
+pub async fn read<K: KubeApi>(
+    api: &K,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<SharedCert>, KubeError> {
     Ok(api
-        .get_secret(namespace, SECRET_NAME)
+        .get_secret(namespace, name)
         .await?
         .as_ref()
         .and_then(from_secret))
@@ -45,25 +49,26 @@ pub async fn read<K: KubeApi>(api: &K, namespace: &str) -> Result<Option<SharedC
 pub async fn write<K: KubeApi>(
     api: &K,
     namespace: &str,
+    name: &str,
     cert: &SharedCert,
 ) -> Result<(), KubeError> {
     let data = json!({
         "cert": STANDARD.encode(&cert.cert_pem),
         "key": STANDARD.encode(&cert.key_pem),
     });
-    match api.get_secret(namespace, SECRET_NAME).await? {
+    match api.get_secret(namespace, name).await? {
         Some(mut s) => {
             if from_secret(&s).as_ref() == Some(cert) {
                 return Ok(());
             }
             s["data"] = data;
-            api.update_secret(namespace, SECRET_NAME, &s).await?;
+            api.update_secret(namespace, name, &s).await?;
         }
         None => {
             let s = json!({
                 "apiVersion": "v1",
                 "kind": "Secret",
-                "metadata": {"name": SECRET_NAME, "namespace": namespace},
+                "metadata": {"name": name, "namespace": namespace},
                 "type": "Opaque",
                 "data": data,
             });
@@ -81,13 +86,16 @@ mod tests {
     #[tokio::test]
     async fn creates_then_updates_in_place_keeping_metadata() {
         let api = FakeKube::default();
-        assert_eq!(read(&api, "ns").await.unwrap(), None);
+        assert_eq!(read(&api, "ns", SECRET_NAME).await.unwrap(), None);
         let one = SharedCert {
             cert_pem: b"C1".to_vec(),
             key_pem: b"K1".to_vec(),
         };
-        write(&api, "ns", &one).await.unwrap();
-        assert_eq!(read(&api, "ns").await.unwrap(), Some(one.clone()));
+        write(&api, "ns", SECRET_NAME, &one).await.unwrap();
+        assert_eq!(
+            read(&api, "ns", SECRET_NAME).await.unwrap(),
+            Some(one.clone())
+        );
         let mut s = api.get("secret", "ns", SECRET_NAME).unwrap();
         s["metadata"]["labels"] = json!({"app": "injector"});
         api.put("secret", "ns", SECRET_NAME, s);
@@ -95,13 +103,24 @@ mod tests {
             cert_pem: b"C2".to_vec(),
             key_pem: b"K2".to_vec(),
         };
-        write(&api, "ns", &two).await.unwrap();
+        write(&api, "ns", SECRET_NAME, &two).await.unwrap();
         let s = api.get("secret", "ns", SECRET_NAME).unwrap();
         assert_eq!(s["metadata"]["labels"]["app"], "injector");
         assert_eq!(s["data"]["cert"], STANDARD.encode("C2"));
+        // Another name is another Secret.
+        let other = SharedCert {
+            cert_pem: b"C3".to_vec(),
+            key_pem: b"K3".to_vec(),
+        };
+        write(&api, "ns", "mine-certs", &other).await.unwrap();
+        assert_eq!(read(&api, "ns", "mine-certs").await.unwrap(), Some(other));
+        assert_eq!(
+            read(&api, "ns", SECRET_NAME).await.unwrap(),
+            Some(two.clone())
+        );
         // Unchanged: no write.
         let before = api.calls().len();
-        write(&api, "ns", &two).await.unwrap();
+        write(&api, "ns", SECRET_NAME, &two).await.unwrap();
         assert_eq!(api.calls().len(), before + 1, "only the get");
     }
 
@@ -114,6 +133,6 @@ mod tests {
             SECRET_NAME,
             json!({"metadata": {"name": SECRET_NAME}}),
         );
-        assert_eq!(read(&api, "ns").await.unwrap(), None);
+        assert_eq!(read(&api, "ns", SECRET_NAME).await.unwrap(), None);
     }
 }

@@ -107,7 +107,7 @@ pub struct ServerFlags {
     #[arg(long, env = "AGENT_INJECT_USE_LEADER_ELECTOR", default_value = "false",
           num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
     pub use_leader_elector: bool,
-    /// Print the version and exit (as `version` and `--version` do).
+    /// Print the version and exit (also `version`).
     #[arg(long, default_value = "false", num_args = 0..=1, require_equals = true,
           default_missing_value = "true", value_parser = parse_bool)]
     pub version: bool,

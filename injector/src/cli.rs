@@ -281,8 +281,11 @@ pub fn parse(
             let mut argv = vec![argv0];
             argv.extend(go_flags(&cmd, rest, env)?);
             let matches = cmd.try_get_matches_from(argv)?;
-            return RenderFlags::from_arg_matches(&matches)
-                .map(|f| Invocation::Render(Box::new(f)));
+            let flags = RenderFlags::from_arg_matches(&matches)?;
+            if flags.injector.server.version {
+                return Ok(Invocation::Version);
+            }
+            return Ok(Invocation::Render(Box::new(flags)));
         }
         _ => {}
     }
@@ -313,6 +316,7 @@ mod tests {
             &["--version"],
             &["agent-inject", "-version"],
             &["-listen", ":9", "--version"],
+            &["render", "-f", "p.yaml", "-version"],
         ] {
             let mut argv = vec![OsString::from("x")];
             argv.extend(args.iter().map(OsString::from));

@@ -1,9 +1,10 @@
-//! The injector as a cluster component, against the built binary over real HTTPS (injector.md
-//! §6.3.1–6.3.3, §6.6, §6.7): the health endpoints before and after the serving certificate
-//! loads and during the shutdown delay; the delay itself and an in-flight request finishing after
-//! it; `:PORT` answering on IPv6 and IPv4 loopback; the log lines' shape (hclog JSON keys, text
-//! without colour when not on a terminal and with it on one, refusals and warnings naming the
-//! request and the reason); the metrics' Go text format; `version`, `-version`, `--version`, help.
+//! The injector as a cluster component, against the built binary over real HTTPS: the health
+//! endpoints before and after the serving certificate loads and during the shutdown delay
+//! (injector.md §6.3.1); the delay itself and an in-flight request finishing after it
+//! (injector.md §6.3.2); `:PORT` answering on IPv6 and IPv4 loopback (injector.md §6.3.3); the log
+//! lines' shape (injector.md §6.7: hclog JSON keys, text without colour when not on a terminal and
+//! with it on one, refusals and warnings naming the request and the reason); the metrics' Go text
+//! format (injector.md §6.6); `version`, `-version`, `--version`, help.
 
 // Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
 #![allow(clippy::disallowed_methods)]

@@ -220,8 +220,8 @@ fn sigterm_keeps_serving_for_the_delay_then_drains_the_request_in_flight() {
     let dir = tempfile::tempdir().unwrap();
     let b = bundle();
     write_bundle(dir.path(), &b);
-    let delay = Duration::from_secs(2);
-    let mut inj = Injector::start(dir.path(), "127.0.0.1:{port}", &["-shutdown-delay=2s"]);
+    let delay = Duration::from_secs(3);
+    let mut inj = Injector::start(dir.path(), "127.0.0.1:{port}", &["-shutdown-delay=3s"]);
     assert_eq!(inj.get("/readyz").0, 200);
     let review = data("basic.review.json");
     let (head, tail) = review.as_bytes().split_at(review.len() / 2);

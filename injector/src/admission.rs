@@ -54,6 +54,8 @@ pub struct Outcome {
     pub namespace: String,
     /// Which step refused the pod (a bounded label, `Refusal::reason`), when it was refused.
     pub refusal_reason: Option<&'static str>,
+    /// The refusal's message (the answer's `status.message`), for the log.
+    pub refusal_message: Option<String>,
     /// The warnings found (injector.md §2.6), also those the answer left out for length.
     pub warnings: Vec<Warning>,
 }
@@ -297,12 +299,14 @@ pub fn review_with_outcome(
             outcome.refused = true;
             outcome.refusal_reason = Some(refusal.reason());
             let message = refusal.to_string();
-            write_review(
+            let bytes = write_review(
                 req.api_version,
                 &req.uid,
                 Answer::Refuse(&message),
                 &warnings,
-            )
+            );
+            outcome.refusal_message = Some(message);
+            bytes
         }
         Decision::Patch {
             patch,

@@ -14,7 +14,7 @@ use crate::goflag::go_flags;
 /// What the binary was asked to do.
 #[derive(Debug)]
 pub enum Invocation {
-    /// `version`: print `vaultlet-injector <version>`.
+    /// `version`, `-version` or `--version`: print `vaultlet-injector <version>`.
     Version,
     /// `agent-inject` (or no subcommand): run the webhook.
     Serve(Box<Flags>),
@@ -80,7 +80,8 @@ pub struct Flags {
 /// The server itself.
 #[derive(Debug, Clone, Args)]
 pub struct ServerFlags {
-    /// HTTPS listen address.
+    /// HTTPS listen address: `:PORT` is every interface, IPv6 and IPv4 (IPv4 only where the host
+    /// has no IPv6); an explicit address is bound as given.
     #[arg(long, env = "AGENT_INJECT_LISTEN", default_value = ":8080")]
     pub listen: String,
     /// trace, debug, info, notice, warn, warning, err, error.
@@ -98,78 +99,103 @@ pub struct ServerFlags {
     /// Longest a TLS handshake, a request's headers, or a whole request may take (Go duration). Ours.
     #[arg(long, env = "AGENT_INJECT_REQUEST_TIMEOUT", default_value = "10s")]
     pub request_timeout: String,
+    /// After SIGTERM/SIGINT: how long to keep serving while /readyz says not ready, before
+    /// draining (Go duration; 0: drain at once). Ours.
+    #[arg(long, env = "AGENT_INJECT_SHUTDOWN_DELAY", default_value = "5s")]
+    pub shutdown_delay: String,
     /// Coordinate auto-TLS between replicas (a coordination.k8s.io/v1 Lease).
     #[arg(long, env = "AGENT_INJECT_USE_LEADER_ELECTOR", default_value = "false",
           num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
     pub use_leader_elector: bool,
+    /// Print the version and exit (also `version`).
+    #[arg(long, default_value = "false", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = parse_bool)]
+    pub version: bool,
 }
 
 /// Defaults of the injected agent (each also an annotation).
 #[derive(Debug, Clone, Args)]
 pub struct AgentFlags {
-    /// Vault address (required).
+    /// Vault address the agents use (required; `service` annotation).
     #[arg(long, env = "AGENT_INJECT_VAULT_ADDR", default_value = "")]
     pub vault_address: String,
     /// Agent image (empty: the flavor's default image).
     #[arg(long, env = "AGENT_INJECT_VAULT_IMAGE", default_value = "")]
     pub vault_image: String,
+    /// Default auth method type of the agent (`auth-type` annotation).
     #[arg(
         long,
         env = "AGENT_INJECT_VAULT_AUTH_TYPE",
         default_value = "kubernetes"
     )]
     pub vault_auth_type: String,
+    /// Default auth method mount path (`auth-path` annotation).
     #[arg(
         long,
         env = "AGENT_INJECT_VAULT_AUTH_PATH",
         default_value = "auth/kubernetes"
     )]
     pub vault_auth_path: String,
+    /// Default Vault Enterprise namespace (`namespace` annotation).
     #[arg(long, env = "AGENT_INJECT_VAULT_NAMESPACE", default_value = "")]
     pub vault_namespace: String,
+    /// PEM CA certificate (optionally base64) the agent trusts Vault with (`VAULT_CACERT_BYTES`).
     #[arg(long, env = "AGENT_INJECT_VAULT_CACERT_BYTES", default_value = "")]
     pub vault_cacert_bytes: String,
+    /// Default HTTP proxy of the agent (`proxy-address` annotation).
     #[arg(long, env = "AGENT_INJECT_PROXY_ADDR", default_value = "")]
     pub proxy_address: String,
+    /// Default of `agent-revoke-on-shutdown`: revoke the token when the agent stops.
     #[arg(long, env = "AGENT_INJECT_REVOKE_ON_SHUTDOWN", default_value = "false",
           num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
     pub revoke_on_shutdown: bool,
+    /// Default user ID of the agent containers (`agent-run-as-user`).
     #[arg(long, env = "AGENT_INJECT_RUN_AS_USER", default_value = "100")]
     pub run_as_user: String,
+    /// Default group ID of the agent containers (`agent-run-as-group`).
     #[arg(long, env = "AGENT_INJECT_RUN_AS_GROUP", default_value = "1000")]
     pub run_as_group: String,
+    /// Default of `agent-run-as-same-user`: run the agent as the first app container's user.
     #[arg(long, env = "AGENT_INJECT_RUN_AS_SAME_USER", default_value = "false",
           num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
     pub run_as_same_user: bool,
+    /// Default of `agent-set-security-context`: set the agent containers' security context.
     #[arg(long, env = "AGENT_INJECT_SET_SECURITY_CONTEXT", default_value = "true",
           num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
     pub set_security_context: bool,
-    /// `map` or `json`.
+    /// Default of `agent-inject-default-template`: `map` or `json`.
     #[arg(long, env = "AGENT_INJECT_DEFAULT_TEMPLATE", default_value = "map")]
     pub default_template: String,
-    /// Unset: the flavor's default (injector.md §4.5).
+    /// Default CPU request of the agent containers (unset: the flavor's default, injector.md §4.5).
     #[arg(long, env = "AGENT_INJECT_CPU_REQUEST")]
     pub cpu_request: Option<String>,
+    /// Default memory request of the agent containers (unset: the flavor's default).
     #[arg(long, env = "AGENT_INJECT_MEM_REQUEST")]
     pub memory_request: Option<String>,
+    /// Default ephemeral-storage request of the agent containers (empty: none).
     #[arg(long, env = "AGENT_INJECT_EPHEMERAL_REQUEST", default_value = "")]
     pub ephemeral_storage_request: String,
+    /// Default CPU limit of the agent containers (unset: the flavor's default).
     #[arg(long, env = "AGENT_INJECT_CPU_LIMIT")]
     pub cpu_limit: Option<String>,
+    /// Default memory limit of the agent containers (unset: the flavor's default).
     #[arg(long, env = "AGENT_INJECT_MEM_LIMIT")]
     pub memory_limit: Option<String>,
+    /// Default ephemeral-storage limit of the agent containers (empty: none).
     #[arg(long, env = "AGENT_INJECT_EPHEMERAL_LIMIT", default_value = "")]
     pub ephemeral_storage_limit: String,
+    /// Default of `template-config-exit-on-retry-failure`.
     #[arg(long, env = "AGENT_INJECT_TEMPLATE_CONFIG_EXIT_ON_RETRY_FAILURE", default_value = "true",
           num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
     pub template_config_exit_on_retry_failure: bool,
+    /// Default of `template-static-secret-render-interval` (Go duration; empty: the agent's).
     #[arg(
         long,
         env = "AGENT_INJECT_TEMPLATE_STATIC_SECRET_RENDER_INTERVAL",
         default_value = ""
     )]
     pub template_static_secret_render_interval: String,
-    /// Env only upstream (no flag there); the flag is ours.
+    /// Default of `template-max-connections-per-host` (env only upstream; the flag is ours).
     #[arg(
         long,
         env = "AGENT_INJECT_TEMPLATE_MAX_CONNECTIONS_PER_HOST",
@@ -177,7 +203,7 @@ pub struct AgentFlags {
         hide = true
     )]
     pub template_max_connections_per_host: String,
-    /// Env only upstream (no flag there); the flag is ours.
+    /// Default of `template-lease-renewal-threshold` (env only upstream; the flag is ours).
     #[arg(
         long,
         env = "AGENT_INJECT_TEMPLATE_LEASE_RENEWAL_THRESHOLD",
@@ -185,19 +211,23 @@ pub struct AgentFlags {
         hide = true
     )]
     pub template_lease_renewal_threshold: String,
+    /// Default of `auth-min-backoff` (Go duration; empty: the agent's).
     #[arg(long, env = "AGENT_INJECT_AUTH_MIN_BACKOFF", default_value = "")]
     pub auth_min_backoff: String,
+    /// Default of `auth-max-backoff` (Go duration; empty: the agent's).
     #[arg(long, env = "AGENT_INJECT_AUTH_MAX_BACKOFF", default_value = "")]
     pub auth_max_backoff: String,
+    /// Default of `agent-disable-idle-connections` (comma-separated: auto-auth, caching, templating).
     #[arg(
         long,
         env = "AGENT_INJECT_DISABLE_IDLE_CONNECTIONS",
         default_value = ""
     )]
     pub disable_idle_connections: String,
+    /// Default of `agent-disable-keep-alives` (comma-separated: auto-auth, caching, templating).
     #[arg(long, env = "AGENT_INJECT_DISABLE_KEEP_ALIVES", default_value = "")]
     pub disable_keep_alives: String,
-    /// vaultlet (our agent, no shell), vault or openbao (upstream's shell form).
+    /// Agent flavor: vaultlet (our agent, no shell), vault or openbao (upstream's shell form).
     #[arg(long, env = "AGENT_INJECT_AGENT_FLAVOR", default_value = "vaultlet")]
     pub agent_flavor: String,
     /// Default of `agent-native-sidecar` (extension, injector.md §4.10).
@@ -234,10 +264,13 @@ pub struct TlsFlags {
         default_value = "vault-k8s-leader"
     )]
     pub tls_auto_lease: String,
+    /// PEM serving certificate (with -tls-key-file: disk mode, reloaded when it changes).
     #[arg(long, env = "AGENT_INJECT_TLS_CERT_FILE", default_value = "")]
     pub tls_cert_file: String,
+    /// PEM private key of -tls-cert-file.
     #[arg(long, env = "AGENT_INJECT_TLS_KEY_FILE", default_value = "")]
     pub tls_key_file: String,
+    /// PEM CA of the serving certificate, published as the caBundle of -tls-auto.
     #[arg(long, env = "AGENT_INJECT_TLS_CA_CERT_FILE", default_value = "")]
     pub tls_ca_cert_file: String,
     /// tls10, tls11, tls12 or tls13 (rustls has no TLS below 1.2: tls10/tls11 mean tls12).
@@ -267,8 +300,11 @@ pub fn parse(
             let mut argv = vec![argv0];
             argv.extend(go_flags(&cmd, rest, env)?);
             let matches = cmd.try_get_matches_from(argv)?;
-            return RenderFlags::from_arg_matches(&matches)
-                .map(|f| Invocation::Render(Box::new(f)));
+            let flags = RenderFlags::from_arg_matches(&matches)?;
+            if flags.injector.server.version {
+                return Ok(Invocation::Version);
+            }
+            return Ok(Invocation::Render(Box::new(flags)));
         }
         _ => {}
     }
@@ -276,7 +312,11 @@ pub fn parse(
     let mut argv = vec![argv0];
     argv.extend(go_flags(&cmd, rest, env)?);
     let matches = cmd.try_get_matches_from(argv)?;
-    Flags::from_arg_matches(&matches).map(|f| Invocation::Serve(Box::new(f)))
+    let flags = Flags::from_arg_matches(&matches)?;
+    if flags.server.version {
+        return Ok(Invocation::Version);
+    }
+    Ok(Invocation::Serve(Box::new(flags)))
 }
 #[cfg(test)]
 mod tests {
@@ -286,6 +326,42 @@ mod tests {
     fn version_subcommand() {
         let args = vec![OsString::from("x"), OsString::from("version")];
         assert!(matches!(parse(args, &|_| None), Ok(Invocation::Version)));
+    }
+
+    #[test]
+    fn version_flag_in_go_and_gnu_forms() {
+        for args in [
+            &["-version"][..],
+            &["--version"],
+            &["agent-inject", "-version"],
+            &["-listen", ":9", "--version"],
+            &["render", "-f", "p.yaml", "-version"],
+        ] {
+            let mut argv = vec![OsString::from("x")];
+            argv.extend(args.iter().map(OsString::from));
+            assert!(
+                matches!(parse(argv, &|_| None), Ok(Invocation::Version)),
+                "{args:?}"
+            );
+        }
+        let argv = vec![OsString::from("x"), OsString::from("-version=false")];
+        assert!(matches!(parse(argv, &|_| None), Ok(Invocation::Serve(_))));
+    }
+
+    /// Every flag says what it does in `--help` (the hidden env-only ones too).
+    #[test]
+    fn every_flag_has_help_text() {
+        for cmd in [Flags::command(), RenderFlags::command()] {
+            for a in cmd.get_arguments() {
+                let help = a.get_help().map(ToString::to_string).unwrap_or_default();
+                assert!(
+                    help.trim().len() > 10,
+                    "{}: --{} has no help text",
+                    cmd.get_name(),
+                    a.get_id()
+                );
+            }
+        }
     }
 
     fn render(args: &[&str], env: &[(&str, &str)]) -> Result<RenderFlags, clap::Error> {

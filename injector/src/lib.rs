@@ -7,7 +7,8 @@
 //! - [`settings`]: the flags validated into typed [`settings::Settings`].
 //! - [`server`]: the HTTPS routes and the connection loop.
 //! - [`tls`]: the serving certificate: files (hot-reloaded) or generated (auto-TLS).
-//! - [`metrics`]: upstream's Prometheus metrics.
+//! - [`metrics`]: upstream's Prometheus metrics; [`process_metrics`]: `process_*` from `/proc`;
+//!   [`exposition`]: Prometheus' text format as Go's client writes it.
 //! - [`run`]: startup in upstream's order, signals, shutdown.
 //! - [`preview`]: `render`, the offline preview of what the webhook does to a file's objects.
 //! - [`fixture`]: the injector settings tests run with (tests only).
@@ -17,11 +18,13 @@
 
 pub mod admission;
 pub mod cli;
+pub mod exposition;
 pub mod fixture;
 pub mod goflag;
 pub mod metrics;
 pub mod mutate;
 pub mod preview;
+pub mod process_metrics;
 pub mod run;
 pub mod server;
 pub mod settings;

@@ -1,9 +1,9 @@
-//! `vaultlet-injector [agent-inject|version|render] [flags]`: parses the command line (see `cli`),
+//! `vaultlet-injector [agent-inject|version|render] [flags]` (`-version`/`--version` too): parses the command line (see `cli`),
 //! then runs the webhook until SIGINT/SIGTERM. Exit 1 on any startup error, with upstream's
 //! message. `render` previews instead (see `preview`): exit 0, 1 when the input or the flags
 //! cannot be used, 2 when the injector would refuse a pod.
 
-use std::io::{IsTerminal as _, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
 
 use vaultlet_injector::cli::{self, Invocation, RenderFlags, RenderOutput};
@@ -86,16 +86,7 @@ fn render(f: RenderFlags) -> ExitCode {
         }
     };
     // The review logs what the server would (warnings; everything with -log-level=debug).
-    let logs = tracing_subscriber::fmt()
-        .with_max_level(settings.log_level)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false);
-    if settings.log_json {
-        logs.json().init();
-    } else {
-        logs.init();
-    }
+    vaultlet_injector::run::init_log(settings.log_level, settings.log_json);
     let name = &f.render.filename;
     let mut input = String::new();
     let read = if name == "-" {

@@ -1,6 +1,7 @@
 //! Prometheus metrics with upstream's names and help texts (injector.md §6.6), served in the text
-//! format at `-telemetry-path` when it is set; and ours (extension): refusals and warnings by reason
-//! (injector.md §2.6).
+//! format at `-telemetry-path` when it is set, as Go's client writes it ([`crate::exposition`]);
+//! the `process_*` metrics ([`crate::process_metrics`]); and ours (extension): refusals and
+//! warnings by reason (injector.md §2.6).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -90,6 +91,7 @@ impl Metrics {
             "Warnings returned with admission answers, by reason",
             warnings.clone(),
         );
+        registry.register_collector(Box::new(crate::process_metrics::ProcessCollector));
         Self {
             registry,
             queue,
@@ -152,11 +154,11 @@ impl Metrics {
             .inc();
     }
 
-    /// The text exposition.
+    /// The text exposition (Prometheus' text format 0.0.4, numbers as Go writes them).
     pub fn encode(&self) -> String {
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        out
+        crate::exposition::text_format(&out)
     }
 }
 
@@ -222,7 +224,11 @@ mod tests {
             text.contains("vault_agent_injector_request_processing_duration_ms_count 1"),
             "{text}"
         );
-        assert!(text.contains("le=\"7500.0\""), "{text}");
+        // Go's client writes bucket bounds in their shortest form.
+        assert!(text.contains("le=\"7500\""), "{text}");
+        assert!(text.contains("le=\"+Inf\""), "{text}");
+        assert!(!text.contains("# EOF"), "{text}");
+        assert!(text.contains("process_resident_memory_bytes "), "{text}");
         assert!(text.contains(
             "vault_agent_injector_injections_by_namespace_total{namespace=\"app\",injection_type=\"init_and_sidecar\"} 1"
         ), "{text}");
@@ -232,7 +238,11 @@ mod tests {
         assert!(text.contains(
             "vault_agent_injector_failed_injections_by_namespace_total{namespace=\"kube-system\"} 1"
         ), "{text}");
-        assert!(text.contains("# HELP vault_agent_injector_injections_by_namespace Total count of Agent Sidecar injections by namespace"), "{text}");
+        assert!(text.contains("# HELP vault_agent_injector_injections_by_namespace_total Total count of Agent Sidecar injections by namespace"), "{text}");
+        assert!(
+            text.contains("# TYPE vault_agent_injector_injections_by_namespace_total counter"),
+            "{text}"
+        );
         assert!(
             text.contains("vaultlet_injector_refusals_total{reason=\"system_namespace\"} 1"),
             "{text}"

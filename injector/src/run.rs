@@ -1,10 +1,13 @@
 //! Startup and shutdown (injector.md §6.2): logging, the certificate source, the listener, the
-//! server, and the signals (SIGINT and SIGTERM both drain gracefully).
+//! server, and the signals. SIGINT and SIGTERM both make `/readyz` say not ready at once, keep
+//! serving for `-shutdown-delay` (a second signal cuts it short), then drain (injector.md §6.3.2).
+//! `:PORT` is bound dual-stack (injector.md §6.3.3).
 //!
 //! Certificate sources:
 //! - **files** (`-tls-cert-file`/`-tls-key-file`): loaded now; if they cannot be loaded yet (e.g.
-//!   cert-manager has not issued them) the server still starts, refuses handshakes, and picks them
-//!   up as soon as they load (see [`crate::tls::files`]). With `-tls-auto` and
+//!   cert-manager has not issued them) the server still starts with a placeholder certificate
+//!   nobody trusts (so `/livez` answers and `/readyz` says why it is not ready), and picks them up
+//!   as soon as they load (see [`crate::tls::files`]). With `-tls-auto` and
 //!   `-tls-ca-cert-file`, the CA file is published as the webhook's caBundle
 //!   ([`crate::tls::cluster::CaFilePublisher`]).
 //! - **auto in a cluster** (no files, and `-tls-auto` or `-use-leader-elector`): the Kubernetes
@@ -14,6 +17,8 @@
 //! - **auto, standalone** (no files, no `-tls-auto`, no election): a CA and a leaf generated in
 //!   process, the leaf re-issued before it expires; nothing is published (tests, local runs).
 
+use std::io::IsTerminal as _;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -21,8 +26,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
-use crate::server::{self, AppState};
-use crate::settings::{Settings, StartupError};
+use crate::server::{self, AppState, Health};
+use crate::settings::{Listen, Settings, StartupError};
 use crate::tls::auto::Generator;
 use crate::tls::cluster::{Backoff, CaFilePublisher, ClusterTls, ClusterTlsConfig};
 use crate::tls::files::{self, CertFiles};
@@ -33,15 +38,29 @@ use crate::tls::{self, CertSlot, certified_key};
 
 /// Sets up logging as `-log-level`/`-log-format` say.
 pub fn init_logging(s: &Settings) {
-    let builder = tracing_subscriber::fmt()
-        .with_max_level(s.log_level)
-        .with_writer(std::io::stderr)
-        .with_target(false);
-    if s.log_json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+    init_log(s.log_level, s.log_json);
+}
+
+/// Logs to stderr in hclog's shape (injector.md §6.7): text, coloured only on a terminal, or
+/// JSON; every line of ours under upstream's module name `handler`.
+pub fn init_log(level: tracing::Level, json: bool) {
+    use vaultlet_shared::logging::{LogFormat, Style, init_with_writer};
+    let style = Style {
+        format: if json {
+            LogFormat::Json
+        } else {
+            LogFormat::Standard
+        },
+        color: !json && std::io::stderr().is_terminal(),
+        module: |target| {
+            if target.starts_with("vaultlet_injector") {
+                "handler"
+            } else {
+                target
+            }
+        },
+    };
+    init_with_writer(level.into(), style, std::io::stderr);
 }
 
 /// Runs the injector until SIGINT/SIGTERM, in the process's environment (in a cluster: the
@@ -70,12 +89,13 @@ pub async fn run_with<K: KubeApi>(
         tracing::warn!("{w}");
     }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("shutting down");
-        let _ = shutdown_tx.send(true);
-    });
     let slot = CertSlot::new();
+    let health = Health::new(slot.clone());
+    tokio::spawn(shutdown_on_signal(
+        health.clone(),
+        s.shutdown_delay,
+        shutdown_tx,
+    ));
     match &s.tls.files {
         Some((cert, key)) => {
             let files = CertFiles {
@@ -86,6 +106,7 @@ pub async fn run_with<K: KubeApi>(
                 Ok(pair) => pair,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot load the serving certificate yet; retrying");
+                    install_placeholder(&slot, &s.tls.auto_hosts)?;
                     (Vec::new(), Vec::new())
                 }
             };
@@ -164,16 +185,15 @@ pub async fn run_with<K: KubeApi>(
     }
     let tls = tls::server_config(slot, &s.tls)
         .map_err(|e| StartupError(format!("Failed to configure TLS: {e}")))?;
-    let addr = s.bind_address()?;
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| StartupError(format!("Error listening: {e}")))?;
+    let listener = bind(s.bind_address()?).await?;
     let local = listener
         .local_addr()
         .map_err(|e| StartupError(format!("Error listening: {e}")))?;
+    health.set_listening();
     let state = Arc::new(AppState {
         defaults: s.defaults.clone(),
         metrics: s.telemetry_path.as_ref().map(|_| Metrics::new()),
+        health,
     });
     let app = server::router(state, s.telemetry_path.as_deref());
     tracing::info!(address = %local, "Starting handler");
@@ -190,6 +210,60 @@ pub async fn run_with<K: KubeApi>(
         "serving within limits"
     );
     server::serve_with(listener, Arc::new(tls), app, shutdown_rx, limits).await;
+    Ok(())
+}
+
+/// Binds `-listen` (injector.md §6.3.3): `:PORT` on `[::]` with `IPV6_V6ONLY` off, so IPv4
+/// clients connect too (Go's `:PORT`), or on `0.0.0.0` where the host has no IPv6; an explicit
+/// address as given.
+async fn bind(l: Listen) -> Result<TcpListener, StartupError> {
+    let err = |e: std::io::Error| StartupError(format!("Error listening: {e}"));
+    match l {
+        Listen::Addr(a) => TcpListener::bind(a).await.map_err(err),
+        Listen::AnyInterface(port) => match bind_dual_stack(port) {
+            Ok(l) => TcpListener::from_std(l).map_err(err),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::AddrInUse | std::io::ErrorKind::PermissionDenied
+                ) =>
+            {
+                Err(err(e))
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "no IPv6 here; listening on IPv4 only");
+                TcpListener::bind((Ipv4Addr::UNSPECIFIED, port))
+                    .await
+                    .map_err(err)
+            }
+        },
+    }
+}
+
+fn bind_dual_stack(port: u16) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP))?;
+    s.set_only_v6(false)?;
+    // As tokio's `TcpListener::bind` does: a restarted injector rebinds at once.
+    s.set_reuse_address(true)?;
+    s.set_nonblocking(true)?;
+    s.bind(&SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)).into())?;
+    s.listen(1024)?;
+    Ok(s.into())
+}
+
+/// Serves a generated certificate nobody trusts until the files load (injector.md §6.3.1).
+fn install_placeholder(slot: &CertSlot, hosts: &[String]) -> Result<(), StartupError> {
+    let g = Generator::new().map_err(|e| StartupError(format!("Failed to configure TLS: {e}")))?;
+    let b = g
+        .leaf(hosts, SystemTime::now())
+        .map_err(|e| StartupError(format!("Failed to configure TLS: {e}")))?;
+    let ck = certified_key(b.cert_pem.as_bytes(), b.key_pem.as_bytes(), "placeholder")
+        .map_err(|e| StartupError(format!("Failed to configure TLS: {e}")))?;
+    slot.install_placeholder(Arc::new(ck));
+    tracing::info!(
+        "serving a placeholder certificate until the files load; /readyz says not ready"
+    );
     Ok(())
 }
 
@@ -257,6 +331,23 @@ async fn renew_loop(
             }
         }
     }
+}
+
+/// On SIGTERM or SIGINT (injector.md §6.3.2): not ready at once; serving on for `delay` while
+/// endpoints and the API server's connections move away (a second signal, or a listener not yet
+/// open, skips it); then `stop` turns true and the server drains.
+async fn shutdown_on_signal(health: Arc<Health>, delay: Duration, stop: watch::Sender<bool>) {
+    wait_for_signal().await;
+    health.stop();
+    if health.is_listening() && !delay.is_zero() {
+        tracing::info!(delay = ?delay, "shutdown requested: not ready; serving until the delay ends");
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = wait_for_signal() => tracing::info!("second signal: not waiting any longer"),
+        }
+    }
+    tracing::info!("shutting down");
+    let _ = stop.send(true);
 }
 
 async fn wait_for_signal() {

@@ -1,8 +1,10 @@
 //! The HTTPS server (injector.md §2.1, §6.3): axum routes over rustls, HTTP/1.1 and HTTP/2 by
 //! ALPN. `/mutate` answers AdmissionReviews (any method; `Content-Type: application/json` exactly;
-//! 8 MiB body cap ⇒ 413), `/health/ready` answers 204 to any method, the telemetry path (when set)
-//! serves Prometheus text, everything else is 404. Shutdown stops accepting, lets in-flight
-//! requests finish (up to a deadline) and returns.
+//! 8 MiB body cap ⇒ 413); the health endpoints (injector.md §6.3.1) answer any method: `/livez`
+//! and `/healthz` 200 while the process serves, `/readyz` 200 once a serving certificate is
+//! loaded and until shutdown starts (else 503 and why), `/health/ready` the same as 204/503; the
+//! telemetry path (when set) serves Prometheus text; everything else is 404. Shutdown stops
+//! accepting, lets in-flight requests finish (up to a deadline) and returns.
 //!
 //! Bounds (docs/reliability.md, "Bounds"): at most [`Limits::max_connections`] connections are
 //! served at once (more wait in the listen backlog until one ends); a connection must finish its
@@ -15,6 +17,7 @@
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -37,6 +40,7 @@ use vaultlet_shared::annotations::InjectorDefaults;
 
 use crate::admission::{review_span, review_with_outcome};
 use crate::metrics::Metrics;
+use crate::tls::CertSlot;
 
 /// Largest AdmissionReview accepted (a pod spec is far smaller; the API server caps at 3 MiB).
 pub const BODY_LIMIT: usize = 8 << 20;
@@ -65,13 +69,62 @@ impl Limits {
 pub struct AppState {
     pub defaults: InjectorDefaults,
     pub metrics: Option<Metrics>,
+    pub health: Arc<Health>,
+}
+
+/// What the health endpoints report (injector.md §6.3.1).
+#[derive(Debug)]
+pub struct Health {
+    cert: Arc<CertSlot>,
+    stopping: AtomicBool,
+    listening: AtomicBool,
+}
+
+impl Health {
+    /// Ready once `cert` holds a serving certificate (a placeholder does not count).
+    pub fn new(cert: Arc<CertSlot>) -> Arc<Health> {
+        Arc::new(Health {
+            cert,
+            stopping: AtomicBool::new(false),
+            listening: AtomicBool::new(false),
+        })
+    }
+
+    /// Shutdown has started: not ready from now on.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+    }
+
+    /// The listener is open.
+    pub fn set_listening(&self) {
+        self.listening.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the listener is open.
+    pub fn is_listening(&self) -> bool {
+        self.listening.load(Ordering::Relaxed)
+    }
+
+    /// `Ok` when ready, else why not.
+    pub fn ready(&self) -> Result<(), &'static str> {
+        if self.stopping.load(Ordering::Relaxed) {
+            Err("shutting down")
+        } else if !self.cert.is_ready() {
+            Err("no serving certificate loaded yet")
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// The routes.
 pub fn router(state: Arc<AppState>, telemetry_path: Option<&str>) -> Router {
     let mut r = Router::new()
         .route("/mutate", any(mutate))
-        .route("/health/ready", any(|| async { StatusCode::NO_CONTENT }));
+        .route("/health/ready", any(health_ready))
+        .route("/readyz", any(readyz))
+        .route("/livez", any(livez))
+        .route("/healthz", any(livez));
     if let Some(p) = telemetry_path {
         let path = if p.starts_with('/') {
             p.to_string()
@@ -83,6 +136,28 @@ pub fn router(state: Arc<AppState>, telemetry_path: Option<&str>) -> Router {
     r.fallback(|| async { StatusCode::NOT_FOUND })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
+}
+
+/// Upstream's probe path: 204 when ready, 503 when not (no body either way).
+async fn health_ready(State(st): State<Arc<AppState>>) -> StatusCode {
+    match st.health.ready() {
+        Ok(()) => StatusCode::NO_CONTENT,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+async fn readyz(State(st): State<Arc<AppState>>) -> Response {
+    match st.health.ready() {
+        Ok(()) => text(StatusCode::OK, "ok\n".into()),
+        Err(why) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {why}\n"),
+        ),
+    }
+}
+
+async fn livez() -> Response {
+    text(StatusCode::OK, "ok\n".into())
 }
 
 fn text(status: StatusCode, body: String) -> Response {
@@ -113,13 +188,15 @@ async fn mutate(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes
     // below (and in the pipeline) names the request (injector.md §6.7).
     review_span().in_scope(|| match review_with_outcome(&body, &st.defaults) {
         Ok((out, outcome)) => {
-            // The span names the request (uid, namespace, kind, pod); these add why.
+            // The span names the request (uid, namespace, kind, pod); these add why
+            // (injector.md §6.7).
             for w in &outcome.warnings {
-                tracing::info!(reason = w.kind.label(), warning = %w.text, "annotation warning");
+                tracing::warn!(reason = w.kind.label(), warning = %w.text, "annotation warning");
             }
             if outcome.refused {
                 let reason = outcome.refusal_reason.unwrap_or("");
-                tracing::warn!(reason, "refused the pod");
+                let error = outcome.refusal_message.as_deref().unwrap_or("");
+                tracing::warn!(reason, error, "refused the pod");
             } else if outcome.patched {
                 tracing::info!(
                     init = outcome.init_injected,
@@ -147,7 +224,7 @@ async fn metrics(State(st): State<Arc<AppState>>) -> Response {
         Some(m) => (
             [(
                 header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                "text/plain; version=0.0.4; charset=utf-8",
             )],
             m.encode(),
         )

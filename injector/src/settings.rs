@@ -24,6 +24,8 @@ pub struct Settings {
     pub max_connections: usize,
     /// `-request-timeout`: TLS handshake, request headers, whole request.
     pub request_timeout: std::time::Duration,
+    /// `-shutdown-delay`: serving on, not ready, between the signal and the drain.
+    pub shutdown_delay: std::time::Duration,
     pub defaults: InjectorDefaults,
     pub tls: TlsSettings,
 }
@@ -121,6 +123,12 @@ impl Settings {
                 ));
             }
         };
+        let Ok(shutdown_delay) = GoDuration::parse_go(f.server.shutdown_delay.trim()) else {
+            return err(format!(
+                "Error parsing -shutdown-delay: {:?} is not a duration",
+                f.server.shutdown_delay
+            ));
+        };
         let log_level = parse_log_level(&f.server.log_level).ok_or_else(|| {
             StartupError(format!(
                 "Error setting log level: unknown log level: {}",
@@ -175,22 +183,32 @@ impl Settings {
             use_leader_elector: f.server.use_leader_elector,
             max_connections,
             request_timeout,
+            shutdown_delay: shutdown_delay.0,
             defaults,
             tls,
         })
     }
 
-    /// The socket address to bind: Go's `:8080` means every interface.
-    pub fn bind_address(&self) -> Result<std::net::SocketAddr, StartupError> {
+    /// Where to listen: Go's `:8080` means every interface, IPv6 and IPv4 (injector.md §6.3.3).
+    pub fn bind_address(&self) -> Result<Listen, StartupError> {
         let l = self.listen.trim();
-        let full = if l.starts_with(':') {
-            format!("0.0.0.0{l}")
-        } else {
-            l.to_string()
+        let bad = |e: &dyn std::fmt::Display| {
+            StartupError(format!("Error listening: -listen {l:?}: {e}"))
         };
-        full.parse()
-            .map_err(|e| StartupError(format!("Error listening: -listen {l:?}: {e}")))
+        match l.strip_prefix(':') {
+            Some(port) => port.parse().map(Listen::AnyInterface).map_err(|e| bad(&e)),
+            None => l.parse().map(Listen::Addr).map_err(|e| bad(&e)),
+        }
     }
+}
+
+/// The `-listen` address, resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listen {
+    /// `:PORT`: `[::]` with IPv4 too (`IPV6_V6ONLY` off), `0.0.0.0` where the host has no IPv6.
+    AnyInterface(u16),
+    /// An explicit address, bound as given.
+    Addr(std::net::SocketAddr),
 }
 
 /// The settings `vaultlet-injector render` previews with: the agent defaults and the log level,
@@ -563,7 +581,8 @@ pub(crate) mod tests {
         assert!(s.defaults.vault_image.starts_with("vaultlet/vaultlet:"));
         assert!(s.tls.files.is_none());
         assert_eq!(s.telemetry_path, None);
-        assert_eq!(s.bind_address().unwrap().to_string(), "0.0.0.0:8080");
+        assert_eq!(s.bind_address().unwrap(), Listen::AnyInterface(8080));
+        assert_eq!(s.shutdown_delay, std::time::Duration::from_secs(5));
     }
 
     #[test]
@@ -601,6 +620,37 @@ pub(crate) mod tests {
                 format!("Error parsing -request-timeout: {bad:?} is not a positive duration")
             );
         }
+    }
+
+    #[test]
+    fn listen_addresses_and_shutdown_delay() {
+        let base = ["x", "-vault-address=a"];
+        let listen =
+            |l: &str| run(&[&base[..], &[&format!("-listen={l}")]].concat(), &[]).bind_address();
+        assert_eq!(listen(":9443"), Ok(Listen::AnyInterface(9443)));
+        assert_eq!(
+            listen("127.0.0.1:9443"),
+            Ok(Listen::Addr("127.0.0.1:9443".parse().unwrap()))
+        );
+        assert_eq!(
+            listen("[::1]:9443"),
+            Ok(Listen::Addr("[::1]:9443".parse().unwrap()))
+        );
+        assert!(
+            listen(":http")
+                .unwrap_err()
+                .0
+                .starts_with("Error listening: -listen \":http\": ")
+        );
+        assert!(listen("localhost").is_err());
+        let s = run(&[&base[..], &["-shutdown-delay=0"]].concat(), &[]);
+        assert_eq!(s.shutdown_delay, std::time::Duration::ZERO);
+        let s = run(&base, &[("AGENT_INJECT_SHUTDOWN_DELAY", "1m30s")]);
+        assert_eq!(s.shutdown_delay, std::time::Duration::from_secs(90));
+        assert_eq!(
+            refusal(&[&base[..], &["-shutdown-delay=soon"]].concat(), &[]),
+            "Error parsing -shutdown-delay: \"soon\" is not a duration"
+        );
     }
 
     #[test]

@@ -485,7 +485,7 @@ fn startup_errors_exit_1_with_upstreams_message() {
 fn sigterm_and_sigint_drain_and_exit_0() {
     for sig in ["-TERM", "-INT"] {
         let (dir, _g, b) = setup();
-        let mut inj = Injector::start(dir.path(), &[], &[]);
+        let mut inj = Injector::start(dir.path(), &["-shutdown-delay=1s"], &[]);
         assert_eq!(
             https(inj.addr, &b.ca_pem, "GET", "/health/ready", None, vec![]).status,
             204
@@ -661,20 +661,17 @@ fn json_logs_and_no_pod_spec_at_info() {
     let injected = lines
         .iter()
         .find(|l| {
-            l["fields"]["message"]
+            l["@message"]
                 .as_str()
                 .is_some_and(|m| m.contains("injected"))
         })
         .unwrap_or_else(|| panic!("{log}"));
     let review: Value = serde_json::from_str(&data("basic.review.json")).unwrap();
     assert_eq!(
-        injected["span"]["namespace"], review["request"]["namespace"],
+        injected["namespace"], review["request"]["namespace"],
         "{injected}"
     );
-    assert_eq!(
-        injected["span"]["uid"], review["request"]["uid"],
-        "{injected}"
-    );
+    assert_eq!(injected["uid"], review["request"]["uid"], "{injected}");
     // The pod's containers (images, env) never reach the info log.
     let image = review["request"]["object"]["spec"]["containers"][0]["image"]
         .as_str()
@@ -740,28 +737,24 @@ fn every_line_logged_while_handling_a_review_names_it() {
     let with = |needle: &str| -> Vec<&Value> {
         let found: Vec<&Value> = lines
             .iter()
-            .filter(|l| {
-                l["fields"]["message"]
-                    .as_str()
-                    .is_some_and(|m| m.contains(needle))
-            })
+            .filter(|l| l["@message"].as_str().is_some_and(|m| m.contains(needle)))
             .collect();
         assert!(!found.is_empty(), "no line with {needle:?}: {log}");
         found
     };
     for l in with("refused the pod") {
-        assert_eq!(l["span"]["uid"], "u-refused", "{l}");
-        assert_eq!(l["span"]["namespace"], "team-a", "{l}");
-        assert_eq!(l["span"]["kind"], "Pod", "{l}");
-        assert_eq!(l["span"]["pod"], "web-", "{l}");
+        assert_eq!(l["uid"], "u-refused", "{l}");
+        assert_eq!(l["namespace"], "team-a", "{l}");
+        assert_eq!(l["kind"], "Pod", "{l}");
+        assert_eq!(l["pod"], "web-", "{l}");
     }
     for l in with("agent-telemetry value has the wrong type")
         .into_iter()
         .chain(with("injected the agent"))
     {
-        assert_eq!(l["span"]["uid"], "u-telemetry", "{l}");
-        assert_eq!(l["span"]["namespace"], "team-b", "{l}");
-        assert_eq!(l["span"]["pod"], "api-0", "{l}");
+        assert_eq!(l["uid"], "u-telemetry", "{l}");
+        assert_eq!(l["namespace"], "team-b", "{l}");
+        assert_eq!(l["pod"], "api-0", "{l}");
     }
 }
 
@@ -831,21 +824,21 @@ fn admission_checks_refuse_and_warn_over_https() {
     let (log, lines) = json_log_once(&inj, "injected the agent");
     let refusal = lines
         .iter()
-        .find(|l| l["fields"]["message"] == "refused the pod")
+        .find(|l| l["@message"] == "refused the pod")
         .unwrap_or_else(|| panic!("{log}"));
-    assert_eq!(refusal["fields"]["reason"], "template", "{refusal}");
+    assert_eq!(refusal["reason"], "template", "{refusal}");
     assert_eq!(
-        refusal["span"]["uid"], "c0ffee00-0000-4000-8000-000000000001",
+        refusal["uid"], "c0ffee00-0000-4000-8000-000000000001",
         "{refusal}"
     );
-    assert_eq!(refusal["span"]["namespace"], "app", "{refusal}");
+    assert_eq!(refusal["namespace"], "app", "{refusal}");
     let warning = lines
         .iter()
         .find(|l| {
-            l["fields"]["message"] == "annotation warning"
-                && l["span"]["uid"] == "c0ffee00-0000-4000-8000-000000000002"
+            l["@message"] == "annotation warning"
+                && l["uid"] == "c0ffee00-0000-4000-8000-000000000002"
         })
         .unwrap_or_else(|| panic!("{log}"));
-    assert_eq!(warning["fields"]["reason"], "unknown_key", "{warning}");
-    assert_eq!(warning["span"]["namespace"], "app", "{warning}");
+    assert_eq!(warning["reason"], "unknown_key", "{warning}");
+    assert_eq!(warning["namespace"], "app", "{warning}");
 }

@@ -6,11 +6,13 @@
 //! - [`json`]: literal-exact JSON values (numbers as sent) for secrets that reach templates.
 //! - [`go`]: the Go primitives whose exact behaviour is the product (`strconv`, JSON quoting).
 //! - [`annotations`]: the `vault.hashicorp.com/*` pod annotation table and the typed `AgentSpec`.
+//! - [`logging`]: hclog-shaped log lines (text and JSON), the one formatter both binaries log with.
 //! - [`signal`]: signal names, for the agent's `signal` subcommand and the annotation that sets it.
 
 pub mod annotations;
 pub mod config;
 pub mod go;
 pub mod json;
+pub mod logging;
 pub mod signal;
 pub mod vault;

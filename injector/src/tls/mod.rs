@@ -1,7 +1,9 @@
 //! The serving certificate (injector.md §6.3–6.4): a slot the TLS acceptor reads on every
 //! handshake, filled and swapped by a certificate source — [`files`] (disk mode, hot-reloaded) or
 //! [`auto`] (generated CA + leaf) — so a rotation never drops a connection. A handshake before the
-//! first certificate fails (`no certificate available`).
+//! first certificate fails (`no certificate available`), unless a placeholder was installed: disk
+//! mode serves a generated certificate nobody trusts until the files load, so that the health
+//! endpoints answer meanwhile (injector.md §6.3.1).
 //!
 //! In a cluster, auto-TLS publishes its CA and shares its certificate through the Kubernetes API:
 //! [`cluster`] (the loop), [`webhook`] (caBundle), [`share`] (the Secret), [`leader`] (the
@@ -38,6 +40,8 @@ pub enum TlsError {
 #[derive(Debug, Default)]
 pub struct CertSlot {
     current: RwLock<Option<Arc<CertifiedKey>>>,
+    /// Served while `current` is empty.
+    placeholder: std::sync::OnceLock<Arc<CertifiedKey>>,
 }
 
 impl CertSlot {
@@ -48,6 +52,12 @@ impl CertSlot {
     /// Serves `key` from the next handshake on.
     pub fn install(&self, key: Arc<CertifiedKey>) {
         *self.current.write().expect("cert slot lock") = Some(key);
+    }
+
+    /// Serves `key` until a certificate is installed (the first call wins); [`Self::is_ready`]
+    /// stays false.
+    pub fn install_placeholder(&self, key: Arc<CertifiedKey>) {
+        let _ = self.placeholder.set(key);
     }
 
     /// The certificate being served, if any.
@@ -64,6 +74,7 @@ impl CertSlot {
 impl ResolvesServerCert for CertSlot {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let c = self.current.read().expect("cert slot lock").clone();
+        let c = c.or_else(|| self.placeholder.get().cloned());
         if c.is_none() {
             tracing::warn!("TLS handshake refused: no certificate available");
         }
@@ -158,6 +169,17 @@ mod tests {
         let slot = CertSlot::new();
         assert!(!slot.is_ready());
         let g = auto::Generator::new().unwrap();
+        let p = g
+            .leaf(&["localhost".into()], std::time::SystemTime::now())
+            .unwrap();
+        slot.install_placeholder(Arc::new(
+            certified_key(p.cert_pem.as_bytes(), p.key_pem.as_bytes(), "gen").unwrap(),
+        ));
+        assert!(
+            !slot.is_ready(),
+            "a placeholder is not a serving certificate"
+        );
+        assert!(slot.current().is_none());
         let b = g
             .leaf(&["localhost".into()], std::time::SystemTime::now())
             .unwrap();

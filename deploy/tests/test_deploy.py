@@ -568,8 +568,9 @@ def test_default_deployment() -> None:
     assert c["command"] == ["/vaultlet-injector"]
     assert c["args"] == ["agent-inject"]
     assert c["ports"] == [{"name": "https", "containerPort": 8080, "protocol": "TCP"}]
-    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        assert c[probe]["httpGet"] == {"path": "/health/ready", "port": 8080, "scheme": "HTTPS"}, probe
+    # /livez while the process runs, /readyz once the certificate is loaded (injector.md §6.3.1).
+    for probe, path in (("startupProbe", "/livez"), ("livenessProbe", "/livez"), ("readinessProbe", "/readyz")):
+        assert c[probe]["httpGet"] == {"path": path, "port": 8080, "scheme": "HTTPS"}, probe
     sc = c["securityContext"]
     assert sc["readOnlyRootFilesystem"] is True
     assert sc["allowPrivilegeEscalation"] is False
@@ -766,7 +767,7 @@ def test_vault_helm_values_file_renders_unchanged_and_every_setting_comes_out() 
     c = container(objects)
     assert c["ports"] == [{"name": "https", "containerPort": 8443, "protocol": "TCP"}]
     assert c["livenessProbe"] == {
-        "httpGet": {"path": "/health/ready", "port": 8443, "scheme": "HTTPS"},
+        "httpGet": {"path": "/livez", "port": 8443, "scheme": "HTTPS"},
         "failureThreshold": 3,
         "initialDelaySeconds": 10,
         "periodSeconds": 4,
@@ -1350,8 +1351,8 @@ def test_base_manifests_match_the_conventions() -> None:
     for binding in by_kind(objects, "ClusterRoleBinding") + by_kind(objects, "RoleBinding"):
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "vault-injector", "namespace": "vaultlet"}]
     c = container(objects)
-    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        assert c[probe]["httpGet"] == {"path": "/health/ready", "port": 8080, "scheme": "HTTPS"}
+    for probe, path in (("startupProbe", "/livez"), ("livenessProbe", "/livez"), ("readinessProbe", "/readyz")):
+        assert c[probe]["httpGet"] == {"path": path, "port": 8080, "scheme": "HTTPS"}, probe
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
     assert c["image"] == f"vaultlet/vaultlet:{workspace_version()}"
 

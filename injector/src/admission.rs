@@ -11,7 +11,7 @@ use vaultlet_shared::annotations::InjectorDefaults;
 
 use crate::mutate::checks::{self, Warning};
 use crate::mutate::pod::{Pod, PodError};
-use crate::mutate::{Decision, decide_with_warnings};
+use crate::mutate::{Decision, NamespaceDefaults, NoNamespaceDefaults, decide_in_namespace};
 
 const V1: &str = "admission.k8s.io/v1";
 const V1BETA1: &str = "admission.k8s.io/v1beta1";
@@ -281,6 +281,16 @@ pub fn review_with_outcome(
     body: &[u8],
     settings: &InjectorDefaults,
 ) -> Result<(Vec<u8>, Outcome), AdmissionError> {
+    review_in_namespace(body, settings, &NoNamespaceDefaults)
+}
+
+/// [`review_with_outcome`] with namespace defaults (injector.md §2.7): `namespaces` answers the
+/// annotations of the request's namespace from memory (the server's reflector cache).
+pub fn review_in_namespace(
+    body: &[u8],
+    settings: &InjectorDefaults,
+    namespaces: &dyn NamespaceDefaults,
+) -> Result<(Vec<u8>, Outcome), AdmissionError> {
     let text = std::str::from_utf8(body).map_err(|e| AdmissionError::Decode(e.to_string()))?;
     let req = decode(text)?;
     let mut outcome = Outcome {
@@ -288,7 +298,7 @@ pub fn review_with_outcome(
         ..Outcome::default()
     };
     let (decision, warnings) = match req.pod {
-        Ok(pod) => decide_with_warnings(&pod, &req.namespace, settings),
+        Ok(pod) => decide_in_namespace(&pod, &req.namespace, namespaces, settings),
         Err(e) => (Decision::Refuse(e.into()), Vec::new()),
     };
     let bytes = match decision {

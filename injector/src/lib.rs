@@ -7,6 +7,7 @@
 //! - [`settings`]: the flags validated into typed [`settings::Settings`].
 //! - [`server`]: the HTTPS routes and the connection loop.
 //! - [`tls`]: the serving certificate: files (hot-reloaded) or generated (auto-TLS).
+//! - [`k8s`]: the Kubernetes client (kube), the namespace reflector, the escaped-pods watch.
 //! - [`metrics`]: upstream's Prometheus metrics.
 //! - [`run`]: startup in upstream's order, signals, shutdown.
 //! - [`preview`]: `render`, the offline preview of what the webhook does to a file's objects.
@@ -19,6 +20,7 @@ pub mod admission;
 pub mod cli;
 pub mod fixture;
 pub mod goflag;
+pub mod k8s;
 pub mod metrics;
 pub mod mutate;
 pub mod preview;

@@ -42,6 +42,25 @@ pub struct Metrics {
     failures: Family<NamespaceLabel, Counter>,
     refusals: Family<ReasonLabel, Counter>,
     warnings: Family<ReasonLabel, Counter>,
+    escaped: Family<NamespaceLabel, Gauge>,
+}
+
+/// The escaped-pods gauge (injector.md §6.8), written by the pod watch.
+#[derive(Clone, Debug, Default)]
+pub struct EscapedGauge(Family<NamespaceLabel, Gauge>);
+
+impl EscapedGauge {
+    /// Sets the count of `namespace`; 0 drops its series.
+    pub fn set(&self, namespace: &str, n: i64) {
+        let label = NamespaceLabel {
+            namespace: namespace.to_string(),
+        };
+        if n == 0 {
+            self.0.remove(&label);
+        } else {
+            self.0.get_or_create(&label).set(n);
+        }
+    }
 }
 
 impl Default for Metrics {
@@ -90,6 +109,12 @@ impl Metrics {
             "Warnings returned with admission answers, by reason",
             warnings.clone(),
         );
+        let escaped = Family::<NamespaceLabel, Gauge>::default();
+        registry.register(
+            "vaultlet_injector_escaped_pods",
+            "Pods annotated for injection that run without it (no agent-inject-status), by namespace",
+            escaped.clone(),
+        );
         Self {
             registry,
             queue,
@@ -98,7 +123,13 @@ impl Metrics {
             failures,
             refusals,
             warnings,
+            escaped,
         }
+    }
+
+    /// The escaped-pods gauge, for the pod watch to set.
+    pub fn escaped_pods(&self) -> EscapedGauge {
+        EscapedGauge(self.escaped.clone())
     }
 
     /// A `/mutate` call started; the guard ends it (gauge down, time observed) when dropped.

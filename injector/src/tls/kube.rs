@@ -2,7 +2,7 @@
 //! the injector makes — read and JSON-patch one MutatingWebhookConfiguration, get/create/update
 //! the certificate Secret and the leader Lease — as the [`KubeApi`] trait, so the logic above it
 //! is tested against a recording fake ([`fake::FakeKube`]) and runs against the real API server
-//! through [`crate::tls::incluster`].
+//! through [`crate::tls::api`].
 //!
 //! Objects travel as `serde_json::Value`s: an update sends back the object it read with only the
 //! fields we own changed, so labels, annotations and owner references others set are kept.

@@ -74,7 +74,7 @@ struct State {
     /// Every change, oldest first; watches replay from here.
     changes: Vec<Change>,
     /// Watches from a version below this one get a 410 (the history was compacted).
-    compacted_below: u64,
+    compacted_at: u64,
     requests: Vec<ApiRequest>,
     next_uid: u64,
 }
@@ -83,6 +83,8 @@ struct Shared {
     state: Mutex<State>,
     /// The latest resourceVersion, for watches to wake on.
     latest: watch::Sender<u64>,
+    /// Bumped to end every open watch.
+    closing: watch::Sender<u64>,
     token: String,
     bookmark_every: Duration,
 }
@@ -129,6 +131,7 @@ impl ApiServer {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             latest: watch::channel(0).0,
+            closing: watch::channel(0).0,
             token: token.to_string(),
             bookmark_every,
         });
@@ -242,11 +245,23 @@ impl ApiServer {
             .cloned()
     }
 
-    /// Forgets the change history: watches from an older version get a 410 and must re-list.
+    /// Ends every open watch stream (as a restarting API server or a load balancer does); the
+    /// clients resume from the last version they saw.
+    pub fn close_watches(&self) {
+        self.shared.closing.send_modify(|n| *n += 1);
+    }
+
+    /// Other writes happen (the global version moves on), then the history up to now is
+    /// compacted and open watches end: a watch resumed from an older version gets a 410
+    /// `Expired` and the client must list again.
     pub fn compact(&self) {
         let mut s = self.shared.state.lock().unwrap();
-        s.compacted_below = s.version + 1;
+        s.version += 1;
+        s.compacted_at = s.version;
         s.changes.clear();
+        drop(s);
+        self.notify();
+        self.close_watches();
     }
 
     /// Every request so far.
@@ -623,6 +638,7 @@ fn watch_stream(sh: Arc<Shared>, t: Target, q: &BTreeMap<String, String>, metada
     let r = resource(t.plural).expect("known resource");
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     let mut latest = sh.latest.subscribe();
+    let mut closing = sh.closing.subscribe();
     tokio::spawn(async move {
         let line = |v: Value| {
             let mut b = v.to_string().into_bytes();
@@ -641,8 +657,8 @@ fn watch_stream(sh: Arc<Shared>, t: Target, q: &BTreeMap<String, String>, metada
         loop {
             let expired = {
                 let s = sh.state.lock().unwrap();
-                (sent + 1 < s.compacted_below)
-                    .then(|| format!("too old resource version: {sent} ({})", s.compacted_below))
+                (sent < s.compacted_at)
+                    .then(|| format!("too old resource version: {sent} ({})", s.compacted_at))
             };
             if let Some(m) = expired {
                 let e = json!({"type": "ERROR", "object": status(410, "Expired", &m)});
@@ -670,6 +686,7 @@ fn watch_stream(sh: Arc<Shared>, t: Target, q: &BTreeMap<String, String>, metada
             sent = current;
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => return,
+                _ = closing.changed() => return,
                 r = latest.changed() => if r.is_err() { return },
                 _ = tick.tick(), if bookmarks => {
                     let current = sh.state.lock().unwrap().version;

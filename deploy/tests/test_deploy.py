@@ -588,6 +588,11 @@ def test_release_name_containing_chart_name_is_not_doubled() -> None:
 # ---------------------------------------------------------------------------------------------------
 # chart: least-privilege RBAC per TLS mode
 
+# Every mode: namespace defaults (a reflector of namespaces) and the escaped-pods watch.
+WATCH_RULES = [
+    {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]},
+]
 AUTO_TLS_CLUSTER_RULES = [
     {
         "apiGroups": ["admissionregistration.k8s.io"],
@@ -619,7 +624,7 @@ def _normalise(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_rbac_auto_tls_with_leader_election_is_exact() -> None:
     objects = render()
     [cluster_role] = by_kind(objects, "ClusterRole")
-    assert rules_of(cluster_role) == _normalise(AUTO_TLS_CLUSTER_RULES)
+    assert rules_of(cluster_role) == _normalise(AUTO_TLS_CLUSTER_RULES + WATCH_RULES)
     [role] = by_kind(objects, "Role")
     assert role["metadata"]["namespace"] == NAMESPACE
     assert rules_of(role) == _normalise(LEADER_RULES)
@@ -641,15 +646,18 @@ def test_rbac_auto_tls_with_leader_election_is_exact() -> None:
 def test_rbac_auto_tls_without_leader_election_has_no_role(variant: str) -> None:
     objects = render(VARIANTS[variant])
     [cluster_role] = by_kind(objects, "ClusterRole")
-    assert rules_of(cluster_role) == _normalise(AUTO_TLS_CLUSTER_RULES)
+    assert rules_of(cluster_role) == _normalise(AUTO_TLS_CLUSTER_RULES + WATCH_RULES)
     assert not by_kind(objects, "Role") and not by_kind(objects, "RoleBinding")
     assert env_of(objects)["AGENT_INJECT_USE_LEADER_ELECTOR"] == "false"
 
 
 @pytest.mark.parametrize("variant", ["cert-manager", "cert-manager-issuer", "file-certs"])
-def test_rbac_file_certificates_need_no_api_access(variant: str) -> None:
+def test_rbac_file_certificates_need_only_the_watches(variant: str) -> None:
     objects = render(VARIANTS[variant])
-    for kind in ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"):
+    [cluster_role] = by_kind(objects, "ClusterRole")
+    assert rules_of(cluster_role) == _normalise(WATCH_RULES)
+    assert len(by_kind(objects, "ClusterRoleBinding")) == 1
+    for kind in ("Role", "RoleBinding"):
         assert not by_kind(objects, kind), f"{variant} must not grant {kind}"
     env = env_of(objects)
     assert "AGENT_INJECT_TLS_AUTO" not in env
@@ -787,7 +795,7 @@ def test_base_manifests_match_the_conventions() -> None:
     # same least-privilege rules as the chart, for the manifests' own names
     [cluster_role] = by_kind(objects, "ClusterRole")
     assert rules_of(cluster_role) == _normalise(
-        [{**AUTO_TLS_CLUSTER_RULES[0], "resourceNames": [cfg["metadata"]["name"]]}]
+        [{**AUTO_TLS_CLUSTER_RULES[0], "resourceNames": [cfg["metadata"]["name"]]}] + WATCH_RULES
     )
     [role] = by_kind(objects, "Role")
     assert rules_of(role) == _normalise(LEADER_RULES)

@@ -83,7 +83,7 @@ pub struct Flags {
     pub kube: KubeFlags,
 }
 
-/// The Kubernetes API and what the injector reads from it (extensions, injector.md §2.7, §6.8).
+/// The Kubernetes API and what the injector reads from it (extensions, injector.md §2.7, §2.8).
 #[derive(Debug, Clone, Args)]
 pub struct KubeFlags {
     /// Kubeconfig file to reach the Kubernetes API with (empty: the in-cluster service account,

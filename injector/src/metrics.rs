@@ -45,7 +45,7 @@ pub struct Metrics {
     escaped: Family<NamespaceLabel, Gauge>,
 }
 
-/// The escaped-pods gauge (injector.md §6.8), written by the pod watch.
+/// The escaped-pods gauge (injector.md §2.8), written by the pod watch.
 #[derive(Clone, Debug, Default)]
 pub struct EscapedGauge(Family<NamespaceLabel, Gauge>);
 

@@ -30,7 +30,7 @@ pub struct Settings {
     pub kubeconfig: Option<std::path::PathBuf>,
     /// `-namespace-defaults` (injector.md §2.7).
     pub namespace_defaults: bool,
-    /// `-watch-escaped-pods` (injector.md §6.8).
+    /// `-watch-escaped-pods` (injector.md §2.8).
     pub watch_escaped_pods: bool,
 }
 

@@ -4,7 +4,7 @@
 //! with a kubeconfig file. Namespace defaults (injector.md §2.7): a namespace's annotation reaches
 //! the patch of a pod that does not set it, through the reflector (also after a change, a closed
 //! watch resumed from a bookmark, and a compaction that forces a re-list); the pod's own
-//! annotation wins. Escaped pods (injector.md §6.8): the gauge counts a pod annotated for
+//! annotation wins. Escaped pods (injector.md §2.8): the gauge counts a pod annotated for
 //! injection without a status, and drops it once it has one.
 
 // Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).

@@ -1,4 +1,4 @@
-//! Pods that escaped injection (extension, injector.md §6.8): a metadata-only watch of every pod
+//! Pods that escaped injection (extension, injector.md §2.8): a metadata-only watch of every pod
 //! (`meta.k8s.io/v1` `PartialObjectMetadata`: no spec, no status); a pod whose own annotations ask
 //! for injection (`agent-inject` true, either prefix) but carry no `agent-inject-status` was
 //! admitted without the webhook (down, unreachable, `failurePolicy: Ignore`, or created before the

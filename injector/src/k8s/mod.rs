@@ -1,4 +1,4 @@
-//! The injector's Kubernetes API edge (injector.md §0, §2.7, §6.8), through `kube`: the client
+//! The injector's Kubernetes API edge (injector.md §0, §2.7, §2.8), through `kube`: the client
 //! ([`connect`]: `-kubeconfig`, else the in-cluster service account, else `KUBECONFIG` or
 //! `~/.kube/config`, so the injector also runs from a laptop against a cluster), the namespace
 //! reflector behind namespace defaults ([`namespaces`]) and the watch of pods that escaped
@@ -38,7 +38,7 @@ pub async fn connect(kubeconfig: Option<&Path>) -> Result<kube::Client, ConfigEr
                 .await
                 .map_err(|kubeconfig| {
                     ConfigError(format!(
-                        "{in_cluster}; and no kubeconfig either: {kubeconfig}"
+                        "in-cluster configuration (KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT, the service-account token): {in_cluster}; kubeconfig: {kubeconfig}"
                     ))
                 })?,
         },

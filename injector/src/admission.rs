@@ -400,7 +400,10 @@ mod tests {
     struct Namespaces(&'static [(&'static str, &'static str)]);
 
     impl NamespaceDefaults for Namespaces {
-        fn annotations(&self, namespace: &str) -> Option<vaultlet_shared::annotations::Annotations> {
+        fn annotations(
+            &self,
+            namespace: &str,
+        ) -> Option<vaultlet_shared::annotations::Annotations> {
             (namespace == "shop").then(|| {
                 vaultlet_shared::annotations::Annotations::from_pairs(self.0.iter().copied())
             })

@@ -26,16 +26,16 @@ use std::time::{Duration, SystemTime};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::k8s::namespaces::NamespaceCache;
+use crate::k8s::{self, ConfigError};
 use crate::metrics::Metrics;
+use crate::mutate::{NamespaceDefaults, NoNamespaceDefaults};
 use crate::server::{self, AppState};
 use crate::settings::{Settings, StartupError};
+use crate::tls::api::KubeClient;
 use crate::tls::auto::Generator;
 use crate::tls::cluster::{Backoff, CaFilePublisher, ClusterTls, ClusterTlsConfig};
 use crate::tls::files::{self, CertFiles};
-use crate::k8s::namespaces::NamespaceCache;
-use crate::k8s::{self, ConfigError};
-use crate::mutate::{NamespaceDefaults, NoNamespaceDefaults};
-use crate::tls::api::KubeClient;
 use crate::tls::leader::Elector;
 use crate::tls::{self, CertSlot, certified_key};
 

@@ -223,7 +223,10 @@ async fn the_kube_client_speaks_the_apis_json_and_maps_statuses() {
     let created = c.create_secret("ns", &secret).await.unwrap();
     assert_eq!(created["metadata"]["labels"]["app"], "x");
     let e = c.create_secret("ns", &secret).await.unwrap_err();
-    assert!(matches!(e, KubeError::Conflict(ref m) if m.contains("already exists")), "{e}");
+    assert!(
+        matches!(e, KubeError::Conflict(ref m) if m.contains("already exists")),
+        "{e}"
+    );
     // An update with the version read succeeds (labels kept); a stale one is a conflict.
     let mut next = created.clone();
     next["data"]["cert"] = json!("Qg==");
@@ -241,7 +244,10 @@ async fn the_kube_client_speaks_the_apis_json_and_maps_statuses() {
     let cfg = api.get("mutatingwebhookconfigurations", "", CFG).unwrap();
     assert_eq!(cfg["webhooks"][0]["clientConfig"]["caBundle"], "UEVN");
     let e = c
-        .patch_webhook_config(CFG, &json!([{"op": "replace", "path": "/nope/0", "value": 1}]))
+        .patch_webhook_config(
+            CFG,
+            &json!([{"op": "replace", "path": "/nope/0", "value": 1}]),
+        )
         .await
         .unwrap_err();
     assert!(matches!(e, KubeError::Status { code: 422, .. }), "{e}");
@@ -259,14 +265,23 @@ async fn the_kube_client_speaks_the_apis_json_and_maps_statuses() {
     assert_eq!(
         paths,
         [
-            ("GET", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/injector-cfg"),
+            (
+                "GET",
+                "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/injector-cfg"
+            ),
             ("GET", "/api/v1/namespaces/ns/secrets/missing"),
             ("POST", "/api/v1/namespaces/ns/secrets"),
             ("POST", "/api/v1/namespaces/ns/secrets"),
             ("PUT", "/api/v1/namespaces/ns/secrets/s"),
             ("PUT", "/api/v1/namespaces/ns/secrets/s"),
-            ("PATCH", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/injector-cfg"),
-            ("PATCH", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/injector-cfg"),
+            (
+                "PATCH",
+                "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/injector-cfg"
+            ),
+            (
+                "PATCH",
+                "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/injector-cfg"
+            ),
             ("POST", "/apis/coordination.k8s.io/v1/namespaces/ns/leases"),
             ("GET", "/apis/coordination.k8s.io/v1/namespaces/ns/leases/l"),
         ]

@@ -211,9 +211,18 @@ async fn a_namespace_annotation_reaches_the_patch_unless_the_pod_sets_it() {
     api.create(namespace("bare", json!({})));
     let r = replica(&api, &[]).await;
     // The listener opened after the first list: the default applies from the first pod on.
-    assert_eq!(roles_in_patch(&r, "shop", wants(None)).await, ["shop-role", "shop-role"]);
-    assert_eq!(roles_in_patch(&r, "shop", wants(Some("mine"))).await, ["mine", "mine"]);
-    assert_eq!(roles_in_patch(&r, "bare", wants(Some("mine"))).await, ["mine", "mine"]);
+    assert_eq!(
+        roles_in_patch(&r, "shop", wants(None)).await,
+        ["shop-role", "shop-role"]
+    );
+    assert_eq!(
+        roles_in_patch(&r, "shop", wants(Some("mine"))).await,
+        ["mine", "mine"]
+    );
+    assert_eq!(
+        roles_in_patch(&r, "bare", wants(Some("mine"))).await,
+        ["mine", "mine"]
+    );
     // Reflected with a metadata-only list, then a watch from its version, with bookmarks.
     let reqs = api.requests();
     let lists: Vec<_> = reqs
@@ -221,13 +230,22 @@ async fn a_namespace_annotation_reaches_the_patch_unless_the_pod_sets_it() {
         .filter(|q| q.path == "/api/v1/namespaces" && !q.query.contains("watch="))
         .collect();
     assert_eq!(lists.len(), 1, "{reqs:?}");
-    assert!(lists[0].accept.contains("as=PartialObjectMetadataList"), "{reqs:?}");
+    assert!(
+        lists[0].accept.contains("as=PartialObjectMetadataList"),
+        "{reqs:?}"
+    );
     let watch = reqs
         .iter()
         .find(|q| q.path == "/api/v1/namespaces" && q.query.contains("watch=true"))
         .expect("a namespace watch");
-    assert!(watch.query.contains("allowWatchBookmarks=true"), "{watch:?}");
-    assert!(watch.accept.contains("as=PartialObjectMetadata"), "{watch:?}");
+    assert!(
+        watch.query.contains("allowWatchBookmarks=true"),
+        "{watch:?}"
+    );
+    assert!(
+        watch.accept.contains("as=PartialObjectMetadata"),
+        "{watch:?}"
+    );
     // No API call per admission: the three reviews above made none.
     let before = api.requests().len();
     roles_in_patch(&r, "shop", wants(None)).await;
@@ -345,13 +363,17 @@ async fn the_escaped_pods_gauge_counts_a_pod_until_it_has_its_status() {
         p["metadata"]["annotations"]["vault.hashicorp.com/agent-inject-status"] = json!("injected");
     });
     api.delete("pods", "web", "late");
-    eventually("the gauge drops", || async { escaped_gauge(&r).await.is_empty() }).await;
+    eventually("the gauge drops", || async {
+        escaped_gauge(&r).await.is_empty()
+    })
+    .await;
     // Pods are watched as metadata only.
     let reqs = api.requests();
     let pods: Vec<_> = reqs.iter().filter(|q| q.path == "/api/v1/pods").collect();
     assert!(pods.len() >= 2, "{reqs:?}");
     assert!(
-        pods.iter().all(|q| q.accept.contains("as=PartialObjectMetadata")),
+        pods.iter()
+            .all(|q| q.accept.contains("as=PartialObjectMetadata")),
         "{pods:?}"
     );
 }

@@ -356,7 +356,11 @@ fn a_namespace_file_gives_its_annotations_to_the_pods_that_do_not_set_them() {
     );
     assert_eq!(role_of(&r), "mine");
     // Without the file: no role, refused as the server would.
-    let r = render(AgentFlavor::Vaultlet, &["-f", "-", "-output", "config"], &pod(""));
+    let r = render(
+        AgentFlavor::Vaultlet,
+        &["-f", "-", "-output", "config"],
+        &pod(""),
+    );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("no Vault role found"), "{}", r.stderr);
     // A file that is not Namespaces is an error.

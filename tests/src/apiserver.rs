@@ -294,7 +294,9 @@ fn plural_of_kind(kind: &str) -> &'static str {
         .unwrap_or_else(|| panic!("the stand-in does not serve kind {kind:?}"))
 }
 
-fn resource(plural: &str) -> Option<&'static (&'static str, &'static str, &'static str, &'static str, bool)> {
+fn resource(
+    plural: &str,
+) -> Option<&'static (&'static str, &'static str, &'static str, &'static str, bool)> {
     RESOURCES.iter().find(|r| r.1 == plural)
 }
 
@@ -311,12 +313,20 @@ impl State {
         self.version
     }
 
-    fn store(&mut self, plural: &'static str, ns: &str, name: &str, mut o: Value, kind: &'static str) -> Value {
+    fn store(
+        &mut self,
+        plural: &'static str,
+        ns: &str,
+        name: &str,
+        mut o: Value,
+        kind: &'static str,
+    ) -> Value {
         let v = self.bump();
         o["metadata"]["resourceVersion"] = json!(v.to_string());
         self.objects
             .insert((plural, ns.to_string(), name.to_string()), o.clone());
-        self.changes.push((v, plural, ns.to_string(), kind, o.clone()));
+        self.changes
+            .push((v, plural, ns.to_string(), kind, o.clone()));
         o
     }
 
@@ -354,13 +364,17 @@ impl State {
         let v = self.bump();
         let mut gone = o.clone();
         gone["metadata"]["resourceVersion"] = json!(v.to_string());
-        self.changes.push((v, plural, ns.to_string(), "DELETED", gone));
+        self.changes
+            .push((v, plural, ns.to_string(), "DELETED", gone));
         Ok(o)
     }
 }
 
 fn not_found(plural: &str, name: &str) -> ApiError {
-    (404, status(404, "NotFound", &format!("{plural} {name:?} not found")))
+    (
+        404,
+        status(404, "NotFound", &format!("{plural} {name:?} not found")),
+    )
 }
 
 /// What a path names.
@@ -457,11 +471,25 @@ async fn handle(req: Request<Incoming>, sh: Arc<Shared>) -> Reply {
         Err(_) => return reply(400, status(400, "BadRequest", "unreadable body")),
     };
     let Some(t) = parse_path(&seen.path) else {
-        return reply(404, status(404, "NotFound", "the server could not find the requested resource"));
+        return reply(
+            404,
+            status(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            ),
+        );
     };
     let q = query_pairs(&seen.query);
     if q.contains_key("labelSelector") || q.contains_key("fieldSelector") {
-        return reply(400, status(400, "BadRequest", "selectors are not implemented by the stand-in"));
+        return reply(
+            400,
+            status(
+                400,
+                "BadRequest",
+                "selectors are not implemented by the stand-in",
+            ),
+        );
     }
     let metadata_only = seen.accept.contains("as=PartialObjectMetadata");
     let ns = t.namespace.clone().unwrap_or_default();
@@ -469,7 +497,13 @@ async fn handle(req: Request<Incoming>, sh: Arc<Shared>) -> Reply {
         (Method::GET, None) if q.get("watch").is_some_and(|w| w == "true" || w == "1") => {
             watch_stream(sh, t, &q, metadata_only)
         }
-        (Method::GET, None) => list(&sh, &t, &q, metadata_only, seen.accept.contains("as=PartialObjectMetadataList")),
+        (Method::GET, None) => list(
+            &sh,
+            &t,
+            &q,
+            metadata_only,
+            seen.accept.contains("as=PartialObjectMetadataList"),
+        ),
         (Method::GET, Some(name)) => {
             let s = sh.state.lock().unwrap();
             match s.objects.get(&(t.plural, ns, name.clone())) {
@@ -483,7 +517,10 @@ async fn handle(req: Request<Incoming>, sh: Arc<Shared>) -> Reply {
         }
         (Method::POST, None) => {
             if t.namespaced && t.namespace.is_none() {
-                return reply(405, status(405, "MethodNotAllowed", "create needs a namespace"));
+                return reply(
+                    405,
+                    status(405, "MethodNotAllowed", "create needs a namespace"),
+                );
             }
             let Ok(o) = serde_json::from_slice::<Value>(&body) else {
                 return reply(400, status(400, "BadRequest", "the body is not JSON"));
@@ -505,9 +542,14 @@ async fn handle(req: Request<Incoming>, sh: Arc<Shared>) -> Reply {
                 let (c, b) = not_found(t.plural, &name);
                 return reply(c, b);
             };
-            let sent = o["metadata"]["resourceVersion"].as_str().unwrap_or_default();
+            let sent = o["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap_or_default();
             if !sent.is_empty() && Some(sent) != cur["metadata"]["resourceVersion"].as_str() {
-                let m = format!("Operation cannot be fulfilled on {} {name:?}: the object has been modified; please apply your changes to the latest version and try again", t.plural);
+                let m = format!(
+                    "Operation cannot be fulfilled on {} {name:?}: the object has been modified; please apply your changes to the latest version and try again",
+                    t.plural
+                );
                 return reply(409, status(409, "Conflict", &m));
             }
             for k in ["uid", "creationTimestamp", "namespace"] {
@@ -551,7 +593,14 @@ async fn handle(req: Request<Incoming>, sh: Arc<Shared>) -> Reply {
             let r = sh.state.lock().unwrap().delete(t.plural, &ns, &name);
             finish(&sh, r, 200)
         }
-        _ => reply(405, status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")),
+        _ => reply(
+            405,
+            status(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+            ),
+        ),
     }
 }
 
@@ -570,14 +619,26 @@ fn in_scope(t: &Target, plural: &str, ns: &str) -> bool {
     plural == t.plural && t.namespace.as_deref().is_none_or(|n| n == ns)
 }
 
-fn list(sh: &Shared, t: &Target, q: &BTreeMap<String, String>, metadata_only: bool, as_list: bool) -> Reply {
+fn list(
+    sh: &Shared,
+    t: &Target,
+    q: &BTreeMap<String, String>,
+    metadata_only: bool,
+    as_list: bool,
+) -> Reply {
     let s = sh.state.lock().unwrap();
     let r = resource(t.plural).expect("known resource");
     let all: Vec<Value> = s
         .objects
         .iter()
         .filter(|((p, ns, _), _)| in_scope(t, p, ns))
-        .map(|(_, o)| if metadata_only || as_list { as_metadata(o) } else { o.clone() })
+        .map(|(_, o)| {
+            if metadata_only || as_list {
+                as_metadata(o)
+            } else {
+                o.clone()
+            }
+        })
         .collect();
     // `continue` is "<resourceVersion>:<offset>", as opaque to the client as the real one.
     let (version, start) = match q.get("continue") {
@@ -606,10 +667,18 @@ fn list(sh: &Shared, t: &Target, q: &BTreeMap<String, String>, metadata_only: bo
     } else {
         (format!("{}List", r.2), r.3)
     };
-    reply(200, json!({"kind": kind, "apiVersion": api_version, "metadata": metadata, "items": items}))
+    reply(
+        200,
+        json!({"kind": kind, "apiVersion": api_version, "metadata": metadata, "items": items}),
+    )
 }
 
-fn watch_stream(sh: Arc<Shared>, t: Target, q: &BTreeMap<String, String>, metadata_only: bool) -> Reply {
+fn watch_stream(
+    sh: Arc<Shared>,
+    t: Target,
+    q: &BTreeMap<String, String>,
+    metadata_only: bool,
+) -> Reply {
     // No version (or "0"): the current objects as synthetic ADDED events, then what follows.
     let (from, initial): (u64, Vec<Value>) = match q.get("resourceVersion").map(String::as_str) {
         None | Some("") | Some("0") => {
@@ -619,7 +688,11 @@ fn watch_stream(sh: Arc<Shared>, t: Target, q: &BTreeMap<String, String>, metada
                 .iter()
                 .filter(|((p, ns, _), _)| in_scope(&t, p, ns))
                 .map(|(_, o)| {
-                    let o = if metadata_only { as_metadata(o) } else { o.clone() };
+                    let o = if metadata_only {
+                        as_metadata(o)
+                    } else {
+                        o.clone()
+                    };
                     json!({"type": "ADDED", "object": o})
                 })
                 .collect();
@@ -672,7 +745,11 @@ fn watch_stream(sh: Arc<Shared>, t: Target, q: &BTreeMap<String, String>, metada
                     .iter()
                     .filter(|(v, p, ns, _, _)| *v > sent && in_scope(&t, p, ns))
                     .map(|(_, _, _, kind, o)| {
-                        let o = if metadata_only { as_metadata(o) } else { o.clone() };
+                        let o = if metadata_only {
+                            as_metadata(o)
+                        } else {
+                            o.clone()
+                        };
                         json!({"type": kind, "object": o})
                     })
                     .collect();
@@ -737,9 +814,15 @@ mod tests {
     #[test]
     fn paths_name_what_the_real_api_names() {
         let t = parse_path("/api/v1/namespaces/ns/secrets/x").unwrap();
-        assert_eq!((t.plural, t.namespace.as_deref(), t.name.as_deref()), ("secrets", Some("ns"), Some("x")));
+        assert_eq!(
+            (t.plural, t.namespace.as_deref(), t.name.as_deref()),
+            ("secrets", Some("ns"), Some("x"))
+        );
         let t = parse_path("/api/v1/namespaces/ns").unwrap();
-        assert_eq!((t.plural, t.namespace, t.name.as_deref()), ("namespaces", None, Some("ns")));
+        assert_eq!(
+            (t.plural, t.namespace, t.name.as_deref()),
+            ("namespaces", None, Some("ns"))
+        );
         let t = parse_path("/api/v1/pods").unwrap();
         assert_eq!((t.plural, t.namespace, t.name), ("pods", None, None));
         let t = parse_path("/apis/coordination.k8s.io/v1/namespaces/a/leases/l").unwrap();

@@ -205,7 +205,12 @@ mod tests {
     #[test]
     fn only_pods_asking_for_injection_without_status_escaped() {
         assert!(escaped(&pod("a", "p", "1", &[WANTS])));
-        assert!(escaped(&pod("a", "p", "1", &[("openbao.org/agent-inject", "1")])));
+        assert!(escaped(&pod(
+            "a",
+            "p",
+            "1",
+            &[("openbao.org/agent-inject", "1")]
+        )));
         assert!(!escaped(&pod("a", "p", "1", &[WANTS, DONE])));
         assert!(!escaped(&pod(
             "a",
@@ -213,8 +218,18 @@ mod tests {
             "1",
             &[WANTS, ("openbao.org/agent-inject-status", "update")]
         )));
-        assert!(!escaped(&pod("a", "p", "1", &[("vault.hashicorp.com/agent-inject", "false")])));
-        assert!(!escaped(&pod("a", "p", "1", &[("vault.hashicorp.com/agent-inject", "yes")])));
+        assert!(!escaped(&pod(
+            "a",
+            "p",
+            "1",
+            &[("vault.hashicorp.com/agent-inject", "false")]
+        )));
+        assert!(!escaped(&pod(
+            "a",
+            "p",
+            "1",
+            &[("vault.hashicorp.com/agent-inject", "yes")]
+        )));
         assert!(!escaped(&pod("a", "p", "1", &[])));
     }
 
@@ -227,12 +242,24 @@ mod tests {
         t.on_event(Event::InitApply(pod("b", "p3", "3", &[WANTS])));
         let logged = t.on_event(Event::InitDone);
         assert_eq!(logged.len(), 2);
-        assert_eq!(t.counts(), BTreeMap::from([("a".into(), 1), ("b".into(), 1)]));
+        assert_eq!(
+            t.counts(),
+            BTreeMap::from([("a".into(), 1), ("b".into(), 1)])
+        );
         // A modification of an escaped pod is not logged again.
-        assert!(t.on_event(Event::Apply(pod("a", "p1", "1", &[WANTS]))).is_empty());
+        assert!(
+            t.on_event(Event::Apply(pod("a", "p1", "1", &[WANTS])))
+                .is_empty()
+        );
         // A new one is.
         let e = t.on_event(Event::Apply(pod("a", "p4", "4", &[WANTS])));
-        assert_eq!(e, [Escaped { namespace: "a".into(), name: "p4".into() }]);
+        assert_eq!(
+            e,
+            [Escaped {
+                namespace: "a".into(),
+                name: "p4".into()
+            }]
+        );
         assert_eq!(t.counts()["a"], 2);
         // It gets its status (an annotation added by hand or a re-creation): it drops.
         t.on_event(Event::Apply(pod("a", "p4", "4", &[WANTS, DONE])));
@@ -247,6 +274,10 @@ mod tests {
         assert!(t.counts().is_empty());
         t.on_event(Event::Init);
         t.on_event(Event::InitApply(pod("a", "p1", "1", &[WANTS])));
-        assert_eq!(t.on_event(Event::InitDone).len(), 1, "gone, then back: logged again");
+        assert_eq!(
+            t.on_event(Event::InitDone).len(),
+            1,
+            "gone, then back: logged again"
+        );
     }
 }

@@ -142,12 +142,7 @@ impl KubeApi for KubeClient {
         create(Api::<Lease>::namespaced(self.client.clone(), ns), object).await
     }
 
-    async fn update_lease(
-        &self,
-        ns: &str,
-        name: &str,
-        object: &Value,
-    ) -> Result<Value, KubeError> {
+    async fn update_lease(&self, ns: &str, name: &str, object: &Value) -> Result<Value, KubeError> {
         replace(
             Api::<Lease>::namespaced(self.client.clone(), ns),
             name,

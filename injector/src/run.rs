@@ -16,9 +16,9 @@
 //!   process, the leaf re-issued before it expires; nothing is published (tests, local runs).
 //!
 //! With `-namespace-defaults` (injector.md §2.7) the namespace reflector starts and the listener
-//! waits up to [`NAMESPACE_SYNC`] for its first list; with `-watch-escaped-pods` (injector.md
-//! §2.8) the pod watch starts. Both need the Kubernetes API; without any configuration for it
-//! (a local run) they are off, with a warning.
+//! waits up to [`NAMESPACE_SYNC`] for its first list; with `-watch-escaped-pods`
+//! (injector.md §2.8) the pod watch starts. Both need the Kubernetes API; without any
+//! configuration for it (a local run) they are off, with a warning.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -141,8 +141,11 @@ pub async fn run(
     gauge: Option<EscapedGauge>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let stream =
-        watch_objects(Api::<PodMeta>::all(client), watcher::Config::default()).default_backoff();
+    let stream = watch_objects(
+        Api::<PodMeta>::all(client),
+        watcher::Config::default().any_semantic(),
+    )
+    .default_backoff();
     let mut stream = std::pin::pin!(stream);
     let mut tracker = Tracker::default();
     let mut shown: BTreeMap<String, i64> = BTreeMap::new();

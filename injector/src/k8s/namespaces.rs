@@ -30,7 +30,7 @@ impl NamespaceCache {
             writer,
             watcher::watcher(
                 Api::<PartialObjectMeta<Namespace>>::all(client),
-                watcher::Config::default(),
+                watcher::Config::default().any_semantic(),
             ),
         )
         .default_backoff();

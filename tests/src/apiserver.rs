@@ -10,8 +10,8 @@
 //!
 //! Errors are `Status` objects with the real reasons (`NotFound`, `AlreadyExists`, `Conflict`,
 //! `Unauthorized`, `Expired`, `UnsupportedMediaType`). What it does not implement (label or field
-//! selectors, strategic merge and apply patches, other resources) is answered with an error, never
-//! silently ignored. Objects are shaped by the test; the server sets `metadata.resourceVersion`,
+//! selectors, streaming lists (`sendInitialEvents`), strategic merge and apply patches, other
+//! resources) is answered with an error, never silently ignored. Objects are shaped by the test; the server sets `metadata.resourceVersion`,
 //! `uid`, `creationTimestamp` and `namespace` as the real one does.
 
 use std::collections::BTreeMap;
@@ -481,13 +481,16 @@ async fn handle(req: Request<Incoming>, sh: Arc<Shared>) -> Reply {
         );
     };
     let q = query_pairs(&seen.query);
-    if q.contains_key("labelSelector") || q.contains_key("fieldSelector") {
+    if q.contains_key("labelSelector")
+        || q.contains_key("fieldSelector")
+        || q.get("sendInitialEvents").is_some_and(|v| v == "true")
+    {
         return reply(
             400,
             status(
                 400,
                 "BadRequest",
-                "selectors are not implemented by the stand-in",
+                "selectors and streaming lists are not implemented by the stand-in",
             ),
         );
     }
@@ -810,6 +813,129 @@ impl Body for WatchBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One request with the bearer token; answers the status and the body (a watch: until the
+    /// server closes it or `lines` lines came).
+    async fn call(
+        api: &ApiServer,
+        method: &str,
+        path: &str,
+        body: &str,
+        lines: usize,
+    ) -> (u16, String) {
+        use rustls_pki_types::pem::PemObject as _;
+        let mut roots = rustls::RootCertStore::empty();
+        let ca = rustls_pki_types::CertificateDer::from_pem_slice(api.ca_pem().as_bytes()).unwrap();
+        roots.add(ca).unwrap();
+        let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let addr = api.url().trim_start_matches("https://").to_string();
+        let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+            .connect(
+                rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap(),
+                tcp,
+            )
+            .await
+            .unwrap();
+        let (mut send, c) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+                .await
+                .unwrap();
+        tokio::spawn(c);
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "127.0.0.1")
+            .header("authorization", format!("Bearer {}", api.shared.token))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body.to_string())))
+            .unwrap();
+        let resp = send.send_request(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let mut body = resp.into_body();
+        let mut out = String::new();
+        while out.lines().count() < lines.max(1) {
+            match body.frame().await {
+                Some(Ok(f)) => {
+                    if let Ok(d) = f.into_data() {
+                        out.push_str(&String::from_utf8_lossy(&d));
+                    }
+                }
+                _ => break,
+            }
+        }
+        (status, out)
+    }
+
+    #[tokio::test]
+    async fn lists_page_watches_replay_and_expire_and_writes_check_versions() {
+        let api = ApiServer::start("t");
+        for n in ["a", "b", "c"] {
+            api.create(json!({"kind": "Namespace", "metadata": {"name": n}}));
+        }
+        let (code, page) = call(&api, "GET", "/api/v1/namespaces?limit=2", "", 1).await;
+        let page: Value = serde_json::from_str(&page).unwrap();
+        assert_eq!((code, page["kind"].as_str()), (200, Some("NamespaceList")));
+        assert_eq!(page["items"].as_array().unwrap().len(), 2);
+        let token = page["metadata"]["continue"].as_str().unwrap().to_string();
+        let (_, rest) = call(
+            &api,
+            "GET",
+            &format!("/api/v1/namespaces?limit=2&continue={token}"),
+            "",
+            1,
+        )
+        .await;
+        let rest: Value = serde_json::from_str(&rest).unwrap();
+        assert_eq!(rest["items"][0]["metadata"]["name"], "c");
+        assert!(rest["metadata"].get("continue").is_none());
+        // A watch from the version after "a" replays "b" and "c".
+        let (_, w) = call(
+            &api,
+            "GET",
+            "/api/v1/namespaces?watch=true&resourceVersion=1",
+            "",
+            2,
+        )
+        .await;
+        let names: Vec<Value> = w
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .collect();
+        assert_eq!(names[0]["type"], "ADDED");
+        assert_eq!(names[0]["object"]["metadata"]["name"], "b");
+        assert_eq!(names[1]["object"]["metadata"]["name"], "c");
+        // After a compaction, the same watch is a 410.
+        api.compact();
+        let (_, w) = call(
+            &api,
+            "GET",
+            "/api/v1/namespaces?watch=true&resourceVersion=1",
+            "",
+            1,
+        )
+        .await;
+        let e: Value = serde_json::from_str(w.lines().next().unwrap()).unwrap();
+        assert_eq!(e["type"], "ERROR");
+        assert_eq!(e["object"]["code"], 410);
+        assert_eq!(e["object"]["reason"], "Expired");
+        // A replace with a stale version is a 409; a create of an existing name too.
+        let stale = json!({"kind": "Namespace", "metadata": {"name": "a", "resourceVersion": "0"}});
+        let (code, body) = call(&api, "PUT", "/api/v1/namespaces/a", &stale.to_string(), 1).await;
+        assert_eq!(code, 409, "{body}");
+        assert!(body.contains("\"Conflict\""), "{body}");
+        let (code, _) = call(&api, "POST", "/api/v1/namespaces", &stale.to_string(), 1).await;
+        assert_eq!(code, 409);
+        // Selectors are not implemented, and say so.
+        let (code, _) = call(&api, "GET", "/api/v1/pods?labelSelector=a%3Db", "", 1).await;
+        assert_eq!(code, 400);
+    }
 
     #[test]
     fn paths_name_what_the_real_api_names() {

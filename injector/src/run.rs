@@ -201,13 +201,12 @@ pub async fn run_with(
     let namespaces: Arc<dyn NamespaceDefaults> = match &client {
         Some(c) if s.namespace_defaults => {
             let cache = NamespaceCache::start(c.clone(), shutdown_rx.clone());
-            if cache.wait_until_ready(NAMESPACE_SYNC).await {
-                tracing::info!("namespace defaults: watching namespaces");
-            } else {
-                tracing::warn!(
-                    waited = ?NAMESPACE_SYNC,
-                    "namespace defaults: no namespace list yet; serving without them until it comes"
-                );
+            match cache.wait_until_ready(NAMESPACE_SYNC).await {
+                Ok(()) => tracing::info!("namespace defaults: watching namespaces"),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "namespace defaults: no namespace list yet; serving without them until it comes (-namespace-defaults=false turns them off)"
+                ),
             }
             Arc::new(cache)
         }

@@ -320,6 +320,31 @@ async fn namespace_defaults_can_be_turned_off() {
     assert!(api.requests().is_empty(), "{:?}", api.requests());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_rbac_the_injector_starts_at_once_and_serves_without_defaults() {
+    // vault-helm's RBAC, say: namespaces and pods are forbidden.
+    let api = ApiServer::start(TOKEN);
+    api.create(namespace(
+        "shop",
+        json!({"vault.hashicorp.com/role": "shop-role"}),
+    ));
+    api.forbid("namespaces");
+    api.forbid("pods");
+    let t0 = std::time::Instant::now();
+    let r = replica(&api, &[]).await;
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "start-up waited {:?} for a list it may not make",
+        t0.elapsed()
+    );
+    let e = admit(&r, "shop", wants(None)).await.unwrap_err();
+    assert!(e.contains("no Vault role found"), "{e}");
+    assert_eq!(
+        roles_in_patch(&r, "shop", wants(Some("mine"))).await,
+        ["mine", "mine"]
+    );
+}
+
 fn pod(ns: &str, name: &str, annotations: Value) -> Value {
     json!({"apiVersion": "v1", "kind": "Pod",
            "metadata": {"name": name, "namespace": ns, "annotations": annotations},

@@ -77,6 +77,8 @@ struct State {
     compacted_at: u64,
     requests: Vec<ApiRequest>,
     next_uid: u64,
+    /// Resources (plural) the client may not touch: 403, as RBAC answers.
+    forbidden: Vec<String>,
 }
 
 struct Shared {
@@ -262,6 +264,12 @@ impl ApiServer {
         drop(s);
         self.notify();
         self.close_watches();
+    }
+
+    /// Answers 403 `Forbidden` for every request on `plural` from now on (RBAC without it).
+    pub fn forbid(&self, plural: &str) {
+        let mut s = self.shared.state.lock().unwrap();
+        s.forbidden.push(plural.to_string());
     }
 
     /// Every request so far.
@@ -480,6 +488,22 @@ async fn handle(req: Request<Incoming>, sh: Arc<Shared>) -> Reply {
             ),
         );
     };
+    if sh
+        .state
+        .lock()
+        .unwrap()
+        .forbidden
+        .iter()
+        .any(|p| p == t.plural)
+    {
+        let m = format!(
+            "{} is forbidden: User \"system:serviceaccount:test:injector\" cannot {} resource \"{}\"",
+            t.plural,
+            seen.method.to_lowercase(),
+            t.plural
+        );
+        return reply(403, status(403, "Forbidden", &m));
+    }
     let q = query_pairs(&seen.query);
     if q.contains_key("labelSelector")
         || q.contains_key("fieldSelector")

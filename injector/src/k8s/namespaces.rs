@@ -20,6 +20,8 @@ use crate::mutate::NamespaceDefaults;
 #[derive(Clone)]
 pub struct NamespaceCache {
     store: Store<PartialObjectMeta<Namespace>>,
+    /// The first error of the list or watch (e.g. 403 without the RBAC), for start-up to report.
+    failed: watch::Receiver<Option<String>>,
 }
 
 impl NamespaceCache {
@@ -31,31 +33,52 @@ impl NamespaceCache {
             watcher::watcher(
                 Api::<PartialObjectMeta<Namespace>>::all(client),
                 watcher::Config::default().any_semantic(),
-            ),
+            )
+            // Only the name and the annotations are read: the rest is not kept in memory.
+            .modify(|ns| {
+                let m = &mut ns.metadata;
+                m.managed_fields = None;
+                m.labels = None;
+                m.owner_references = None;
+                m.finalizers = None;
+            }),
         )
         .default_backoff();
+        let (failed_tx, failed) = watch::channel(None);
         tokio::spawn(async move {
             let mut stream = std::pin::pin!(stream);
             loop {
                 tokio::select! {
                     ev = stream.next() => match ev {
                         Some(Ok(_)) => {}
-                        Some(Err(e)) => tracing::warn!(error = %e, "namespace defaults: cannot list or watch namespaces; retrying"),
+                        Some(Err(e)) => {
+                            tracing::warn!(error = %e, "namespace defaults: cannot list or watch namespaces (RBAC: namespaces get/list/watch); retrying");
+                            failed_tx.send_if_modified(|f| f.is_none() && { *f = Some(e.to_string()); true });
+                        }
                         None => return,
                     },
                     _ = async { let _ = shutdown.wait_for(|s| *s).await; } => return,
                 }
             }
         });
-        Self { store }
+        Self { store, failed }
     }
 
-    /// Waits (at most `limit`) for the first complete list; answers whether it came.
-    pub async fn wait_until_ready(&self, limit: Duration) -> bool {
-        matches!(
-            tokio::time::timeout(limit, self.store.wait_until_ready()).await,
-            Ok(Ok(()))
-        )
+    /// Waits for the first complete list, at most `limit`, and no longer once the list or watch
+    /// has failed (a cluster without the RBAC must not delay start-up): `Err` says why not.
+    pub async fn wait_until_ready(&self, limit: Duration) -> Result<(), String> {
+        let mut failed = self.failed.clone();
+        tokio::select! {
+            r = tokio::time::timeout(limit, self.store.wait_until_ready()) => match r {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(_)) => Err("the reflector stopped".into()),
+                Err(_) => Err(format!("no namespace list after {limit:?}")),
+            },
+            r = failed.wait_for(Option::is_some) => Err(match r {
+                Ok(e) => e.clone().unwrap_or_default(),
+                Err(_) => "the reflector stopped".into(),
+            }),
+        }
     }
 }
 

@@ -17,6 +17,8 @@ use axum::body::Bytes;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http_body_util::{BodyExt, Full};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Secret;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject as _;
 use serde_json::json;
@@ -201,6 +203,10 @@ async fn two_replicas_elect_one_writer_and_serve_the_shared_certificate() {
     );
 }
 
+fn json_of<T: serde::Serialize>(o: &T) -> serde_json::Value {
+    serde_json::to_value(o).unwrap()
+}
+
 async fn client_for(api: &ApiServer) -> (tempfile::TempDir, KubeClient) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kubeconfig");
@@ -215,22 +221,24 @@ async fn client_for(api: &ApiServer) -> (tempfile::TempDir, KubeClient) {
 async fn the_kube_client_speaks_the_apis_json_and_maps_statuses() {
     let api = fake_api();
     let (_dir, c) = client_for(&api).await;
-    let cfg = c.get_webhook_config(CFG).await.unwrap().unwrap();
+    let cfg = json_of(&c.get_webhook_config(CFG).await.unwrap().unwrap());
     assert_eq!(cfg["webhooks"][0]["name"], "vault.hashicorp.com");
     assert_eq!(c.get_secret("ns", "missing").await.unwrap(), None);
     let secret = json!({"apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": "s", "namespace": "ns", "labels": {"app": "x"}}, "data": {"cert": "QQ=="}});
+    let secret: Secret = serde_json::from_value(secret).unwrap();
     let created = c.create_secret("ns", &secret).await.unwrap();
-    assert_eq!(created["metadata"]["labels"]["app"], "x");
+    assert_eq!(json_of(&created)["metadata"]["labels"]["app"], "x");
     let e = c.create_secret("ns", &secret).await.unwrap_err();
     assert!(
         matches!(e, KubeError::Conflict(ref m) if m.contains("already exists")),
         "{e}"
     );
     // An update with the version read succeeds (labels kept); a stale one is a conflict.
-    let mut next = created.clone();
+    let mut next = json_of(&created);
     next["data"]["cert"] = json!("Qg==");
-    let updated = c.update_secret("ns", "s", &next).await.unwrap();
+    let next: Secret = serde_json::from_value(next).unwrap();
+    let updated = json_of(&c.update_secret("ns", "s", &next).await.unwrap());
     assert_eq!(updated["data"]["cert"], "Qg==");
     assert_eq!(updated["metadata"]["labels"]["app"], "x");
     let e = c.update_secret("ns", "s", &next).await.unwrap_err();
@@ -254,7 +262,8 @@ async fn the_kube_client_speaks_the_apis_json_and_maps_statuses() {
     let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
         "metadata": {"name": "l", "namespace": "ns"},
         "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15}});
-    let created = c.create_lease("ns", &lease).await.unwrap();
+    let lease: Lease = serde_json::from_value(lease).unwrap();
+    let created = json_of(&c.create_lease("ns", &lease).await.unwrap());
     assert_eq!(created["spec"]["holderIdentity"], "a");
     assert!(c.get_lease("ns", "l").await.unwrap().is_some());
     let reqs = api.requests();

@@ -1,8 +1,8 @@
 //! The real [`KubeApi`]: kube's typed APIs (`Api<MutatingWebhookConfiguration>`, `Api<Secret>`,
-//! `Api<Lease>`) over the client [`crate::k8s::connect`] makes (in-cluster or kubeconfig). Objects
-//! cross the seam as JSON, read from and written back as the typed objects, so an update sends
-//! back what it read with only our fields changed (labels, annotations and owner references kept).
-//! Every call is bounded by [`TIMEOUT`], as before the migration to kube (injector.md §6.4–6.5).
+//! `Api<Lease>`) over the client [`crate::k8s::connect`] makes (in-cluster or kubeconfig). A
+//! replace sends the object as read with only our fields changed, so the API server's
+//! `resourceVersion` check makes it an optimistic update. Every call is bounded by [`TIMEOUT`]
+//! (injector.md §6.4–6.5).
 
 use std::time::Duration;
 
@@ -54,45 +54,32 @@ async fn bounded<T>(
         .map_err(map_error)
 }
 
-fn to_json<T: Serialize>(o: &T) -> Result<Value, KubeError> {
-    serde_json::to_value(o).map_err(|e| KubeError::Transport(format!("encoding: {e}")))
+async fn get<T>(api: Api<T>, name: &str) -> Result<Option<T>, KubeError>
+where
+    T: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    bounded(name, api.get_opt(name)).await
 }
 
-fn from_json<T: DeserializeOwned>(v: &Value) -> Result<T, KubeError> {
-    T::deserialize(v).map_err(|e| KubeError::Status {
-        code: 422,
-        message: format!("not a valid object: {e}"),
-    })
-}
-
-async fn get<T>(api: Api<T>, name: &str) -> Result<Option<Value>, KubeError>
+async fn create<T>(api: Api<T>, object: &T) -> Result<T, KubeError>
 where
     T: kube::Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
 {
-    match bounded(name, api.get_opt(name)).await? {
-        Some(o) => Ok(Some(to_json(&o)?)),
-        None => Ok(None),
-    }
+    bounded("create", api.create(&PostParams::default(), object)).await
 }
 
-async fn create<T>(api: Api<T>, object: &Value) -> Result<Value, KubeError>
+async fn replace<T>(api: Api<T>, name: &str, object: &T) -> Result<T, KubeError>
 where
     T: kube::Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
 {
-    let o: T = from_json(object)?;
-    to_json(&bounded("create", api.create(&PostParams::default(), &o)).await?)
-}
-
-async fn replace<T>(api: Api<T>, name: &str, object: &Value) -> Result<Value, KubeError>
-where
-    T: kube::Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
-{
-    let o: T = from_json(object)?;
-    to_json(&bounded(name, api.replace(name, &PostParams::default(), &o)).await?)
+    bounded(name, api.replace(name, &PostParams::default(), object)).await
 }
 
 impl KubeApi for KubeClient {
-    async fn get_webhook_config(&self, name: &str) -> Result<Option<Value>, KubeError> {
+    async fn get_webhook_config(
+        &self,
+        name: &str,
+    ) -> Result<Option<MutatingWebhookConfiguration>, KubeError> {
         get(
             Api::<MutatingWebhookConfiguration>::all(self.client.clone()),
             name,
@@ -112,11 +99,11 @@ impl KubeApi for KubeClient {
         .map(|_| ())
     }
 
-    async fn get_secret(&self, ns: &str, name: &str) -> Result<Option<Value>, KubeError> {
+    async fn get_secret(&self, ns: &str, name: &str) -> Result<Option<Secret>, KubeError> {
         get(Api::<Secret>::namespaced(self.client.clone(), ns), name).await
     }
 
-    async fn create_secret(&self, ns: &str, object: &Value) -> Result<Value, KubeError> {
+    async fn create_secret(&self, ns: &str, object: &Secret) -> Result<Secret, KubeError> {
         create(Api::<Secret>::namespaced(self.client.clone(), ns), object).await
     }
 
@@ -124,8 +111,8 @@ impl KubeApi for KubeClient {
         &self,
         ns: &str,
         name: &str,
-        object: &Value,
-    ) -> Result<Value, KubeError> {
+        object: &Secret,
+    ) -> Result<Secret, KubeError> {
         replace(
             Api::<Secret>::namespaced(self.client.clone(), ns),
             name,
@@ -134,15 +121,15 @@ impl KubeApi for KubeClient {
         .await
     }
 
-    async fn get_lease(&self, ns: &str, name: &str) -> Result<Option<Value>, KubeError> {
+    async fn get_lease(&self, ns: &str, name: &str) -> Result<Option<Lease>, KubeError> {
         get(Api::<Lease>::namespaced(self.client.clone(), ns), name).await
     }
 
-    async fn create_lease(&self, ns: &str, object: &Value) -> Result<Value, KubeError> {
+    async fn create_lease(&self, ns: &str, object: &Lease) -> Result<Lease, KubeError> {
         create(Api::<Lease>::namespaced(self.client.clone(), ns), object).await
     }
 
-    async fn update_lease(&self, ns: &str, name: &str, object: &Value) -> Result<Value, KubeError> {
+    async fn update_lease(&self, ns: &str, name: &str, object: &Lease) -> Result<Lease, KubeError> {
         replace(
             Api::<Lease>::namespaced(self.client.clone(), ns),
             name,

@@ -36,6 +36,10 @@ pub fn escaped(pod: &PodMeta) -> bool {
     let Some(a) = pod.metadata.annotations.as_ref() else {
         return false;
     };
+    // Most pods of a cluster carry no injector annotation: no allocation for them.
+    if !a.keys().any(|k| k.ends_with("/agent-inject")) {
+        return false;
+    }
     let a = Annotations::from_pairs(a.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     a.wants_injection() == Ok(true) && a.get("agent-inject-status").is_none()
 }

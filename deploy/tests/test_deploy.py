@@ -714,6 +714,15 @@ def test_native_sidecar_value_reaches_the_injector() -> None:
     assert env["AGENT_INJECT_AGENT_FLAVOR"] == "vaultlet"
 
 
+def test_namespace_defaults_escaped_pods_and_shutdown_delay_values_reach_the_injector() -> None:
+    env = env_of(render())
+    assert (env["AGENT_INJECT_NAMESPACE_DEFAULTS"], env["AGENT_INJECT_WATCH_ESCAPED_PODS"]) == ("true", "true")
+    assert env["AGENT_INJECT_SHUTDOWN_DELAY"] == "5s"
+    env = env_of(render({"injector": {"namespaceDefaults": False, "watchEscapedPods": False, "shutdownDelay": "0s"}}))
+    assert (env["AGENT_INJECT_NAMESPACE_DEFAULTS"], env["AGENT_INJECT_WATCH_ESCAPED_PODS"]) == ("false", "false")
+    assert env["AGENT_INJECT_SHUTDOWN_DELAY"] == "0s"
+
+
 def test_cache_handoff_value_reaches_the_injector() -> None:
     # The injector's -cache-handoff (injector.md §3.4.1): off by default, as upstream's pods.
     assert env_of(render())["AGENT_INJECT_CACHE_HANDOFF"] == "false"
@@ -1124,6 +1133,11 @@ def test_notes_find_nothing_among_our_own_objects(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------------
 # chart: least-privilege RBAC per TLS mode
 
+# Every mode: namespace defaults (a reflector of namespaces) and the escaped-pods watch.
+WATCH_RULES = [
+    {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]},
+]
 AUTO_TLS_CLUSTER_RULES = [
     {
         "apiGroups": ["admissionregistration.k8s.io"],
@@ -1156,7 +1170,7 @@ def _normalise(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_rbac_auto_tls_with_leader_election_is_exact() -> None:
     objects = render()
     [cluster_role] = by_kind(objects, "ClusterRole")
-    assert rules_of(cluster_role) == _normalise(AUTO_TLS_CLUSTER_RULES)
+    assert rules_of(cluster_role) == _normalise(AUTO_TLS_CLUSTER_RULES + WATCH_RULES)
     [role] = by_kind(objects, "Role")
     assert role["metadata"]["namespace"] == NAMESPACE
     assert rules_of(role) == _normalise(leader_rules())
@@ -1181,15 +1195,18 @@ def test_rbac_auto_tls_with_leader_election_is_exact() -> None:
 def test_rbac_auto_tls_without_leader_election_has_no_role(variant: str) -> None:
     objects = render(VARIANTS[variant])
     [cluster_role] = by_kind(objects, "ClusterRole")
-    assert rules_of(cluster_role) == _normalise(AUTO_TLS_CLUSTER_RULES)
+    assert rules_of(cluster_role) == _normalise(AUTO_TLS_CLUSTER_RULES + WATCH_RULES)
     assert not by_kind(objects, "Role") and not by_kind(objects, "RoleBinding")
     assert env_of(objects)["AGENT_INJECT_USE_LEADER_ELECTOR"] == "false"
 
 
 @pytest.mark.parametrize("variant", ["cert-manager", "cert-manager-issuer", "file-certs"])
-def test_rbac_file_certificates_need_no_api_access(variant: str) -> None:
+def test_rbac_file_certificates_need_only_the_watches(variant: str) -> None:
     objects = render(VARIANTS[variant])
-    for kind in ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"):
+    [cluster_role] = by_kind(objects, "ClusterRole")
+    assert rules_of(cluster_role) == _normalise(WATCH_RULES)
+    assert len(by_kind(objects, "ClusterRoleBinding")) == 1
+    for kind in ("Role", "RoleBinding"):
         assert not by_kind(objects, kind), f"{variant} must not grant {kind}"
     env = env_of(objects)
     assert "AGENT_INJECT_TLS_AUTO" not in env
@@ -1341,7 +1358,7 @@ def test_base_manifests_match_the_conventions() -> None:
     # same least-privilege rules as the chart, for the manifests' own names
     [cluster_role] = by_kind(objects, "ClusterRole")
     assert rules_of(cluster_role) == _normalise(
-        [{**AUTO_TLS_CLUSTER_RULES[0], "resourceNames": [cfg["metadata"]["name"]]}]
+        [{**AUTO_TLS_CLUSTER_RULES[0], "resourceNames": [cfg["metadata"]["name"]]}] + WATCH_RULES
     )
     [role] = by_kind(objects, "Role")
     assert rules_of(role) == _normalise(leader_rules(MANIFEST_LEASE, MANIFEST_CERT_SECRET))

@@ -11,7 +11,7 @@ use vaultlet_shared::annotations::InjectorDefaults;
 
 use crate::mutate::checks::{self, Warning};
 use crate::mutate::pod::{Pod, PodError};
-use crate::mutate::{Decision, decide_with_warnings};
+use crate::mutate::{Decision, NamespaceDefaults, NoNamespaceDefaults, decide_in_namespace};
 
 const V1: &str = "admission.k8s.io/v1";
 const V1BETA1: &str = "admission.k8s.io/v1beta1";
@@ -283,6 +283,16 @@ pub fn review_with_outcome(
     body: &[u8],
     settings: &InjectorDefaults,
 ) -> Result<(Vec<u8>, Outcome), AdmissionError> {
+    review_in_namespace(body, settings, &NoNamespaceDefaults)
+}
+
+/// [`review_with_outcome`] with namespace defaults (injector.md §2.7): `namespaces` answers the
+/// annotations of the request's namespace from memory (the server's reflector cache).
+pub fn review_in_namespace(
+    body: &[u8],
+    settings: &InjectorDefaults,
+    namespaces: &dyn NamespaceDefaults,
+) -> Result<(Vec<u8>, Outcome), AdmissionError> {
     let text = std::str::from_utf8(body).map_err(|e| AdmissionError::Decode(e.to_string()))?;
     let req = decode(text)?;
     let mut outcome = Outcome {
@@ -290,7 +300,7 @@ pub fn review_with_outcome(
         ..Outcome::default()
     };
     let (decision, warnings) = match req.pod {
-        Ok(pod) => decide_with_warnings(&pod, &req.namespace, settings),
+        Ok(pod) => decide_in_namespace(&pod, &req.namespace, namespaces, settings),
         Err(e) => (Decision::Refuse(e.into()), Vec::new()),
     };
     let bytes = match decision {
@@ -388,6 +398,74 @@ mod tests {
         );
         let e = review(br#"{"apiVersion": "v9", "request": {}}"#, &settings()).unwrap_err();
         assert!(e.to_string().contains("\"v9\""), "{e}");
+    }
+
+    /// Namespace annotations from memory, as the server's reflector cache answers.
+    struct Namespaces(&'static [(&'static str, &'static str)]);
+
+    impl NamespaceDefaults for Namespaces {
+        fn annotations(
+            &self,
+            namespace: &str,
+        ) -> Option<vaultlet_shared::annotations::Annotations> {
+            (namespace == "shop").then(|| {
+                vaultlet_shared::annotations::Annotations::from_pairs(self.0.iter().copied())
+            })
+        }
+    }
+
+    fn agent_role(answer: &Value) -> String {
+        let patch = base64::engine::general_purpose::STANDARD
+            .decode(answer["response"]["patch"].as_str().expect("a patch"))
+            .unwrap();
+        let text = String::from_utf8(patch).unwrap();
+        let patch: Value = serde_json::from_str(&text).unwrap();
+        let env = patch
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|op| op["value"]["env"].as_array())
+            .flatten()
+            .find(|e| e["name"] == "VAULT_CONFIG")
+            .expect("VAULT_CONFIG");
+        let cfg: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::STANDARD
+                .decode(env["value"].as_str().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        cfg.pointer("/auto_auth/method/config/role")
+            .or_else(|| cfg.pointer("/auto_auth/method/0/config/role"))
+            .and_then(Value::as_str)
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn namespace_annotations_fill_in_what_the_pod_does_not_set() {
+        let ns = Namespaces(&[
+            ("vault.hashicorp.com/role", "shop-role"),
+            ("vault.hashicorp.com/agent-inject", "true"),
+        ]);
+        let review = |ns_name: &str, annotations: Value| {
+            let body = json!({"request": {"uid": "1", "namespace": ns_name, "object": {
+                "metadata": {"annotations": annotations},
+                "spec": {"containers": [{"name": "app", "volumeMounts": [{"name": "sa",
+                    "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}]}]}}}});
+            let (out, _) =
+                review_in_namespace(&serde_json::to_vec(&body).unwrap(), &settings(), &ns).unwrap();
+            serde_json::from_slice::<Value>(&out).unwrap()
+        };
+        let wants = json!({"vault.hashicorp.com/agent-inject": "true"});
+        assert_eq!(agent_role(&review("shop", wants.clone())), "shop-role");
+        let own = json!({"vault.hashicorp.com/agent-inject": "true", "openbao.org/role": "mine"});
+        assert_eq!(agent_role(&review("shop", own)), "mine");
+        // The namespace's agent-inject does not inject a pod that did not ask.
+        let a = review("shop", json!({"app": "x"}));
+        assert_eq!(a["response"], json!({"uid": "1", "allowed": true}));
+        // Another namespace gets nothing: no role, refused.
+        let a = review("other", wants);
+        assert_eq!(a["response"]["allowed"], false);
     }
 
     #[test]

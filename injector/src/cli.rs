@@ -48,6 +48,10 @@ pub struct RenderArgs {
     /// The namespace of the request when the object has none (default: `default`).
     #[arg(short = 'n', long = "namespace", default_value = "")]
     pub namespace: String,
+    /// A file of Namespace objects whose injector annotations apply to their pods, as the
+    /// server's namespace defaults would (YAML or JSON).
+    #[arg(long = "namespace-file", default_value = "")]
+    pub namespace_file: String,
 }
 
 /// `render -output`.
@@ -75,6 +79,27 @@ pub struct Flags {
     pub agent: AgentFlags,
     #[command(flatten)]
     pub tls: TlsFlags,
+    #[command(flatten)]
+    pub kube: KubeFlags,
+}
+
+/// The Kubernetes API and what the injector reads from it (extensions, injector.md §2.7, §2.8).
+#[derive(Debug, Clone, Args)]
+pub struct KubeFlags {
+    /// Kubeconfig file to reach the Kubernetes API with (empty: the in-cluster service account,
+    /// else KUBECONFIG or ~/.kube/config). Ours.
+    #[arg(long, env = "AGENT_INJECT_KUBECONFIG", default_value = "")]
+    pub kubeconfig: String,
+    /// Apply a namespace's injector annotations to its pods that do not set them (watches
+    /// namespaces). Ours.
+    #[arg(long, env = "AGENT_INJECT_NAMESPACE_DEFAULTS", default_value = "true",
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
+    pub namespace_defaults: bool,
+    /// Watch pods that asked for injection but were admitted without it; log each once and count
+    /// them in vaultlet_injector_escaped_pods. Ours.
+    #[arg(long, env = "AGENT_INJECT_WATCH_ESCAPED_PODS", default_value = "true",
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
+    pub watch_escaped_pods: bool,
 }
 
 /// The server itself.

@@ -7,6 +7,7 @@
 //! - [`settings`]: the flags validated into typed [`settings::Settings`].
 //! - [`server`]: the HTTPS routes and the connection loop.
 //! - [`tls`]: the serving certificate: files (hot-reloaded) or generated (auto-TLS).
+//! - [`k8s`]: the Kubernetes client (kube), the namespace reflector, the escaped-pods watch.
 //! - [`metrics`]: upstream's Prometheus metrics; [`process_metrics`]: `process_*` from `/proc`;
 //!   [`exposition`]: Prometheus' text format as Go's client writes it.
 //! - [`run`]: startup in upstream's order, signals, shutdown.
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod exposition;
 pub mod fixture;
 pub mod goflag;
+pub mod k8s;
 pub mod metrics;
 pub mod mutate;
 pub mod preview;

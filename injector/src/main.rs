@@ -7,6 +7,7 @@ use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
 
 use vaultlet_injector::cli::{self, Invocation, RenderFlags, RenderOutput};
+use vaultlet_injector::preview::namespaces::NamespaceFile;
 use vaultlet_injector::preview::{self, Output};
 use vaultlet_injector::settings::{PreviewSettings, Settings};
 
@@ -98,12 +99,31 @@ fn render(f: RenderFlags) -> ExitCode {
         eprintln!("error: reading {name}: {e}");
         return ExitCode::from(1);
     }
+    let namespaces = match f.render.namespace_file.as_str() {
+        "" => NamespaceFile::default(),
+        file => match std::fs::read_to_string(file)
+            .map_err(|e| e.to_string())
+            .and_then(|t| NamespaceFile::parse(&t).map_err(|e| e.to_string()))
+        {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("error: {file}: {e}");
+                return ExitCode::from(1);
+            }
+        },
+    };
     let output = match f.render.output {
         RenderOutput::Pod => Output::Pod,
         RenderOutput::Patch => Output::Patch,
         RenderOutput::Config => Output::Config,
     };
-    match preview::preview(&input, output, &f.render.namespace, &settings.defaults) {
+    match preview::preview_in(
+        &input,
+        output,
+        &f.render.namespace,
+        &namespaces,
+        &settings.defaults,
+    ) {
         Ok(p) => {
             for line in &p.stderr {
                 eprintln!("{line}");

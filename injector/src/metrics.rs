@@ -43,6 +43,25 @@ pub struct Metrics {
     failures: Family<NamespaceLabel, Counter>,
     refusals: Family<ReasonLabel, Counter>,
     warnings: Family<ReasonLabel, Counter>,
+    escaped: Family<NamespaceLabel, Gauge>,
+}
+
+/// The escaped-pods gauge (injector.md §2.8), written by the pod watch.
+#[derive(Clone, Debug, Default)]
+pub struct EscapedGauge(Family<NamespaceLabel, Gauge>);
+
+impl EscapedGauge {
+    /// Sets the count of `namespace`; 0 drops its series.
+    pub fn set(&self, namespace: &str, n: i64) {
+        let label = NamespaceLabel {
+            namespace: namespace.to_string(),
+        };
+        if n == 0 {
+            self.0.remove(&label);
+        } else {
+            self.0.get_or_create(&label).set(n);
+        }
+    }
 }
 
 impl Default for Metrics {
@@ -92,6 +111,12 @@ impl Metrics {
             warnings.clone(),
         );
         registry.register_collector(Box::new(crate::process_metrics::ProcessCollector));
+        let escaped = Family::<NamespaceLabel, Gauge>::default();
+        registry.register(
+            "vaultlet_injector_escaped_pods",
+            "Pods annotated for injection that run without it (no agent-inject-status), by namespace",
+            escaped.clone(),
+        );
         Self {
             registry,
             queue,
@@ -100,7 +125,13 @@ impl Metrics {
             failures,
             refusals,
             warnings,
+            escaped,
         }
+    }
+
+    /// The escaped-pods gauge, for the pod watch to set.
+    pub fn escaped_pods(&self) -> EscapedGauge {
+        EscapedGauge(self.escaped.clone())
     }
 
     /// A `/mutate` call started; the guard ends it (gauge down, time observed) when dropped.

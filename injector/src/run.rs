@@ -11,11 +11,17 @@
 //!   `-tls-ca-cert-file`, the CA file is published as the webhook's caBundle
 //!   ([`crate::tls::cluster::CaFilePublisher`]).
 //! - **auto in a cluster** (no files, and `-tls-auto` or `-use-leader-elector`): the Kubernetes
-//!   API is needed (in-cluster config, else exit 1 `Error loading in-cluster K8S config: …`);
+//!   API is needed (`-kubeconfig`, the in-cluster config, or the default kubeconfig, see
+//!   [`crate::k8s::connect`]; else exit 1 `Error loading in-cluster K8S config: …`);
 //!   [`crate::tls::cluster::ClusterTls`] generates, publishes and shares the certificate, and the
 //!   listener opens only once the first certificate is served (as upstream).
 //! - **auto, standalone** (no files, no `-tls-auto`, no election): a CA and a leaf generated in
 //!   process, the leaf re-issued before it expires; nothing is published (tests, local runs).
+//!
+//! With `-namespace-defaults` (injector.md §2.7) the namespace reflector starts and the listener
+//! waits up to [`NAMESPACE_SYNC`] for its first list; with `-watch-escaped-pods`
+//! (injector.md §2.8) the pod watch starts. Both need the Kubernetes API; without any
+//! configuration for it (a local run) they are off, with a warning.
 
 use std::io::IsTerminal as _;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -25,14 +31,16 @@ use std::time::{Duration, SystemTime};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::k8s::namespaces::NamespaceCache;
+use crate::k8s::{self, ConfigError};
 use crate::metrics::Metrics;
+use crate::mutate::{NamespaceDefaults, NoNamespaceDefaults};
 use crate::server::{self, AppState, Health};
 use crate::settings::{Listen, Settings, StartupError};
+use crate::tls::api::KubeClient;
 use crate::tls::auto::Generator;
 use crate::tls::cluster::{Backoff, CaFilePublisher, ClusterTls, ClusterTlsConfig};
 use crate::tls::files::{self, CertFiles};
-use crate::tls::incluster::{ConfigError, InCluster};
-use crate::tls::kube::KubeApi;
 use crate::tls::leader::Elector;
 use crate::tls::{self, CertSlot, certified_key};
 
@@ -63,32 +71,55 @@ pub fn init_log(level: tracing::Level, json: bool) {
     init_with_writer(level.into(), style, std::io::stderr);
 }
 
-/// Runs the injector until SIGINT/SIGTERM, in the process's environment (in a cluster: the
-/// in-cluster Kubernetes API, `NAMESPACE`, `POD_NAME`). `ready` (for tests and embedding)
-/// receives the bound address once the server accepts connections.
+/// How long the listener waits for the namespace reflector's first list.
+pub const NAMESPACE_SYNC: Duration = Duration::from_secs(10);
+
+/// Runs the injector until SIGINT/SIGTERM, in the process's environment (in a cluster:
+/// `NAMESPACE`, `POD_NAME`; the Kubernetes client reads its own). `ready` (for tests and
+/// embedding) receives the bound address once the server accepts connections.
 pub async fn run(
     s: Settings,
     ready: Option<tokio::sync::oneshot::Sender<std::net::SocketAddr>>,
 ) -> Result<(), StartupError> {
-    // The in-cluster Kubernetes environment (`KUBERNETES_SERVICE_HOST`, service-account files'
-    // namespace, `NAMESPACE`, `POD_NAME`), read where the API client is made.
+    // `NAMESPACE` and `POD_NAME` (downward API), read where the Lease identity is made.
     #[allow(clippy::disallowed_methods)]
     let env = |k: &str| std::env::var(k).ok();
-    run_with(s, ready, &env, || InCluster::from_env(&env)).await
+    run_with(s, ready, &env).await
 }
 
-/// [`run`] with the environment read through `env` and the Kubernetes API client made by
-/// `connect` (called only when a TLS mode needs the API).
-pub async fn run_with<K: KubeApi>(
+/// [`run`] with `NAMESPACE` and `POD_NAME` read through `env`. The Kubernetes client is made
+/// from `-kubeconfig` or the defaults ([`k8s::connect`]) when a TLS mode or a watch needs it.
+pub async fn run_with(
     s: Settings,
     ready: Option<tokio::sync::oneshot::Sender<std::net::SocketAddr>>,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
-    connect: impl FnOnce() -> Result<K, ConfigError>,
 ) -> Result<(), StartupError> {
     for w in &s.tls.warnings {
         tracing::warn!("{w}");
     }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let tls_needs_api = match &s.tls.files {
+        Some(_) => s.tls.webhook_config.is_some() && s.tls.ca_file.is_some(),
+        None => s.tls.webhook_config.is_some() || s.use_leader_elector,
+    };
+    let client = if tls_needs_api || s.namespace_defaults || s.watch_escaped_pods {
+        match k8s::connect(s.kubeconfig.as_deref()).await {
+            Ok(c) => Some(c),
+            Err(e) if tls_needs_api || s.kubeconfig.is_some() => return Err(in_cluster_error(e)),
+            Err(e) => {
+                tracing::warn!(error = %e, "no Kubernetes API configuration: namespace defaults and the escaped-pods watch are off");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let api = || {
+        client
+            .clone()
+            .map(|c| Arc::new(KubeClient::new(c)))
+            .ok_or_else(|| in_cluster_error(ConfigError("no client".into())))
+    };
     let slot = CertSlot::new();
     let health = Health::new(slot.clone());
     tokio::spawn(shutdown_on_signal(
@@ -118,7 +149,7 @@ pub async fn run_with<K: KubeApi>(
             ));
             match (&s.tls.webhook_config, &s.tls.ca_file) {
                 (Some(name), Some(ca)) => {
-                    let api = Arc::new(connect().map_err(in_cluster_error)?);
+                    let api = api()?;
                     let elector = if s.use_leader_elector {
                         Some(
                             Elector::new(&namespace(env), &pod_name(env)?).with_lease(&s.tls.lease),
@@ -143,7 +174,7 @@ pub async fn run_with<K: KubeApi>(
             }
         }
         None if s.tls.webhook_config.is_some() || s.use_leader_elector => {
-            let api = Arc::new(connect().map_err(in_cluster_error)?);
+            let api = api()?;
             let identity = if s.use_leader_elector {
                 Some(pod_name(env)?)
             } else {
@@ -189,12 +220,31 @@ pub async fn run_with<K: KubeApi>(
     let local = listener
         .local_addr()
         .map_err(|e| StartupError(format!("Error listening: {e}")))?;
+    let namespaces: Arc<dyn NamespaceDefaults> = match &client {
+        Some(c) if s.namespace_defaults => {
+            let cache = NamespaceCache::start(c.clone(), shutdown_rx.clone());
+            match cache.wait_until_ready(NAMESPACE_SYNC).await {
+                Ok(()) => tracing::info!("namespace defaults: watching namespaces"),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "namespace defaults: no namespace list yet; serving without them until it comes (-namespace-defaults=false turns them off)"
+                ),
+            }
+            Arc::new(cache)
+        }
+        _ => Arc::new(NoNamespaceDefaults),
+    };
     health.set_listening();
     let state = Arc::new(AppState {
         defaults: s.defaults.clone(),
         metrics: s.telemetry_path.as_ref().map(|_| Metrics::new()),
         health,
+        namespaces,
     });
+    if let Some(c) = client.as_ref().filter(|_| s.watch_escaped_pods) {
+        let gauge = state.metrics.as_ref().map(Metrics::escaped_pods);
+        tokio::spawn(k8s::escaped::run(c.clone(), gauge, shutdown_rx.clone()));
+    }
     let app = server::router(state, s.telemetry_path.as_deref());
     tracing::info!(address = %local, "Starting handler");
     if let Some(tx) = ready {

@@ -38,9 +38,10 @@ use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 use vaultlet_shared::annotations::InjectorDefaults;
 
-use crate::admission::{review_span, review_with_outcome};
+use crate::admission::{review_in_namespace, review_span};
 use crate::metrics::Metrics;
 use crate::tls::CertSlot;
+use crate::mutate::NamespaceDefaults;
 
 /// Largest AdmissionReview accepted (a pod spec is far smaller; the API server caps at 3 MiB).
 pub const BODY_LIMIT: usize = 8 << 20;
@@ -69,6 +70,8 @@ impl Limits {
 pub struct AppState {
     pub defaults: InjectorDefaults,
     pub metrics: Option<Metrics>,
+    /// The namespaces' annotations (injector.md §2.7), from memory.
+    pub namespaces: Arc<dyn NamespaceDefaults>,
     pub health: Arc<Health>,
 }
 
@@ -186,7 +189,7 @@ async fn mutate(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes
     }
     // The span opens before the body is decoded, and decoding fills its fields, so every line
     // below (and in the pipeline) names the request (injector.md §6.7).
-    review_span().in_scope(|| match review_with_outcome(&body, &st.defaults) {
+    review_span().in_scope(|| match review_in_namespace(&body, &st.defaults, &*st.namespaces) {
         Ok((out, outcome)) => {
             // The span names the request (uid, namespace, kind, pod); these add why
             // (injector.md §6.7).

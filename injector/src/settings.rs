@@ -28,6 +28,12 @@ pub struct Settings {
     pub shutdown_delay: std::time::Duration,
     pub defaults: InjectorDefaults,
     pub tls: TlsSettings,
+    /// `-kubeconfig` (None: in-cluster, else the default kubeconfig).
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// `-namespace-defaults` (injector.md §2.7).
+    pub namespace_defaults: bool,
+    /// `-watch-escaped-pods` (injector.md §2.8).
+    pub watch_escaped_pods: bool,
 }
 
 /// Where the serving certificate comes from, and how TLS is set up.
@@ -186,6 +192,11 @@ impl Settings {
             shutdown_delay: shutdown_delay.0,
             defaults,
             tls,
+            kubeconfig: Some(f.kube.kubeconfig)
+                .filter(|k| !k.is_empty())
+                .map(Into::into),
+            namespace_defaults: f.kube.namespace_defaults,
+            watch_escaped_pods: f.kube.watch_escaped_pods,
         })
     }
 

@@ -1,124 +1,60 @@
-//! Auto-TLS end to end, in process: the injector's startup (`run::run_with`) against a fake
-//! Kubernetes API server over real HTTPS on loopback (the real in-cluster client, not the unit
-//! tests' in-memory fake). Checks that the CA bundle published into the webhook configuration
-//! verifies the certificate the injector serves, and that with leader election two replicas serve
-//! the same certificate, shared through the Secret, with a single writer of the caBundle.
+//! Auto-TLS end to end, in process: the injector's startup (`run::run_with`) against the API
+//! server stand-in (`vaultlet_tests::ApiServer`: real HTTPS on loopback, the real API's JSON),
+//! reached through kube with a kubeconfig file naming the stand-in and its CA. Checks that the CA
+//! bundle published into the webhook configuration verifies the certificate the injector serves,
+//! and that with leader election two replicas serve the same certificate, shared through the
+//! Secret, with a single writer of the caBundle. Also the kube-backed [`KubeClient`] on its own
+//! (statuses, conflicts, the token).
 
 // Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
 #![allow(clippy::disallowed_methods)]
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::body::Bytes;
-use axum::http::{Method, StatusCode, Uri};
-use axum::routing::any;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http_body_util::{BodyExt, Full};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Secret;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject as _;
-use serde_json::{Value, json};
+use serde_json::json;
 use vaultlet_injector::fixture::TestInjector;
 use vaultlet_injector::settings::Settings;
-use vaultlet_injector::tls::auto::Generator;
-use vaultlet_injector::tls::incluster::InCluster;
-use vaultlet_injector::tls::{CertSlot, certified_key, server_config};
+use vaultlet_injector::tls::api::KubeClient;
+use vaultlet_injector::tls::kube::{KubeApi, KubeError};
+use vaultlet_tests::ApiServer;
 
-const CFG: &str =
-    "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/injector-cfg";
+const CFG: &str = "injector-cfg";
+const TOKEN: &str = "test-token";
 
-#[derive(Default)]
-struct ApiState {
-    objects: HashMap<String, Value>,
-    version: u64,
-    /// (method, path) of every request.
-    log: Vec<(String, String)>,
+/// The stand-in with the chart's webhook configuration (no caBundle yet).
+fn fake_api() -> ApiServer {
+    let api = ApiServer::start(TOKEN);
+    api.create(json!({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "MutatingWebhookConfiguration",
+        "metadata": {"name": CFG},
+        "webhooks": [{
+            "name": "vault.hashicorp.com",
+            "admissionReviewVersions": ["v1", "v1beta1"],
+            "sideEffects": "None",
+            "clientConfig": {"service": {"name": "injector", "namespace": "vault-system", "path": "/mutate"}},
+        }],
+    }));
+    api
 }
 
-/// A tiny API server: objects by path, `resourceVersion` checks on PUT, JSON patches on PATCH.
-async fn fake_api() -> (String, String, Arc<Mutex<ApiState>>) {
-    let state = Arc::new(Mutex::new(ApiState::default()));
-    state.lock().unwrap().objects.insert(
-        CFG.into(),
-        json!({
-            "metadata": {"name": "injector-cfg", "resourceVersion": "1"},
-            "webhooks": [{"name": "vault.hashicorp.com", "clientConfig": {"service": {"name": "injector"}}}],
-        }),
-    );
-    let st = state.clone();
-    let app = Router::new().fallback(any(move |method: Method, uri: Uri, body: Bytes| {
-        let st = st.clone();
-        async move {
-            let mut s = st.lock().unwrap();
-            let path = uri.path().to_string();
-            s.log.push((method.to_string(), path.clone()));
-            s.version += 1;
-            let version = s.version.to_string();
-            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            let reply = |code: StatusCode, v: Value| (code, v.to_string());
-            match method {
-                Method::GET => match s.objects.get(&path) {
-                    Some(o) => reply(StatusCode::OK, o.clone()),
-                    None => reply(StatusCode::NOT_FOUND, json!({"message": "not found"})),
-                },
-                Method::POST => {
-                    let name = body["metadata"]["name"].as_str().unwrap_or_default();
-                    let key = format!("{path}/{name}");
-                    if s.objects.contains_key(&key) {
-                        return reply(StatusCode::CONFLICT, json!({"message": "already exists"}));
-                    }
-                    let mut o = body.clone();
-                    o["metadata"]["resourceVersion"] = json!(version);
-                    s.objects.insert(key, o.clone());
-                    reply(StatusCode::CREATED, o)
-                }
-                Method::PUT => {
-                    let Some(cur) = s.objects.get(&path) else {
-                        return reply(StatusCode::NOT_FOUND, json!({"message": "not found"}));
-                    };
-                    if cur["metadata"]["resourceVersion"] != body["metadata"]["resourceVersion"] {
-                        return reply(StatusCode::CONFLICT, json!({"message": "modified"}));
-                    }
-                    let mut o = body.clone();
-                    o["metadata"]["resourceVersion"] = json!(version);
-                    s.objects.insert(path, o.clone());
-                    reply(StatusCode::OK, o)
-                }
-                Method::PATCH => {
-                    let Some(mut cur) = s.objects.get(&path).cloned() else {
-                        return reply(StatusCode::NOT_FOUND, json!({"message": "not found"}));
-                    };
-                    let p: json_patch::Patch = serde_json::from_value(body).unwrap();
-                    json_patch::patch(&mut cur, &p).unwrap();
-                    s.objects.insert(path, cur.clone());
-                    reply(StatusCode::OK, cur)
-                }
-                _ => reply(StatusCode::METHOD_NOT_ALLOWED, json!({})),
-            }
-        }
-    }));
-    let g = Generator::new().unwrap();
-    let leaf = g
-        .leaf(&["127.0.0.1".into()], std::time::SystemTime::now())
-        .unwrap();
-    let slot = CertSlot::new();
-    slot.install(Arc::new(
-        certified_key(leaf.cert_pem.as_bytes(), leaf.key_pem.as_bytes(), "api").unwrap(),
-    ));
-    let settings = settings(&[]);
-    let tls = server_config(slot, &settings.tls).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        vaultlet_injector::server::serve(listener, Arc::new(tls), app, rx).await;
-        drop(tx);
-    });
-    (format!("https://{addr}"), g.ca_pem().to_string(), state)
+/// A kubeconfig naming `api`, in a temporary directory.
+fn kubeconfig(api: &ApiServer) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kubeconfig");
+    api.write_kubeconfig(&path);
+    let flag = format!("-kubeconfig={}", path.display());
+    (dir, flag)
 }
 
 fn settings(extra: &[&str]) -> Settings {
@@ -128,30 +64,16 @@ fn settings(extra: &[&str]) -> Settings {
 }
 
 /// Starts one replica; answers its address once it serves.
-async fn replica(
-    s: Settings,
-    api_base: &str,
-    api_ca: &str,
-    token: &std::path::Path,
-    pod: &str,
-) -> SocketAddr {
+async fn replica(s: Settings, pod: &str) -> SocketAddr {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let (base, ca, token, pod) = (
-        api_base.to_string(),
-        api_ca.to_string(),
-        token.to_path_buf(),
-        pod.to_string(),
-    );
+    let pod = pod.to_string();
     tokio::spawn(async move {
         let env = move |k: &str| match k {
             "POD_NAME" => Some(pod.clone()),
             "NAMESPACE" => Some("vault-system".to_string()),
             _ => None,
         };
-        let r = vaultlet_injector::run::run_with(s, Some(tx), &env, || {
-            InCluster::new(&base, ca.as_bytes(), token)
-        })
-        .await;
+        let r = vaultlet_injector::run::run_with(s, Some(tx), &env).await;
         if let Err(e) = r {
             panic!("replica failed: {e}");
         }
@@ -200,61 +122,52 @@ async fn health(addr: SocketAddr, ca_pem: &str) -> (u16, Vec<u8>) {
     (status, cert)
 }
 
-fn published_bundle(state: &Mutex<ApiState>) -> String {
-    let s = state.lock().unwrap();
-    let b64 = s.objects[CFG]["webhooks"][0]["clientConfig"]["caBundle"]
+fn published_bundle(api: &ApiServer) -> String {
+    let cfg = api
+        .get("mutatingwebhookconfigurations", "", CFG)
+        .expect("the webhook configuration");
+    let b64 = cfg["webhooks"][0]["clientConfig"]["caBundle"]
         .as_str()
         .expect("caBundle published")
         .to_string();
     String::from_utf8(STANDARD.decode(b64).unwrap()).unwrap()
 }
 
-fn count(state: &Mutex<ApiState>, method: &str, path_part: &str) -> usize {
-    state
-        .lock()
-        .unwrap()
-        .log
+fn count(api: &ApiServer, method: &str, path_part: &str) -> usize {
+    api.requests()
         .iter()
-        .filter(|(m, p)| m == method && p.contains(path_part))
+        .filter(|r| r.method == method && r.path.contains(path_part))
         .count()
-}
-
-fn token_file() -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let token = dir.path().join("token");
-    std::fs::write(&token, "test-token").unwrap();
-    (dir, token)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publishes_the_ca_bundle_that_verifies_the_served_certificate() {
-    let (api, api_ca, state) = fake_api().await;
-    let (_dir, token) = token_file();
-    let addr = replica(
-        settings(&["-tls-auto=injector-cfg"]),
-        &api,
-        &api_ca,
-        &token,
-        "pod-a",
-    )
-    .await;
-    let bundle = published_bundle(&state);
+    let api = fake_api();
+    let (_dir, kc) = kubeconfig(&api);
+    let addr = replica(settings(&["-tls-auto=injector-cfg", &kc]), "pod-a").await;
+    let bundle = published_bundle(&api);
     assert_eq!(bundle.matches("BEGIN CERTIFICATE").count(), 1);
     assert_eq!(health(addr, &bundle).await.0, 204);
-    assert_eq!(count(&state, "PATCH", "injector-cfg"), 1);
+    assert_eq!(count(&api, "PATCH", "injector-cfg"), 1);
+    let patch = api
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PATCH")
+        .unwrap();
+    assert_eq!(patch.content_type, "application/json-patch+json");
     // Without leader election: no Lease, no Secret.
-    assert_eq!(count(&state, "GET", "/leases/"), 0);
-    assert_eq!(count(&state, "GET", "/secrets/"), 0);
+    assert_eq!(count(&api, "GET", "/leases/"), 0);
+    assert_eq!(count(&api, "GET", "/secrets/"), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_elect_one_writer_and_serve_the_shared_certificate() {
-    let (api, api_ca, state) = fake_api().await;
-    let (_dir, token) = token_file();
-    let s = || settings(&["-tls-auto=injector-cfg", "-use-leader-elector"]);
-    let a = replica(s(), &api, &api_ca, &token, "pod-a").await;
-    let b = replica(s(), &api, &api_ca, &token, "pod-b").await;
-    let bundle = published_bundle(&state);
+    let api = fake_api();
+    let (_dir, kc) = kubeconfig(&api);
+    let s = || settings(&["-tls-auto=injector-cfg", "-use-leader-elector", &kc]);
+    let a = replica(s(), "pod-a").await;
+    let b = replica(s(), "pod-b").await;
+    let bundle = published_bundle(&api);
     let (status_a, cert_a) = health(a, &bundle).await;
     let (status_b, cert_b) = health(b, &bundle).await;
     assert_eq!((status_a, status_b), (204, 204));
@@ -262,28 +175,30 @@ async fn two_replicas_elect_one_writer_and_serve_the_shared_certificate() {
         cert_a, cert_b,
         "both replicas serve the leader's certificate"
     );
-    {
-        let s = state.lock().unwrap();
-        let lease = &s.objects["/apis/coordination.k8s.io/v1/namespaces/vault-system/leases/vault-k8s-leader"];
-        assert_eq!(lease["spec"]["holderIdentity"], "pod-a");
-        let secret = &s.objects["/api/v1/namespaces/vault-system/secrets/vault-injector-certs"];
-        let cert = STANDARD
-            .decode(secret["data"]["cert"].as_str().unwrap())
-            .unwrap();
-        let der = CertificateDer::pem_slice_iter(&cert)
-            .next()
-            .unwrap()
-            .unwrap();
-        assert_eq!(der.to_vec(), cert_a);
-    }
+    let lease = api
+        .get("leases", "vault-system", "vault-k8s-leader")
+        .unwrap();
+    assert_eq!(lease["spec"]["holderIdentity"], "pod-a");
+    assert_eq!(lease["spec"]["leaseDurationSeconds"], 15);
+    let secret = api
+        .get("secrets", "vault-system", "vault-injector-certs")
+        .unwrap();
+    let cert = STANDARD
+        .decode(secret["data"]["cert"].as_str().unwrap())
+        .unwrap();
+    let der = CertificateDer::pem_slice_iter(&cert)
+        .next()
+        .unwrap()
+        .unwrap();
+    assert_eq!(der.to_vec(), cert_a);
     // The follower keeps following and never writes the webhook configuration.
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_secs(5) {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    assert_eq!(count(&state, "PATCH", "injector-cfg"), 1);
+    assert_eq!(count(&api, "PATCH", "injector-cfg"), 1);
     assert!(
-        count(&state, "PUT", "/leases/vault-k8s-leader") >= 2,
+        count(&api, "PUT", "/leases/vault-k8s-leader") >= 2,
         "the leader renews"
     );
 }
@@ -291,35 +206,161 @@ async fn two_replicas_elect_one_writer_and_serve_the_shared_certificate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lease_and_secret_names_come_from_the_flags() {
     // injector.md §6.5.1: the chart passes its own names; nothing is written under vault-k8s's.
-    let (api, api_ca, state) = fake_api().await;
-    let (_dir, token) = token_file();
+    let api = fake_api();
+    let (_dir, kc) = kubeconfig(&api);
     let s = || {
         settings(&[
             "-tls-auto=injector-cfg",
             "-use-leader-elector",
             "-tls-auto-lease=rel-agent-injector-leader",
             "-tls-auto-secret=rel-agent-injector-certs",
+            &kc,
         ])
     };
-    let a = replica(s(), &api, &api_ca, &token, "pod-a").await;
-    let b = replica(s(), &api, &api_ca, &token, "pod-b").await;
-    let bundle = published_bundle(&state);
+    let a = replica(s(), "pod-a").await;
+    let b = replica(s(), "pod-b").await;
+    let bundle = published_bundle(&api);
     let ((status_a, cert_a), (status_b, cert_b)) =
         (health(a, &bundle).await, health(b, &bundle).await);
     assert_eq!((status_a, status_b), (204, 204));
     assert_eq!(cert_a, cert_b);
-    let s = state.lock().unwrap();
-    let ns = "/namespaces/vault-system";
-    let lease =
-        &s.objects[&format!("/apis/coordination.k8s.io/v1{ns}/leases/rel-agent-injector-leader")];
+    let lease = api
+        .get("leases", "vault-system", "rel-agent-injector-leader")
+        .expect("the Lease under the flag's name");
     assert_eq!(lease["spec"]["holderIdentity"], "pod-a");
     assert!(
-        s.objects
-            .contains_key(&format!("/api/v1{ns}/secrets/rel-agent-injector-certs"))
+        api.get("secrets", "vault-system", "rel-agent-injector-certs")
+            .is_some()
     );
+    assert!(api.get("leases", "vault-system", "vault-k8s-leader").is_none());
     assert!(
-        !s.objects
-            .keys()
-            .any(|k| k.ends_with("/vault-k8s-leader") || k.ends_with("/vault-injector-certs"))
+        api.get("secrets", "vault-system", "vault-injector-certs")
+            .is_none()
     );
+}
+
+fn json_of<T: serde::Serialize>(o: &T) -> serde_json::Value {
+    serde_json::to_value(o).unwrap()
+}
+
+async fn client_for(api: &ApiServer) -> (tempfile::TempDir, KubeClient) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kubeconfig");
+    api.write_kubeconfig(&path);
+    let c = vaultlet_injector::k8s::connect(Some(&path))
+        .await
+        .expect("a client from the kubeconfig");
+    (dir, KubeClient::new(c))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kube_client_speaks_the_apis_json_and_maps_statuses() {
+    let api = fake_api();
+    let (_dir, c) = client_for(&api).await;
+    let cfg = json_of(&c.get_webhook_config(CFG).await.unwrap().unwrap());
+    assert_eq!(cfg["webhooks"][0]["name"], "vault.hashicorp.com");
+    assert_eq!(c.get_secret("ns", "missing").await.unwrap(), None);
+    let secret = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "s", "namespace": "ns", "labels": {"app": "x"}}, "data": {"cert": "QQ=="}});
+    let secret: Secret = serde_json::from_value(secret).unwrap();
+    let created = c.create_secret("ns", &secret).await.unwrap();
+    assert_eq!(json_of(&created)["metadata"]["labels"]["app"], "x");
+    let e = c.create_secret("ns", &secret).await.unwrap_err();
+    assert!(
+        matches!(e, KubeError::Conflict(ref m) if m.contains("already exists")),
+        "{e}"
+    );
+    // An update with the version read succeeds (labels kept); a stale one is a conflict.
+    let mut next = json_of(&created);
+    next["data"]["cert"] = json!("Qg==");
+    let next: Secret = serde_json::from_value(next).unwrap();
+    let updated = json_of(&c.update_secret("ns", "s", &next).await.unwrap());
+    assert_eq!(updated["data"]["cert"], "Qg==");
+    assert_eq!(updated["metadata"]["labels"]["app"], "x");
+    let e = c.update_secret("ns", "s", &next).await.unwrap_err();
+    assert!(matches!(e, KubeError::Conflict(_)), "{e}");
+    c.patch_webhook_config(
+        CFG,
+        &json!([{"op": "add", "path": "/webhooks/0/clientConfig/caBundle", "value": "UEVN"}]),
+    )
+    .await
+    .unwrap();
+    let cfg = api.get("mutatingwebhookconfigurations", "", CFG).unwrap();
+    assert_eq!(cfg["webhooks"][0]["clientConfig"]["caBundle"], "UEVN");
+    let e = c
+        .patch_webhook_config(
+            CFG,
+            &json!([{"op": "replace", "path": "/nope/0", "value": 1}]),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, KubeError::Status { code: 422, .. }), "{e}");
+    let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": "l", "namespace": "ns"},
+        "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15}});
+    let lease: Lease = serde_json::from_value(lease).unwrap();
+    let created = json_of(&c.create_lease("ns", &lease).await.unwrap());
+    assert_eq!(created["spec"]["holderIdentity"], "a");
+    assert!(c.get_lease("ns", "l").await.unwrap().is_some());
+    let reqs = api.requests();
+    let paths: Vec<(&str, &str)> = reqs
+        .iter()
+        .map(|r| (r.method.as_str(), r.path.as_str()))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            (
+                "GET",
+                "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/injector-cfg"
+            ),
+            ("GET", "/api/v1/namespaces/ns/secrets/missing"),
+            ("POST", "/api/v1/namespaces/ns/secrets"),
+            ("POST", "/api/v1/namespaces/ns/secrets"),
+            ("PUT", "/api/v1/namespaces/ns/secrets/s"),
+            ("PUT", "/api/v1/namespaces/ns/secrets/s"),
+            (
+                "PATCH",
+                "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/injector-cfg"
+            ),
+            (
+                "PATCH",
+                "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/injector-cfg"
+            ),
+            ("POST", "/apis/coordination.k8s.io/v1/namespaces/ns/leases"),
+            ("GET", "/apis/coordination.k8s.io/v1/namespaces/ns/leases/l"),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_token_or_an_untrusted_server_is_an_error() {
+    let api = fake_api();
+    let other = ApiServer::start("another-token");
+    let dir = tempfile::tempdir().unwrap();
+    // The other server's kubeconfig with this server's address: its token is refused here.
+    let path = dir.path().join("kubeconfig");
+    other.write_kubeconfig(&path);
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(other.url(), api.url());
+    std::fs::write(&path, &text).unwrap();
+    // Its CA does not sign this server's certificate: refused before any request.
+    let c = KubeClient::new(vaultlet_injector::k8s::connect(Some(&path)).await.unwrap());
+    let e = c.get_webhook_config(CFG).await.unwrap_err();
+    assert!(matches!(e, KubeError::Transport(_)), "{e}");
+    assert!(api.requests().is_empty());
+    // With this server's CA, the token is what is refused.
+    let ca = STANDARD.encode(api.ca_pem());
+    let other_ca = STANDARD.encode(other.ca_pem());
+    std::fs::write(&path, text.replace(&other_ca, &ca)).unwrap();
+    let c = KubeClient::new(vaultlet_injector::k8s::connect(Some(&path)).await.unwrap());
+    let e = c.get_webhook_config(CFG).await.unwrap_err();
+    assert!(matches!(e, KubeError::Status { code: 401, .. }), "{e}");
+    // A kubeconfig that does not exist is a configuration error.
+    let e = vaultlet_injector::k8s::connect(Some(&dir.path().join("nope")))
+        .await
+        .err()
+        .expect("no client without a kubeconfig");
+    assert!(e.to_string().contains("nope"), "{e}");
 }

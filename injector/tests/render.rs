@@ -319,3 +319,53 @@ fn the_printed_objects_are_valid_kubernetes_objects() {
         "{report}"
     );
 }
+
+#[test]
+fn a_namespace_file_gives_its_annotations_to_the_pods_that_do_not_set_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let ns = dir.path().join("ns.yaml");
+    std::fs::write(
+        &ns,
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  annotations:\n    vault.hashicorp.com/role: shop-role\n    vault.hashicorp.com/agent-inject: \"false\"\n",
+    )
+    .unwrap();
+    let ns_flag = format!("-namespace-file={}", ns.display());
+    let pod = |role: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\n  namespace: shop\n  annotations:\n    vault.hashicorp.com/agent-inject: \"true\"\n{role}spec:\n  containers:\n  - name: app\n    image: app\n"
+        )
+    };
+    let role_of = |r: &Run| {
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let configs: Value = serde_json::from_str(&r.stdout).unwrap();
+        configs["vault-agent"]
+            .pointer("/auto_auth/method/config/role")
+            .or_else(|| configs["vault-agent"].pointer("/auto_auth/method/0/config/role"))
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no role in {configs}"))
+            .to_string()
+    };
+    let args = ["-f", "-", "-output", "config", ns_flag.as_str()];
+    // The namespace's role fills in; its agent-inject does not count; the pod's own role wins.
+    let r = render(AgentFlavor::Vaultlet, &args, &pod(""));
+    assert_eq!(role_of(&r), "shop-role");
+    let r = render(
+        AgentFlavor::Vaultlet,
+        &args,
+        &pod("    vault.hashicorp.com/role: mine\n"),
+    );
+    assert_eq!(role_of(&r), "mine");
+    // Without the file: no role, refused as the server would.
+    let r = render(
+        AgentFlavor::Vaultlet,
+        &["-f", "-", "-output", "config"],
+        &pod(""),
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("no Vault role found"), "{}", r.stderr);
+    // A file that is not Namespaces is an error.
+    std::fs::write(&ns, "kind: Pod\nmetadata:\n  name: p\n").unwrap();
+    let r = render(AgentFlavor::Vaultlet, &args, &pod(""));
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("not a Namespace"), "{}", r.stderr);
+}

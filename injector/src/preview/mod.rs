@@ -4,7 +4,8 @@
 //! answered by the server's own handler ([`crate::admission::review_with_outcome`]), so a refusal,
 //! its message, the warnings and the patch are the server's. The answer's patch is applied, and the
 //! mutated object, the patch or the generated agent configs ([`delivered`]) are written in the
-//! input's format ([`format`]).
+//! input's format ([`format`]). `--namespace-file` supplies the namespaces' annotations the server
+//! would read from its cache ([`namespaces`], injector.md §2.7).
 //!
 //! Pure: the caller reads the input and prints the [`Preview`]. Nothing here talks to Kubernetes
 //! or Vault.
@@ -12,13 +13,15 @@
 pub mod apiserver;
 pub mod delivered;
 pub mod format;
+pub mod namespaces;
 pub mod workload;
 
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use vaultlet_shared::annotations::{Annotations, InjectorDefaults};
 
-use crate::admission::{AdmissionError, review_span, review_with_outcome};
+use crate::admission::{AdmissionError, review_in_namespace, review_span};
+use crate::mutate::{NamespaceDefaults, NoNamespaceDefaults};
 use delivered::Delivered;
 use format::{Format, FormatError};
 use workload::WorkloadError;
@@ -79,6 +82,17 @@ pub fn preview(
     namespace: &str,
     defaults: &InjectorDefaults,
 ) -> Result<Preview, PreviewError> {
+    preview_in(input, output, namespace, &NoNamespaceDefaults, defaults)
+}
+
+/// [`preview`] with namespace defaults (`--namespace-file`, injector.md §2.7).
+pub fn preview_in(
+    input: &str,
+    output: Output,
+    namespace: &str,
+    namespaces: &dyn NamespaceDefaults,
+    defaults: &InjectorDefaults,
+) -> Result<Preview, PreviewError> {
     let fmt = format::detect(input);
     let mut objects = Vec::new();
     for doc in format::documents(input, fmt)? {
@@ -93,7 +107,7 @@ pub fn preview(
         check_annotations(&pod, &t.what)?;
         let mut admitted = pod.clone();
         apiserver::admit(&mut admitted);
-        let answer = admit(&admitted, &ns, i + 1, defaults, &t.what)?;
+        let answer = admit(&admitted, &ns, i + 1, namespaces, defaults, &t.what)?;
         p.stderr
             .extend(answer.warnings.iter().map(|w| format!("Warning: {w}")));
         if let Some(message) = answer.refusal {
@@ -231,6 +245,7 @@ fn admit(
     pod: &Value,
     namespace: &str,
     index: usize,
+    namespaces: &dyn NamespaceDefaults,
     defaults: &InjectorDefaults,
     what: &str,
 ) -> Result<Answer, PreviewError> {
@@ -252,7 +267,7 @@ fn admit(
     });
     let body = serde_json::to_vec(&review).unwrap_or_default();
     let (out, _) = review_span()
-        .in_scope(|| review_with_outcome(&body, defaults))
+        .in_scope(|| review_in_namespace(&body, defaults, namespaces))
         .map_err(|source| PreviewError::Admission {
             what: what.to_owned(),
             source,

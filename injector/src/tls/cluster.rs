@@ -411,7 +411,7 @@ mod tests {
         let t0 = SystemTime::now();
         let wait = tls.step(t0).await;
         assert!(wait <= CHECK_INTERVAL, "{wait:?}");
-        let bundle = current_ca_bundle(&api.get("webhook", "", "cfg").unwrap());
+        let bundle = current_ca_bundle(&api.webhook("cfg"));
         let ca = tls.generator.as_ref().unwrap().ca_pem().to_string();
         assert_eq!(bundle, ca);
         let first = served(&slot);
@@ -427,10 +427,7 @@ mod tests {
             c
         });
         tls.step(t0 + CHECK_INTERVAL * 2).await;
-        assert_eq!(
-            current_ca_bundle(&api.get("webhook", "", "cfg").unwrap()),
-            ca
-        );
+        assert_eq!(current_ca_bundle(&api.webhook("cfg")), ca);
         // Two thirds into the leaf's lifetime: a new leaf from the same CA.
         let renew = tls.bundle.as_ref().unwrap().renew_at();
         tls.step(renew).await;
@@ -451,7 +448,7 @@ mod tests {
         let slot = CertSlot::new();
         let mut tls = ClusterTls::new(api.clone(), slot.clone(), cfg(None));
         tls.step(SystemTime::now()).await;
-        let bundle = current_ca_bundle(&api.get("webhook", "", "cfg").unwrap());
+        let bundle = current_ca_bundle(&api.webhook("cfg"));
         assert!(bundle.starts_with(old.ca_pem().trim()));
         assert!(
             bundle
@@ -532,7 +529,7 @@ mod tests {
         b.step(t0 + Duration::from_secs(3) + LEASE_DURATION).await;
         assert!(b.is_leader());
         let ca_b = b.generator.as_ref().unwrap().ca_pem().to_string();
-        let bundle = current_ca_bundle(&api.get("webhook", "", "cfg").unwrap());
+        let bundle = current_ca_bundle(&api.webhook("cfg"));
         assert!(bundle.starts_with(ca_a.trim()), "{bundle}");
         assert!(bundle.trim_end().ends_with(ca_b.trim()));
         let secret = share::read(&*api, "ns", share::SECRET_NAME)
@@ -556,10 +553,7 @@ mod tests {
             backoff: Backoff::default(),
         };
         assert_eq!(p.step(SystemTime::now()).await, CHECK_INTERVAL);
-        assert_eq!(
-            current_ca_bundle(&api.get("webhook", "", "cfg").unwrap()),
-            "PEM-FROM-FILE"
-        );
+        assert_eq!(current_ca_bundle(&api.webhook("cfg")), "PEM-FROM-FILE");
     }
 
     #[test]

@@ -2,13 +2,16 @@
 //! the injector makes — read and JSON-patch one MutatingWebhookConfiguration, get/create/update
 //! the certificate Secret and the leader Lease — as the [`KubeApi`] trait, so the logic above it
 //! is tested against a recording fake ([`fake::FakeKube`]) and runs against the real API server
-//! through [`crate::tls::incluster`].
+//! through [`crate::tls::api`].
 //!
-//! Objects travel as `serde_json::Value`s: an update sends back the object it read with only the
+//! Objects are `k8s-openapi`'s typed ones: an update sends back the object it read with only the
 //! fields we own changed, so labels, annotations and owner references others set are kept.
 
 use std::future::Future;
 
+use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Secret;
 use serde_json::Value;
 
 /// Why a Kubernetes API call failed.
@@ -30,7 +33,7 @@ pub trait KubeApi: Send + Sync + 'static {
     fn get_webhook_config(
         &self,
         name: &str,
-    ) -> impl Future<Output = Result<Option<Value>, KubeError>> + Send;
+    ) -> impl Future<Output = Result<Option<MutatingWebhookConfiguration>, KubeError>> + Send;
     /// Applies an RFC 6902 JSON patch (`application/json-patch+json`).
     fn patch_webhook_config(
         &self,
@@ -41,39 +44,38 @@ pub trait KubeApi: Send + Sync + 'static {
         &self,
         namespace: &str,
         name: &str,
-    ) -> impl Future<Output = Result<Option<Value>, KubeError>> + Send;
+    ) -> impl Future<Output = Result<Option<Secret>, KubeError>> + Send;
     fn create_secret(
         &self,
         namespace: &str,
-        object: &Value,
-    ) -> impl Future<Output = Result<Value, KubeError>> + Send;
+        object: &Secret,
+    ) -> impl Future<Output = Result<Secret, KubeError>> + Send;
+    /// Replaces the object; refused with a conflict when its `resourceVersion` is not the
+    /// stored one.
     fn update_secret(
         &self,
         namespace: &str,
         name: &str,
-        object: &Value,
-    ) -> impl Future<Output = Result<Value, KubeError>> + Send;
+        object: &Secret,
+    ) -> impl Future<Output = Result<Secret, KubeError>> + Send;
     fn get_lease(
         &self,
         namespace: &str,
         name: &str,
-    ) -> impl Future<Output = Result<Option<Value>, KubeError>> + Send;
+    ) -> impl Future<Output = Result<Option<Lease>, KubeError>> + Send;
     fn create_lease(
         &self,
         namespace: &str,
-        object: &Value,
-    ) -> impl Future<Output = Result<Value, KubeError>> + Send;
+        object: &Lease,
+    ) -> impl Future<Output = Result<Lease, KubeError>> + Send;
+    /// Replaces the object; refused with a conflict when its `resourceVersion` is not the
+    /// stored one.
     fn update_lease(
         &self,
         namespace: &str,
         name: &str,
-        object: &Value,
-    ) -> impl Future<Output = Result<Value, KubeError>> + Send;
-}
-
-/// `metadata.resourceVersion` of an object, if any.
-pub fn resource_version(object: &Value) -> Option<&str> {
-    object.pointer("/metadata/resourceVersion")?.as_str()
+        object: &Lease,
+    ) -> impl Future<Output = Result<Lease, KubeError>> + Send;
 }
 
 #[cfg(test)]
@@ -84,9 +86,27 @@ pub mod fake {
     use std::collections::{BTreeMap, HashSet};
     use std::sync::Mutex;
 
+    use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
+    use k8s_openapi::api::coordination::v1::Lease;
+    use k8s_openapi::api::core::v1::Secret;
+    use serde::Serialize;
+    use serde::de::DeserializeOwned;
     use serde_json::{Value, json};
 
     use super::{KubeApi, KubeError};
+
+    fn resource_version(object: &Value) -> Option<&str> {
+        object.pointer("/metadata/resourceVersion")?.as_str()
+    }
+
+    /// The stored JSON as the typed object the API would answer.
+    fn typed<T: DeserializeOwned>(v: Value) -> T {
+        serde_json::from_value(v).expect("a valid object in the fake")
+    }
+
+    fn untyped<T: Serialize>(o: &T) -> Value {
+        serde_json::to_value(o).expect("serialisable")
+    }
 
     #[derive(Default)]
     pub struct State {
@@ -111,7 +131,8 @@ pub mod fake {
     impl FakeKube {
         pub fn with_webhook(name: &str, ca_bundle_b64: Option<&str>) -> Self {
             let f = FakeKube::default();
-            let mut cc = json!({"service": {"name": "injector", "path": "/mutate"}});
+            let mut cc =
+                json!({"service": {"name": "injector", "namespace": "ns", "path": "/mutate"}});
             if let Some(b) = ca_bundle_b64 {
                 cc["caBundle"] = json!(b);
             }
@@ -119,7 +140,8 @@ pub mod fake {
                 "apiVersion": "admissionregistration.k8s.io/v1",
                 "kind": "MutatingWebhookConfiguration",
                 "metadata": {"name": name},
-                "webhooks": [{"name": "vault.hashicorp.com", "clientConfig": cc}],
+                "webhooks": [{"name": "vault.hashicorp.com", "clientConfig": cc,
+                    "admissionReviewVersions": ["v1"], "sideEffects": "None"}],
             });
             f.put("webhook", "", name, cfg);
             f
@@ -139,6 +161,14 @@ pub mod fake {
                 .objects
                 .get(&key(kind, ns, name))
                 .cloned()
+        }
+
+        /// The webhook configuration `name`, typed.
+        pub fn webhook(&self, name: &str) -> MutatingWebhookConfiguration {
+            typed(
+                self.get("webhook", "", name)
+                    .expect("the webhook configuration"),
+            )
         }
 
         pub fn calls(&self) -> Vec<String> {
@@ -188,7 +218,7 @@ pub mod fake {
                     message: format!("{kind} {name} not found"),
                 });
             };
-            if super::resource_version(object) != super::resource_version(&cur) {
+            if resource_version(object) != resource_version(&cur) {
                 return Err(KubeError::Conflict(format!("{kind} {name} was modified")));
             }
             self.put(kind, ns, name, object.clone());
@@ -197,9 +227,12 @@ pub mod fake {
     }
 
     impl KubeApi for FakeKube {
-        async fn get_webhook_config(&self, name: &str) -> Result<Option<Value>, KubeError> {
+        async fn get_webhook_config(
+            &self,
+            name: &str,
+        ) -> Result<Option<MutatingWebhookConfiguration>, KubeError> {
             self.enter("get_webhook_config", format!("get webhook {name}"))?;
-            Ok(self.get("webhook", "", name))
+            Ok(self.get("webhook", "", name).map(typed))
         }
 
         async fn patch_webhook_config(&self, name: &str, patch: &Value) -> Result<(), KubeError> {
@@ -217,44 +250,44 @@ pub mod fake {
             Ok(())
         }
 
-        async fn get_secret(&self, ns: &str, name: &str) -> Result<Option<Value>, KubeError> {
+        async fn get_secret(&self, ns: &str, name: &str) -> Result<Option<Secret>, KubeError> {
             self.enter("get_secret", format!("get secret {ns}/{name}"))?;
-            Ok(self.get("secret", ns, name))
+            Ok(self.get("secret", ns, name).map(typed))
         }
 
-        async fn create_secret(&self, ns: &str, object: &Value) -> Result<Value, KubeError> {
+        async fn create_secret(&self, ns: &str, object: &Secret) -> Result<Secret, KubeError> {
             self.enter("create_secret", format!("create secret {ns}"))?;
-            self.create("secret", ns, object)
+            self.create("secret", ns, &untyped(object)).map(typed)
         }
 
         async fn update_secret(
             &self,
             ns: &str,
             name: &str,
-            object: &Value,
-        ) -> Result<Value, KubeError> {
+            object: &Secret,
+        ) -> Result<Secret, KubeError> {
             self.enter("update_secret", format!("update secret {ns}/{name}"))?;
-            self.update("secret", ns, name, object)
+            self.update("secret", ns, name, &untyped(object)).map(typed)
         }
 
-        async fn get_lease(&self, ns: &str, name: &str) -> Result<Option<Value>, KubeError> {
+        async fn get_lease(&self, ns: &str, name: &str) -> Result<Option<Lease>, KubeError> {
             self.enter("get_lease", format!("get lease {ns}/{name}"))?;
-            Ok(self.get("lease", ns, name))
+            Ok(self.get("lease", ns, name).map(typed))
         }
 
-        async fn create_lease(&self, ns: &str, object: &Value) -> Result<Value, KubeError> {
+        async fn create_lease(&self, ns: &str, object: &Lease) -> Result<Lease, KubeError> {
             self.enter("create_lease", format!("create lease {ns}"))?;
-            self.create("lease", ns, object)
+            self.create("lease", ns, &untyped(object)).map(typed)
         }
 
         async fn update_lease(
             &self,
             ns: &str,
             name: &str,
-            object: &Value,
-        ) -> Result<Value, KubeError> {
+            object: &Lease,
+        ) -> Result<Lease, KubeError> {
             self.enter("update_lease", format!("update lease {ns}/{name}"))?;
-            self.update("lease", ns, name, object)
+            self.update("lease", ns, name, &untyped(object)).map(typed)
         }
     }
 }

@@ -11,9 +11,11 @@
 
 use std::time::{Duration, SystemTime};
 
-use serde_json::{Value, json};
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::jiff::Timestamp;
 
-use super::kube::{KubeApi, KubeError, resource_version};
+use super::kube::{KubeApi, KubeError};
 
 /// The default of `-tls-auto-lease` (vault-k8s's name; injector.md §6.5.1).
 pub const LEASE_NAME: &str = "vault-k8s-leader";
@@ -37,7 +39,13 @@ pub struct Elector {
     leading_until: Option<SystemTime>,
 }
 
-/// `2026-11-22T23:42:49.123456Z`: the Lease's MicroTime.
+/// The Lease's MicroTime (`2026-11-22T23:42:49.123456Z` on the wire, see [`micro_time`]).
+fn lease_time(t: SystemTime) -> MicroTime {
+    MicroTime(Timestamp::try_from(t).unwrap_or(Timestamp::UNIX_EPOCH))
+}
+
+/// `2026-11-22T23:42:49.123456Z`: the Lease's MicroTime as the API carries it.
+#[cfg(test)]
 fn micro_time(t: SystemTime) -> String {
     let d = time::OffsetDateTime::from(t);
     format!(
@@ -99,33 +107,29 @@ impl Elector {
 
     async fn try_step<K: KubeApi>(&mut self, api: &K, now: SystemTime) -> Result<bool, KubeError> {
         let Some(lease) = api.get_lease(&self.namespace, &self.lease).await? else {
-            let obj = json!({
-                "apiVersion": "coordination.k8s.io/v1",
-                "kind": "Lease",
-                "metadata": {"name": self.lease, "namespace": self.namespace},
-                "spec": self.spec(now, now, 0),
-            });
+            let obj = Lease {
+                metadata: ObjectMeta {
+                    name: Some(self.lease.clone()),
+                    namespace: Some(self.namespace.clone()),
+                    ..ObjectMeta::default()
+                },
+                spec: Some(self.spec(now, now, 0)),
+            };
             return won(api.create_lease(&self.namespace, &obj).await);
         };
-        let holder = lease
-            .pointer("/spec/holderIdentity")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let transitions = lease
-            .pointer("/spec/leaseTransitions")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
+        let spec = lease.spec.clone().unwrap_or_default();
+        let holder = spec.holder_identity.as_deref().unwrap_or_default();
+        let transitions = spec.lease_transitions.unwrap_or(0);
         if holder == self.identity {
-            let acquired = lease
-                .pointer("/spec/acquireTime")
-                .cloned()
-                .unwrap_or_else(|| json!(micro_time(now)));
             let mut obj = lease.clone();
-            obj["spec"] = self.spec(now, now, transitions);
-            obj["spec"]["acquireTime"] = acquired;
+            let mut renewed = self.spec(now, now, transitions);
+            if spec.acquire_time.is_some() {
+                renewed.acquire_time = spec.acquire_time.clone();
+            }
+            obj.spec = Some(renewed);
             return won(api.update_lease(&self.namespace, &self.lease, &obj).await);
         }
-        let rv = resource_version(&lease).unwrap_or_default().to_string();
+        let rv = lease.metadata.resource_version.clone().unwrap_or_default();
         if !holder.is_empty() {
             match &self.observed {
                 Some((seen, since)) if *seen == rv => {
@@ -144,23 +148,24 @@ impl Elector {
             );
         }
         let mut obj = lease.clone();
-        obj["spec"] = self.spec(now, now, transitions + 1);
+        obj.spec = Some(self.spec(now, now, transitions + 1));
         won(api.update_lease(&self.namespace, &self.lease, &obj).await)
     }
 
-    fn spec(&self, acquired: SystemTime, renewed: SystemTime, transitions: i64) -> Value {
-        json!({
-            "holderIdentity": self.identity,
-            "leaseDurationSeconds": LEASE_DURATION.as_secs(),
-            "acquireTime": micro_time(acquired),
-            "renewTime": micro_time(renewed),
-            "leaseTransitions": transitions,
-        })
+    fn spec(&self, acquired: SystemTime, renewed: SystemTime, transitions: i32) -> LeaseSpec {
+        LeaseSpec {
+            holder_identity: Some(self.identity.clone()),
+            lease_duration_seconds: Some(LEASE_DURATION.as_secs() as i32),
+            acquire_time: Some(lease_time(acquired)),
+            renew_time: Some(lease_time(renewed)),
+            lease_transitions: Some(transitions),
+            ..LeaseSpec::default()
+        }
     }
 }
 
 /// A conflict means another replica wrote first: not an error, just not the leader.
-fn won(r: Result<Value, KubeError>) -> Result<bool, KubeError> {
+fn won(r: Result<Lease, KubeError>) -> Result<bool, KubeError> {
     match r {
         Ok(_) => Ok(true),
         Err(KubeError::Conflict(_)) => Ok(false),
@@ -254,8 +259,8 @@ mod tests {
         assert!(!c.step(&api, t(20)).await);
         assert_eq!(holder(&api), "pod-b");
         // Had c written with the version it read, the API server's conflict would mean "lost".
-        let mut c_write = stale.clone();
-        c_write["spec"]["holderIdentity"] = json!("pod-c");
+        let mut c_write: Lease = serde_json::from_value(stale.clone()).unwrap();
+        c_write.spec.as_mut().unwrap().holder_identity = Some("pod-c".into());
         assert_eq!(
             won(api.update_lease("ns", LEASE_NAME, &c_write).await),
             Ok(false)

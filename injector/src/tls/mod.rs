@@ -7,12 +7,13 @@
 //!
 //! In a cluster, auto-TLS publishes its CA and shares its certificate through the Kubernetes API:
 //! [`cluster`] (the loop), [`webhook`] (caBundle), [`share`] (the Secret), [`leader`] (the
-//! Lease), all over the [`kube::KubeApi`] seam whose real implementation is [`incluster`].
+//! Lease), all over the [`kube::KubeApi`] seam whose real implementation is [`api`] (kube's
+//! typed APIs).
 
+pub mod api;
 pub mod auto;
 pub mod cluster;
 pub mod files;
-pub mod incluster;
 pub mod kube;
 pub mod leader;
 pub mod share;

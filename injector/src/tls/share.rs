@@ -3,9 +3,11 @@
 //! injector.md §6.5.1; data keys `cert` and `key`, PEM) in `NAMESPACE`, creating it or updating it in place (other metadata kept); followers read it
 //! and serve what it holds.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::kube::{KubeApi, KubeError};
 
@@ -19,13 +21,13 @@ pub struct SharedCert {
     pub key_pem: Vec<u8>,
 }
 
-fn data_field(secret: &Value, key: &str) -> Option<Vec<u8>> {
-    let b = secret.pointer(&format!("/data/{key}"))?.as_str()?;
-    STANDARD.decode(b).ok().filter(|v| !v.is_empty())
+fn data_field(secret: &Secret, key: &str) -> Option<Vec<u8>> {
+    let b = secret.data.as_ref()?.get(key)?;
+    Some(b.0.clone()).filter(|v| !v.is_empty())
 }
 
 /// What the Secret holds, if it holds both a certificate and a key.
-pub fn from_secret(secret: &Value) -> Option<SharedCert> {
+pub fn from_secret(secret: &Secret) -> Option<SharedCert> {
     Some(SharedCert {
         cert_pem: data_field(secret, "cert")?,
         key_pem: data_field(secret, "key")?,
@@ -52,26 +54,29 @@ pub async fn write<K: KubeApi>(
     name: &str,
     cert: &SharedCert,
 ) -> Result<(), KubeError> {
-    let data = json!({
-        "cert": STANDARD.encode(&cert.cert_pem),
-        "key": STANDARD.encode(&cert.key_pem),
-    });
+    let data = BTreeMap::from([
+        ("cert".to_string(), ByteString(cert.cert_pem.clone())),
+        ("key".to_string(), ByteString(cert.key_pem.clone())),
+    ]);
     match api.get_secret(namespace, name).await? {
         Some(mut s) => {
             if from_secret(&s).as_ref() == Some(cert) {
                 return Ok(());
             }
-            s["data"] = data;
+            s.data = Some(data);
             api.update_secret(namespace, name, &s).await?;
         }
         None => {
-            let s = json!({
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": name, "namespace": namespace},
-                "type": "Opaque",
-                "data": data,
-            });
+            let s = Secret {
+                metadata: ObjectMeta {
+                    name: Some(name.into()),
+                    namespace: Some(namespace.into()),
+                    ..ObjectMeta::default()
+                },
+                type_: Some("Opaque".into()),
+                data: Some(data),
+                ..Secret::default()
+            };
             api.create_secret(namespace, &s).await?;
         }
     }
@@ -82,6 +87,9 @@ pub async fn write<K: KubeApi>(
 mod tests {
     use super::super::kube::fake::FakeKube;
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde_json::json;
 
     #[tokio::test]
     async fn creates_then_updates_in_place_keeping_metadata() {

@@ -5,6 +5,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use serde_json::{Value, json};
 
 use super::kube::{KubeApi, KubeError};
@@ -22,13 +23,14 @@ pub enum PublishError {
     },
 }
 
-/// The PEM text of `webhooks[0].clientConfig.caBundle` (empty if absent or undecodable).
-pub fn current_ca_bundle(config: &Value) -> String {
+/// The PEM text of `webhooks[0].clientConfig.caBundle` (empty if absent).
+pub fn current_ca_bundle(config: &MutatingWebhookConfiguration) -> String {
     config
-        .pointer("/webhooks/0/clientConfig/caBundle")
-        .and_then(Value::as_str)
-        .and_then(|b| STANDARD.decode(b).ok())
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .webhooks
+        .as_ref()
+        .and_then(|w| w.first())
+        .and_then(|w| w.client_config.ca_bundle.as_ref())
+        .map(|b| String::from_utf8_lossy(&b.0).into_owned())
         .unwrap_or_default()
 }
 
@@ -81,8 +83,8 @@ mod tests {
     async fn patches_only_when_the_bundle_differs() {
         let api = FakeKube::with_webhook("cfg", None);
         assert!(publish_ca_bundle(&api, "cfg", "PEM-A").await.unwrap());
+        assert_eq!(current_ca_bundle(&api.webhook("cfg")), "PEM-A");
         let cfg = api.get("webhook", "", "cfg").unwrap();
-        assert_eq!(current_ca_bundle(&cfg), "PEM-A");
         assert_eq!(
             cfg["webhooks"][0]["clientConfig"]["service"]["name"],
             "injector"

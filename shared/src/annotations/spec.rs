@@ -44,6 +44,9 @@ fn shown_value(v: &str) -> String {
     format!("{:?}… ({} bytes)", &v[..end], v.len())
 }
 
+/// The keys a namespace's annotations never give a pod (injector.md §2.7).
+pub const NOT_FROM_NAMESPACE: &[&str] = &["agent-inject", "agent-inject-status"];
+
 /// The pod's annotations with either prefix stripped; remembers which prefix each key used.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Annotations {
@@ -140,6 +143,22 @@ impl Annotations {
     /// Whether `agent-inject` requests injection (injector.md §2.3 step 2); `Err` for an unparsable value.
     pub fn wants_injection(&self) -> Result<bool, String> {
         self.bool_or("agent-inject", false)
+    }
+
+    /// Fills in the keys this pod does not set from its namespace's annotations (extension,
+    /// injector.md §2.7): known keys only, with the prefix the namespace used, never
+    /// `agent-inject` (the pod opts in itself) nor `agent-inject-status` (the injector's mark).
+    /// A key the pod sets, with either prefix, wins.
+    pub fn fill_from_namespace(&mut self, namespace: &Annotations) {
+        for (name, (value, prefix)) in &namespace.map {
+            if NOT_FROM_NAMESPACE.contains(&name.as_str())
+                || self.map.contains_key(name)
+                || !super::known::is_known(name)
+            {
+                continue;
+            }
+            self.map.insert(name.clone(), (value.clone(), prefix));
+        }
     }
 
     /// The conflicting key (set with both prefixes), if any.
@@ -896,6 +915,35 @@ fn aws_bits(a: &Annotations, pod: &PodFacts) -> AwsBits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_namespace_fills_in_only_known_keys_the_pod_does_not_set() {
+        let mut pod = Annotations::from_pairs([
+            ("vault.hashicorp.com/agent-inject", "true"),
+            ("openbao.org/role", "pod-role"),
+        ]);
+        let ns = Annotations::from_pairs([
+            ("vault.hashicorp.com/role", "ns-role"),
+            ("vault.hashicorp.com/auth-path", "auth/k8s-ns"),
+            ("openbao.org/agent-inject-secret-db", "db/creds"),
+            ("vault.hashicorp.com/agent-inject", "false"),
+            ("vault.hashicorp.com/agent-inject-status", "injected"),
+            ("vault.hashicorp.com/not-a-key", "x"),
+            ("example.com/other", "y"),
+        ]);
+        pod.fill_from_namespace(&ns);
+        let got: Vec<(&str, &str, &str)> = pod.iter_prefixed().collect();
+        assert_eq!(
+            got,
+            [
+                ("vault.hashicorp.com/", "agent-inject", "true"),
+                ("openbao.org/", "agent-inject-secret-db", "db/creds"),
+                ("vault.hashicorp.com/", "auth-path", "auth/k8s-ns"),
+                ("openbao.org/", "role", "pod-role"),
+            ]
+        );
+        assert_eq!(pod.conflict(), None);
+    }
 
     fn pod() -> PodFacts {
         PodFacts {

@@ -413,6 +413,15 @@ keys only refine a declared secret:
   the secret's data. It is written with `{{ }}` even when delimiter annotations are set (upstream
   behaviour), so do not set delimiters on a secret that has no template.
 
+## Environment variables (vaultlet extension)
+
+`agent-inject-env-<VAR>: <template>` gives the app containers the variable `<VAR>` (letters, digits and
+`_`, not starting with a digit; any other name refuses the pod) with the template's rendered text, and
+never writes it to a file or the pod spec. `agent-inject-env-containers` chooses the containers (default:
+every app container; each must set `command`), `agent-inject-env-restart: "true"` restarts the app when a
+value changes. The vaultlet agent flavor only; see
+[getting-secrets-into-your-app.md](getting-secrets-into-your-app.md#environment-variables).
+
 ## Parameter families
 
 - `auth-config-<param>`: adds `<param>` (every `-` replaced by `_`) to `auto_auth.method.config`, as a

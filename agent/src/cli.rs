@@ -176,6 +176,10 @@ pub struct AgentArgs {
     pub wrapper: Option<WrapperMode>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
+    /// With `-wrapper`: the app's command after `--` (as the kubelet expanded it), in place of
+    /// the config's `exec.command`.
+    #[arg(last = true, requires = "wrapper")]
+    pub command: Vec<String>,
 }
 
 /// `token revoke` flags.
@@ -351,7 +355,24 @@ mod tests {
             panic!()
         };
         assert_eq!(a.wrapper, Some(WrapperMode::Exec));
+        assert!(a.command.is_empty());
         assert!(parse(&["vaultlet-agent", "agent", "-wrapper=other"]).is_err());
+        let Command::Agent(a) = parse(&[
+            "vaultlet-agent",
+            "agent",
+            "-wrapper=supervise",
+            "--",
+            "/app",
+            "-config=x",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!()
+        };
+        assert_eq!(a.wrapper, Some(WrapperMode::Supervise));
+        assert_eq!(a.command, ["/app", "-config=x"]);
+        assert!(parse(&["vaultlet-agent", "agent", "--", "/app"]).is_err());
         let Command::CopySelf(c) = parse(&["vaultlet-agent", "copy-self", "/vault/bin/x"])
             .unwrap()
             .command

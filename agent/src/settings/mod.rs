@@ -149,7 +149,11 @@ impl Settings {
         )?;
         let mut agent = AgentSettings::from_config(&config, &connection, args.exit_after_auth)?;
         if let Some(mode) = args.wrapper {
-            agent.supervise = Some(supervise::wrap(agent.supervise.take(), mode)?);
+            agent.supervise = Some(supervise::wrap(
+                agent.supervise.take(),
+                mode,
+                &args.command,
+            )?);
         }
         if let Some(v) = env_twin(env, "MAX_RETRIES").filter(|v| !v.is_empty()) {
             agent.proxy_retries = v

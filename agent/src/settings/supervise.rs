@@ -36,13 +36,18 @@ pub fn resolve(config: &AgentConfig) -> Result<Option<SuperviseSettings>, super:
 }
 
 /// `-wrapper` (extension, agent.md §1.11.1) applied to the resolved `exec` stanza: the agent's
-/// own config variables leave the app's environment, and `exec` mode replaces the agent with the
-/// app. `None` (no `exec` stanza) is refused: there is nothing to wrap.
+/// own config variables leave the app's environment, `exec` mode replaces the agent with the app,
+/// and a `command` given after `--` replaces `exec.command`. `None` (no `exec` stanza) is
+/// refused: there is nothing to wrap.
 pub fn wrap(
     supervise: Option<SuperviseSettings>,
     mode: WrapperMode,
+    command: &[String],
 ) -> Result<SuperviseSettings, super::SettingsError> {
     let mut s = supervise.ok_or(super::SettingsError::WrapperWithoutExec)?;
+    if !command.is_empty() {
+        s.command = command.to_vec();
+    }
     s.replace = mode == WrapperMode::Exec;
     s.env_remove = WRAPPER_ENV_REMOVED.iter().map(|v| (*v).to_owned()).collect();
     Ok(s)

@@ -229,9 +229,10 @@ fn wrapper_needs_exec_and_strips_the_config_variables() {
         sup.env_remove,
         ["VAULT_CONFIG", "BAO_CONFIG", "VAULT_CACERT_BYTES"]
     );
-    let s = Settings::resolve(&args(&["-wrapper=supervise"]), &env).unwrap();
+    let s = Settings::resolve(&args(&["-wrapper=supervise", "--", "/b", "$(X)"]), &env).unwrap();
     let sup = s.agent.supervise.unwrap();
     assert!(!sup.replace && sup.env_remove.len() == 3);
+    assert_eq!(sup.command, ["/b", "$(X)"], "the argv after -- wins");
     // Without -wrapper: process-supervisor mode as upstream has it.
     let s = Settings::resolve(&args(&[]), &env).unwrap();
     let sup = s.agent.supervise.unwrap();

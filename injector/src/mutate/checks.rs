@@ -838,3 +838,120 @@ mod tests {
         )));
     }
 }
+
+#[cfg(test)]
+mod env_tests {
+    use super::*;
+    use vaultlet_shared::annotations::{ContainerFacts, InjectorDefaults, PodFacts};
+
+    fn check(pairs: &[(&str, &str)], containers: &[Container]) -> Result<(), CheckError> {
+        let a = Annotations::from_pairs(pairs.iter().copied());
+        let pod = PodFacts {
+            name: "p".into(),
+            containers: containers
+                .iter()
+                .map(|c| ContainerFacts {
+                    name: c.name.clone(),
+                    mounts: vec![(
+                        "sa".into(),
+                        "/var/run/secrets/kubernetes.io/serviceaccount".into(),
+                    )],
+                    ..ContainerFacts::default()
+                })
+                .collect(),
+            ..PodFacts::default()
+        };
+        let settings = InjectorDefaults {
+            vault_address: "https://vault:8200".into(),
+            ..InjectorDefaults::for_flavor(AgentFlavor::Vaultlet)
+        };
+        let spec = AgentSpec::build(&a, &pod, "ns", &settings).expect("valid spec");
+        env_vars(&spec, &a, AgentFlavor::Vaultlet, containers)
+    }
+
+    fn app(name: &str, command: Option<&[&str]>) -> Container {
+        Container {
+            name: name.into(),
+            command: command.map(|c| c.iter().map(|s| s.to_string()).collect()),
+            ..Container::default()
+        }
+    }
+
+    const BASE: [(&str, &str); 3] = [
+        ("vault.hashicorp.com/agent-inject", "true"),
+        ("vault.hashicorp.com/role", "r"),
+        ("vault.hashicorp.com/agent-inject-env-A", "{{ \"x\" }}"),
+    ];
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        BASE.iter().chain(extra).copied().collect()
+    }
+
+    #[test]
+    fn no_variables_no_check() {
+        let r = check(&BASE[..2], &[app("app", None)]);
+        assert_eq!(r, Ok(()));
+    }
+
+    #[test]
+    fn every_chosen_container_must_exist_and_set_a_command() {
+        let ok = [app("app", Some(&["/app"])), app("side", None)];
+        assert_eq!(
+            check(
+                &with(&[("vault.hashicorp.com/agent-inject-env-containers", "app")]),
+                &ok
+            ),
+            Ok(())
+        );
+        // Default: every app container, the one without command refused.
+        let e = check(&BASE, &ok).unwrap_err();
+        assert_eq!(
+            e,
+            CheckError::EnvNoCommand {
+                key: "vault.hashicorp.com/agent-inject-env-A".into(),
+                container: "side".into()
+            }
+        );
+        let e = check(
+            &with(&[("openbao.org/agent-inject-env-containers", "app,nope")]),
+            &ok,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "annotation openbao.org/agent-inject-env-containers: no app container is named \"nope\""
+        );
+        let e = check(
+            &with(&[("vault.hashicorp.com/agent-inject-env-containers", " , ")]),
+            &ok,
+        )
+        .unwrap_err();
+        assert!(e.to_string().ends_with("names no container for the environment variables"));
+        assert_eq!(e.reason(), "env");
+    }
+
+    #[test]
+    fn a_configmap_config_or_a_broken_template_is_refused() {
+        let ok = [app("app", Some(&["/app"]))];
+        let e = check(
+            &with(&[("vault.hashicorp.com/agent-configmap", "cm")]),
+            &ok,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("and vault.hashicorp.com/agent-configmap replaces it"),
+            "{e}"
+        );
+        let e = check(
+            &with(&[("vault.hashicorp.com/agent-inject-env-B", "{{ .x ")]),
+            &ok,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("annotation vault.hashicorp.com/agent-inject-env-B: template: "),
+            "{e}"
+        );
+    }
+}

@@ -354,8 +354,8 @@ pub fn agent_config(spec: &AgentSpec, role: Role) -> Result<AgentConfig, AgentCo
     })
 }
 
-/// The config of an app container's wrapper (`agent-inject-env-<name>`, extension, injector.md
-/// §4.11): the agent's auto-auth method without sinks, its `vault` stanza and `template_config`,
+/// The config of an app container's wrapper (`agent-inject-env-<name>`, extension,
+/// injector.md §4.11): the agent's auto-auth method without sinks, its `vault` stanza and `template_config`,
 /// one `env_template` per variable and `exec` running `command` (the container's own command and
 /// args), restarted on a change only with `agent-inject-env-restart`. Process-supervisor mode
 /// exactly as Vault Agent reads it; `-wrapper` on the command line adds what is vaultlet's.

@@ -60,7 +60,10 @@ fn copy_self(args: &CopySelfArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("Error: cannot copy the agent to {}: {e}", args.dest.display());
+            eprintln!(
+                "Error: cannot copy the agent to {}: {e}",
+                args.dest.display()
+            );
             ExitCode::from(1)
         }
     }

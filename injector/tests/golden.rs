@@ -389,8 +389,9 @@ fn checks_env_refusals_name_the_annotation() {
     let r = golden_answer("env-no-command", "", AgentFlavor::Vaultlet);
     let m = r["status"]["message"].as_str().unwrap();
     assert!(
-        m.contains("annotation openbao.org/agent-inject-env-API_KEY: container \"metrics\" sets no command")
-            && m.contains("set the container's command"),
+        m.contains(
+            "annotation openbao.org/agent-inject-env-API_KEY: container \"metrics\" sets no command"
+        ) && m.contains("set the container's command"),
         "{m}"
     );
     let r = golden_answer("env-bad-name", "", AgentFlavor::Vaultlet);

@@ -1169,12 +1169,9 @@ fn start_wrapped_app(w: &World, pod: &Value, sandbox: &Path) -> (Value, Child) {
         .mode();
     assert_eq!(mode & 0o777, 0o755);
     let app = container(&patched, "containers", "app");
-    let jwt = w.issuer.mint_service_account(
-        "default",
-        "internal-app",
-        &[ISS],
-        Duration::from_secs(600),
-    );
+    let jwt =
+        w.issuer
+            .mint_service_account("default", "internal-app", &[ISS], Duration::from_secs(600));
     let p = prepare(app, &patched, sandbox, &jwt);
     assert_eq!(p.argv[0], "/vault/bin/vaultlet-agent", "{:?}", p.argv);
     assert_eq!(&p.argv[p.argv.len() - 3..], ["--", "/bin/sleep", "600"]);
@@ -1267,8 +1264,10 @@ fn end_to_end_env_vars_with_restart_the_app_restarts_with_the_new_value() {
     let dir = tempfile::tempdir().unwrap();
     let (_patched, mut child) = start_wrapped_app(&w, &env_pod(true), dir.path());
     let pid = child.id();
-    let first = within(Duration::from_secs(30), || app_child(pid, "db-secret-password"))
-        .unwrap_or_else(|| panic!("no app child in 30 s; log:\n{}", log_of(dir.path(), false)));
+    let first = within(Duration::from_secs(30), || {
+        app_child(pid, "db-secret-password")
+    })
+    .unwrap_or_else(|| panic!("no app child in 30 s; log:\n{}", log_of(dir.path(), false)));
     assert!(!environ(first).contains_key("VAULT_CONFIG"));
     // The wrapper stays, as the app's supervisor.
     assert_eq!(
@@ -1280,15 +1279,20 @@ fn end_to_end_env_vars_with_restart_the_app_restarts_with_the_new_value() {
         "database/config",
         r#"{"username": "db-readonly-username", "password": "rotated-password", "port": 5432}"#,
     );
-    let second = within(Duration::from_secs(30), || app_child(pid, "rotated-password"))
-        .unwrap_or_else(|| {
+    let second = within(Duration::from_secs(30), || {
+        app_child(pid, "rotated-password")
+    })
+    .unwrap_or_else(|| {
         panic!(
             "not restarted with the new value in 30 s; log:\n{}",
             log_of(dir.path(), false)
         )
     });
     assert_ne!(first, second);
-    assert!(!children_of(pid).contains(&first), "the old app was stopped");
+    assert!(
+        !children_of(pid).contains(&first),
+        "the old app was stopped"
+    );
     Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()

@@ -5,9 +5,9 @@
 
 use vaultlet_shared::config::AgentConfig;
 
+use crate::cli::WrapperMode;
 use crate::supervise::child::signal_named;
 use crate::supervise::env::Restart;
-use crate::cli::WrapperMode;
 use crate::supervise::{STOP_TIMEOUT, SuperviseSettings, WRAPPER_ENV_REMOVED};
 
 /// The `exec` stanza, when there is one. The loader's checks make every error here unreachable
@@ -49,6 +49,9 @@ pub fn wrap(
         s.command = command.to_vec();
     }
     s.replace = mode == WrapperMode::Exec;
-    s.env_remove = WRAPPER_ENV_REMOVED.iter().map(|v| (*v).to_owned()).collect();
+    s.env_remove = WRAPPER_ENV_REMOVED
+        .iter()
+        .map(|v| (*v).to_owned())
+        .collect();
     Ok(s)
 }

@@ -59,7 +59,11 @@ fn command_for(
 /// `-wrapper=exec` (agent.md §1.11.1): `execve`s `command` in place of the agent, with `env`
 /// added to the environment less `remove`: the app keeps the agent's PID and the values exist only
 /// in its environment. Returns only when the exec failed.
-pub fn replace(command: &[String], env: &BTreeMap<String, String>, remove: &[String]) -> ChildError {
+pub fn replace(
+    command: &[String],
+    env: &BTreeMap<String, String>,
+    remove: &[String],
+) -> ChildError {
     let Some(argv) = resolve_argv(command) else {
         return ChildError::NoShell {
             command: command.join(" "),
@@ -348,7 +352,8 @@ mod tests {
 
     #[test]
     fn a_missing_program_is_a_start_error() {
-        let e = Child::spawn(&argv(&["/nonexistent/vaultlet-app"]), &BTreeMap::new(), &[]).unwrap_err();
+        let e =
+            Child::spawn(&argv(&["/nonexistent/vaultlet-app"]), &BTreeMap::new(), &[]).unwrap_err();
         assert!(e.to_string().contains("/nonexistent/vaultlet-app"), "{e}");
     }
 }

@@ -245,7 +245,10 @@ mod tests {
         assert_eq!(r.env, set("one").unwrap());
         assert_eq!(r.env_remove, ["VAULT_CONFIG"]);
         let shown = format!("{r:?}");
-        assert!(shown.contains("VAULTLET_T_V") && !shown.contains("one"), "{shown}");
+        assert!(
+            shown.contains("VAULTLET_T_V") && !shown.contains("one"),
+            "{shown}"
+        );
     }
 
     #[tokio::test]

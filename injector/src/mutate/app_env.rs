@@ -141,7 +141,10 @@ pub(super) fn patch(o: &mut Ops, pod: &Pod, spec: &AgentSpec) -> Result<(), AppE
         }
         let idx = i.to_string();
         let command = wrapped_command(spec, c.command.as_deref().unwrap_or_default());
-        o.add(ptr(&["spec", "containers", &idx, "command"]), json!(command));
+        o.add(
+            ptr(&["spec", "containers", &idx, "command"]),
+            json!(command),
+        );
         let mut env = vec![json!({
             "name": CONFIG_VAR,
             "value": base64::engine::general_purpose::STANDARD.encode(&config),

@@ -926,18 +926,17 @@ mod env_tests {
             &ok,
         )
         .unwrap_err();
-        assert!(e.to_string().ends_with("names no container for the environment variables"));
+        assert!(
+            e.to_string()
+                .ends_with("names no container for the environment variables")
+        );
         assert_eq!(e.reason(), "env");
     }
 
     #[test]
     fn a_configmap_config_or_a_broken_template_is_refused() {
         let ok = [app("app", Some(&["/app"]))];
-        let e = check(
-            &with(&[("vault.hashicorp.com/agent-configmap", "cm")]),
-            &ok,
-        )
-        .unwrap_err();
+        let e = check(&with(&[("vault.hashicorp.com/agent-configmap", "cm")]), &ok).unwrap_err();
         assert!(
             e.to_string()
                 .contains("and vault.hashicorp.com/agent-configmap replaces it"),

@@ -989,7 +989,10 @@ mod tests {
             ("openbao.org/agent-inject-env-DB_PASSWORD", "{{ .x }}"),
             ("vault.hashicorp.com/agent-inject-env-_lower1", "y"),
             ("vault.hashicorp.com/agent-inject-env-EMPTY", " "),
-            ("vault.hashicorp.com/agent-inject-env-containers", " app , b,"),
+            (
+                "vault.hashicorp.com/agent-inject-env-containers",
+                " app , b,",
+            ),
             ("vault.hashicorp.com/agent-inject-env-restart", "true"),
         ])
         .unwrap();

@@ -1147,7 +1147,7 @@ fn children_of(pid: u32) -> Vec<u32> {
 
 /// Injects `pod`, runs the env-copy init container (our agent copying itself into the sandbox's
 /// `/vault/bin`), then starts the wrapped `app` container's own command: the copy.
-fn start_wrapped_app(w: &World, pod: &Value, sandbox: &Path) -> (Value, Child) {
+fn start_wrapped_app(w: &World, pod: &Value, sandbox: &Path) -> (Value, Prepared, Child) {
     let patched = inject(pod, w.bao.addr());
     let copy = container(&patched, "initContainers", "vault-env-copy");
     assert_eq!(
@@ -1185,14 +1185,14 @@ fn start_wrapped_app(w: &World, pod: &Value, sandbox: &Path) -> (Value, Child) {
         .stderr(log)
         .spawn()
         .unwrap();
-    (patched, child)
+    (patched, p, child)
 }
 
 #[test]
 fn end_to_end_env_vars_the_wrapper_becomes_the_app_with_its_variable() {
     let w = world();
     let dir = tempfile::tempdir().unwrap();
-    let (patched, mut child) = start_wrapped_app(&w, &env_pod(false), dir.path());
+    let (patched, p, mut child) = start_wrapped_app(&w, &env_pod(false), dir.path());
     let pid = child.id();
     // The wrapper's own process becomes the app (execve): same PID, the app's command line.
     let exec = within(Duration::from_secs(30), || {
@@ -1234,6 +1234,35 @@ fn end_to_end_env_vars_the_wrapper_becomes_the_app_with_its_variable() {
     validate_pod(&patched, dir.path());
     let _ = child.kill();
     let _ = child.wait();
+    // The wrapper's config is Vault Agent's own process-supervisor mode: the real `bao agent`
+    // runs it (supervising, as `restart_on_secret_changes = "never"` has it) and gives the app the
+    // same variable.
+    let cfg = dir.path().join("wrapper-config.json");
+    std::fs::write(&cfg, p.config.to_string()).unwrap();
+    let log = std::fs::File::create(dir.path().join("bao.log")).unwrap();
+    let mut bao = Command::new(bao_binary())
+        .args(["agent", &format!("-config={}", cfg.display())])
+        .env_clear()
+        .envs(&p.env)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let under_bao = within(Duration::from_secs(30), || {
+        app_child(bao.id(), "db-secret-password")
+    });
+    let _ = bao.kill();
+    let _ = bao.wait();
+    let app = under_bao.unwrap_or_else(|| {
+        panic!(
+            "bao agent did not start the app with the value; log:\n{}",
+            log_of(dir.path(), true)
+        )
+    });
+    let _ = Command::new("kill")
+        .args(["-KILL", &app.to_string()])
+        .status();
 }
 
 /// The child of `pid` running the app with `DB_PASSWORD` = `value`.
@@ -1262,7 +1291,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 fn end_to_end_env_vars_with_restart_the_app_restarts_with_the_new_value() {
     let w = world();
     let dir = tempfile::tempdir().unwrap();
-    let (_patched, mut child) = start_wrapped_app(&w, &env_pod(true), dir.path());
+    let (_patched, _, mut child) = start_wrapped_app(&w, &env_pod(true), dir.path());
     let pid = child.id();
     let first = within(Duration::from_secs(30), || {
         app_child(pid, "db-secret-password")

@@ -348,6 +348,10 @@ validation) say `error validating agent configuration: annotation <prefix><key>â
   `agent-inject-signal-<name>` is refused when its value is not `<SIGNAL> <process>`, together with
   `agent-inject-command-<name>`, with an upstream flavor, or in a pod with `shareProcessNamespace: false`
   (see [getting-secrets-into-your-app.md](getting-secrets-into-your-app.md)).
+- **Environment variables.** `agent-inject-env-<VAR>` is refused with an upstream flavor, with
+  `agent-configmap`, when `agent-inject-env-containers` names no app container or a chosen container
+  sets no `command` (the message names it and says how to set one), and when its template does not
+  parse.
 - **Auth type.** An `auth-type` the injected agent has no login method for is refused with the list of
   the ones it has, which depends on `AGENT_INJECT_AGENT_FLAVOR`:
 "#;

@@ -1218,6 +1218,18 @@ fn end_to_end_env_vars_the_wrapper_becomes_the_app_with_its_variable() {
         env.keys()
     );
     assert!(children_of(pid).is_empty(), "no supervisor left behind");
+    // The app starts in a standard signal state: the agent's ignored SIGPIPE and any mask are not
+    // inherited through the execve.
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in {status}"));
+        u64::from_str_radix(line[name.len()..].trim(), 16).unwrap()
+    };
+    assert_eq!(field("SigIgn:") & (1 << (13 - 1)), 0, "SIGPIPE ignored");
+    assert_eq!(field("SigBlk:"), 0, "signals blocked");
     // The value is in no pod spec and no file of the sandbox.
     assert!(!patched.to_string().contains("db-secret-password"));
     for e in walk(dir.path()) {

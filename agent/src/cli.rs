@@ -1,6 +1,7 @@
 //! The command line: `vault agent …`, `vault token revoke … -self` (agent.md §1.1, §8.3), our
-//! `probe` (injector.md §4.10) and `signal <SIGNAL> <process>` (extension, injector.md §1.4), answered
-//! under any program name (`vaultlet-agent`, `vault`, `bao`).
+//! `probe` (injector.md §4.10), `signal <SIGNAL> <process>` (extension, injector.md §1.4) and
+//! `copy-self <path>` with `agent -wrapper` (extension, injector.md §4.11, agent.md §1.11.1),
+//! answered under any program name (`vaultlet-agent`, `vault`, `bao`).
 //!
 //! Upstream flags are Go style with one dash (`-config=x`, `-config x`, `-self`). Clap wants two, so
 //! [`normalise_args`] rewrites every `-long` argument (one dash, more than one letter) to `--long`
@@ -87,6 +88,24 @@ pub enum Command {
     },
     /// Send a signal to every process of a name (extension; a template's command needs no shell).
     Signal(SignalArgs),
+    /// Copy this binary to a path, mode 0755 (extension: the injector's env-copy init container).
+    CopySelf(CopySelfArgs),
+}
+
+/// `copy-self` arguments: `vaultlet-agent copy-self /vault/bin/vaultlet-agent`.
+#[derive(Debug, Clone, Args)]
+pub struct CopySelfArgs {
+    /// Where the copy goes (replaced atomically).
+    pub dest: PathBuf,
+}
+
+/// `agent -wrapper`: how the agent runs an app container's process (extension, agent.md §1.11.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WrapperMode {
+    /// Render the env templates once, then replace the agent with `exec.command` (`execve`).
+    Exec,
+    /// Stay as the process' supervisor (process-supervisor mode).
+    Supervise,
 }
 
 /// `signal` arguments: `vaultlet-agent signal HUP nginx`.
@@ -150,8 +169,17 @@ pub struct AgentArgs {
     /// Exit after the first authentication (init mode); overrides the config when given.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool)]
     pub exit_after_auth: Option<bool>,
+    /// vaultlet extension: run as an app container's wrapper (the config's `exec` and
+    /// `env_template` blocks), `exec` or `supervise`; the app's environment loses the agent's own
+    /// config variables.
+    #[arg(long, value_enum)]
+    pub wrapper: Option<WrapperMode>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
+    /// With `-wrapper`: the app's command after `--` (as the kubelet expanded it), in place of
+    /// the config's `exec.command`.
+    #[arg(last = true, requires = "wrapper")]
+    pub command: Vec<String>,
 }
 
 /// `token revoke` flags.
@@ -316,6 +344,42 @@ mod tests {
         assert_eq!(r.delay, Some(std::time::Duration::from_secs(5)));
         let e = parse(&["vault", "token", "revoke", "-delay=5", "-self"]).unwrap_err();
         assert!(e.to_string().contains("\"5\" is not a Go duration"), "{e}");
+    }
+
+    #[test]
+    fn wrapper_and_copy_self() {
+        let Command::Agent(a) = parse(&["vaultlet-agent", "agent", "-wrapper=exec"])
+            .unwrap()
+            .command
+        else {
+            panic!()
+        };
+        assert_eq!(a.wrapper, Some(WrapperMode::Exec));
+        assert!(a.command.is_empty());
+        assert!(parse(&["vaultlet-agent", "agent", "-wrapper=other"]).is_err());
+        let Command::Agent(a) = parse(&[
+            "vaultlet-agent",
+            "agent",
+            "-wrapper=supervise",
+            "--",
+            "/app",
+            "-config=x",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!()
+        };
+        assert_eq!(a.wrapper, Some(WrapperMode::Supervise));
+        assert_eq!(a.command, ["/app", "-config=x"]);
+        assert!(parse(&["vaultlet-agent", "agent", "--", "/app"]).is_err());
+        let Command::CopySelf(c) = parse(&["vaultlet-agent", "copy-self", "/vault/bin/x"])
+            .unwrap()
+            .command
+        else {
+            panic!()
+        };
+        assert_eq!(c.dest, PathBuf::from("/vault/bin/x"));
     }
 
     #[test]

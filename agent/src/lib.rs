@@ -7,7 +7,8 @@
 //! A module imports only from its own layer or the layers below it (never from above):
 //!
 //! 1. bottom: [`cli`] (the flags' shapes), [`connection`] (where Vault is), [`logging`],
-//!    [`metrics`], [`shutdown`], [`atomic_file`], [`signal`] — they import nothing from the agent;
+//!    [`metrics`], [`shutdown`], [`atomic_file`], [`signal`] — they import nothing from the agent —
+//!    and [`copy_self`] (writes through `atomic_file`);
 //! 2. [`template`] (the template engine);
 //! 3. [`token`] (token lifetime);
 //! 4. [`auth`] (the login loop), [`sink`], [`cache`];
@@ -24,6 +25,7 @@ pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod connection;
+pub mod copy_self;
 pub mod logging;
 pub mod metrics;
 pub mod process;

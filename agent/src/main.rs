@@ -3,15 +3,18 @@
 //! Parse the flags, resolve the settings (or exit), set up logging, run. Everything else lives in
 //! the library; this file maps outcomes to exit codes:
 //! 0 success / signal, 1 runtime failure, 2 usage error, 64 bad config (before doing anything);
-//! in process-supervisor mode, the child's own exit code when it exits (agent.md §1.11).
+//! in process-supervisor mode, the child's own exit code when it exits (agent.md §1.11); with
+//! `-wrapper=exec` the agent `execve`s the app once its variables rendered (agent.md §1.11.1).
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
 use vaultlet_agent::auth::vault_api::VaultApi;
-use vaultlet_agent::cli::{AgentArgs, Cli, Command, RevokeArgs, SignalArgs, TokenCommand};
+use vaultlet_agent::cli::{
+    AgentArgs, Cli, Command, CopySelfArgs, RevokeArgs, SignalArgs, TokenCommand,
+};
 use vaultlet_agent::logging;
-use vaultlet_agent::process::run::{Agent, RunError};
+use vaultlet_agent::process::run::{Agent, Finished, RunError};
 use vaultlet_agent::process::signals::watch_signals;
 use vaultlet_agent::render::handoff::TemplateRuntime;
 use vaultlet_agent::settings::{
@@ -44,6 +47,25 @@ fn main() -> ExitCode {
             command: TokenCommand::Revoke(args),
         } => revoke(args),
         Command::Signal(args) => signal(args),
+        Command::CopySelf(args) => copy_self(&args),
+    }
+}
+
+/// `copy-self <dest>` (extension, injector.md §4.11): this binary to `dest`, mode 0755.
+fn copy_self(args: &CopySelfArgs) -> ExitCode {
+    let from = std::path::Path::new("/proc/self/exe");
+    match vaultlet_agent::copy_self::copy(from, &args.dest) {
+        Ok(n) => {
+            println!("copied the agent ({n} bytes) to {}", args.dest.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "Error: cannot copy the agent to {}: {e}",
+                args.dest.display()
+            );
+            ExitCode::from(1)
+        }
     }
 }
 
@@ -108,8 +130,9 @@ fn agent(args: AgentArgs) -> ExitCode {
         agent: agent_settings,
     } = settings;
     let level_setter = logging::init(level, log_format);
+    let wrapper = args.wrapper.is_some();
     let rt = runtime();
-    let _guard = rt.enter();
+    let guard = rt.enter();
     let api = match VaultApi::new(&connection) {
         Ok(a) => a,
         Err(e) => {
@@ -119,17 +142,20 @@ fn agent(args: AgentArgs) -> ExitCode {
     };
     let address = api.address().to_string();
     let agent = Agent::new(agent_settings, connection, api);
-    eprintln!("==> Vault Agent started! Log data will stream in below:\n");
-    eprintln!("==> Vault Agent configuration:\n");
-    for (i, l) in agent.listeners.iter().enumerate() {
-        eprintln!("         Api Address {}: http://{}", i + 1, l.address);
+    // A wrapper (agent.md §1.11.1) shares the app's stderr: no banner there.
+    if !wrapper {
+        eprintln!("==> Vault Agent started! Log data will stream in below:\n");
+        eprintln!("==> Vault Agent configuration:\n");
+        for (i, l) in agent.listeners.iter().enumerate() {
+            eprintln!("         Api Address {}: http://{}", i + 1, l.address);
+        }
+        eprintln!("         Vault Address: {address}");
+        eprintln!("             Log Level: {level}");
+        eprintln!(
+            "               Version: vaultlet {}\n",
+            env!("CARGO_PKG_VERSION")
+        );
     }
-    eprintln!("         Vault Address: {address}");
-    eprintln!("             Log Level: {level}");
-    eprintln!(
-        "               Version: vaultlet {}\n",
-        env!("CARGO_PKG_VERSION")
-    );
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let result = rt.block_on(async {
         tokio::spawn(async move {
@@ -141,7 +167,17 @@ fn agent(args: AgentArgs) -> ExitCode {
         agent.run(shutdown_rx, template_runtime()).await
     });
     match result {
-        Ok(()) | Err(RunError::ChildExited(0)) => ExitCode::SUCCESS,
+        Ok(Finished::Replace(replacement)) => {
+            // The runtime goes first (without waiting for blocking tasks), then the agent
+            // becomes the app: same PID, the values only in its environment.
+            drop(guard);
+            rt.shutdown_background();
+            tracing::info!(target: "exec", command = ?replacement.command, variables = ?replacement.env.keys().collect::<Vec<_>>(), "replacing the agent with the process");
+            let e = replacement.exec();
+            eprintln!("Error: {e}");
+            ExitCode::from(1)
+        }
+        Ok(Finished::Done) | Err(RunError::ChildExited(0)) => ExitCode::SUCCESS,
         Err(e @ RunError::ChildExited(code)) => {
             // −1 (a signal ended the child) is 255, as upstream's `os.Exit(-1)`.
             tracing::error!(target: "agent", error = %e, code, "runtime error encountered");

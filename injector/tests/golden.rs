@@ -328,3 +328,115 @@ fn checks_signal_refusals_name_the_annotation() {
         assert!(m.contains(needle), "{case}: {m}");
     }
 }
+
+/// The containers of `list` in the patched pod, by name.
+fn container<'a>(pod: &'a Value, list: &str, name: &str) -> &'a Value {
+    pod["spec"][list]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no {list} container {name}"))
+}
+
+#[test]
+fn env_annotations_wrap_the_chosen_container_with_the_copied_agent() {
+    golden("env", AgentFlavor::Vaultlet);
+    let (_, pod) = run(&data("env.review.json"), AgentFlavor::Vaultlet);
+    let pod = pod.unwrap();
+    // The copy comes first, before the app's own init container and the agent's.
+    let init: Vec<&str> = pod["spec"]["initContainers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(init, ["vault-env-copy", "migrate", "vault-agent-init"]);
+    let web = container(&pod, "containers", "web");
+    assert_eq!(
+        web["command"],
+        serde_json::json!([
+            "/vault/bin/vaultlet-agent",
+            "agent",
+            "-wrapper=exec",
+            "--",
+            "/app/server"
+        ])
+    );
+    assert_eq!(web["args"], serde_json::json!(["-port", "$(PORT)"]));
+    let cfg = web["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "VAULT_CONFIG")
+        .unwrap()["value"]
+        .clone();
+    assert_eq!(
+        cfg["exec"],
+        serde_json::json!({"command": ["/app/server", "-port", "$(PORT)"], "restart_on_secret_changes": "never"})
+    );
+    assert!(cfg["auto_auth"].get("sink").is_none(), "{cfg}");
+    assert!(cfg.get("template").is_none() && cfg.get("pid_file").is_none());
+    // The metrics container (no command) was left out by agent-inject-env-containers.
+    let metrics = container(&pod, "containers", "metrics");
+    assert!(metrics.get("command").is_none() && metrics.get("env").is_none());
+}
+
+#[test]
+fn env_restart_keeps_the_agent_as_supervisor_and_mounts_the_token_for_its_login() {
+    golden("env-restart", AgentFlavor::Vaultlet);
+    let (_, pod) = run(&data("env-restart.review.json"), AgentFlavor::Vaultlet);
+    let pod = pod.unwrap();
+    let web = container(&pod, "containers", "web");
+    assert_eq!(web["command"][2], "-wrapper=supervise");
+    let init = pod["spec"]["initContainers"].as_array().unwrap();
+    assert_eq!(init.len(), 1, "only the copy: agent-pre-populate is false");
+    assert_eq!(init[0]["name"], "vault-env-copy");
+    // The wrapper logs in with the token volume the agent uses, mounted where the agent has it.
+    let mounts = web["volumeMounts"].as_array().unwrap();
+    assert!(
+        mounts.iter().any(|m| m["name"] == "token"
+            && m["mountPath"] == "/var/run/secrets/vault.hashicorp.com/serviceaccount"
+            && m["readOnly"] == true),
+        "{mounts:?}"
+    );
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m["name"] == "vault-env-bin" && m["readOnly"] == true)
+    );
+}
+
+#[test]
+fn checks_env_refusals_name_the_annotation() {
+    let r = golden_answer("env-no-command", "", AgentFlavor::Vaultlet);
+    let m = r["status"]["message"].as_str().unwrap();
+    assert!(
+        m.contains(
+            "annotation openbao.org/agent-inject-env-API_KEY: container \"metrics\" sets no command"
+        ) && m.contains("set the container's command"),
+        "{m}"
+    );
+    let r = golden_answer("env-bad-name", "", AgentFlavor::Vaultlet);
+    let m = r["status"]["message"].as_str().unwrap();
+    assert!(
+        m.contains("\"DB-PASSWORD\" is not a valid environment variable name")
+            && m.contains("openbao.org/agent-inject-env-DB-PASSWORD"),
+        "{m}"
+    );
+    for (suffix, flavor, agent) in [
+        (".vault", AgentFlavor::Vault, "Vault"),
+        (".openbao", AgentFlavor::Openbao, "OpenBao"),
+    ] {
+        let r = golden_answer("env-upstream", suffix, flavor);
+        assert_eq!(r["allowed"], false);
+        let m = r["status"]["message"].as_str().unwrap();
+        assert!(
+            m.contains(&format!("the {agent} agent cannot wrap the app")),
+            "{m}"
+        );
+    }
+    // The same pod with our agent is patched.
+    assert_eq!(
+        golden_answer("env-upstream", "", AgentFlavor::Vaultlet)["allowed"],
+        true
+    );
+}

@@ -244,21 +244,28 @@ impl Prepared {
     /// `/vaultlet-agent`, mapped to the built agent) as the kubelet does: in the container's
     /// environment.
     pub fn exec(&self, command: &Value) -> Output {
-        let argv: Vec<String> = command
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a.as_str().unwrap().to_string())
-            .collect();
-        assert_eq!(argv[0], "/vaultlet-agent", "{argv:?}");
-        Command::new(workspace_bin("vaultlet-agent"))
-            .args(&argv[1..])
+        let (program, args) = image_exec(command);
+        Command::new(program)
+            .args(args)
             .env_clear()
             .envs(&self.env)
             .stdin(Stdio::null())
             .output()
             .unwrap()
     }
+}
+
+/// A container command run from our image (`["/vaultlet-agent", …]`): the built agent and its
+/// arguments.
+pub fn image_exec(command: &Value) -> (PathBuf, Vec<String>) {
+    let argv: Vec<String> = command
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(argv[0], "/vaultlet-agent", "{argv:?}");
+    (workspace_bin("vaultlet-agent"), argv[1..].to_vec())
 }
 
 /// Sends SIGTERM to `child`, as the kubelet stops a container.

@@ -17,10 +17,17 @@
 //! kubelet's order: the agent init container, its `startupProbe` polled until it passes, the app,
 //! then the preStop hook and SIGTERM; with a real dynamic database secret (OpenBao's database
 //! engine on a real PostgreSQL, `vaultlet_tests::Postgres`), one lease per pod.
+//!
+//! A pod with `agent-inject-env-<name>` (injector.md §4.11) runs its env-copy init container (our
+//! agent copying itself) and then the wrapped app container's own command, the copy of the agent, which
+//! `execve`s the app (`/bin/sleep`): the app runs under the wrapper's PID with the variable in its
+//! environment, and the value is nowhere in the patched pod. With `agent-inject-env-restart` the
+//! wrapper stays and restarts the app when the KV value changes.
 
 // Tests write their fixtures directly (clippy.toml's atomic-write rule is for the product).
 #![allow(clippy::disallowed_methods)]
 
+use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -31,8 +38,9 @@ use serde_json::{Value, json};
 use vaultlet_injector::admission::review;
 use vaultlet_injector::fixture::TestInjector;
 use vaultlet_shared::annotations::AgentFlavor;
+use vaultlet_tests::bao_binary;
 use vaultlet_tests::faults::workspace_bin;
-use vaultlet_tests::pod::{Prepared, Runner, container, prepare, sigterm};
+use vaultlet_tests::pod::{Prepared, Runner, container, image_exec, prepare, sigterm};
 use vaultlet_tests::{
     JwtIssuer, KUBERNETES_API, KubernetesAuth, OpenBao, Postgres, TokenReviewer, eventually,
     skip_or_fail, within,
@@ -1005,4 +1013,274 @@ fn end_to_end_a_native_sidecar_job_logs_in_once_and_stops_on_sigterm() {
         // A stopped agent is not ready.
         assert!(!p.exec(probe).status.success());
     }
+}
+
+/// A pod whose `app` container gets `DB_PASSWORD` from a template (injector.md §4.11).
+fn env_pod(restart: bool) -> Value {
+    let mut pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "env-0", "namespace": "default", "annotations": {
+            "vault.hashicorp.com/agent-inject": "true",
+            "vault.hashicorp.com/role": "internal-app",
+            "vault.hashicorp.com/agent-inject-env-DB_PASSWORD":
+                "{{ with secret \"internal/data/database/config\" }}{{ .Data.data.password }}{{ end }}",
+            "vault.hashicorp.com/template-static-secret-render-interval": "1s",
+        }},
+        "spec": {
+            "serviceAccountName": "internal-app",
+            "containers": [{"name": "app", "image": "example/app:1",
+                "command": ["/bin/sleep"], "args": ["600"],
+                "env": [{"name": "APP_MODE", "value": "test"}],
+                "volumeMounts": [sa_mount()]}],
+            "volumes": [sa_volume()],
+        },
+    });
+    if restart {
+        pod["metadata"]["annotations"]["vault.hashicorp.com/agent-inject-env-restart"] =
+            json!("true");
+    }
+    pod
+}
+
+/// The environment of a process, from `/proc/<pid>/environ`.
+fn environ(pid: u32) -> BTreeMap<String, String> {
+    let raw = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    raw.split(|b| *b == 0)
+        .filter_map(|kv| {
+            let s = String::from_utf8_lossy(kv);
+            let (k, v) = s.split_once('=')?;
+            Some((k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+fn cmdline(pid: u32) -> Vec<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    raw.split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+/// The processes whose parent is `pid`.
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(child) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid …: comm may hold spaces, so read after its closing parenthesis.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            out.push(child);
+        }
+    }
+    out
+}
+
+/// Injects `pod`, runs the env-copy init container (our agent copying itself into the sandbox's
+/// `/vault/bin`), then starts the wrapped `app` container's own command: the copy.
+fn start_wrapped_app(w: &World, pod: &Value, sandbox: &Path) -> (Value, Prepared, Child) {
+    let patched = inject(pod, w.bao.addr());
+    let copy = container(&patched, "initContainers", "vault-env-copy");
+    assert_eq!(
+        patched["spec"]["initContainers"][0]["name"], "vault-env-copy",
+        "the copy runs first"
+    );
+    let (program, args) = image_exec(&copy["command"]);
+    assert_eq!(args, ["copy-self", "/vault/bin/vaultlet-agent"]);
+    let bin = sandbox.join("vault/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let out = Command::new(program)
+        .args(["copy-self", bin.join("vaultlet-agent").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "copy-self: {out:?}");
+    let mode = std::fs::metadata(bin.join("vaultlet-agent"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o755);
+    let app = container(&patched, "containers", "app");
+    let jwt =
+        w.issuer
+            .mint_service_account("default", "internal-app", &[ISS], Duration::from_secs(600));
+    let p = prepare(app, &patched, sandbox, &jwt);
+    assert_eq!(p.argv[0], "/vault/bin/vaultlet-agent", "{:?}", p.argv);
+    assert_eq!(&p.argv[p.argv.len() - 3..], ["--", "/bin/sleep", "600"]);
+    let log = std::fs::File::create(sandbox.join("vaultlet.log")).unwrap();
+    let child = Command::new(bin.join("vaultlet-agent"))
+        .args(&p.argv[1..])
+        .env_clear()
+        .envs(&p.env)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    (patched, p, child)
+}
+
+#[test]
+fn end_to_end_env_vars_the_wrapper_becomes_the_app_with_its_variable() {
+    let w = world();
+    let dir = tempfile::tempdir().unwrap();
+    let (patched, p, mut child) = start_wrapped_app(&w, &env_pod(false), dir.path());
+    let pid = child.id();
+    // The wrapper's own process becomes the app (execve): same PID, the app's command line.
+    let exec = within(Duration::from_secs(30), || {
+        if let Some(s) = child.try_wait().unwrap() {
+            panic!("exited early ({s}); log:\n{}", log_of(dir.path(), false));
+        }
+        cmdline(pid) == ["/bin/sleep", "600"]
+    });
+    assert!(
+        exec.is_some(),
+        "not replaced by the app in 30 s; log:\n{}",
+        log_of(dir.path(), false)
+    );
+    let env = environ(pid);
+    assert_eq!(
+        env.get("DB_PASSWORD").map(String::as_str),
+        Some("db-secret-password")
+    );
+    assert_eq!(env.get("APP_MODE").map(String::as_str), Some("test"));
+    assert!(
+        !env.contains_key("VAULT_CONFIG"),
+        "the wrapper's config is not the app's: {:?}",
+        env.keys()
+    );
+    assert!(children_of(pid).is_empty(), "no supervisor left behind");
+    // The app starts in a standard signal state: the agent's ignored SIGPIPE and any mask are not
+    // inherited through the execve.
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in {status}"));
+        u64::from_str_radix(line[name.len()..].trim(), 16).unwrap()
+    };
+    assert_eq!(field("SigIgn:") & (1 << (13 - 1)), 0, "SIGPIPE ignored");
+    assert_eq!(field("SigBlk:"), 0, "signals blocked");
+    // The value is in no pod spec and no file of the sandbox.
+    assert!(!patched.to_string().contains("db-secret-password"));
+    for e in walk(dir.path()) {
+        if e.ends_with("vaultlet-agent") {
+            continue;
+        }
+        let bytes = std::fs::read(&e).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("db-secret-password"),
+            "{} holds the value",
+            e.display()
+        );
+    }
+    validate_pod(&patched, dir.path());
+    let _ = child.kill();
+    let _ = child.wait();
+    // The wrapper's config is Vault Agent's own process-supervisor mode: the real `bao agent`
+    // runs it (supervising, as `restart_on_secret_changes = "never"` has it) and gives the app the
+    // same variable.
+    let cfg = dir.path().join("wrapper-config.json");
+    std::fs::write(&cfg, p.config.to_string()).unwrap();
+    let log = std::fs::File::create(dir.path().join("bao.log")).unwrap();
+    let mut bao = Command::new(bao_binary())
+        .args(["agent", &format!("-config={}", cfg.display())])
+        .env_clear()
+        .envs(&p.env)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let under_bao = within(Duration::from_secs(30), || {
+        app_child(bao.id(), "db-secret-password")
+    });
+    let _ = bao.kill();
+    let _ = bao.wait();
+    let app = under_bao.unwrap_or_else(|| {
+        panic!(
+            "bao agent did not start the app with the value; log:\n{}",
+            log_of(dir.path(), true)
+        )
+    });
+    let _ = Command::new("kill")
+        .args(["-KILL", &app.to_string()])
+        .status();
+}
+
+/// The child of `pid` running the app with `DB_PASSWORD` = `value`.
+fn app_child(pid: u32, value: &str) -> Option<u32> {
+    children_of(pid).into_iter().find(|c| {
+        cmdline(*c) == ["/bin/sleep", "600"]
+            && environ(*c).get("DB_PASSWORD").map(String::as_str) == Some(value)
+    })
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn end_to_end_env_vars_with_restart_the_app_restarts_with_the_new_value() {
+    let w = world();
+    let dir = tempfile::tempdir().unwrap();
+    let (_patched, _, mut child) = start_wrapped_app(&w, &env_pod(true), dir.path());
+    let pid = child.id();
+    let first = within(Duration::from_secs(30), || {
+        app_child(pid, "db-secret-password")
+    })
+    .unwrap_or_else(|| panic!("no app child in 30 s; log:\n{}", log_of(dir.path(), false)));
+    assert!(!environ(first).contains_key("VAULT_CONFIG"));
+    // The wrapper stays, as the app's supervisor.
+    assert_eq!(
+        Path::new(&cmdline(pid)[0]),
+        dir.path().join("vault/bin/vaultlet-agent")
+    );
+    w.bao.kv_put_raw(
+        "internal",
+        "database/config",
+        r#"{"username": "db-readonly-username", "password": "rotated-password", "port": 5432}"#,
+    );
+    let second = within(Duration::from_secs(30), || {
+        app_child(pid, "rotated-password")
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "not restarted with the new value in 30 s; log:\n{}",
+            log_of(dir.path(), false)
+        )
+    });
+    assert_ne!(first, second);
+    assert!(
+        !children_of(pid).contains(&first),
+        "the old app was stopped"
+    );
+    Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let status = wait_exit(&mut child, Duration::from_secs(15));
+    assert!(
+        status.success(),
+        "{status}; log:\n{}",
+        log_of(dir.path(), false)
+    );
 }

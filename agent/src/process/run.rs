@@ -3,7 +3,8 @@
 //! store it (init); binds the listeners, writes the PID file, runs the login loop, the sink
 //! server, the listeners, the template runtime and, in process-supervisor mode, the child
 //! together, and decides when to stop (agent.md §6 init mode, agent.md §7.1 quit, §8.2 signals,
-//! agent.md §1.11 the child's exit). The child is stopped before `run` returns.
+//! agent.md §1.11 the child's exit). The child is stopped before `run` returns. As an app
+//! container's `-wrapper=exec` (agent.md §1.11.1) it returns what the agent is to become instead.
 //!
 //! The agent arrives assembled from resolved settings ([`crate::settings`]): every check is done
 //! before this module runs. The template runtime plugs in as a
@@ -31,7 +32,7 @@ use crate::render::handoff::{
 use crate::settings::AgentSettings;
 use crate::shutdown::shutdown_requested;
 use crate::sink::{self, Sink};
-use crate::supervise::{self, Outcome, SuperviseError, SuperviseSettings};
+use crate::supervise::{self, Outcome, Replacement, SuperviseError, SuperviseSettings};
 use crate::token::check::Refusals;
 use crate::token::{AuthToken, TokenApi};
 
@@ -64,6 +65,16 @@ pub enum RunError {
     /// Process-supervisor mode: the child could not be (re)started.
     #[error("{0}")]
     Supervise(#[from] SuperviseError),
+}
+
+/// How a run that did not fail ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Finished {
+    /// Done (init mode), stopped (a signal, quit), or the child exited 0.
+    Done,
+    /// `-wrapper=exec` (agent.md §1.11.1): the env templates rendered; the caller `execve`s this
+    /// once the runtime is down.
+    Replace(Replacement),
 }
 
 /// The agent assembled from its config, ready to run.
@@ -117,7 +128,7 @@ impl<A: TokenApi> Agent<A> {
         self,
         shutdown: watch::Receiver<bool>,
         templates: Option<TemplateRuntime>,
-    ) -> Result<(), RunError> {
+    ) -> Result<Finished, RunError> {
         let (preloaded, restored_leases, persist_store) = self.open_persistent_cache()?;
         // agent.md §7.3: init mode stores the leases its templates rendered with beside the token.
         let (lease_report, mut lease_rx) = match &persist_store {
@@ -228,7 +239,8 @@ impl<A: TokenApi> Agent<A> {
         // The child's own exit ends the agent (agent.md §1.11).
         let child_outcome = |r: Result<Outcome, SuperviseError>| match r {
             Ok(Outcome::Exited(code)) => Err(RunError::ChildExited(code)),
-            Ok(Outcome::Stopped) => Ok(()),
+            Ok(Outcome::Stopped) => Ok(Finished::Done),
+            Ok(Outcome::Replace(r)) => Ok(Finished::Replace(r)),
             Err(e) => Err(RunError::Supervise(e)),
         };
 
@@ -244,19 +256,19 @@ impl<A: TokenApi> Agent<A> {
                 tokio::try_join!(sinks_written, &mut template_future).map(|_| ())
             };
             tokio::select! {
-                r = &mut auth => r.map_err(RunError::from),
+                r = &mut auth => r.map(|()| Finished::Done).map_err(RunError::from),
                 r = done => match r {
                     Ok(()) => {
                         store_leases(lease_store.as_ref(), lease_rx.as_mut())?;
                         tracing::info!(target: "agent", "exit_after_auth: token written and templates rendered, exiting");
-                        Ok(())
+                        Ok(Finished::Done)
                     }
                     Err(e) => Err(RunError::Templates(Box::new(e))),
                 },
-                () = &mut sinks => Ok(()),
-                () = &mut listeners_future => Ok(()),
-                r = &mut persist_future => r.map_err(RunError::from),
-                () = quit.notified() => Ok(()),
+                () = &mut sinks => Ok(Finished::Done),
+                () = &mut listeners_future => Ok(Finished::Done),
+                r = &mut persist_future => r.map(|()| Finished::Done).map_err(RunError::from),
+                () = quit.notified() => Ok(Finished::Done),
                 r = &mut supervisor, if supervising => { supervising = false; child_outcome(r) }
             }
         } else {
@@ -268,14 +280,14 @@ impl<A: TokenApi> Agent<A> {
                 }
             };
             tokio::select! {
-                r = &mut auth => r.map_err(RunError::from),
+                r = &mut auth => r.map(|()| Finished::Done).map_err(RunError::from),
                 e = templates_failed => Err(RunError::Templates(Box::new(e))),
-                () = &mut sinks => Ok(()),
-                () = shutdown_requested(&mut shutdown_wait) => Ok(()),
-                () = &mut ready_future => Ok(()),
-                () = &mut listeners_future => Ok(()),
-                r = &mut persist_future => r.map_err(RunError::from),
-                () = quit.notified() => Ok(()),
+                () = &mut sinks => Ok(Finished::Done),
+                () = shutdown_requested(&mut shutdown_wait) => Ok(Finished::Done),
+                () = &mut ready_future => Ok(Finished::Done),
+                () = &mut listeners_future => Ok(Finished::Done),
+                r = &mut persist_future => r.map(|()| Finished::Done).map_err(RunError::from),
+                () = quit.notified() => Ok(Finished::Done),
                 r = &mut supervisor, if supervising => { supervising = false; child_outcome(r) }
             }
         };

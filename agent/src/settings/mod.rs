@@ -118,6 +118,11 @@ pub enum SettingsError {
     Cache(#[from] CacheError),
     #[error("{0}")]
     Template(#[from] TemplateError),
+    /// `-wrapper` (extension, agent.md §1.11.1) without process-supervisor mode.
+    #[error(
+        "-wrapper needs a config with an exec block and env_template blocks (process-supervisor mode)"
+    )]
+    WrapperWithoutExec,
 }
 
 impl SettingsError {
@@ -143,6 +148,13 @@ impl Settings {
             &stanza_values(&config),
         )?;
         let mut agent = AgentSettings::from_config(&config, &connection, args.exit_after_auth)?;
+        if let Some(mode) = args.wrapper {
+            agent.supervise = Some(supervise::wrap(
+                agent.supervise.take(),
+                mode,
+                &args.command,
+            )?);
+        }
         if let Some(v) = env_twin(env, "MAX_RETRIES").filter(|v| !v.is_empty()) {
             agent.proxy_retries = v
                 .trim()

@@ -213,3 +213,36 @@ fn revoke_settings() {
         RevokeSettings::resolve(&revoke(&["-self"]), &env_of(&[("BAO_TOKEN", " t \n")])).unwrap();
     assert!(matches!(&s.token, TokenSource::Env(t) if t == "t"));
 }
+
+#[test]
+fn wrapper_needs_exec_and_strips_the_config_variables() {
+    let cfg = b64(&token_file_config(json!({
+        "exec": {"command": ["/app", "-x"], "restart_on_secret_changes": "never"},
+        "env_template": [{"DB_PASSWORD": {"contents": "{{ \"p\" }}"}}],
+    })));
+    let env = env_of(&[("VAULT_CONFIG", &cfg)]);
+    let s = Settings::resolve(&args(&["-wrapper=exec"]), &env).unwrap();
+    let sup = s.agent.supervise.unwrap();
+    assert!(sup.replace);
+    assert_eq!(sup.command, ["/app", "-x"]);
+    assert_eq!(
+        sup.env_remove,
+        ["VAULT_CONFIG", "BAO_CONFIG", "VAULT_CACERT_BYTES"]
+    );
+    let s = Settings::resolve(&args(&["-wrapper=supervise", "--", "/b", "$(X)"]), &env).unwrap();
+    let sup = s.agent.supervise.unwrap();
+    assert!(!sup.replace && sup.env_remove.len() == 3);
+    assert_eq!(sup.command, ["/b", "$(X)"], "the argv after -- wins");
+    // Without -wrapper: process-supervisor mode as upstream has it.
+    let s = Settings::resolve(&args(&[]), &env).unwrap();
+    let sup = s.agent.supervise.unwrap();
+    assert!(!sup.replace && sup.env_remove.is_empty());
+    // Nothing to wrap.
+    let plain = b64(&token_file_config(json!({})));
+    let e = Settings::resolve(
+        &args(&["-wrapper=exec"]),
+        &env_of(&[("VAULT_CONFIG", &plain)]),
+    )
+    .unwrap_err();
+    assert!(matches!(e, SettingsError::WrapperWithoutExec), "{e}");
+}

@@ -32,6 +32,48 @@ pub enum ChildError {
         #[source]
         source: io::Error,
     },
+    #[error("error replacing the agent with {argv:?}: {source}")]
+    Exec {
+        argv: Vec<String>,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// The command of `command` (as [`Child::spawn`] runs it) with `env` added to the agent's
+/// environment less `remove`.
+fn command_for(
+    argv: &[String],
+    env: &BTreeMap<String, String>,
+    remove: &[String],
+) -> std::process::Command {
+    let mut c = std::process::Command::new(&argv[0]);
+    c.args(&argv[1..]);
+    for name in remove {
+        c.env_remove(name);
+    }
+    c.envs(env);
+    c
+}
+
+/// `-wrapper=exec` (agent.md §1.11.1): `execve`s `command` in place of the agent, with `env`
+/// added to the environment less `remove`: the app keeps the agent's PID and the values exist only
+/// in its environment. Returns only when the exec failed.
+pub fn replace(
+    command: &[String],
+    env: &BTreeMap<String, String>,
+    remove: &[String],
+) -> ChildError {
+    let Some(argv) = resolve_argv(command) else {
+        return ChildError::NoShell {
+            command: command.join(" "),
+        };
+    };
+    let source = command_for(&argv, env, remove).exec();
+    ChildError::Exec {
+        argv: command.to_vec(),
+        source,
+    }
 }
 
 /// The signal of an `exec.restart_stop_signal` name (one of the config's `EXEC_STOP_SIGNALS`):
@@ -85,17 +127,20 @@ pub struct Child {
 }
 
 impl Child {
-    /// Starts `command` (as configured) with `env` added to the agent's environment; stdin,
-    /// stdout and stderr are the agent's.
-    pub fn spawn(command: &[String], env: &BTreeMap<String, String>) -> Result<Child, ChildError> {
+    /// Starts `command` (as configured) with `env` added to the agent's environment less
+    /// `remove`; stdin, stdout and stderr are the agent's.
+    pub fn spawn(
+        command: &[String],
+        env: &BTreeMap<String, String>,
+        remove: &[String],
+    ) -> Result<Child, ChildError> {
         let Some(argv) = resolve_argv(command) else {
             return Err(ChildError::NoShell {
                 command: command.join(" "),
             });
         };
         let group = argv.as_slice() != command;
-        let mut c = std::process::Command::new(&argv[0]);
-        c.args(&argv[1..]).envs(env);
+        let mut c = command_for(&argv, env, remove);
         if group {
             c.process_group(0);
         }
@@ -230,6 +275,7 @@ mod tests {
         let c = Child::spawn(
             &argv(&["/bin/sh", "-c", r#"test "$VAULTLET_T_A" = "x y" && exit 3"#]),
             &env,
+            &[],
         )
         .unwrap();
         assert_eq!(reaper.wait(&c).await, 3);
@@ -238,7 +284,12 @@ mod tests {
     #[tokio::test]
     async fn a_child_killed_by_a_signal_reports_minus_one() {
         let mut reaper = Reaper::new(false).unwrap();
-        let c = Child::spawn(&argv(&["/bin/sh", "-c", "kill -KILL $$"]), &BTreeMap::new()).unwrap();
+        let c = Child::spawn(
+            &argv(&["/bin/sh", "-c", "kill -KILL $$"]),
+            &BTreeMap::new(),
+            &[],
+        )
+        .unwrap();
         assert_eq!(reaper.wait(&c).await, -1);
     }
 
@@ -249,6 +300,7 @@ mod tests {
         let c = Child::spawn(
             &argv(&["exec 2>/dev/null; trap 'exit 7' USR1; while :; do sleep 0.05; done"]),
             &BTreeMap::new(),
+            &[],
         )
         .unwrap();
         assert!(c.group);
@@ -269,6 +321,7 @@ mod tests {
                 "trap '' TERM; while :; do sleep 0.05; done",
             ]),
             &BTreeMap::new(),
+            &[],
         )
         .unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -280,9 +333,27 @@ mod tests {
         assert!(start.elapsed() >= Duration::from_millis(500));
     }
 
+    #[tokio::test]
+    async fn removed_variables_are_not_in_the_child_environment() {
+        let mut reaper = Reaper::new(false).unwrap();
+        // Removed first, added after: VAULTLET_T_B is both and stays; HOME is gone.
+        let c = Child::spawn(
+            &argv(&[
+                "/bin/sh",
+                "-c",
+                r#"test -z "${HOME+set}" && test "$VAULTLET_T_B" = b"#,
+            ]),
+            &BTreeMap::from([("VAULTLET_T_B".to_string(), "b".to_string())]),
+            &["HOME".to_string(), "VAULTLET_T_B".to_string()],
+        )
+        .unwrap();
+        assert_eq!(reaper.wait(&c).await, 0);
+    }
+
     #[test]
     fn a_missing_program_is_a_start_error() {
-        let e = Child::spawn(&argv(&["/nonexistent/vaultlet-app"]), &BTreeMap::new()).unwrap_err();
+        let e =
+            Child::spawn(&argv(&["/nonexistent/vaultlet-app"]), &BTreeMap::new(), &[]).unwrap_err();
         assert!(e.to_string().contains("/nonexistent/vaultlet-app"), "{e}");
     }
 }

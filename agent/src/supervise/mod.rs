@@ -7,6 +7,11 @@
 //! agent with that code. When the agent stops, it stops the child the same way first. As PID 1,
 //! every other child that exits is reaped.
 //!
+//! As an app container's wrapper (`-wrapper`, extension, agent.md §1.11.1) the child's environment
+//! loses the agent's own config variables, and in `exec` mode no child is started: the first
+//! complete set ends supervision with a [`Replacement`], which the binary `execve`s once the
+//! runtime is down.
+//!
 //! - [`env`]: when a rendered set starts or restarts the child (pure).
 //! - [`child`]: start, signal, stop, wait and reap.
 
@@ -36,6 +41,44 @@ pub struct SuperviseSettings {
     /// `exec.restart_stop_signal`; `None` for `SIGNULL` (only the kill after the timeout).
     pub stop_signal: Option<Signal>,
     pub stop_timeout: Duration,
+    /// `-wrapper=exec` (agent.md §1.11.1): replace the agent with the command instead of starting
+    /// a child.
+    pub replace: bool,
+    /// Variables taken out of the child's environment (`-wrapper`: [`WRAPPER_ENV_REMOVED`]).
+    pub env_remove: Vec<String>,
+}
+
+/// The agent's own variables a wrapped app does not get (agent.md §1.11.1): the config the
+/// injector hands the wrapper, and the CA bundle it may add.
+pub const WRAPPER_ENV_REMOVED: &[&str] = &["VAULT_CONFIG", "BAO_CONFIG", "VAULT_CACERT_BYTES"];
+
+/// `-wrapper=exec`: what the agent becomes once the runtime is down.
+#[derive(PartialEq, Eq)]
+pub struct Replacement {
+    /// `exec.command` as configured.
+    pub command: Vec<String>,
+    /// The rendered variables, added to the environment.
+    pub env: RenderedEnv,
+    /// Taken out of the environment first.
+    pub env_remove: Vec<String>,
+}
+
+/// Names only: the values are secrets.
+impl std::fmt::Debug for Replacement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replacement")
+            .field("command", &self.command)
+            .field("variables", &self.env.keys().collect::<Vec<_>>())
+            .field("env_remove", &self.env_remove)
+            .finish()
+    }
+}
+
+impl Replacement {
+    /// `execve`s the command (found on `PATH` like a child); returns only on failure.
+    pub fn exec(&self) -> ChildError {
+        child::replace(&self.command, &self.env, &self.env_remove)
+    }
 }
 
 /// How supervision ended.
@@ -45,6 +88,8 @@ pub enum Outcome {
     Exited(i32),
     /// The agent asked to stop; a running child was stopped.
     Stopped,
+    /// `-wrapper=exec`: every variable rendered; the agent is to become the command.
+    Replace(Replacement),
 }
 
 /// Why supervision failed.
@@ -87,6 +132,14 @@ pub async fn run(
                     continue;
                 }
                 let set = env.borrow_and_update().clone();
+                if settings.replace && let Some(set) = set {
+                    // No quiet period: nothing runs yet, and the values are used once.
+                    return Ok(Outcome::Replace(Replacement {
+                        command: settings.command.clone(),
+                        env: set,
+                        env_remove: settings.env_remove.clone(),
+                    }));
+                }
                 if let Some(set) = set
                     && changes.rendered(set)
                 {
@@ -121,7 +174,7 @@ pub async fn run(
 }
 
 fn start(settings: &SuperviseSettings, set: &RenderedEnv) -> Result<Child, ChildError> {
-    let c = Child::spawn(&settings.command, set)?;
+    let c = Child::spawn(&settings.command, set, &settings.env_remove)?;
     // Names only: the values are secrets.
     tracing::info!(target: "exec", pid = c.pid(), command = ?settings.command, variables = ?set.keys().collect::<Vec<_>>(), "started the process");
     Ok(c)
@@ -147,6 +200,8 @@ mod tests {
             restart: Restart::Always,
             stop_signal: Some(Signal::TERM),
             stop_timeout: Duration::from_secs(10),
+            replace: false,
+            env_remove: Vec::new(),
         }
     }
 
@@ -171,6 +226,29 @@ mod tests {
         let o = run(&s, env_rx, stop_rx).await.unwrap();
         assert_eq!(o, Outcome::Exited(4));
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "one\n");
+    }
+
+    #[tokio::test]
+    async fn exec_mode_hands_back_the_first_set_without_starting_anything() {
+        let mut s = settings("exit 9");
+        s.replace = true;
+        s.env_remove = vec!["VAULT_CONFIG".into()];
+        let (env_tx, env_rx) = watch::channel(None);
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let start = std::time::Instant::now();
+        env_tx.send_replace(set("one"));
+        let Outcome::Replace(r) = run(&s, env_rx, stop_rx).await.unwrap() else {
+            panic!("not a replacement")
+        };
+        assert!(start.elapsed() < QUIET, "no quiet period");
+        assert_eq!(r.command, s.command);
+        assert_eq!(r.env, set("one").unwrap());
+        assert_eq!(r.env_remove, ["VAULT_CONFIG"]);
+        let shown = format!("{r:?}");
+        assert!(
+            shown.contains("VAULTLET_T_V") && !shown.contains("one"),
+            "{shown}"
+        );
     }
 
     #[tokio::test]

@@ -7,8 +7,8 @@ use serde_json::Value;
 use vaultlet_shared::annotations::{AgentSpec, Secret, TemplateKind, path_join};
 use vaultlet_shared::config::{
     AgentApi, AgentConfig, AuthMethod, AutoAuth, Cache, CommandSpec, ConfigError, DurationError,
-    FileMode, GoDuration, Listener, Persist, Sink, Telemetry, TemplateConfig, TemplateExec,
-    TemplateStanza, UseAutoAuthToken, VaultStanza,
+    EnvTemplate, ExecStanza, FileMode, GoDuration, Listener, Persist, Sink, Telemetry,
+    TemplateConfig, TemplateExec, TemplateStanza, UseAutoAuthToken, VaultStanza,
 };
 use vaultlet_shared::signal::parse_signal_target;
 
@@ -362,6 +362,43 @@ pub fn agent_config(spec: &AgentSpec, role: Role) -> Result<AgentConfig, AgentCo
         disable_idle_connections: spec.disable_idle_connections.clone(),
         disable_keep_alives: spec.disable_keep_alives.clone(),
         telemetry: spec.telemetry.as_ref().and_then(telemetry),
+        ..AgentConfig::default()
+    })
+}
+
+/// The config of an app container's wrapper (`agent-inject-env-<name>`, extension,
+/// injector.md §4.11): the agent's auto-auth method without sinks, its `vault` stanza and `template_config`,
+/// one `env_template` per variable and `exec` running `command` (the container's own command and
+/// args), restarted on a change only with `agent-inject-env-restart`. Process-supervisor mode
+/// exactly as Vault Agent reads it; `-wrapper` on the command line adds what is vaultlet's.
+pub fn wrapper_config(
+    spec: &AgentSpec,
+    command: Vec<String>,
+) -> Result<AgentConfig, AgentConfigError> {
+    let agent = agent_config(spec, Role::Sidecar)?;
+    Ok(AgentConfig {
+        auto_auth: agent.auto_auth.map(|a| AutoAuth {
+            sinks: Vec::new(),
+            ..a
+        }),
+        vault: agent.vault,
+        template_config: agent.template_config,
+        exec: Some(ExecStanza {
+            command,
+            restart_on_secret_changes: Some(
+                if spec.env_restart { "always" } else { "never" }.to_owned(),
+            ),
+            restart_stop_signal: None,
+        }),
+        env_templates: spec
+            .env
+            .iter()
+            .map(|v| EnvTemplate {
+                name: v.name.clone(),
+                contents: Some(v.template.clone()),
+                ..EnvTemplate::default()
+            })
+            .collect(),
         ..AgentConfig::default()
     })
 }

@@ -1,7 +1,9 @@
 //! Checks at admission (extension, injector.md §2.6): mistakes in a pod's annotations answered when
 //! the pod is created instead of in a crash-looping agent container. Refused: a template the agent
 //! could not parse (syntax, unknown function), an auth type the injected agent cannot log in with,
-//! a command that needs a shell for our shell-less image, a bad `agent-inject-signal-<name>`.
+//! a command that needs a shell for our shell-less image, a bad `agent-inject-signal-<name>`,
+//! `agent-inject-env-<name>` that cannot be honoured (upstream agent, ConfigMap config, a chosen
+//! container that is missing or sets no `command`, a template that does not parse).
 //! Warned about (the pod is admitted): keys under the prefixes that no annotation has, values our
 //! agent accepts without effect. Pure; each template is parsed once per review.
 
@@ -14,6 +16,7 @@ use vaultlet_template::{
 };
 
 use super::agent_config::{template_contents, template_delimiters};
+use super::pod::Container;
 
 /// Most warnings one answer carries: Kubernetes may drop some of a large number. When there are
 /// more, the last one says how many were left out.
@@ -86,6 +89,33 @@ pub enum CheckError {
         "annotation {key}: the pod sets shareProcessNamespace: false, so the agent cannot see the app's processes to signal them"
     )]
     SignalNoSharedPid { key: String },
+    /// `agent-inject-env-<name>` with an upstream agent (extension, injector.md §4.11).
+    #[error(
+        "annotation {key}: environment variables from templates are a vaultlet extension and the {agent} agent cannot wrap the app to set them; render a file with agent-inject-secret-<name> instead, or use the vaultlet agent flavor"
+    )]
+    EnvUpstream { key: String, agent: &'static str },
+    /// `agent-inject-env-<name>` with the agent config in a ConfigMap.
+    #[error(
+        "annotation {key}: environment variables need the agent config the injector generates, and {configmap_key} replaces it; remove one of them"
+    )]
+    EnvConfigMap { key: String, configmap_key: String },
+    /// `agent-inject-env-containers` names no app container (or nothing).
+    #[error("annotation {key}: {}", env_container_why(.container))]
+    EnvNoContainer { key: String, container: String },
+    /// A chosen container without `command`: its image's entrypoint is unknown at admission.
+    #[error(
+        "annotation {key}: container {container:?} sets no command, and the injector cannot know its image's entrypoint without a registry; set the container's command (and args) to what the image runs, e.g. command: [\"/app/server\"] (docker inspect shows the image's Entrypoint and Cmd), or leave the container out with agent-inject-env-containers"
+    )]
+    EnvNoCommand { key: String, container: String },
+}
+
+/// What is wrong with an `agent-inject-env-containers` entry.
+fn env_container_why(container: &str) -> String {
+    if container.is_empty() {
+        "names no container for the environment variables".to_owned()
+    } else {
+        format!("no app container is named {container:?}")
+    }
 }
 
 /// The value, then what is wrong with it (the shape error already quotes the value).
@@ -108,6 +138,10 @@ impl CheckError {
             | Self::SignalUpstream { .. }
             | Self::SignalAndCommand { .. }
             | Self::SignalNoSharedPid { .. } => "signal",
+            Self::EnvUpstream { .. }
+            | Self::EnvConfigMap { .. }
+            | Self::EnvNoContainer { .. }
+            | Self::EnvNoCommand { .. } => "env",
         }
     }
 }
@@ -316,6 +350,73 @@ pub fn commands(
                 key: command_key,
                 value: s.command.clone(),
                 signal_key,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `agent-inject-env-<name>` (extension, injector.md §4.11), when the pod has such variables: the
+/// vaultlet agent, the generated config, every chosen container present among `containers` and
+/// setting `command`, every template parsed as the agent parses it. The first variable's key is
+/// the one named when the whole feature is refused.
+pub fn env_vars(
+    spec: &AgentSpec,
+    pod: &Annotations,
+    flavor: AgentFlavor,
+    containers: &[Container],
+) -> Result<(), CheckError> {
+    let Some(first) = spec.env.first() else {
+        return Ok(());
+    };
+    let key = |name: &str| format!("{}{name}", pod.prefix_of(name));
+    let first_key = key(&format!("agent-inject-env-{}", first.name));
+    if flavor != AgentFlavor::Vaultlet {
+        return Err(CheckError::EnvUpstream {
+            key: first_key,
+            agent: flavor.agent_name(),
+        });
+    }
+    if !spec.configmap.is_empty() {
+        return Err(CheckError::EnvConfigMap {
+            key: first_key,
+            configmap_key: key("agent-configmap"),
+        });
+    }
+    let containers_key = if pod.get("agent-inject-env-containers").is_some() {
+        key("agent-inject-env-containers")
+    } else {
+        first_key
+    };
+    if spec.env_containers.is_empty() {
+        return Err(CheckError::EnvNoContainer {
+            key: containers_key,
+            container: String::new(),
+        });
+    }
+    for name in &spec.env_containers {
+        let Some(c) = containers.iter().find(|c| &c.name == name) else {
+            return Err(CheckError::EnvNoContainer {
+                key: containers_key,
+                container: name.clone(),
+            });
+        };
+        if c.command.as_ref().is_none_or(Vec::is_empty) {
+            return Err(CheckError::EnvNoCommand {
+                key: containers_key,
+                container: name.clone(),
+            });
+        }
+    }
+    for v in &spec.env {
+        let opts = Options::with_delimiters(None, None);
+        if let Err(e) = Template::parse(AGENT_TEMPLATE_NAME, &v.template, opts) {
+            return Err(CheckError::Template {
+                key: key(&format!("agent-inject-env-{}", v.name)),
+                delimiters: String::new(),
+                error: match e {
+                    TemplateError::Parse(m) | TemplateError::Execute(m) => m,
+                },
             });
         }
     }
@@ -735,5 +836,121 @@ mod tests {
             &annotations(&only_init),
             AgentFlavor::Vaultlet
         )));
+    }
+}
+
+#[cfg(test)]
+mod env_tests {
+    use super::*;
+    use vaultlet_shared::annotations::{ContainerFacts, InjectorDefaults, PodFacts};
+
+    fn check(pairs: &[(&str, &str)], containers: &[Container]) -> Result<(), CheckError> {
+        let a = Annotations::from_pairs(pairs.iter().copied());
+        let pod = PodFacts {
+            name: "p".into(),
+            containers: containers
+                .iter()
+                .map(|c| ContainerFacts {
+                    name: c.name.clone(),
+                    mounts: vec![(
+                        "sa".into(),
+                        "/var/run/secrets/kubernetes.io/serviceaccount".into(),
+                    )],
+                    ..ContainerFacts::default()
+                })
+                .collect(),
+            ..PodFacts::default()
+        };
+        let settings = InjectorDefaults {
+            vault_address: "https://vault:8200".into(),
+            ..InjectorDefaults::for_flavor(AgentFlavor::Vaultlet)
+        };
+        let spec = AgentSpec::build(&a, &pod, "ns", &settings).expect("valid spec");
+        env_vars(&spec, &a, AgentFlavor::Vaultlet, containers)
+    }
+
+    fn app(name: &str, command: Option<&[&str]>) -> Container {
+        Container {
+            name: name.into(),
+            command: command.map(|c| c.iter().map(|s| s.to_string()).collect()),
+            ..Container::default()
+        }
+    }
+
+    const BASE: [(&str, &str); 3] = [
+        ("vault.hashicorp.com/agent-inject", "true"),
+        ("vault.hashicorp.com/role", "r"),
+        ("vault.hashicorp.com/agent-inject-env-A", "{{ \"x\" }}"),
+    ];
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        BASE.iter().chain(extra).copied().collect()
+    }
+
+    #[test]
+    fn no_variables_no_check() {
+        let r = check(&BASE[..2], &[app("app", None)]);
+        assert_eq!(r, Ok(()));
+    }
+
+    #[test]
+    fn every_chosen_container_must_exist_and_set_a_command() {
+        let ok = [app("app", Some(&["/app"])), app("side", None)];
+        assert_eq!(
+            check(
+                &with(&[("vault.hashicorp.com/agent-inject-env-containers", "app")]),
+                &ok
+            ),
+            Ok(())
+        );
+        // Default: every app container, the one without command refused.
+        let e = check(&BASE, &ok).unwrap_err();
+        assert_eq!(
+            e,
+            CheckError::EnvNoCommand {
+                key: "vault.hashicorp.com/agent-inject-env-A".into(),
+                container: "side".into()
+            }
+        );
+        let e = check(
+            &with(&[("openbao.org/agent-inject-env-containers", "app,nope")]),
+            &ok,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "annotation openbao.org/agent-inject-env-containers: no app container is named \"nope\""
+        );
+        let e = check(
+            &with(&[("vault.hashicorp.com/agent-inject-env-containers", " , ")]),
+            &ok,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("names no container for the environment variables")
+        );
+        assert_eq!(e.reason(), "env");
+    }
+
+    #[test]
+    fn a_configmap_config_or_a_broken_template_is_refused() {
+        let ok = [app("app", Some(&["/app"]))];
+        let e = check(&with(&[("vault.hashicorp.com/agent-configmap", "cm")]), &ok).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("and vault.hashicorp.com/agent-configmap replaces it"),
+            "{e}"
+        );
+        let e = check(
+            &with(&[("vault.hashicorp.com/agent-inject-env-B", "{{ .x ")]),
+            &ok,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("annotation vault.hashicorp.com/agent-inject-env-B: template: "),
+            "{e}"
+        );
     }
 }

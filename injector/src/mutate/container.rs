@@ -146,7 +146,7 @@ fn quantities(list: &[QuantityAnnotation]) -> Result<Option<Map<String, Value>>,
     Ok((!m.is_empty()).then_some(m))
 }
 
-fn resources(spec: &AgentSpec) -> Result<Value, ContainerError> {
+pub(super) fn resources(spec: &AgentSpec) -> Result<Value, ContainerError> {
     let mut r = Map::new();
     if let Some(l) = quantities(&spec.limits)? {
         r.insert("limits".into(), Value::Object(l));
@@ -157,7 +157,7 @@ fn resources(spec: &AgentSpec) -> Result<Value, ContainerError> {
     Ok(Value::Object(r))
 }
 
-fn security_context(spec: &AgentSpec) -> Value {
+pub(super) fn security_context(spec: &AgentSpec) -> Value {
     json!({
         "capabilities": {"drop": ["ALL"]},
         "runAsUser": spec.run_as_user,

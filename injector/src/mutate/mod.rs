@@ -1,6 +1,7 @@
 //! Pod mutation: from a decoded Pod to the decision of injector.md §2.3 and its JSON patch (§2.4, §4).
 
 pub mod agent_config;
+pub mod app_env;
 pub mod checks;
 pub mod container;
 pub mod delivery;
@@ -70,6 +71,9 @@ pub enum PatchError {
     /// The generated config fits neither the environment nor the annotations (injector.md §3.7).
     #[error(transparent)]
     Delivery(#[from] DeliveryError),
+    /// The wrapper of an app container (`agent-inject-env-<name>`, injector.md §4.11).
+    #[error(transparent)]
+    AppEnv(#[from] app_env::AppEnvError),
 }
 
 /// Why [`generated_config`] has no config for a pod.
@@ -204,6 +208,9 @@ pub fn decide_in_namespace(
         .share_process_namespace
         .or(pod.spec.share_process_namespace);
     if let Err(e) = checks::commands(&spec, &a, settings.agent_flavor, pod_pid) {
+        return (Decision::Refuse(e.into()), warnings);
+    }
+    if let Err(e) = checks::env_vars(&spec, &a, settings.agent_flavor, pod.containers()) {
         return (Decision::Refuse(e.into()), warnings);
     }
     let decision = match build_patch(pod, &spec, settings) {
@@ -437,6 +444,9 @@ pub fn build_patch(
         )?;
         o.append(&["spec", "containers"], vec![sidecar]);
     }
+    // agent-inject-env-<name> (extension, injector.md §4.11): the copy goes in front of every init
+    // container added above.
+    app_env::patch(&mut o, pod, spec)?;
     let status_key = "vault.hashicorp.com/agent-inject-status";
     // File delivery's config annotations come first, then the status (injector.md §2.4 item 10).
     let mut added: Vec<(&str, String)> = plan.annotations;

@@ -63,12 +63,17 @@ pub struct PodSpec {
     pub share_process_namespace: Option<bool>,
 }
 
-/// A container: name, mounts, security context and env.
+/// A container: name, command and args, mounts, security context and env.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Container {
     #[serde(default)]
     pub name: String,
+    /// Read for `agent-inject-env-<name>` (extension, injector.md §4.11).
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    #[serde(default)]
+    pub args: Option<Vec<String>>,
     #[serde(default)]
     pub volume_mounts: Option<Vec<VolumeMount>>,
     #[serde(default)]

@@ -12,7 +12,7 @@ pub mod table;
 pub use defaults::{AgentFlavor, InjectorDefaults};
 pub use quantity::{QuantityError, canonical_quantity};
 pub use spec::{
-    AgentSpec, Annotations, ContainerFacts, OPENBAO_PREFIX, PodFacts, QuantityAnnotation, Secret,
-    SpecError, TemplateKind, VAULT_PREFIX, VolumeFacts, path_join,
+    AgentSpec, Annotations, ContainerFacts, ENV_SETTING_KEYS, EnvVar, OPENBAO_PREFIX, PodFacts,
+    QuantityAnnotation, Secret, SpecError, TemplateKind, VAULT_PREFIX, VolumeFacts, path_join,
 };
 pub use table::{ANNOTATIONS, AnnotationDef, DefaultFrom, ValueKind};

@@ -348,6 +348,10 @@ validation) say `error validating agent configuration: annotation <prefix><key>â
   `agent-inject-signal-<name>` is refused when its value is not `<SIGNAL> <process>`, together with
   `agent-inject-command-<name>`, with an upstream flavor, or in a pod with `shareProcessNamespace: false`
   (see [getting-secrets-into-your-app.md](getting-secrets-into-your-app.md)).
+- **Environment variables.** `agent-inject-env-<VAR>` is refused with an upstream flavor, with
+  `agent-configmap`, when `agent-inject-env-containers` names no app container or a chosen container
+  sets no `command` (the message names it and says how to set one), and when its template does not
+  parse.
 - **Auth type.** An `auth-type` the injected agent has no login method for is refused with the list of
   the ones it has, which depends on `AGENT_INJECT_AGENT_FLAVOR`:
 "#;
@@ -412,6 +416,15 @@ keys only refine a declared secret:
 - Without a template, the default template (`agent-inject-default-template`: `map` or `json`) prints
   the secret's data. It is written with `{{ }}` even when delimiter annotations are set (upstream
   behaviour), so do not set delimiters on a secret that has no template.
+
+## Environment variables (vaultlet extension)
+
+`agent-inject-env-<VAR>: <template>` gives the app containers the variable `<VAR>` (letters, digits and
+`_`, not starting with a digit; any other name refuses the pod) with the template's rendered text, and
+never writes it to a file or the pod spec. `agent-inject-env-containers` chooses the containers (default:
+every app container; each must set `command`), `agent-inject-env-restart: "true"` restarts the app when a
+value changes. The vaultlet agent flavor only; see
+[getting-secrets-into-your-app.md](getting-secrets-into-your-app.md#environment-variables).
 
 ## Parameter families
 

@@ -223,6 +223,55 @@ pub struct Secret {
     pub error_on_missing_key: bool,
 }
 
+/// One `agent-inject-env-<name>` (extension, injector.md §4.11): a variable of the wrapped app
+/// containers and its template.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EnvVar {
+    /// The variable name: the key after `agent-inject-env-`, as written.
+    pub name: String,
+    /// The template text (rendered in memory by the wrapper, never written anywhere).
+    pub template: String,
+}
+
+/// The keys under `agent-inject-env-` that are settings, not variables.
+pub const ENV_SETTING_KEYS: [&str; 2] = ["containers", "restart"];
+
+/// Whether `name` is a valid environment variable name: letters, digits and `_`, not starting
+/// with a digit (POSIX's portable names, in either case).
+pub fn valid_env_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b == b'_' || b.is_ascii_alphabetic())
+        && bytes.all(|b| b == b'_' || b.is_ascii_alphanumeric())
+}
+
+/// The `agent-inject-env-<name>` variables (extension, injector.md §4.11), in key order; an empty
+/// value is no variable (as an empty `agent-inject-secret-<name>` is no secret). A name that is
+/// not a valid variable name refuses the pod, naming key and value.
+pub fn discover_env(a: &Annotations) -> Result<Vec<EnvVar>, String> {
+    let mut out = Vec::new();
+    for (k, v) in a.iter() {
+        let Some(name) = k.strip_prefix("agent-inject-env-") else {
+            continue;
+        };
+        if ENV_SETTING_KEYS.contains(&name) || v.trim().is_empty() {
+            continue;
+        }
+        if !valid_env_name(name) {
+            return Err(format!(
+                "{name:?} is not a valid environment variable name (letters, digits and _, not starting with a digit){}",
+                a.cite(k)
+            ));
+        }
+        out.push(EnvVar {
+            name: name.to_owned(),
+            template: v.to_owned(),
+        });
+    }
+    Ok(out)
+}
+
 /// A resource quantity annotation, canonicalised at patch time (errors surface there, injector.md §1.3.5).
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuantityAnnotation {
@@ -263,6 +312,12 @@ pub struct AgentSpec {
     pub json_patch: Option<serde_json::Value>,
     pub init_json_patch: Option<serde_json::Value>,
     pub secrets: Vec<Secret>,
+    /// `agent-inject-env-<name>` (extension, injector.md §4.11), in key order.
+    pub env: Vec<EnvVar>,
+    /// `agent-inject-env-containers`: the app containers wrapped (default: all of them).
+    pub env_containers: Vec<String>,
+    /// `agent-inject-env-restart`: the wrapper stays as the app's supervisor.
+    pub env_restart: bool,
     pub secret_volume_path: String,
     pub default_template: TemplateKind,
     pub inject_token: bool,
@@ -663,6 +718,17 @@ fn parse(
     }
     let (sa_volume_name, sa_mount_path, sa_token_path) = sa_token(a, pod)?;
     let secrets = discover_secrets(a)?;
+    let env = discover_env(a)?;
+    let env_containers = match a.get("agent-inject-env-containers") {
+        Some(v) => v
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => pod.containers.iter().map(|c| c.name.clone()).collect(),
+    };
+    let env_restart = a.bool_or("agent-inject-env-restart", false)?;
     let mut auth_config = BTreeMap::new();
     auth_config.insert(
         "token_path".to_owned(),
@@ -815,6 +881,9 @@ fn parse(
         json_patch: json("agent-json-patch"),
         init_json_patch: json("agent-init-json-patch"),
         secrets,
+        env,
+        env_containers,
+        env_restart,
         secret_volume_path: a.string("secret-volume-path"),
         default_template,
         inject_token,
@@ -972,6 +1041,67 @@ mod tests {
     fn build(pairs: &[(&str, &str)]) -> Result<AgentSpec, SpecError> {
         let a = Annotations::from_pairs(pairs.iter().copied());
         AgentSpec::build(&a, &pod(), "default", &settings())
+    }
+
+    #[test]
+    fn env_annotations_name_variables_containers_and_restart() {
+        let s = build(&[
+            ("vault.hashicorp.com/agent-inject", "true"),
+            ("vault.hashicorp.com/role", "r"),
+            ("openbao.org/agent-inject-env-DB_PASSWORD", "{{ .x }}"),
+            ("vault.hashicorp.com/agent-inject-env-_lower1", "y"),
+            ("vault.hashicorp.com/agent-inject-env-EMPTY", " "),
+            (
+                "vault.hashicorp.com/agent-inject-env-containers",
+                " app , b,",
+            ),
+            ("vault.hashicorp.com/agent-inject-env-restart", "true"),
+        ])
+        .unwrap();
+        let names: Vec<&str> = s.env.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["DB_PASSWORD", "_lower1"]);
+        assert_eq!(s.env[0].template, "{{ .x }}");
+        assert_eq!(s.env_containers, ["app", "b"]);
+        assert!(s.env_restart);
+        // Absent: every app container, no restart, no variables.
+        let s = build(&[
+            ("vault.hashicorp.com/agent-inject", "true"),
+            ("vault.hashicorp.com/role", "r"),
+        ])
+        .unwrap();
+        assert!(s.env.is_empty() && !s.env_restart);
+        assert_eq!(s.env_containers, ["app"]);
+    }
+
+    #[test]
+    fn a_bad_env_variable_name_or_restart_value_is_refused_naming_the_key() {
+        for bad in ["1ABC", "A-B", "A.B"] {
+            let key = format!("openbao.org/agent-inject-env-{bad}");
+            let e = build(&[
+                ("vault.hashicorp.com/agent-inject", "true"),
+                ("vault.hashicorp.com/role", "r"),
+                (&key, "v"),
+            ])
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.contains(&format!("{bad:?} is not a valid environment variable name"))
+                    && e.contains(&format!("(annotation {key}: \"v\")")),
+                "{e}"
+            );
+        }
+        let e = build(&[
+            ("vault.hashicorp.com/agent-inject", "true"),
+            ("vault.hashicorp.com/role", "r"),
+            ("vault.hashicorp.com/agent-inject-env-restart", "yes"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("vault.hashicorp.com/agent-inject-env-restart: \"yes\" is not a boolean"),
+            "{e}"
+        );
+        assert!(valid_env_name("A_1") && valid_env_name("_") && !valid_env_name(""));
     }
 
     #[test]

@@ -105,7 +105,7 @@ fn non_empty(s: &str) -> Option<String> {
 use DefaultFrom::{Const, Dyn, None as NoDefault};
 use ValueKind as K;
 
-/// Every annotation of injector.md §1.3 (77 distinct names, one an extension; two are both a plain key and a family).
+/// Every annotation of injector.md §1.3 (81 distinct names, five of them extensions; two are both a plain key and a family).
 pub static ANNOTATIONS: &[AnnotationDef] = &[
     // injector.md §1.3.1 control and placement
     def(
@@ -257,6 +257,23 @@ pub static ANNOTATIONS: &[AnnotationDef] = &[
         "agent-inject-signal-",
         K::String,
         "Extension (vaultlet agent only): `<SIGNAL> <process>` (e.g. `HUP nginx`) sent by the sidecar after `<name>` renders, with `shareProcessNamespace` turned on; no shell needed. Not with `agent-inject-command-<name>`.",
+    ),
+    fam(
+        "agent-inject-env-",
+        K::String,
+        "vaultlet extension, vaultlet flavor only: the template (its text, rendered once at start) of the environment variable `<name>` (a valid variable name: letters, digits, `_`, not starting with a digit) of the app containers of `agent-inject-env-containers`: their `command` runs under the agent copied into the pod, which renders the variables in memory and then replaces itself with the app (see [getting-secrets-into-your-app.md](getting-secrets-into-your-app.md#environment-variables)). `containers` and `restart` are the two keys below, not variables.",
+    ),
+    def(
+        "agent-inject-env-containers",
+        NoDefault,
+        K::Csv,
+        "vaultlet extension: the app containers whose environment gets the `agent-inject-env-<name>` variables (default: all app containers); each must set `command`.",
+    ),
+    def(
+        "agent-inject-env-restart",
+        NoDefault,
+        K::Bool,
+        "vaultlet extension: `true` keeps the agent as the app's supervisor, restarting it when a variable's value changes (default false: the agent replaces itself with the app).",
     ),
     fam(
         "agent-template-left-delim-",
@@ -593,14 +610,16 @@ mod tests {
     use std::collections::BTreeSet;
 
     #[test]
-    fn table_has_78_distinct_names_and_14_families() {
+    fn table_has_81_distinct_names_and_15_families() {
         let names: BTreeSet<&str> = ANNOTATIONS
             .iter()
             .map(|d| d.name.trim_end_matches('-'))
             .collect();
-        // 76 of upstream's, plus the extensions agent-native-sidecar and agent-inject-signal- (a family).
-        assert_eq!(names.len(), 78);
-        assert_eq!(ANNOTATIONS.iter().filter(|d| d.family).count(), 14);
+        // 76 of upstream's, plus the extensions agent-native-sidecar, agent-inject-signal- (a
+        // family), agent-inject-env- (a family), agent-inject-env-containers and
+        // agent-inject-env-restart.
+        assert_eq!(names.len(), 81);
+        assert_eq!(ANNOTATIONS.iter().filter(|d| d.family).count(), 15);
         assert!(ANNOTATIONS.iter().all(|d| !d.doc.is_empty()));
     }
 

@@ -40,8 +40,8 @@ use vaultlet_shared::annotations::InjectorDefaults;
 
 use crate::admission::{review_in_namespace, review_span};
 use crate::metrics::Metrics;
-use crate::tls::CertSlot;
 use crate::mutate::NamespaceDefaults;
+use crate::tls::CertSlot;
 
 /// Largest AdmissionReview accepted (a pod spec is far smaller; the API server caps at 3 MiB).
 pub const BODY_LIMIT: usize = 8 << 20;

@@ -232,7 +232,10 @@ async fn lease_and_secret_names_come_from_the_flags() {
         api.get("secrets", "vault-system", "rel-agent-injector-certs")
             .is_some()
     );
-    assert!(api.get("leases", "vault-system", "vault-k8s-leader").is_none());
+    assert!(
+        api.get("leases", "vault-system", "vault-k8s-leader")
+            .is_none()
+    );
     assert!(
         api.get("secrets", "vault-system", "vault-injector-certs")
             .is_none()

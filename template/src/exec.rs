@@ -469,6 +469,27 @@ impl<'a> State<'a, '_> {
         }
     }
 
+    /// Sprig's `set`/`unset`/`merge…` change the map they are given (Go maps are references);
+    /// ours are values, so the changed map is stored back where the argument came from: the
+    /// variable, or the map at `$var.a.b` inside it (agent.md §4.5.1).
+    fn write_back(&mut self, var: &str, idents: &[Arc<str>], new: Value) {
+        fn put(cur: &Value, path: &[Arc<str>], new: Value) -> Option<Value> {
+            let Some((first, rest)) = path.split_first() else {
+                return Some(new);
+            };
+            let Value::Map(m) = cur else { return None };
+            let inner = put(m.get(&**first)?, rest, new)?;
+            let mut m = m.as_ref().clone();
+            m.insert(first.to_string(), inner);
+            Some(Value::map(m))
+        }
+        if let Some(v) = self.vars.iter_mut().rev().find(|v| &*v.name == var) {
+            if let Some(updated) = put(&v.value, idents, new) {
+                v.value = updated;
+            }
+        }
+    }
+
     fn var_value(&self, name: &str) -> R<(Value, bool)> {
         match self.vars.iter().rev().find(|v| &*v.name == name) {
             Some(v) => Ok((v.value.clone(), v.boxed)),
@@ -772,7 +793,16 @@ impl<'a> State<'a, '_> {
                     "error calling {name}: result exceeds the limit of {MAX_OUTPUT} bytes"
                 ))
             }
-            Ok(v) => Ok(v),
+            Ok(v) => {
+                if let (Value::Map(_), Some(Arg::Variable { name: var, idents, .. })) =
+                    (&v, args.first())
+                {
+                    if crate::funcs::sprig::mutates_first_map(name) {
+                        self.write_back(var, idents, v.clone());
+                    }
+                }
+                Ok(v)
+            }
             Err(m) => {
                 self.at = call_at;
                 // A nested template's error is scrubbed where it happened; its prefix is template

@@ -3,9 +3,9 @@
 //! (dates, `now`, random, `uuidv4`, `env`, `expandenv`, `getHostByName`) are absent on purpose.
 //!
 //! Sprig converts loosely (`toInt64` of a string parses it, errors become zero) and its list/dict
-//! helpers take any slice or map; that is reproduced here. One difference remains: Go maps are
-//! references, so Sprig's `set`/`unset`/`merge` change the map in place; our maps are values, so
-//! only the returned map carries the change.
+//! helpers take any slice or map; that is reproduced here. Go maps are references, so Sprig's
+//! `set`/`unset`/`merge` change the map in place; our maps are values, so the engine stores the
+//! result back into the variable the map came from ([`mutates_first_map`]).
 
 use std::collections::BTreeMap;
 
@@ -151,8 +151,22 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         "isAbs" | "osIsAbs" => is_abs,
         // semantic versions
         "semverCompare" => semver_compare,
-        _ => return None,
+        _ => return super::sprig_more::lookup(short),
     })
+}
+
+/// Whether the function changes the map given as its first argument (Go maps are references):
+/// the engine stores the result back into that argument's variable.
+pub fn mutates_first_map(name: &str) -> bool {
+    matches!(
+        name,
+        "sprig_set"
+            | "sprig_unset"
+            | "sprig_merge"
+            | "sprig_mustMerge"
+            | "sprig_mergeOverwrite"
+            | "sprig_mustMergeOverwrite"
+    )
 }
 
 // ----------------------------------------------------------------------------------------------

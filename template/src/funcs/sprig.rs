@@ -592,7 +592,18 @@ fn rsplit(name: &str, a: &[Value], must: bool) -> Result<Value, String> {
 
 func!(regex_split(a) { rsplit("regexSplit", a, false) });
 func!(must_regex_split(a) { rsplit("mustRegexSplit", a, true) });
-func!(regex_quote_meta(a) { ok_str(regex::escape(s1("regexQuoteMeta", a)?)) });
+func!(regex_quote_meta(a) {
+    // Go's `regexp.QuoteMeta` escapes only these (the crate's `escape` also does `#&-~`).
+    let s = s1("regexQuoteMeta", a)?;
+    let mut out = String::with_capacity(s.len() + 4);
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    ok_str(out)
+});
 
 // ----------------------------------------------------------------------------------------------
 // Defaults and flow
@@ -1454,6 +1465,8 @@ mod tests {
         );
         assert_eq!(sp("regexSplit", &[s("z+"), s("pizza"), i(-1)]), "[pi a]");
         assert_eq!(sp("regexQuoteMeta", &[s("1.2.3")]), "1\\.2\\.3");
+        assert_eq!(sp("regexQuoteMeta", &[s("a-b#c&d~[")]), "a-b#c&d~\\[");
+        assert_eq!(sp("regexFindAll", &[s("\\w+"), s("café au"), i(-1)]), "[caf au]");
     }
 
     #[test]

@@ -128,7 +128,7 @@ fn replace_all(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
 
 /// Compiles a Go RE2 expression; the error reads like Go's `error parsing regexp: …`.
 pub fn compile(re: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(re).map_err(|e| {
+    regex::Regex::new(&re2_syntax(re)).map_err(|e| {
         let detail = e.to_string();
         let last = detail
             .lines()
@@ -140,6 +140,105 @@ pub fn compile(re: &str) -> Result<regex::Regex, String> {
         let last = last.strip_prefix("error: ").unwrap_or(&last).to_string();
         format!("error parsing regexp: {last}: `{re}`")
     })
+}
+
+/// RE2's syntax in the `regex` crate's (agent.md §4.5.2): the Perl classes `\d`, `\s`, `\w` and
+/// the word boundaries `\b`, `\B` are ASCII-only in Go (`\s` is `[\t\n\f\r ]`, without `\v`), while
+/// the crate makes them Unicode; `\p{…}` stays Unicode. Inside a class Go reads `[` and doubled
+/// `&&`, `--`, `~~` literally, where the crate nests classes or applies set operations, so those
+/// are escaped; `\Q…\E` (literal text) is spelled out, as the crate has no such form.
+pub fn re2_syntax(re: &str) -> String {
+    let mut out = String::with_capacity(re.len() + 16);
+    let mut it = re.chars().peekable();
+    // Inside a class: whether anything has been read since `[` or `[^` (a first `]` is literal).
+    let mut class: Option<bool> = None;
+    while let Some(c) = it.next() {
+        match c {
+            '\\' => {
+                let Some(e) = it.next() else {
+                    out.push('\\');
+                    break;
+                };
+                let inside = class.is_some();
+                if inside {
+                    class = Some(true);
+                }
+                match e {
+                    'd' | 'D' | 's' | 'S' | 'w' | 'W' => {
+                        let set = match e.to_ascii_lowercase() {
+                            'd' => "0-9",
+                            's' => "\\t\\n\\f\\r ",
+                            _ => "0-9A-Za-z_",
+                        };
+                        let neg = if e.is_ascii_uppercase() { "^" } else { "" };
+                        if inside && neg.is_empty() {
+                            out.push_str(set);
+                        } else {
+                            out.push_str(&format!("[{neg}{set}]"));
+                        }
+                    }
+                    'b' | 'B' if !inside => out.push_str(&format!("(?-u:\\{e})")),
+                    'Q' => {
+                        let mut lit = String::new();
+                        while let Some(q) = it.next() {
+                            if q == '\\' && it.peek() == Some(&'E') {
+                                it.next();
+                                break;
+                            }
+                            lit.push(q);
+                        }
+                        out.push_str(&regex::escape(&lit));
+                    }
+                    _ => {
+                        out.push('\\');
+                        out.push(e);
+                    }
+                }
+            }
+            '[' if class.is_none() => {
+                out.push('[');
+                if it.peek() == Some(&'^') {
+                    it.next();
+                    out.push('^');
+                }
+                class = Some(false);
+            }
+            ']' if class == Some(true) => {
+                out.push(']');
+                class = None;
+            }
+            '[' if it.peek() == Some(&':') => {
+                // An ASCII class name, `[:alpha:]`: copied to its `:]`.
+                out.push('[');
+                while let Some(x) = it.next() {
+                    out.push(x);
+                    if x == ':' && it.peek() == Some(&']') {
+                        out.push(']');
+                        it.next();
+                        break;
+                    }
+                }
+                class = Some(true);
+            }
+            '[' | '&' | '~' if class.is_some() => {
+                out.push('\\');
+                out.push(c);
+                class = Some(true);
+            }
+            '-' if class.is_some() && it.peek() == Some(&'-') => {
+                out.push_str("-\\-");
+                it.next();
+                class = Some(true);
+            }
+            _ => {
+                out.push(c);
+                if class.is_some() {
+                    class = Some(true);
+                }
+            }
+        }
+    }
+    out
 }
 
 fn regex_replace_all(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
@@ -198,6 +297,38 @@ mod tests {
         assert!(e.starts_with("error parsing regexp: "), "{e}");
         assert!(e.ends_with("`\\p{Alphabetic}`"), "{e}");
         assert!(compile(r"\p{Age:3.0}").is_err());
+    }
+
+    #[test]
+    fn perl_classes_and_word_boundaries_are_ascii_as_in_re2() {
+        let m = |re: &str, s: &str| compile(re).unwrap().is_match(s);
+        assert!(!m(r"^\w+$", "café"));
+        assert!(m(r"^\w+$", "cafe_1"));
+        assert!(!m(r"^\d$", "٣"));
+        assert!(!m(r"^\s$", "\u{a0}"));
+        assert!(!m(r"^\s$", "\u{b}"));
+        assert!(m(r"^\s+$", " \t\n\r\u{c}"));
+        assert!(m(r"^\S$", "\u{a0}"));
+        assert!(m(r"^\W$", "é"));
+        assert!(m(r"^\D\D$", "٣x"));
+        // `é` is not a word character, so there is a boundary between it and `x`.
+        assert!(m(r"é\bx", "éx"));
+        assert!(!m(r"\Bé", "xé"));
+        assert!(m(r"^[\w-]+$", "a-b_c"));
+        assert!(!m(r"^[\w]+$", "ä"));
+        assert!(m(r"^[^\d]+$", "٣"));
+        assert!(m(r"^[\D]$", "a"));
+        assert!(m(r"^\p{L}+$", "ä"));
+        assert!(m(r"^[\p{Greek}\d]+$", "α1"));
+        // Go reads `[`, `&&` and `~~` inside a class literally.
+        assert!(m(r"^[[]+$", "[["));
+        assert!(m(r"^[a&&b]+$", "a&b"));
+        assert!(m(r"^[~~]$", "~"));
+        assert!(m(r"^[]a]+$", "]a"));
+        assert!(m(r"^[[:alpha:]]+$", "ab"));
+        assert!(m(r"^\Qa.b\E$", "a.b"));
+        assert!(!m(r"^\Qa.b\E$", "axb"));
+        assert_eq!(re2_syntax(r"\w\s\b"), r"[0-9A-Za-z_][\t\n\f\r ](?-u:\b)");
     }
 
     #[test]

@@ -345,7 +345,7 @@ impl<'a> State<'a, '_> {
         let ndecl = b.pipe.decl.len();
         let mut ran = false;
         match &val {
-            Value::List(items) => {
+            Value::List(items) | Value::Strings(items) => {
                 for (i, e) in items.iter().enumerate() {
                     ran = true;
                     self.iteration(b, mark, Value::Int(i as i64), e.clone(), true)?;
@@ -1072,7 +1072,7 @@ mod tests;
 /// are visited once (`seen` holds their addresses), so the walk is linear in distinct containers.
 fn nests_deeper(v: &Value, limit: usize, seen: &mut HashMap<usize, usize>) -> bool {
     let (addr, children): (usize, Box<dyn Iterator<Item = &Value>>) = match v {
-        Value::List(l) => (Arc::as_ptr(l) as usize, Box::new(l.iter())),
+        Value::List(l) | Value::Strings(l) => (Arc::as_ptr(l) as usize, Box::new(l.iter())),
         Value::Map(m) => (Arc::as_ptr(m) as usize, Box::new(m.values())),
         _ => return false,
     };

@@ -222,7 +222,7 @@ pub fn kind(v: &Value) -> &'static str {
         Value::Uint(_) => "uint",
         Value::Float(_) => "float64",
         Value::Number(_) | Value::String(_) => "string",
-        Value::List(_) | Value::NilList => "slice",
+        Value::List(_) | Value::Strings(_) | Value::NilList => "slice",
         Value::Map(_) => "map",
         Value::Record(_) | Value::NilPtr(_) => "ptr",
         Value::Object(_) => "ptr",
@@ -238,7 +238,7 @@ pub fn deep_eq(a: &Value, b: &Value) -> bool {
         (Value::Uint(x), Value::Uint(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Number(x), Value::Number(y)) | (Value::String(x), Value::String(y)) => x == y,
-        (Value::List(x), Value::List(y)) => {
+        (Value::List(x), Value::List(y)) | (Value::Strings(x), Value::Strings(y)) => {
             x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| deep_eq(p, q))
         }
         (Value::Map(x), Value::Map(y)) => {
@@ -262,7 +262,7 @@ pub fn deep_eq(a: &Value, b: &Value) -> bool {
 /// Sprig's `strslice`: a list's non-nil items as strings, anything else as a one-item list.
 fn strslice(v: &Value) -> Vec<String> {
     match v {
-        Value::List(l) => l
+        Value::List(l) | Value::Strings(l) => l
             .iter()
             .filter(|x| !matches!(x, Value::Nil))
             .map(strval)
@@ -274,7 +274,7 @@ fn strslice(v: &Value) -> Vec<String> {
 
 fn as_list(func: &str, v: &Value) -> Result<Vec<Value>, String> {
     match v {
-        Value::List(l) => Ok(l.as_ref().clone()),
+        Value::List(l) | Value::Strings(l) => Ok(l.as_ref().clone()),
         Value::NilList => Ok(Vec::new()),
         other => Err(format!("Cannot find {func} on type {}", kind(other))),
     }
@@ -284,8 +284,9 @@ fn as_map(v: &Value) -> Result<BTreeMap<String, Value>, String> {
     args::map(v)
 }
 
+/// A Go `[]string`.
 fn str_list(items: Vec<String>) -> Value {
-    Value::list(items.into_iter().map(Value::str).collect())
+    Value::strings(items)
 }
 
 fn ok_str(s: impl Into<std::sync::Arc<str>>) -> Result<Value, String> {
@@ -480,7 +481,7 @@ func!(splitn(a) {
 });
 func!(split_list(a) {
     let (sep, s) = s2("splitList", a)?;
-    Ok(Value::list(collections::go_split(s, sep).into_iter().map(Value::str).collect()))
+    Ok(Value::strings(collections::go_split(s, sep)))
 });
 func!(join(a) {
     let a = n_args("join", a, 2)?;
@@ -540,7 +541,7 @@ fn find_all(name: &str, a: &[Value], must: bool) -> Result<Value, String> {
             Ok(str_list(items))
         }
         Err(e) if must => Err(e),
-        Err(_) => Ok(Value::list(Vec::new())),
+        Err(_) => Ok(str_list(Vec::new())),
     }
 }
 
@@ -586,7 +587,7 @@ fn rsplit(name: &str, a: &[Value], must: bool) -> Result<Value, String> {
             Ok(str_list(items))
         }
         Err(e) if must => Err(e),
-        Err(_) => Ok(Value::list(Vec::new())),
+        Err(_) => Ok(str_list(Vec::new())),
     }
 }
 
@@ -962,9 +963,9 @@ func!(pluck(a) {
 func!(keys(a) {
     let mut out = Vec::new();
     for d in a {
-        out.extend(as_map(d)?.into_keys().map(Value::str));
+        out.extend(as_map(d)?.into_keys());
     }
-    Ok(Value::list(out))
+    Ok(str_list(out))
 });
 func!(values(a) { Ok(Value::list(as_map(&n_args("values", a, 1)?[0])?.into_values().collect())) });
 func!(pick(a) {

@@ -469,9 +469,10 @@ impl<'a> State<'a, '_> {
         }
     }
 
-    /// Sprig's `set`/`unset`/`merge…` change the map they are given (Go maps are references);
-    /// ours are values, so the changed map is stored back where the argument came from: the
-    /// variable, or the map at `$var.a.b` inside it (agent.md §4.5.1).
+    /// Sprig's `set`/`unset`/`merge…` change the map they are given, `sortAlpha` the `[]string`
+    /// (Go maps and slices are references); ours are values, so the changed value is stored back
+    /// where the argument came from: the variable, or the map at `$var.a.b` inside it
+    /// (agent.md §4.5.1).
     fn write_back(&mut self, var: &str, idents: &[Arc<str>], new: Value) {
         fn put(cur: &Value, path: &[Arc<str>], new: Value) -> Option<Value> {
             let Some((first, rest)) = path.split_first() else {
@@ -794,10 +795,11 @@ impl<'a> State<'a, '_> {
                 ))
             }
             Ok(v) => {
-                if let (Value::Map(_), Some(Arg::Variable { name: var, idents, .. })) =
-                    (&v, args.first())
+                if let Some(Arg::Variable {
+                    name: var, idents, ..
+                }) = args.first()
                 {
-                    if crate::funcs::sprig::mutates_first_map(name) {
+                    if crate::funcs::sprig::changes_first_arg(name, &vals[0], &v) {
                         self.write_back(var, idents, v.clone());
                     }
                 }

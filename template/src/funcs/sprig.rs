@@ -5,7 +5,7 @@
 //! Sprig converts loosely (`toInt64` of a string parses it, errors become zero) and its list/dict
 //! helpers take any slice or map; that is reproduced here. Go maps are references, so Sprig's
 //! `set`/`unset`/`merge` change the map in place; our maps are values, so the engine stores the
-//! result back into the variable the map came from ([`mutates_first_map`]).
+//! result back into the variable the map came from ([`changes_first_arg`]).
 
 use std::collections::BTreeMap;
 
@@ -155,18 +155,21 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
     })
 }
 
-/// Whether the function changes the map given as its first argument (Go maps are references):
-/// the engine stores the result back into that argument's variable.
-pub fn mutates_first_map(name: &str) -> bool {
-    matches!(
-        name,
+/// Whether the call changed its first argument in place in Go (maps and slices are references),
+/// given that argument and the result: `set`/`unset`/`merge…` change the map they are given,
+/// `sortAlpha` sorts a `[]string` in place. The engine stores the result back into that
+/// argument's variable.
+pub fn changes_first_arg(name: &str, first: &Value, result: &Value) -> bool {
+    match name {
         "sprig_set"
-            | "sprig_unset"
-            | "sprig_merge"
-            | "sprig_mustMerge"
-            | "sprig_mergeOverwrite"
-            | "sprig_mustMergeOverwrite"
-    )
+        | "sprig_unset"
+        | "sprig_merge"
+        | "sprig_mustMerge"
+        | "sprig_mergeOverwrite"
+        | "sprig_mustMergeOverwrite" => matches!(result, Value::Map(_)),
+        "sprig_sortAlpha" => matches!(first, Value::Strings(_)),
+        _ => false,
+    }
 }
 
 // ----------------------------------------------------------------------------------------------

@@ -1363,6 +1363,10 @@ mod tests {
             render(r#"{{ $d := sprig_dict "a" 1 }}{{ $_ := sprig_merge $d (sprig_dict "a" 9 "c" 3) }}{{ $d }}"#),
             "map[a:1 c:3]"
         );
+        assert_eq!(
+            render(r#"{{ $l := split "," "c,a,b" }}{{ $s := sprig_sortAlpha $l }}{{ $l }}|{{ $p := parseJSON "[\"z\",\"y\"]" }}{{ $t := sprig_sortAlpha $p }}{{ $p }}"#),
+            "[a b c]|[z y]"
+        );
     }
 
     #[test]

@@ -1369,6 +1369,80 @@ mod tests {
         );
     }
 
+    /// Every name of Sprig v3.2.3's function map (the version OpenBao 2.7.2 links), which
+    /// consul-template registers with the `sprig_` prefix: present, or absent for a stated reason.
+    const SPRIG_PRESENT: &[&str] = &[
+        "abbrev", "abbrevboth", "add", "add1", "add1f", "addf",
+        "adler32sum", "all", "any", "append", "atoi", "b32dec",
+        "b32enc", "b64dec", "b64enc", "base", "biggest", "camelcase",
+        "cat", "ceil", "chunk", "clean", "coalesce", "compact",
+        "concat", "contains", "deepCopy", "deepEqual", "default", "dict",
+        "dig", "dir", "div", "divf", "empty", "ext",
+        "fail", "first", "float64", "floor", "fromJson", "get",
+        "has", "hasKey", "hasPrefix", "hasSuffix", "hello", "indent",
+        "initial", "initials", "int", "int64", "isAbs", "join",
+        "kebabcase", "keys", "kindIs", "kindOf", "last", "list",
+        "lower", "max", "maxf", "merge", "mergeOverwrite", "min",
+        "minf", "mod", "mul", "mulf", "mustAppend", "mustChunk",
+        "mustCompact", "mustDeepCopy", "mustFirst", "mustFromJson", "mustHas", "mustInitial",
+        "mustLast", "mustMerge", "mustMergeOverwrite", "mustPrepend", "mustPush", "mustRegexFind",
+        "mustRegexFindAll", "mustRegexMatch", "mustRegexReplaceAll", "mustRegexReplaceAllLiteral", "mustRegexSplit", "mustRest",
+        "mustReverse", "mustSlice", "mustToJson", "mustToPrettyJson", "mustToRawJson", "mustUniq",
+        "mustWithout", "nindent", "nospace", "omit", "osBase", "osClean",
+        "osDir", "osExt", "osIsAbs", "pick", "pluck", "plural",
+        "prepend", "push", "quote", "regexFind", "regexFindAll", "regexMatch",
+        "regexQuoteMeta", "regexReplaceAll", "regexReplaceAllLiteral", "regexSplit", "repeat", "replace",
+        "rest", "reverse", "round", "semver", "semverCompare", "seq",
+        "set", "sha1sum", "sha256sum", "slice", "snakecase", "sortAlpha",
+        "split", "splitList", "splitn", "squote", "sub", "subf",
+        "substr", "swapcase", "ternary", "title", "toDecimal", "toJson",
+        "toPrettyJson", "toRawJson", "toString", "toStrings", "trim", "trimAll",
+        "trimPrefix", "trimSuffix", "trimall", "trunc", "tuple", "typeIs",
+        "typeIsLike", "typeOf", "uniq", "unset", "until", "untilStep",
+        "untitle", "upper", "urlJoin", "urlParse", "values", "without",
+        "wrap", "wrapWith",
+    ];
+    /// Not repeatable, so HashiCorp's consul-template leaves them out (Sprig's hermetic map);
+    /// OpenBao's agent still has them (docs/differences.md).
+    const SPRIG_NON_HERMETIC: &[&str] = &[
+        "date", "date_in_zone", "date_modify", "now", "htmlDate", "htmlDateInZone",
+        "dateInZone", "dateModify", "randAlphaNum", "randAlpha", "randAscii", "randNumeric",
+        "randBytes", "uuidv4", "env", "expandenv", "getHostByName",
+    ];
+    /// In the hermetic map, but random or clock-dependent all the same: left out.
+    const SPRIG_NOT_REPEATABLE: &[&str] = &[
+        "ago", "randInt", "shuffle", "bcrypt", "htpasswd", "genPrivateKey",
+        "genCA", "genCAWithKey", "genSelfSignedCert", "genSelfSignedCertWithKey", "genSignedCert", "genSignedCertWithKey",
+        "encryptAES",
+    ];
+    /// Deterministic but not implemented yet: time values (`toDate` …), `int`/`int64`-typed
+    /// arguments (`duration`), scrypt/AES/X.509 (`derivePassword`, `decryptAES`, `buildCustomCert`).
+    const SPRIG_NOT_YET: &[&str] = &[
+        "duration", "durationRound", "toDate", "mustToDate", "unixEpoch", "mustDateModify",
+        "must_date_modify", "derivePassword", "decryptAES", "buildCustomCert",
+    ];
+
+    #[test]
+    fn every_sprig_name_is_present_or_absent_on_purpose() {
+        assert_eq!(
+            SPRIG_PRESENT.len()
+                + SPRIG_NON_HERMETIC.len()
+                + SPRIG_NOT_REPEATABLE.len()
+                + SPRIG_NOT_YET.len(),
+            210
+        );
+        for n in SPRIG_PRESENT {
+            assert!(super::super::lookup(&format!("sprig_{n}")).is_some(), "sprig_{n}");
+        }
+        for n in SPRIG_NON_HERMETIC
+            .iter()
+            .chain(SPRIG_NOT_REPEATABLE)
+            .chain(SPRIG_NOT_YET)
+        {
+            assert!(super::super::lookup(&format!("sprig_{n}")).is_none(), "sprig_{n}");
+        }
+    }
+
     #[test]
     fn hello() {
         assert_eq!(sp("hello", &[]), "Hello!");

@@ -297,8 +297,9 @@ fn simple(mut it: impl Iterator<Item = char>, c: char) -> char {
     }
 }
 
+/// Go's `unicode.ToLower`: one rune (`İ` lowers to `i`, where Unicode's full mapping adds a dot).
 fn lower_char(c: char) -> char {
-    simple(c.to_lowercase(), c)
+    c.to_lowercase().next().unwrap_or(c)
 }
 
 fn upper_char(c: char) -> char {
@@ -316,13 +317,19 @@ fn title_char(c: char) -> char {
     }
 }
 
-/// Go's `unicode.IsUpper`/`IsLower` (categories Lu/Ll, without the Other_ properties).
+/// Letters Unicode counts as upper or lower case that are not in Go's `Lu`/`Ll` (the
+/// Other_Uppercase/Other_Lowercase symbols: Roman numerals, circled letters, the iota subscript).
+fn other_case(c: char) -> bool {
+    matches!(c as u32, 0x0345 | 0x2160..=0x217F | 0x24B6..=0x24E9 | 0x1F130..=0x1F189)
+}
+
+/// Go's `unicode.IsUpper`/`IsLower` (categories Lu/Ll).
 fn is_upper(c: char) -> bool {
-    c.is_uppercase() && !is_title(c) && lower_char(c) != c
+    c.is_uppercase() && !is_title(c) && !other_case(c) && lower_char(c) != c
 }
 
 fn is_lower(c: char) -> bool {
-    c.is_lowercase() && upper_char(c) != c || matches!(c, 'ß' | 'ĸ' | 'ŉ')
+    (c.is_lowercase() && !other_case(c) && upper_char(c) != c) || matches!(c, 'ß' | 'ĸ' | 'ŉ')
 }
 
 /// goutils' `SwapCase`: upper and title case go down; lower case goes up, to title case at the
@@ -920,7 +927,11 @@ fn url_string(u: &Url) -> String {
             }
             out.push_str(&escape(&u.host, Enc::Host));
         }
-        let path = escape(&u.path, Enc::Path);
+        let path = if u.path == "*" {
+            "*".to_string()
+        } else {
+            escape(&u.path, Enc::Path)
+        };
         if !path.is_empty() && !path.starts_with('/') && !u.host.is_empty() {
             out.push('/');
         }
@@ -1279,6 +1290,11 @@ mod tests {
             assert_eq!(separated_lower(input, '_'), snake, "{input}");
         }
         assert_eq!(sp("kebabcase", &[s("HTTP_Server-v2 x")]), "http-server-v2-x");
+        assert_eq!(separated_lower("İstanbul", '_'), "istanbul");
+        assert_eq!(swap_case("İstanbul"), "iSTANBUL");
+        assert_eq!(separated_lower("ⅠⅡ", '_'), "ⅠⅡ");
+        assert_eq!(swap_case("ⅠⅡ ⓐ"), "ⅠⅡ ⓐ");
+        assert_eq!(separated_lower("😀x", '_'), "😀_x");
     }
 
     #[test]
@@ -1318,6 +1334,7 @@ mod tests {
             "mailto:x"
         );
         assert_eq!(sp("urlJoin", &[json(r#"{"path":"a:b"}"#)]), "./a:b");
+        assert_eq!(sp("urlJoin", &[json(r#"{"path":"*"}"#)]), "*");
         assert_eq!(
             sp("urlJoin", &[json(r#"{"host":true}"#)]),
             "ERR unable to parse host key, must be of type string, but bool found"

@@ -505,6 +505,17 @@ fn re(s: &str) -> Result<regex::Regex, String> {
     strings::compile(s)
 }
 
+/// The non-`must` functions other than `regexMatch` compile with Go's `regexp.MustCompile`, whose
+/// panic fails the render with this text.
+fn must_compile_panic(re: &str, err: String) -> String {
+    let quoted = if re.chars().all(|c| c != '`' && (c == '\t' || !c.is_control())) {
+        format!("`{re}`")
+    } else {
+        args::go_quote_str(re)
+    };
+    format!("regexp: Compile({quoted}): {err}")
+}
+
 func!(regex_match(a) {
     let (r, s) = s2("regexMatch", a)?;
     Ok(Value::Bool(re(r).map(|r| r.is_match(s)).unwrap_or(false)))
@@ -519,7 +530,7 @@ fn find(name: &str, a: &[Value], must: bool) -> Result<Value, String> {
     match re(r) {
         Ok(r) => ok_str(r.find(s).map(|m| m.as_str()).unwrap_or("")),
         Err(e) if must => Err(e),
-        Err(_) => ok_str(""),
+        Err(e) => Err(must_compile_panic(r, e)),
     }
 }
 
@@ -544,7 +555,7 @@ fn find_all(name: &str, a: &[Value], must: bool) -> Result<Value, String> {
             Ok(str_list(items))
         }
         Err(e) if must => Err(e),
-        Err(_) => Ok(str_list(Vec::new())),
+        Err(e) => Err(must_compile_panic(r, e)),
     }
 }
 
@@ -562,7 +573,7 @@ fn replace_all(name: &str, a: &[Value], must: bool, literal: bool) -> Result<Val
         Ok(r) if literal => ok_str(r.replace_all(s, regex::NoExpand(repl)).into_owned()),
         Ok(r) => ok_str(r.replace_all(s, repl).into_owned()),
         Err(e) if must => Err(e),
-        Err(_) => ok_str(""),
+        Err(e) => Err(must_compile_panic(r, e)),
     }
 }
 
@@ -590,7 +601,7 @@ fn rsplit(name: &str, a: &[Value], must: bool) -> Result<Value, String> {
             Ok(str_list(items))
         }
         Err(e) if must => Err(e),
-        Err(_) => Ok(str_list(Vec::new())),
+        Err(e) => Err(must_compile_panic(r, e)),
     }
 }
 
@@ -1445,6 +1456,11 @@ mod tests {
         assert_eq!(sp("regexMatch", &[s("("), s("abc")]), "false");
         assert!(sp("mustRegexMatch", &[s("("), s("abc")]).starts_with("ERR error parsing regexp"));
         assert_eq!(sp("regexFind", &[s("[0-9]+"), s("ab12cd34")]), "12");
+        assert_eq!(
+            sp("regexFind", &[s("(a)\\1"), s("aa")]),
+            "ERR regexp: Compile(`(a)\\1`): error parsing regexp: invalid escape sequence: `\\1`"
+        );
+        assert!(sp("regexSplit", &[s("a**"), s("x"), i(-1)]).starts_with("ERR regexp: Compile("));
         assert_eq!(
             sp("regexFindAll", &[s("[0-9]+"), s("ab12cd34e5"), i(-1)]),
             "[12 34 5]"

@@ -484,10 +484,10 @@ impl<'a> State<'a, '_> {
             m.insert(first.to_string(), inner);
             Some(Value::map(m))
         }
-        if let Some(v) = self.vars.iter_mut().rev().find(|v| &*v.name == var) {
-            if let Some(updated) = put(&v.value, idents, new) {
-                v.value = updated;
-            }
+        if let Some(v) = self.vars.iter_mut().rev().find(|v| &*v.name == var)
+            && let Some(updated) = put(&v.value, idents, new)
+        {
+            v.value = updated;
         }
     }
 
@@ -798,10 +798,9 @@ impl<'a> State<'a, '_> {
                 if let Some(Arg::Variable {
                     name: var, idents, ..
                 }) = args.first()
+                    && crate::funcs::sprig::changes_first_arg(name, &vals[0], &v)
                 {
-                    if crate::funcs::sprig::changes_first_arg(name, &vals[0], &v) {
-                        self.write_back(var, idents, v.clone());
-                    }
+                    self.write_back(var, idents, v.clone());
                 }
                 Ok(v)
             }

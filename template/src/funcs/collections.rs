@@ -297,7 +297,9 @@ mod tests {
         assert_eq!(show("split", &[s(","), s("a,b,,c")]), "[a b  c]");
         assert_eq!(show("split", &[s(","), s("")]), "[]");
         assert_eq!(show("split", &[s(","), s("  ")]), "[]");
-        assert!(matches!(call("split", &[s(","), s("")]).unwrap(), Value::Strings(l) if l.is_empty()));
+        assert!(
+            matches!(call("split", &[s(","), s("")]).unwrap(), Value::Strings(l) if l.is_empty())
+        );
         assert_eq!(show("split", &[s(","), s(" a,b\n")]), "[a b]");
         assert_eq!(show("split", &[s(""), s("héj")]), "[h é j]");
         let parts = call("split", &[s(","), s("h1:8500,h2:8500, h3:8500")]).unwrap();

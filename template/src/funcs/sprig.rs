@@ -508,7 +508,10 @@ fn re(s: &str) -> Result<regex::Regex, String> {
 /// The non-`must` functions other than `regexMatch` compile with Go's `regexp.MustCompile`, whose
 /// panic fails the render with this text.
 fn must_compile_panic(re: &str, err: String) -> String {
-    let quoted = if re.chars().all(|c| c != '`' && (c == '\t' || !c.is_control())) {
+    let quoted = if re
+        .chars()
+        .all(|c| c != '`' && (c == '\t' || !c.is_control()))
+    {
         format!("`{re}`")
     } else {
         args::go_quote_str(re)
@@ -1486,7 +1489,10 @@ mod tests {
         assert_eq!(sp("regexSplit", &[s("z+"), s("pizza"), i(-1)]), "[pi a]");
         assert_eq!(sp("regexQuoteMeta", &[s("1.2.3")]), "1\\.2\\.3");
         assert_eq!(sp("regexQuoteMeta", &[s("a-b#c&d~[")]), "a-b#c&d~\\[");
-        assert_eq!(sp("regexFindAll", &[s("\\w+"), s("café au"), i(-1)]), "[caf au]");
+        assert_eq!(
+            sp("regexFindAll", &[s("\\w+"), s("café au"), i(-1)]),
+            "[caf au]"
+        );
     }
 
     #[test]

@@ -210,11 +210,7 @@ fn go_extreme(a: f64, b: f64, max: bool) -> f64 {
         };
         return if neg { -0.0 } else { 0.0 };
     }
-    if (a > b) == max {
-        a
-    } else {
-        b
-    }
+    if (a > b) == max { a } else { b }
 }
 
 fn fold_extreme(name: &str, a: &[Value], max: bool) -> Result<Value, String> {
@@ -477,7 +473,9 @@ fn words(s: &str) -> Vec<(Word, &str)> {
                         _ => (Word::Upper, end),
                     }
                 }
-                Some(n) if is_alphabet(n) => (Word::Upper, run(&|x| is_alphabet(x) && !is_upper(x))),
+                Some(n) if is_alphabet(n) => {
+                    (Word::Upper, run(&|x| is_alphabet(x) && !is_upper(x)))
+                }
                 _ => (Word::Upper, c.len_utf8()),
             }
         } else if is_alphabet(c) {
@@ -721,7 +719,10 @@ fn unescape(s: &str, mode: Enc) -> Result<String, String> {
         match b[i] {
             b'%' => {
                 let hex = |x: u8| (x as char).to_digit(16);
-                match (b.get(i + 1).and_then(|x| hex(*x)), b.get(i + 2).and_then(|x| hex(*x))) {
+                match (
+                    b.get(i + 1).and_then(|x| hex(*x)),
+                    b.get(i + 2).and_then(|x| hex(*x)),
+                ) {
                     (Some(h), Some(l)) => {
                         let v = (h * 16 + l) as u8;
                         if mode == Enc::Host && v < 0x80 && s[..i].contains('[') {
@@ -885,7 +886,9 @@ fn parse_host(h: &str) -> Result<String, String> {
 }
 
 fn valid_port(p: &str) -> bool {
-    p.is_empty() || p.strip_prefix(':').is_some_and(|d| d.bytes().all(|c| c.is_ascii_digit()))
+    p.is_empty()
+        || p.strip_prefix(':')
+            .is_some_and(|d| d.bytes().all(|c| c.is_ascii_digit()))
 }
 
 /// `URL.Hostname()`: the host without its port and IPv6 brackets.
@@ -1105,7 +1108,10 @@ fn cmp_pre(a: &str, b: &str) -> std::cmp::Ordering {
     use std::cmp::Ordering::*;
     let (pa, pb): (Vec<&str>, Vec<&str>) = (a.split('.').collect(), b.split('.').collect());
     for i in 0..pa.len().max(pb.len()) {
-        let (x, y) = (pa.get(i).copied().unwrap_or(""), pb.get(i).copied().unwrap_or(""));
+        let (x, y) = (
+            pa.get(i).copied().unwrap_or(""),
+            pb.get(i).copied().unwrap_or(""),
+        );
         if x == y {
             continue;
         }
@@ -1148,12 +1154,18 @@ impl Object for SemVer {
             if a.is_empty() {
                 Ok(v)
             } else {
-                Err(format!("wrong number of args for {name}: want 0 got {}", a.len()))
+                Err(format!(
+                    "wrong number of args for {name}: want 0 got {}",
+                    a.len()
+                ))
             }
         };
         let other = || -> Result<SemVer, String> {
             if a.len() != 1 {
-                return Err(format!("wrong number of args for {name}: want 1 got {}", a.len()));
+                return Err(format!(
+                    "wrong number of args for {name}: want 1 got {}",
+                    a.len()
+                ));
             }
             match &a[0] {
                 Value::Object(o) if o.type_name() == "*semver.Version" => SemVer::parse(&o.print()),
@@ -1222,7 +1234,10 @@ mod tests {
         assert_eq!(sp("divf", &[f(1e300), i(3)]), "3.3333333333333335e+299");
         assert_eq!(sp("addf", &[f(1e300), f(1e-300)]), "1e+300");
         assert_eq!(
-            sp("mulf", &[f(0.1), f(0.2), f(0.3), f(0.4), f(0.5), f(0.6), f(0.7)]),
+            sp(
+                "mulf",
+                &[f(0.1), f(0.2), f(0.3), f(0.4), f(0.5), f(0.6), f(0.7)]
+            ),
             "0.000504"
         );
         assert_eq!(sp("addf", &[Value::Bool(true)]), "1");
@@ -1230,10 +1245,7 @@ mod tests {
             sp("subf", &[]),
             "ERR wrong number of args for sprig_subf: want at least 1 got 0"
         );
-        assert_eq!(
-            call("sprig_addf", &[i(1)]).unwrap().type_name(),
-            "float64"
-        );
+        assert_eq!(call("sprig_addf", &[i(1)]).unwrap().type_name(), "float64");
     }
 
     #[test]
@@ -1289,7 +1301,10 @@ mod tests {
         ] {
             assert_eq!(separated_lower(input, '_'), snake, "{input}");
         }
-        assert_eq!(sp("kebabcase", &[s("HTTP_Server-v2 x")]), "http-server-v2-x");
+        assert_eq!(
+            sp("kebabcase", &[s("HTTP_Server-v2 x")]),
+            "http-server-v2-x"
+        );
         assert_eq!(separated_lower("İstanbul", '_'), "istanbul");
         assert_eq!(swap_case("İstanbul"), "iSTANBUL");
         assert_eq!(separated_lower("ⅠⅡ", '_'), "ⅠⅡ");
@@ -1303,7 +1318,10 @@ mod tests {
             sp("wrap", &[i(5), s("Hello World this is a test")]),
             "Hello\nWorld\nthis\nis a\ntest"
         );
-        assert_eq!(sp("wrapWith", &[i(5), s("\t"), s("Hello World")]), "Hello\tWorld");
+        assert_eq!(
+            sp("wrapWith", &[i(5), s("\t"), s("Hello World")]),
+            "Hello\tWorld"
+        );
         assert_eq!(
             sp("wrap", &[i(10), s("a verylongwordhere and more")]),
             "a\nverylongwordhere\nand more"
@@ -1318,7 +1336,12 @@ mod tests {
     #[test]
     fn urls() {
         assert_eq!(
-            sp("urlParse", &[s("https://user:pa%20ss@example.com:8443/a%2Fb/c?x=1&y=2#frag")]),
+            sp(
+                "urlParse",
+                &[s(
+                    "https://user:pa%20ss@example.com:8443/a%2Fb/c?x=1&y=2#frag"
+                )]
+            ),
             "map[fragment:frag host:example.com:8443 hostname:example.com opaque: path:/a/b/c query:x=1&y=2 scheme:https userinfo:user:pa%20ss]"
         );
         assert_eq!(
@@ -1348,40 +1371,58 @@ mod tests {
         assert_eq!(v.type_name(), "*semver.Version");
         let Value::Object(o) = &v else { panic!() };
         assert_eq!(o.method("Major", &[]).unwrap().unwrap().print(), "1");
-        assert_eq!(o.method("Prerelease", &[]).unwrap().unwrap().print(), "beta.1");
+        assert_eq!(
+            o.method("Prerelease", &[]).unwrap().unwrap().print(),
+            "beta.1"
+        );
         let w = call("sprig_semver", &[s("v1.2")]).unwrap();
         assert_eq!(w.print(), "1.2.0");
         assert_eq!(o.method("Compare", &[w]).unwrap().unwrap().print(), "1");
         assert_eq!(sp("semver", &[s("nope")]), "ERR invalid semantic version");
-        assert_eq!(sp("semver", &[s("1.2.3-01")]), "ERR version segment starts with 0");
+        assert_eq!(
+            sp("semver", &[s("1.2.3-01")]),
+            "ERR version segment starts with 0"
+        );
     }
 
     fn render(src: &str) -> String {
         let t = crate::Template::parse("", src, crate::Options::default()).unwrap();
         let mut ctx = FakeCtx::default();
-        t.execute(&mut ctx).map(|r| r.text).unwrap_or_else(|e| format!("ERR {e}"))
+        t.execute(&mut ctx)
+            .map(|r| r.text)
+            .unwrap_or_else(|e| format!("ERR {e}"))
     }
 
     #[test]
     fn set_unset_and_merge_change_the_variable_they_were_given() {
         assert_eq!(
-            render(r#"{{ $d := sprig_dict "a" 1 }}{{ $_ := sprig_set $d "b" 2 }}{{ $d }}{{ $_ := sprig_unset $d "a" }}{{ $d }}"#),
+            render(
+                r#"{{ $d := sprig_dict "a" 1 }}{{ $_ := sprig_set $d "b" 2 }}{{ $d }}{{ $_ := sprig_unset $d "a" }}{{ $d }}"#
+            ),
             "map[a:1 b:2]map[b:2]"
         );
         assert_eq!(
-            render(r#"{{ $m := sprig_dict }}{{ range $i, $k := sprig_list "x" "y" }}{{ $_ := sprig_set $m $k $i }}{{ end }}{{ $m }}"#),
+            render(
+                r#"{{ $m := sprig_dict }}{{ range $i, $k := sprig_list "x" "y" }}{{ $_ := sprig_set $m $k $i }}{{ end }}{{ $m }}"#
+            ),
             "map[x:0 y:1]"
         );
         assert_eq!(
-            render(r#"{{ $d := sprig_dict "in" (sprig_dict "a" 1) }}{{ $_ := sprig_set $d.in "b" 2 }}{{ $d }}"#),
+            render(
+                r#"{{ $d := sprig_dict "in" (sprig_dict "a" 1) }}{{ $_ := sprig_set $d.in "b" 2 }}{{ $d }}"#
+            ),
             "map[in:map[a:1 b:2]]"
         );
         assert_eq!(
-            render(r#"{{ $d := sprig_dict "a" 1 }}{{ $_ := sprig_merge $d (sprig_dict "a" 9 "c" 3) }}{{ $d }}"#),
+            render(
+                r#"{{ $d := sprig_dict "a" 1 }}{{ $_ := sprig_merge $d (sprig_dict "a" 9 "c" 3) }}{{ $d }}"#
+            ),
             "map[a:1 c:3]"
         );
         assert_eq!(
-            render(r#"{{ $l := split "," "c,a,b" }}{{ $s := sprig_sortAlpha $l }}{{ $l }}|{{ $p := parseJSON "[\"z\",\"y\"]" }}{{ $t := sprig_sortAlpha $p }}{{ $p }}"#),
+            render(
+                r#"{{ $l := split "," "c,a,b" }}{{ $s := sprig_sortAlpha $l }}{{ $l }}|{{ $p := parseJSON "[\"z\",\"y\"]" }}{{ $t := sprig_sortAlpha $p }}{{ $p }}"#
+            ),
             "[a b c]|[z y]"
         );
     }
@@ -1389,54 +1430,227 @@ mod tests {
     /// Every name of Sprig v3.2.3's function map (the version OpenBao 2.7.2 links), which
     /// consul-template registers with the `sprig_` prefix: present, or absent for a stated reason.
     const SPRIG_PRESENT: &[&str] = &[
-        "abbrev", "abbrevboth", "add", "add1", "add1f", "addf",
-        "adler32sum", "all", "any", "append", "atoi", "b32dec",
-        "b32enc", "b64dec", "b64enc", "base", "biggest", "camelcase",
-        "cat", "ceil", "chunk", "clean", "coalesce", "compact",
-        "concat", "contains", "deepCopy", "deepEqual", "default", "dict",
-        "dig", "dir", "div", "divf", "empty", "ext",
-        "fail", "first", "float64", "floor", "fromJson", "get",
-        "has", "hasKey", "hasPrefix", "hasSuffix", "hello", "indent",
-        "initial", "initials", "int", "int64", "isAbs", "join",
-        "kebabcase", "keys", "kindIs", "kindOf", "last", "list",
-        "lower", "max", "maxf", "merge", "mergeOverwrite", "min",
-        "minf", "mod", "mul", "mulf", "mustAppend", "mustChunk",
-        "mustCompact", "mustDeepCopy", "mustFirst", "mustFromJson", "mustHas", "mustInitial",
-        "mustLast", "mustMerge", "mustMergeOverwrite", "mustPrepend", "mustPush", "mustRegexFind",
-        "mustRegexFindAll", "mustRegexMatch", "mustRegexReplaceAll", "mustRegexReplaceAllLiteral", "mustRegexSplit", "mustRest",
-        "mustReverse", "mustSlice", "mustToJson", "mustToPrettyJson", "mustToRawJson", "mustUniq",
-        "mustWithout", "nindent", "nospace", "omit", "osBase", "osClean",
-        "osDir", "osExt", "osIsAbs", "pick", "pluck", "plural",
-        "prepend", "push", "quote", "regexFind", "regexFindAll", "regexMatch",
-        "regexQuoteMeta", "regexReplaceAll", "regexReplaceAllLiteral", "regexSplit", "repeat", "replace",
-        "rest", "reverse", "round", "semver", "semverCompare", "seq",
-        "set", "sha1sum", "sha256sum", "slice", "snakecase", "sortAlpha",
-        "split", "splitList", "splitn", "squote", "sub", "subf",
-        "substr", "swapcase", "ternary", "title", "toDecimal", "toJson",
-        "toPrettyJson", "toRawJson", "toString", "toStrings", "trim", "trimAll",
-        "trimPrefix", "trimSuffix", "trimall", "trunc", "tuple", "typeIs",
-        "typeIsLike", "typeOf", "uniq", "unset", "until", "untilStep",
-        "untitle", "upper", "urlJoin", "urlParse", "values", "without",
-        "wrap", "wrapWith",
+        "abbrev",
+        "abbrevboth",
+        "add",
+        "add1",
+        "add1f",
+        "addf",
+        "adler32sum",
+        "all",
+        "any",
+        "append",
+        "atoi",
+        "b32dec",
+        "b32enc",
+        "b64dec",
+        "b64enc",
+        "base",
+        "biggest",
+        "camelcase",
+        "cat",
+        "ceil",
+        "chunk",
+        "clean",
+        "coalesce",
+        "compact",
+        "concat",
+        "contains",
+        "deepCopy",
+        "deepEqual",
+        "default",
+        "dict",
+        "dig",
+        "dir",
+        "div",
+        "divf",
+        "empty",
+        "ext",
+        "fail",
+        "first",
+        "float64",
+        "floor",
+        "fromJson",
+        "get",
+        "has",
+        "hasKey",
+        "hasPrefix",
+        "hasSuffix",
+        "hello",
+        "indent",
+        "initial",
+        "initials",
+        "int",
+        "int64",
+        "isAbs",
+        "join",
+        "kebabcase",
+        "keys",
+        "kindIs",
+        "kindOf",
+        "last",
+        "list",
+        "lower",
+        "max",
+        "maxf",
+        "merge",
+        "mergeOverwrite",
+        "min",
+        "minf",
+        "mod",
+        "mul",
+        "mulf",
+        "mustAppend",
+        "mustChunk",
+        "mustCompact",
+        "mustDeepCopy",
+        "mustFirst",
+        "mustFromJson",
+        "mustHas",
+        "mustInitial",
+        "mustLast",
+        "mustMerge",
+        "mustMergeOverwrite",
+        "mustPrepend",
+        "mustPush",
+        "mustRegexFind",
+        "mustRegexFindAll",
+        "mustRegexMatch",
+        "mustRegexReplaceAll",
+        "mustRegexReplaceAllLiteral",
+        "mustRegexSplit",
+        "mustRest",
+        "mustReverse",
+        "mustSlice",
+        "mustToJson",
+        "mustToPrettyJson",
+        "mustToRawJson",
+        "mustUniq",
+        "mustWithout",
+        "nindent",
+        "nospace",
+        "omit",
+        "osBase",
+        "osClean",
+        "osDir",
+        "osExt",
+        "osIsAbs",
+        "pick",
+        "pluck",
+        "plural",
+        "prepend",
+        "push",
+        "quote",
+        "regexFind",
+        "regexFindAll",
+        "regexMatch",
+        "regexQuoteMeta",
+        "regexReplaceAll",
+        "regexReplaceAllLiteral",
+        "regexSplit",
+        "repeat",
+        "replace",
+        "rest",
+        "reverse",
+        "round",
+        "semver",
+        "semverCompare",
+        "seq",
+        "set",
+        "sha1sum",
+        "sha256sum",
+        "slice",
+        "snakecase",
+        "sortAlpha",
+        "split",
+        "splitList",
+        "splitn",
+        "squote",
+        "sub",
+        "subf",
+        "substr",
+        "swapcase",
+        "ternary",
+        "title",
+        "toDecimal",
+        "toJson",
+        "toPrettyJson",
+        "toRawJson",
+        "toString",
+        "toStrings",
+        "trim",
+        "trimAll",
+        "trimPrefix",
+        "trimSuffix",
+        "trimall",
+        "trunc",
+        "tuple",
+        "typeIs",
+        "typeIsLike",
+        "typeOf",
+        "uniq",
+        "unset",
+        "until",
+        "untilStep",
+        "untitle",
+        "upper",
+        "urlJoin",
+        "urlParse",
+        "values",
+        "without",
+        "wrap",
+        "wrapWith",
     ];
     /// Not repeatable, so HashiCorp's consul-template leaves them out (Sprig's hermetic map);
     /// OpenBao's agent still has them (docs/differences.md).
     const SPRIG_NON_HERMETIC: &[&str] = &[
-        "date", "date_in_zone", "date_modify", "now", "htmlDate", "htmlDateInZone",
-        "dateInZone", "dateModify", "randAlphaNum", "randAlpha", "randAscii", "randNumeric",
-        "randBytes", "uuidv4", "env", "expandenv", "getHostByName",
+        "date",
+        "date_in_zone",
+        "date_modify",
+        "now",
+        "htmlDate",
+        "htmlDateInZone",
+        "dateInZone",
+        "dateModify",
+        "randAlphaNum",
+        "randAlpha",
+        "randAscii",
+        "randNumeric",
+        "randBytes",
+        "uuidv4",
+        "env",
+        "expandenv",
+        "getHostByName",
     ];
     /// In the hermetic map, but random or clock-dependent all the same: left out.
     const SPRIG_NOT_REPEATABLE: &[&str] = &[
-        "ago", "randInt", "shuffle", "bcrypt", "htpasswd", "genPrivateKey",
-        "genCA", "genCAWithKey", "genSelfSignedCert", "genSelfSignedCertWithKey", "genSignedCert", "genSignedCertWithKey",
+        "ago",
+        "randInt",
+        "shuffle",
+        "bcrypt",
+        "htpasswd",
+        "genPrivateKey",
+        "genCA",
+        "genCAWithKey",
+        "genSelfSignedCert",
+        "genSelfSignedCertWithKey",
+        "genSignedCert",
+        "genSignedCertWithKey",
         "encryptAES",
     ];
     /// Deterministic but not implemented yet: time values (`toDate` …), `int`/`int64`-typed
     /// arguments (`duration`), scrypt/AES/X.509 (`derivePassword`, `decryptAES`, `buildCustomCert`).
     const SPRIG_NOT_YET: &[&str] = &[
-        "duration", "durationRound", "toDate", "mustToDate", "unixEpoch", "mustDateModify",
-        "must_date_modify", "derivePassword", "decryptAES", "buildCustomCert",
+        "duration",
+        "durationRound",
+        "toDate",
+        "mustToDate",
+        "unixEpoch",
+        "mustDateModify",
+        "must_date_modify",
+        "derivePassword",
+        "decryptAES",
+        "buildCustomCert",
     ];
 
     #[test]
@@ -1449,14 +1663,20 @@ mod tests {
             210
         );
         for n in SPRIG_PRESENT {
-            assert!(super::super::lookup(&format!("sprig_{n}")).is_some(), "sprig_{n}");
+            assert!(
+                super::super::lookup(&format!("sprig_{n}")).is_some(),
+                "sprig_{n}"
+            );
         }
         for n in SPRIG_NON_HERMETIC
             .iter()
             .chain(SPRIG_NOT_REPEATABLE)
             .chain(SPRIG_NOT_YET)
         {
-            assert!(super::super::lookup(&format!("sprig_{n}")).is_none(), "sprig_{n}");
+            assert!(
+                super::super::lookup(&format!("sprig_{n}")).is_none(),
+                "sprig_{n}"
+            );
         }
     }
 

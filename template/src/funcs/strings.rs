@@ -291,13 +291,22 @@ pub fn re2_syntax(re: &str) -> Result<String, String> {
 /// After a `{`: the length of `n}`, `n,}` or `n,m}` (and whether the counts are within RE2's
 /// 1000), or `None` when this is no repetition and the `{` is literal.
 fn repeat_len(rest: &[char]) -> Option<(usize, bool)> {
-    let digits = |from: usize| rest[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let digits = |from: usize| {
+        rest[from..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count()
+    };
     let n = digits(0);
     if n == 0 {
         return None;
     }
     let count = |from: usize, len: usize| -> Option<u32> {
-        rest[from..from + len].iter().collect::<String>().parse().ok()
+        rest[from..from + len]
+            .iter()
+            .collect::<String>()
+            .parse()
+            .ok()
     };
     let lo = count(0, n);
     let (hi, end) = match rest.get(n) {
@@ -310,8 +319,7 @@ fn repeat_len(rest: &[char]) -> Option<(usize, bool)> {
         _ => return None,
     };
     let within = |x: Option<u32>| x.is_some_and(|x| x <= 1000);
-    let valid = within(lo)
-        && (hi.is_none() && rest[end - 1] == ',' || within(hi) && hi >= lo);
+    let valid = within(lo) && (hi.is_none() && rest[end - 1] == ',' || within(hi) && hi >= lo);
     Some((end + 1, valid))
 }
 
@@ -484,14 +492,38 @@ mod tests {
         assert!(m(r"^a*?b{2}?$", "abb"));
         assert!(m(r"^(a*)*$", "aa"));
         let err = |re: &str| compile(re).unwrap_err();
-        assert_eq!(err("a++"), "error parsing regexp: invalid nested repetition operator: `++`");
-        assert_eq!(err("a{2}*"), "error parsing regexp: invalid nested repetition operator: `{2}*`");
-        assert_eq!(err("a**?"), "error parsing regexp: invalid nested repetition operator: `**?`");
-        assert_eq!(err(r"(a)\1"), r"error parsing regexp: invalid escape sequence: `\1`");
-        assert_eq!(err(r"\C"), r"error parsing regexp: invalid escape sequence: `\C`");
-        assert_eq!(err(r"\8"), r"error parsing regexp: invalid escape sequence: `\8`");
-        assert_eq!(err("a{1001}"), "error parsing regexp: invalid repeat count: `{1001}`");
-        assert_eq!(err("x\\"), "error parsing regexp: trailing backslash at end of expression");
+        assert_eq!(
+            err("a++"),
+            "error parsing regexp: invalid nested repetition operator: `++`"
+        );
+        assert_eq!(
+            err("a{2}*"),
+            "error parsing regexp: invalid nested repetition operator: `{2}*`"
+        );
+        assert_eq!(
+            err("a**?"),
+            "error parsing regexp: invalid nested repetition operator: `**?`"
+        );
+        assert_eq!(
+            err(r"(a)\1"),
+            r"error parsing regexp: invalid escape sequence: `\1`"
+        );
+        assert_eq!(
+            err(r"\C"),
+            r"error parsing regexp: invalid escape sequence: `\C`"
+        );
+        assert_eq!(
+            err(r"\8"),
+            r"error parsing regexp: invalid escape sequence: `\8`"
+        );
+        assert_eq!(
+            err("a{1001}"),
+            "error parsing regexp: invalid repeat count: `{1001}`"
+        );
+        assert_eq!(
+            err("x\\"),
+            "error parsing regexp: trailing backslash at end of expression"
+        );
     }
 
     #[test]

@@ -172,9 +172,7 @@ fn secrets(env: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
         // Go returns a nil `[]string`: ranging over it yields nothing.
         None => Ok(Value::NilList),
         Some(Err(e)) => Err(e),
-        Some(Ok(Fetched::List(keys))) => {
-            Ok(Value::strings(keys))
-        }
+        Some(Ok(Fetched::List(keys))) => Ok(Value::strings(keys)),
         Some(Ok(_)) => Err(unexpected("secrets")),
     }
 }

@@ -54,7 +54,9 @@ impl Node {
             }
             Value::String(s) => Node::Str(s.to_string()),
             Value::NilList => Node::Seq(Vec::new()),
-            Value::List(l) | Value::Strings(l) => Node::Seq(l.iter().map(Node::from_value).collect::<Result<_, _>>()?),
+            Value::List(l) | Value::Strings(l) => {
+                Node::Seq(l.iter().map(Node::from_value).collect::<Result<_, _>>()?)
+            }
             Value::Map(m) => {
                 let mut keys: Vec<&String> = m.keys().collect();
                 keys.sort_by(|a, b| natural_cmp(a, b));

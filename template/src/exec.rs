@@ -470,24 +470,17 @@ impl<'a> State<'a, '_> {
     }
 
     /// Sprig's `set`/`unset`/`merge…` change the map they are given, `sortAlpha` the `[]string`
-    /// (Go maps and slices are references); ours are values, so the changed value is stored back
-    /// where the argument came from: the variable, or the map at `$var.a.b` inside it
-    /// (agent.md §4.5.1).
-    fn write_back(&mut self, var: &str, idents: &[Arc<str>], new: Value) {
-        fn put(cur: &Value, path: &[Arc<str>], new: Value) -> Option<Value> {
-            let Some((first, rest)) = path.split_first() else {
-                return Some(new);
-            };
-            let Value::Map(m) = cur else { return None };
-            let inner = put(m.get(&**first)?, rest, new)?;
-            let mut m = m.as_ref().clone();
-            m.insert(first.to_string(), inner);
-            Some(Value::map(m))
-        }
-        if let Some(v) = self.vars.iter_mut().rev().find(|v| &*v.name == var)
-            && let Some(updated) = put(&v.value, idents, new)
-        {
-            v.value = updated;
+    /// (Go maps and slices are references); ours are values, so every variable that holds the
+    /// same map or list (the same allocation: `$e := $d`, `$d.inner`, a range element) gets the
+    /// changed one instead (agent.md §4.5.1).
+    fn write_back(&mut self, old: &Value, new: &Value) {
+        let Some(target) = container_id(old) else {
+            return;
+        };
+        for v in &mut self.vars {
+            if let Some(updated) = replace_shared(&v.value, target, new) {
+                v.value = updated;
+            }
         }
     }
 
@@ -795,12 +788,10 @@ impl<'a> State<'a, '_> {
                 ))
             }
             Ok(v) => {
-                if let Some(Arg::Variable {
-                    name: var, idents, ..
-                }) = args.first()
-                    && crate::funcs::sprig::changes_first_arg(name, &vals[0], &v)
+                if let Some(first) = vals.first()
+                    && crate::funcs::sprig::changes_first_arg(name, first, &v)
                 {
-                    self.write_back(var, idents, v.clone());
+                    self.write_back(first, &v);
                 }
                 Ok(v)
             }
@@ -1071,6 +1062,63 @@ mod tests;
 
 /// Whether `v` has lists or maps nested more than `limit` deep. Shared containers (`list $l $l`)
 /// are visited once (`seen` holds their addresses), so the walk is linear in distinct containers.
+/// The allocation behind a map or list value: what Go would share by reference.
+fn container_id(v: &Value) -> Option<*const ()> {
+    match v {
+        Value::Map(m) => Some(Arc::as_ptr(m) as *const ()),
+        Value::List(l) | Value::Strings(l) => Some(Arc::as_ptr(l) as *const ()),
+        _ => None,
+    }
+}
+
+/// `v` with each occurrence of the container `target` (at any depth) replaced by `new`; `None`
+/// when `v` holds none.
+fn replace_shared(v: &Value, target: *const (), new: &Value) -> Option<Value> {
+    if container_id(v) == Some(target) {
+        return Some(new.clone());
+    }
+    match v {
+        Value::Map(m) => {
+            let mut changed: Option<std::collections::BTreeMap<String, Value>> = None;
+            for (k, x) in m.iter() {
+                if let Some(nx) = replace_shared(x, target, new) {
+                    changed
+                        .get_or_insert_with(|| m.as_ref().clone())
+                        .insert(k.clone(), nx);
+                }
+            }
+            changed.map(Value::map)
+        }
+        Value::List(l) | Value::Strings(l) => {
+            let mut changed: Option<Vec<Value>> = None;
+            for (i, x) in l.iter().enumerate() {
+                if let Some(nx) = replace_shared(x, target, new) {
+                    changed.get_or_insert_with(|| l.as_ref().clone())[i] = nx;
+                }
+            }
+            changed.map(|items| match v {
+                Value::Strings(_) => Value::Strings(Arc::new(items)),
+                _ => Value::list(items),
+            })
+        }
+        Value::Record(r) => {
+            let mut changed: Option<Vec<(&'static str, Value)>> = None;
+            for (i, (_, x)) in r.fields.iter().enumerate() {
+                if let Some(nx) = replace_shared(x, target, new) {
+                    changed.get_or_insert_with(|| r.fields.clone())[i].1 = nx;
+                }
+            }
+            changed.map(|fields| {
+                Value::Record(Arc::new(crate::Record {
+                    type_name: r.type_name,
+                    fields,
+                }))
+            })
+        }
+        _ => None,
+    }
+}
+
 fn nests_deeper(v: &Value, limit: usize, seen: &mut HashMap<usize, usize>) -> bool {
     let (addr, children): (usize, Box<dyn Iterator<Item = &Value>>) = match v {
         Value::List(l) | Value::Strings(l) => (Arc::as_ptr(l) as usize, Box::new(l.iter())),

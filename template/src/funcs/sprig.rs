@@ -5,7 +5,7 @@
 //! Sprig converts loosely (`toInt64` of a string parses it, errors become zero) and its list/dict
 //! helpers take any slice or map; that is reproduced here. Go maps are references, so Sprig's
 //! `set`/`unset`/`merge` change the map in place; our maps are values, so the engine stores the
-//! result back into the variable the map came from ([`changes_first_arg`]).
+//! result to every variable that holds the same map ([`changes_first_arg`]).
 
 use std::collections::BTreeMap;
 
@@ -157,8 +157,8 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
 
 /// Whether the call changed its first argument in place in Go (maps and slices are references),
 /// given that argument and the result: `set`/`unset`/`merge…` change the map they are given,
-/// `sortAlpha` sorts a `[]string` in place. The engine stores the result back into that
-/// argument's variable.
+/// `sortAlpha` sorts a `[]string` in place. The engine then gives the result to every variable
+/// that shares the argument.
 pub fn changes_first_arg(name: &str, first: &Value, result: &Value) -> bool {
     match name {
         "sprig_set"
@@ -1035,7 +1035,18 @@ func!(dig(a) {
     }
     Ok(cur)
 });
-func!(deep_copy(a) { Ok(n_args("deepCopy", a, 1)?[0].clone()) });
+/// A copy that shares no map or list with the original (so an in-place change to one, agent.md
+/// §4.5.1, does not reach the other).
+fn deep_clone(v: &Value) -> Value {
+    match v {
+        Value::Map(m) => Value::map(m.iter().map(|(k, x)| (k.clone(), deep_clone(x))).collect()),
+        Value::List(l) => Value::list(l.iter().map(deep_clone).collect()),
+        Value::Strings(l) => Value::Strings(std::sync::Arc::new(l.as_ref().clone())),
+        other => other.clone(),
+    }
+}
+
+func!(deep_copy(a) { Ok(deep_clone(&n_args("deepCopy", a, 1)?[0])) });
 
 // ----------------------------------------------------------------------------------------------
 // Integer math (Sprig converts every operand with toInt64)

@@ -1419,6 +1419,20 @@ mod tests {
             ),
             "map[a:1 c:3]"
         );
+        // Aliases, elements and maps reached through `.` share the map, as in Go; a deep copy
+        // does not.
+        assert_eq!(
+            render(
+                r#"{{ $d := sprig_dict "a" 1 }}{{ $e := $d }}{{ $_ := sprig_set $e "b" 2 }}{{ $d }}|{{ $in := sprig_dict "x" 1 }}{{ $o := sprig_dict "in" $in }}{{ $_ := sprig_set $in "y" 2 }}{{ $o }}|{{ $c := sprig_deepCopy $o }}{{ $_ := sprig_unset $c "in" }}{{ $o }} {{ $c }}"#
+            ),
+            "map[a:1 b:2]|map[in:map[x:1 y:2]]|map[in:map[x:1 y:2]] map[]"
+        );
+        assert_eq!(
+            render(
+                r#"{{ $l := sprig_list (sprig_dict "n" 1) (sprig_dict "n" 2) }}{{ range $l }}{{ $_ := sprig_set . "seen" true }}{{ end }}{{ range $i, $m := $l }}{{ $_ := sprig_set $m "i" $i }}{{ end }}{{ $l }}"#
+            ),
+            "[map[i:0 n:1 seen:true] map[i:1 n:2 seen:true]]"
+        );
         assert_eq!(
             render(
                 r#"{{ $l := split "," "c,a,b" }}{{ $s := sprig_sortAlpha $l }}{{ $l }}|{{ $p := parseJSON "[\"z\",\"y\"]" }}{{ $t := sprig_sortAlpha $p }}{{ $p }}"#

@@ -132,6 +132,7 @@ pub fn execute(prog: &Program, ctx: &mut dyn Context) -> Outcome {
             value: Value::Nil,
             boxed: false,
         }],
+        dots: Vec::new(),
         out: String::with_capacity(prog.text.len() + 64),
         ctx,
         used: &mut used,
@@ -158,6 +159,8 @@ struct State<'a, 'c> {
     prog: &'a Program,
     tmpl_name: &'a str,
     vars: Vec<Var>,
+    /// The dots of the lists being walked that hold maps or lists, innermost last.
+    dots: Vec<Value>,
     out: String,
     ctx: &'c mut dyn Context,
     used: &'c mut Vec<Dependency>,
@@ -211,10 +214,26 @@ impl<'a> State<'a, '_> {
     }
 
     fn walk_list(&mut self, dot: &Value, boxed: bool, list: &'a List) -> R<()> {
-        for n in list {
-            self.walk(dot, boxed, n)?;
+        if container_id(dot).is_none() && !matches!(dot, Value::Record(_)) {
+            for n in list {
+                self.walk(dot, boxed, n)?;
+            }
+            return Ok(());
         }
-        Ok(())
+        // A dot that holds maps or lists may be changed in place by a Sprig call (see
+        // `write_back`): each node reads it afresh from the stack, where the change lands.
+        self.dots.push(dot.clone());
+        let slot = self.dots.len() - 1;
+        let mut r = Ok(());
+        for n in list {
+            let dot = self.dots[slot].clone();
+            r = self.walk(&dot, boxed, n);
+            if r.is_err() {
+                break;
+            }
+        }
+        self.dots.truncate(slot);
+        r
     }
 
     fn walk(&mut self, dot: &Value, boxed: bool, node: &'a Node) -> R<()> {
@@ -470,9 +489,9 @@ impl<'a> State<'a, '_> {
     }
 
     /// Sprig's `set`/`unset`/`merge…` change the map they are given, `sortAlpha` the `[]string`
-    /// (Go maps and slices are references); ours are values, so every variable that holds the
-    /// same map or list (the same allocation: `$e := $d`, `$d.inner`, a range element) gets the
-    /// changed one instead (agent.md §4.5.1).
+    /// (Go maps and slices are references); ours are values, so every variable and dot that holds
+    /// the same map or list (the same allocation: `$e := $d`, `$d.inner`, a range element,
+    /// `.Data` inside `with secret …`) gets the changed one instead (agent.md §4.5.1).
     fn write_back(&mut self, old: &Value, new: &Value) {
         let Some(target) = container_id(old) else {
             return;
@@ -480,6 +499,11 @@ impl<'a> State<'a, '_> {
         for v in &mut self.vars {
             if let Some(updated) = replace_shared(&v.value, target, new) {
                 v.value = updated;
+            }
+        }
+        for d in &mut self.dots {
+            if let Some(updated) = replace_shared(d, target, new) {
+                *d = updated;
             }
         }
     }

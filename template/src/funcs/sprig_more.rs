@@ -1435,6 +1435,12 @@ mod tests {
         );
         assert_eq!(
             render(
+                r#"{{ with sprig_dict "d" (sprig_dict "a" 1) }}{{ $_ := sprig_set .d "b" 2 }}{{ .d }}{{ end }}"#
+            ),
+            "map[a:1 b:2]"
+        );
+        assert_eq!(
+            render(
                 r#"{{ $l := split "," "c,a,b" }}{{ $s := sprig_sortAlpha $l }}{{ $l }}|{{ $p := parseJSON "[\"z\",\"y\"]" }}{{ $t := sprig_sortAlpha $p }}{{ $p }}"#
             ),
             "[a b c]|[z y]"

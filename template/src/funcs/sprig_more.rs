@@ -35,7 +35,7 @@ pub(super) fn lookup(short: &str) -> Option<Func> {
         "urlParse" => url_parse,
         "urlJoin" => url_join,
         "semver" => semver,
-        _ => return None,
+        _ => return super::sprig_time::lookup(short),
     })
 }
 
@@ -1620,6 +1620,11 @@ mod tests {
         "without",
         "wrap",
         "wrapWith",
+        "toDate",
+        "mustToDate",
+        "unixEpoch",
+        "mustDateModify",
+        "must_date_modify",
     ];
     /// Not repeatable, so HashiCorp's consul-template leaves them out (Sprig's hermetic map);
     /// OpenBao's agent still has them (docs/differences.md).
@@ -1658,16 +1663,11 @@ mod tests {
         "genSignedCertWithKey",
         "encryptAES",
     ];
-    /// Deterministic but not implemented yet: time values (`toDate` …), `int`/`int64`-typed
-    /// arguments (`duration`), scrypt/AES/X.509 (`derivePassword`, `decryptAES`, `buildCustomCert`).
+    /// Deterministic but not implemented yet: they need `int64`-typed arguments (`duration`,
+    /// `durationRound`) or scrypt/AES/X.509 (`derivePassword`, `decryptAES`, `buildCustomCert`).
     const SPRIG_NOT_YET: &[&str] = &[
         "duration",
         "durationRound",
-        "toDate",
-        "mustToDate",
-        "unixEpoch",
-        "mustDateModify",
-        "must_date_modify",
         "derivePassword",
         "decryptAES",
         "buildCustomCert",

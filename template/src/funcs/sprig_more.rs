@@ -35,6 +35,7 @@ pub(super) fn lookup(short: &str) -> Option<Func> {
         "urlParse" => url_parse,
         "urlJoin" => url_join,
         "semver" => semver,
+        "decryptAES" => decrypt_aes,
         _ => return super::sprig_time::lookup(short),
     })
 }
@@ -1201,6 +1202,56 @@ fn semver(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     Ok(Value::Object(Arc::new(v)))
 }
 
+// ----------------------------------------------------------------------------------------------
+// decryptAES: AES-256-CBC, the key the password's first 32 bytes (zero-padded), the IV the first
+// block, the padding length the last byte (unchecked, as Sprig does)
+// ----------------------------------------------------------------------------------------------
+
+fn decrypt_aes(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    use aws_lc_rs::cipher::{AES_256, DecryptingKey, DecryptionContext, UnboundCipherKey};
+    let a = n_args("decryptAES", a, 2)?;
+    let (password, crypt64) = (args::string(&a[0])?, args::string(&a[1])?);
+    if crypt64.is_empty() {
+        return Ok(Value::str(""));
+    }
+    let mut key = [0u8; 32];
+    let pw = password.as_bytes();
+    let n = pw.len().min(32);
+    key[..n].copy_from_slice(&pw[..n]);
+    let crypt = super::encoding::b64dec(false, crypt64)?;
+    if crypt.len() < 16 {
+        return Err(format!(
+            "runtime error: slice bounds out of range [:16] with capacity {}",
+            crypt.len()
+        ));
+    }
+    let (iv, body) = crypt.split_at(16);
+    if !body.len().is_multiple_of(16) {
+        return Err("crypto/cipher: input not full blocks".into());
+    }
+    if body.is_empty() {
+        return Err("runtime error: index out of range [-1]".into());
+    }
+    let mut data = body.to_vec();
+    let mut iv16 = [0u8; 16];
+    iv16.copy_from_slice(iv);
+    let fail = |_| "crypto/aes: decryption failed".to_string();
+    let dk = UnboundCipherKey::new(&AES_256, &key)
+        .and_then(DecryptingKey::cbc)
+        .map_err(fail)?;
+    let plain = dk
+        .decrypt(&mut data, DecryptionContext::Iv128(iv16.into()))
+        .map_err(fail)?;
+    let pad = usize::from(plain[plain.len() - 1]);
+    if pad > plain.len() {
+        return Err(format!(
+            "runtime error: slice bounds out of range [:{}]",
+            plain.len() as i64 - pad as i64
+        ));
+    }
+    Ok(Value::str(bytes_str(&plain[..plain.len() - pad])))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
@@ -1625,6 +1676,7 @@ mod tests {
         "unixEpoch",
         "mustDateModify",
         "must_date_modify",
+        "decryptAES",
     ];
     /// Not repeatable, so HashiCorp's consul-template leaves them out (Sprig's hermetic map);
     /// OpenBao's agent still has them (docs/differences.md).
@@ -1664,12 +1716,11 @@ mod tests {
         "encryptAES",
     ];
     /// Deterministic but not implemented yet: they need `int64`-typed arguments (`duration`,
-    /// `durationRound`) or scrypt/AES/X.509 (`derivePassword`, `decryptAES`, `buildCustomCert`).
+    /// `durationRound`), scrypt (`derivePassword`) or X.509 parsing (`buildCustomCert`).
     const SPRIG_NOT_YET: &[&str] = &[
         "duration",
         "durationRound",
         "derivePassword",
-        "decryptAES",
         "buildCustomCert",
     ];
 
@@ -1698,6 +1749,22 @@ mod tests {
                 "sprig_{n}"
             );
         }
+    }
+
+    #[test]
+    fn decrypt_aes_cbc() {
+        // `hello, world` under AES-256-CBC, key "secretkey" zero-padded, IV 00…0f (openssl enc).
+        let ct = "AAECAwQFBgcICQoLDA0OD8szLCS9oJdOuDdMW1Y+phA=";
+        assert_eq!(sp("decryptAES", &[s("secretkey"), s(ct)]), "hello, world");
+        assert_eq!(sp("decryptAES", &[s("secretkey"), s("")]), "");
+        assert_eq!(
+            sp("decryptAES", &[s("k"), s("!!")]),
+            "ERR illegal base64 data at input byte 0"
+        );
+        assert_eq!(
+            sp("decryptAES", &[s("k"), s("AAEC")]),
+            "ERR runtime error: slice bounds out of range [:16] with capacity 3"
+        );
     }
 
     #[test]

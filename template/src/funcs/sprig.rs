@@ -869,7 +869,12 @@ func!(slice(a) {
     if from < 0 || to > len || from > to {
         return Err(format!("runtime error: slice bounds out of range [{from}:{to}] with capacity {len}"));
     }
-    Ok(Value::list(l[from as usize..to as usize].to_vec()))
+    let part = l[from as usize..to as usize].to_vec();
+    // A slice of a `[]string` is a `[]string`.
+    Ok(match &a[0] {
+        Value::Strings(_) => Value::Strings(std::sync::Arc::new(part)),
+        _ => Value::list(part),
+    })
 });
 func!(chunk(a) {
     let a = n_args("chunk", a, 2)?;
@@ -1593,6 +1598,8 @@ mod tests {
         assert_eq!(sp("compact", &[json(r#"["a","",null,0,"b"]"#)]), "[a 0 b]");
         assert_eq!(sp("slice", &[l.clone(), i(1)]), "[b c]");
         assert_eq!(sp("slice", &[l.clone(), i(1), i(2)]), "[b]");
+        let sl = call("sprig_slice", &[Value::strings(["a", "b", "c"]), i(1)]).unwrap();
+        assert_eq!(sl.type_name(), "[]string");
         assert_eq!(sp("chunk", &[i(2), l]), "[[a b] [c]]");
         assert_eq!(sp("until", &[i(3)]), "[0 1 2]");
         assert_eq!(sp("until", &[i(-3)]), "[0 -1 -2]");

@@ -5,7 +5,9 @@
 //! Sprig converts loosely (`toInt64` of a string parses it, errors become zero) and its list/dict
 //! helpers take any slice or map; that is reproduced here. Go maps are references, so Sprig's
 //! `set`/`unset`/`merge` change the map in place; our maps are values, so the engine stores the
-//! result to every variable that holds the same map ([`changes_first_arg`]).
+//! result to every variable and dot that holds the same map ([`changes_first_arg`]). Names not
+//! listed here are looked up in [`sprig_more`](super::sprig_more), then
+//! [`sprig_time`](super::sprig_time).
 
 use std::collections::BTreeMap;
 

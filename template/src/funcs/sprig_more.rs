@@ -2,7 +2,8 @@
 //! float family (`addf` … `minf`, computed in decimal as Sprig does), `toDecimal`, `abbrevboth`,
 //! the case converters (`swapcase`, `camelcase`, `snakecase`, `kebabcase`), `wrap`/`wrapWith`,
 //! `urlParse`/`urlJoin` (Go's `net/url` rules), `semver` (a version object with Go's methods),
-//! and `hello`.
+//! `decryptAES` and `hello`; its tests hold the table of every Sprig name (present, or absent and
+//! why).
 //!
 //! [`sprig`](super::sprig) owns the older part of the library and asks this module for the names
 //! it does not know.

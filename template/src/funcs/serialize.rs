@@ -174,6 +174,8 @@ fn write_json(
                     level,
                 )?
             }
+            // Their `MarshalJSON`: a time in RFC 3339 with nanoseconds, a version as its string.
+            "time.Time" | "*semver.Version" => quote(out, &marshal_text(o.as_ref()), html),
             t => return Err(format!("json: unsupported type: {t}")),
         },
     }
@@ -183,6 +185,18 @@ fn write_json(
 fn one<'a>(name: &str, a: &'a [Value]) -> Result<&'a Value, String> {
     args::arity(name, a, 1)?;
     Ok(&a[0])
+}
+
+/// The text a `time.Time` (RFC 3339 with nanoseconds) or a `*semver.Version` (its string)
+/// marshals to.
+pub fn marshal_text(o: &dyn crate::Object) -> String {
+    match o.method(
+        "Format",
+        &[Value::str("2006-01-02T15:04:05.999999999Z07:00")],
+    ) {
+        Some(Ok(Value::String(s))) => s.to_string(),
+        _ => o.print(),
+    }
 }
 
 fn to_json(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {

@@ -949,8 +949,15 @@ mod tests {
         .unwrap();
         assert_eq!(sp("unixEpoch", std::slice::from_ref(&z)), "1709630430");
         assert_eq!(
-            sp("mustDateModify", &[s("1s"), z]),
+            sp("mustDateModify", &[s("1s"), z.clone()]),
             "2024-03-05 10:20:31 +0100 +0100"
         );
+        // Marshalled as Go's `MarshalJSON` and yaml.v2 write a time.
+        assert_eq!(show("toJSON", &[z]), "\"2024-03-05T10:20:30+01:00\"");
+        let t = call("sprig_toDate", &[s("2006-01-02"), s("2024-03-05")]).unwrap();
+        assert_eq!(show("toYAML", &[t]), "2024-03-05T00:00:00Z");
+        let v = call("sprig_semver", &[s("v1.2.3")]).unwrap();
+        assert_eq!(show("toJSON", std::slice::from_ref(&v)), "\"1.2.3\"");
+        assert_eq!(show("toYAML", &[v]), "1.2.3");
     }
 }

@@ -84,6 +84,9 @@ impl Node {
                         })
                         .collect::<Result<_, String>>()?,
                 ),
+                // A time is written as a plain timestamp, a version as its text (a string).
+                "time.Time" => Node::Raw(super::serialize::marshal_text(o.as_ref())),
+                "*semver.Version" => Node::from_value(&Value::str(o.print()))?,
                 t => return Err(format!("cannot marshal type: {t}")),
             },
         })

@@ -1042,8 +1042,8 @@ func!(dig(a) {
     }
     Ok(cur)
 });
-/// A copy that shares no map or list with the original (so an in-place change to one, agent.md
-/// §4.5.1, does not reach the other).
+/// A copy that shares no map or list with the original, so an in-place change to one does not
+/// reach the other (agent.md §4.5.1).
 fn deep_clone(v: &Value) -> Value {
     match v {
         Value::Map(m) => Value::map(m.iter().map(|(k, x)| (k.clone(), deep_clone(x))).collect()),

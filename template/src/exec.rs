@@ -132,6 +132,7 @@ pub fn execute(prog: &Program, ctx: &mut dyn Context) -> Outcome {
             value: Value::Nil,
             boxed: false,
         }],
+        dots: Vec::new(),
         out: String::with_capacity(prog.text.len() + 64),
         ctx,
         used: &mut used,
@@ -158,6 +159,8 @@ struct State<'a, 'c> {
     prog: &'a Program,
     tmpl_name: &'a str,
     vars: Vec<Var>,
+    /// The dots of the lists being walked that hold maps or lists, innermost last.
+    dots: Vec<Value>,
     out: String,
     ctx: &'c mut dyn Context,
     used: &'c mut Vec<Dependency>,
@@ -211,10 +214,26 @@ impl<'a> State<'a, '_> {
     }
 
     fn walk_list(&mut self, dot: &Value, boxed: bool, list: &'a List) -> R<()> {
-        for n in list {
-            self.walk(dot, boxed, n)?;
+        if container_id(dot).is_none() && !matches!(dot, Value::Record(_)) {
+            for n in list {
+                self.walk(dot, boxed, n)?;
+            }
+            return Ok(());
         }
-        Ok(())
+        // A dot that holds maps or lists may be changed in place by a Sprig call (see
+        // `write_back`): each node reads it afresh from the stack, where the change lands.
+        self.dots.push(dot.clone());
+        let slot = self.dots.len() - 1;
+        let mut r = Ok(());
+        for n in list {
+            let dot = self.dots[slot].clone();
+            r = self.walk(&dot, boxed, n);
+            if r.is_err() {
+                break;
+            }
+        }
+        self.dots.truncate(slot);
+        r
     }
 
     fn walk(&mut self, dot: &Value, boxed: bool, node: &'a Node) -> R<()> {
@@ -345,7 +364,7 @@ impl<'a> State<'a, '_> {
         let ndecl = b.pipe.decl.len();
         let mut ran = false;
         match &val {
-            Value::List(items) => {
+            Value::List(items) | Value::Strings(items) => {
                 for (i, e) in items.iter().enumerate() {
                     ran = true;
                     self.iteration(b, mark, Value::Int(i as i64), e.clone(), true)?;
@@ -466,6 +485,26 @@ impl<'a> State<'a, '_> {
                 Ok(())
             }
             None => self.err(format!("undefined variable: {name}")),
+        }
+    }
+
+    /// Sprig's `set`/`unset`/`merge…` change the map they are given, `sortAlpha` the `[]string`
+    /// (Go maps and slices are references); ours are values, so every variable and dot that holds
+    /// the same map or list (the same allocation: `$e := $d`, `$d.inner`, a range element,
+    /// `.Data` inside `with secret …`) gets the changed one instead (agent.md §4.5.1).
+    fn write_back(&mut self, old: &Value, new: &Value) {
+        let Some(target) = container_id(old) else {
+            return;
+        };
+        for v in &mut self.vars {
+            if let Some(updated) = replace_shared(&v.value, target, new) {
+                v.value = updated;
+            }
+        }
+        for d in &mut self.dots {
+            if let Some(updated) = replace_shared(d, target, new) {
+                *d = updated;
+            }
         }
     }
 
@@ -772,7 +811,14 @@ impl<'a> State<'a, '_> {
                     "error calling {name}: result exceeds the limit of {MAX_OUTPUT} bytes"
                 ))
             }
-            Ok(v) => Ok(v),
+            Ok(v) => {
+                if let Some(first) = vals.first()
+                    && crate::funcs::sprig::changes_first_arg(name, first, &v)
+                {
+                    self.write_back(first, &v);
+                }
+                Ok(v)
+            }
             Err(m) => {
                 self.at = call_at;
                 // A nested template's error is scrubbed where it happened; its prefix is template
@@ -1040,9 +1086,66 @@ mod tests;
 
 /// Whether `v` has lists or maps nested more than `limit` deep. Shared containers (`list $l $l`)
 /// are visited once (`seen` holds their addresses), so the walk is linear in distinct containers.
+/// The allocation behind a map or list value: what Go would share by reference.
+fn container_id(v: &Value) -> Option<*const ()> {
+    match v {
+        Value::Map(m) => Some(Arc::as_ptr(m) as *const ()),
+        Value::List(l) | Value::Strings(l) => Some(Arc::as_ptr(l) as *const ()),
+        _ => None,
+    }
+}
+
+/// `v` with each occurrence of the container `target` (at any depth) replaced by `new`; `None`
+/// when `v` holds none.
+fn replace_shared(v: &Value, target: *const (), new: &Value) -> Option<Value> {
+    if container_id(v) == Some(target) {
+        return Some(new.clone());
+    }
+    match v {
+        Value::Map(m) => {
+            let mut changed: Option<std::collections::BTreeMap<String, Value>> = None;
+            for (k, x) in m.iter() {
+                if let Some(nx) = replace_shared(x, target, new) {
+                    changed
+                        .get_or_insert_with(|| m.as_ref().clone())
+                        .insert(k.clone(), nx);
+                }
+            }
+            changed.map(Value::map)
+        }
+        Value::List(l) | Value::Strings(l) => {
+            let mut changed: Option<Vec<Value>> = None;
+            for (i, x) in l.iter().enumerate() {
+                if let Some(nx) = replace_shared(x, target, new) {
+                    changed.get_or_insert_with(|| l.as_ref().clone())[i] = nx;
+                }
+            }
+            changed.map(|items| match v {
+                Value::Strings(_) => Value::Strings(Arc::new(items)),
+                _ => Value::list(items),
+            })
+        }
+        Value::Record(r) => {
+            let mut changed: Option<Vec<(&'static str, Value)>> = None;
+            for (i, (_, x)) in r.fields.iter().enumerate() {
+                if let Some(nx) = replace_shared(x, target, new) {
+                    changed.get_or_insert_with(|| r.fields.clone())[i].1 = nx;
+                }
+            }
+            changed.map(|fields| {
+                Value::Record(Arc::new(crate::Record {
+                    type_name: r.type_name,
+                    fields,
+                }))
+            })
+        }
+        _ => None,
+    }
+}
+
 fn nests_deeper(v: &Value, limit: usize, seen: &mut HashMap<usize, usize>) -> bool {
     let (addr, children): (usize, Box<dyn Iterator<Item = &Value>>) = match v {
-        Value::List(l) => (Arc::as_ptr(l) as usize, Box::new(l.iter())),
+        Value::List(l) | Value::Strings(l) => (Arc::as_ptr(l) as usize, Box::new(l.iter())),
         Value::Map(m) => (Arc::as_ptr(m) as usize, Box::new(m.values())),
         _ => return false,
     };

@@ -338,7 +338,7 @@ fn format_value(out: &mut String, v: &Value, verb: char, sp: &Spec, depth: usize
         Value::Uint(u) => fmt_integer(out, v, false, *u, verb, sp),
         Value::Float(f) => fmt_float(out, v, *f, verb, sp),
         Value::String(s) | Value::Number(s) => fmt_string(out, v, s, verb, sp),
-        Value::List(l) => {
+        Value::List(l) | Value::Strings(l) => {
             out.push('[');
             for (k, e) in l.iter().enumerate() {
                 if k > 0 {

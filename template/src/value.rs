@@ -26,6 +26,10 @@ pub enum Value {
     Number(Arc<str>),
     String(Arc<str>),
     List(Arc<Vec<Value>>),
+    /// Go `[]string` (`split`, `secrets`, Sprig's `splitList`/`keys`…): every item a `String`.
+    /// It prints and ranges like a list; functions whose Go parameter is `[]string` accept only
+    /// this, those that take `[]interface {}` refuse it (agent.md §4.2).
+    Strings(Arc<Vec<Value>>),
     /// A nil slice (`[]string(nil)`, e.g. `.Warnings` with none): prints `[]`, `toJSON` gives `null`.
     NilList,
     Map(Arc<BTreeMap<String, Value>>),
@@ -73,6 +77,13 @@ impl Value {
         Value::List(Arc::new(items))
     }
 
+    /// A Go `[]string`.
+    pub fn strings<S: Into<Arc<str>>>(items: impl IntoIterator<Item = S>) -> Value {
+        Value::Strings(Arc::new(
+            items.into_iter().map(|x| Value::String(x.into())).collect(),
+        ))
+    }
+
     pub fn map(m: BTreeMap<String, Value>) -> Value {
         Value::Map(Arc::new(m))
     }
@@ -104,6 +115,7 @@ impl Value {
             Value::Number(_) => "json.Number",
             Value::String(_) => "string",
             Value::List(_) | Value::NilList => "[]interface {}",
+            Value::Strings(_) => "[]string",
             Value::Map(_) => "map[string]interface {}",
             Value::Record(r) => r.type_name,
             Value::NilPtr(t) => t,
@@ -121,7 +133,7 @@ impl Value {
             Value::Uint(u) => *u != 0,
             Value::Float(f) => *f != 0.0,
             Value::Number(s) | Value::String(s) => !s.is_empty(),
-            Value::List(l) => !l.is_empty(),
+            Value::List(l) | Value::Strings(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
             Value::Record(_) | Value::Object(_) => true,
         }
@@ -173,7 +185,7 @@ impl Value {
             }
             Value::Float(f) => out.push_str(&format_float_g(*f)),
             Value::Number(s) | Value::String(s) => out.push_str(s),
-            Value::List(l) => {
+            Value::List(l) | Value::Strings(l) => {
                 out.push('[');
                 for (i, v) in l.iter().enumerate() {
                     if i > 0 {

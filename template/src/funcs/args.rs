@@ -64,22 +64,23 @@ pub fn int(v: &Value) -> Result<i64, String> {
     }
 }
 
-/// A `[]string` parameter (a list whose items are all strings).
+/// A `[]string` parameter: a Go `[]string` ([`Value::Strings`]); a `[]interface {}` is refused
+/// even when its items are all strings, as Go's reflection refuses it.
 pub fn string_list(v: &Value) -> Result<Vec<Arc<str>>, String> {
     match v {
         Value::NilList => Ok(Vec::new()),
-        Value::List(l) => l
+        Value::Strings(l) => Ok(l
             .iter()
             .map(|x| match x {
-                Value::String(s) => Ok(s.clone()),
-                _ => Err(wrong("[]string", v)),
+                Value::String(s) => s.clone(),
+                other => Arc::from(other.print()),
             })
-            .collect(),
+            .collect()),
         other => Err(wrong("[]string", other)),
     }
 }
 
-/// A `[]interface {}` parameter.
+/// A `[]interface {}` parameter (a `[]string` is refused).
 pub fn list(v: &Value) -> Result<Vec<Value>, String> {
     match v {
         Value::NilList => Ok(Vec::new()),
@@ -140,6 +141,15 @@ mod tests {
         assert_eq!(
             string_list(&Value::list(vec![Value::Int(1)])).unwrap_err(),
             "wrong type for value; expected []string; got []interface {}"
+        );
+        assert_eq!(
+            string_list(&Value::list(vec![Value::str("a")])).unwrap_err(),
+            "wrong type for value; expected []string; got []interface {}"
+        );
+        assert_eq!(string_list(&Value::strings(["a"])).unwrap().len(), 1);
+        assert_eq!(
+            list(&Value::strings(["a"])).unwrap_err(),
+            "wrong type for value; expected []interface {}; got []string"
         );
         assert_eq!(go_q(&Value::Number("42".into())), "\"42\"");
         assert_eq!(go_q(&Value::Bool(true)), "%!q(bool=true)");

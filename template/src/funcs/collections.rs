@@ -42,11 +42,9 @@ fn split(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     let (sep, s) = (args::string(&a[0])?, args::string(&a[1])?);
     let s = s.trim_matches(super::strings::go_space);
     if s.is_empty() {
-        return Ok(Value::list(Vec::new()));
+        return Ok(Value::strings(Vec::<&str>::new()));
     }
-    Ok(Value::list(
-        go_split(s, sep).into_iter().map(Value::str).collect(),
-    ))
+    Ok(Value::strings(go_split(s, sep)))
 }
 
 fn join(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
@@ -81,7 +79,7 @@ fn split_to_map(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
 /// with strings of the same Go type), or a string contains `v` (same type).
 pub fn holds(l: &Value, v: &Value) -> bool {
     match l {
-        Value::List(items) => items.iter().any(|x| match (x, v) {
+        Value::List(items) | Value::Strings(items) => items.iter().any(|x| match (x, v) {
             (Value::Int(p), Value::Int(q)) => p == q,
             (Value::Float(p), Value::Float(q)) => p == q,
             (Value::String(p), Value::String(q)) | (Value::Number(p), Value::Number(q)) => p == q,
@@ -140,7 +138,7 @@ fn is_empty(v: &Value) -> bool {
         Value::Uint(u) => *u == 0,
         Value::Float(f) => *f == 0.0,
         Value::Number(s) | Value::String(s) => s.is_empty(),
-        Value::List(l) => l.is_empty(),
+        Value::List(l) | Value::Strings(l) => l.is_empty(),
         Value::Map(m) => m.is_empty(),
         Value::Record(_) | Value::Object(_) => false,
     }
@@ -164,7 +162,7 @@ pub fn merge(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>, o
         }
         if let Some(d) = &dv
             && !is_empty(d)
-            && matches!(sv, Value::List(_) | Value::NilList)
+            && matches!(sv, Value::List(_) | Value::Strings(_) | Value::NilList)
         {
             continue;
         }
@@ -299,7 +297,9 @@ mod tests {
         assert_eq!(show("split", &[s(","), s("a,b,,c")]), "[a b  c]");
         assert_eq!(show("split", &[s(","), s("")]), "[]");
         assert_eq!(show("split", &[s(","), s("  ")]), "[]");
-        assert!(matches!(call("split", &[s(","), s("")]).unwrap(), Value::List(l) if l.is_empty()));
+        assert!(
+            matches!(call("split", &[s(","), s("")]).unwrap(), Value::Strings(l) if l.is_empty())
+        );
         assert_eq!(show("split", &[s(","), s(" a,b\n")]), "[a b]");
         assert_eq!(show("split", &[s(""), s("héj")]), "[h é j]");
         let parts = call("split", &[s(","), s("h1:8500,h2:8500, h3:8500")]).unwrap();

@@ -14,6 +14,8 @@ pub mod parse;
 pub mod scratch;
 pub mod serialize;
 pub mod sprig;
+pub mod sprig_more;
+pub mod sprig_time;
 pub mod strings;
 pub mod timefmt;
 pub mod vault;

@@ -130,7 +130,7 @@ fn write_json(
             }
         }
         Value::String(s) => quote(out, s, html),
-        Value::List(l) => {
+        Value::List(l) | Value::Strings(l) => {
             if l.is_empty() {
                 out.push_str("[]");
                 return Ok(());
@@ -174,6 +174,8 @@ fn write_json(
                     level,
                 )?
             }
+            // Their `MarshalJSON`: a time in RFC 3339 with nanoseconds, a version as its string.
+            "time.Time" | "*semver.Version" => quote(out, &marshal_text(o.as_ref()), html),
             t => return Err(format!("json: unsupported type: {t}")),
         },
     }
@@ -183,6 +185,18 @@ fn write_json(
 fn one<'a>(name: &str, a: &'a [Value]) -> Result<&'a Value, String> {
     args::arity(name, a, 1)?;
     Ok(&a[0])
+}
+
+/// The text a `time.Time` (RFC 3339 with nanoseconds) or a `*semver.Version` (its string)
+/// marshals to.
+pub fn marshal_text(o: &dyn crate::Object) -> String {
+    match o.method(
+        "Format",
+        &[Value::str("2006-01-02T15:04:05.999999999Z07:00")],
+    ) {
+        Some(Ok(Value::String(s))) => s.to_string(),
+        _ => o.print(),
+    }
 }
 
 fn to_json(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
@@ -350,7 +364,7 @@ fn toml_inline(out: &mut String, v: &Value) -> Result<(), String> {
         }
         Value::Number(n) => out.push_str(n),
         Value::String(s) => toml_quote(out, s),
-        Value::List(l) => {
+        Value::List(l) | Value::Strings(l) => {
             out.push('[');
             for (i, item) in l.iter().filter(|x| !matches!(x, Value::Nil)).enumerate() {
                 if i > 0 {

@@ -3,9 +3,11 @@
 //! (dates, `now`, random, `uuidv4`, `env`, `expandenv`, `getHostByName`) are absent on purpose.
 //!
 //! Sprig converts loosely (`toInt64` of a string parses it, errors become zero) and its list/dict
-//! helpers take any slice or map; that is reproduced here. One difference remains: Go maps are
-//! references, so Sprig's `set`/`unset`/`merge` change the map in place; our maps are values, so
-//! only the returned map carries the change.
+//! helpers take any slice or map; that is reproduced here. Go maps are references, so Sprig's
+//! `set`/`unset`/`merge` change the map in place; our maps are values, so the engine stores the
+//! result to every variable and dot that holds the same map ([`changes_first_arg`]). Names not
+//! listed here are looked up in [`sprig_more`](super::sprig_more), then
+//! [`sprig_time`](super::sprig_time).
 
 use std::collections::BTreeMap;
 
@@ -151,8 +153,25 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         "isAbs" | "osIsAbs" => is_abs,
         // semantic versions
         "semverCompare" => semver_compare,
-        _ => return None,
+        _ => return super::sprig_more::lookup(short),
     })
+}
+
+/// Whether the call changed its first argument in place in Go (maps and slices are references),
+/// given that argument and the result: `set`/`unset`/`merge…` change the map they are given,
+/// `sortAlpha` sorts a `[]string` in place. The engine then gives the result to every variable
+/// that shares the argument.
+pub fn changes_first_arg(name: &str, first: &Value, result: &Value) -> bool {
+    match name {
+        "sprig_set"
+        | "sprig_unset"
+        | "sprig_merge"
+        | "sprig_mustMerge"
+        | "sprig_mergeOverwrite"
+        | "sprig_mustMergeOverwrite" => matches!(result, Value::Map(_)),
+        "sprig_sortAlpha" => matches!(first, Value::Strings(_)),
+        _ => false,
+    }
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -208,7 +227,7 @@ pub fn kind(v: &Value) -> &'static str {
         Value::Uint(_) => "uint",
         Value::Float(_) => "float64",
         Value::Number(_) | Value::String(_) => "string",
-        Value::List(_) | Value::NilList => "slice",
+        Value::List(_) | Value::Strings(_) | Value::NilList => "slice",
         Value::Map(_) => "map",
         Value::Record(_) | Value::NilPtr(_) => "ptr",
         Value::Object(_) => "ptr",
@@ -224,7 +243,7 @@ pub fn deep_eq(a: &Value, b: &Value) -> bool {
         (Value::Uint(x), Value::Uint(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Number(x), Value::Number(y)) | (Value::String(x), Value::String(y)) => x == y,
-        (Value::List(x), Value::List(y)) => {
+        (Value::List(x), Value::List(y)) | (Value::Strings(x), Value::Strings(y)) => {
             x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| deep_eq(p, q))
         }
         (Value::Map(x), Value::Map(y)) => {
@@ -248,7 +267,7 @@ pub fn deep_eq(a: &Value, b: &Value) -> bool {
 /// Sprig's `strslice`: a list's non-nil items as strings, anything else as a one-item list.
 fn strslice(v: &Value) -> Vec<String> {
     match v {
-        Value::List(l) => l
+        Value::List(l) | Value::Strings(l) => l
             .iter()
             .filter(|x| !matches!(x, Value::Nil))
             .map(strval)
@@ -260,7 +279,7 @@ fn strslice(v: &Value) -> Vec<String> {
 
 fn as_list(func: &str, v: &Value) -> Result<Vec<Value>, String> {
     match v {
-        Value::List(l) => Ok(l.as_ref().clone()),
+        Value::List(l) | Value::Strings(l) => Ok(l.as_ref().clone()),
         Value::NilList => Ok(Vec::new()),
         other => Err(format!("Cannot find {func} on type {}", kind(other))),
     }
@@ -270,8 +289,9 @@ fn as_map(v: &Value) -> Result<BTreeMap<String, Value>, String> {
     args::map(v)
 }
 
+/// A Go `[]string`.
 fn str_list(items: Vec<String>) -> Value {
-    Value::list(items.into_iter().map(Value::str).collect())
+    Value::strings(items)
 }
 
 fn ok_str(s: impl Into<std::sync::Arc<str>>) -> Result<Value, String> {
@@ -466,7 +486,7 @@ func!(splitn(a) {
 });
 func!(split_list(a) {
     let (sep, s) = s2("splitList", a)?;
-    Ok(Value::list(collections::go_split(s, sep).into_iter().map(Value::str).collect()))
+    Ok(Value::strings(collections::go_split(s, sep)))
 });
 func!(join(a) {
     let a = n_args("join", a, 2)?;
@@ -487,6 +507,20 @@ fn re(s: &str) -> Result<regex::Regex, String> {
     strings::compile(s)
 }
 
+/// The non-`must` functions other than `regexMatch` compile with Go's `regexp.MustCompile`, whose
+/// panic fails the render with this text.
+fn must_compile_panic(re: &str, err: String) -> String {
+    let quoted = if re
+        .chars()
+        .all(|c| c != '`' && (c == '\t' || !c.is_control()))
+    {
+        format!("`{re}`")
+    } else {
+        args::go_quote_str(re)
+    };
+    format!("regexp: Compile({quoted}): {err}")
+}
+
 func!(regex_match(a) {
     let (r, s) = s2("regexMatch", a)?;
     Ok(Value::Bool(re(r).map(|r| r.is_match(s)).unwrap_or(false)))
@@ -501,7 +535,7 @@ fn find(name: &str, a: &[Value], must: bool) -> Result<Value, String> {
     match re(r) {
         Ok(r) => ok_str(r.find(s).map(|m| m.as_str()).unwrap_or("")),
         Err(e) if must => Err(e),
-        Err(_) => ok_str(""),
+        Err(e) => Err(must_compile_panic(r, e)),
     }
 }
 
@@ -526,7 +560,7 @@ fn find_all(name: &str, a: &[Value], must: bool) -> Result<Value, String> {
             Ok(str_list(items))
         }
         Err(e) if must => Err(e),
-        Err(_) => Ok(Value::list(Vec::new())),
+        Err(e) => Err(must_compile_panic(r, e)),
     }
 }
 
@@ -544,7 +578,7 @@ fn replace_all(name: &str, a: &[Value], must: bool, literal: bool) -> Result<Val
         Ok(r) if literal => ok_str(r.replace_all(s, regex::NoExpand(repl)).into_owned()),
         Ok(r) => ok_str(r.replace_all(s, repl).into_owned()),
         Err(e) if must => Err(e),
-        Err(_) => ok_str(""),
+        Err(e) => Err(must_compile_panic(r, e)),
     }
 }
 
@@ -572,13 +606,24 @@ fn rsplit(name: &str, a: &[Value], must: bool) -> Result<Value, String> {
             Ok(str_list(items))
         }
         Err(e) if must => Err(e),
-        Err(_) => Ok(Value::list(Vec::new())),
+        Err(e) => Err(must_compile_panic(r, e)),
     }
 }
 
 func!(regex_split(a) { rsplit("regexSplit", a, false) });
 func!(must_regex_split(a) { rsplit("mustRegexSplit", a, true) });
-func!(regex_quote_meta(a) { ok_str(regex::escape(s1("regexQuoteMeta", a)?)) });
+func!(regex_quote_meta(a) {
+    // Go's `regexp.QuoteMeta` escapes only these (the crate's `escape` also does `#&-~`).
+    let s = s1("regexQuoteMeta", a)?;
+    let mut out = String::with_capacity(s.len() + 4);
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    ok_str(out)
+});
 
 // ----------------------------------------------------------------------------------------------
 // Defaults and flow
@@ -826,7 +871,12 @@ func!(slice(a) {
     if from < 0 || to > len || from > to {
         return Err(format!("runtime error: slice bounds out of range [{from}:{to}] with capacity {len}"));
     }
-    Ok(Value::list(l[from as usize..to as usize].to_vec()))
+    let part = l[from as usize..to as usize].to_vec();
+    // A slice of a `[]string` is a `[]string`.
+    Ok(match &a[0] {
+        Value::Strings(_) => Value::Strings(std::sync::Arc::new(part)),
+        _ => Value::list(part),
+    })
 });
 func!(chunk(a) {
     let a = n_args("chunk", a, 2)?;
@@ -937,9 +987,9 @@ func!(pluck(a) {
 func!(keys(a) {
     let mut out = Vec::new();
     for d in a {
-        out.extend(as_map(d)?.into_keys().map(Value::str));
+        out.extend(as_map(d)?.into_keys());
     }
-    Ok(Value::list(out))
+    Ok(str_list(out))
 });
 func!(values(a) { Ok(Value::list(as_map(&n_args("values", a, 1)?[0])?.into_values().collect())) });
 func!(pick(a) {
@@ -992,7 +1042,18 @@ func!(dig(a) {
     }
     Ok(cur)
 });
-func!(deep_copy(a) { Ok(n_args("deepCopy", a, 1)?[0].clone()) });
+/// A copy that shares no map or list with the original, so an in-place change to one does not
+/// reach the other (agent.md §4.5.1).
+fn deep_clone(v: &Value) -> Value {
+    match v {
+        Value::Map(m) => Value::map(m.iter().map(|(k, x)| (k.clone(), deep_clone(x))).collect()),
+        Value::List(l) => Value::list(l.iter().map(deep_clone).collect()),
+        Value::Strings(l) => Value::Strings(std::sync::Arc::new(l.as_ref().clone())),
+        other => other.clone(),
+    }
+}
+
+func!(deep_copy(a) { Ok(deep_clone(&n_args("deepCopy", a, 1)?[0])) });
 
 // ----------------------------------------------------------------------------------------------
 // Integer math (Sprig converts every operand with toInt64)
@@ -1417,6 +1478,11 @@ mod tests {
         assert!(sp("mustRegexMatch", &[s("("), s("abc")]).starts_with("ERR error parsing regexp"));
         assert_eq!(sp("regexFind", &[s("[0-9]+"), s("ab12cd34")]), "12");
         assert_eq!(
+            sp("regexFind", &[s("(a)\\1"), s("aa")]),
+            "ERR regexp: Compile(`(a)\\1`): error parsing regexp: invalid escape sequence: `\\1`"
+        );
+        assert!(sp("regexSplit", &[s("a**"), s("x"), i(-1)]).starts_with("ERR regexp: Compile("));
+        assert_eq!(
             sp("regexFindAll", &[s("[0-9]+"), s("ab12cd34e5"), i(-1)]),
             "[12 34 5]"
         );
@@ -1440,6 +1506,11 @@ mod tests {
         );
         assert_eq!(sp("regexSplit", &[s("z+"), s("pizza"), i(-1)]), "[pi a]");
         assert_eq!(sp("regexQuoteMeta", &[s("1.2.3")]), "1\\.2\\.3");
+        assert_eq!(sp("regexQuoteMeta", &[s("a-b#c&d~[")]), "a-b#c&d~\\[");
+        assert_eq!(
+            sp("regexFindAll", &[s("\\w+"), s("café au"), i(-1)]),
+            "[caf au]"
+        );
     }
 
     #[test]
@@ -1529,6 +1600,8 @@ mod tests {
         assert_eq!(sp("compact", &[json(r#"["a","",null,0,"b"]"#)]), "[a 0 b]");
         assert_eq!(sp("slice", &[l.clone(), i(1)]), "[b c]");
         assert_eq!(sp("slice", &[l.clone(), i(1), i(2)]), "[b]");
+        let sl = call("sprig_slice", &[Value::strings(["a", "b", "c"]), i(1)]).unwrap();
+        assert_eq!(sl.type_name(), "[]string");
         assert_eq!(sp("chunk", &[i(2), l]), "[[a b] [c]]");
         assert_eq!(sp("until", &[i(3)]), "[0 1 2]");
         assert_eq!(sp("until", &[i(-3)]), "[0 -1 -2]");

@@ -128,7 +128,8 @@ fn replace_all(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
 
 /// Compiles a Go RE2 expression; the error reads like Go's `error parsing regexp: …`.
 pub fn compile(re: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(re).map_err(|e| {
+    let translated = re2_syntax(re).map_err(|e| format!("error parsing regexp: {e}"))?;
+    regex::Regex::new(&translated).map_err(|e| {
         let detail = e.to_string();
         let last = detail
             .lines()
@@ -140,6 +141,257 @@ pub fn compile(re: &str) -> Result<regex::Regex, String> {
         let last = last.strip_prefix("error: ").unwrap_or(&last).to_string();
         format!("error parsing regexp: {last}: `{re}`")
     })
+}
+
+/// RE2's syntax in the `regex` crate's (agent.md §4.5.2): the Perl classes `\d`, `\s`, `\w` and
+/// the word boundaries `\b`, `\B` are ASCII-only in Go (`\s` is `[\t\n\f\r ]`, without `\v`), while
+/// the crate makes them Unicode; `\p{…}` stays Unicode. Inside a class Go reads `[` and doubled
+/// `&&`, `--`, `~~` literally, where the crate nests classes or applies set operations, so those
+/// are escaped; `\Q…\E` (literal text) and octal escapes (`\012`) are spelled out, as the crate has
+/// no such forms; a `{` that does not start a repetition is literal. What Go refuses and the crate
+/// would take (nested repetitions `a**`, escapes Go does not know) is an error with Go's text.
+pub fn re2_syntax(re: &str) -> Result<String, String> {
+    let chars: Vec<char> = re.chars().collect();
+    let mut out = String::with_capacity(re.len() + 16);
+    let mut i = 0;
+    // Inside a class: whether anything has been read since `[` or `[^` (a first `]` is literal).
+    let mut class: Option<bool> = None;
+    // Where the last repetition operator started, when the previous token was one.
+    let mut last_repeat: Option<usize> = None;
+    while i < chars.len() {
+        let c = chars[i];
+        let start = i;
+        i += 1;
+        if let Some(seen) = class {
+            match c {
+                ']' if seen => {
+                    out.push(']');
+                    class = None;
+                    continue;
+                }
+                '\\' => {
+                    let Some(&e) = chars.get(i) else {
+                        return Err("trailing backslash at end of expression".into());
+                    };
+                    i += 1;
+                    match e {
+                        'd' => out.push_str("0-9"),
+                        's' => out.push_str(r"\t\n\f\r "),
+                        'w' => out.push_str("0-9A-Za-z_"),
+                        'D' => out.push_str("[^0-9]"),
+                        'S' => out.push_str(r"[^\t\n\f\r ]"),
+                        'W' => out.push_str("[^0-9A-Za-z_]"),
+                        _ => i = escape(&chars, i - 1, &mut out)?,
+                    }
+                }
+                '[' if chars.get(i) == Some(&':') => {
+                    // An ASCII class name, `[:alpha:]`: copied to its `:]`.
+                    out.push('[');
+                    while i < chars.len() {
+                        out.push(chars[i]);
+                        i += 1;
+                        if chars[i - 1] == ':' && chars.get(i) == Some(&']') {
+                            out.push(']');
+                            i += 1;
+                            break;
+                        }
+                    }
+                }
+                '[' | '&' | '~' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                '-' if chars.get(i) == Some(&'-') => {
+                    out.push_str(r"-\-");
+                    i += 1;
+                }
+                _ => out.push(c),
+            }
+            class = Some(true);
+            continue;
+        }
+        let mut repeat = false;
+        match c {
+            '\\' => {
+                let Some(&e) = chars.get(i) else {
+                    return Err("trailing backslash at end of expression".into());
+                };
+                i += 1;
+                match e {
+                    'd' => out.push_str("[0-9]"),
+                    's' => out.push_str(r"[\t\n\f\r ]"),
+                    'w' => out.push_str("[0-9A-Za-z_]"),
+                    'D' => out.push_str("[^0-9]"),
+                    'S' => out.push_str(r"[^\t\n\f\r ]"),
+                    'W' => out.push_str("[^0-9A-Za-z_]"),
+                    'b' | 'B' => out.push_str(&format!(r"(?-u:\{e})")),
+                    'A' | 'z' => {
+                        out.push('\\');
+                        out.push(e);
+                    }
+                    'Q' => {
+                        let rest: String = chars[i..].iter().collect();
+                        let (lit, used) = match rest.find(r"\E") {
+                            Some(end) => (&rest[..end], rest[..end].chars().count() + 2),
+                            None => (rest.as_str(), rest.chars().count()),
+                        };
+                        out.push_str(&format!("(?:{})", regex::escape(lit)));
+                        i += used;
+                    }
+                    _ => i = escape(&chars, i - 1, &mut out)?,
+                }
+            }
+            '[' => {
+                out.push('[');
+                if chars.get(i) == Some(&'^') {
+                    i += 1;
+                    out.push('^');
+                }
+                class = Some(false);
+            }
+            '*' | '+' | '?' => {
+                repeat = true;
+                out.push(c);
+                if chars.get(i) == Some(&'?') {
+                    out.push('?');
+                    i += 1;
+                }
+            }
+            '{' => match repeat_len(&chars[i..]) {
+                Some((len, valid)) => {
+                    let op: String = chars[start..i + len].iter().collect();
+                    if !valid {
+                        return Err(format!("invalid repeat count: `{op}`"));
+                    }
+                    repeat = true;
+                    out.push_str(&op);
+                    i += len;
+                    if chars.get(i) == Some(&'?') {
+                        out.push('?');
+                        i += 1;
+                    }
+                }
+                None => out.push_str(r"\{"),
+            },
+            _ => out.push(c),
+        }
+        if repeat {
+            if let Some(prev) = last_repeat {
+                let op: String = chars[prev..i].iter().collect();
+                return Err(format!("invalid nested repetition operator: `{op}`"));
+            }
+            last_repeat = Some(start);
+        } else {
+            last_repeat = None;
+        }
+    }
+    Ok(out)
+}
+
+/// After a `{`: the length of `n}`, `n,}` or `n,m}` (and whether the counts are within RE2's
+/// 1000), or `None` when this is no repetition and the `{` is literal.
+fn repeat_len(rest: &[char]) -> Option<(usize, bool)> {
+    let digits = |from: usize| {
+        rest[from..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count()
+    };
+    let n = digits(0);
+    if n == 0 {
+        return None;
+    }
+    let count = |from: usize, len: usize| -> Option<u32> {
+        rest[from..from + len]
+            .iter()
+            .collect::<String>()
+            .parse()
+            .ok()
+    };
+    let lo = count(0, n);
+    let (hi, end) = match rest.get(n) {
+        Some('}') => (lo, n),
+        Some(',') => match digits(n + 1) {
+            0 if rest.get(n + 1) == Some(&'}') => (None, n + 1),
+            m if m > 0 && rest.get(n + 1 + m) == Some(&'}') => (count(n + 1, m), n + 1 + m),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let within = |x: Option<u32>| x.is_some_and(|x| x <= 1000);
+    let valid = within(lo) && (hi.is_none() && rest[end - 1] == ',' || within(hi) && hi >= lo);
+    Some((end + 1, valid))
+}
+
+/// An escape other than the Perl classes, at `chars[at]` (the character after `\`): what Go
+/// accepts, in the crate's spelling; returns the index after it.
+fn escape(chars: &[char], at: usize, out: &mut String) -> Result<usize, String> {
+    let e = chars[at];
+    let mut i = at + 1;
+    match e {
+        '1'..='7' if !chars.get(i).is_some_and(|d| ('0'..='7').contains(d)) => {
+            return Err(format!("invalid escape sequence: `\\{e}`"));
+        }
+        '0'..='7' => {
+            let mut v = e.to_digit(8).unwrap_or(0);
+            for _ in 0..2 {
+                match chars.get(i).and_then(|d| d.to_digit(8)) {
+                    Some(d) => {
+                        v = v * 8 + d;
+                        i += 1;
+                    }
+                    None => break,
+                }
+            }
+            out.push_str(&format!("\\x{{{v:x}}}"));
+        }
+        'a' | 'f' | 'n' | 'r' | 't' | 'v' => {
+            out.push('\\');
+            out.push(e);
+        }
+        'x' | 'p' | 'P' => {
+            // Hex and Unicode classes read alike in both (`\x41`, `\x{e9}`, `\pL`, `\p{Greek}`):
+            // copied with their operand; the crate reports malformed ones.
+            out.push('\\');
+            out.push(e);
+            if chars.get(i) == Some(&'{') {
+                while let Some(&c) = chars.get(i) {
+                    out.push(c);
+                    i += 1;
+                    if c == '}' {
+                        break;
+                    }
+                }
+            } else {
+                let n = if e == 'x' { 2 } else { 1 };
+                for _ in 0..n {
+                    if let Some(&c) = chars.get(i) {
+                        out.push(c);
+                        i += 1;
+                    }
+                }
+            }
+        }
+        c if c.is_ascii_punctuation() => {
+            if regex_syntax_meta(c) {
+                out.push('\\');
+                out.push(c);
+            } else {
+                out.push_str(&format!("\\x{{{:x}}}", c as u32));
+            }
+        }
+        c => {
+            let shown: String = chars[at - 1..=at].iter().collect();
+            let _ = c;
+            return Err(format!("invalid escape sequence: `{shown}`"));
+        }
+    }
+    Ok(i)
+}
+
+/// The characters the crate itself treats as special (and so allows escaping).
+fn regex_syntax_meta(c: char) -> bool {
+    r"\.+*?()|[]{}^$#&-~".contains(c)
 }
 
 fn regex_replace_all(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
@@ -198,6 +450,80 @@ mod tests {
         assert!(e.starts_with("error parsing regexp: "), "{e}");
         assert!(e.ends_with("`\\p{Alphabetic}`"), "{e}");
         assert!(compile(r"\p{Age:3.0}").is_err());
+    }
+
+    #[test]
+    fn perl_classes_and_word_boundaries_are_ascii_as_in_re2() {
+        let m = |re: &str, s: &str| compile(re).unwrap().is_match(s);
+        assert!(!m(r"^\w+$", "café"));
+        assert!(m(r"^\w+$", "cafe_1"));
+        assert!(!m(r"^\d$", "٣"));
+        assert!(!m(r"^\s$", "\u{a0}"));
+        assert!(!m(r"^\s$", "\u{b}"));
+        assert!(m(r"^\s+$", " \t\n\r\u{c}"));
+        assert!(m(r"^\S$", "\u{a0}"));
+        assert!(m(r"^\W$", "é"));
+        assert!(m(r"^\D\D$", "٣x"));
+        // `é` is not a word character, so there is a boundary between it and `x`.
+        assert!(m(r"é\bx", "éx"));
+        assert!(!m(r"\Bé", "xé"));
+        assert!(m(r"^[\w-]+$", "a-b_c"));
+        assert!(!m(r"^[\w]+$", "ä"));
+        assert!(m(r"^[^\d]+$", "٣"));
+        assert!(m(r"^[\D]$", "a"));
+        assert!(m(r"^\p{L}+$", "ä"));
+        assert!(m(r"^[\p{Greek}\d]+$", "α1"));
+        // Go reads `[`, `&&` and `~~` inside a class literally.
+        assert!(m(r"^[[]+$", "[["));
+        assert!(m(r"^[a&&b]+$", "a&b"));
+        assert!(m(r"^[~~]$", "~"));
+        assert!(m(r"^[]a]+$", "]a"));
+        assert!(m(r"^[[:alpha:]]+$", "ab"));
+        assert!(m(r"^\Qa.b\E$", "a.b"));
+        assert!(!m(r"^\Qa.b\E$", "axb"));
+        assert_eq!(
+            re2_syntax(r"\w\s\b").unwrap(),
+            r"[0-9A-Za-z_][\t\n\f\r ](?-u:\b)"
+        );
+        // Go's forms the crate lacks or reads otherwise.
+        assert!(m(r"^a{,2}$", "a{,2}"));
+        assert!(m(r"^\101\0$", "A\0"));
+        assert!(m(r"^\_\!\@$", "_!@"));
+        assert!(m(r"^a*?b{2}?$", "abb"));
+        assert!(m(r"^(a*)*$", "aa"));
+        let err = |re: &str| compile(re).unwrap_err();
+        assert_eq!(
+            err("a++"),
+            "error parsing regexp: invalid nested repetition operator: `++`"
+        );
+        assert_eq!(
+            err("a{2}*"),
+            "error parsing regexp: invalid nested repetition operator: `{2}*`"
+        );
+        assert_eq!(
+            err("a**?"),
+            "error parsing regexp: invalid nested repetition operator: `**?`"
+        );
+        assert_eq!(
+            err(r"(a)\1"),
+            r"error parsing regexp: invalid escape sequence: `\1`"
+        );
+        assert_eq!(
+            err(r"\C"),
+            r"error parsing regexp: invalid escape sequence: `\C`"
+        );
+        assert_eq!(
+            err(r"\8"),
+            r"error parsing regexp: invalid escape sequence: `\8`"
+        );
+        assert_eq!(
+            err("a{1001}"),
+            "error parsing regexp: invalid repeat count: `{1001}`"
+        );
+        assert_eq!(
+            err("x\\"),
+            "error parsing regexp: trailing backslash at end of expression"
+        );
     }
 
     #[test]

@@ -108,6 +108,13 @@ fn starts(s: &str, p: &str) -> bool {
 
 /// Formats calendar fields with a Go layout string (zone is always UTC).
 pub fn format_civil(c: &Civil, layout: &str) -> String {
+    format_civil_in(c, layout, 0, "UTC")
+}
+
+/// Formats calendar fields (already shifted to the zone) with a Go layout string, in a zone
+/// `offset` seconds east of UTC named `name` (`""`: a zone known only by its offset, which `MST`
+/// then prints as `-0700` does).
+pub fn format_civil_in(c: &Civil, layout: &str, offset: i32, name: &str) -> String {
     let mut out = String::with_capacity(layout.len() + 10);
     let mut rest = layout;
     let h12 = if c.hour.is_multiple_of(12) {
@@ -122,7 +129,10 @@ pub fn format_civil(c: &Civil, layout: &str) -> String {
             'J' if starts(rest, "Jan") => Some((MONTHS[c.month as usize - 1][..3].into(), 3)),
             'M' if starts(rest, "Monday") => Some((DAYS[c.weekday as usize].into(), 6)),
             'M' if starts(rest, "Mon") => Some((DAYS[c.weekday as usize][..3].into(), 3)),
-            'M' if starts(rest, "MST") => Some(("UTC".into(), 3)),
+            'M' if starts(rest, "MST") && name.is_empty() => {
+                Some((zone_digits(offset, false, true, false), 3))
+            }
+            'M' if starts(rest, "MST") => Some((name.to_string(), 3)),
             '0' if starts(rest, "002") => Some((format!("{:03}", c.yday), 3)),
             '0' => match rest.as_bytes().get(1) {
                 Some(b'1') => Some((format!("{:02}", c.month), 2)),
@@ -146,7 +156,7 @@ pub fn format_civil(c: &Civil, layout: &str) -> String {
             '5' => Some((c.second.to_string(), 1)),
             'P' if starts(rest, "PM") => Some((if c.hour >= 12 { "PM" } else { "AM" }.into(), 2)),
             'p' if starts(rest, "pm") => Some((if c.hour >= 12 { "pm" } else { "am" }.into(), 2)),
-            '-' | 'Z' => zone(rest),
+            '-' | 'Z' => zone(rest, offset),
             '.' | ',' => fraction(rest, c.nanos),
             _ => None,
         };
@@ -165,26 +175,46 @@ pub fn format_civil(c: &Civil, layout: &str) -> String {
 }
 
 /// Zone offset layouts; UTC is `Z` in the `Z…` forms and `+00…` in the `-…` forms.
-fn zone(rest: &str) -> Option<(String, usize)> {
-    const FORMS: [(&str, &str); 5] = [
-        ("070000", "000000"),
-        ("07:00:00", "00:00:00"),
-        ("0700", "0000"),
-        ("07:00", "00:00"),
-        ("07", "00"),
+fn zone(rest: &str, offset: i32) -> Option<(String, usize)> {
+    // (form, with minutes, with seconds, colons)
+    const FORMS: [(&str, bool, bool, bool); 5] = [
+        ("070000", true, true, false),
+        ("07:00:00", true, true, true),
+        ("0700", true, false, false),
+        ("07:00", true, false, true),
+        ("07", false, false, false),
     ];
     let z = rest.starts_with('Z');
-    for (form, zero) in FORMS {
+    for (form, minutes, seconds, colons) in FORMS {
         if rest[1..].starts_with(form) {
-            let text = if z {
+            let text = if z && offset == 0 {
                 "Z".to_string()
             } else {
-                format!("+{zero}")
+                let mut t = zone_digits(offset, colons, minutes, seconds);
+                if !minutes {
+                    t.truncate(3);
+                }
+                t
             };
             return Some((text, 1 + form.len()));
         }
     }
     None
+}
+
+/// `±hh[:]mm[[:]ss]` of an offset in seconds east of UTC.
+fn zone_digits(offset: i32, colons: bool, minutes: bool, seconds: bool) -> String {
+    let sign = if offset < 0 { '-' } else { '+' };
+    let a = offset.unsigned_abs();
+    let sep = if colons { ":" } else { "" };
+    let mut t = format!("{sign}{:02}", a / 3600);
+    if minutes {
+        t.push_str(&format!("{sep}{:02}", a / 60 % 60));
+    }
+    if seconds {
+        t.push_str(&format!("{sep}{:02}", a % 60));
+    }
+    t
 }
 
 /// `.000` (fixed digits) or `.999` (trailing zeros dropped, dot too when zero).

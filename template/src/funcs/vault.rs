@@ -96,7 +96,7 @@ pub fn secret_value(s: &Secret) -> Value {
     };
     let warnings = match &s.warnings {
         None => Value::NilList,
-        Some(w) => Value::list(w.iter().map(|x| Value::str(x.as_str())).collect()),
+        Some(w) => Value::strings(w.iter().map(String::as_str)),
     };
     let auth = match &s.auth {
         None => Value::NilPtr("*dependency.SecretAuth"),
@@ -104,7 +104,7 @@ pub fn secret_value(s: &Secret) -> Value {
             let policies = if a.policies.is_empty() {
                 Value::NilList
             } else {
-                Value::list(a.policies.iter().map(|p| Value::str(p.as_str())).collect())
+                Value::strings(a.policies.iter().map(String::as_str))
             };
             let metadata: BTreeMap<String, Value> = a
                 .metadata
@@ -172,9 +172,7 @@ fn secrets(env: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
         // Go returns a nil `[]string`: ranging over it yields nothing.
         None => Ok(Value::NilList),
         Some(Err(e)) => Err(e),
-        Some(Ok(Fetched::List(keys))) => {
-            Ok(Value::list(keys.into_iter().map(Value::str).collect()))
-        }
+        Some(Ok(Fetched::List(keys))) => Ok(Value::strings(keys)),
         Some(Ok(_)) => Err(unexpected("secrets")),
     }
 }
@@ -235,12 +233,7 @@ impl PemBundle {
             ("CA", Value::str(self.ca.as_str())),
             (
                 "CAChain",
-                Value::list(
-                    self.ca_chain
-                        .iter()
-                        .map(|c| Value::str(c.as_str()))
-                        .collect(),
-                ),
+                Value::strings(self.ca_chain.iter().map(String::as_str)),
             ),
         ]
     }

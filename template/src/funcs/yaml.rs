@@ -54,7 +54,9 @@ impl Node {
             }
             Value::String(s) => Node::Str(s.to_string()),
             Value::NilList => Node::Seq(Vec::new()),
-            Value::List(l) => Node::Seq(l.iter().map(Node::from_value).collect::<Result<_, _>>()?),
+            Value::List(l) | Value::Strings(l) => {
+                Node::Seq(l.iter().map(Node::from_value).collect::<Result<_, _>>()?)
+            }
             Value::Map(m) => {
                 let mut keys: Vec<&String> = m.keys().collect();
                 keys.sort_by(|a, b| natural_cmp(a, b));
@@ -82,6 +84,9 @@ impl Node {
                         })
                         .collect::<Result<_, String>>()?,
                 ),
+                // A time is written as a plain timestamp, a version as its text (a string).
+                "time.Time" => Node::Raw(super::serialize::marshal_text(o.as_ref())),
+                "*semver.Version" => Node::from_value(&Value::str(o.print()))?,
                 t => return Err(format!("cannot marshal type: {t}")),
             },
         })

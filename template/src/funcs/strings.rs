@@ -349,6 +349,35 @@ fn escape(chars: &[char], at: usize, out: &mut String) -> Result<usize, String> 
             out.push('\\');
             out.push(e);
         }
+        'p' | 'P' if !go_unicode_class(&chars[i..]) => {
+            // Go knows general categories and scripts by their exact names, and `Any`; the crate
+            // (with features another crate may turn on) also boolean properties, ages and loose
+            // spellings, which Go refuses.
+            let class: String = if chars.get(i) == Some(&'{') {
+                chars[i..]
+                    .iter()
+                    .take_while(|c| **c != '}')
+                    .chain(Some(&'}'))
+                    .collect()
+            } else {
+                chars.get(i).map(|c| c.to_string()).unwrap_or_default()
+            };
+            return Err(format!("invalid character class range: `\\{e}{class}`"));
+        }
+        'p' | 'P' if chars.get(i) == Some(&'{') && chars.get(i + 1) == Some(&'^') => {
+            // Go's negation inside the braces (`\p{^Greek}`) is the crate's `\P{Greek}`.
+            out.push('\\');
+            out.push(if e == 'p' { 'P' } else { 'p' });
+            out.push('{');
+            i += 2;
+            while let Some(&c) = chars.get(i) {
+                out.push(c);
+                i += 1;
+                if c == '}' {
+                    break;
+                }
+            }
+        }
         'x' | 'p' | 'P' => {
             // Hex and Unicode classes read alike in both (`\x41`, `\x{e9}`, `\pL`, `\p{Greek}`):
             // copied with their operand; the crate reports malformed ones.
@@ -433,6 +462,192 @@ fn indent(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     Ok(Value::str(indent_text(n, args::string(&a[1])?)?))
 }
 
+/// Whether `rest` (what follows `\p` or `\P`) names a class Go's RE2 knows: a general category
+/// or a script of Unicode 15.0 by its exact name, or `Any`; `^` negates inside braces.
+fn go_unicode_class(rest: &[char]) -> bool {
+    let name: String = match rest.first() {
+        Some('{') => rest[1..].iter().take_while(|c| **c != '}').collect(),
+        Some(c) => c.to_string(),
+        None => return true, // malformed: the crate reports it
+    };
+    let name = name.strip_prefix('^').unwrap_or(&name);
+    GO_CATEGORIES.contains(&name) || GO_SCRIPTS.binary_search(&name).is_ok() || name == "Any"
+}
+
+/// Go's `unicode.Categories`.
+const GO_CATEGORIES: &[&str] = &[
+    "C", "Cc", "Cf", "Co", "Cs", "L", "Ll", "Lm", "Lo", "Lt", "Lu", "M", "Mc", "Me", "Mn", "N",
+    "Nd", "Nl", "No", "P", "Pc", "Pd", "Pe", "Pf", "Pi", "Po", "Ps", "S", "Sc", "Sk", "Sm", "So",
+    "Z", "Zl", "Zp", "Zs",
+];
+
+/// Go's `unicode.Scripts` (Unicode 15.0.0), sorted.
+const GO_SCRIPTS: &[&str] = &[
+    "Adlam",
+    "Ahom",
+    "Anatolian_Hieroglyphs",
+    "Arabic",
+    "Armenian",
+    "Avestan",
+    "Balinese",
+    "Bamum",
+    "Bassa_Vah",
+    "Batak",
+    "Bengali",
+    "Bhaiksuki",
+    "Bopomofo",
+    "Brahmi",
+    "Braille",
+    "Buginese",
+    "Buhid",
+    "Canadian_Aboriginal",
+    "Carian",
+    "Caucasian_Albanian",
+    "Chakma",
+    "Cham",
+    "Cherokee",
+    "Chorasmian",
+    "Common",
+    "Coptic",
+    "Cuneiform",
+    "Cypriot",
+    "Cypro_Minoan",
+    "Cyrillic",
+    "Deseret",
+    "Devanagari",
+    "Dives_Akuru",
+    "Dogra",
+    "Duployan",
+    "Egyptian_Hieroglyphs",
+    "Elbasan",
+    "Elymaic",
+    "Ethiopic",
+    "Georgian",
+    "Glagolitic",
+    "Gothic",
+    "Grantha",
+    "Greek",
+    "Gujarati",
+    "Gunjala_Gondi",
+    "Gurmukhi",
+    "Han",
+    "Hangul",
+    "Hanifi_Rohingya",
+    "Hanunoo",
+    "Hatran",
+    "Hebrew",
+    "Hiragana",
+    "Imperial_Aramaic",
+    "Inherited",
+    "Inscriptional_Pahlavi",
+    "Inscriptional_Parthian",
+    "Javanese",
+    "Kaithi",
+    "Kannada",
+    "Katakana",
+    "Kawi",
+    "Kayah_Li",
+    "Kharoshthi",
+    "Khitan_Small_Script",
+    "Khmer",
+    "Khojki",
+    "Khudawadi",
+    "Lao",
+    "Latin",
+    "Lepcha",
+    "Limbu",
+    "Linear_A",
+    "Linear_B",
+    "Lisu",
+    "Lycian",
+    "Lydian",
+    "Mahajani",
+    "Makasar",
+    "Malayalam",
+    "Mandaic",
+    "Manichaean",
+    "Marchen",
+    "Masaram_Gondi",
+    "Medefaidrin",
+    "Meetei_Mayek",
+    "Mende_Kikakui",
+    "Meroitic_Cursive",
+    "Meroitic_Hieroglyphs",
+    "Miao",
+    "Modi",
+    "Mongolian",
+    "Mro",
+    "Multani",
+    "Myanmar",
+    "Nabataean",
+    "Nag_Mundari",
+    "Nandinagari",
+    "New_Tai_Lue",
+    "Newa",
+    "Nko",
+    "Nushu",
+    "Nyiakeng_Puachue_Hmong",
+    "Ogham",
+    "Ol_Chiki",
+    "Old_Hungarian",
+    "Old_Italic",
+    "Old_North_Arabian",
+    "Old_Permic",
+    "Old_Persian",
+    "Old_Sogdian",
+    "Old_South_Arabian",
+    "Old_Turkic",
+    "Old_Uyghur",
+    "Oriya",
+    "Osage",
+    "Osmanya",
+    "Pahawh_Hmong",
+    "Palmyrene",
+    "Pau_Cin_Hau",
+    "Phags_Pa",
+    "Phoenician",
+    "Psalter_Pahlavi",
+    "Rejang",
+    "Runic",
+    "Samaritan",
+    "Saurashtra",
+    "Sharada",
+    "Shavian",
+    "Siddham",
+    "SignWriting",
+    "Sinhala",
+    "Sogdian",
+    "Sora_Sompeng",
+    "Soyombo",
+    "Sundanese",
+    "Syloti_Nagri",
+    "Syriac",
+    "Tagalog",
+    "Tagbanwa",
+    "Tai_Le",
+    "Tai_Tham",
+    "Tai_Viet",
+    "Takri",
+    "Tamil",
+    "Tangsa",
+    "Tangut",
+    "Telugu",
+    "Thaana",
+    "Thai",
+    "Tibetan",
+    "Tifinagh",
+    "Tirhuta",
+    "Toto",
+    "Ugaritic",
+    "Vai",
+    "Vithkuqi",
+    "Wancho",
+    "Warang_Citi",
+    "Yezidi",
+    "Yi",
+    "Zanabazar_Square",
+];
+
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
@@ -450,6 +665,21 @@ mod tests {
         assert!(e.starts_with("error parsing regexp: "), "{e}");
         assert!(e.ends_with("`\\p{Alphabetic}`"), "{e}");
         assert!(compile(r"\p{Age:3.0}").is_err());
+        // Exact names only (the crate also takes `greek`, `Letter`, `White_Space`).
+        for bad in [
+            r"\p{greek}",
+            r"\p{Letter}",
+            r"\P{White_Space}",
+            r"[\p{Emoji}]",
+        ] {
+            assert!(compile(bad).is_err(), "{bad}");
+        }
+        assert!(compile(r"^\p{^Greek}\PL\p{Any}$").unwrap().is_match("a1b"));
+    }
+
+    #[test]
+    fn the_script_table_is_sorted_for_its_binary_search() {
+        assert!(GO_SCRIPTS.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

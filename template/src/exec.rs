@@ -376,7 +376,7 @@ impl<'a> State<'a, '_> {
                     self.iteration(b, mark, Value::str(k.as_str()), e.clone(), true)?;
                 }
             }
-            Value::Int(_) | Value::Uint(_) => {
+            Value::Int(_) | Value::Int64(_) | Value::Uint(_) => {
                 if ndecl > 1 {
                     // Go prints the value; unless written in the template, it may be a secret
                     // (crate::redact).
@@ -391,13 +391,18 @@ impl<'a> State<'a, '_> {
                     ));
                 }
                 let n = match val {
-                    Value::Int(n) => n.max(0) as u64,
+                    Value::Int(n) | Value::Int64(n) => n.max(0) as u64,
                     Value::Uint(n) => n,
                     _ => 0,
                 };
                 for i in 0..n {
                     ran = true;
-                    let iv = Value::Int(i as i64);
+                    // Go ranges over an integer with values of its type.
+                    let iv = match val {
+                        Value::Int64(_) => Value::Int64(i as i64),
+                        Value::Uint(_) => Value::Uint(i),
+                        _ => Value::Int(i as i64),
+                    };
                     self.iteration(b, mark, iv.clone(), iv, false)?;
                 }
             }

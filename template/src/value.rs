@@ -19,7 +19,13 @@ pub enum Value {
     /// Printed alone as `<no value>`, inside a map or list as `<nil>`.
     Nil,
     Bool(bool),
+    /// Go `int`: template literals, `len`, Sprig's `int`/`atoi`, `.LeaseDuration`.
     Int(i64),
+    /// Go `int64`: consul-template's math helpers, `parseInt`, `loop`, Sprig's `add`…`max`,
+    /// `int64`, `toDecimal` (agent.md §4.2). It behaves as `Int` except where Go's type shows:
+    /// `%T`, `%#v`, a parameter typed `int`, Sprig's `duration`/`durationRound`.
+    Int64(i64),
+    /// Go `uint64` (`parseUint`, yaml.v2's big integers, a semver's parts).
     Uint(u64),
     Float(f64),
     /// Go `json.Number`: a string-kind value holding the literal text from Vault.
@@ -104,18 +110,27 @@ impl Value {
         }
     }
 
+    /// The value of a signed integer of any size (`int`, `int64`).
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) | Value::Int64(i) => Some(*i),
+            _ => None,
+        }
+    }
+
     /// Go's `%T` name of the value's dynamic type.
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Nil => "<nil>",
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
-            Value::Uint(_) => "uint",
+            Value::Int64(_) => "int64",
+            Value::Uint(_) => "uint64",
             Value::Float(_) => "float64",
             Value::Number(_) => "json.Number",
             Value::String(_) => "string",
-            Value::List(_) | Value::NilList => "[]interface {}",
-            Value::Strings(_) => "[]string",
+            Value::List(_) => "[]interface {}",
+            Value::Strings(_) | Value::NilList => "[]string",
             Value::Map(_) => "map[string]interface {}",
             Value::Record(r) => r.type_name,
             Value::NilPtr(t) => t,
@@ -129,7 +144,7 @@ impl Value {
         match self {
             Value::Nil | Value::NilList | Value::NilPtr(_) => false,
             Value::Bool(b) => *b,
-            Value::Int(i) => *i != 0,
+            Value::Int(i) | Value::Int64(i) => *i != 0,
             Value::Uint(u) => *u != 0,
             Value::Float(f) => *f != 0.0,
             Value::Number(s) | Value::String(s) => !s.is_empty(),
@@ -177,7 +192,7 @@ impl Value {
         match self {
             Value::Nil | Value::NilPtr(_) => out.push_str("<nil>"),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Value::Int(i) => {
+            Value::Int(i) | Value::Int64(i) => {
                 let _ = write!(out, "{i}");
             }
             Value::Uint(u) => {

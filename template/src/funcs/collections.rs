@@ -80,7 +80,7 @@ fn split_to_map(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
 pub fn holds(l: &Value, v: &Value) -> bool {
     match l {
         Value::List(items) | Value::Strings(items) => items.iter().any(|x| match (x, v) {
-            (Value::Int(p), Value::Int(q)) => p == q,
+            (Value::Int(p) | Value::Int64(p), Value::Int(q) | Value::Int64(q)) => p == q,
             (Value::Float(p), Value::Float(q)) => p == q,
             (Value::String(p), Value::String(q)) | (Value::Number(p), Value::Number(q)) => p == q,
             _ => false,
@@ -134,7 +134,7 @@ fn is_empty(v: &Value) -> bool {
     match v {
         Value::Nil | Value::NilList | Value::NilPtr(_) => true,
         Value::Bool(b) => !b,
-        Value::Int(i) => *i == 0,
+        Value::Int(i) | Value::Int64(i) => *i == 0,
         Value::Uint(u) => *u == 0,
         Value::Float(f) => *f == 0.0,
         Value::Number(s) | Value::String(s) => s.is_empty(),
@@ -243,7 +243,7 @@ impl Object for IntChannel {
     fn range_items(&self) -> Option<Vec<Value>> {
         Some(
             (self.start..self.stop.max(self.start))
-                .map(Value::Int)
+                .map(Value::Int64)
                 .collect(),
         )
     }
@@ -254,7 +254,7 @@ const MAX_LOOP: i64 = 10_000_000;
 
 fn loop_bound(v: &Value) -> Result<i64, String> {
     match v {
-        Value::Int(i) => Ok(*i),
+        Value::Int(i) | Value::Int64(i) => Ok(*i),
         Value::Uint(u) => Ok(*u as i64),
         Value::String(s) => {
             if s.is_empty() {

@@ -110,7 +110,7 @@ fn write_json(
     match v {
         Value::Nil | Value::NilPtr(_) | Value::NilList => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => {
+        Value::Int(i) | Value::Int64(i) => {
             let _ = write!(out, "{i}");
         }
         Value::Uint(u) => {
@@ -345,7 +345,7 @@ fn is_table_array(v: &Value) -> bool {
 fn toml_inline(out: &mut String, v: &Value) -> Result<(), String> {
     match v {
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => {
+        Value::Int(i) | Value::Int64(i) => {
             let _ = write!(out, "{i}");
         }
         Value::Uint(u) => {

@@ -135,7 +135,8 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         "floor" => floor,
         "ceil" => ceil,
         "round" => round,
-        "int" | "int64" => int,
+        "int" => int,
+        "int64" => int64,
         "float64" => float64,
         "atoi" => atoi,
         // types
@@ -186,13 +187,21 @@ pub fn strval(v: &Value) -> String {
 /// Sprig's (cast's) `toInt64`: numbers truncate, strings parse (base prefixes allowed), failures are 0.
 pub fn to_i64(v: &Value) -> i64 {
     match v {
-        Value::Int(i) => *i,
+        Value::Int(i) | Value::Int64(i) => *i,
         Value::Uint(u) => *u as i64,
         Value::Float(f) => *f as i64,
         Value::Bool(b) => i64::from(*b),
-        Value::Number(s) => s.parse().unwrap_or(0),
-        Value::String(s) => parse_int_base0(s).unwrap_or(0),
+        Value::Number(s) | Value::String(s) => parse_int_base0(trim_zero_decimal(s)).unwrap_or(0),
         _ => 0,
+    }
+}
+
+/// cast's `trimZeroDecimal`: `"5.0"`, `"5.00"` read as `"5"` (a nonzero fraction stays).
+fn trim_zero_decimal(s: &str) -> &str {
+    let digits = s.trim_end_matches('0');
+    match digits.strip_suffix('.') {
+        Some(int) if digits.len() < s.len() => int,
+        _ => s,
     }
 }
 
@@ -204,11 +213,14 @@ fn parse_int_base0(s: &str) -> Option<i64> {
 /// Sprig's (cast's) `toFloat64`; failures are 0.
 pub fn to_f64(v: &Value) -> f64 {
     match v {
-        Value::Int(i) => *i as f64,
+        Value::Int(i) | Value::Int64(i) => *i as f64,
         Value::Uint(u) => *u as f64,
         Value::Float(f) => *f,
         Value::Bool(b) => f64::from(u8::from(*b)),
-        Value::Number(s) | Value::String(s) => s.parse().unwrap_or(0.0),
+        // cast reads strings with `strconv.ParseFloat` (hex floats, `_` separators).
+        Value::Number(s) | Value::String(s) => {
+            vaultlet_shared::go::strconv::parse_float(s).unwrap_or(0.0)
+        }
         _ => 0.0,
     }
 }
@@ -224,7 +236,8 @@ pub fn kind(v: &Value) -> &'static str {
         Value::Nil => "invalid",
         Value::Bool(_) => "bool",
         Value::Int(_) => "int",
-        Value::Uint(_) => "uint",
+        Value::Int64(_) => "int64",
+        Value::Uint(_) => "uint64",
         Value::Float(_) => "float64",
         Value::Number(_) | Value::String(_) => "string",
         Value::List(_) | Value::Strings(_) | Value::NilList => "slice",
@@ -239,7 +252,7 @@ pub fn deep_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Nil, Value::Nil) | (Value::NilList, Value::NilList) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Int(x), Value::Int(y)) | (Value::Int64(x), Value::Int64(y)) => x == y,
         (Value::Uint(x), Value::Uint(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Number(x), Value::Number(y)) | (Value::String(x), Value::String(y)) => x == y,
@@ -1059,15 +1072,15 @@ func!(deep_copy(a) { Ok(deep_clone(&n_args("deepCopy", a, 1)?[0])) });
 // Integer math (Sprig converts every operand with toInt64)
 // ----------------------------------------------------------------------------------------------
 
-func!(add(a) { Ok(Value::Int(a.iter().map(to_i64).fold(0i64, i64::wrapping_add))) });
-func!(add1(a) { Ok(Value::Int(to_i64(&n_args("add1", a, 1)?[0]).wrapping_add(1))) });
+func!(add(a) { Ok(Value::Int64(a.iter().map(to_i64).fold(0i64, i64::wrapping_add))) });
+func!(add1(a) { Ok(Value::Int64(to_i64(&n_args("add1", a, 1)?[0]).wrapping_add(1))) });
 func!(sub(a) {
     let a = n_args("sub", a, 2)?;
-    Ok(Value::Int(to_i64(&a[0]).wrapping_sub(to_i64(&a[1]))))
+    Ok(Value::Int64(to_i64(&a[0]).wrapping_sub(to_i64(&a[1]))))
 });
 func!(mul(a) {
     args::at_least("sprig_mul", a, 1)?;
-    Ok(Value::Int(a.iter().map(to_i64).fold(1i64, i64::wrapping_mul)))
+    Ok(Value::Int64(a.iter().map(to_i64).fold(1i64, i64::wrapping_mul)))
 });
 func!(div(a) {
     let a = n_args("div", a, 2)?;
@@ -1075,7 +1088,7 @@ func!(div(a) {
     if d == 0 {
         return Err("runtime error: integer divide by zero".into());
     }
-    Ok(Value::Int(to_i64(&a[0]).wrapping_div(d)))
+    Ok(Value::Int64(to_i64(&a[0]).wrapping_div(d)))
 });
 func!(modulo(a) {
     let a = n_args("mod", a, 2)?;
@@ -1083,15 +1096,15 @@ func!(modulo(a) {
     if d == 0 {
         return Err("runtime error: integer divide by zero".into());
     }
-    Ok(Value::Int(to_i64(&a[0]).wrapping_rem(d)))
+    Ok(Value::Int64(to_i64(&a[0]).wrapping_rem(d)))
 });
 func!(max(a) {
     args::at_least("sprig_max", a, 1)?;
-    Ok(Value::Int(a.iter().map(to_i64).max().unwrap_or(0)))
+    Ok(Value::Int64(a.iter().map(to_i64).max().unwrap_or(0)))
 });
 func!(min(a) {
     args::at_least("sprig_min", a, 1)?;
-    Ok(Value::Int(a.iter().map(to_i64).min().unwrap_or(0)))
+    Ok(Value::Int64(a.iter().map(to_i64).min().unwrap_or(0)))
 });
 func!(floor(a) { Ok(Value::Float(to_f64(&n_args("floor", a, 1)?[0]).floor())) });
 func!(ceil(a) { Ok(Value::Float(to_f64(&n_args("ceil", a, 1)?[0]).ceil())) });
@@ -1106,6 +1119,7 @@ func!(round(a) {
     Ok(Value::Float(r / pow))
 });
 func!(int(a) { Ok(Value::Int(to_i64(&n_args("int", a, 1)?[0]))) });
+func!(int64(a) { Ok(Value::Int64(to_i64(&n_args("int64", a, 1)?[0]))) });
 func!(float64(a) { Ok(Value::Float(to_f64(&n_args("float64", a, 1)?[0]))) });
 func!(atoi(a) { Ok(Value::Int(s1("atoi", a)?.parse().unwrap_or(0))) });
 

@@ -485,7 +485,10 @@ mod tests {
         assert_eq!(urlquery(&[Value::str("a b&c=d/é")]), "a+b%26c%3Dd%2F%C3%A9");
         assert_eq!(urlquery(&[Value::Int(1), Value::Int(2)]), "1+2");
         assert_eq!(urlquery(&[Value::Nil]), "%3Cno+value%3E");
-        assert_eq!(html(&[Value::Nil, Value::Nil]), "&lt;no value&gt;&lt;no value&gt;");
+        assert_eq!(
+            html(&[Value::Nil, Value::Nil]),
+            "&lt;no value&gt;&lt;no value&gt;"
+        );
         assert_eq!(js(&[Value::Nil]), "\\u003Cno value\\u003E");
     }
 }

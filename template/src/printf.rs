@@ -417,9 +417,7 @@ fn format_value(out: &mut String, v: &Value, verb: char, sp: &Spec, depth: usize
             't' | 'v' => pad(out, if *b { "true" } else { "false" }, sp, false),
             _ => bad_verb(out, v, verb, sp),
         },
-        Value::Int(i) | Value::Int64(i) => {
-            fmt_integer(out, v, *i < 0, i.unsigned_abs(), verb, sp)
-        }
+        Value::Int(i) | Value::Int64(i) => fmt_integer(out, v, *i < 0, i.unsigned_abs(), verb, sp),
         Value::Uint(u) => fmt_integer(out, v, false, *u, verb, sp),
         Value::Float(f) => fmt_float(out, v, *f, verb, sp),
         Value::String(s) | Value::Number(s) => fmt_string(out, v, s, verb, sp),

@@ -139,7 +139,11 @@ pub fn parse_float(s: &str) -> Result<f64, NumError> {
     };
     let lower = body.to_ascii_lowercase();
     if matches!(lower.as_str(), "inf" | "infinity") {
-        return Ok(if neg { f64::NEG_INFINITY } else { f64::INFINITY });
+        return Ok(if neg {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
     }
     if lower == "nan" && body.len() == s.len() {
         return Ok(f64::NAN);
@@ -149,7 +153,8 @@ pub fn parse_float(s: &str) -> Result<f64, NumError> {
     let mut i = if hex { 2 } else { 0 };
     let is_digit = |c: u8| c.is_ascii_digit() || (hex && c.is_ascii_hexdigit());
     // Mantissa: digits with at most one point.
-    let (mut mant, mut sticky, mut digits, mut frac_digits, mut dropped) = (0u128, false, 0, 0i64, 0i64);
+    let (mut mant, mut sticky, mut digits, mut frac_digits, mut dropped) =
+        (0u128, false, 0, 0i64, 0i64);
     let mut decimal = String::new();
     let mut point = false;
     let mut underscores = false;

@@ -224,7 +224,9 @@ mod tests {
         // Go's reflection gives int64 for any signed operands, uint64 for two unsigned ones.
         assert_eq!(call("add", &[i(1), i(2)]).unwrap().type_name(), "int64");
         assert_eq!(
-            call("add", &[Value::Uint(1), Value::Uint(2)]).unwrap().type_name(),
+            call("add", &[Value::Uint(1), Value::Uint(2)])
+                .unwrap()
+                .type_name(),
             "uint64"
         );
     }

@@ -1720,10 +1720,7 @@ mod tests {
     ];
     /// Deterministic but not implemented yet: they need scrypt (`derivePassword`) or X.509
     /// parsing (`buildCustomCert`).
-    const SPRIG_NOT_YET: &[&str] = &[
-        "derivePassword",
-        "buildCustomCert",
-    ];
+    const SPRIG_NOT_YET: &[&str] = &["derivePassword", "buildCustomCert"];
 
     #[test]
     fn every_sprig_name_is_present_or_absent_on_purpose() {

@@ -840,7 +840,9 @@ fn duration(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
         Value::Int64(n) => *n,
         _ => 0,
     };
-    Ok(Value::str(go_duration_string(secs.wrapping_mul(1_000_000_000))))
+    Ok(Value::str(go_duration_string(
+        secs.wrapping_mul(1_000_000_000),
+    )))
 }
 
 /// Sprig's `durationRound`: a duration (a `time.ParseDuration` string, an `int64` of nanoseconds,
@@ -853,7 +855,9 @@ fn duration_round(env: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
         Value::Object(o) if o.type_name() == "time.Time" => {
             let t = time_arg(&a[0])?;
             let now = match env.ctx.now().duration_since(std::time::UNIX_EPOCH) {
-                Ok(d) => i128::from(d.as_secs() as i64) * 1_000_000_000 + i128::from(d.subsec_nanos()),
+                Ok(d) => {
+                    i128::from(d.as_secs() as i64) * 1_000_000_000 + i128::from(d.subsec_nanos())
+                }
                 Err(e) => -(e.duration().as_nanos() as i128),
             };
             let then = i128::from(t.secs) * 1_000_000_000 + i128::from(t.nanos);

@@ -141,7 +141,7 @@ pub fn le(a: &Value, b: &Value) -> Result<bool, String> {
 pub fn len(v: &Value) -> Result<Value, String> {
     let n = match v {
         Value::String(s) | Value::Number(s) => s.len(),
-        Value::List(l) | Value::Strings(l) => l.len(),
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => l.len(),
         Value::NilList => 0,
         Value::Map(m) => m.len(),
         Value::Nil | Value::NilPtr(_) => return Err("len of nil pointer".into()),
@@ -187,7 +187,7 @@ pub fn index(item: &Value, idx: &[Value]) -> Result<Value, String> {
         cur = match &cur {
             Value::Nil | Value::NilPtr(_) if n > 0 => return Err("index of nil pointer".into()),
             Value::NilPtr(_) => return Err("index of nil pointer".into()),
-            Value::List(l) | Value::Strings(l) => {
+            Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
                 let x = index_arg(i, l.len(), true)?;
                 l.get(x)
                     .cloned()
@@ -241,7 +241,7 @@ pub fn slice(item: &Value, idx: &[Value]) -> Result<Value, String> {
             }
             s.len()
         }
-        Value::List(l) | Value::Strings(l) => l.len(),
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => l.len(),
         Value::NilList => 0,
         other => {
             return Err(format!(
@@ -276,6 +276,7 @@ pub fn slice(item: &Value, idx: &[Value]) -> Result<Value, String> {
         Value::Number(s) => Value::Number(Arc::from(s.get(a..b).unwrap_or(""))),
         Value::List(l) => Value::list(l[a..b].to_vec()),
         Value::Strings(l) => Value::Strings(Arc::new(l[a..b].to_vec())),
+        Value::Ints(l) => Value::Ints(Arc::new(l[a..b].to_vec())),
         _ => Value::NilList,
     })
 }

@@ -364,7 +364,7 @@ impl<'a> State<'a, '_> {
         let ndecl = b.pipe.decl.len();
         let mut ran = false;
         match &val {
-            Value::List(items) | Value::Strings(items) => {
+            Value::List(items) | Value::Strings(items) | Value::Ints(items) => {
                 for (i, e) in items.iter().enumerate() {
                     ran = true;
                     self.iteration(b, mark, Value::Int(i as i64), e.clone(), true)?;
@@ -1095,7 +1095,7 @@ mod tests;
 fn container_id(v: &Value) -> Option<*const ()> {
     match v {
         Value::Map(m) => Some(Arc::as_ptr(m) as *const ()),
-        Value::List(l) | Value::Strings(l) => Some(Arc::as_ptr(l) as *const ()),
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => Some(Arc::as_ptr(l) as *const ()),
         _ => None,
     }
 }
@@ -1118,7 +1118,7 @@ fn replace_shared(v: &Value, target: *const (), new: &Value) -> Option<Value> {
             }
             changed.map(Value::map)
         }
-        Value::List(l) | Value::Strings(l) => {
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
             let mut changed: Option<Vec<Value>> = None;
             for (i, x) in l.iter().enumerate() {
                 if let Some(nx) = replace_shared(x, target, new) {
@@ -1127,6 +1127,7 @@ fn replace_shared(v: &Value, target: *const (), new: &Value) -> Option<Value> {
             }
             changed.map(|items| match v {
                 Value::Strings(_) => Value::Strings(Arc::new(items)),
+                Value::Ints(_) => Value::Ints(Arc::new(items)),
                 _ => Value::list(items),
             })
         }
@@ -1150,7 +1151,7 @@ fn replace_shared(v: &Value, target: *const (), new: &Value) -> Option<Value> {
 
 fn nests_deeper(v: &Value, limit: usize, seen: &mut HashMap<usize, usize>) -> bool {
     let (addr, children): (usize, Box<dyn Iterator<Item = &Value>>) = match v {
-        Value::List(l) | Value::Strings(l) => (Arc::as_ptr(l) as usize, Box::new(l.iter())),
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => (Arc::as_ptr(l) as usize, Box::new(l.iter())),
         Value::Map(m) => (Arc::as_ptr(m) as usize, Box::new(m.values())),
         _ => return false,
     };

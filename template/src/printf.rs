@@ -348,7 +348,7 @@ pub fn write_go_syntax(out: &mut String, v: &Value, depth: usize) {
         }
         Value::Float(f) => out.push_str(&format_float_g(*f)),
         Value::String(s) | Value::Number(s) => out.push_str(&go_quote(s)),
-        Value::List(l) | Value::Strings(l) => {
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
             out.push_str(v.type_name());
             out.push('{');
             for (k, e) in l.iter().enumerate() {
@@ -421,7 +421,7 @@ fn format_value(out: &mut String, v: &Value, verb: char, sp: &Spec, depth: usize
         Value::Uint(u) => fmt_integer(out, v, false, *u, verb, sp),
         Value::Float(f) => fmt_float(out, v, *f, verb, sp),
         Value::String(s) | Value::Number(s) => fmt_string(out, v, s, verb, sp),
-        Value::List(l) | Value::Strings(l) => {
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
             out.push('[');
             for (k, e) in l.iter().enumerate() {
                 if k > 0 {
@@ -847,6 +847,50 @@ mod tests {
             "[1 2]"
         );
         assert_eq!(sprintf("%T", &[v]), "map[string]interface {}");
+    }
+
+    #[test]
+    fn go_syntax_percent_sharp_v() {
+        let mut m = BTreeMap::new();
+        m.insert("b".to_string(), Value::list(vec![Value::Int(1), Value::Nil]));
+        m.insert("a".to_string(), Value::str("x\"y"));
+        assert_eq!(
+            sprintf("%#v", &[Value::map(m)]),
+            "map[string]interface {}{\"a\":\"x\\\"y\", \"b\":[]interface {}{1, interface {}(nil)}}"
+        );
+        assert_eq!(
+            sprintf(
+                "%#v|%#v|%#v|%#v|%#v",
+                &[
+                    Value::strings(["x", "y"]),
+                    Value::Uint(255),
+                    Value::Int64(-3),
+                    Value::Number("42".into()),
+                    Value::Float(1e21)
+                ]
+            ),
+            "[]string{\"x\", \"y\"}|0xff|-3|\"42\"|1e+21"
+        );
+        assert_eq!(
+            sprintf(
+                "%#v|%#v|%#v",
+                &[Value::Nil, Value::NilList, Value::NilPtr("*api.SecretAuth")]
+            ),
+            "<nil>|[]string(nil)|(*api.SecretAuth)(nil)"
+        );
+        let rec = Value::Record(std::sync::Arc::new(crate::Record {
+            type_name: "*x.R",
+            fields: vec![("A", Value::Int(1)), ("B", Value::str(""))],
+        }));
+        assert_eq!(sprintf("%#v", &[rec]), "&x.R{A:1, B:\"\"}");
+        assert_eq!(
+            sprintf("%T %T %T", &[Value::Int64(1), Value::Uint(1), Value::Int(1)]),
+            "int64 uint64 int"
+        );
+        assert_eq!(
+            sprintf("%*d|", &[Value::Int64(3), Value::Int(7)]),
+            "  7|"
+        );
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub enum Value {
     /// It prints and ranges like a list; functions whose Go parameter is `[]string` accept only
     /// this, those that take `[]interface {}` refuse it (agent.md §4.2).
     Strings(Arc<Vec<Value>>),
+    /// Go `[]int` (Sprig's `until`, `untilStep`): every item an `Int`. Like [`Value::Strings`]
+    /// it prints and ranges like a list, and a `[]string` or `[]interface {}` parameter refuses it.
+    Ints(Arc<Vec<Value>>),
     /// A nil slice (`[]string(nil)`, e.g. `.Warnings` with none): prints `[]`, `toJSON` gives `null`.
     NilList,
     Map(Arc<BTreeMap<String, Value>>),
@@ -131,6 +134,7 @@ impl Value {
             Value::String(_) => "string",
             Value::List(_) => "[]interface {}",
             Value::Strings(_) | Value::NilList => "[]string",
+            Value::Ints(_) => "[]int",
             Value::Map(_) => "map[string]interface {}",
             Value::Record(r) => r.type_name,
             Value::NilPtr(t) => t,
@@ -148,7 +152,7 @@ impl Value {
             Value::Uint(u) => *u != 0,
             Value::Float(f) => *f != 0.0,
             Value::Number(s) | Value::String(s) => !s.is_empty(),
-            Value::List(l) | Value::Strings(l) => !l.is_empty(),
+            Value::List(l) | Value::Strings(l) | Value::Ints(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
             Value::Record(_) | Value::Object(_) => true,
         }
@@ -200,7 +204,7 @@ impl Value {
             }
             Value::Float(f) => out.push_str(&format_float_g(*f)),
             Value::Number(s) | Value::String(s) => out.push_str(s),
-            Value::List(l) | Value::Strings(l) => {
+            Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
                 out.push('[');
                 for (i, v) in l.iter().enumerate() {
                     if i > 0 {

@@ -79,7 +79,7 @@ fn split_to_map(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
 /// with strings of the same Go type), or a string contains `v` (same type).
 pub fn holds(l: &Value, v: &Value) -> bool {
     match l {
-        Value::List(items) | Value::Strings(items) => items.iter().any(|x| match (x, v) {
+        Value::List(items) | Value::Strings(items) | Value::Ints(items) => items.iter().any(|x| match (x, v) {
             (Value::Int(p) | Value::Int64(p), Value::Int(q) | Value::Int64(q)) => p == q,
             (Value::Float(p), Value::Float(q)) => p == q,
             (Value::String(p), Value::String(q)) | (Value::Number(p), Value::Number(q)) => p == q,
@@ -138,7 +138,7 @@ fn is_empty(v: &Value) -> bool {
         Value::Uint(u) => *u == 0,
         Value::Float(f) => *f == 0.0,
         Value::Number(s) | Value::String(s) => s.is_empty(),
-        Value::List(l) | Value::Strings(l) => l.is_empty(),
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => l.is_empty(),
         Value::Map(m) => m.is_empty(),
         Value::Record(_) | Value::Object(_) => false,
     }
@@ -162,7 +162,7 @@ pub fn merge(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>, o
         }
         if let Some(d) = &dv
             && !is_empty(d)
-            && matches!(sv, Value::List(_) | Value::Strings(_) | Value::NilList)
+            && matches!(sv, Value::List(_) | Value::Strings(_) | Value::Ints(_) | Value::NilList)
         {
             continue;
         }

@@ -130,7 +130,7 @@ fn write_json(
             }
         }
         Value::String(s) => quote(out, s, html),
-        Value::List(l) | Value::Strings(l) => {
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
             if l.is_empty() {
                 out.push_str("[]");
                 return Ok(());
@@ -364,7 +364,7 @@ fn toml_inline(out: &mut String, v: &Value) -> Result<(), String> {
         }
         Value::Number(n) => out.push_str(n),
         Value::String(s) => toml_quote(out, s),
-        Value::List(l) | Value::Strings(l) => {
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
             out.push('[');
             for (i, item) in l.iter().filter(|x| !matches!(x, Value::Nil)).enumerate() {
                 if i > 0 {

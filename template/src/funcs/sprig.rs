@@ -240,7 +240,7 @@ pub fn kind(v: &Value) -> &'static str {
         Value::Uint(_) => "uint64",
         Value::Float(_) => "float64",
         Value::Number(_) | Value::String(_) => "string",
-        Value::List(_) | Value::Strings(_) | Value::NilList => "slice",
+        Value::List(_) | Value::Strings(_) | Value::Ints(_) | Value::NilList => "slice",
         Value::Map(_) => "map",
         Value::Record(_) | Value::NilPtr(_) => "ptr",
         Value::Object(_) => "ptr",
@@ -256,7 +256,9 @@ pub fn deep_eq(a: &Value, b: &Value) -> bool {
         (Value::Uint(x), Value::Uint(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Number(x), Value::Number(y)) | (Value::String(x), Value::String(y)) => x == y,
-        (Value::List(x), Value::List(y)) | (Value::Strings(x), Value::Strings(y)) => {
+        (Value::List(x), Value::List(y))
+        | (Value::Strings(x), Value::Strings(y))
+        | (Value::Ints(x), Value::Ints(y)) => {
             x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| deep_eq(p, q))
         }
         (Value::Map(x), Value::Map(y)) => {
@@ -280,7 +282,7 @@ pub fn deep_eq(a: &Value, b: &Value) -> bool {
 /// Sprig's `strslice`: a list's non-nil items as strings, anything else as a one-item list.
 fn strslice(v: &Value) -> Vec<String> {
     match v {
-        Value::List(l) | Value::Strings(l) => l
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => l
             .iter()
             .filter(|x| !matches!(x, Value::Nil))
             .map(strval)
@@ -292,7 +294,7 @@ fn strslice(v: &Value) -> Vec<String> {
 
 fn as_list(func: &str, v: &Value) -> Result<Vec<Value>, String> {
     match v {
-        Value::List(l) | Value::Strings(l) => Ok(l.as_ref().clone()),
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => Ok(l.as_ref().clone()),
         Value::NilList => Ok(Vec::new()),
         other => Err(format!("Cannot find {func} on type {}", kind(other))),
     }
@@ -570,6 +572,10 @@ fn find_all(name: &str, a: &[Value], must: bool) -> Result<Value, String> {
             } else {
                 it.take(n as usize).collect()
             };
+            // Go's `FindAllString` gives a nil `[]string` when nothing matches.
+            if items.is_empty() {
+                return Ok(Value::NilList);
+            }
             Ok(str_list(items))
         }
         Err(e) if must => Err(e),
@@ -612,7 +618,8 @@ fn rsplit(name: &str, a: &[Value], must: bool) -> Result<Value, String> {
             let items: Vec<String> = if n < 0 {
                 r.split(s).map(str::to_string).collect()
             } else if n == 0 {
-                Vec::new()
+                // Go's `Split` with n == 0 gives a nil `[]string`.
+                return Ok(Value::NilList);
             } else {
                 r.splitn(s, n as usize).map(str::to_string).collect()
             };
@@ -885,9 +892,10 @@ func!(slice(a) {
         return Err(format!("runtime error: slice bounds out of range [{from}:{to}] with capacity {len}"));
     }
     let part = l[from as usize..to as usize].to_vec();
-    // A slice of a `[]string` is a `[]string`.
+    // A slice of a `[]string` is a `[]string`, of an `[]int` an `[]int`.
     Ok(match &a[0] {
         Value::Strings(_) => Value::Strings(std::sync::Arc::new(part)),
+        Value::Ints(_) => Value::Ints(std::sync::Arc::new(part)),
         _ => Value::list(part),
     })
 });
@@ -914,8 +922,9 @@ pub fn until_step_ints(start: i64, stop: i64, step: i64) -> Result<Vec<i64>, Str
     Ok((0..count).map(|i| start + i * step).collect())
 }
 
+/// A Go `[]int` (`until`, `untilStep`).
 fn ints(v: Vec<i64>) -> Value {
-    Value::list(v.into_iter().map(Value::Int).collect())
+    Value::Ints(std::sync::Arc::new(v.into_iter().map(Value::Int).collect()))
 }
 
 func!(until(a) {
@@ -1062,6 +1071,7 @@ fn deep_clone(v: &Value) -> Value {
         Value::Map(m) => Value::map(m.iter().map(|(k, x)| (k.clone(), deep_clone(x))).collect()),
         Value::List(l) => Value::list(l.iter().map(deep_clone).collect()),
         Value::Strings(l) => Value::Strings(std::sync::Arc::new(l.as_ref().clone())),
+        Value::Ints(l) => Value::Ints(std::sync::Arc::new(l.as_ref().clone())),
         other => other.clone(),
     }
 }
@@ -1504,6 +1514,15 @@ mod tests {
             sp("regexFindAll", &[s("[0-9]+"), s("ab12cd34e5"), i(2)]),
             "[12 34]"
         );
+        // No match, or n == 0, is Go's nil []string.
+        assert!(matches!(
+            call("sprig_regexFindAll", &[s("x"), s("abc"), i(-1)]).unwrap(),
+            Value::NilList
+        ));
+        assert!(matches!(
+            call("sprig_regexSplit", &[s(","), s("a,b"), i(0)]).unwrap(),
+            Value::NilList
+        ));
         assert_eq!(
             sp(
                 "regexReplaceAll",
@@ -1618,6 +1637,15 @@ mod tests {
         assert_eq!(sl.type_name(), "[]string");
         assert_eq!(sp("chunk", &[i(2), l]), "[[a b] [c]]");
         assert_eq!(sp("until", &[i(3)]), "[0 1 2]");
+        // Go's []int: a []string or []interface {} parameter refuses it, Sprig's list helpers take it.
+        let u = call("sprig_until", &[i(3)]).unwrap();
+        assert_eq!(u.type_name(), "[]int");
+        assert_eq!(
+            call("join", &[s(","), u.clone()]).unwrap_err(),
+            "wrong type for value; expected []string; got []int"
+        );
+        assert_eq!(sp("last", &[u.clone()]), "2");
+        assert_eq!(call("sprig_slice", &[u, i(1)]).unwrap().type_name(), "[]int");
         assert_eq!(sp("until", &[i(-3)]), "[0 -1 -2]");
         assert_eq!(sp("untilStep", &[i(0), i(10), i(3)]), "[0 3 6 9]");
         assert_eq!(sp("seq", &[i(3)]), "1 2 3");

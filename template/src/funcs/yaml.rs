@@ -54,7 +54,7 @@ impl Node {
             }
             Value::String(s) => Node::Str(s.to_string()),
             Value::NilList => Node::Seq(Vec::new()),
-            Value::List(l) | Value::Strings(l) => {
+            Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
                 Node::Seq(l.iter().map(Node::from_value).collect::<Result<_, _>>()?)
             }
             Value::Map(m) => {

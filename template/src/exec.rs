@@ -1151,7 +1151,9 @@ fn replace_shared(v: &Value, target: *const (), new: &Value) -> Option<Value> {
 
 fn nests_deeper(v: &Value, limit: usize, seen: &mut HashMap<usize, usize>) -> bool {
     let (addr, children): (usize, Box<dyn Iterator<Item = &Value>>) = match v {
-        Value::List(l) | Value::Strings(l) | Value::Ints(l) => (Arc::as_ptr(l) as usize, Box::new(l.iter())),
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
+            (Arc::as_ptr(l) as usize, Box::new(l.iter()))
+        }
         Value::Map(m) => (Arc::as_ptr(m) as usize, Box::new(m.values())),
         _ => return false,
     };

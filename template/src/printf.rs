@@ -852,7 +852,10 @@ mod tests {
     #[test]
     fn go_syntax_percent_sharp_v() {
         let mut m = BTreeMap::new();
-        m.insert("b".to_string(), Value::list(vec![Value::Int(1), Value::Nil]));
+        m.insert(
+            "b".to_string(),
+            Value::list(vec![Value::Int(1), Value::Nil]),
+        );
         m.insert("a".to_string(), Value::str("x\"y"));
         assert_eq!(
             sprintf("%#v", &[Value::map(m)]),
@@ -884,13 +887,13 @@ mod tests {
         }));
         assert_eq!(sprintf("%#v", &[rec]), "&x.R{A:1, B:\"\"}");
         assert_eq!(
-            sprintf("%T %T %T", &[Value::Int64(1), Value::Uint(1), Value::Int(1)]),
+            sprintf(
+                "%T %T %T",
+                &[Value::Int64(1), Value::Uint(1), Value::Int(1)]
+            ),
             "int64 uint64 int"
         );
-        assert_eq!(
-            sprintf("%*d|", &[Value::Int64(3), Value::Int(7)]),
-            "  7|"
-        );
+        assert_eq!(sprintf("%*d|", &[Value::Int64(3), Value::Int(7)]), "  7|");
     }
 
     #[test]

@@ -64,7 +64,9 @@ fn collect(v: &Value, depth: usize, out: &mut Vec<(String, &'static str)>) {
         Value::Int(i) | Value::Int64(i) => out.push((i.to_string(), t)),
         Value::Uint(u) => out.push((u.to_string(), t)),
         Value::Float(f) => out.push((format_float_g(*f), t)),
-        Value::List(l) | Value::Strings(l) | Value::Ints(l) => l.iter().for_each(|x| collect(x, depth + 1, out)),
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
+            l.iter().for_each(|x| collect(x, depth + 1, out))
+        }
         Value::Map(m) => {
             for (k, x) in m.iter() {
                 out.push((k.clone(), "string"));

@@ -79,12 +79,16 @@ fn split_to_map(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
 /// with strings of the same Go type), or a string contains `v` (same type).
 pub fn holds(l: &Value, v: &Value) -> bool {
     match l {
-        Value::List(items) | Value::Strings(items) | Value::Ints(items) => items.iter().any(|x| match (x, v) {
-            (Value::Int(p) | Value::Int64(p), Value::Int(q) | Value::Int64(q)) => p == q,
-            (Value::Float(p), Value::Float(q)) => p == q,
-            (Value::String(p), Value::String(q)) | (Value::Number(p), Value::Number(q)) => p == q,
-            _ => false,
-        }),
+        Value::List(items) | Value::Strings(items) | Value::Ints(items) => {
+            items.iter().any(|x| match (x, v) {
+                (Value::Int(p) | Value::Int64(p), Value::Int(q) | Value::Int64(q)) => p == q,
+                (Value::Float(p), Value::Float(q)) => p == q,
+                (Value::String(p), Value::String(q)) | (Value::Number(p), Value::Number(q)) => {
+                    p == q
+                }
+                _ => false,
+            })
+        }
         Value::String(h) => matches!(v, Value::String(n) if h.contains(&**n)),
         Value::Number(h) => matches!(v, Value::Number(n) if h.contains(&**n)),
         _ => false,
@@ -162,7 +166,10 @@ pub fn merge(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>, o
         }
         if let Some(d) = &dv
             && !is_empty(d)
-            && matches!(sv, Value::List(_) | Value::Strings(_) | Value::Ints(_) | Value::NilList)
+            && matches!(
+                sv,
+                Value::List(_) | Value::Strings(_) | Value::Ints(_) | Value::NilList
+            )
         {
             continue;
         }

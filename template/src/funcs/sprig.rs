@@ -1645,7 +1645,10 @@ mod tests {
             "wrong type for value; expected []string; got []int"
         );
         assert_eq!(sp("last", &[u.clone()]), "2");
-        assert_eq!(call("sprig_slice", &[u, i(1)]).unwrap().type_name(), "[]int");
+        assert_eq!(
+            call("sprig_slice", &[u, i(1)]).unwrap().type_name(),
+            "[]int"
+        );
         assert_eq!(sp("until", &[i(-3)]), "[0 -1 -2]");
         assert_eq!(sp("untilStep", &[i(0), i(10), i(3)]), "[0 3 6 9]");
         assert_eq!(sp("seq", &[i(3)]), "1 2 3");

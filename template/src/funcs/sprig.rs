@@ -1644,7 +1644,7 @@ mod tests {
             call("join", &[s(","), u.clone()]).unwrap_err(),
             "wrong type for value; expected []string; got []int"
         );
-        assert_eq!(sp("last", &[u.clone()]), "2");
+        assert_eq!(sp("last", std::slice::from_ref(&u)), "2");
         assert_eq!(
             call("sprig_slice", &[u, i(1)]).unwrap().type_name(),
             "[]int"

@@ -690,7 +690,7 @@ fn is_keyword(k: Kind) -> bool {
 }
 
 /// Go's number literal rules (`parse.newNumber` + `idealConstant`): ints (any base, `_`
-/// separators) stay ints; decimal text with `.`/`e` is a float; an integer too big for a uint64
+/// separators) stay ints; decimal text with `.`/`e` and hex floats (`0x1p-2`) are floats; an integer too big for a uint64
 /// (or one Go only reads as a float, like `09`) is `integer overflow`.
 pub fn parse_number(text: &str) -> Result<Num, String> {
     let lower = text.to_ascii_lowercase();

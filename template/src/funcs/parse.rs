@@ -135,5 +135,16 @@ mod tests {
             call("parseUint", &[s("1")]).unwrap(),
             Value::Uint(1)
         ));
+        assert!(matches!(
+            call("parseInt", &[s("7")]).unwrap(),
+            Value::Int64(7)
+        ));
+        assert_eq!(show("parseFloat", &[s("0x1p-2")]), "0.25");
+        assert_eq!(show("parseFloat", &[s("1_000.5")]), "1000.5");
+        assert_eq!(show("parseFloat", &[s(".5")]), "0.5");
+        assert_eq!(
+            show("parseFloat", &[s("0x10")]),
+            "ERR parseFloat: strconv.ParseFloat: parsing \"0x10\": invalid syntax"
+        );
     }
 }

@@ -25,11 +25,19 @@ enum Kind {
 fn basic_kind(v: &Value) -> Kind {
     match v {
         Value::Bool(_) => Kind::Bool,
-        Value::Int(_) => Kind::Int,
+        Value::Int(_) | Value::Int64(_) => Kind::Int,
         Value::Uint(_) => Kind::Uint,
         Value::Float(_) => Kind::Float,
         Value::String(_) | Value::Number(_) => Kind::Str,
         _ => Kind::Invalid,
+    }
+}
+
+/// Go compares integers by kind, not size: an `int64` compares as an `int`.
+fn widen(v: &Value) -> std::borrow::Cow<'_, Value> {
+    match v {
+        Value::Int64(i) => std::borrow::Cow::Owned(Value::Int(*i)),
+        v => std::borrow::Cow::Borrowed(v),
     }
 }
 
@@ -52,8 +60,10 @@ pub fn eq(args: &[Value]) -> Result<bool, String> {
     if rest.is_empty() {
         return Err(NO_COMPARISON.into());
     }
+    let a = &*widen(a);
     let k1 = basic_kind(a);
     for b in rest {
+        let b = &*widen(b);
         let k2 = basic_kind(b);
         let truth = if k1 != k2 {
             match (a, b) {
@@ -97,6 +107,7 @@ pub fn eq(args: &[Value]) -> Result<bool, String> {
 
 /// `lt a b`.
 pub fn lt(a: &Value, b: &Value) -> Result<bool, String> {
+    let (a, b) = (&*widen(a), &*widen(b));
     let k1 = basic_kind(a);
     let k2 = basic_kind(b);
     if k1 == Kind::Invalid || k2 == Kind::Invalid {
@@ -130,7 +141,7 @@ pub fn le(a: &Value, b: &Value) -> Result<bool, String> {
 pub fn len(v: &Value) -> Result<Value, String> {
     let n = match v {
         Value::String(s) | Value::Number(s) => s.len(),
-        Value::List(l) | Value::Strings(l) => l.len(),
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => l.len(),
         Value::NilList => 0,
         Value::Map(m) => m.len(),
         Value::Nil | Value::NilPtr(_) => return Err("len of nil pointer".into()),
@@ -150,7 +161,7 @@ pub fn len(v: &Value) -> Result<Value, String> {
 
 fn index_arg(i: &Value, cap: usize, slicing: bool) -> Result<usize, String> {
     let x: i128 = match i {
-        Value::Int(x) => *x as i128,
+        Value::Int(x) | Value::Int64(x) => *x as i128,
         Value::Uint(x) => *x as i128,
         Value::Nil => return Err("cannot index slice/array with nil".into()),
         other => {
@@ -176,7 +187,7 @@ pub fn index(item: &Value, idx: &[Value]) -> Result<Value, String> {
         cur = match &cur {
             Value::Nil | Value::NilPtr(_) if n > 0 => return Err("index of nil pointer".into()),
             Value::NilPtr(_) => return Err("index of nil pointer".into()),
-            Value::List(l) | Value::Strings(l) => {
+            Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
                 let x = index_arg(i, l.len(), true)?;
                 l.get(x)
                     .cloned()
@@ -230,7 +241,7 @@ pub fn slice(item: &Value, idx: &[Value]) -> Result<Value, String> {
             }
             s.len()
         }
-        Value::List(l) | Value::Strings(l) => l.len(),
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => l.len(),
         Value::NilList => 0,
         other => {
             return Err(format!(
@@ -265,14 +276,26 @@ pub fn slice(item: &Value, idx: &[Value]) -> Result<Value, String> {
         Value::Number(s) => Value::Number(Arc::from(s.get(a..b).unwrap_or(""))),
         Value::List(l) => Value::list(l[a..b].to_vec()),
         Value::Strings(l) => Value::Strings(Arc::new(l[a..b].to_vec())),
+        Value::Ints(l) => Value::Ints(Arc::new(l[a..b].to_vec())),
         _ => Value::NilList,
     })
 }
 
-/// The text the escapers work on: one string argument as is, otherwise `Sprint` of all.
+/// The text the escapers work on: one string argument as is, otherwise `Sprint` of all, where a
+/// missing value (nil) is the string `<no value>`, as Go's `evalArgs` prints it (agent.md §4.3).
 fn escaper_text(args: &[Value]) -> String {
     match args {
         [Value::String(s)] => s.to_string(),
+        _ if args.iter().any(|a| matches!(a, Value::Nil)) => {
+            let shown: Vec<Value> = args
+                .iter()
+                .map(|a| match a {
+                    Value::Nil => Value::str("<no value>"),
+                    a => a.clone(),
+                })
+                .collect();
+            sprint(&shown)
+        }
         _ => sprint(args),
     }
 }
@@ -462,5 +485,11 @@ mod tests {
         );
         assert_eq!(urlquery(&[Value::str("a b&c=d/é")]), "a+b%26c%3Dd%2F%C3%A9");
         assert_eq!(urlquery(&[Value::Int(1), Value::Int(2)]), "1+2");
+        assert_eq!(urlquery(&[Value::Nil]), "%3Cno+value%3E");
+        assert_eq!(
+            html(&[Value::Nil, Value::Nil]),
+            "&lt;no value&gt;&lt;no value&gt;"
+        );
+        assert_eq!(js(&[Value::Nil]), "\\u003Cno value\\u003E");
     }
 }

@@ -364,7 +364,7 @@ impl<'a> State<'a, '_> {
         let ndecl = b.pipe.decl.len();
         let mut ran = false;
         match &val {
-            Value::List(items) | Value::Strings(items) => {
+            Value::List(items) | Value::Strings(items) | Value::Ints(items) => {
                 for (i, e) in items.iter().enumerate() {
                     ran = true;
                     self.iteration(b, mark, Value::Int(i as i64), e.clone(), true)?;
@@ -376,7 +376,7 @@ impl<'a> State<'a, '_> {
                     self.iteration(b, mark, Value::str(k.as_str()), e.clone(), true)?;
                 }
             }
-            Value::Int(_) | Value::Uint(_) => {
+            Value::Int(_) | Value::Int64(_) | Value::Uint(_) => {
                 if ndecl > 1 {
                     // Go prints the value; unless written in the template, it may be a secret
                     // (crate::redact).
@@ -391,13 +391,18 @@ impl<'a> State<'a, '_> {
                     ));
                 }
                 let n = match val {
-                    Value::Int(n) => n.max(0) as u64,
+                    Value::Int(n) | Value::Int64(n) => n.max(0) as u64,
                     Value::Uint(n) => n,
                     _ => 0,
                 };
                 for i in 0..n {
                     ran = true;
-                    let iv = Value::Int(i as i64);
+                    // Go ranges over an integer with values of its type.
+                    let iv = match val {
+                        Value::Int64(_) => Value::Int64(i as i64),
+                        Value::Uint(_) => Value::Uint(i),
+                        _ => Value::Int(i as i64),
+                    };
                     self.iteration(b, mark, iv.clone(), iv, false)?;
                 }
             }
@@ -1090,7 +1095,7 @@ mod tests;
 fn container_id(v: &Value) -> Option<*const ()> {
     match v {
         Value::Map(m) => Some(Arc::as_ptr(m) as *const ()),
-        Value::List(l) | Value::Strings(l) => Some(Arc::as_ptr(l) as *const ()),
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => Some(Arc::as_ptr(l) as *const ()),
         _ => None,
     }
 }
@@ -1113,7 +1118,7 @@ fn replace_shared(v: &Value, target: *const (), new: &Value) -> Option<Value> {
             }
             changed.map(Value::map)
         }
-        Value::List(l) | Value::Strings(l) => {
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
             let mut changed: Option<Vec<Value>> = None;
             for (i, x) in l.iter().enumerate() {
                 if let Some(nx) = replace_shared(x, target, new) {
@@ -1122,6 +1127,7 @@ fn replace_shared(v: &Value, target: *const (), new: &Value) -> Option<Value> {
             }
             changed.map(|items| match v {
                 Value::Strings(_) => Value::Strings(Arc::new(items)),
+                Value::Ints(_) => Value::Ints(Arc::new(items)),
                 _ => Value::list(items),
             })
         }
@@ -1145,7 +1151,9 @@ fn replace_shared(v: &Value, target: *const (), new: &Value) -> Option<Value> {
 
 fn nests_deeper(v: &Value, limit: usize, seen: &mut HashMap<usize, usize>) -> bool {
     let (addr, children): (usize, Box<dyn Iterator<Item = &Value>>) = match v {
-        Value::List(l) | Value::Strings(l) => (Arc::as_ptr(l) as usize, Box::new(l.iter())),
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
+            (Arc::as_ptr(l) as usize, Box::new(l.iter()))
+        }
         Value::Map(m) => (Arc::as_ptr(m) as usize, Box::new(m.values())),
         _ => return false,
     };

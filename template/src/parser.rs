@@ -690,7 +690,7 @@ fn is_keyword(k: Kind) -> bool {
 }
 
 /// Go's number literal rules (`parse.newNumber` + `idealConstant`): ints (any base, `_`
-/// separators) stay ints; decimal text with `.`/`e` is a float; an integer too big for a uint64
+/// separators) stay ints; decimal text with `.`/`e` and hex floats (`0x1p-2`) are floats; an integer too big for a uint64
 /// (or one Go only reads as a float, like `09`) is `integer overflow`.
 pub fn parse_number(text: &str) -> Result<Num, String> {
     let lower = text.to_ascii_lowercase();
@@ -702,8 +702,15 @@ pub fn parse_number(text: &str) -> Result<Num, String> {
         lower.contains(['.', 'e', 'p'])
     };
     let illegal = || format!("illegal number syntax: {}", go_quote(text));
-    if lower.ends_with('i') || (is_hex && has_float_mark) {
-        return Err(illegal()); // complex numbers and hex floats: not supported
+    if lower.ends_with('i') {
+        return Err(illegal()); // complex numbers: not supported
+    }
+    if is_hex && has_float_mark {
+        // A hex float (`0x1p-2`): Go reads it with `strconv.ParseFloat`; always a float64.
+        return match vaultlet_shared::go::strconv::parse_float(text) {
+            Ok(f) if f.is_finite() => Ok(Num::Float(f)),
+            _ => Err(illegal()),
+        };
     }
     if !has_float_mark {
         // Go's parser: `strconv.ParseInt(text, 0, 64)`, else `ParseUint(text, 0, 64)`.
@@ -983,9 +990,19 @@ mod tests {
             parse_number("1e400"),
             Err("illegal number syntax: \"1e400\"".into())
         );
+        assert_eq!(parse_number("0x1p-2"), Ok(Num::Float(0.25)));
+        assert_eq!(parse_number("0X1P+3"), Ok(Num::Float(8.0)));
+        assert_eq!(parse_number("-0x1.8p1"), Ok(Num::Float(-3.0)));
+        assert_eq!(parse_number(".5"), Ok(Num::Float(0.5)));
+        assert_eq!(parse_number("1_000.5"), Ok(Num::Float(1000.5)));
+        assert_eq!(parse_number("0b101"), Ok(Num::Int(5)));
         assert_eq!(
-            parse_number("0x1p-2"),
-            Err("illegal number syntax: \"0x1p-2\"".into())
+            parse_number("0x1.8"),
+            Err("illegal number syntax: \"0x1.8\"".into())
+        );
+        assert_eq!(
+            parse_number("0x1p2000"),
+            Err("illegal number syntax: \"0x1p2000\"".into())
         );
         assert_eq!(unquote_char("'a'"), Ok(97));
         assert_eq!(unquote_char("'\\n'"), Ok(10));

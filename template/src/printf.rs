@@ -107,8 +107,8 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         // Width.
         if i < b.len() && b[i] == b'*' {
             i += 1;
-            match args.get(argn) {
-                Some(Value::Int(w)) if w.unsigned_abs() <= 1_000_000 => {
+            match args.get(argn).and_then(int_from_arg).as_ref() {
+                Some(w) if w.unsigned_abs() <= 1_000_000 => {
                     argn += 1;
                     if *w < 0 {
                         sp.minus = true;
@@ -139,8 +139,8 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             );
             if i < b.len() && b[i] == b'*' {
                 i += 1;
-                match args.get(argn) {
-                    Some(Value::Int(p)) if (0..=1_000_000).contains(p) => {
+                match args.get(argn).and_then(int_from_arg).as_ref() {
+                    Some(p) if (0..=1_000_000).contains(p) => {
                         argn += 1;
                         sp.prec = Some(*p as usize);
                     }
@@ -201,6 +201,15 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         out.push(')');
     }
     out
+}
+
+/// A `*` width or precision operand: any integer that fits an `int` (Go's `intFromArg`).
+fn int_from_arg(v: &Value) -> Option<i64> {
+    match v {
+        Value::Int(i) | Value::Int64(i) => Some(*i),
+        Value::Uint(u) => i64::try_from(*u).ok(),
+        _ => None,
+    }
 }
 
 /// An explicit argument index `[n]` (1-based) at `i`: moves `argn`; a bad one clears `good`.
@@ -315,7 +324,81 @@ fn format_arg(out: &mut String, arg: &Value, verb: char, sp: &Spec) {
     }
     match verb {
         'T' => pad(out, arg.type_name(), sp, false),
+        // Go's `%#v`: the value in Go syntax.
+        'v' if sp.sharp => match arg {
+            Value::Nil => pad(out, "<nil>", sp, false),
+            _ => write_go_syntax(out, arg, 0),
+        },
         _ => format_value(out, arg, verb, sp, 0),
+    }
+}
+
+/// Go's `%#v` of a value inside the operand (`depth` > 0 inside a slice, map or struct):
+/// `[]string{"x", "y"}`, `map[string]interface {}{"a":1}`, `interface {}(nil)`, unsigned
+/// integers in hex (`0x7`), strings quoted, `&dependency.Secret{Field:…}` (agent.md §4.3).
+pub fn write_go_syntax(out: &mut String, v: &Value, depth: usize) {
+    match v {
+        Value::Nil => out.push_str("interface {}(nil)"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) | Value::Int64(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Uint(u) => {
+            let _ = write!(out, "0x{u:x}");
+        }
+        Value::Float(f) => out.push_str(&format_float_g(*f)),
+        Value::String(s) | Value::Number(s) => out.push_str(&go_quote(s)),
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
+            out.push_str(v.type_name());
+            out.push('{');
+            for (k, e) in l.iter().enumerate() {
+                if k > 0 {
+                    out.push_str(", ");
+                }
+                write_go_syntax(out, e, depth + 1);
+            }
+            out.push('}');
+        }
+        Value::NilList => {
+            out.push_str(v.type_name());
+            out.push_str("(nil)");
+        }
+        Value::Map(m) => {
+            out.push_str(v.type_name());
+            out.push('{');
+            for (k, (key, e)) in m.iter().enumerate() {
+                if k > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&go_quote(key));
+                out.push(':');
+                write_go_syntax(out, e, depth + 1);
+            }
+            out.push('}');
+        }
+        Value::Record(r) => {
+            if depth > 0 {
+                // Go prints a non-nil pointer inside a value as its address.
+                let _ = write!(out, "({})(0xc000000000)", r.type_name);
+                return;
+            }
+            out.push('&');
+            out.push_str(r.type_name.trim_start_matches('*'));
+            out.push('{');
+            for (k, (field, e)) in r.fields.iter().enumerate() {
+                if k > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(field);
+                out.push(':');
+                write_go_syntax(out, e, depth + 1);
+            }
+            out.push('}');
+        }
+        Value::NilPtr(t) => {
+            let _ = write!(out, "({t})(nil)");
+        }
+        Value::Object(o) => out.push_str(&o.print()),
     }
 }
 
@@ -334,11 +417,11 @@ fn format_value(out: &mut String, v: &Value, verb: char, sp: &Spec, depth: usize
             't' | 'v' => pad(out, if *b { "true" } else { "false" }, sp, false),
             _ => bad_verb(out, v, verb, sp),
         },
-        Value::Int(i) => fmt_integer(out, v, *i < 0, i.unsigned_abs(), verb, sp),
+        Value::Int(i) | Value::Int64(i) => fmt_integer(out, v, *i < 0, i.unsigned_abs(), verb, sp),
         Value::Uint(u) => fmt_integer(out, v, false, *u, verb, sp),
         Value::Float(f) => fmt_float(out, v, *f, verb, sp),
         Value::String(s) | Value::Number(s) => fmt_string(out, v, s, verb, sp),
-        Value::List(l) | Value::Strings(l) => {
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
             out.push('[');
             for (k, e) in l.iter().enumerate() {
                 if k > 0 {
@@ -764,6 +847,53 @@ mod tests {
             "[1 2]"
         );
         assert_eq!(sprintf("%T", &[v]), "map[string]interface {}");
+    }
+
+    #[test]
+    fn go_syntax_percent_sharp_v() {
+        let mut m = BTreeMap::new();
+        m.insert(
+            "b".to_string(),
+            Value::list(vec![Value::Int(1), Value::Nil]),
+        );
+        m.insert("a".to_string(), Value::str("x\"y"));
+        assert_eq!(
+            sprintf("%#v", &[Value::map(m)]),
+            "map[string]interface {}{\"a\":\"x\\\"y\", \"b\":[]interface {}{1, interface {}(nil)}}"
+        );
+        assert_eq!(
+            sprintf(
+                "%#v|%#v|%#v|%#v|%#v",
+                &[
+                    Value::strings(["x", "y"]),
+                    Value::Uint(255),
+                    Value::Int64(-3),
+                    Value::Number("42".into()),
+                    Value::Float(1e21)
+                ]
+            ),
+            "[]string{\"x\", \"y\"}|0xff|-3|\"42\"|1e+21"
+        );
+        assert_eq!(
+            sprintf(
+                "%#v|%#v|%#v",
+                &[Value::Nil, Value::NilList, Value::NilPtr("*api.SecretAuth")]
+            ),
+            "<nil>|[]string(nil)|(*api.SecretAuth)(nil)"
+        );
+        let rec = Value::Record(std::sync::Arc::new(crate::Record {
+            type_name: "*x.R",
+            fields: vec![("A", Value::Int(1)), ("B", Value::str(""))],
+        }));
+        assert_eq!(sprintf("%#v", &[rec]), "&x.R{A:1, B:\"\"}");
+        assert_eq!(
+            sprintf(
+                "%T %T %T",
+                &[Value::Int64(1), Value::Uint(1), Value::Int(1)]
+            ),
+            "int64 uint64 int"
+        );
+        assert_eq!(sprintf("%*d|", &[Value::Int64(3), Value::Int(7)]), "  7|");
     }
 
     #[test]

@@ -61,10 +61,12 @@ fn collect(v: &Value, depth: usize, out: &mut Vec<(String, &'static str)>) {
     let t = v.type_name();
     match v {
         Value::String(s) | Value::Number(s) => out.push((s.to_string(), t)),
-        Value::Int(i) => out.push((i.to_string(), t)),
+        Value::Int(i) | Value::Int64(i) => out.push((i.to_string(), t)),
         Value::Uint(u) => out.push((u.to_string(), t)),
         Value::Float(f) => out.push((format_float_g(*f), t)),
-        Value::List(l) | Value::Strings(l) => l.iter().for_each(|x| collect(x, depth + 1, out)),
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
+            l.iter().for_each(|x| collect(x, depth + 1, out))
+        }
         Value::Map(m) => {
             for (k, x) in m.iter() {
                 out.push((k.clone(), "string"));

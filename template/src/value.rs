@@ -19,7 +19,13 @@ pub enum Value {
     /// Printed alone as `<no value>`, inside a map or list as `<nil>`.
     Nil,
     Bool(bool),
+    /// Go `int`: template literals, `len`, Sprig's `int`/`atoi`, `.LeaseDuration`.
     Int(i64),
+    /// Go `int64`: consul-template's math helpers, `parseInt`, `loop`, Sprig's `add`…`max`,
+    /// `int64`, `toDecimal` (agent.md §4.2). It behaves as `Int` except where Go's type shows:
+    /// `%T`, `%#v`, a parameter typed `int`, Sprig's `duration`/`durationRound`.
+    Int64(i64),
+    /// Go `uint64` (`parseUint`, yaml.v2's big integers, a semver's parts).
     Uint(u64),
     Float(f64),
     /// Go `json.Number`: a string-kind value holding the literal text from Vault.
@@ -30,6 +36,9 @@ pub enum Value {
     /// It prints and ranges like a list; functions whose Go parameter is `[]string` accept only
     /// this, those that take `[]interface {}` refuse it (agent.md §4.2).
     Strings(Arc<Vec<Value>>),
+    /// Go `[]int` (Sprig's `until`, `untilStep`): every item an `Int`. Like [`Value::Strings`]
+    /// it prints and ranges like a list, and a `[]string` or `[]interface {}` parameter refuses it.
+    Ints(Arc<Vec<Value>>),
     /// A nil slice (`[]string(nil)`, e.g. `.Warnings` with none): prints `[]`, `toJSON` gives `null`.
     NilList,
     Map(Arc<BTreeMap<String, Value>>),
@@ -104,18 +113,28 @@ impl Value {
         }
     }
 
+    /// The value of a signed integer of any size (`int`, `int64`).
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) | Value::Int64(i) => Some(*i),
+            _ => None,
+        }
+    }
+
     /// Go's `%T` name of the value's dynamic type.
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Nil => "<nil>",
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
-            Value::Uint(_) => "uint",
+            Value::Int64(_) => "int64",
+            Value::Uint(_) => "uint64",
             Value::Float(_) => "float64",
             Value::Number(_) => "json.Number",
             Value::String(_) => "string",
-            Value::List(_) | Value::NilList => "[]interface {}",
-            Value::Strings(_) => "[]string",
+            Value::List(_) => "[]interface {}",
+            Value::Strings(_) | Value::NilList => "[]string",
+            Value::Ints(_) => "[]int",
             Value::Map(_) => "map[string]interface {}",
             Value::Record(r) => r.type_name,
             Value::NilPtr(t) => t,
@@ -129,11 +148,11 @@ impl Value {
         match self {
             Value::Nil | Value::NilList | Value::NilPtr(_) => false,
             Value::Bool(b) => *b,
-            Value::Int(i) => *i != 0,
+            Value::Int(i) | Value::Int64(i) => *i != 0,
             Value::Uint(u) => *u != 0,
             Value::Float(f) => *f != 0.0,
             Value::Number(s) | Value::String(s) => !s.is_empty(),
-            Value::List(l) | Value::Strings(l) => !l.is_empty(),
+            Value::List(l) | Value::Strings(l) | Value::Ints(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
             Value::Record(_) | Value::Object(_) => true,
         }
@@ -177,7 +196,7 @@ impl Value {
         match self {
             Value::Nil | Value::NilPtr(_) => out.push_str("<nil>"),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Value::Int(i) => {
+            Value::Int(i) | Value::Int64(i) => {
                 let _ = write!(out, "{i}");
             }
             Value::Uint(u) => {
@@ -185,7 +204,7 @@ impl Value {
             }
             Value::Float(f) => out.push_str(&format_float_g(*f)),
             Value::Number(s) | Value::String(s) => out.push_str(s),
-            Value::List(l) | Value::Strings(l) => {
+            Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
                 out.push('[');
                 for (i, v) in l.iter().enumerate() {
                     if i > 0 {

@@ -487,7 +487,6 @@ mod oracle {
 
 /// Cases where we differ from Go 1.19 on purpose, with the reason.
 const ORACLE_KNOWN_DIFFERENCES: &[(&str, &str)] = &[
-    ("68", "hex float literals are not supported"),
     ("69", "complex literals are not supported"),
     (
         "98",
@@ -509,10 +508,6 @@ const ORACLE_KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "Go 1.23 reads `else with` after `if` as an unexpected <with> in input",
     ),
     ("278", "else with is Go 1.23+"),
-    (
-        "292",
-        "lists carry no element type: %T of a []string prints []interface {}",
-    ),
 ];
 
 #[test]

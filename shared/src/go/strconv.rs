@@ -1,5 +1,6 @@
 //! Go's `strconv`: `ParseBool`, `ParseInt`/`ParseUint` (64-bit, any base, base 0 with Go literal
-//! prefixes and `_` separators), and `Quote`, with Go's `*strconv.NumError` texts.
+//! prefixes and `_` separators), `ParseFloat` (decimal and hexadecimal forms, `_` separators,
+//! `inf`/`infinity`/`nan`), and `Quote`, with Go's `*strconv.NumError` texts.
 
 use std::fmt;
 
@@ -124,6 +125,143 @@ fn uint_as(func: &'static str, s0: &str, base: u32) -> Result<u64, NumError> {
     Ok(n)
 }
 
+/// Go's `strconv.ParseFloat(s, 64)`: Go's float literal syntax — decimal (`1.5`, `.5`, `5.`,
+/// `1e3`, `1E-2`) and hexadecimal with a required binary exponent (`0x1p-2`, `0X1.8P+3`), `_`
+/// between digits, an optional sign, and `inf`, `infinity`, `nan` in any case (`nan` unsigned).
+/// A finite literal beyond the float64 range is `value out of range` (Go returns ±Inf with it).
+pub fn parse_float(s: &str) -> Result<f64, NumError> {
+    const F: &str = "ParseFloat";
+    let syntax = || NumError::new(F, s, NumErrorKind::Syntax);
+    let (neg, body) = match s.as_bytes().first() {
+        Some(b'+') => (false, &s[1..]),
+        Some(b'-') => (true, &s[1..]),
+        _ => (false, s),
+    };
+    let lower = body.to_ascii_lowercase();
+    if matches!(lower.as_str(), "inf" | "infinity") {
+        return Ok(if neg {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+    }
+    if lower == "nan" && body.len() == s.len() {
+        return Ok(f64::NAN);
+    }
+    let b = lower.as_bytes();
+    let hex = b.len() >= 2 && b[0] == b'0' && b[1] == b'x';
+    let mut i = if hex { 2 } else { 0 };
+    let is_digit = |c: u8| c.is_ascii_digit() || (hex && c.is_ascii_hexdigit());
+    // Mantissa: digits with at most one point.
+    let (mut mant, mut sticky, mut digits, mut frac_digits, mut dropped) =
+        (0u128, false, 0, 0i64, 0i64);
+    let mut decimal = String::new();
+    let mut point = false;
+    let mut underscores = false;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'_' {
+            underscores = true;
+        } else if c == b'.' && !point {
+            point = true;
+            decimal.push('.');
+        } else if is_digit(c) {
+            digits += 1;
+            if hex {
+                let d = u128::from((c as char).to_digit(16).unwrap_or(0));
+                if mant >> 120 == 0 {
+                    mant = mant << 4 | d;
+                    if point {
+                        frac_digits += 1;
+                    }
+                } else {
+                    sticky |= d != 0;
+                    if !point {
+                        dropped += 1;
+                    }
+                }
+            } else {
+                decimal.push(c as char);
+            }
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    if digits == 0 {
+        return Err(syntax());
+    }
+    // Exponent: `p` for hex (required), `e` for decimal (optional).
+    let mut exp: i64 = 0;
+    let exp_char = if hex { b'p' } else { b'e' };
+    if i < b.len() && b[i] == exp_char {
+        i += 1;
+        let mut eneg = false;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            eneg = b[i] == b'-';
+            i += 1;
+        }
+        let start = i;
+        while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
+            if b[i] == b'_' {
+                underscores = true;
+            } else if exp < 100_000 {
+                exp = exp * 10 + i64::from(b[i] - b'0');
+            }
+            i += 1;
+        }
+        if i == start {
+            return Err(syntax());
+        }
+        if eneg {
+            exp = -exp;
+        }
+    } else if hex {
+        return Err(syntax());
+    }
+    if i != b.len() || (underscores && !underscore_ok(s)) {
+        return Err(syntax());
+    }
+    let magnitude = if hex {
+        if sticky {
+            mant |= 1;
+        }
+        let e2 = exp - 4 * frac_digits + 4 * dropped;
+        scale_pow2(mant as f64, e2)
+    } else {
+        let text = format!("{decimal}e{exp}");
+        text.parse::<f64>().map_err(|_| syntax())?
+    };
+    if magnitude.is_infinite() {
+        return Err(NumError::new(F, s, NumErrorKind::Range));
+    }
+    Ok(if neg { -magnitude } else { magnitude })
+}
+
+/// `m · 2^e` without overflowing the intermediate steps.
+fn scale_pow2(mut m: f64, mut e: i64) -> f64 {
+    if m == 0.0 {
+        return 0.0;
+    }
+    while e > 0 {
+        let step = e.min(1000);
+        m *= 2f64.powi(step as i32);
+        e -= step;
+        if m.is_infinite() {
+            return m;
+        }
+    }
+    while e < 0 {
+        let step = (-e).min(1000);
+        m /= 2f64.powi(step as i32);
+        e += step;
+        if m == 0.0 {
+            return m;
+        }
+    }
+    m
+}
+
 /// Go's rule for `_` in base-0 literals: only between digits, or between a base prefix and a digit.
 fn underscore_ok(s: &str) -> bool {
     let mut b = s.as_bytes();
@@ -204,6 +342,52 @@ mod tests {
 
     fn err(r: Result<impl fmt::Debug, NumError>) -> String {
         r.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parse_float_reads_go_literals() {
+        let ok = [
+            ("1.5", 1.5),
+            (".5", 0.5),
+            ("5.", 5.0),
+            ("1e3", 1000.0),
+            ("1E-2", 0.01),
+            ("+3", 3.0),
+            ("-0.5", -0.5),
+            ("1_000", 1000.0),
+            ("1_000.5", 1000.5),
+            ("0x1p-2", 0.25),
+            ("0X1P+3", 8.0),
+            ("0x1.8p1", 3.0),
+            ("0x_1p0", 1.0),
+            ("-0x10p0", -16.0),
+            ("1e-400", 0.0),
+            ("Inf", f64::INFINITY),
+            ("-infinity", f64::NEG_INFINITY),
+            ("0x1fffffffffffffp0", 9007199254740991.0),
+        ];
+        for (s, want) in ok {
+            assert_eq!(parse_float(s), Ok(want), "{s}");
+        }
+        assert!(parse_float("NaN").unwrap().is_nan());
+        for bad in [
+            "", ".", "e5", "1e", "0x10", "0x1.8", "0b101", "1__0", "_1", "1_", "+nan", "infin",
+            "1.2.3", "0x", "1e+", " 1",
+        ] {
+            assert_eq!(
+                err(parse_float(bad)),
+                format!("strconv.ParseFloat: parsing {}: invalid syntax", quote(bad)),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            err(parse_float("1e400")),
+            "strconv.ParseFloat: parsing \"1e400\": value out of range"
+        );
+        assert_eq!(
+            err(parse_float("0x1p2000")),
+            "strconv.ParseFloat: parsing \"0x1p2000\": value out of range"
+        );
     }
 
     #[test]

@@ -53,11 +53,11 @@ pub fn strings(args: &[Value]) -> Result<Vec<&str>, String> {
     args.iter().map(string).collect()
 }
 
-/// An `int` parameter.
+/// An `int` parameter. Go converts only untyped constants: an `int64` or `uint64` result of a
+/// function is refused (`expected int; got int64`), as reflection refuses it.
 pub fn int(v: &Value) -> Result<i64, String> {
     match v {
         Value::Int(i) => Ok(*i),
-        Value::Uint(u) if *u <= i64::MAX as u64 => Ok(*u as i64),
         // A float constant with an integral value converts, as Go's untyped constants do.
         Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Ok(*f as i64),
         other => Err(wrong("int", other)),
@@ -138,6 +138,14 @@ mod tests {
             "wrong type for value; expected int; got string"
         );
         assert_eq!(int(&Value::Float(4.0)).unwrap(), 4);
+        assert_eq!(
+            int(&Value::Int64(4)).unwrap_err(),
+            "wrong type for value; expected int; got int64"
+        );
+        assert_eq!(
+            int(&Value::Uint(4)).unwrap_err(),
+            "wrong type for value; expected int; got uint64"
+        );
         assert_eq!(
             string_list(&Value::list(vec![Value::Int(1)])).unwrap_err(),
             "wrong type for value; expected []string; got []interface {}"

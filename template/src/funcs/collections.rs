@@ -79,12 +79,16 @@ fn split_to_map(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
 /// with strings of the same Go type), or a string contains `v` (same type).
 pub fn holds(l: &Value, v: &Value) -> bool {
     match l {
-        Value::List(items) | Value::Strings(items) => items.iter().any(|x| match (x, v) {
-            (Value::Int(p), Value::Int(q)) => p == q,
-            (Value::Float(p), Value::Float(q)) => p == q,
-            (Value::String(p), Value::String(q)) | (Value::Number(p), Value::Number(q)) => p == q,
-            _ => false,
-        }),
+        Value::List(items) | Value::Strings(items) | Value::Ints(items) => {
+            items.iter().any(|x| match (x, v) {
+                (Value::Int(p) | Value::Int64(p), Value::Int(q) | Value::Int64(q)) => p == q,
+                (Value::Float(p), Value::Float(q)) => p == q,
+                (Value::String(p), Value::String(q)) | (Value::Number(p), Value::Number(q)) => {
+                    p == q
+                }
+                _ => false,
+            })
+        }
         Value::String(h) => matches!(v, Value::String(n) if h.contains(&**n)),
         Value::Number(h) => matches!(v, Value::Number(n) if h.contains(&**n)),
         _ => false,
@@ -134,11 +138,11 @@ fn is_empty(v: &Value) -> bool {
     match v {
         Value::Nil | Value::NilList | Value::NilPtr(_) => true,
         Value::Bool(b) => !b,
-        Value::Int(i) => *i == 0,
+        Value::Int(i) | Value::Int64(i) => *i == 0,
         Value::Uint(u) => *u == 0,
         Value::Float(f) => *f == 0.0,
         Value::Number(s) | Value::String(s) => s.is_empty(),
-        Value::List(l) | Value::Strings(l) => l.is_empty(),
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => l.is_empty(),
         Value::Map(m) => m.is_empty(),
         Value::Record(_) | Value::Object(_) => false,
     }
@@ -162,7 +166,10 @@ pub fn merge(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>, o
         }
         if let Some(d) = &dv
             && !is_empty(d)
-            && matches!(sv, Value::List(_) | Value::Strings(_) | Value::NilList)
+            && matches!(
+                sv,
+                Value::List(_) | Value::Strings(_) | Value::Ints(_) | Value::NilList
+            )
         {
             continue;
         }
@@ -243,7 +250,7 @@ impl Object for IntChannel {
     fn range_items(&self) -> Option<Vec<Value>> {
         Some(
             (self.start..self.stop.max(self.start))
-                .map(Value::Int)
+                .map(Value::Int64)
                 .collect(),
         )
     }
@@ -254,7 +261,7 @@ const MAX_LOOP: i64 = 10_000_000;
 
 fn loop_bound(v: &Value) -> Result<i64, String> {
     match v {
-        Value::Int(i) => Ok(*i),
+        Value::Int(i) | Value::Int64(i) => Ok(*i),
         Value::Uint(u) => Ok(*u as i64),
         Value::String(s) => {
             if s.is_empty() {

@@ -1,5 +1,6 @@
 //! `add`, `subtract`, `multiply`, `divide`, `modulo`, `minimum`, `maximum`: `(b, a)` computes
-//! `a op b` (agent.md §4.5, quirk Q-T13). Ints, uints and floats mix as upstream's reflection does;
+//! `a op b` (agent.md §4.5, quirk Q-T13). Ints, uints and floats mix as upstream's reflection does,
+//! and results are `int64`, `uint64` or `float64` as there;
 //! a Number or string is an error (`add: unknown type for "42" (json.Number)`).
 
 use super::args;
@@ -28,7 +29,7 @@ enum Num {
 impl Num {
     fn value(self) -> Value {
         match self {
-            Num::I(i) => Value::Int(i),
+            Num::I(i) => Value::Int64(i),
             Num::U(u) => Value::Uint(u),
             Num::F(f) => Value::Float(f),
         }
@@ -51,7 +52,7 @@ impl Num {
 
 fn num(name: &str, v: &Value) -> Result<Num, String> {
     match v {
-        Value::Int(i) => Ok(Num::I(*i)),
+        Value::Int(i) | Value::Int64(i) => Ok(Num::I(*i)),
         Value::Uint(u) => Ok(Num::U(*u)),
         Value::Float(f) => Ok(Num::F(*f)),
         other => Err(unknown(name, other)),
@@ -205,7 +206,7 @@ mod tests {
         ));
         assert!(matches!(
             call("add", &[Value::Uint(1), i(2)]).unwrap(),
-            Value::Int(3)
+            Value::Int64(3)
         ));
         assert!(matches!(
             call("add", &[i(1), f(2.0)]).unwrap(),
@@ -217,9 +218,17 @@ mod tests {
         ));
         assert!(matches!(
             call("maximum", &[f(1.5), i(2)]).unwrap(),
-            Value::Int(2)
+            Value::Int64(2)
         ));
         assert_eq!(show("add", &[i(1), i(i64::MAX)]), i64::MIN.to_string());
+        // Go's reflection gives int64 for any signed operands, uint64 for two unsigned ones.
+        assert_eq!(call("add", &[i(1), i(2)]).unwrap().type_name(), "int64");
+        assert_eq!(
+            call("add", &[Value::Uint(1), Value::Uint(2)])
+                .unwrap()
+                .type_name(),
+            "uint64"
+        );
     }
 
     #[test]

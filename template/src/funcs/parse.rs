@@ -1,4 +1,5 @@
-//! `parseBool`, `parseInt`, `parseUint`, `parseFloat`: Go's `strconv` parsers (base 10), `""` ⇒ zero,
+//! `parseBool`, `parseInt`, `parseUint`, `parseFloat`: Go's `strconv` parsers (integers base 10,
+//! floats in every Go literal form), results `bool`, `int64`, `uint64`, `float64`; `""` ⇒ zero,
 //! errors as `parseInt: strconv.ParseInt: parsing "x": invalid syntax` (agent.md §4.5).
 
 use vaultlet_shared::go::strconv;
@@ -16,10 +17,6 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
     })
 }
 
-fn num_err(func: &str, s: &str, why: &str) -> String {
-    format!("strconv.{func}: parsing {}: {why}", args::go_quote_str(s))
-}
-
 /// Go's `strconv.ParseBool`.
 pub fn go_bool(s: &str) -> Result<bool, String> {
     strconv::parse_bool(s).map_err(|e| e.to_string())
@@ -35,28 +32,9 @@ pub fn go_uint(s: &str) -> Result<u64, String> {
     strconv::parse_uint(s, 10).map_err(|e| e.to_string())
 }
 
-/// Go's `strconv.ParseFloat(s, 64)` (decimal forms, `inf`, `nan`; underscores refused).
+/// Go's `strconv.ParseFloat(s, 64)`: decimal and hexadecimal forms, `_` separators, `inf`, `nan`.
 pub fn go_float(s: &str) -> Result<f64, String> {
-    let body = s.strip_prefix(['+', '-']).unwrap_or(s).to_ascii_lowercase();
-    let special = matches!(body.as_str(), "inf" | "infinity" | "nan");
-    let plain = !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'+' | b'-'))
-        && body
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_digit() || b == b'.');
-    if !special && !plain {
-        return Err(num_err("ParseFloat", s, "invalid syntax"));
-    }
-    let f: f64 = s
-        .parse()
-        .map_err(|_| num_err("ParseFloat", s, "invalid syntax"))?;
-    if f.is_infinite() && !special {
-        return Err(num_err("ParseFloat", s, "value out of range"));
-    }
-    Ok(f)
+    strconv::parse_float(s).map_err(|e| e.to_string())
 }
 
 fn one<'a>(name: &str, a: &'a [Value]) -> Result<&'a str, String> {
@@ -77,10 +55,10 @@ fn parse_bool(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
 fn parse_int(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     let s = one("parseInt", a)?;
     if s.is_empty() {
-        return Ok(Value::Int(0));
+        return Ok(Value::Int64(0));
     }
     go_int(s)
-        .map(Value::Int)
+        .map(Value::Int64)
         .map_err(|e| format!("parseInt: {e}"))
 }
 
@@ -157,5 +135,16 @@ mod tests {
             call("parseUint", &[s("1")]).unwrap(),
             Value::Uint(1)
         ));
+        assert!(matches!(
+            call("parseInt", &[s("7")]).unwrap(),
+            Value::Int64(7)
+        ));
+        assert_eq!(show("parseFloat", &[s("0x1p-2")]), "0.25");
+        assert_eq!(show("parseFloat", &[s("1_000.5")]), "1000.5");
+        assert_eq!(show("parseFloat", &[s(".5")]), "0.5");
+        assert_eq!(
+            show("parseFloat", &[s("0x10")]),
+            "ERR parseFloat: strconv.ParseFloat: parsing \"0x10\": invalid syntax"
+        );
     }
 }

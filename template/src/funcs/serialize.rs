@@ -110,7 +110,7 @@ fn write_json(
     match v {
         Value::Nil | Value::NilPtr(_) | Value::NilList => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => {
+        Value::Int(i) | Value::Int64(i) => {
             let _ = write!(out, "{i}");
         }
         Value::Uint(u) => {
@@ -130,7 +130,7 @@ fn write_json(
             }
         }
         Value::String(s) => quote(out, s, html),
-        Value::List(l) | Value::Strings(l) => {
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
             if l.is_empty() {
                 out.push_str("[]");
                 return Ok(());
@@ -345,7 +345,7 @@ fn is_table_array(v: &Value) -> bool {
 fn toml_inline(out: &mut String, v: &Value) -> Result<(), String> {
     match v {
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => {
+        Value::Int(i) | Value::Int64(i) => {
             let _ = write!(out, "{i}");
         }
         Value::Uint(u) => {
@@ -364,7 +364,7 @@ fn toml_inline(out: &mut String, v: &Value) -> Result<(), String> {
         }
         Value::Number(n) => out.push_str(n),
         Value::String(s) => toml_quote(out, s),
-        Value::List(l) | Value::Strings(l) => {
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
             out.push('[');
             for (i, item) in l.iter().filter(|x| !matches!(x, Value::Nil)).enumerate() {
                 if i > 0 {

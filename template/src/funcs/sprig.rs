@@ -135,7 +135,8 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         "floor" => floor,
         "ceil" => ceil,
         "round" => round,
-        "int" | "int64" => int,
+        "int" => int,
+        "int64" => int64,
         "float64" => float64,
         "atoi" => atoi,
         // types
@@ -186,13 +187,21 @@ pub fn strval(v: &Value) -> String {
 /// Sprig's (cast's) `toInt64`: numbers truncate, strings parse (base prefixes allowed), failures are 0.
 pub fn to_i64(v: &Value) -> i64 {
     match v {
-        Value::Int(i) => *i,
+        Value::Int(i) | Value::Int64(i) => *i,
         Value::Uint(u) => *u as i64,
         Value::Float(f) => *f as i64,
         Value::Bool(b) => i64::from(*b),
-        Value::Number(s) => s.parse().unwrap_or(0),
-        Value::String(s) => parse_int_base0(s).unwrap_or(0),
+        Value::Number(s) | Value::String(s) => parse_int_base0(trim_zero_decimal(s)).unwrap_or(0),
         _ => 0,
+    }
+}
+
+/// cast's `trimZeroDecimal`: `"5.0"`, `"5.00"` read as `"5"` (a nonzero fraction stays).
+fn trim_zero_decimal(s: &str) -> &str {
+    let digits = s.trim_end_matches('0');
+    match digits.strip_suffix('.') {
+        Some(int) if digits.len() < s.len() => int,
+        _ => s,
     }
 }
 
@@ -204,11 +213,14 @@ fn parse_int_base0(s: &str) -> Option<i64> {
 /// Sprig's (cast's) `toFloat64`; failures are 0.
 pub fn to_f64(v: &Value) -> f64 {
     match v {
-        Value::Int(i) => *i as f64,
+        Value::Int(i) | Value::Int64(i) => *i as f64,
         Value::Uint(u) => *u as f64,
         Value::Float(f) => *f,
         Value::Bool(b) => f64::from(u8::from(*b)),
-        Value::Number(s) | Value::String(s) => s.parse().unwrap_or(0.0),
+        // cast reads strings with `strconv.ParseFloat` (hex floats, `_` separators).
+        Value::Number(s) | Value::String(s) => {
+            vaultlet_shared::go::strconv::parse_float(s).unwrap_or(0.0)
+        }
         _ => 0.0,
     }
 }
@@ -224,10 +236,11 @@ pub fn kind(v: &Value) -> &'static str {
         Value::Nil => "invalid",
         Value::Bool(_) => "bool",
         Value::Int(_) => "int",
-        Value::Uint(_) => "uint",
+        Value::Int64(_) => "int64",
+        Value::Uint(_) => "uint64",
         Value::Float(_) => "float64",
         Value::Number(_) | Value::String(_) => "string",
-        Value::List(_) | Value::Strings(_) | Value::NilList => "slice",
+        Value::List(_) | Value::Strings(_) | Value::Ints(_) | Value::NilList => "slice",
         Value::Map(_) => "map",
         Value::Record(_) | Value::NilPtr(_) => "ptr",
         Value::Object(_) => "ptr",
@@ -239,11 +252,13 @@ pub fn deep_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Nil, Value::Nil) | (Value::NilList, Value::NilList) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Int(x), Value::Int(y)) | (Value::Int64(x), Value::Int64(y)) => x == y,
         (Value::Uint(x), Value::Uint(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Number(x), Value::Number(y)) | (Value::String(x), Value::String(y)) => x == y,
-        (Value::List(x), Value::List(y)) | (Value::Strings(x), Value::Strings(y)) => {
+        (Value::List(x), Value::List(y))
+        | (Value::Strings(x), Value::Strings(y))
+        | (Value::Ints(x), Value::Ints(y)) => {
             x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| deep_eq(p, q))
         }
         (Value::Map(x), Value::Map(y)) => {
@@ -267,7 +282,7 @@ pub fn deep_eq(a: &Value, b: &Value) -> bool {
 /// Sprig's `strslice`: a list's non-nil items as strings, anything else as a one-item list.
 fn strslice(v: &Value) -> Vec<String> {
     match v {
-        Value::List(l) | Value::Strings(l) => l
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => l
             .iter()
             .filter(|x| !matches!(x, Value::Nil))
             .map(strval)
@@ -279,7 +294,7 @@ fn strslice(v: &Value) -> Vec<String> {
 
 fn as_list(func: &str, v: &Value) -> Result<Vec<Value>, String> {
     match v {
-        Value::List(l) | Value::Strings(l) => Ok(l.as_ref().clone()),
+        Value::List(l) | Value::Strings(l) | Value::Ints(l) => Ok(l.as_ref().clone()),
         Value::NilList => Ok(Vec::new()),
         other => Err(format!("Cannot find {func} on type {}", kind(other))),
     }
@@ -557,6 +572,10 @@ fn find_all(name: &str, a: &[Value], must: bool) -> Result<Value, String> {
             } else {
                 it.take(n as usize).collect()
             };
+            // Go's `FindAllString` gives a nil `[]string` when nothing matches.
+            if items.is_empty() {
+                return Ok(Value::NilList);
+            }
             Ok(str_list(items))
         }
         Err(e) if must => Err(e),
@@ -599,7 +618,8 @@ fn rsplit(name: &str, a: &[Value], must: bool) -> Result<Value, String> {
             let items: Vec<String> = if n < 0 {
                 r.split(s).map(str::to_string).collect()
             } else if n == 0 {
-                Vec::new()
+                // Go's `Split` with n == 0 gives a nil `[]string`.
+                return Ok(Value::NilList);
             } else {
                 r.splitn(s, n as usize).map(str::to_string).collect()
             };
@@ -872,9 +892,10 @@ func!(slice(a) {
         return Err(format!("runtime error: slice bounds out of range [{from}:{to}] with capacity {len}"));
     }
     let part = l[from as usize..to as usize].to_vec();
-    // A slice of a `[]string` is a `[]string`.
+    // A slice of a `[]string` is a `[]string`, of an `[]int` an `[]int`.
     Ok(match &a[0] {
         Value::Strings(_) => Value::Strings(std::sync::Arc::new(part)),
+        Value::Ints(_) => Value::Ints(std::sync::Arc::new(part)),
         _ => Value::list(part),
     })
 });
@@ -901,8 +922,9 @@ pub fn until_step_ints(start: i64, stop: i64, step: i64) -> Result<Vec<i64>, Str
     Ok((0..count).map(|i| start + i * step).collect())
 }
 
+/// A Go `[]int` (`until`, `untilStep`).
 fn ints(v: Vec<i64>) -> Value {
-    Value::list(v.into_iter().map(Value::Int).collect())
+    Value::Ints(std::sync::Arc::new(v.into_iter().map(Value::Int).collect()))
 }
 
 func!(until(a) {
@@ -1049,6 +1071,7 @@ fn deep_clone(v: &Value) -> Value {
         Value::Map(m) => Value::map(m.iter().map(|(k, x)| (k.clone(), deep_clone(x))).collect()),
         Value::List(l) => Value::list(l.iter().map(deep_clone).collect()),
         Value::Strings(l) => Value::Strings(std::sync::Arc::new(l.as_ref().clone())),
+        Value::Ints(l) => Value::Ints(std::sync::Arc::new(l.as_ref().clone())),
         other => other.clone(),
     }
 }
@@ -1059,15 +1082,15 @@ func!(deep_copy(a) { Ok(deep_clone(&n_args("deepCopy", a, 1)?[0])) });
 // Integer math (Sprig converts every operand with toInt64)
 // ----------------------------------------------------------------------------------------------
 
-func!(add(a) { Ok(Value::Int(a.iter().map(to_i64).fold(0i64, i64::wrapping_add))) });
-func!(add1(a) { Ok(Value::Int(to_i64(&n_args("add1", a, 1)?[0]).wrapping_add(1))) });
+func!(add(a) { Ok(Value::Int64(a.iter().map(to_i64).fold(0i64, i64::wrapping_add))) });
+func!(add1(a) { Ok(Value::Int64(to_i64(&n_args("add1", a, 1)?[0]).wrapping_add(1))) });
 func!(sub(a) {
     let a = n_args("sub", a, 2)?;
-    Ok(Value::Int(to_i64(&a[0]).wrapping_sub(to_i64(&a[1]))))
+    Ok(Value::Int64(to_i64(&a[0]).wrapping_sub(to_i64(&a[1]))))
 });
 func!(mul(a) {
     args::at_least("sprig_mul", a, 1)?;
-    Ok(Value::Int(a.iter().map(to_i64).fold(1i64, i64::wrapping_mul)))
+    Ok(Value::Int64(a.iter().map(to_i64).fold(1i64, i64::wrapping_mul)))
 });
 func!(div(a) {
     let a = n_args("div", a, 2)?;
@@ -1075,7 +1098,7 @@ func!(div(a) {
     if d == 0 {
         return Err("runtime error: integer divide by zero".into());
     }
-    Ok(Value::Int(to_i64(&a[0]).wrapping_div(d)))
+    Ok(Value::Int64(to_i64(&a[0]).wrapping_div(d)))
 });
 func!(modulo(a) {
     let a = n_args("mod", a, 2)?;
@@ -1083,15 +1106,15 @@ func!(modulo(a) {
     if d == 0 {
         return Err("runtime error: integer divide by zero".into());
     }
-    Ok(Value::Int(to_i64(&a[0]).wrapping_rem(d)))
+    Ok(Value::Int64(to_i64(&a[0]).wrapping_rem(d)))
 });
 func!(max(a) {
     args::at_least("sprig_max", a, 1)?;
-    Ok(Value::Int(a.iter().map(to_i64).max().unwrap_or(0)))
+    Ok(Value::Int64(a.iter().map(to_i64).max().unwrap_or(0)))
 });
 func!(min(a) {
     args::at_least("sprig_min", a, 1)?;
-    Ok(Value::Int(a.iter().map(to_i64).min().unwrap_or(0)))
+    Ok(Value::Int64(a.iter().map(to_i64).min().unwrap_or(0)))
 });
 func!(floor(a) { Ok(Value::Float(to_f64(&n_args("floor", a, 1)?[0]).floor())) });
 func!(ceil(a) { Ok(Value::Float(to_f64(&n_args("ceil", a, 1)?[0]).ceil())) });
@@ -1106,6 +1129,7 @@ func!(round(a) {
     Ok(Value::Float(r / pow))
 });
 func!(int(a) { Ok(Value::Int(to_i64(&n_args("int", a, 1)?[0]))) });
+func!(int64(a) { Ok(Value::Int64(to_i64(&n_args("int64", a, 1)?[0]))) });
 func!(float64(a) { Ok(Value::Float(to_f64(&n_args("float64", a, 1)?[0]))) });
 func!(atoi(a) { Ok(Value::Int(s1("atoi", a)?.parse().unwrap_or(0))) });
 
@@ -1490,6 +1514,15 @@ mod tests {
             sp("regexFindAll", &[s("[0-9]+"), s("ab12cd34e5"), i(2)]),
             "[12 34]"
         );
+        // No match, or n == 0, is Go's nil []string.
+        assert!(matches!(
+            call("sprig_regexFindAll", &[s("x"), s("abc"), i(-1)]).unwrap(),
+            Value::NilList
+        ));
+        assert!(matches!(
+            call("sprig_regexSplit", &[s(","), s("a,b"), i(0)]).unwrap(),
+            Value::NilList
+        ));
         assert_eq!(
             sp(
                 "regexReplaceAll",
@@ -1604,6 +1637,18 @@ mod tests {
         assert_eq!(sl.type_name(), "[]string");
         assert_eq!(sp("chunk", &[i(2), l]), "[[a b] [c]]");
         assert_eq!(sp("until", &[i(3)]), "[0 1 2]");
+        // Go's []int: a []string or []interface {} parameter refuses it, Sprig's list helpers take it.
+        let u = call("sprig_until", &[i(3)]).unwrap();
+        assert_eq!(u.type_name(), "[]int");
+        assert_eq!(
+            call("join", &[s(","), u.clone()]).unwrap_err(),
+            "wrong type for value; expected []string; got []int"
+        );
+        assert_eq!(sp("last", std::slice::from_ref(&u)), "2");
+        assert_eq!(
+            call("sprig_slice", &[u, i(1)]).unwrap().type_name(),
+            "[]int"
+        );
         assert_eq!(sp("until", &[i(-3)]), "[0 -1 -2]");
         assert_eq!(sp("untilStep", &[i(0), i(10), i(3)]), "[0 3 6 9]");
         assert_eq!(sp("seq", &[i(3)]), "1 2 3");

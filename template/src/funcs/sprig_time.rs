@@ -1,6 +1,8 @@
 //! Sprig's functions on given times (agent.md §4.5.1): `toDate`/`mustToDate` (Go's
 //! `time.ParseInLocation` with a layout), `unixEpoch`, `mustDateModify`/`must_date_modify` (Go's
-//! `time.ParseDuration`), and the `time.Time` value they pass around, printed as Go prints one.
+//! `time.ParseDuration`), `duration`/`durationRound` (Go's `time.Duration` printing; only an
+//! `int64` or a string is read, so a literal `int` is `0s`), and the `time.Time` value they pass
+//! around, printed as Go prints one.
 //!
 //! Go parses into the process's local zone; an agent container runs in UTC, and so does this.
 //! Those that read the clock (`now`, `ago`, `date*`) are absent on purpose.
@@ -17,6 +19,8 @@ pub(super) fn lookup(short: &str) -> Option<Func> {
         "mustToDate" => must_to_date,
         "unixEpoch" => unix_epoch,
         "mustDateModify" | "must_date_modify" => must_date_modify,
+        "duration" => duration,
+        "durationRound" => duration_round,
         _ => return None,
     })
 }
@@ -86,9 +90,9 @@ impl GoTime {
             "Saturday",
         ];
         Some(match name {
-            "Unix" => Value::Int(self.secs),
-            "UnixMilli" => Value::Int(self.secs * 1000 + i64::from(self.nanos / 1_000_000)),
-            "UnixNano" => Value::Int(
+            "Unix" => Value::Int64(self.secs),
+            "UnixMilli" => Value::Int64(self.secs * 1000 + i64::from(self.nanos / 1_000_000)),
+            "UnixNano" => Value::Int64(
                 self.secs
                     .wrapping_mul(1_000_000_000)
                     .wrapping_add(i64::from(self.nanos)),
@@ -827,6 +831,111 @@ fn must_date_modify(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     }))
 }
 
+/// Sprig's `duration`: seconds as a Go `time.Duration` string. Only a string (base 10, else 0)
+/// or an `int64` is read; any other type, a template's `int` literal included, is 0 (agent.md §4.5.1).
+fn duration(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    args::arity("sprig_duration", a, 1)?;
+    let secs = match &a[0] {
+        Value::String(s) => vaultlet_shared::go::strconv::parse_int(s, 10).unwrap_or(0),
+        Value::Int64(n) => *n,
+        _ => 0,
+    };
+    Ok(Value::str(go_duration_string(
+        secs.wrapping_mul(1_000_000_000),
+    )))
+}
+
+/// Sprig's `durationRound`: a duration (a `time.ParseDuration` string, an `int64` of nanoseconds,
+/// or the time since a `time.Time`) as its largest whole unit: `2h`, `3mo`, `1y`; `0s` otherwise.
+fn duration_round(env: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    args::arity("sprig_durationRound", a, 1)?;
+    let d: i64 = match &a[0] {
+        Value::String(s) => parse_duration(s).unwrap_or(0),
+        Value::Int64(n) => *n,
+        Value::Object(o) if o.type_name() == "time.Time" => {
+            let t = time_arg(&a[0])?;
+            let now = match env.ctx.now().duration_since(std::time::UNIX_EPOCH) {
+                Ok(d) => {
+                    i128::from(d.as_secs() as i64) * 1_000_000_000 + i128::from(d.subsec_nanos())
+                }
+                Err(e) => -(e.duration().as_nanos() as i128),
+            };
+            let then = i128::from(t.secs) * 1_000_000_000 + i128::from(t.nanos);
+            (now - then).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+        }
+        _ => 0,
+    };
+    let u = d.unsigned_abs();
+    const SEC: u64 = 1_000_000_000;
+    const MIN: u64 = 60 * SEC;
+    const HOUR: u64 = 60 * MIN;
+    const DAY: u64 = 24 * HOUR;
+    let units: [(u64, &str); 6] = [
+        (365 * DAY, "y"),
+        (30 * DAY, "mo"),
+        (DAY, "d"),
+        (HOUR, "h"),
+        (MIN, "m"),
+        (SEC, "s"),
+    ];
+    Ok(Value::str(
+        units
+            .iter()
+            .find(|(unit, _)| u > *unit)
+            .map(|(unit, name)| format!("{}{name}", u / unit))
+            .unwrap_or_else(|| "0s".into()),
+    ))
+}
+
+/// Go's `time.Duration.String` of `d` nanoseconds: `1h2m3.5s`, `1.5ms`, `0s`.
+pub fn go_duration_string(d: i64) -> String {
+    if d == 0 {
+        return "0s".into();
+    }
+    let neg = d < 0;
+    let u = d.unsigned_abs();
+    let mut out = String::new();
+    if u < 1_000_000_000 {
+        // Below a second: the largest of ns, µs, ms, with a fraction.
+        let (unit, scale) = if u < 1_000 {
+            ("ns", 1)
+        } else if u < 1_000_000 {
+            ("µs", 1_000)
+        } else {
+            ("ms", 1_000_000)
+        };
+        out.push_str(&fraction(u, scale));
+        out.push_str(unit);
+    } else {
+        let secs = u / 1_000_000_000;
+        let frac = u % 1_000_000_000;
+        let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+        if h > 0 {
+            out.push_str(&format!("{h}h"));
+        }
+        if h > 0 || m > 0 {
+            out.push_str(&format!("{m}m"));
+        }
+        out.push_str(&fraction(s * 1_000_000_000 + frac, 1_000_000_000));
+        out.push('s');
+    }
+    if neg {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// `v / scale` with the fraction's trailing zeros dropped (`1500, 1000` ⇒ `1.5`).
+fn fraction(v: u64, scale: u64) -> String {
+    let (int, frac) = (v / scale, v % scale);
+    if frac == 0 {
+        return int.to_string();
+    }
+    let width = scale.ilog10() as usize;
+    let digits = format!("{frac:0width$}");
+    format!("{int}.{}", digits.trim_end_matches('0'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
@@ -888,6 +997,33 @@ mod tests {
             p("15:04:05 -0700", "10:00:00 -0330"),
             "0000-01-01 10:00:00 -0330 -0330"
         );
+    }
+
+    #[test]
+    fn sprig_duration_reads_only_int64_and_strings() {
+        assert_eq!(sp("duration", &[Value::Int(5)]), "0s");
+        assert_eq!(sp("duration", &[s("5")]), "5s");
+        assert_eq!(sp("duration", &[Value::Int64(90)]), "1m30s");
+        assert_eq!(sp("duration", &[Value::Int64(3600)]), "1h0m0s");
+        assert_eq!(sp("duration", &[Value::Int64(-61)]), "-1m1s");
+        assert_eq!(sp("duration", &[Value::Float(2.5)]), "0s");
+        assert_eq!(sp("duration", &[s("abc")]), "0s");
+        assert_eq!(sp("durationRound", &[s("2h10m5s")]), "2h");
+        assert_eq!(sp("durationRound", &[Value::Int(5)]), "0s");
+        assert_eq!(
+            sp("durationRound", &[Value::Int64(3_600_000_000_000)]),
+            "60m"
+        );
+        assert_eq!(sp("durationRound", &[s("2000h")]), "2mo");
+        assert_eq!(sp("durationRound", &[s("9000h")]), "1y");
+        assert_eq!(sp("durationRound", &[s("-3m")]), "3m");
+        assert_eq!(sp("durationRound", &[s("1.5s")]), "1s");
+        assert_eq!(sp("durationRound", &[Value::Uint(100)]), "0s");
+        assert_eq!(go_duration_string(1_500_000), "1.5ms");
+        assert_eq!(go_duration_string(999), "999ns");
+        assert_eq!(go_duration_string(1_000), "1µs");
+        assert_eq!(go_duration_string(3_723_500_000_000), "1h2m3.5s");
+        assert_eq!(go_duration_string(i64::MIN), "-2562047h47m16.854775808s");
     }
 
     #[test]

@@ -172,6 +172,8 @@ fn secrets(env: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
         // Go returns a nil `[]string`: ranging over it yields nothing.
         None => Ok(Value::NilList),
         Some(Err(e)) => Err(e),
+        // No keys is Go's nil `[]string` too: `toJSON` gives `null`, `%#v` `[]string(nil)`.
+        Some(Ok(Fetched::List(keys))) if keys.is_empty() => Ok(Value::NilList),
         Some(Ok(Fetched::List(keys))) => Ok(Value::strings(keys)),
         Some(Ok(_)) => Err(unexpected("secrets")),
     }
@@ -502,6 +504,14 @@ mod tests {
         );
         assert!(matches!(
             h.call("secrets", &[s("")]).unwrap(),
+            Value::NilList
+        ));
+        let empty = Dependency::List {
+            path: "secret/empty".into(),
+        };
+        h.ctx.data.insert(empty, Ok(Fetched::List(Vec::new())));
+        assert!(matches!(
+            h.call("secrets", &[s("secret/empty/")]).unwrap(),
             Value::NilList
         ));
     }

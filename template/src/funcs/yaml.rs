@@ -40,7 +40,7 @@ impl Node {
         Ok(match v {
             Value::Nil | Value::NilPtr(_) => Node::Raw("null".into()),
             Value::Bool(b) => Node::Raw(b.to_string()),
-            Value::Int(i) => Node::Raw(i.to_string()),
+            Value::Int(i) | Value::Int64(i) => Node::Raw(i.to_string()),
             Value::Uint(u) => Node::Raw(u.to_string()),
             Value::Float(f) => Node::Raw(yaml_float(*f)),
             Value::Number(n) => {
@@ -54,7 +54,7 @@ impl Node {
             }
             Value::String(s) => Node::Str(s.to_string()),
             Value::NilList => Node::Seq(Vec::new()),
-            Value::List(l) | Value::Strings(l) => {
+            Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
                 Node::Seq(l.iter().map(Node::from_value).collect::<Result<_, _>>()?)
             }
             Value::Map(m) => {

@@ -361,6 +361,18 @@ fn format_value(out: &mut String, v: &Value, verb: char, sp: &Spec, depth: usize
             }
             out.push(']');
         }
+        Value::AnyMap(m) => {
+            out.push_str("map[");
+            for (k, (key, e)) in m.iter().enumerate() {
+                if k > 0 {
+                    out.push(' ');
+                }
+                format_value(out, key, verb, sp, depth + 1);
+                out.push(':');
+                format_value(out, e, verb, sp, depth + 1);
+            }
+            out.push(']');
+        }
         Value::Record(r) => {
             if depth == 0 {
                 out.push('&');

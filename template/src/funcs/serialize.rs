@@ -511,9 +511,10 @@ fn toml_float(out: &mut String, f: f64) {
     }
 }
 
-/// A `json.Number` from Vault as Vault Agent's TOML encoder writes it: a whole number that fits
-/// an int64 (`42`, and also `1.0` and `1e3`, observed as `1` and `1000`) as an integer, any
-/// other number as a float ([`toml_float`]); an empty Number is `0`.
+/// A `json.Number` from Vault as BurntSushi/toml writes it: its `Int64()` when the text is a
+/// decimal integer that fits (`42`), else its `Float64()` as a float ([`toml_float`]: `1.0` is
+/// `1.0`, `1e3` is `1000.0`, `12345678901234567890` is `12345678901234567000.0`); an empty
+/// Number is `0`. (KV v2 hands these back already normalised: `1e3` arrives as `1000`.)
 fn toml_number(out: &mut String, n: &str) -> Result<(), String> {
     if n.is_empty() {
         out.push('0');
@@ -525,11 +526,7 @@ fn toml_number(out: &mut String, n: &str) -> Result<(), String> {
     }
     let f = super::parse::go_float(n)
         .map_err(|_| format!("unable to convert {} to int64 or float64", args::go_quote_str(n)))?;
-    if f.fract() == 0.0 && f >= -9.223_372_036_854_776e18 && f < 9.223_372_036_854_776e18 {
-        let _ = write!(out, "{}", f as i64);
-    } else {
-        toml_float(out, f);
-    }
+    toml_float(out, f);
     Ok(())
 }
 
@@ -738,10 +735,14 @@ mod tests {
             show("toTOML", &[floats]),
             "a = 100000000000000000000.0\nb = 1.0\nc = 0.0000001\nd = 3.0\ne = 2.5\nf = -0.0\ng = 123456789012345690000000.0\ni = 10000000000000000.0\nj = 0.1"
         );
-        // json.Number from Vault: whole numbers that fit an int64 as integers.
+        // json.Number from Vault: decimal integers that fit an int64 as integers, the rest as floats.
         assert_eq!(
             show("toTOML", &[v]),
-            "a = 100000000000000000000.0\nb = 1\nc = 0.0000001\nd = 3\ne = 2.5\nf = 0\ng = 123456789012345690000000.0\ni = 10000000000000000\nj = 0.1"
+            "a = 100000000000000000000.0\nb = 1.0\nc = 0.0000001\nd = 3\ne = 2.5\nf = -0.0\ng = 123456789012345690000000.0\ni = 10000000000000000.0\nj = 0.1"
+        );
+        assert_eq!(
+            show("toTOML", &[json(r#"{"big":12345678901234567890,"exp":1e3,"neg":-7}"#)]),
+            "big = 12345678901234567000.0\nexp = 1000.0\nneg = -7"
         );
     }
 

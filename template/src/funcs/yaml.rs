@@ -840,7 +840,11 @@ impl<'a> Builder<'a> {
                 .skip_while(|c| *c == '*')
                 .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | ']' | '}'))
                 .collect();
-            return format!("yaml: unknown anchor '{name}' referenced");
+            // The name is part of the (maybe secret) input: named by its length (crate::redact).
+            return format!(
+                "yaml: unknown anchor {} referenced",
+                crate::redact::placeholder("string", name.len())
+            );
         }
         format!("yaml: line {}: {}", m.line(), e.info())
     }
@@ -968,7 +972,10 @@ impl Decoder {
                 key,
                 Value::List(_) | Value::AnyMap(_) | Value::Map(_) | Value::NilList
             ) {
-                return Err(format!("yaml: invalid map key: {}", go_sharp_v(&key)));
+                return Err(format!(
+                    "yaml: invalid map key: {}",
+                    crate::redact::placeholder(key.type_name(), go_sharp_v(&key).len())
+                ));
             }
             let val = self.value(v)?;
             insert(out, key, val);
@@ -1038,7 +1045,7 @@ fn go_sharp_v(v: &Value) -> String {
 }
 
 /// One scalar as yaml.v2's `resolve`: untagged quoted ones are strings; a tag must agree with
-/// what the text resolves to (`!!float` also takes an int), else `cannot decode !!X `v` as a !!T`.
+/// what the text resolves to (`!!float` also takes an int), else `cannot decode !!X … as a !!T`.
 fn decode_scalar(text: &str, plain: bool, tag: Option<&str>) -> Result<Value, String> {
     let tag = match tag {
         None if !plain => return Ok(Value::str(text)),
@@ -1071,7 +1078,11 @@ fn decode_scalar(text: &str, plain: bool, tag: Option<&str>) -> Result<Value, St
             return Ok(Value::Float(i as f64));
         }
     }
-    Err(format!("yaml: cannot decode {rtag} `{text}` as a {tag}"))
+    // Go quotes the text; it is part of the (maybe secret) input, so named by its length here.
+    Err(format!(
+        "yaml: cannot decode {rtag} {} as a {tag}",
+        crate::redact::placeholder("string", text.len())
+    ))
 }
 
 /// A plain scalar's yaml.v2 tag and value (timestamps stay strings in an `interface{}`).
@@ -1348,11 +1359,11 @@ mod tests {
         assert_eq!((ty("s"), ty("i"), ty("f"), ty("b")), ("string", "int", "float64", "bool"));
         assert_eq!(
             parse_yaml("a: !!int abc").unwrap_err(),
-            "yaml: cannot decode !!str `abc` as a !!int"
+            "yaml: cannot decode !!str <string, 3 bytes> as a !!int"
         );
         assert_eq!(
             parse_yaml("a: !!int 1.5").unwrap_err(),
-            "yaml: cannot decode !!float `1.5` as a !!int"
+            "yaml: cannot decode !!float <string, 3 bytes> as a !!int"
         );
     }
 
@@ -1365,7 +1376,7 @@ mod tests {
         );
         assert_eq!(
             parse_yaml("a: *nope").unwrap_err(),
-            "yaml: unknown anchor 'nope' referenced"
+            "yaml: unknown anchor <string, 4 bytes> referenced"
         );
         assert_eq!(
             parse_yaml("a: {b: 1}\n<<: 5").unwrap_err(),
@@ -1373,7 +1384,7 @@ mod tests {
         );
         assert_eq!(
             parse_yaml("? [1, a]\n: x").unwrap_err(),
-            "yaml: invalid map key: []interface {}{1, \"a\"}"
+            "yaml: invalid map key: <[]interface {}, 22 bytes>"
         );
         // Aliases that multiply beyond reason are refused, not expanded.
         let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");

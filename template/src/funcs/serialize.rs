@@ -524,8 +524,12 @@ fn toml_number(out: &mut String, n: &str) -> Result<(), String> {
         let _ = write!(out, "{i}");
         return Ok(());
     }
-    let f = super::parse::go_float(n)
-        .map_err(|_| format!("unable to convert {} to int64 or float64", args::go_quote_str(n)))?;
+    let f = super::parse::go_float(n).map_err(|_| {
+        format!(
+            "unable to convert {} to int64 or float64",
+            args::go_quote_str(n)
+        )
+    })?;
     toml_float(out, f);
     Ok(())
 }
@@ -704,7 +708,12 @@ mod tests {
     fn parsed_yaml_maps_in_json_and_toml() {
         let y = |t: &str| call("parseYAML", &[s(t)]).unwrap();
         assert_eq!(
-            show("toJSON", &[y("b: 1\n1: x\n-2: y\n18446744073709551615: z\n10: [1, {c: yes}]")]),
+            show(
+                "toJSON",
+                &[y(
+                    "b: 1\n1: x\n-2: y\n18446744073709551615: z\n10: [1, {c: yes}]"
+                )]
+            ),
             r#"{"-2":true,"1":"x","10":[1,{"c":true}],"18446744073709551615":"z","b":1}"#
         );
         assert_eq!(
@@ -741,7 +750,10 @@ mod tests {
             "a = 100000000000000000000.0\nb = 1.0\nc = 0.0000001\nd = 3\ne = 2.5\nf = -0.0\ng = 123456789012345690000000.0\ni = 10000000000000000.0\nj = 0.1"
         );
         assert_eq!(
-            show("toTOML", &[json(r#"{"big":12345678901234567890,"exp":1e3,"neg":-7}"#)]),
+            show(
+                "toTOML",
+                &[json(r#"{"big":12345678901234567890,"exp":1e3,"neg":-7}"#)]
+            ),
             "big = 12345678901234567000.0\nexp = 1000.0\nneg = -7"
         );
     }

@@ -1,6 +1,8 @@
 //! YAML for `toYAML` and `parseYAML`: an emitter reproducing gopkg.in/yaml.v2 (libyaml's rules:
 //! natural key order, plain/quoted/literal style choice, folding of long plain scalars at 80
-//! columns) and a parser for the block/flow subset templates feed to `parseYAML`.
+//! columns, yaml.v2's escapes) and `parseYAML` as yaml.v2 decodes into an `interface{}`: the
+//! structure from saphyr-parser's events, scalars typed by yaml.v2's YAML 1.1 resolver, tags,
+//! anchors and merge keys (agent.md §4.4).
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -796,6 +798,10 @@ enum YNode {
 /// How many nodes one document may expand to through aliases (yaml.v2 refuses "excessive aliasing").
 const MAX_DECODED: usize = 1_000_000;
 
+/// How deep lists and maps may nest: the engine's bound on nested values (reliability.md,
+/// "Bounds"), which also keeps the recursive builder and decoder within the stack.
+const MAX_DEPTH: usize = 512;
+
 /// `yaml.Unmarshal` into an `interface{}` (agent.md §4.4): the first document only; mappings are
 /// `map[interface {}]interface {}` ([`Value::AnyMap`]) with typed keys, sequences
 /// `[]interface {}`, scalars typed by yaml.v2's YAML 1.1 rules (`yes` is true, `0x1F` an int,
@@ -806,11 +812,14 @@ pub fn parse_yaml(text: &str) -> Result<Value, String> {
         p: saphyr_parser::Parser::new_from_str(text),
         text,
         anchors: HashMap::new(),
+        depth: 0,
     };
     let Some(root) = b.document()? else {
         return Ok(Value::Nil);
     };
-    let mut d = Decoder { budget: MAX_DECODED };
+    let mut d = Decoder {
+        budget: MAX_DECODED,
+    };
     d.value(&root)
 }
 
@@ -818,6 +827,7 @@ struct Builder<'a> {
     p: saphyr_parser::Parser<'a, saphyr_parser::StrInput<'a>>,
     text: &'a str,
     anchors: HashMap<usize, Rc<YNode>>,
+    depth: usize,
 }
 
 impl<'a> Builder<'a> {
@@ -868,6 +878,12 @@ impl<'a> Builder<'a> {
 
     fn node(&mut self, ev: saphyr_parser::Event<'a>) -> Result<Rc<YNode>, String> {
         use saphyr_parser::Event;
+        if matches!(ev, Event::SequenceStart(..) | Event::MappingStart(..)) {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(format!("yaml: exceeded max depth of {MAX_DEPTH}"));
+            }
+        }
         let (node, anchor) = match ev {
             Event::Scalar(text, style, anchor, tag) => (
                 YNode::Scalar {
@@ -912,6 +928,9 @@ impl<'a> Builder<'a> {
             }
             _ => return Err("yaml: did not find expected node content".into()),
         };
+        if matches!(node, YNode::Seq(_) | YNode::Map(_)) {
+            self.depth -= 1;
+        }
         let node = Rc::new(node);
         if anchor != 0 {
             self.anchors.insert(anchor, node.clone());
@@ -945,7 +964,10 @@ impl Decoder {
             YNode::Alias(target) => self.value(target),
             YNode::Scalar { text, plain, tag } => decode_scalar(text, *plain, tag.as_deref()),
             YNode::Seq(items) => Ok(Value::list(
-                items.iter().map(|i| self.value(i)).collect::<Result<_, _>>()?,
+                items
+                    .iter()
+                    .map(|i| self.value(i))
+                    .collect::<Result<_, _>>()?,
             )),
             YNode::Map(pairs) => {
                 let mut entries: Vec<(Value, Value)> = Vec::new();
@@ -1073,10 +1095,11 @@ fn decode_scalar(text: &str, plain: bool, tag: Option<&str>) -> Result<Value, St
     if tag.is_empty() || tag == rtag {
         return Ok(v);
     }
-    if tag == "!!float" && rtag == "!!int" {
-        if let Value::Int(i) = v {
-            return Ok(Value::Float(i as f64));
-        }
+    if tag == "!!float"
+        && rtag == "!!int"
+        && let Value::Int(i) = v
+    {
+        return Ok(Value::Float(i as f64));
     }
     // Go quotes the text; it is part of the (maybe secret) input, so named by its length here.
     Err(format!(
@@ -1298,7 +1321,11 @@ mod tests {
                 .map(|(k, v)| format!("{}:{}={}", k.type_name(), k.print(), v.print()))
                 .collect::<Vec<_>>()
                 .join(";"),
-            Value::List(l) => l.iter().map(|v| v.type_name()).collect::<Vec<_>>().join(" "),
+            Value::List(l) => l
+                .iter()
+                .map(|v| v.type_name())
+                .collect::<Vec<_>>()
+                .join(" "),
             other => other.type_name().to_string(),
         }
     }
@@ -1343,7 +1370,10 @@ mod tests {
             types(&v),
             "int string float64 <nil> bool string string int int int int int float64 float64 int float64 float64 float64 uint float64 string string string"
         );
-        assert!(matches!(parse_yaml("# only a comment").unwrap(), Value::Nil));
+        assert!(matches!(
+            parse_yaml("# only a comment").unwrap(),
+            Value::Nil
+        ));
         assert_eq!(parse_yaml("a: 1\n---\nb: 2").unwrap().print(), "map[a:1]");
     }
 
@@ -1355,8 +1385,17 @@ mod tests {
             "string:b=true;string:bin=hello;string:c=5;string:e=;string:ex=5;string:f=1;string:i=7;string:nl=<nil>;string:s=5;string:t=2001-12-14"
         );
         let Value::AnyMap(m) = &v else { panic!() };
-        let ty = |k: &str| m.iter().find(|(x, _)| x.print() == k).unwrap().1.type_name();
-        assert_eq!((ty("s"), ty("i"), ty("f"), ty("b")), ("string", "int", "float64", "bool"));
+        let ty = |k: &str| {
+            m.iter()
+                .find(|(x, _)| x.print() == k)
+                .unwrap()
+                .1
+                .type_name()
+        };
+        assert_eq!(
+            (ty("s"), ty("i"), ty("f"), ty("b")),
+            ("string", "int", "float64", "bool")
+        );
         assert_eq!(
             parse_yaml("a: !!int abc").unwrap_err(),
             "yaml: cannot decode !!str <string, 3 bytes> as a !!int"
@@ -1401,23 +1440,62 @@ mod tests {
     }
 
     #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = format!("{}1", "- ".repeat(5000));
+        assert_eq!(
+            parse_yaml(&deep).unwrap_err(),
+            "yaml: exceeded max depth of 512"
+        );
+        // Flow collections nest at most 255 deep in saphyr-parser.
+        let flow = format!("{}{}", "[".repeat(300), "]".repeat(300));
+        assert_eq!(
+            parse_yaml(&flow).unwrap_err(),
+            "yaml: line 1: recursion limit exceeded"
+        );
+        let ok = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+        assert!(parse_yaml(&ok).is_ok());
+        // Malformed input: the parser's error with yaml.v2's prefix.
+        assert!(
+            parse_yaml("a: [1, 2")
+                .unwrap_err()
+                .starts_with("yaml: line ")
+        );
+        assert!(parse_yaml("a: 1\n  b: 2\n").is_err());
+    }
+
+    #[test]
     fn escapes_as_yaml_v2_in_every_unicode_range() {
         let m = |k: &str, v: &str| {
             to_yaml(&Value::map([(k.to_string(), Value::str(v))].into())).unwrap()
         };
         // Outside the BMP: not printable for yaml.v2, so \U escapes (and quotes).
-        assert_eq!(m("astral", "😀 𝔘 x"), "astral: \"\\U0001F600 \\U0001D518 x\"");
+        assert_eq!(
+            m("astral", "😀 𝔘 x"),
+            "astral: \"\\U0001F600 \\U0001D518 x\""
+        );
         assert_eq!(m("key😀", "v"), "\"key\\U0001F600\": v");
         assert_eq!(m("nel", "a\u{85}b"), "nel: \"a\\Nb\"");
         assert_eq!(m("fffe", "a\u{fffe}b"), "fffe: \"a\\uFFFEb\"");
-        assert_eq!(m("ctl", "\u{1}\u{7f}\u{80}\u{9f}"), "ctl: \"\\x01\\x7F\\x80\\x9F\"");
+        assert_eq!(
+            m("ctl", "\u{1}\u{7f}\u{80}\u{9f}"),
+            "ctl: \"\\x01\\x7F\\x80\\x9F\""
+        );
         // Printable BMP text stays plain, up to U+D7FF and from U+E000.
-        assert_eq!(m("bmp", "é中\u{d7ff}\u{e000}\u{fffd}"), "bmp: é中\u{d7ff}\u{e000}\u{fffd}");
+        assert_eq!(
+            m("bmp", "é中\u{d7ff}\u{e000}\u{fffd}"),
+            "bmp: é中\u{d7ff}\u{e000}\u{fffd}"
+        );
         // A leading BOM makes yaml.v2 escape every character; elsewhere only the BOM.
-        assert_eq!(m("bom", "\u{feff}a b\u{a0}é"), "bom: \"\\uFEFF\\x61\\x20\\x62\\_\\xE9\"");
+        assert_eq!(
+            m("bom", "\u{feff}a b\u{a0}é"),
+            "bom: \"\\uFEFF\\x61\\x20\\x62\\_\\xE9\""
+        );
         assert_eq!(m("k", "a\u{feff}b"), "k: \"a\\uFEFFb\"");
         // U+2028 is a line break: single quotes, the break written raw, the rest indented.
-        assert_eq!(m("ls", "a\u{2028}b\u{2029}c d"), "ls: 'a\u{2028}  b\u{2029}  c d'");
+        assert_eq!(
+            m("ls", "a\u{2028}b\u{2029}c d"),
+            "ls: 'a\u{2028}  b\u{2029}  c d'"
+        );
     }
 
     #[test]

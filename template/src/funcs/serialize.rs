@@ -101,7 +101,8 @@ fn write_members<'a>(
 }
 
 /// Go's error for a map key that is not a string or an integer: where the object starts (a JSON
-/// pointer to it unless it is the top level) and the byte offset after its `{`.
+/// pointer to it unless it is the top level) and the byte offset after its `{`, counted in the
+/// compact form even when indenting (Go indents after encoding).
 fn member_name_error(out: &str) -> String {
     let path = json_pointer_at_end(out);
     let within = if path.is_empty() {
@@ -111,8 +112,28 @@ fn member_name_error(out: &str) -> String {
     };
     format!(
         "json: unsupported value: jsontext: object member name must be a string {within}after offset {}",
-        out.len() + 2
+        compact_len(out) + 2
     )
+}
+
+/// The length of `out` without the indentation whitespace outside strings.
+fn compact_len(out: &str) -> usize {
+    let (mut n, mut in_str, mut esc) = (0, false, false);
+    for b in out.bytes() {
+        if in_str {
+            n += 1;
+            match (esc, b) {
+                (true, _) => esc = false,
+                (false, b'\\') => esc = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+        } else if !matches!(b, b' ' | b'\n') {
+            n += 1;
+            in_str = b == b'"';
+        }
+    }
+    n
 }
 
 /// The JSON pointer of the value that starts at the end of `out` (a prefix of our own output).
@@ -727,6 +748,10 @@ mod tests {
         assert_eq!(
             show("toJSON", &[y("x: [1, {1.5: 2}]")]),
             "ERR toJSON: json: unsupported value: jsontext: object member name must be a string within \"/x/1\" after offset 10"
+        );
+        assert_eq!(
+            show("toJSONPretty", &[y("x: [1, {true: 2}]")]),
+            "ERR toJSONPretty: json: unsupported value: jsontext: object member name must be a string within \"/x/1\" after offset 10"
         );
         assert_eq!(
             show("toTOML", &[y("a: 1")]),

@@ -144,6 +144,7 @@ pub fn len(v: &Value) -> Result<Value, String> {
         Value::List(l) | Value::Strings(l) | Value::Ints(l) => l.len(),
         Value::NilList => 0,
         Value::Map(m) => m.len(),
+        Value::AnyMap(m) => m.len(),
         Value::Nil | Value::NilPtr(_) => return Err("len of nil pointer".into()),
         Value::Object(o) => match o.range_items() {
             Some(items) => items.len(),
@@ -215,6 +216,11 @@ pub fn index(item: &Value, idx: &[Value]) -> Result<Value, String> {
                     ));
                 }
             },
+            // Any key converts to `interface {}`; a missing one gives nil.
+            Value::AnyMap(m) => m
+                .iter()
+                .find(|(k, _)| crate::value::same_key(k, i))
+                .map_or(Value::Nil, |(_, v)| v.clone()),
             other => {
                 return Err(format!(
                     "can't index item of type {}",

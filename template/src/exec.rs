@@ -376,6 +376,12 @@ impl<'a> State<'a, '_> {
                     self.iteration(b, mark, Value::str(k.as_str()), e.clone(), true)?;
                 }
             }
+            Value::AnyMap(m) => {
+                for (k, e) in m.iter() {
+                    ran = true;
+                    self.iteration(b, mark, k.clone(), e.clone(), true)?;
+                }
+            }
             Value::Int(_) | Value::Int64(_) | Value::Uint(_) => {
                 if ndecl > 1 {
                     // Go prints the value; unless written in the template, it may be a secret
@@ -957,6 +963,23 @@ impl<'a> State<'a, '_> {
                     None => Ok((Value::Nil, true)),
                 }
             }
+            // A string is assignable to `interface {}`, so `.name` looks the string key up.
+            Value::AnyMap(m) => {
+                if has_args {
+                    return self.err(format!("{name} is not a method but has arguments"));
+                }
+                match m
+                    .iter()
+                    .find(|(k, _)| matches!(k, Value::String(s) if &**s == name))
+                {
+                    Some((_, v)) => Ok((v.clone(), true)),
+                    None if self.prog.opts.missing_key_error => self.err(format!(
+                        "map has no entry for key {}",
+                        super::lexer::go_quote(name)
+                    )),
+                    None => Ok((Value::Nil, true)),
+                }
+            }
             Value::Record(r) => match r.fields.iter().find(|(f, _)| *f == name) {
                 Some((_, v)) => {
                     if has_args {
@@ -1155,6 +1178,7 @@ fn nests_deeper(v: &Value, limit: usize, seen: &mut HashMap<usize, usize>) -> bo
             (Arc::as_ptr(l) as usize, Box::new(l.iter()))
         }
         Value::Map(m) => (Arc::as_ptr(m) as usize, Box::new(m.values())),
+        Value::AnyMap(m) => (Arc::as_ptr(m) as usize, Box::new(m.iter().map(|(_, v)| v))),
         _ => return false,
     };
     if limit == 0 {

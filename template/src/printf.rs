@@ -376,6 +376,20 @@ pub fn write_go_syntax(out: &mut String, v: &Value, depth: usize) {
             }
             out.push('}');
         }
+        Value::AnyMap(m) => {
+            // Keys in Go syntax too (`"x":1, 2:"y"`), in the order %v prints them.
+            out.push_str(v.type_name());
+            out.push('{');
+            for (k, (key, e)) in m.iter().enumerate() {
+                if k > 0 {
+                    out.push_str(", ");
+                }
+                write_go_syntax(out, key, depth + 1);
+                out.push(':');
+                write_go_syntax(out, e, depth + 1);
+            }
+            out.push('}');
+        }
         Value::Record(r) => {
             if depth > 0 {
                 // Go prints a non-nil pointer inside a value as its address.
@@ -439,6 +453,18 @@ fn format_value(out: &mut String, v: &Value, verb: char, sp: &Spec, depth: usize
                     out.push(' ');
                 }
                 fmt_string(out, &Value::Nil, key, verb, sp);
+                out.push(':');
+                format_value(out, e, verb, sp, depth + 1);
+            }
+            out.push(']');
+        }
+        Value::AnyMap(m) => {
+            out.push_str("map[");
+            for (k, (key, e)) in m.iter().enumerate() {
+                if k > 0 {
+                    out.push(' ');
+                }
+                format_value(out, key, verb, sp, depth + 1);
                 out.push(':');
                 format_value(out, e, verb, sp, depth + 1);
             }

@@ -73,6 +73,12 @@ fn collect(v: &Value, depth: usize, out: &mut Vec<(String, &'static str)>) {
                 collect(x, depth + 1, out);
             }
         }
+        Value::AnyMap(m) => {
+            for (k, x) in m.iter() {
+                collect(k, depth + 1, out);
+                collect(x, depth + 1, out);
+            }
+        }
         Value::Record(r) => r
             .fields
             .iter()

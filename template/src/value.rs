@@ -42,6 +42,9 @@ pub enum Value {
     /// A nil slice (`[]string(nil)`, e.g. `.Warnings` with none): prints `[]`, `toJSON` gives `null`.
     NilList,
     Map(Arc<BTreeMap<String, Value>>),
+    /// Go `map[interface {}]interface {}` (what `parseYAML` gives, agent.md §4.4): typed keys
+    /// (string, int, uint64, float64, bool, nil), entries kept in [`any_map_order`].
+    AnyMap(Arc<Vec<(Value, Value)>>),
     Record(Arc<Record>),
     /// A typed nil pointer (`.Auth` when absent): prints `<nil>`; type name like `*api.SecretAuth`.
     NilPtr(&'static str),
@@ -136,6 +139,7 @@ impl Value {
             Value::Strings(_) | Value::NilList => "[]string",
             Value::Ints(_) => "[]int",
             Value::Map(_) => "map[string]interface {}",
+            Value::AnyMap(_) => "map[interface {}]interface {}",
             Value::Record(r) => r.type_name,
             Value::NilPtr(t) => t,
             Value::Object(o) => o.type_name(),
@@ -154,6 +158,7 @@ impl Value {
             Value::Number(s) | Value::String(s) => !s.is_empty(),
             Value::List(l) | Value::Strings(l) | Value::Ints(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
+            Value::AnyMap(m) => !m.is_empty(),
             Value::Record(_) | Value::Object(_) => true,
         }
     }
@@ -227,6 +232,18 @@ impl Value {
                 }
                 out.push(']');
             }
+            Value::AnyMap(m) => {
+                out.push_str("map[");
+                for (i, (k, v)) in m.iter().enumerate() {
+                    if i > 0 {
+                        out.push(' ');
+                    }
+                    k.write_v(out);
+                    out.push(':');
+                    v.write_v(out);
+                }
+                out.push(']');
+            }
             Value::Record(r) => {
                 // `%v` of a pointer to a struct at the top level prints `&{…}`; the engine's action
                 // printing dereferences once (rule 2), which is what `print` of a record gives here.
@@ -248,6 +265,50 @@ impl Value {
     /// we print them as `&{…}`-free `{…}` (Go would print an address — non-deterministic, never relied on).
     fn write_nested_field(&self, out: &mut String) {
         self.write_v(out)
+    }
+}
+
+/// Go's `fmt`/`range` order of `map[interface {}]interface {}` keys (`internal/fmtsort`): nil
+/// first, then by dynamic type — in the order of the type descriptors in Vault Agent's binary,
+/// observed as string, uint64, int, float64, bool — then by value within a type (agent.md §4.4).
+pub fn any_map_order(a: &Value, b: &Value) -> std::cmp::Ordering {
+    fn rank(v: &Value) -> u8 {
+        match v {
+            Value::Nil => 0,
+            Value::String(_) => 1,
+            Value::Uint(_) => 2,
+            Value::Int(_) => 3,
+            Value::Float(_) => 4,
+            Value::Bool(_) => 5,
+            _ => 6,
+        }
+    }
+    match (a, b) {
+        (Value::String(x), Value::String(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (Value::Uint(x), Value::Uint(y)) => x.cmp(y),
+        (Value::Int(x), Value::Int(y)) => x.cmp(y),
+        // NaN sorts first, as fmtsort does.
+        (Value::Float(x), Value::Float(y)) => match (x.is_nan(), y.is_nan()) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) => std::cmp::Ordering::Less,
+            (false, true) => std::cmp::Ordering::Greater,
+            _ => x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal),
+        },
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+/// Go's `==` on two map keys of `map[interface {}]interface {}`: same dynamic type and value.
+pub fn same_key(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Nil, Value::Nil) => true,
+        (Value::String(x), Value::String(y)) => x == y,
+        (Value::Uint(x), Value::Uint(y)) => x == y,
+        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Float(x), Value::Float(y)) => x == y,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        _ => false,
     }
 }
 

@@ -144,6 +144,7 @@ fn is_empty(v: &Value) -> bool {
         Value::Number(s) | Value::String(s) => s.is_empty(),
         Value::List(l) | Value::Strings(l) | Value::Ints(l) => l.is_empty(),
         Value::Map(m) => m.is_empty(),
+        Value::AnyMap(m) => m.is_empty(),
         Value::Record(_) | Value::Object(_) => false,
     }
 }

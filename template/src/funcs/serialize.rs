@@ -100,6 +100,100 @@ fn write_members<'a>(
     Ok(())
 }
 
+/// Go's error for a map key that is not a string or an integer: where the object starts (a JSON
+/// pointer to it unless it is the top level) and the byte offset after its `{`, counted in the
+/// compact form even when indenting (Go indents after encoding).
+fn member_name_error(out: &str) -> String {
+    let path = json_pointer_at_end(out);
+    let within = if path.is_empty() {
+        String::new()
+    } else {
+        format!("within \"{path}\" ")
+    };
+    format!(
+        "json: unsupported value: jsontext: object member name must be a string {within}after offset {}",
+        compact_len(out) + 2
+    )
+}
+
+/// The length of `out` without the indentation whitespace outside strings.
+fn compact_len(out: &str) -> usize {
+    let (mut n, mut in_str, mut esc) = (0, false, false);
+    for b in out.bytes() {
+        if in_str {
+            n += 1;
+            match (esc, b) {
+                (true, _) => esc = false,
+                (false, b'\\') => esc = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+        } else if !matches!(b, b' ' | b'\n') {
+            n += 1;
+            in_str = b == b'"';
+        }
+    }
+    n
+}
+
+/// The JSON pointer of the value that starts at the end of `out` (a prefix of our own output).
+fn json_pointer_at_end(out: &str) -> String {
+    // (is an object, current member name or item index)
+    let mut stack: Vec<(bool, String, usize)> = Vec::new();
+    let b = out.as_bytes();
+    let mut i = 0;
+    let mut pending_name: Option<String> = None;
+    while i < b.len() {
+        match b[i] {
+            b'{' => stack.push((true, String::new(), 0)),
+            b'[' => stack.push((false, String::new(), 0)),
+            b'}' | b']' => {
+                stack.pop();
+            }
+            b',' => {
+                if let Some(top) = stack.last_mut() {
+                    top.2 += 1;
+                }
+            }
+            b'"' => {
+                let start = i + 1;
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                let raw = &out[start..i.min(out.len())];
+                pending_name = Some(raw.to_string());
+            }
+            b':' => {
+                if let (Some(top), Some(n)) = (stack.last_mut(), pending_name.take()) {
+                    top.1 = Json::parse(&format!("\"{n}\""))
+                        .ok()
+                        .and_then(|j| match j {
+                            Json::String(s) => Some(s),
+                            _ => None,
+                        })
+                        .unwrap_or(n);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    stack
+        .iter()
+        .map(|(obj, name, idx)| {
+            if *obj {
+                format!("/{}", name.replace('~', "~0").replace('/', "~1"))
+            } else {
+                format!("/{idx}")
+            }
+        })
+        .collect()
+}
+
 fn write_json(
     out: &mut String,
     v: &Value,
@@ -153,6 +247,28 @@ fn write_json(
             html,
             level,
         )?,
+        Value::AnyMap(m) => {
+            // Go's encoding/json (v2 underneath, Go ≥ 1.25) names a member by the key's dynamic
+            // value: strings and integers; anything else (bool, float, nil) is refused.
+            let mut members: Vec<(String, &Value)> = Vec::with_capacity(m.len());
+            for (k, v) in m.iter() {
+                let name = match k {
+                    Value::String(s) => s.to_string(),
+                    Value::Int(i) => i.to_string(),
+                    Value::Uint(u) => u.to_string(),
+                    _ => return Err(member_name_error(out)),
+                };
+                members.push((name, v));
+            }
+            members.sort_by(|a, b| a.0.cmp(&b.0));
+            write_members(
+                out,
+                members.iter().map(|(k, v)| (k.as_str(), *v)),
+                indent,
+                html,
+                level,
+            )?
+        }
         Value::Record(r) => write_members(
             out,
             r.fields.iter().map(|(k, v)| (*k, v)),
@@ -290,6 +406,10 @@ fn parse_yaml(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
 /// TOML of a map: plain keys first, then tables (`[a.b]`, nested ones indented two spaces per level)
 /// and arrays of tables; nil values are left out.
 pub fn toml(v: &Value) -> Result<String, String> {
+    // A parsed YAML map (`map[interface {}]interface {}`), at any depth, has no string key type.
+    if has_any_map(v) {
+        return Err("toml: cannot encode a map with non-string key type".into());
+    }
     let Value::Map(m) = v else {
         return Err(format!(
             "toml: top-level values must be Go maps or structs, not {}",
@@ -299,6 +419,15 @@ pub fn toml(v: &Value) -> Result<String, String> {
     let mut out = String::new();
     toml_table(&mut out, &[], m)?;
     Ok(out)
+}
+
+fn has_any_map(v: &Value) -> bool {
+    match v {
+        Value::AnyMap(_) => true,
+        Value::Map(m) => m.values().any(has_any_map),
+        Value::List(l) => l.iter().any(has_any_map),
+        _ => false,
+    }
 }
 
 fn toml_key(k: &str) -> String {
@@ -351,18 +480,8 @@ fn toml_inline(out: &mut String, v: &Value) -> Result<(), String> {
         Value::Uint(u) => {
             let _ = write!(out, "{u}");
         }
-        Value::Float(f) => {
-            if f.is_nan() {
-                out.push_str("nan");
-            } else if f.is_infinite() {
-                out.push_str(if *f > 0.0 { "inf" } else { "-inf" });
-            } else if f.fract() == 0.0 && f.abs() < 1e16 {
-                let _ = write!(out, "{f:.1}");
-            } else {
-                let _ = write!(out, "{f}");
-            }
-        }
-        Value::Number(n) => out.push_str(n),
+        Value::Float(f) => toml_float(out, *f),
+        Value::Number(n) => toml_number(out, n)?,
         Value::String(s) => toml_quote(out, s),
         Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
             out.push('[');
@@ -393,6 +512,46 @@ fn toml_inline(out: &mut String, v: &Value) -> Result<(), String> {
         }
         other => return Err(format!("toml: unsupported type: {}", other.type_name())),
     }
+    Ok(())
+}
+
+/// BurntSushi/toml's float: NaN and infinities by name, else every digit (Go's `'f'`, shortest;
+/// Rust's `Display` prints the same) with `.0` added when there is no point: `1e20` is
+/// `100000000000000000000.0`, `1e-7` is `0.0000001`, `-0.0` stays `-0.0`.
+fn toml_float(out: &mut String, f: f64) {
+    if f.is_nan() {
+        out.push_str(if f.is_sign_negative() { "-nan" } else { "nan" });
+    } else if f.is_infinite() {
+        out.push_str(if f > 0.0 { "inf" } else { "-inf" });
+    } else {
+        let s = format!("{f}");
+        out.push_str(&s);
+        if !s.contains('.') {
+            out.push_str(".0");
+        }
+    }
+}
+
+/// A `json.Number` from Vault as BurntSushi/toml writes it: its `Int64()` when the text is a
+/// decimal integer that fits (`42`), else its `Float64()` as a float ([`toml_float`]: `1.0` is
+/// `1.0`, `1e3` is `1000.0`, `12345678901234567890` is `12345678901234567000.0`); an empty
+/// Number is `0`. (KV v2 hands these back already normalised: `1e3` arrives as `1000`.)
+fn toml_number(out: &mut String, n: &str) -> Result<(), String> {
+    if n.is_empty() {
+        out.push('0');
+        return Ok(());
+    }
+    if let Ok(i) = n.parse::<i64>() {
+        let _ = write!(out, "{i}");
+        return Ok(());
+    }
+    let f = super::parse::go_float(n).map_err(|_| {
+        format!(
+            "unable to convert {} to int64 or float64",
+            args::go_quote_str(n)
+        )
+    })?;
+    toml_float(out, f);
     Ok(())
 }
 
@@ -564,6 +723,68 @@ mod tests {
             "map[a:1 b:[x true]]"
         );
         assert_eq!(show("parseYAML", &[s("")]), "map[]");
+    }
+
+    #[test]
+    fn parsed_yaml_maps_in_json_and_toml() {
+        let y = |t: &str| call("parseYAML", &[s(t)]).unwrap();
+        assert_eq!(
+            show(
+                "toJSON",
+                &[y(
+                    "b: 1\n1: x\n-2: y\n18446744073709551615: z\n10: [1, {c: yes}]"
+                )]
+            ),
+            r#"{"-2":true,"1":"x","10":[1,{"c":true}],"18446744073709551615":"z","b":1}"#
+        );
+        assert_eq!(
+            show("toJSON", &[y("a: 1\ntrue: x")]),
+            "ERR toJSON: json: unsupported value: jsontext: object member name must be a string after offset 2"
+        );
+        assert_eq!(
+            show("toJSON", &[y("aa: 1\nbb: {cc: 1, true: 2}")]),
+            "ERR toJSON: json: unsupported value: jsontext: object member name must be a string within \"/bb\" after offset 15"
+        );
+        assert_eq!(
+            show("toJSON", &[y("x: [1, {1.5: 2}]")]),
+            "ERR toJSON: json: unsupported value: jsontext: object member name must be a string within \"/x/1\" after offset 10"
+        );
+        assert_eq!(
+            show("toJSONPretty", &[y("x: [1, {true: 2}]")]),
+            "ERR toJSONPretty: json: unsupported value: jsontext: object member name must be a string within \"/x/1\" after offset 10"
+        );
+        assert_eq!(
+            show("toTOML", &[y("a: 1")]),
+            "ERR toTOML: toml: cannot encode a map with non-string key type"
+        );
+    }
+
+    #[test]
+    fn toml_numbers() {
+        let v = json(
+            r#"{"a":1e20,"b":1.0,"c":1e-7,"d":3,"e":2.5,"f":-0.0,"g":123456789012345678901234,"i":1e16,"j":0.1}"#,
+        );
+        let floats = call("parseJSON", &[s(&toml_src(&v))]).unwrap();
+        assert_eq!(
+            show("toTOML", &[floats]),
+            "a = 100000000000000000000.0\nb = 1.0\nc = 0.0000001\nd = 3.0\ne = 2.5\nf = -0.0\ng = 123456789012345690000000.0\ni = 10000000000000000.0\nj = 0.1"
+        );
+        // json.Number from Vault: decimal integers that fit an int64 as integers, the rest as floats.
+        assert_eq!(
+            show("toTOML", &[v]),
+            "a = 100000000000000000000.0\nb = 1.0\nc = 0.0000001\nd = 3\ne = 2.5\nf = -0.0\ng = 123456789012345690000000.0\ni = 10000000000000000.0\nj = 0.1"
+        );
+        assert_eq!(
+            show(
+                "toTOML",
+                &[json(r#"{"big":12345678901234567890,"exp":1e3,"neg":-7}"#)]
+            ),
+            "big = 12345678901234567000.0\nexp = 1000.0\nneg = -7"
+        );
+    }
+
+    fn toml_src(v: &Value) -> String {
+        go_json(v, None, false).unwrap()
     }
 
     #[test]

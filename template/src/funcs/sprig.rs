@@ -241,7 +241,7 @@ pub fn kind(v: &Value) -> &'static str {
         Value::Float(_) => "float64",
         Value::Number(_) | Value::String(_) => "string",
         Value::List(_) | Value::Strings(_) | Value::Ints(_) | Value::NilList => "slice",
-        Value::Map(_) => "map",
+        Value::Map(_) | Value::AnyMap(_) => "map",
         Value::Record(_) | Value::NilPtr(_) => "ptr",
         Value::Object(_) => "ptr",
     }

@@ -1,8 +1,12 @@
 //! YAML for `toYAML` and `parseYAML`: an emitter reproducing gopkg.in/yaml.v2 (libyaml's rules:
 //! natural key order, plain/quoted/literal style choice, folding of long plain scalars at 80
-//! columns) and a parser for the block/flow subset templates feed to `parseYAML`.
+//! columns, yaml.v2's escapes) and `parseYAML` as yaml.v2 decodes into an `interface{}`: the
+//! structure from saphyr-parser's events, scalars typed by yaml.v2's YAML 1.1 resolver, tags,
+//! anchors and merge keys (agent.md §4.4).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::Value;
 use crate::value::format_float_g;
@@ -28,7 +32,8 @@ pub fn to_yaml(v: &Value) -> Result<String, String> {
 
 /// What yaml.v2 sees: mappings keep their emission order (sorted for Go maps, declared for structs).
 enum Node {
-    Map(Vec<(String, Node)>),
+    /// Keys are `Raw` (typed keys of a parsed map) or `Str`.
+    Map(Vec<(Node, Node)>),
     Seq(Vec<Node>),
     /// A plain-resolving token: numbers, bools, null.
     Raw(String),
@@ -62,14 +67,24 @@ impl Node {
                 keys.sort_by(|a, b| natural_cmp(a, b));
                 Node::Map(
                     keys.into_iter()
-                        .map(|k| Ok((k.clone(), Node::from_value(&m[k])?)))
+                        .map(|k| Ok((Node::Str(k.clone()), Node::from_value(&m[k])?)))
+                        .collect::<Result<_, String>>()?,
+                )
+            }
+            Value::AnyMap(m) => {
+                let mut entries: Vec<&(Value, Value)> = m.iter().collect();
+                entries.sort_by(|a, b| key_list_cmp(&a.0, &b.0));
+                Node::Map(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| Ok((Node::from_value(k)?, Node::from_value(v)?)))
                         .collect::<Result<_, String>>()?,
                 )
             }
             Value::Record(r) => Node::Map(
                 r.fields
                     .iter()
-                    .map(|(n, v)| Ok((n.to_lowercase(), Node::from_value(v)?)))
+                    .map(|(n, v)| Ok((Node::Str(n.to_lowercase()), Node::from_value(v)?)))
                     .collect::<Result<_, String>>()?,
             ),
             Value::Object(o) => match o.type_name() {
@@ -78,7 +93,7 @@ impl Node {
                         .iter()
                         .map(|n| {
                             Ok((
-                                n.to_lowercase(),
+                                Node::Str(n.to_lowercase()),
                                 Node::from_value(&o.field(n).unwrap_or(Value::Nil))?,
                             ))
                         })
@@ -104,6 +119,41 @@ fn yaml_float(f: f64) -> String {
         }
     } else {
         format_float_g(f)
+    }
+}
+
+/// yaml.v2's order of `map[interface {}]interface {}` keys (its `keyList`): numbers and bools by
+/// value (false = 0, true = 1; on a tie bool, then int, uint64, float64), then nil, then strings
+/// by [`natural_cmp`].
+fn key_list_cmp(a: &Value, b: &Value) -> std::cmp::Ordering {
+    // Go's reflect.Kind numbers, which yaml.v2 compares.
+    fn kind(v: &Value) -> u8 {
+        match v {
+            Value::Bool(_) => 1,
+            Value::Int(_) => 2,
+            Value::Uint(_) => 11,
+            Value::Float(_) => 14,
+            Value::String(_) => 24,
+            _ => 20,
+        }
+    }
+    fn num(v: &Value) -> Option<f64> {
+        match v {
+            Value::Bool(b) => Some(f64::from(u8::from(*b))),
+            Value::Int(i) => Some(*i as f64),
+            Value::Uint(u) => Some(*u as f64),
+            Value::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+    match (num(a), num(b)) {
+        (Some(x), Some(y)) if x != y => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+        (Some(_), Some(_)) if kind(a) != kind(b) => kind(a).cmp(&kind(b)),
+        (Some(_), Some(_)) => crate::value::any_map_order(a, b),
+        _ => match (a, b) {
+            (Value::String(x), Value::String(y)) => natural_cmp(x, y),
+            _ => kind(a).cmp(&kind(b)),
+        },
     }
 }
 
@@ -181,8 +231,9 @@ struct Emitter {
 }
 
 impl Emitter {
+    /// The column libyaml counts: characters since the last line break of any kind.
     fn column(&self) -> usize {
-        let line = self.out.rsplit('\n').next().unwrap_or("");
+        let line = self.out.rsplit(is_break).next().unwrap_or("");
         line.chars().count()
     }
 
@@ -198,12 +249,15 @@ impl Emitter {
         self.out.push_str(&" ".repeat(indent));
     }
 
-    fn map(&mut self, m: &[(String, Node)], indent: usize) {
+    fn map(&mut self, m: &[(Node, Node)], indent: usize) {
         for (idx, (k, v)) in m.iter().enumerate() {
             if idx > 0 || !self.out.is_empty() && !self.out.ends_with("- ") {
                 self.line(indent);
             }
-            self.string(k, indent + 2, true);
+            match k {
+                Node::Str(k) => self.string(k, indent + 2, true),
+                other => self.scalar_or_empty(other, indent + 2),
+            }
             self.out.push(':');
             match v {
                 Node::Map(inner) if !inner.is_empty() => self.map(inner, indent + 2),
@@ -271,11 +325,26 @@ impl Emitter {
         }
     }
 
-    /// Writes a plain or single-quoted body, breaking at a space once past the line width.
+    /// Writes a plain or single-quoted body, breaking at a space once past the line width. In a
+    /// single-quoted body a line break (U+2028, `\r`…) is written as is and the text after it
+    /// is indented, as libyaml does.
     fn folded(&mut self, s: &str, indent: usize, allow_breaks: bool, quoted: bool) {
         let chars: Vec<char> = s.chars().collect();
         let mut spaces = false;
+        let mut breaks = false;
         for (i, &c) in chars.iter().enumerate() {
+            if quoted && is_break(c) {
+                if !breaks && c == '\n' {
+                    self.out.push('\n');
+                }
+                self.out.push(c);
+                breaks = true;
+                continue;
+            }
+            if breaks {
+                self.out.push_str(&" ".repeat(indent));
+                breaks = false;
+            }
             if c == ' ' {
                 let next_space = chars.get(i + 1) == Some(&' ');
                 let inner = !quoted || (i != 0 && i + 1 != chars.len());
@@ -295,13 +364,17 @@ impl Emitter {
 
     /// A double-quoted scalar with libyaml's escapes; past the line width a space becomes a line
     /// break (a following space is protected with `\`).
+    ///
+    /// yaml.v2's BOM test looks at the scalar's first character whatever the position, so a
+    /// string that starts with U+FEFF has every character escaped (`"\uFEFF\x61\x20…"`).
     fn double(&mut self, s: &str, indent: usize, allow_breaks: bool) {
         self.out.push('"');
         let chars: Vec<char> = s.chars().collect();
+        let bom = s.starts_with('\u{FEFF}');
         let mut spaces = false;
         for (i, &c) in chars.iter().enumerate() {
             let code = c as u32;
-            if !printable(c) || code == 0xFEFF || is_break(c) || c == '"' || c == '\\' {
+            if bom || !printable(c) || is_break(c) || c == '"' || c == '\\' {
                 let esc = match c {
                     '\0' => "\\0".to_string(),
                     '\u{7}' => "\\a".into(),
@@ -315,6 +388,7 @@ impl Emitter {
                     '"' => "\\\"".into(),
                     '\\' => "\\\\".into(),
                     '\u{85}' => "\\N".into(),
+                    '\u{a0}' => "\\_".into(),
                     '\u{2028}' => "\\L".into(),
                     '\u{2029}' => "\\P".into(),
                     _ if code <= 0xFF => format!("\\x{code:02X}"),
@@ -381,14 +455,15 @@ fn is_break(c: char) -> bool {
     matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
+/// yaml.v2's `is_printable` (its UTF-8 byte test): LF, ASCII 0x20–0x7E, U+00A0–U+D7FF and
+/// U+E000–U+FFFD except the BOM. NEL (U+0085) and everything outside the Basic Multilingual
+/// Plane are not printable, so they are written as `\N` and `\UXXXXXXXX` escapes.
 fn printable(c: char) -> bool {
     let u = c as u32;
     u == 0x0A
         || (0x20..=0x7E).contains(&u)
-        || u == 0x85
         || (0xA0..=0xD7FF).contains(&u)
         || ((0xE000..=0xFFFD).contains(&u) && u != 0xFEFF)
-        || (0x10000..=0x10FFFF).contains(&u)
 }
 
 fn blankz(c: Option<&char>) -> bool {
@@ -553,6 +628,7 @@ fn scalar_kind(s: &str) -> Option<Value> {
     }
     if yaml_style_float(&plain)
         && let Ok(f) = plain.parse::<f64>()
+        && f.is_finite()
     {
         return Some(Value::Float(f));
     }
@@ -704,404 +780,344 @@ fn is_timestamp(s: &str) -> bool {
 }
 
 // ----------------------------------------------------------------------------------------------
-// Parser
+// Parser: saphyr-parser's events, decoded as yaml.v2 decodes into `interface{}`
 // ----------------------------------------------------------------------------------------------
 
-/// Parses YAML (block mappings/sequences, flow collections, plain/quoted scalars, literal and
-/// folded blocks, comments) into template values as yaml.v2 decodes into `interface{}`.
+/// A node of the first document, aliases already pointing at their anchored node.
+enum YNode {
+    Scalar {
+        text: String,
+        plain: bool,
+        tag: Option<String>,
+    },
+    Seq(Vec<Rc<YNode>>),
+    Map(Vec<(Rc<YNode>, Rc<YNode>)>),
+    Alias(Rc<YNode>),
+}
+
+/// How many nodes one document may expand to through aliases (yaml.v2 refuses "excessive aliasing").
+const MAX_DECODED: usize = 1_000_000;
+
+/// How deep lists and maps may nest: the engine's bound on nested values (reliability.md,
+/// "Bounds"), which also keeps the recursive builder and decoder within the stack.
+const MAX_DEPTH: usize = 512;
+
+/// `yaml.Unmarshal` into an `interface{}` (agent.md §4.4): the first document only; mappings are
+/// `map[interface {}]interface {}` ([`Value::AnyMap`]) with typed keys, sequences
+/// `[]interface {}`, scalars typed by yaml.v2's YAML 1.1 rules (`yes` is true, `0x1F` an int,
+/// timestamps stay strings), tags (`!!str`, `!!int`, `!!float`, `!!bool`, `!!null`, `!!binary`),
+/// anchors, aliases and merge keys (`<<`).
 pub fn parse_yaml(text: &str) -> Result<Value, String> {
-    let lines: Vec<Line> = text
-        .split('\n')
-        .enumerate()
-        .map(|(n, raw)| Line {
-            no: n + 1,
-            raw: raw.trim_end_matches('\r').to_string(),
-        })
-        .collect();
-    let mut p = Parser { lines, pos: 0 };
-    p.skip_blank();
-    if p.pos >= p.lines.len() {
-        return Ok(Value::Nil);
-    }
-    if p.lines[p.pos].content().trim() == "---" {
-        p.pos += 1;
-        p.skip_blank();
-    }
-    if p.pos >= p.lines.len() {
-        return Ok(Value::Nil);
-    }
-    let indent = p.lines[p.pos].indent();
-    let v = p.block(indent)?;
-    p.skip_blank();
-    if p.pos < p.lines.len() && p.lines[p.pos].content().trim() != "..." {
-        return Err(format!(
-            "yaml: line {}: did not find expected key",
-            p.lines[p.pos].no
-        ));
-    }
-    Ok(v)
-}
-
-struct Line {
-    no: usize,
-    raw: String,
-}
-
-impl Line {
-    fn indent(&self) -> usize {
-        self.raw.len() - self.raw.trim_start_matches(' ').len()
-    }
-    /// The line without its comment.
-    fn content(&self) -> &str {
-        strip_comment(&self.raw)
-    }
-    fn blank(&self) -> bool {
-        self.content().trim().is_empty()
-    }
-}
-
-fn strip_comment(s: &str) -> &str {
-    let b = s.as_bytes();
-    let (mut sq, mut dq) = (false, false);
-    for i in 0..b.len() {
-        match b[i] {
-            b'\'' if !dq => sq = !sq,
-            b'"' if !sq && (i == 0 || b[i - 1] != b'\\') => dq = !dq,
-            b'#' if !sq && !dq && (i == 0 || b[i - 1] == b' ' || b[i - 1] == b'\t') => {
-                return &s[..i];
-            }
-            _ => {}
-        }
-    }
-    s
-}
-
-struct Parser {
-    lines: Vec<Line>,
-    pos: usize,
-}
-
-impl Parser {
-    fn skip_blank(&mut self) {
-        while self.pos < self.lines.len() && self.lines[self.pos].blank() {
-            self.pos += 1;
-        }
-    }
-
-    fn err(&self, msg: &str) -> String {
-        let no = self.lines.get(self.pos).map_or(self.lines.len(), |l| l.no);
-        format!("yaml: line {no}: {msg}")
-    }
-
-    /// A block node whose lines start at column `indent`.
-    fn block(&mut self, indent: usize) -> Result<Value, String> {
-        self.skip_blank();
-        let Some(line) = self.lines.get(self.pos) else {
-            return Ok(Value::Nil);
-        };
-        let text = line.content()[indent.min(line.content().len())..]
-            .trim_end()
-            .to_string();
-        if text == "-" || text.starts_with("- ") {
-            self.seq(indent)
-        } else if split_key(&text).is_some() {
-            self.map(indent)
-        } else {
-            // A multi-line plain scalar at this level.
-            let mut parts = vec![text.trim().to_string()];
-            self.pos += 1;
-            while self.pos < self.lines.len()
-                && !self.lines[self.pos].blank()
-                && self.lines[self.pos].indent() >= indent
-            {
-                parts.push(self.lines[self.pos].content().trim().to_string());
-                self.pos += 1;
-            }
-            scalar(&parts.join(" "))
-        }
-    }
-
-    fn seq(&mut self, indent: usize) -> Result<Value, String> {
-        let mut items = Vec::new();
-        loop {
-            self.skip_blank();
-            let Some(line) = self.lines.get(self.pos) else {
-                break;
-            };
-            if line.indent() != indent {
-                if line.indent() > indent {
-                    return Err(self.err("did not find expected '-' indicator"));
-                }
-                break;
-            }
-            let text = line.content()[indent..].trim_end().to_string();
-            if !(text == "-" || text.starts_with("- ")) {
-                break;
-            }
-            let rest = text[1..].trim_start();
-            if rest.is_empty() {
-                self.pos += 1;
-                self.skip_blank();
-                let child_indent = self.lines.get(self.pos).map_or(0, |l| l.indent());
-                if self.pos < self.lines.len() && child_indent > indent {
-                    items.push(self.block(child_indent)?);
-                } else {
-                    items.push(Value::Nil);
-                }
-                continue;
-            }
-            // The item's content starts on this line at a deeper column.
-            let col = indent + (text.len() - rest.len());
-            if rest.starts_with("- ") || rest == "-" || split_key(rest).is_some() {
-                // Re-read this line as if it were indented to `col`.
-                // (the line number stays the same for errors).
-                let line = &mut self.lines[self.pos];
-                line.raw = format!("{}{}", " ".repeat(col), &line.raw[col..]);
-                items.push(self.block(col)?);
-            } else {
-                self.pos += 1;
-                items.push(self.inline_value(rest, indent)?);
-            }
-        }
-        Ok(Value::list(items))
-    }
-
-    fn map(&mut self, indent: usize) -> Result<Value, String> {
-        let mut m = BTreeMap::new();
-        loop {
-            self.skip_blank();
-            let Some(line) = self.lines.get(self.pos) else {
-                break;
-            };
-            if line.indent() != indent {
-                if line.indent() > indent {
-                    return Err(self.err("mapping values are not allowed in this context"));
-                }
-                break;
-            }
-            let text = line.content()[indent..].trim_end().to_string();
-            let Some((k, rest)) = split_key(&text) else {
-                break;
-            };
-            let key = key_string(&scalar(k.trim())?);
-            self.pos += 1;
-            let rest = rest.trim();
-            let v = if rest.is_empty() {
-                self.skip_blank();
-                match self.lines.get(self.pos) {
-                    Some(l) if l.indent() > indent => {
-                        let ci = l.indent();
-                        self.block(ci)?
-                    }
-                    // An indentless sequence as the value.
-                    Some(l)
-                        if l.indent() == indent && {
-                            let t = &l.content()[indent..];
-                            t.trim_end() == "-" || t.starts_with("- ")
-                        } =>
-                    {
-                        self.seq(indent)?
-                    }
-                    _ => Value::Nil,
-                }
-            } else {
-                self.inline_value(rest, indent)?
-            };
-            m.insert(key, v);
-        }
-        Ok(Value::map(m))
-    }
-
-    /// A value written after `key:` or `- ` on the same line (flow, quoted, block scalar, plain).
-    fn inline_value(&mut self, rest: &str, parent_indent: usize) -> Result<Value, String> {
-        if rest.starts_with('|') || rest.starts_with('>') {
-            return self.block_scalar(rest, parent_indent);
-        }
-        if rest.starts_with('[') || rest.starts_with('{') {
-            let mut text = rest.to_string();
-            while !flow_balanced(&text) && self.pos < self.lines.len() {
-                text.push(' ');
-                text.push_str(self.lines[self.pos].content().trim());
-                self.pos += 1;
-            }
-            let mut fp = FlowParser {
-                s: text.as_bytes(),
-                i: 0,
-            };
-            let v = fp.value()?;
-            fp.ws();
-            if fp.i != fp.s.len() {
-                return Err(self.err("did not find expected node content"));
-            }
-            return Ok(v);
-        }
-        // Plain or quoted, possibly continued on deeper lines.
-        let mut text = rest.to_string();
-        while self.pos < self.lines.len()
-            && !self.lines[self.pos].blank()
-            && self.lines[self.pos].indent() > parent_indent
-        {
-            let more = self.lines[self.pos].content().trim().to_string();
-            if split_key(&more).is_some() {
-                return Err(self.err("mapping values are not allowed in this context"));
-            }
-            text.push(' ');
-            text.push_str(&more);
-            self.pos += 1;
-        }
-        scalar(&text)
-    }
-
-    fn block_scalar(&mut self, header: &str, parent_indent: usize) -> Result<Value, String> {
-        let folded = header.starts_with('>');
-        let chomp = if header.contains('-') {
-            '-'
-        } else if header.contains('+') {
-            '+'
-        } else {
-            ' '
-        };
-        let explicit: Option<usize> = header
-            .chars()
-            .find(|c| c.is_ascii_digit())
-            .and_then(|c| c.to_digit(10))
-            .map(|d| d as usize);
-        let mut body: Vec<String> = Vec::new();
-        let mut indent: Option<usize> = explicit.map(|d| parent_indent + d);
-        while self.pos < self.lines.len() {
-            let raw = self.lines[self.pos].raw.clone();
-            if raw.trim().is_empty() {
-                body.push(String::new());
-                self.pos += 1;
-                continue;
-            }
-            let ind = raw.len() - raw.trim_start_matches(' ').len();
-            let want = *indent.get_or_insert(ind);
-            if ind < want || ind <= parent_indent {
-                break;
-            }
-            body.push(raw[want..].to_string());
-            self.pos += 1;
-        }
-        let trailing = body.iter().rev().take_while(|l| l.is_empty()).count();
-        let content = &body[..body.len() - trailing];
-        let mut text = if folded {
-            let mut out = String::new();
-            for (i, l) in content.iter().enumerate() {
-                if i > 0 {
-                    let prev = &content[i - 1];
-                    if l.is_empty()
-                        || prev.is_empty()
-                        || l.starts_with(' ')
-                        || prev.starts_with(' ')
-                    {
-                        out.push('\n');
-                    } else {
-                        out.push(' ');
-                    }
-                }
-                out.push_str(l);
-            }
-            out
-        } else {
-            content.join("\n")
-        };
-        match chomp {
-            '-' => {}
-            '+' => {
-                if !content.is_empty() {
-                    text.push('\n');
-                }
-                text.push_str(&"\n".repeat(trailing));
-            }
-            _ => {
-                if !content.is_empty() {
-                    text.push('\n');
-                }
-            }
-        }
-        Ok(Value::str(text))
-    }
-}
-
-/// `key: rest` or `key:` at the start of a line (the key may be quoted).
-fn split_key(text: &str) -> Option<(&str, &str)> {
-    let b = text.as_bytes();
-    let end_of_key = if matches!(b.first(), Some(b'"' | b'\'')) {
-        let q = b[0];
-        let mut i = 1;
-        while i < b.len() {
-            if b[i] == q {
-                if q == b'\'' && b.get(i + 1) == Some(&b'\'') {
-                    i += 2;
-                    continue;
-                }
-                break;
-            }
-            if q == b'"' && b[i] == b'\\' {
-                i += 1;
-            }
-            i += 1;
-        }
-        i + 1
-    } else {
-        0
+    let mut b = Builder {
+        p: saphyr_parser::Parser::new_from_str(text),
+        text,
+        anchors: HashMap::new(),
+        depth: 0,
     };
-    if matches!(b.first(), Some(b'[' | b'{' | b'-')) && end_of_key == 0 && !text.starts_with("-:") {
-        if b.first() == Some(&b'-') && !(text == "-" || text.starts_with("- ")) {
-            // "-foo: x" is a key.
-        } else {
-            return None;
-        }
-    }
-    let mut i = end_of_key.min(b.len());
-    while i < b.len() {
-        if b[i] == b':' && (i + 1 == b.len() || b[i + 1] == b' ' || b[i + 1] == b'\t') {
-            return Some((&text[..i], &text[i + 1..]));
-        }
-        i += 1;
-    }
-    None
+    let Some(root) = b.document()? else {
+        return Ok(Value::Nil);
+    };
+    let mut d = Decoder {
+        budget: MAX_DECODED,
+    };
+    d.value(&root)
 }
 
-fn key_string(v: &Value) -> String {
+struct Builder<'a> {
+    p: saphyr_parser::Parser<'a, saphyr_parser::StrInput<'a>>,
+    text: &'a str,
+    anchors: HashMap<usize, Rc<YNode>>,
+    depth: usize,
+}
+
+impl<'a> Builder<'a> {
+    fn next(&mut self) -> Result<saphyr_parser::Event<'a>, String> {
+        match self.p.next_event() {
+            Some(Ok((ev, _))) => Ok(ev),
+            Some(Err(e)) => Err(self.scan_error(&e)),
+            None => Ok(saphyr_parser::Event::StreamEnd),
+        }
+    }
+
+    /// yaml.v2's wording where it differs from the parser's (`yaml: line N: …`).
+    fn scan_error(&self, e: &saphyr_parser::ScanError) -> String {
+        let m = e.marker();
+        if e.info().contains("unknown anchor") {
+            let name: String = self
+                .text
+                .chars()
+                .skip(m.index())
+                .skip_while(|c| *c == '*')
+                .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | ']' | '}'))
+                .collect();
+            // The name is part of the (maybe secret) input: named by its length (crate::redact).
+            return format!(
+                "yaml: unknown anchor {} referenced",
+                crate::redact::placeholder("string", name.len())
+            );
+        }
+        format!("yaml: line {}: {}", m.line(), e.info())
+    }
+
+    /// The root node of the first document; `None` for an empty stream.
+    fn document(&mut self) -> Result<Option<Rc<YNode>>, String> {
+        use saphyr_parser::Event;
+        loop {
+            match self.next()? {
+                Event::StreamStart | Event::Nothing => {}
+                Event::DocumentStart(_) => break,
+                _ => return Ok(None),
+            }
+        }
+        let ev = self.next()?;
+        if matches!(ev, Event::DocumentEnd | Event::StreamEnd) {
+            return Ok(None);
+        }
+        self.node(ev).map(Some)
+    }
+
+    fn node(&mut self, ev: saphyr_parser::Event<'a>) -> Result<Rc<YNode>, String> {
+        use saphyr_parser::Event;
+        if matches!(ev, Event::SequenceStart(..) | Event::MappingStart(..)) {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(format!("yaml: exceeded max depth of {MAX_DEPTH}"));
+            }
+        }
+        let (node, anchor) = match ev {
+            Event::Scalar(text, style, anchor, tag) => (
+                YNode::Scalar {
+                    text: text.into_owned(),
+                    plain: style == saphyr_parser::ScalarStyle::Plain,
+                    tag: tag.map(|t| short_tag(&t.handle, &t.suffix)),
+                },
+                anchor,
+            ),
+            Event::Alias(id) => {
+                let target = self
+                    .anchors
+                    .get(&id)
+                    .cloned()
+                    .ok_or("yaml: anchor value contains itself")?;
+                return Ok(Rc::new(YNode::Alias(target)));
+            }
+            Event::SequenceStart(anchor, _) => {
+                let mut items = Vec::new();
+                loop {
+                    match self.next()? {
+                        Event::SequenceEnd => break,
+                        Event::StreamEnd => return Err("yaml: unexpected end of stream".into()),
+                        ev => items.push(self.node(ev)?),
+                    }
+                }
+                (YNode::Seq(items), anchor)
+            }
+            Event::MappingStart(anchor, _) => {
+                let mut pairs = Vec::new();
+                loop {
+                    let k = match self.next()? {
+                        Event::MappingEnd => break,
+                        Event::StreamEnd => return Err("yaml: unexpected end of stream".into()),
+                        ev => self.node(ev)?,
+                    };
+                    let ev = self.next()?;
+                    let v = self.node(ev)?;
+                    pairs.push((k, v));
+                }
+                (YNode::Map(pairs), anchor)
+            }
+            _ => return Err("yaml: did not find expected node content".into()),
+        };
+        if matches!(node, YNode::Seq(_) | YNode::Map(_)) {
+            self.depth -= 1;
+        }
+        let node = Rc::new(node);
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        Ok(node)
+    }
+}
+
+/// `tag:yaml.org,2002:int` ⇒ `!!int` (yaml.v2's `shortTag`); local tags as written.
+fn short_tag(handle: &str, suffix: &str) -> String {
+    if handle == "tag:yaml.org,2002:" || handle == "!!" {
+        format!("!!{suffix}")
+    } else if handle.is_empty() {
+        suffix.to_string()
+    } else {
+        format!("{handle}{suffix}")
+    }
+}
+
+struct Decoder {
+    budget: usize,
+}
+
+impl Decoder {
+    fn value(&mut self, n: &YNode) -> Result<Value, String> {
+        self.budget = self
+            .budget
+            .checked_sub(1)
+            .ok_or("yaml: document contains excessive aliasing")?;
+        match n {
+            YNode::Alias(target) => self.value(target),
+            YNode::Scalar { text, plain, tag } => decode_scalar(text, *plain, tag.as_deref()),
+            YNode::Seq(items) => Ok(Value::list(
+                items
+                    .iter()
+                    .map(|i| self.value(i))
+                    .collect::<Result<_, _>>()?,
+            )),
+            YNode::Map(pairs) => {
+                let mut entries: Vec<(Value, Value)> = Vec::new();
+                self.mapping(pairs, &mut entries)?;
+                entries.sort_by(|a, b| crate::value::any_map_order(&a.0, &b.0));
+                Ok(Value::AnyMap(Arc::new(entries)))
+            }
+        }
+    }
+
+    /// A mapping's pairs in document order into `out`: later keys (and merged ones) overwrite.
+    fn mapping(
+        &mut self,
+        pairs: &[(Rc<YNode>, Rc<YNode>)],
+        out: &mut Vec<(Value, Value)>,
+    ) -> Result<(), String> {
+        for (k, v) in pairs {
+            if is_merge(k) {
+                self.merge(v, out)?;
+                continue;
+            }
+            let key = self.value(k)?;
+            if matches!(
+                key,
+                Value::List(_) | Value::AnyMap(_) | Value::Map(_) | Value::NilList
+            ) {
+                return Err(format!(
+                    "yaml: invalid map key: {}",
+                    crate::redact::placeholder(key.type_name(), go_sharp_v(&key).len())
+                ));
+            }
+            let val = self.value(v)?;
+            insert(out, key, val);
+        }
+        Ok(())
+    }
+
+    /// `<<: *a`, `<<: {…}` or `<<: [*a, *b]` (the first listed wins, as in yaml.v2).
+    fn merge(&mut self, n: &YNode, out: &mut Vec<(Value, Value)>) -> Result<(), String> {
+        const WANT_MAP: &str = "yaml: map merge requires map or sequence of maps as the value";
+        match deref(n) {
+            YNode::Map(pairs) => self.mapping(pairs, out),
+            YNode::Seq(items) => {
+                for item in items.iter().rev() {
+                    match deref(item) {
+                        YNode::Map(pairs) => self.mapping(pairs, out)?,
+                        _ => return Err(WANT_MAP.into()),
+                    }
+                }
+                Ok(())
+            }
+            _ => Err(WANT_MAP.into()),
+        }
+    }
+}
+
+fn deref(n: &YNode) -> &YNode {
+    match n {
+        YNode::Alias(t) => deref(t),
+        other => other,
+    }
+}
+
+fn is_merge(n: &YNode) -> bool {
+    matches!(n, YNode::Scalar { text, plain, tag } if text == "<<"
+        && ((*plain && tag.is_none()) || tag.as_deref() == Some("!!merge")))
+}
+
+fn insert(out: &mut Vec<(Value, Value)>, key: Value, val: Value) {
+    match out
+        .iter_mut()
+        .find(|(k, _)| crate::value::same_key(k, &key))
+    {
+        Some(slot) => slot.1 = val,
+        None => out.push((key, val)),
+    }
+}
+
+/// Go's `%#v` of a value yaml.v2 refuses as a map key.
+fn go_sharp_v(v: &Value) -> String {
     match v {
-        Value::Nil => "<nil>".into(),
+        Value::Nil => "interface {}(nil)".into(),
+        Value::String(s) => super::args::go_quote_str(s),
+        Value::List(l) => format!(
+            "[]interface {{}}{{{}}}",
+            l.iter().map(go_sharp_v).collect::<Vec<_>>().join(", ")
+        ),
+        Value::AnyMap(m) => format!(
+            "map[interface {{}}]interface {{}}{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("{}:{}", go_sharp_v(k), go_sharp_v(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         other => other.print(),
     }
 }
 
-fn flow_balanced(s: &str) -> bool {
-    let (mut depth, mut sq, mut dq) = (0i32, false, false);
-    let b = s.as_bytes();
-    for i in 0..b.len() {
-        match b[i] {
-            b'\'' if !dq => sq = !sq,
-            b'"' if !sq && (i == 0 || b[i - 1] != b'\\') => dq = !dq,
-            b'[' | b'{' if !sq && !dq => depth += 1,
-            b']' | b'}' if !sq && !dq => depth -= 1,
-            _ => {}
+/// One scalar as yaml.v2's `resolve`: untagged quoted ones are strings; a tag must agree with
+/// what the text resolves to (`!!float` also takes an int), else `cannot decode !!X … as a !!T`.
+fn decode_scalar(text: &str, plain: bool, tag: Option<&str>) -> Result<Value, String> {
+    let tag = match tag {
+        None if !plain => return Ok(Value::str(text)),
+        None => "",
+        Some("!") => return Ok(Value::str(text)),
+        Some(t) => t,
+    };
+    match tag {
+        "" | "!!str" | "!!bool" | "!!int" | "!!float" | "!!timestamp" | "!!null" => {}
+        "!!binary" => {
+            use base64::Engine as _;
+            let clean: String = text.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+            return base64::engine::general_purpose::STANDARD
+                .decode(clean.as_bytes())
+                .map(|b| Value::str(String::from_utf8_lossy(&b).into_owned()))
+                .map_err(|_| "yaml: !!binary value contains invalid base64 data".to_string());
         }
+        // Any other tag (`!custom`, `!!map` on a scalar…): the text as a string.
+        _ => return Ok(Value::str(text)),
     }
-    depth <= 0
+    if tag == "!!str" {
+        return Ok(Value::str(text));
+    }
+    let (rtag, v) = resolve_typed(text);
+    if tag.is_empty() || tag == rtag {
+        return Ok(v);
+    }
+    if tag == "!!float"
+        && rtag == "!!int"
+        && let Value::Int(i) = v
+    {
+        return Ok(Value::Float(i as f64));
+    }
+    // Go quotes the text; it is part of the (maybe secret) input, so named by its length here.
+    Err(format!(
+        "yaml: cannot decode {rtag} {} as a {tag}",
+        crate::redact::placeholder("string", text.len())
+    ))
 }
 
-/// A complete scalar token (plain or quoted) ⇒ value with yaml.v2's resolution.
-fn scalar(t: &str) -> Result<Value, String> {
-    let t = t.trim();
-    if let Some(body) = t.strip_prefix('"') {
-        let body = body
-            .strip_suffix('"')
-            .ok_or("yaml: found unexpected end of stream")?;
-        return Ok(Value::str(unescape_double(body)?));
+/// A plain scalar's yaml.v2 tag and value (timestamps stay strings in an `interface{}`).
+fn resolve_typed(t: &str) -> (&'static str, Value) {
+    match resolve_plain(t) {
+        Value::Nil => ("!!null", Value::Nil),
+        v @ Value::Bool(_) => ("!!bool", v),
+        v @ (Value::Int(_) | Value::Uint(_)) => ("!!int", v),
+        v @ Value::Float(_) => ("!!float", v),
+        v if is_timestamp(t) => ("!!timestamp", v),
+        v => ("!!str", v),
     }
-    if let Some(body) = t.strip_prefix('\'') {
-        let body = body
-            .strip_suffix('\'')
-            .ok_or("yaml: found unexpected end of stream")?;
-        return Ok(Value::str(body.replace("''", "'")));
-    }
-    Ok(resolve_plain(t))
 }
 
 fn resolve_plain(t: &str) -> Value {
@@ -1116,155 +1132,8 @@ fn resolve_plain(t: &str) -> Value {
         ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => Value::Float(f64::INFINITY),
         "-.inf" | "-.Inf" | "-.INF" => Value::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => Value::Float(f64::NAN),
+        _ if is_timestamp(t) => Value::str(t),
         _ => scalar_kind(t).unwrap_or_else(|| Value::str(t)),
-    }
-}
-
-fn unescape_double(s: &str) -> Result<String, String> {
-    let mut out = String::new();
-    let mut it = s.chars();
-    while let Some(c) = it.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        let e = it.next().ok_or("yaml: found unknown escape character")?;
-        let hex = |it: &mut std::str::Chars<'_>, n: usize| -> Result<char, String> {
-            let h: String = it.take(n).collect();
-            u32::from_str_radix(&h, 16)
-                .ok()
-                .and_then(char::from_u32)
-                .ok_or_else(|| "yaml: did not find expected hexdecimal number".to_string())
-        };
-        out.push(match e {
-            '0' => '\0',
-            'a' => '\u{7}',
-            'b' => '\u{8}',
-            't' | '\t' => '\t',
-            'n' => '\n',
-            'v' => '\u{b}',
-            'f' => '\u{c}',
-            'r' => '\r',
-            'e' => '\u{1b}',
-            ' ' => ' ',
-            '"' => '"',
-            '/' => '/',
-            '\\' => '\\',
-            'N' => '\u{85}',
-            '_' => '\u{a0}',
-            'L' => '\u{2028}',
-            'P' => '\u{2029}',
-            'x' => hex(&mut it, 2)?,
-            'u' => hex(&mut it, 4)?,
-            'U' => hex(&mut it, 8)?,
-            _ => return Err("yaml: found unknown escape character".into()),
-        });
-    }
-    Ok(out)
-}
-
-struct FlowParser<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl FlowParser<'_> {
-    fn ws(&mut self) {
-        while self.i < self.s.len() && matches!(self.s[self.i], b' ' | b'\t') {
-            self.i += 1;
-        }
-    }
-
-    fn value(&mut self) -> Result<Value, String> {
-        self.ws();
-        match self.s.get(self.i) {
-            Some(b'[') => {
-                self.i += 1;
-                let mut items = Vec::new();
-                loop {
-                    self.ws();
-                    if self.s.get(self.i) == Some(&b']') {
-                        self.i += 1;
-                        return Ok(Value::list(items));
-                    }
-                    items.push(self.value()?);
-                    self.ws();
-                    match self.s.get(self.i) {
-                        Some(b',') => self.i += 1,
-                        Some(b']') => {}
-                        _ => return Err("yaml: did not find expected ',' or ']'".into()),
-                    }
-                }
-            }
-            Some(b'{') => {
-                self.i += 1;
-                let mut m = BTreeMap::new();
-                loop {
-                    self.ws();
-                    if self.s.get(self.i) == Some(&b'}') {
-                        self.i += 1;
-                        return Ok(Value::map(m));
-                    }
-                    let k = self.token(true)?;
-                    self.ws();
-                    let v = if self.s.get(self.i) == Some(&b':') {
-                        self.i += 1;
-                        self.value()?
-                    } else {
-                        Value::Nil
-                    };
-                    m.insert(key_string(&k), v);
-                    self.ws();
-                    match self.s.get(self.i) {
-                        Some(b',') => self.i += 1,
-                        Some(b'}') => {}
-                        _ => return Err("yaml: did not find expected ',' or '}'".into()),
-                    }
-                }
-            }
-            _ => self.token(false),
-        }
-    }
-
-    fn token(&mut self, key: bool) -> Result<Value, String> {
-        self.ws();
-        let start = self.i;
-        match self.s.get(self.i) {
-            Some(q @ (b'"' | b'\'')) => {
-                let q = *q;
-                self.i += 1;
-                while self.i < self.s.len() {
-                    if self.s[self.i] == b'\\' && q == b'"' {
-                        self.i += 2;
-                        continue;
-                    }
-                    if self.s[self.i] == q {
-                        if q == b'\'' && self.s.get(self.i + 1) == Some(&b'\'') {
-                            self.i += 2;
-                            continue;
-                        }
-                        break;
-                    }
-                    self.i += 1;
-                }
-                self.i += 1;
-            }
-            _ => {
-                while self.i < self.s.len() {
-                    let c = self.s[self.i];
-                    if matches!(c, b',' | b']' | b'}')
-                        || (c == b':'
-                            && (key || matches!(self.s.get(self.i + 1), Some(b' ') | None)))
-                    {
-                        break;
-                    }
-                    self.i += 1;
-                }
-            }
-        }
-        let text = std::str::from_utf8(&self.s[start..self.i.min(self.s.len())])
-            .map_err(|e| e.to_string())?;
-        scalar(text)
     }
 }
 
@@ -1379,7 +1248,9 @@ mod tests {
     fn parses_common_yaml() {
         let v = parse_yaml("a: 1\nb: [x, y]\n").unwrap();
         assert_eq!(v.print(), "map[a:1 b:[x true]]");
-        assert!(matches!(&v, Value::Map(m) if matches!(m["a"], Value::Int(1))));
+        assert!(
+            matches!(&v, Value::AnyMap(m) if matches!(&m[0], (Value::String(k), Value::Int(1)) if &**k == "a"))
+        );
         let doc = "# comment\nname: app # trailing\nlist:\n- a\n- 'b c'\n- \"d\\te\"\nnested:\n  x: 1.5\n  yy: yes\n  z: ~\nitems:\n  - name: web\n    port: 80\n  - name: db\ntext: |\n  l1\n  l2\nfold: >-\n  a\n  b\nflow: {k: v, nn: 2}\n";
         assert_eq!(
             parse_yaml(doc).unwrap().print(),
@@ -1441,6 +1312,190 @@ mod tests {
             let out = to_yaml(&v).unwrap();
             assert!(!out.is_empty());
         }
+    }
+
+    fn types(v: &Value) -> String {
+        match v {
+            Value::AnyMap(m) => m
+                .iter()
+                .map(|(k, v)| format!("{}:{}={}", k.type_name(), k.print(), v.print()))
+                .collect::<Vec<_>>()
+                .join(";"),
+            Value::List(l) => l
+                .iter()
+                .map(|v| v.type_name())
+                .collect::<Vec<_>>()
+                .join(" "),
+            other => other.type_name().to_string(),
+        }
+    }
+
+    #[test]
+    fn maps_have_typed_keys_in_go_order() {
+        let v = parse_yaml(
+            "1: one\ntrue: t\n1.5: f\n~: n\nb: s\n0x10: hex\n-3: neg\na: x\nfalse: ff\n2: two\n",
+        )
+        .unwrap();
+        assert_eq!(v.type_name(), "map[interface {}]interface {}");
+        // fmt and range: nil, strings, ints, floats, bools (each by value).
+        assert_eq!(
+            v.print(),
+            "map[<nil>:false a:x b:s -3:neg 1:one 2:two 16:hex 1.5:f false:ff true:t]"
+        );
+        assert_eq!(
+            types(&v),
+            "<nil>:<nil>=false;string:a=x;string:b=s;int:-3=neg;int:1=one;int:2=two;int:16=hex;float64:1.5=f;bool:false=ff;bool:true=t"
+        );
+        // yaml.v2 writes them back numbers first (false = 0, true = 1), then null, then strings.
+        assert_eq!(
+            to_yaml(&v).unwrap(),
+            "-3: neg\nfalse: ff\ntrue: t\n1: one\n1.5: f\n2: two\n16: hex\nnull: false\na: x\nb: s"
+        );
+        let big = parse_yaml("18446744073709551615: big\n1: x").unwrap();
+        assert_eq!(big.print(), "map[18446744073709551615:big 1:x]");
+        assert_eq!(
+            parse_yaml("x: 1\nx: 2\ny: 3").unwrap().print(),
+            "map[x:2 true:3]"
+        );
+    }
+
+    #[test]
+    fn scalars_resolve_as_yaml_v2() {
+        let v = parse_yaml("[1, a, 2.5, ~, yes, 1:20, 2001-12-14, 0b101, 0o17, 017, 1_000, +12, .5, 1e3, 0x_1F, .inf, -.Inf, .nan, 9223372036854775808, -9223372036854775809, 1e400, '1', \"true\"]").unwrap();
+        assert_eq!(
+            v.print(),
+            "[1 a 2.5 <nil> true 1:20 2001-12-14 5 15 15 1000 12 0.5 1000 31 +Inf -Inf NaN 9223372036854775808 -9.223372036854776e+18 1e400 1 true]"
+        );
+        assert_eq!(
+            types(&v),
+            "int string float64 <nil> bool string string int int int int int float64 float64 int float64 float64 float64 uint64 float64 string string string"
+        );
+        assert!(matches!(
+            parse_yaml("# only a comment").unwrap(),
+            Value::Nil
+        ));
+        assert_eq!(parse_yaml("a: 1\n---\nb: 2").unwrap().print(), "map[a:1]");
+    }
+
+    #[test]
+    fn tags_decide_or_are_checked() {
+        let v = parse_yaml("s: !!str 5\ni: !!int \"7\"\nf: !!float 1\nb: !!bool yes\nbin: !!binary aGVsbG8=\nc: !custom 5\nnl: !!null ~\ne: !!str\nt: !!timestamp 2001-12-14\nex: ! 5\n").unwrap();
+        assert_eq!(
+            types(&v),
+            "string:b=true;string:bin=hello;string:c=5;string:e=;string:ex=5;string:f=1;string:i=7;string:nl=<nil>;string:s=5;string:t=2001-12-14"
+        );
+        let Value::AnyMap(m) = &v else { panic!() };
+        let ty = |k: &str| {
+            m.iter()
+                .find(|(x, _)| x.print() == k)
+                .unwrap()
+                .1
+                .type_name()
+        };
+        assert_eq!(
+            (ty("s"), ty("i"), ty("f"), ty("b")),
+            ("string", "int", "float64", "bool")
+        );
+        assert_eq!(
+            parse_yaml("a: !!int abc").unwrap_err(),
+            "yaml: cannot decode !!str <string, 3 bytes> as a !!int"
+        );
+        assert_eq!(
+            parse_yaml("a: !!int 1.5").unwrap_err(),
+            "yaml: cannot decode !!float <string, 3 bytes> as a !!int"
+        );
+    }
+
+    #[test]
+    fn anchors_aliases_and_merge_keys() {
+        let doc = "base: &b\n  x: 1\n  k: 2\nother: &o {z: 3, x: 9}\nm1:\n  <<: *b\n  k: 20\nm2:\n  k: 20\n  <<: *b\nm3:\n  <<: [*b, *o]\nm4:\n  <<: [*o, *b]\nlist: &l [1, 2]\ncopy: *l\ns: &s scal\ns2: *s\n";
+        assert_eq!(
+            parse_yaml(doc).unwrap().print(),
+            "map[base:map[k:2 x:1] copy:[1 2] list:[1 2] m1:map[k:20 x:1] m2:map[k:2 x:1] m3:map[k:2 x:1 z:3] m4:map[k:2 x:9 z:3] other:map[x:9 z:3] s:scal s2:scal]"
+        );
+        assert_eq!(
+            parse_yaml("a: *nope").unwrap_err(),
+            "yaml: unknown anchor <string, 4 bytes> referenced"
+        );
+        assert_eq!(
+            parse_yaml("a: {b: 1}\n<<: 5").unwrap_err(),
+            "yaml: map merge requires map or sequence of maps as the value"
+        );
+        assert_eq!(
+            parse_yaml("? [1, a]\n: x").unwrap_err(),
+            "yaml: invalid map key: <[]interface {}, 22 bytes>"
+        );
+        // Aliases that multiply beyond reason are refused, not expanded.
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..8 {
+            let p = i - 1;
+            bomb.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        assert_eq!(
+            parse_yaml(&bomb).unwrap_err(),
+            "yaml: document contains excessive aliasing"
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = format!("{}1", "- ".repeat(5000));
+        assert_eq!(
+            parse_yaml(&deep).unwrap_err(),
+            "yaml: exceeded max depth of 512"
+        );
+        // Flow collections nest at most 255 deep in saphyr-parser.
+        let flow = format!("{}{}", "[".repeat(300), "]".repeat(300));
+        assert_eq!(
+            parse_yaml(&flow).unwrap_err(),
+            "yaml: line 1: recursion limit exceeded"
+        );
+        let ok = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+        assert!(parse_yaml(&ok).is_ok());
+        // Malformed input: the parser's error with yaml.v2's prefix.
+        assert!(
+            parse_yaml("a: [1, 2")
+                .unwrap_err()
+                .starts_with("yaml: line ")
+        );
+        assert!(parse_yaml("a: 1\n  b: 2\n").is_err());
+    }
+
+    #[test]
+    fn escapes_as_yaml_v2_in_every_unicode_range() {
+        let m = |k: &str, v: &str| {
+            to_yaml(&Value::map([(k.to_string(), Value::str(v))].into())).unwrap()
+        };
+        // Outside the BMP: not printable for yaml.v2, so \U escapes (and quotes).
+        assert_eq!(
+            m("astral", "😀 𝔘 x"),
+            "astral: \"\\U0001F600 \\U0001D518 x\""
+        );
+        assert_eq!(m("key😀", "v"), "\"key\\U0001F600\": v");
+        assert_eq!(m("nel", "a\u{85}b"), "nel: \"a\\Nb\"");
+        assert_eq!(m("fffe", "a\u{fffe}b"), "fffe: \"a\\uFFFEb\"");
+        assert_eq!(
+            m("ctl", "\u{1}\u{7f}\u{80}\u{9f}"),
+            "ctl: \"\\x01\\x7F\\x80\\x9F\""
+        );
+        // Printable BMP text stays plain, up to U+D7FF and from U+E000.
+        assert_eq!(
+            m("bmp", "é中\u{d7ff}\u{e000}\u{fffd}"),
+            "bmp: é中\u{d7ff}\u{e000}\u{fffd}"
+        );
+        // A leading BOM makes yaml.v2 escape every character; elsewhere only the BOM.
+        assert_eq!(
+            m("bom", "\u{feff}a b\u{a0}é"),
+            "bom: \"\\uFEFF\\x61\\x20\\x62\\_\\xE9\""
+        );
+        assert_eq!(m("k", "a\u{feff}b"), "k: \"a\\uFEFFb\"");
+        // U+2028 is a line break: single quotes, the break written raw, the rest indented.
+        assert_eq!(
+            m("ls", "a\u{2028}b\u{2029}c d"),
+            "ls: 'a\u{2028}  b\u{2029}  c d'"
+        );
     }
 
     #[test]

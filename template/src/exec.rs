@@ -110,6 +110,8 @@ struct Var {
 /// is kept even when execution fails.
 pub struct Outcome {
     pub result: Result<String, String>,
+    /// The exact output when a string that is not valid UTF-8 was written (`crate::gostr`).
+    pub binary: Option<Vec<u8>>,
     pub used: Vec<Dependency>,
     pub missing: Vec<Dependency>,
 }
@@ -134,6 +136,7 @@ pub fn execute(prog: &Program, ctx: &mut dyn Context) -> Outcome {
         }],
         dots: Vec::new(),
         out: String::with_capacity(prog.text.len() + 64),
+        raw: Vec::new(),
         ctx,
         used: &mut used,
         missing: &mut missing,
@@ -148,8 +151,13 @@ pub fn execute(prog: &Program, ctx: &mut dyn Context) -> Outcome {
         Err(Flow::Error(e)) => Err(e),
         Err(_) => Err(st.fail("internal error: break or continue outside range")),
     };
+    let binary = match &result {
+        Ok(text) if !st.raw.is_empty() => Some(crate::gostr::splice(text, &st.raw)),
+        _ => None,
+    };
     Outcome {
         result,
+        binary,
         used,
         missing,
     }
@@ -162,6 +170,8 @@ struct State<'a, 'c> {
     /// The dots of the lists being walked that hold maps or lists, innermost last.
     dots: Vec<Value>,
     out: String,
+    /// Strings that are not valid UTF-8 written to `out`, at their offsets (`crate::gostr`).
+    raw: Vec<(usize, Value)>,
     ctx: &'c mut dyn Context,
     used: &'c mut Vec<Dependency>,
     missing: &'c mut Vec<Dependency>,
@@ -247,6 +257,11 @@ impl<'a> State<'a, '_> {
                 let v = self.eval_pipeline((dot, boxed), pipe)?;
                 if pipe.decl.is_empty() {
                     self.at = At::Node(node);
+                    if let Some(b) = crate::gostr::invalid_utf8(&v) {
+                        let n = b.len();
+                        self.raw.push((self.out.len(), v));
+                        return self.wrote(n);
+                    }
                     let before = self.out.len();
                     v.write_top(&mut self.out);
                     return self.wrote(self.out.len() - before);
@@ -875,14 +890,20 @@ impl<'a> State<'a, '_> {
             return Err(self.fail(format!("exceeded maximum template depth ({MAX_DEPTH})")));
         }
         let saved_out = std::mem::take(&mut self.out);
+        let saved_raw = std::mem::take(&mut self.raw);
         let saved_at = self.at;
         let r = self.run_nested(key, dot, list);
         let text = std::mem::replace(&mut self.out, saved_out);
+        let raw = std::mem::replace(&mut self.raw, saved_raw);
         self.at = saved_at;
+        let text = if raw.is_empty() {
+            Value::str(text)
+        } else {
+            crate::gostr::from_bytes(crate::gostr::splice(&text, &raw))
+        };
         match r {
-            Ok(()) => Ok(Value::str(text)),
+            Ok(()) | Err(Flow::Break | Flow::Continue) => Ok(text),
             Err(Flow::Error(e)) => Err(e),
-            Err(_) => Ok(Value::str(text)),
         }
     }
 

@@ -37,6 +37,7 @@ pub mod ast;
 pub mod builtins;
 pub mod exec;
 pub mod funcs;
+pub mod gostr;
 pub mod lexer;
 pub mod parser;
 pub mod printf;
@@ -192,10 +193,20 @@ pub enum TemplateError {
 #[derive(Clone, Debug, Default)]
 pub struct Rendered {
     pub text: String,
+    /// The exact output when it is not valid UTF-8 (a Go string of arbitrary bytes was written,
+    /// [`gostr`]); `text` then has U+FFFD in their place. Write [`Rendered::bytes`].
+    pub binary: Option<Vec<u8>>,
     /// Every dependency the execution touched, in call order.
     pub used: Vec<Dependency>,
     /// Dependencies not yet fetched; when non-empty the text is incomplete and must not be written.
     pub missing: Vec<Dependency>,
+}
+
+impl Rendered {
+    /// The output's bytes, as they are to be written.
+    pub fn bytes(&self) -> &[u8] {
+        self.binary.as_deref().unwrap_or(self.text.as_bytes())
+    }
 }
 
 /// A parsed template: immutable, `Send + Sync`, executed many times.
@@ -245,6 +256,7 @@ impl Template {
         match out.result {
             Ok(text) => Ok(Rendered {
                 text,
+                binary: out.binary,
                 used: out.used,
                 missing: out.missing,
             }),

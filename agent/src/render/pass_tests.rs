@@ -67,8 +67,9 @@ impl Edge {
             match a {
                 Action::Fetch(d) => self.fetched.push(d),
                 Action::Forget(d) => self.forgotten.push(d),
-                Action::Write { slot, text } => self.write(p, slot, text),
+                Action::Write { slot, text } => self.write(p, slot, String::from_utf8(text).unwrap()),
                 Action::Offer { slot, text } => {
+                    let text = String::from_utf8(text).unwrap();
                     let current = self.files.get(&slot) == Some(&text);
                     if p.offer(slot, current, text.as_bytes(), now) {
                         self.write(p, slot, text);

@@ -62,39 +62,45 @@ fn one<'a>(name: &str, a: &'a [Value]) -> Result<&'a str, String> {
     args::string(&a[0])
 }
 
+/// The one argument's bytes (a Go string of any bytes, `crate::gostr`).
+fn one_bytes<'a>(name: &str, a: &'a [Value]) -> Result<&'a [u8], String> {
+    args::arity(name, a, 1)?;
+    args::string_bytes(&a[0])
+}
+
 fn b64_encode(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     Ok(Value::str(b64enc(
         false,
-        one("base64Encode", a)?.as_bytes(),
+        one_bytes("base64Encode", a)?,
     )))
 }
 
 fn b64url_encode(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     Ok(Value::str(b64enc(
         true,
-        one("base64URLEncode", a)?.as_bytes(),
+        one_bytes("base64URLEncode", a)?,
     )))
 }
 
 fn b64_decode(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     let bytes = b64dec(false, one("base64Decode", a)?).map_err(|e| format!("base64Decode: {e}"))?;
-    Ok(Value::str(String::from_utf8_lossy(&bytes).into_owned()))
+    Ok(crate::gostr::from_bytes(bytes))
 }
 
 fn b64url_decode(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     let bytes =
         b64dec(true, one("base64URLDecode", a)?).map_err(|e| format!("base64URLDecode: {e}"))?;
-    Ok(Value::str(String::from_utf8_lossy(&bytes).into_owned()))
+    Ok(crate::gostr::from_bytes(bytes))
 }
 
 fn sha256_hex(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     Ok(Value::str(hex::encode(Sha256::digest(
-        one("sha256Hex", a)?.as_bytes(),
+        one_bytes("sha256Hex", a)?,
     ))))
 }
 
 fn md5sum(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
-    Ok(Value::str(hex::encode(md5(one("md5sum", a)?.as_bytes()))))
+    Ok(Value::str(hex::encode(md5(one_bytes("md5sum", a)?))))
 }
 
 /// HMAC-SHA256 (RFC 2104).

@@ -313,6 +313,11 @@ fn s1<'a>(name: &str, a: &'a [Value]) -> Result<&'a str, String> {
     args::string(&n_args(name, a, 1)?[0])
 }
 
+/// One argument as bytes (a Go string of any bytes, `crate::gostr`).
+fn b1<'a>(name: &str, a: &'a [Value]) -> Result<&'a [u8], String> {
+    args::string_bytes(&n_args(name, a, 1)?[0])
+}
+
 fn s2<'a>(name: &str, a: &'a [Value]) -> Result<(&'a str, &'a str), String> {
     let a = n_args(name, a, 2)?;
     Ok((args::string(&a[0])?, args::string(&a[1])?))
@@ -324,7 +329,7 @@ fn s2<'a>(name: &str, a: &'a [Value]) -> Result<(&'a str, &'a str), String> {
 
 func!(upper(a) { ok_str(strings::go_upper(s1("upper", a)?)) });
 func!(lower(a) { ok_str(strings::go_lower(s1("lower", a)?)) });
-func!(title(a) { ok_str(strings::title(s1("title", a)?)) });
+func!(title(a) { ok_str(strings::strings_title(s1("title", a)?)) });
 func!(untitle(a) {
     let s = s1("untitle", a)?;
     let mut out = String::new();
@@ -353,20 +358,39 @@ func!(trim_suffix(a) {
     ok_str(s.strip_suffix(p).unwrap_or(s))
 });
 
-fn byte_slice(s: &str, from: usize, to: usize) -> String {
-    String::from_utf8_lossy(&s.as_bytes()[from..to]).into_owned()
+/// `s[from:to]` as Go slices a string: by bytes, so a multibyte character may be cut
+/// (`crate::gostr`).
+/// goutils' `DeleteWhiteSpace`: it reads the string byte by byte, each byte taken as the
+/// character of that number (Latin-1), drops those Go's `unicode.IsSpace` calls space (so also
+/// the bytes 0x85 and 0xA0 inside multibyte characters) and writes the others back as UTF-8;
+/// a string with nothing to drop comes back as it was.
+pub fn delete_white_space(s: &str) -> String {
+    let kept: String = s
+        .bytes()
+        .map(char::from)
+        .filter(|c| !strings::go_space(*c))
+        .collect();
+    if kept.chars().count() == s.len() {
+        s.to_string()
+    } else {
+        kept
+    }
+}
+
+fn byte_slice(s: &str, from: usize, to: usize) -> Value {
+    crate::gostr::from_bytes(s.as_bytes()[from..to].to_vec())
 }
 
 func!(trunc(a) {
     let a = n_args("trunc", a, 2)?;
     let (c, s) = (args::int(&a[0])?, args::string(&a[1])?);
     let len = s.len() as i64;
-    ok_str(if c < 0 && len + c > 0 {
+    Ok(if c < 0 && len + c > 0 {
         byte_slice(s, (len + c) as usize, s.len())
     } else if c >= 0 && len > c {
         byte_slice(s, 0, c as usize)
     } else {
-        s.to_string()
+        a[1].clone()
     })
 });
 func!(abbrev(a) {
@@ -375,7 +399,9 @@ func!(abbrev(a) {
     if w < 4 || s.len() as i64 <= w {
         return ok_str(s);
     }
-    ok_str(format!("{}...", byte_slice(s, 0, (w - 3) as usize)))
+    let mut out = s.as_bytes()[..(w - 3) as usize].to_vec();
+    out.extend_from_slice(b"...");
+    Ok(crate::gostr::from_bytes(out))
 });
 func!(contains(a) {
     let (sub, s) = s2("contains", a)?;
@@ -438,7 +464,7 @@ func!(substr(a) {
     let (start, end, s) = (args::int(&a[0])?, args::int(&a[1])?, args::string(&a[2])?);
     let len = s.len() as i64;
     let clamp = |x: i64| x.clamp(0, len) as usize;
-    ok_str(if start < 0 {
+    Ok(if start < 0 {
         byte_slice(s, 0, clamp(end))
     } else if end < 0 || end > len {
         byte_slice(s, clamp(start), s.len())
@@ -448,7 +474,7 @@ func!(substr(a) {
         byte_slice(s, clamp(start), clamp(end))
     })
 });
-func!(nospace(a) { ok_str(s1("nospace", a)?.chars().filter(|c| !c.is_whitespace()).collect::<String>()) });
+func!(nospace(a) { ok_str(delete_white_space(s1("nospace", a)?)) });
 func!(initials(a) {
     ok_str(s1("initials", a)?.split_whitespace().filter_map(|w| w.chars().next()).collect::<String>())
 });
@@ -697,13 +723,13 @@ func!(must_from_json(a) { json_in("mustFromJson", a) });
 // Encodings and digests
 // ----------------------------------------------------------------------------------------------
 
-func!(b64enc(a) { ok_str(encoding::b64enc(false, s1("b64enc", a)?.as_bytes())) });
+func!(b64enc(a) { ok_str(encoding::b64enc(false, b1("b64enc", a)?)) });
 func!(b64dec(a) {
     // Sprig returns the decoder's error text as the result.
     let s = s1("b64dec", a)?;
-    ok_str(match encoding::b64dec(false, s) {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(e) => e,
+    Ok(match encoding::b64dec(false, s) {
+        Ok(b) => crate::gostr::from_bytes(b),
+        Err(e) => Value::str(e),
     })
 });
 
@@ -773,22 +799,22 @@ pub fn base32_decode(s: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-func!(b32enc(a) { ok_str(base32_encode(s1("b32enc", a)?.as_bytes())) });
+func!(b32enc(a) { ok_str(base32_encode(b1("b32enc", a)?)) });
 func!(b32dec(a) {
     let s = s1("b32dec", a)?;
-    ok_str(match base32_decode(s) {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(e) => e,
+    Ok(match base32_decode(s) {
+        Ok(b) => crate::gostr::from_bytes(b),
+        Err(e) => Value::str(e),
     })
 });
-func!(sha1sum(a) { ok_str(hex::encode(encoding::sha1(s1("sha1sum", a)?.as_bytes()))) });
+func!(sha1sum(a) { ok_str(hex::encode(encoding::sha1(b1("sha1sum", a)?))) });
 func!(sha256sum(a) {
     use sha2::Digest as _;
-    ok_str(hex::encode(sha2::Sha256::digest(s1("sha256sum", a)?.as_bytes())))
+    ok_str(hex::encode(sha2::Sha256::digest(b1("sha256sum", a)?)))
 });
 func!(adler32sum(a) {
     let (mut x, mut y) = (1u32, 0u32);
-    for b in s1("adler32sum", a)?.bytes() {
+    for b in b1("adler32sum", a)?.iter().copied() {
         x = (x + u32::from(b)) % 65521;
         y = (y + x) % 65521;
     }

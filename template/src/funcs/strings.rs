@@ -48,36 +48,167 @@ pub fn go_lower(s: &str) -> String {
 
 /// Go's `strings.ToUpper`: simple case mapping (`ß` stays `ß`).
 pub fn go_upper(s: &str) -> String {
-    s.chars()
-        .map(|c| {
+    s.chars().map(simple_upper).collect()
+}
+
+/// Go's `unicode.ToUpper`: the one-character (simple) mapping. Rust gives the full mapping, so
+/// where that is longer the character stays, except for the Greek letters with ypogegrammeni,
+/// whose simple mapping is their title-case letter (`ᾳ` ⇒ `ᾼ`).
+pub fn simple_upper(c: char) -> char {
+    match c as u32 {
+        0x1F80..=0x1F87 | 0x1F90..=0x1F97 | 0x1FA0..=0x1FA7 => char::from_u32(c as u32 + 8).unwrap_or(c),
+        0x1FB3 => '\u{1FBC}',
+        0x1FC3 => '\u{1FCC}',
+        0x1FF3 => '\u{1FFC}',
+        _ => {
             let mut m = c.to_uppercase();
             match (m.next(), m.next()) {
                 (Some(u), None) => u,
                 _ => c,
             }
-        })
-        .collect()
+        }
+    }
 }
 
-/// Upper-cases the first letter of every word, leaving the rest (x/text `cases.Title` with
-/// `NoLower`). Letters, digits, `_` and `'` continue a word; anything else separates words.
+/// Go's `unicode.ToTitle`: the upper case, except for the Latin digraphs (`ǆ` ⇒ `ǅ`) and the
+/// Georgian Mkhedruli letters, whose title case is themselves.
+pub fn simple_title(c: char) -> char {
+    match c as u32 {
+        0x01C4..=0x01C6 => '\u{01C5}',
+        0x01C7..=0x01C9 => '\u{01C8}',
+        0x01CA..=0x01CC => '\u{01CB}',
+        0x01F1..=0x01F3 => '\u{01F2}',
+        0x10D0..=0x10FA | 0x10FD..=0x10FF => c,
+        _ => simple_upper(c),
+    }
+}
+
+/// The full title-case mapping (Unicode's SpecialCasing, as x/text `cases` applies it): where it
+/// differs from the full upper case (`ß` ⇒ `Ss`, `ﬁ` ⇒ `Fi`, `և` ⇒ `Եւ`, `ᾀ` ⇒ `ᾈ`, digraphs).
+fn push_full_title(c: char, out: &mut String) {
+    let special: &[u32] = match c as u32 {
+        0x00DF => &[0x53, 0x73],
+        0xFB00 => &[0x46, 0x66],
+        0xFB01 => &[0x46, 0x69],
+        0xFB02 => &[0x46, 0x6C],
+        0xFB03 => &[0x46, 0x66, 0x69],
+        0xFB04 => &[0x46, 0x66, 0x6C],
+        0xFB05 | 0xFB06 => &[0x53, 0x74],
+        0x0587 => &[0x535, 0x582],
+        0xFB13 => &[0x544, 0x576],
+        0xFB14 => &[0x544, 0x565],
+        0xFB15 => &[0x544, 0x56B],
+        0xFB16 => &[0x54E, 0x576],
+        0xFB17 => &[0x544, 0x56D],
+        0x1FB2 => &[0x1FBA, 0x345],
+        0x1FB4 => &[0x386, 0x345],
+        0x1FC2 => &[0x1FCA, 0x345],
+        0x1FC4 => &[0x389, 0x345],
+        0x1FF2 => &[0x1FFA, 0x345],
+        0x1FF4 => &[0x38F, 0x345],
+        0x1FB7 => &[0x391, 0x342, 0x345],
+        0x1FC7 => &[0x397, 0x342, 0x345],
+        0x1FF7 => &[0x3A9, 0x342, 0x345],
+        0x1F80..=0x1FAF | 0x1FB3 | 0x1FBC | 0x1FC3 | 0x1FCC | 0x1FF3 | 0x1FFC => {
+            out.push(simple_title(c));
+            return;
+        }
+        0x01C4..=0x01CC | 0x01F1..=0x01F3 | 0x10D0..=0x10FA | 0x10FD..=0x10FF => {
+            out.push(simple_title(c));
+            return;
+        }
+        _ => {
+            out.extend(c.to_uppercase());
+            return;
+        }
+    };
+    out.extend(special.iter().filter_map(|u| char::from_u32(*u)));
+}
+
+/// A cased character (Unicode's `Cased`: upper, lower or title case, with the circled letters
+/// and Roman numerals).
+fn is_cased(c: char) -> bool {
+    c.is_uppercase()
+        || c.is_lowercase()
+        || matches!(c as u32, 0x01C5 | 0x01C8 | 0x01CB | 0x01F2 | 0x1F88..=0x1F8F | 0x1F98..=0x1F9F
+            | 0x1FA8..=0x1FAF | 0x1FBC | 0x1FCC | 0x1FFC)
+}
+
+/// Word-break `MidLetter`, `MidNumLet` and `Single_Quote`: inside a word, unless doubled.
+fn is_mid(c: char) -> bool {
+    matches!(c, ':' | '.' | '\'' | '\u{00B7}' | '\u{0387}' | '\u{055F}' | '\u{05F4}' | '\u{2027}'
+        | '\u{FE13}' | '\u{FE55}' | '\u{FF1A}' | '\u{2018}' | '\u{2019}' | '\u{2024}' | '\u{FE52}'
+        | '\u{FF07}' | '\u{FF0E}')
+}
+
+/// Not cased and does not end a word: letters and decimal digits without case, `_` and the
+/// other word-break `ExtendNumLet`, combining marks and format characters (x/text `cases`).
+fn continues_word(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric() || c == '_';
+    }
+    let n = c as u32;
+    let not_decimal = matches!(n, 0xB2 | 0xB3 | 0xB9 | 0xBC..=0xBE | 0x2070..=0x209F | 0x2150..=0x218F
+        | 0x2460..=0x24FF | 0x2776..=0x2793 | 0x3192..=0x3195 | 0x3220..=0x3229 | 0x3248..=0x325F
+        | 0x3280..=0x3289 | 0x32B1..=0x32BF);
+    (c.is_alphabetic() || c.is_numeric() && !not_decimal)
+        || is_mark(c)
+        || matches!(n, 0x058A | 0x05F3 | 0x00AD | 0x061C | 0x200C..=0x200F | 0x202A..=0x202F
+            | 0x203F | 0x2040 | 0x2054 | 0x2060..=0x2064 | 0xFE33 | 0xFE34 | 0xFE4D..=0xFE4F
+            | 0xFEFF | 0xFF3F)
+}
+
+/// consul-template's `toTitle`, x/text `cases.Title(language.Und, cases.NoLower)`: the first cased
+/// letter of each word gets its full title case (`ß` ⇒ `Ss`, `ǆ` ⇒ `ǅ`), the rest stay. A word
+/// goes on over letters and digits without case (`1st` ⇒ `1St`), `_`, marks and one of
+/// `' . : ’ ·`; anything else ends it, and so do two of those in a row.
 pub fn title(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut in_word = false;
+    let (mut mid_word, mut prev_mid) = (false, false);
     for c in s.chars() {
-        let word_char = c.is_alphanumeric() || c == '_' || c == '\'' || is_mark(c);
-        if word_char && !in_word && c.is_alphabetic() {
-            out.push_str(&go_upper(&c.to_string()));
+        let mid = is_mid(c);
+        if prev_mid && mid {
+            mid_word = false;
+        }
+        if is_cased(c) {
+            if mid_word {
+                out.push(c);
+            } else {
+                push_full_title(c, &mut out);
+                mid_word = true;
+            }
         } else {
             out.push(c);
+            if !mid && !continues_word(c) {
+                mid_word = false;
+            }
         }
-        in_word = word_char;
+        prev_mid = mid;
     }
     out
 }
 
+/// Go's `strings.Title` (Sprig's `title`): a letter right after a separator gets `unicode.ToTitle`;
+/// separators are ASCII characters other than letters, digits and `_`, and white space.
+pub fn strings_title(s: &str) -> String {
+    let mut prev = ' ';
+    s.chars()
+        .map(|c| {
+            let sep = if prev.is_ascii() {
+                !(prev.is_ascii_alphanumeric() || prev == '_')
+            } else {
+                go_space(prev)
+            };
+            prev = c;
+            if sep { simple_title(c) } else { c }
+        })
+        .collect()
+}
+
 fn is_mark(c: char) -> bool {
-    matches!(c as u32, 0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F)
+    matches!(c as u32, 0x0300..=0x036F | 0x0483..=0x0489 | 0x0591..=0x05BD | 0x0610..=0x061A
+        | 0x064B..=0x065F | 0x0900..=0x0903 | 0x093A..=0x094F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF
+        | 0x20D0..=0x20FF | 0xFE00..=0xFE0F | 0xFE20..=0xFE2F)
 }
 
 /// Go's `unicode.IsSpace`.

@@ -1,4 +1,4 @@
-//! Go strings that are not valid UTF-8 (agent.md §4.12): a Go `string` is any sequence of bytes,
+//! Go strings that are not valid UTF-8 (agent.md §4.5.3): a Go `string` is any sequence of bytes,
 //! and a template can make one — `base64Decode` of binary data (a keystore, a DER key), Sprig's
 //! `b64dec`/`b32dec`, or Sprig's byte-offset slicing (`trunc`, `substr`, `abbrev`, `wrapWith`)
 //! cutting a multibyte character — which consul-template writes to the file byte for byte.

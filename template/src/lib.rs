@@ -255,7 +255,10 @@ impl Template {
         let out = exec::execute(&self.prog, ctx);
         match out.result {
             Ok(text) => Ok(Rendered {
-                text,
+                text: match &out.binary {
+                    Some(b) => String::from_utf8_lossy(b).into_owned(),
+                    None => text,
+                },
                 binary: out.binary,
                 used: out.used,
                 missing: out.missing,

@@ -146,6 +146,19 @@ mod tests {
             "YXBwOnBAc3MmPDE+"
         );
         assert_eq!(show("base64Decode", &[s("cEBzcyY8MT4=")]), "p@ss&<1>");
+        // Binary data keeps its bytes (agent.md §4.5.3); re-encoding and hashing see them.
+        let bin = call("base64Decode", &[s("/4D+AGFi")]).unwrap();
+        assert_eq!(crate::gostr::invalid_utf8(&bin), Some(&[0xff, 0x80, 0xfe, 0, b'a', b'b'][..]));
+        assert_eq!(show("base64Encode", &[bin.clone()]), "/4D+AGFi");
+        assert_eq!(show("base64URLEncode", &[bin.clone()]), "_4D-AGFi");
+        let url = call("base64URLDecode", &[s("_4D-")]).unwrap();
+        assert_eq!(crate::gostr::invalid_utf8(&url), Some(&[0xff, 0x80, 0xfe][..]));
+        let short = call("base64Decode", &[s("/4D+")]).unwrap();
+        assert_eq!(
+            show("sha256Hex", &[short.clone()]),
+            "eead71784b9e9a1171d2b155aa5d7e726aa88c9f2135c77757bcfd5e0ff93dbc"
+        );
+        assert_eq!(show("md5sum", &[short]), "381f56a94defb1410a48da28eb920e40");
         assert_eq!(
             show("base64Decode", &[s("aGVsbG8g\nd29ybGQ=")]),
             "hello world"

@@ -1254,6 +1254,19 @@ mod tests {
     }
 
     #[test]
+    fn wrap_and_abbrevboth_cut_multibyte_characters_as_go_does() {
+        let bytes = |v: Value| crate::gostr::bytes(&v).unwrap().to_vec();
+        // `é` is two bytes: a width of 5 cuts the third one in half.
+        let v = call("sprig_wrapWith", &[i(5), s("|"), s("ééééé ééé")]).unwrap();
+        let mut want = "éé".as_bytes().to_vec();
+        want.extend_from_slice(&[0xc3, b'|', 0xa9]);
+        assert!(bytes(v).starts_with(&want));
+        assert_eq!(sp("wrap", &[i(5), s("ééééé ééé")]), "ééééé\nééé");
+        let v = call("sprig_abbrevboth", &[i(5), i(10), s("héllo wörld ça va")]).unwrap();
+        assert_eq!(bytes(v), [b"...o w".as_slice(), &[0xc3], b"..."].concat());
+    }
+
+    #[test]
     fn floats_compute_in_decimal() {
         assert_eq!(sp("addf", &[f(0.1), f(0.2)]), "0.3");
         assert_eq!(sp("addf", &[]), "0");

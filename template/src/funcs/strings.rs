@@ -570,6 +570,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn to_title_is_x_text_title_with_full_title_case() {
+        let t = |x: &str| show("toTitle", &[s(x)]);
+        assert_eq!(t("ßa straße ﬁx ǆx ŉx"), "Ssa Straße Fix ǅx ʼNx");
+        assert_eq!(t("1st 2nd ½x"), "1St 2Nd ½X");
+        assert_eq!(t("o'neil o’neil a.b x:y a·b"), "O'neil O’neil A.b X:y A·b");
+        assert_eq!(t("a..b a''b a-b a/b a«b a_b"), "A..B A''B A-B A/B A«B A_b");
+        assert_eq!(t("aBC ᾳx ᾀx ΐx ǅx"), "ABC ᾼx ᾈx \u{399}\u{308}\u{301}x ǅx");
+        // Georgian Mkhedruli letters are their own title case; CJK has no case.
+        assert_eq!(t("ა 日本 abc"), "ა 日本 Abc");
+    }
+
+    #[test]
+    fn strings_title_is_go_s_with_its_separators() {
+        let t = strings_title;
+        assert_eq!(t("ßa ﬁx ǆx ǳy 1st"), "ßa ﬁx ǅx ǲy 1st");
+        assert_eq!(t("o'neil o’neil a.b x«y» a·b"), "O'Neil O’neil A.B X«y» A·b");
+        assert_eq!(t("hello-world_x a\u{a0}b a\u{3000}b"), "Hello-World_x A\u{a0}B A\u{3000}B");
+        assert_eq!(t("ა ᾳx"), "ა ᾼx");
+    }
+
+    #[test]
+    fn upper_and_lower_are_one_character_each() {
+        assert_eq!(go_upper("ß ŉ ǅ ǆ ı ﬁ ᾳ ᾀ ᾈ"), "ß ŉ Ǆ Ǆ I ﬁ ᾼ ᾈ ᾈ");
+        assert_eq!(go_lower("İ K Ǆ ǅ ᾈ"), "i k ǆ ǆ ᾀ");
+        assert_eq!(simple_title('ǆ'), 'ǅ');
+        assert_eq!(simple_title('ß'), 'ß');
+    }
+
+    #[test]
     fn regex_unicode_classes_are_go_s() {
         // Go's RE2 knows general categories, scripts and case folding …
         assert!(compile(r"^\p{Greek}+$").unwrap().is_match("αβγ"));

@@ -747,7 +747,10 @@ fn strings_of_any_bytes_reach_the_output_byte_for_byte() {
     assert_eq!(r.bytes(), want.as_slice());
     assert_eq!(r.text, String::from_utf8_lossy(&want));
     // Valid output has no separate bytes.
-    let r = Template::parse("", "{{ \"aGk=\" | base64Decode }}", Options::default()).unwrap().execute(&mut Ctx).unwrap();
+    let r = Template::parse("", "{{ \"aGk=\" | base64Decode }}", Options::default())
+        .unwrap()
+        .execute(&mut Ctx)
+        .unwrap();
     assert!(r.binary.is_none());
     assert_eq!(r.bytes(), b"hi");
 }

@@ -67,7 +67,9 @@ impl Edge {
             match a {
                 Action::Fetch(d) => self.fetched.push(d),
                 Action::Forget(d) => self.forgotten.push(d),
-                Action::Write { slot, text } => self.write(p, slot, String::from_utf8(text).unwrap()),
+                Action::Write { slot, text } => {
+                    self.write(p, slot, String::from_utf8(text).unwrap())
+                }
                 Action::Offer { slot, text } => {
                     let text = String::from_utf8(text).unwrap();
                     let current = self.files.get(&slot) == Some(&text);
@@ -458,8 +460,8 @@ fn a_template_that_does_not_parse_names_itself() {
 
 #[test]
 fn the_first_pass_runs_without_data_and_its_errors_are_fatal() {
-    // Before any data, `secret` gives nil: `index` and `len` of its `.Data` fail at once (agent.md
-    // §5.7), even though the data would exist; nothing is written and the next template waits.
+    // Before any data, `secret` gives nil: `index` and `len` of its `.Data` fail at once
+    // (agent.md §5.7), although the data exists; nothing is written, the next template waits.
     for tmpl in [
         "{{ index (secret \"kv/app\").Data \"data\" }}",
         "{{ len (secret \"kv/app\").Data }}",

@@ -44,7 +44,10 @@ fn wrong(expected: &str, got: &Value) -> String {
 pub fn string(v: &Value) -> Result<&str, String> {
     match v {
         Value::String(s) => Ok(s),
-        Value::Object(o) => o.go_string().map(|(s, _)| s).ok_or_else(|| wrong("string", v)),
+        Value::Object(o) => o
+            .go_string()
+            .map(|(s, _)| s)
+            .ok_or_else(|| wrong("string", v)),
         other => Err(wrong("string", other)),
     }
 }

@@ -69,17 +69,11 @@ fn one_bytes<'a>(name: &str, a: &'a [Value]) -> Result<&'a [u8], String> {
 }
 
 fn b64_encode(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
-    Ok(Value::str(b64enc(
-        false,
-        one_bytes("base64Encode", a)?,
-    )))
+    Ok(Value::str(b64enc(false, one_bytes("base64Encode", a)?)))
 }
 
 fn b64url_encode(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
-    Ok(Value::str(b64enc(
-        true,
-        one_bytes("base64URLEncode", a)?,
-    )))
+    Ok(Value::str(b64enc(true, one_bytes("base64URLEncode", a)?)))
 }
 
 fn b64_decode(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
@@ -94,9 +88,10 @@ fn b64url_decode(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
 }
 
 fn sha256_hex(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
-    Ok(Value::str(hex::encode(Sha256::digest(
-        one_bytes("sha256Hex", a)?,
-    ))))
+    Ok(Value::str(hex::encode(Sha256::digest(one_bytes(
+        "sha256Hex",
+        a,
+    )?))))
 }
 
 fn md5sum(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
@@ -148,14 +143,20 @@ mod tests {
         assert_eq!(show("base64Decode", &[s("cEBzcyY8MT4=")]), "p@ss&<1>");
         // Binary data keeps its bytes (agent.md §4.5.3); re-encoding and hashing see them.
         let bin = call("base64Decode", &[s("/4D+AGFi")]).unwrap();
-        assert_eq!(crate::gostr::invalid_utf8(&bin), Some(&[0xff, 0x80, 0xfe, 0, b'a', b'b'][..]));
-        assert_eq!(show("base64Encode", &[bin.clone()]), "/4D+AGFi");
-        assert_eq!(show("base64URLEncode", &[bin.clone()]), "_4D-AGFi");
+        assert_eq!(
+            crate::gostr::invalid_utf8(&bin),
+            Some(&[0xff, 0x80, 0xfe, 0, b'a', b'b'][..])
+        );
+        assert_eq!(show("base64Encode", std::slice::from_ref(&bin)), "/4D+AGFi");
+        assert_eq!(show("base64URLEncode", std::slice::from_ref(&bin)), "_4D-AGFi");
         let url = call("base64URLDecode", &[s("_4D-")]).unwrap();
-        assert_eq!(crate::gostr::invalid_utf8(&url), Some(&[0xff, 0x80, 0xfe][..]));
+        assert_eq!(
+            crate::gostr::invalid_utf8(&url),
+            Some(&[0xff, 0x80, 0xfe][..])
+        );
         let short = call("base64Decode", &[s("/4D+")]).unwrap();
         assert_eq!(
-            show("sha256Hex", &[short.clone()]),
+            show("sha256Hex", std::slice::from_ref(&short)),
             "eead71784b9e9a1171d2b155aa5d7e726aa88c9f2135c77757bcfd5e0ff93dbc"
         );
         assert_eq!(show("md5sum", &[short]), "381f56a94defb1410a48da28eb920e40");

@@ -279,7 +279,11 @@ fn abbrevboth(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     if right < 4 || (left > 0 && right < 7) {
         return Ok(Value::str(s));
     }
-    Ok(crate::gostr::from_bytes(abbreviate_full(s.as_bytes(), left, right)))
+    Ok(crate::gostr::from_bytes(abbreviate_full(
+        s.as_bytes(),
+        left,
+        right,
+    )))
 }
 
 /// Go's `unicode.IsTitle` (category Lt).
@@ -1237,7 +1241,9 @@ fn decrypt_aes(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
             plain.len() as i64 - pad as i64
         ));
     }
-    Ok(crate::gostr::from_bytes(plain[..plain.len() - pad].to_vec()))
+    Ok(crate::gostr::from_bytes(
+        plain[..plain.len() - pad].to_vec(),
+    ))
 }
 
 #[cfg(test)]

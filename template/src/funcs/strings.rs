@@ -56,7 +56,9 @@ pub fn go_upper(s: &str) -> String {
 /// whose simple mapping is their title-case letter (`ᾳ` ⇒ `ᾼ`).
 pub fn simple_upper(c: char) -> char {
     match c as u32 {
-        0x1F80..=0x1F87 | 0x1F90..=0x1F97 | 0x1FA0..=0x1FA7 => char::from_u32(c as u32 + 8).unwrap_or(c),
+        0x1F80..=0x1F87 | 0x1F90..=0x1F97 | 0x1FA0..=0x1FA7 => {
+            char::from_u32(c as u32 + 8).unwrap_or(c)
+        }
         0x1FB3 => '\u{1FBC}',
         0x1FC3 => '\u{1FCC}',
         0x1FF3 => '\u{1FFC}',
@@ -136,9 +138,25 @@ fn is_cased(c: char) -> bool {
 
 /// Word-break `MidLetter`, `MidNumLet` and `Single_Quote`: inside a word, unless doubled.
 fn is_mid(c: char) -> bool {
-    matches!(c, ':' | '.' | '\'' | '\u{00B7}' | '\u{0387}' | '\u{055F}' | '\u{05F4}' | '\u{2027}'
-        | '\u{FE13}' | '\u{FE55}' | '\u{FF1A}' | '\u{2018}' | '\u{2019}' | '\u{2024}' | '\u{FE52}'
-        | '\u{FF07}' | '\u{FF0E}')
+    matches!(
+        c,
+        ':' | '.'
+            | '\''
+            | '\u{00B7}'
+            | '\u{0387}'
+            | '\u{055F}'
+            | '\u{05F4}'
+            | '\u{2027}'
+            | '\u{FE13}'
+            | '\u{FE55}'
+            | '\u{FF1A}'
+            | '\u{2018}'
+            | '\u{2019}'
+            | '\u{2024}'
+            | '\u{FE52}'
+            | '\u{FF07}'
+            | '\u{FF0E}'
+    )
 }
 
 /// Not cased and does not end a word: letters and decimal digits without case, `_` and the
@@ -585,8 +603,14 @@ mod tests {
     fn strings_title_is_go_s_with_its_separators() {
         let t = strings_title;
         assert_eq!(t("ßa ﬁx ǆx ǳy 1st"), "ßa ﬁx ǅx ǲy 1st");
-        assert_eq!(t("o'neil o’neil a.b x«y» a·b"), "O'Neil O’neil A.B X«y» A·b");
-        assert_eq!(t("hello-world_x a\u{a0}b a\u{3000}b"), "Hello-World_x A\u{a0}B A\u{3000}B");
+        assert_eq!(
+            t("o'neil o’neil a.b x«y» a·b"),
+            "O'Neil O’neil A.B X«y» A·b"
+        );
+        assert_eq!(
+            t("hello-world_x a\u{a0}b a\u{3000}b"),
+            "Hello-World_x A\u{a0}B A\u{3000}B"
+        );
         assert_eq!(t("ა ᾳx"), "ა ᾼx");
     }
 

@@ -148,7 +148,10 @@ mod tests {
             Some(&[0xff, 0x80, 0xfe, 0, b'a', b'b'][..])
         );
         assert_eq!(show("base64Encode", std::slice::from_ref(&bin)), "/4D+AGFi");
-        assert_eq!(show("base64URLEncode", std::slice::from_ref(&bin)), "_4D-AGFi");
+        assert_eq!(
+            show("base64URLEncode", std::slice::from_ref(&bin)),
+            "_4D-AGFi"
+        );
         let url = call("base64URLDecode", &[s("_4D-")]).unwrap();
         assert_eq!(
             crate::gostr::invalid_utf8(&url),

@@ -1,6 +1,8 @@
 //! String helpers: case mapping, trimming, replacing, regular expressions and `indent`
 //! (agent.md §4.5). The piped value is always the last parameter.
 
+use std::sync::LazyLock;
+
 use super::args;
 use crate::{CallEnv, Func, Value};
 
@@ -159,21 +161,38 @@ fn is_mid(c: char) -> bool {
     )
 }
 
-/// Not cased and does not end a word: letters and decimal digits without case, `_` and the
-/// other word-break `ExtendNumLet`, combining marks and format characters (x/text `cases`).
+/// Not cased and does not end a word (Unicode word-break classes, as x/text `cases` uses them):
+/// `ALetter` (letters other than ideographs, kana and the scripts written without spaces, plus a
+/// few modifier symbols), `Numeric` (decimal digits), `ExtendNumLet` (`_`), `Extend`
+/// (marks), `Format` (but not the zero-width space).
 fn continues_word(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_alphanumeric() || c == '_';
     }
+    static EXTEND: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r"^[\p{Nd}\p{M}\p{Pc}\p{Cf}]$").expect("valid"));
+    static UNSPACED: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(concat!(
+            r"^[\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Myanmar}\p{Khmer}\p{Tai_Le}",
+            r"\p{New_Tai_Lue}\p{Tai_Tham}\p{Tai_Viet}\x{3031}-\x{3035}\x{309B}\x{309C}",
+            r"\x{30A0}\x{30FC}\x{FF70}\x{3006}\x{3007}\x{3021}-\x{3029}\x{3038}-\x{303A}",
+            r"\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}\x{F900}-\x{FAFF}\x{17000}-\x{18CFF}",
+            r"\x{1B170}-\x{1B2FF}\x{20000}-\x{3FFFF}]$",
+        ))
+        .expect("valid")
+    });
     let n = c as u32;
-    let not_decimal = matches!(n, 0xB2 | 0xB3 | 0xB9 | 0xBC..=0xBE | 0x2070..=0x209F | 0x2150..=0x218F
-        | 0x2460..=0x24FF | 0x2776..=0x2793 | 0x3192..=0x3195 | 0x3220..=0x3229 | 0x3248..=0x325F
-        | 0x3280..=0x3289 | 0x32B1..=0x32BF);
-    (c.is_alphabetic() || c.is_numeric() && !not_decimal)
-        || is_mark(c)
-        || matches!(n, 0x058A | 0x05F3 | 0x00AD | 0x061C | 0x200C..=0x200F | 0x202A..=0x202F
-            | 0x203F | 0x2040 | 0x2054 | 0x2060..=0x2064 | 0xFE33 | 0xFE34 | 0xFE4D..=0xFE4F
-            | 0xFEFF | 0xFF3F)
+    if n == 0x200B {
+        return false;
+    }
+    let mut buf = [0u8; 4];
+    let one = &*c.encode_utf8(&mut buf);
+    EXTEND.is_match(one)
+        || n == 0x202F
+        || (c.is_alphabetic() && !UNSPACED.is_match(one))
+        || matches!(n, 0x00B8 | 0x02C2..=0x02C5 | 0x02D2..=0x02D7 | 0x02DE..=0x02DF | 0x02E5..=0x02EB
+            | 0x02ED | 0x02EF..=0x02FF | 0x055A..=0x055C | 0x055E | 0x058A | 0x05F3 | 0xA708..=0xA716
+            | 0xA720..=0xA721 | 0xA789..=0xA78A | 0xAB5B | 0xAB6A..=0xAB6B)
 }
 
 /// consul-template's `toTitle`, x/text `cases.Title(language.Und, cases.NoLower)`: the first cased
@@ -221,12 +240,6 @@ pub fn strings_title(s: &str) -> String {
             if sep { simple_title(c) } else { c }
         })
         .collect()
-}
-
-fn is_mark(c: char) -> bool {
-    matches!(c as u32, 0x0300..=0x036F | 0x0483..=0x0489 | 0x0591..=0x05BD | 0x0610..=0x061A
-        | 0x064B..=0x065F | 0x0900..=0x0903 | 0x093A..=0x094F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF
-        | 0x20D0..=0x20FF | 0xFE00..=0xFE0F | 0xFE20..=0xFE2F)
 }
 
 /// Go's `unicode.IsSpace`.

@@ -230,6 +230,7 @@ pub fn kind(v: &Value) -> &'static str {
         Value::List(_) | Value::Strings(_) | Value::NilList => "slice",
         Value::Map(_) => "map",
         Value::Record(_) | Value::NilPtr(_) => "ptr",
+        Value::Object(o) if o.go_string().is_some() => "string",
         Value::Object(_) => "ptr",
     }
 }
@@ -483,7 +484,14 @@ func!(plural(a) {
     let (one, many, n) = (args::string(&a[0])?, args::string(&a[1])?, args::int(&a[2])?);
     ok_str(if n == 1 { one } else { many })
 });
-func!(to_string(a) { ok_str(strval(&n_args("toString", a, 1)?[0])) });
+func!(to_string(a) {
+    let v = &n_args("toString", a, 1)?[0];
+    // A string is returned as it is, bytes and all (`crate::gostr`).
+    if crate::gostr::invalid_utf8(v).is_some() {
+        return Ok(v.clone());
+    }
+    ok_str(strval(v))
+});
 func!(to_strings(a) { Ok(str_list(strslice(&n_args("toStrings", a, 1)?[0]))) });
 func!(split(a) {
     let (sep, s) = s2("split", a)?;

@@ -1475,9 +1475,17 @@ mod tests {
         assert_eq!(sp("b32enc", std::slice::from_ref(&bin)), "76AP4===");
         assert_eq!(sp("adler32sum", std::slice::from_ref(&bin)), "83755646");
         assert_eq!(
-            sp("sha1sum", &[bin]),
+            sp("sha1sum", std::slice::from_ref(&bin)),
             "92a131000859c40606fa95455e4d02eafa8f09f3"
         );
+        let same = call("sprig_toString", std::slice::from_ref(&bin)).unwrap();
+        assert_eq!(
+            crate::gostr::invalid_utf8(&same),
+            Some(&[0xff, 0x80, 0xfe][..])
+        );
+        assert_eq!(sp("kindOf", std::slice::from_ref(&bin)), "string");
+        assert_eq!(show("toYAML", std::slice::from_ref(&bin)), "!!binary /4D+");
+        assert_eq!(show("toJSON", &[bin]), "\"\u{fffd}\u{fffd}\u{fffd}\"");
     }
 
     #[test]

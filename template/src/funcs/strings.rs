@@ -610,6 +610,11 @@ mod tests {
         assert_eq!(t("aBC ᾳx ᾀx ΐx ǅx"), "ABC ᾼx ᾈx \u{399}\u{308}\u{301}x ǅx");
         // Georgian Mkhedruli letters are their own title case; CJK has no case.
         assert_eq!(t("ა 日本 abc"), "ა 日本 Abc");
+        // Word-break classes: ideographs and kana end a word, 々 and modifier symbols do not.
+        assert_eq!(
+            t("a日b a々b aアb a˂b a\u{2066}b a\u{200b}b"),
+            "A日B A々b AアB A˂b A\u{2066}b A\u{200b}B"
+        );
     }
 
     #[test]

@@ -87,6 +87,23 @@ impl fmt::Display for At<'_> {
     }
 }
 
+/// Where Go reports an argument that does not fit its parameter (`validateType`, agent.md §5.7):
+/// at the last node evaluated before the check — for the first argument that fails, the last
+/// node its evaluation visited (`(secret "p").Data.k` ⇒ `<"p">`); for the piped final value,
+/// the last argument's, or the function's name when there is none. `None`: not found.
+fn arg_error_at<'a>(m: &str, vals: &[Value], ats: &[At<'a>], ident_at: At<'a>) -> Option<At<'a>> {
+    let bad = if m.starts_with("invalid value; ") {
+        vals.iter().position(|v| matches!(v, Value::Nil))?
+    } else {
+        let got = m.rsplit_once("; got ")?.1;
+        vals.iter().position(|v| v.type_name() == got)?
+    };
+    Some(match ats.get(bad) {
+        Some(at) => *at,
+        None => ats.last().copied().unwrap_or(ident_at),
+    })
+}
+
 fn node_pos(n: &Node) -> usize {
     match n {
         Node::Text(_) => 0,
@@ -781,8 +798,11 @@ impl<'a> State<'a, '_> {
             }
         }
         let mut vals = Vec::with_capacity(n);
+        // Where Go's `state.at` is after each argument: the last node its evaluation visited.
+        let mut ats = Vec::with_capacity(n);
         for a in args {
             vals.push(self.eval_arg(dot, a)?);
+            ats.push(self.at);
         }
         vals.extend(final_);
         let r: Result<Value, String> = match callee {
@@ -806,7 +826,7 @@ impl<'a> State<'a, '_> {
                         if m.starts_with("wrong type for value;")
                             || m.starts_with("invalid value; expected ") =>
                     {
-                        self.at = call_at;
+                        self.at = arg_error_at(&m, &vals, &ats, ident_at).unwrap_or(call_at);
                         return self.err(m);
                     }
                     r => r,

@@ -754,3 +754,28 @@ fn strings_of_any_bytes_reach_the_output_byte_for_byte() {
     assert!(r.binary.is_none());
     assert_eq!(r.bytes(), b"hi");
 }
+
+#[test]
+fn an_argument_that_does_not_fit_is_reported_where_go_s_state_was() {
+    let err = |src: &str| {
+        Template::parse("", src, Options::default())
+            .unwrap()
+            .execute(&mut Ctx)
+            .unwrap_err()
+            .to_string()
+    };
+    // The failing argument's own node, or the last node its evaluation visited.
+    assert!(
+        err(r#"{{ split (printf "%s" ",") .nope }}"#)
+            .ends_with(r#":1:27: executing "" at <.nope>: invalid value; expected string"#)
+    );
+    // A piped value: the last node of the last argument, else the function's name.
+    assert!(
+        err(r#"{{ .nope | split (printf "%s" ",") }}"#)
+            .ends_with(r#":1:30: executing "" at <",">: invalid value; expected string"#)
+    );
+    assert!(
+        err("{{ .nope | toUpper }}")
+            .ends_with(r#":1:11: executing "" at <toUpper>: invalid value; expected string"#)
+    );
+}

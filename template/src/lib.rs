@@ -17,7 +17,8 @@
 //! Layout:
 //! - this file: the API — [`Template`] (parse once, execute many times), [`Options`],
 //!   [`Dependency`] / [`Fetched`], the [`Context`] trait, errors.
-//! - [`value`]: the dynamic values and their `%v` printing.
+//! - [`value`]: the dynamic values and their `%v` printing; [`gostr`]: Go strings that are not UTF-8
+//!   (their bytes reach the output).
 //! - `lexer`, `parser`, `ast`: text ⇒ tree (positions kept for errors).
 //! - `exec`: the evaluator, the built-ins (`and`, `or`, `eq`, `index`, `printf`, …) in `builtins`,
 //!   Go `fmt` verbs in `printf`.

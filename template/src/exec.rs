@@ -840,7 +840,11 @@ impl<'a> State<'a, '_> {
                     "error calling {name}: result nests deeper than {MAX_VALUE_NESTING} levels"
                 ))
             }
-            Ok(Value::String(s)) if s.len() > MAX_OUTPUT => {
+            // A string's length, also one that is not UTF-8 (`crate::gostr`).
+            Ok(ref v)
+                if matches!(v, Value::String(_) | Value::Object(_))
+                    && crate::gostr::bytes(v).is_some_and(|b| b.len() > MAX_OUTPUT) =>
+            {
                 self.at = call_at;
                 self.err(format!(
                     "error calling {name}: result exceeds the limit of {MAX_OUTPUT} bytes"

@@ -29,6 +29,7 @@ fn basic_kind(v: &Value) -> Kind {
         Value::Uint(_) => Kind::Uint,
         Value::Float(_) => Kind::Float,
         Value::String(_) | Value::Number(_) => Kind::Str,
+        v if crate::gostr::invalid_utf8(v).is_some() => Kind::Str,
         _ => Kind::Invalid,
     }
 }
@@ -45,11 +46,9 @@ fn is_nil(v: &Value) -> bool {
     matches!(v, Value::Nil | Value::NilPtr(_) | Value::NilList)
 }
 
-fn str_of(v: &Value) -> &str {
-    match v {
-        Value::String(s) | Value::Number(s) => s,
-        _ => "",
-    }
+/// A string's bytes (Go compares strings byte-wise; `crate::gostr` for non-UTF-8 ones).
+fn str_of(v: &Value) -> &[u8] {
+    crate::gostr::bytes(v).unwrap_or_default()
 }
 
 /// `eq a b c…`: a equals any of the others.
@@ -148,6 +147,7 @@ pub fn len(v: &Value) -> Result<Value, String> {
         Value::Nil | Value::NilPtr(_) => return Err("len of nil pointer".into()),
         Value::Object(o) => match o.range_items() {
             Some(items) => items.len(),
+            None if o.go_string().is_some() => o.go_string().map_or(0, |(_, b)| b.len()),
             None => return Err(format!("len of type {}", v.type_name())),
         },
         other => {

@@ -87,6 +87,23 @@ impl fmt::Display for At<'_> {
     }
 }
 
+/// Where Go reports an argument that does not fit its parameter (`validateType`, agent.md §5.7):
+/// at the last node evaluated before the check — for the first argument that fails, the last
+/// node its evaluation visited (`(secret "p").Data.k` ⇒ `<"p">`); for the piped final value,
+/// the last argument's, or the function's name when there is none. `None`: not found.
+fn arg_error_at<'a>(m: &str, vals: &[Value], ats: &[At<'a>], ident_at: At<'a>) -> Option<At<'a>> {
+    let bad = if m.starts_with("invalid value; ") {
+        vals.iter().position(|v| matches!(v, Value::Nil))?
+    } else {
+        let got = m.rsplit_once("; got ")?.1;
+        vals.iter().position(|v| v.type_name() == got)?
+    };
+    Some(match ats.get(bad) {
+        Some(at) => *at,
+        None => ats.last().copied().unwrap_or(ident_at),
+    })
+}
+
 fn node_pos(n: &Node) -> usize {
     match n {
         Node::Text(_) => 0,
@@ -110,6 +127,8 @@ struct Var {
 /// is kept even when execution fails.
 pub struct Outcome {
     pub result: Result<String, String>,
+    /// The exact output when a string that is not valid UTF-8 was written (`crate::gostr`).
+    pub binary: Option<Vec<u8>>,
     pub used: Vec<Dependency>,
     pub missing: Vec<Dependency>,
 }
@@ -134,6 +153,7 @@ pub fn execute(prog: &Program, ctx: &mut dyn Context) -> Outcome {
         }],
         dots: Vec::new(),
         out: String::with_capacity(prog.text.len() + 64),
+        raw: Vec::new(),
         ctx,
         used: &mut used,
         missing: &mut missing,
@@ -148,8 +168,13 @@ pub fn execute(prog: &Program, ctx: &mut dyn Context) -> Outcome {
         Err(Flow::Error(e)) => Err(e),
         Err(_) => Err(st.fail("internal error: break or continue outside range")),
     };
+    let binary = match &result {
+        Ok(text) if !st.raw.is_empty() => Some(crate::gostr::splice(text, &st.raw)),
+        _ => None,
+    };
     Outcome {
         result,
+        binary,
         used,
         missing,
     }
@@ -162,6 +187,8 @@ struct State<'a, 'c> {
     /// The dots of the lists being walked that hold maps or lists, innermost last.
     dots: Vec<Value>,
     out: String,
+    /// Strings that are not valid UTF-8 written to `out`, at their offsets (`crate::gostr`).
+    raw: Vec<(usize, Value)>,
     ctx: &'c mut dyn Context,
     used: &'c mut Vec<Dependency>,
     missing: &'c mut Vec<Dependency>,
@@ -247,6 +274,11 @@ impl<'a> State<'a, '_> {
                 let v = self.eval_pipeline((dot, boxed), pipe)?;
                 if pipe.decl.is_empty() {
                     self.at = At::Node(node);
+                    if let Some(b) = crate::gostr::invalid_utf8(&v) {
+                        let n = b.len();
+                        self.raw.push((self.out.len(), v));
+                        return self.wrote(n);
+                    }
                     let before = self.out.len();
                     v.write_top(&mut self.out);
                     return self.wrote(self.out.len() - before);
@@ -777,8 +809,11 @@ impl<'a> State<'a, '_> {
             }
         }
         let mut vals = Vec::with_capacity(n);
+        // Where Go's `state.at` is after each argument: the last node its evaluation visited.
+        let mut ats = Vec::with_capacity(n);
         for a in args {
             vals.push(self.eval_arg(dot, a)?);
+            ats.push(self.at);
         }
         vals.extend(final_);
         let r: Result<Value, String> = match callee {
@@ -802,7 +837,7 @@ impl<'a> State<'a, '_> {
                         if m.starts_with("wrong type for value;")
                             || m.starts_with("invalid value; expected ") =>
                     {
-                        self.at = call_at;
+                        self.at = arg_error_at(&m, &vals, &ats, ident_at).unwrap_or(call_at);
                         return self.err(m);
                     }
                     r => r,
@@ -816,7 +851,11 @@ impl<'a> State<'a, '_> {
                     "error calling {name}: result nests deeper than {MAX_VALUE_NESTING} levels"
                 ))
             }
-            Ok(Value::String(s)) if s.len() > MAX_OUTPUT => {
+            // A string's length, also one that is not UTF-8 (`crate::gostr`).
+            Ok(ref v)
+                if matches!(v, Value::String(_) | Value::Object(_))
+                    && crate::gostr::bytes(v).is_some_and(|b| b.len() > MAX_OUTPUT) =>
+            {
                 self.at = call_at;
                 self.err(format!(
                     "error calling {name}: result exceeds the limit of {MAX_OUTPUT} bytes"
@@ -886,14 +925,20 @@ impl<'a> State<'a, '_> {
             return Err(self.fail(format!("exceeded maximum template depth ({MAX_DEPTH})")));
         }
         let saved_out = std::mem::take(&mut self.out);
+        let saved_raw = std::mem::take(&mut self.raw);
         let saved_at = self.at;
         let r = self.run_nested(key, dot, list);
         let text = std::mem::replace(&mut self.out, saved_out);
+        let raw = std::mem::replace(&mut self.raw, saved_raw);
         self.at = saved_at;
+        let text = if raw.is_empty() {
+            Value::str(text)
+        } else {
+            crate::gostr::from_bytes(crate::gostr::splice(&text, &raw))
+        };
         match r {
-            Ok(()) => Ok(Value::str(text)),
+            Ok(()) | Err(Flow::Break | Flow::Continue) => Ok(text),
             Err(Flow::Error(e)) => Err(e),
-            Err(_) => Ok(Value::str(text)),
         }
     }
 

@@ -733,3 +733,49 @@ fn nested_values_are_capped() {
         .unwrap();
     assert_eq!(ok, "[[[[] []] [[] []]] [[[] []] [[] []]]]");
 }
+
+#[test]
+fn strings_of_any_bytes_reach_the_output_byte_for_byte() {
+    let t = Template::parse(
+        "",
+        r#"{{ define "b" }}{{ "/4D+" | base64Decode }}{{ end }}a{{ "/4D+AGFi" | base64Decode }}z|{{ $b := "/4D+" | base64Decode }}{{ $b }}|{{ len $b }}|{{ eq $b ("/4D/" | base64Decode) }}|{{ printf "%T" $b }}|{{ executeTemplate "b" | base64Encode }}|{{ template "b" }}"#,
+        Options::default(),
+    )
+    .unwrap();
+    let r = t.execute(&mut Ctx).unwrap();
+    let want = b"a\xff\x80\xfe\x00abz|\xff\x80\xfe|3|false|string|/4D+|\xff\x80\xfe".to_vec();
+    assert_eq!(r.bytes(), want.as_slice());
+    assert_eq!(r.text, String::from_utf8_lossy(&want));
+    // Valid output has no separate bytes.
+    let r = Template::parse("", "{{ \"aGk=\" | base64Decode }}", Options::default())
+        .unwrap()
+        .execute(&mut Ctx)
+        .unwrap();
+    assert!(r.binary.is_none());
+    assert_eq!(r.bytes(), b"hi");
+}
+
+#[test]
+fn an_argument_that_does_not_fit_is_reported_where_go_s_state_was() {
+    let err = |src: &str| {
+        Template::parse("", src, Options::default())
+            .unwrap()
+            .execute(&mut Ctx)
+            .unwrap_err()
+            .to_string()
+    };
+    // The failing argument's own node, or the last node its evaluation visited.
+    assert!(
+        err(r#"{{ split (printf "%s" ",") .nope }}"#)
+            .ends_with(r#":1:27: executing "" at <.nope>: invalid value; expected string"#)
+    );
+    // A piped value: the last node of the last argument, else the function's name.
+    assert!(
+        err(r#"{{ .nope | split (printf "%s" ",") }}"#)
+            .ends_with(r#":1:30: executing "" at <",">: invalid value; expected string"#)
+    );
+    assert!(
+        err("{{ .nope | toUpper }}")
+            .ends_with(r#":1:11: executing "" at <toUpper>: invalid value; expected string"#)
+    );
+}

@@ -17,7 +17,8 @@
 //! Layout:
 //! - this file: the API — [`Template`] (parse once, execute many times), [`Options`],
 //!   [`Dependency`] / [`Fetched`], the [`Context`] trait, errors.
-//! - [`value`]: the dynamic values and their `%v` printing.
+//! - [`value`]: the dynamic values and their `%v` printing; [`gostr`]: Go strings that are not UTF-8
+//!   (their bytes reach the output).
 //! - `lexer`, `parser`, `ast`: text ⇒ tree (positions kept for errors).
 //! - `exec`: the evaluator, the built-ins (`and`, `or`, `eq`, `index`, `printf`, …) in `builtins`,
 //!   Go `fmt` verbs in `printf`.
@@ -37,6 +38,7 @@ pub mod ast;
 pub mod builtins;
 pub mod exec;
 pub mod funcs;
+pub mod gostr;
 pub mod lexer;
 pub mod parser;
 pub mod printf;
@@ -192,10 +194,20 @@ pub enum TemplateError {
 #[derive(Clone, Debug, Default)]
 pub struct Rendered {
     pub text: String,
+    /// The exact output when it is not valid UTF-8 (a Go string of arbitrary bytes was written,
+    /// [`gostr`]); `text` then has U+FFFD in their place. Write [`Rendered::bytes`].
+    pub binary: Option<Vec<u8>>,
     /// Every dependency the execution touched, in call order.
     pub used: Vec<Dependency>,
     /// Dependencies not yet fetched; when non-empty the text is incomplete and must not be written.
     pub missing: Vec<Dependency>,
+}
+
+impl Rendered {
+    /// The output's bytes, as they are to be written.
+    pub fn bytes(&self) -> &[u8] {
+        self.binary.as_deref().unwrap_or(self.text.as_bytes())
+    }
 }
 
 /// A parsed template: immutable, `Send + Sync`, executed many times.
@@ -244,7 +256,11 @@ impl Template {
         let out = exec::execute(&self.prog, ctx);
         match out.result {
             Ok(text) => Ok(Rendered {
-                text,
+                text: match &out.binary {
+                    Some(b) => String::from_utf8_lossy(b).into_owned(),
+                    None => text,
+                },
+                binary: out.binary,
                 used: out.used,
                 missing: out.missing,
             }),

@@ -78,6 +78,10 @@ pub trait Object: std::fmt::Debug + Send + Sync {
     fn range_items(&self) -> Option<Vec<Value>> {
         None
     }
+    /// A Go string that is not valid UTF-8 (`crate::gostr`): its U+FFFD text and its bytes.
+    fn go_string(&self) -> Option<(&str, &[u8])> {
+        None
+    }
 }
 
 impl Value {

@@ -146,11 +146,13 @@ impl HbTemplate {
         match out {
             Ok(text) => Ok(Rendered {
                 text,
+                binary: None,
                 used: calls.used,
                 missing: calls.missing,
             }),
             Err(_) if !calls.missing.is_empty() => Ok(Rendered {
                 text: String::new(),
+                binary: None,
                 used: calls.used,
                 missing: calls.missing,
             }),

@@ -157,10 +157,10 @@ pub enum Action {
     Forget(Dependency),
     /// Write `text` to the destination of template `slot` unless it holds exactly that
     /// (agent.md §5.8), then report with [`Passes::written`].
-    Write { slot: usize, text: String },
+    Write { slot: usize, text: Vec<u8> },
     /// Template `slot` has a `wait` (agent.md §5.7) and complete output: check whether its
     /// destination already holds `text`, then ask [`Passes::offer`] whether to write it now.
-    Offer { slot: usize, text: String },
+    Offer { slot: usize, text: Vec<u8> },
     /// Stop the runner (agent.md §5.6): this template failed to execute; later ones were not
     /// executed.
     Fail(RenderError),
@@ -261,7 +261,8 @@ impl Passes {
             if !r.missing.is_empty() {
                 continue;
             }
-            let (slot, text) = (i, r.text);
+            let slot = i;
+            let text = r.binary.unwrap_or_else(|| r.text.into_bytes());
             actions.push(if s.hold.is_some() && all_once {
                 Action::Offer { slot, text }
             } else {

@@ -67,8 +67,11 @@ impl Edge {
             match a {
                 Action::Fetch(d) => self.fetched.push(d),
                 Action::Forget(d) => self.forgotten.push(d),
-                Action::Write { slot, text } => self.write(p, slot, text),
+                Action::Write { slot, text } => {
+                    self.write(p, slot, String::from_utf8(text).unwrap())
+                }
                 Action::Offer { slot, text } => {
+                    let text = String::from_utf8(text).unwrap();
                     let current = self.files.get(&slot) == Some(&text);
                     if p.offer(slot, current, text.as_bytes(), now) {
                         self.write(p, slot, text);
@@ -453,4 +456,39 @@ fn a_template_that_does_not_parse_names_itself() {
         e.to_string().starts_with("(dynamic) => /out/b: parse: "),
         "{e}"
     );
+}
+
+#[test]
+fn the_first_pass_runs_without_data_and_its_errors_are_fatal() {
+    // Before any data, `secret` gives nil: `index` and `len` of its `.Data` fail at once
+    // (agent.md §5.7), although the data exists; nothing is written, the next template waits.
+    for tmpl in [
+        "{{ index (secret \"kv/app\").Data \"data\" }}",
+        "{{ len (secret \"kv/app\").Data }}",
+    ] {
+        let mut p = Passes::new(vec![job("/out/a", tmpl), job("/out/b", "b")]).unwrap();
+        let mut actions = Vec::new();
+        p.plan(&Values::new(), &mut actions);
+        let [Action::Fail(e)] = &actions[..] else {
+            panic!("{tmpl}: {actions:?}");
+        };
+        assert!(e.to_string().contains("error calling"), "{e}");
+    }
+    // The `with` form waits for the data instead.
+    let tmpl = "{{ with secret \"kv/app\" }}{{ index .Data \"k\" }}{{ end }}";
+    let mut p = Passes::new(vec![job("/out/a", tmpl)]).unwrap();
+    let (mut edge, t0) = (Edge::default(), Instant::now());
+    edge.pass(&mut p, &Values::new(), t0).unwrap();
+    assert_eq!((edge.file(0), edge.writes), (None, 0));
+}
+
+#[test]
+fn output_that_is_not_utf8_is_written_as_its_bytes() {
+    let mut p = Passes::new(vec![job("/out/a", "{{ \"/4D+\" | base64Decode }}!")]).unwrap();
+    let mut actions = Vec::new();
+    p.plan(&Values::new(), &mut actions);
+    let [Action::Write { slot: 0, text }] = &actions[..] else {
+        panic!("{actions:?}");
+    };
+    assert_eq!(text, &[0xff, 0x80, 0xfe, b'!']);
 }

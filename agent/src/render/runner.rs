@@ -252,9 +252,9 @@ fn carry_out(
             Action::Write { slot, text } => write_out(passes, slot, &text, env)?,
             Action::Offer { slot, text } => {
                 let s = passes.slot_mut(slot);
-                let current = write::is_current(&s.job.write, text.as_bytes(), &mut s.seen);
+                let current = write::is_current(&s.job.write, &text, &mut s.seen);
                 let now = tokio::time::Instant::now();
-                if passes.offer(slot, current, text.as_bytes(), now) {
+                if passes.offer(slot, current, &text, now) {
                     write_out(passes, slot, &text, env)?;
                 }
             }
@@ -269,12 +269,14 @@ fn carry_out(
 fn write_out(
     passes: &mut Passes,
     slot: usize,
-    text: &str,
+    text: &[u8],
     env: &mut EnvValues,
 ) -> Result<(), RenderError> {
     let s = passes.slot_mut(slot);
     if let Some(name) = &s.job.env {
-        let changed = env.values.get(name).is_none_or(|v| v != text);
+        // The environment takes text: bytes that are not UTF-8 become U+FFFD.
+        let text = String::from_utf8_lossy(text);
+        let changed = env.values.get(name).is_none_or(|v| *v != *text);
         if changed {
             tracing::info!(target: "template", template = %s.job.label(), "rendered");
             env.values.insert(name.clone(), text.to_string());
@@ -283,7 +285,7 @@ fn write_out(
         passes.written(slot, changed);
         return Ok(());
     }
-    let changed = write::write_if_changed(&s.job.write, text.as_bytes(), &mut s.seen)?;
+    let changed = write::write_if_changed(&s.job.write, text, &mut s.seen)?;
     if changed {
         tracing::info!(target: "template", template = %s.job.label(), "rendered");
     }

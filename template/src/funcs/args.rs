@@ -40,11 +40,24 @@ fn wrong(expected: &str, got: &Value) -> String {
     }
 }
 
-/// A `string` parameter.
+/// A `string` parameter. A string that is not valid UTF-8 (`crate::gostr`) gives its U+FFFD text.
 pub fn string(v: &Value) -> Result<&str, String> {
     match v {
         Value::String(s) => Ok(s),
+        Value::Object(o) => o
+            .go_string()
+            .map(|(s, _)| s)
+            .ok_or_else(|| wrong("string", v)),
         other => Err(wrong("string", other)),
+    }
+}
+
+/// A `string` parameter as its bytes, for functions that work on bytes (encoders, hashes): a
+/// string that is not valid UTF-8 (`crate::gostr`) keeps its own.
+pub fn string_bytes(v: &Value) -> Result<&[u8], String> {
+    match crate::gostr::invalid_utf8(v) {
+        Some(b) => Ok(b),
+        None => string(v).map(str::as_bytes),
     }
 }
 

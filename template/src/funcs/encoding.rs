@@ -62,39 +62,40 @@ fn one<'a>(name: &str, a: &'a [Value]) -> Result<&'a str, String> {
     args::string(&a[0])
 }
 
+/// The one argument's bytes (a Go string of any bytes, `crate::gostr`).
+fn one_bytes<'a>(name: &str, a: &'a [Value]) -> Result<&'a [u8], String> {
+    args::arity(name, a, 1)?;
+    args::string_bytes(&a[0])
+}
+
 fn b64_encode(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
-    Ok(Value::str(b64enc(
-        false,
-        one("base64Encode", a)?.as_bytes(),
-    )))
+    Ok(Value::str(b64enc(false, one_bytes("base64Encode", a)?)))
 }
 
 fn b64url_encode(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
-    Ok(Value::str(b64enc(
-        true,
-        one("base64URLEncode", a)?.as_bytes(),
-    )))
+    Ok(Value::str(b64enc(true, one_bytes("base64URLEncode", a)?)))
 }
 
 fn b64_decode(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     let bytes = b64dec(false, one("base64Decode", a)?).map_err(|e| format!("base64Decode: {e}"))?;
-    Ok(Value::str(String::from_utf8_lossy(&bytes).into_owned()))
+    Ok(crate::gostr::from_bytes(bytes))
 }
 
 fn b64url_decode(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     let bytes =
         b64dec(true, one("base64URLDecode", a)?).map_err(|e| format!("base64URLDecode: {e}"))?;
-    Ok(Value::str(String::from_utf8_lossy(&bytes).into_owned()))
+    Ok(crate::gostr::from_bytes(bytes))
 }
 
 fn sha256_hex(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
-    Ok(Value::str(hex::encode(Sha256::digest(
-        one("sha256Hex", a)?.as_bytes(),
-    ))))
+    Ok(Value::str(hex::encode(Sha256::digest(one_bytes(
+        "sha256Hex",
+        a,
+    )?))))
 }
 
 fn md5sum(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
-    Ok(Value::str(hex::encode(md5(one("md5sum", a)?.as_bytes()))))
+    Ok(Value::str(hex::encode(md5(one_bytes("md5sum", a)?))))
 }
 
 /// HMAC-SHA256 (RFC 2104).
@@ -140,6 +141,28 @@ mod tests {
             "YXBwOnBAc3MmPDE+"
         );
         assert_eq!(show("base64Decode", &[s("cEBzcyY8MT4=")]), "p@ss&<1>");
+        // Binary data keeps its bytes (agent.md §4.5.3); re-encoding and hashing see them.
+        let bin = call("base64Decode", &[s("/4D+AGFi")]).unwrap();
+        assert_eq!(
+            crate::gostr::invalid_utf8(&bin),
+            Some(&[0xff, 0x80, 0xfe, 0, b'a', b'b'][..])
+        );
+        assert_eq!(show("base64Encode", std::slice::from_ref(&bin)), "/4D+AGFi");
+        assert_eq!(
+            show("base64URLEncode", std::slice::from_ref(&bin)),
+            "_4D-AGFi"
+        );
+        let url = call("base64URLDecode", &[s("_4D-")]).unwrap();
+        assert_eq!(
+            crate::gostr::invalid_utf8(&url),
+            Some(&[0xff, 0x80, 0xfe][..])
+        );
+        let short = call("base64Decode", &[s("/4D+")]).unwrap();
+        assert_eq!(
+            show("sha256Hex", std::slice::from_ref(&short)),
+            "eead71784b9e9a1171d2b155aa5d7e726aa88c9f2135c77757bcfd5e0ff93dbc"
+        );
+        assert_eq!(show("md5sum", &[short]), "381f56a94defb1410a48da28eb920e40");
         assert_eq!(
             show("base64Decode", &[s("aGVsbG8g\nd29ybGQ=")]),
             "hello world"

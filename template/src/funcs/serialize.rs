@@ -292,6 +292,8 @@ fn write_json(
             }
             // Their `MarshalJSON`: a time in RFC 3339 with nanoseconds, a version as its string.
             "time.Time" | "*semver.Version" => quote(out, &marshal_text(o.as_ref()), html),
+            // A string that is not UTF-8 (`crate::gostr`): Go writes U+FFFD for each bad byte.
+            "string" => quote(out, &o.print(), html),
             t => return Err(format!("json: unsupported type: {t}")),
         },
     }

@@ -243,6 +243,7 @@ pub fn kind(v: &Value) -> &'static str {
         Value::List(_) | Value::Strings(_) | Value::Ints(_) | Value::NilList => "slice",
         Value::Map(_) | Value::AnyMap(_) => "map",
         Value::Record(_) | Value::NilPtr(_) => "ptr",
+        Value::Object(o) if o.go_string().is_some() => "string",
         Value::Object(_) => "ptr",
     }
 }
@@ -328,6 +329,11 @@ fn s1<'a>(name: &str, a: &'a [Value]) -> Result<&'a str, String> {
     args::string(&n_args(name, a, 1)?[0])
 }
 
+/// One argument as bytes (a Go string of any bytes, `crate::gostr`).
+fn b1<'a>(name: &str, a: &'a [Value]) -> Result<&'a [u8], String> {
+    args::string_bytes(&n_args(name, a, 1)?[0])
+}
+
 fn s2<'a>(name: &str, a: &'a [Value]) -> Result<(&'a str, &'a str), String> {
     let a = n_args(name, a, 2)?;
     Ok((args::string(&a[0])?, args::string(&a[1])?))
@@ -339,7 +345,7 @@ fn s2<'a>(name: &str, a: &'a [Value]) -> Result<(&'a str, &'a str), String> {
 
 func!(upper(a) { ok_str(strings::go_upper(s1("upper", a)?)) });
 func!(lower(a) { ok_str(strings::go_lower(s1("lower", a)?)) });
-func!(title(a) { ok_str(strings::title(s1("title", a)?)) });
+func!(title(a) { ok_str(strings::strings_title(s1("title", a)?)) });
 func!(untitle(a) {
     let s = s1("untitle", a)?;
     let mut out = String::new();
@@ -368,20 +374,39 @@ func!(trim_suffix(a) {
     ok_str(s.strip_suffix(p).unwrap_or(s))
 });
 
-fn byte_slice(s: &str, from: usize, to: usize) -> String {
-    String::from_utf8_lossy(&s.as_bytes()[from..to]).into_owned()
+/// `s[from:to]` as Go slices a string: by bytes, so a multibyte character may be cut
+/// (`crate::gostr`).
+/// goutils' `DeleteWhiteSpace`: it reads the string byte by byte, each byte taken as the
+/// character of that number (Latin-1), drops those Go's `unicode.IsSpace` calls space (so also
+/// the bytes 0x85 and 0xA0 inside multibyte characters) and writes the others back as UTF-8;
+/// a string with nothing to drop comes back as it was.
+pub fn delete_white_space(s: &str) -> String {
+    let kept: String = s
+        .bytes()
+        .map(char::from)
+        .filter(|c| !strings::go_space(*c))
+        .collect();
+    if kept.chars().count() == s.len() {
+        s.to_string()
+    } else {
+        kept
+    }
+}
+
+fn byte_slice(s: &str, from: usize, to: usize) -> Value {
+    crate::gostr::from_bytes(s.as_bytes()[from..to].to_vec())
 }
 
 func!(trunc(a) {
     let a = n_args("trunc", a, 2)?;
     let (c, s) = (args::int(&a[0])?, args::string(&a[1])?);
     let len = s.len() as i64;
-    ok_str(if c < 0 && len + c > 0 {
+    Ok(if c < 0 && len + c > 0 {
         byte_slice(s, (len + c) as usize, s.len())
     } else if c >= 0 && len > c {
         byte_slice(s, 0, c as usize)
     } else {
-        s.to_string()
+        a[1].clone()
     })
 });
 func!(abbrev(a) {
@@ -390,7 +415,9 @@ func!(abbrev(a) {
     if w < 4 || s.len() as i64 <= w {
         return ok_str(s);
     }
-    ok_str(format!("{}...", byte_slice(s, 0, (w - 3) as usize)))
+    let mut out = s.as_bytes()[..(w - 3) as usize].to_vec();
+    out.extend_from_slice(b"...");
+    Ok(crate::gostr::from_bytes(out))
 });
 func!(contains(a) {
     let (sub, s) = s2("contains", a)?;
@@ -453,7 +480,7 @@ func!(substr(a) {
     let (start, end, s) = (args::int(&a[0])?, args::int(&a[1])?, args::string(&a[2])?);
     let len = s.len() as i64;
     let clamp = |x: i64| x.clamp(0, len) as usize;
-    ok_str(if start < 0 {
+    Ok(if start < 0 {
         byte_slice(s, 0, clamp(end))
     } else if end < 0 || end > len {
         byte_slice(s, clamp(start), s.len())
@@ -463,7 +490,7 @@ func!(substr(a) {
         byte_slice(s, clamp(start), clamp(end))
     })
 });
-func!(nospace(a) { ok_str(s1("nospace", a)?.chars().filter(|c| !c.is_whitespace()).collect::<String>()) });
+func!(nospace(a) { ok_str(delete_white_space(s1("nospace", a)?)) });
 func!(initials(a) {
     ok_str(s1("initials", a)?.split_whitespace().filter_map(|w| w.chars().next()).collect::<String>())
 });
@@ -472,7 +499,14 @@ func!(plural(a) {
     let (one, many, n) = (args::string(&a[0])?, args::string(&a[1])?, args::int(&a[2])?);
     ok_str(if n == 1 { one } else { many })
 });
-func!(to_string(a) { ok_str(strval(&n_args("toString", a, 1)?[0])) });
+func!(to_string(a) {
+    let v = &n_args("toString", a, 1)?[0];
+    // A string is returned as it is, bytes and all (`crate::gostr`).
+    if crate::gostr::invalid_utf8(v).is_some() {
+        return Ok(v.clone());
+    }
+    ok_str(strval(v))
+});
 func!(to_strings(a) { Ok(str_list(strslice(&n_args("toStrings", a, 1)?[0]))) });
 func!(split(a) {
     let (sep, s) = s2("split", a)?;
@@ -717,13 +751,13 @@ func!(must_from_json(a) { json_in("mustFromJson", a) });
 // Encodings and digests
 // ----------------------------------------------------------------------------------------------
 
-func!(b64enc(a) { ok_str(encoding::b64enc(false, s1("b64enc", a)?.as_bytes())) });
+func!(b64enc(a) { ok_str(encoding::b64enc(false, b1("b64enc", a)?)) });
 func!(b64dec(a) {
     // Sprig returns the decoder's error text as the result.
     let s = s1("b64dec", a)?;
-    ok_str(match encoding::b64dec(false, s) {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(e) => e,
+    Ok(match encoding::b64dec(false, s) {
+        Ok(b) => crate::gostr::from_bytes(b),
+        Err(e) => Value::str(e),
     })
 });
 
@@ -793,22 +827,22 @@ pub fn base32_decode(s: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-func!(b32enc(a) { ok_str(base32_encode(s1("b32enc", a)?.as_bytes())) });
+func!(b32enc(a) { ok_str(base32_encode(b1("b32enc", a)?)) });
 func!(b32dec(a) {
     let s = s1("b32dec", a)?;
-    ok_str(match base32_decode(s) {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(e) => e,
+    Ok(match base32_decode(s) {
+        Ok(b) => crate::gostr::from_bytes(b),
+        Err(e) => Value::str(e),
     })
 });
-func!(sha1sum(a) { ok_str(hex::encode(encoding::sha1(s1("sha1sum", a)?.as_bytes()))) });
+func!(sha1sum(a) { ok_str(hex::encode(encoding::sha1(b1("sha1sum", a)?))) });
 func!(sha256sum(a) {
     use sha2::Digest as _;
-    ok_str(hex::encode(sha2::Sha256::digest(s1("sha256sum", a)?.as_bytes())))
+    ok_str(hex::encode(sha2::Sha256::digest(b1("sha256sum", a)?)))
 });
 func!(adler32sum(a) {
     let (mut x, mut y) = (1u32, 0u32);
-    for b in s1("adler32sum", a)?.bytes() {
+    for b in b1("adler32sum", a)?.iter().copied() {
         x = (x + u32::from(b)) % 65521;
         y = (y + x) % 65521;
     }
@@ -1423,6 +1457,59 @@ mod tests {
 
     fn sp(name: &str, a: &[Value]) -> String {
         show(&format!("sprig_{name}"), a)
+    }
+
+    #[test]
+    fn nospace_reads_bytes_as_latin_1_like_goutils() {
+        assert_eq!(sp("nospace", &[s("café au lait")]), "cafÃ©aulait");
+        // Nothing dropped: the string comes back as it was.
+        assert_eq!(sp("nospace", &[s("café")]), "café");
+        // 0xA0 (the second byte of `à`) counts as a space.
+        assert_eq!(sp("nospace", &[s("à la")]), "Ãla");
+        assert_eq!(sp("nospace", &[s("…x y")]), "â\u{80}¦xy");
+        assert_eq!(sp("nospace", &[s(" a b\tc ")]), "abc");
+    }
+
+    #[test]
+    fn byte_slicing_and_decoding_keep_the_bytes() {
+        let bytes = |v: Value| crate::gostr::bytes(&v).unwrap().to_vec();
+        let é = "é".as_bytes();
+        assert_eq!(
+            bytes(call("sprig_trunc", &[i(2), s("héllo")]).unwrap()),
+            [b'h', é[0]]
+        );
+        assert_eq!(
+            bytes(call("sprig_substr", &[i(2), i(5), s("héllo")]).unwrap()),
+            [é[1], b'l', b'l']
+        );
+        assert_eq!(
+            bytes(call("sprig_abbrev", &[i(5), s("héllo world")]).unwrap()),
+            [b'h', é[0], b'.', b'.', b'.']
+        );
+        assert_eq!(
+            bytes(call("sprig_b64dec", &[s("/4D+")]).unwrap()),
+            [0xff, 0x80, 0xfe]
+        );
+        assert_eq!(
+            bytes(call("sprig_b32dec", &[s("76AP4===")]).unwrap()),
+            [0xff, 0x80, 0xfe]
+        );
+        let bin = call("sprig_b64dec", &[s("/4D+")]).unwrap();
+        assert_eq!(sp("b64enc", std::slice::from_ref(&bin)), "/4D+");
+        assert_eq!(sp("b32enc", std::slice::from_ref(&bin)), "76AP4===");
+        assert_eq!(sp("adler32sum", std::slice::from_ref(&bin)), "83755646");
+        assert_eq!(
+            sp("sha1sum", std::slice::from_ref(&bin)),
+            "92a131000859c40606fa95455e4d02eafa8f09f3"
+        );
+        let same = call("sprig_toString", std::slice::from_ref(&bin)).unwrap();
+        assert_eq!(
+            crate::gostr::invalid_utf8(&same),
+            Some(&[0xff, 0x80, 0xfe][..])
+        );
+        assert_eq!(sp("kindOf", std::slice::from_ref(&bin)), "string");
+        assert_eq!(show("toYAML", std::slice::from_ref(&bin)), "!!binary /4D+");
+        assert_eq!(show("toJSON", &[bin]), "\"\u{fffd}\u{fffd}\u{fffd}\"");
     }
 
     #[test]

@@ -247,30 +247,30 @@ fn bytes_str(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Apache-commons style abbreviation with a left offset; byte offsets, as Go slices strings.
-fn abbreviate_full(s: &str, offset: i64, width: i64) -> String {
-    let b = s.as_bytes();
+/// Apache-commons style abbreviation with a left offset; byte offsets, as Go slices strings, so
+/// a multibyte character may be cut (the result is then not UTF-8, `crate::gostr`).
+fn abbreviate_full(b: &[u8], offset: i64, width: i64) -> Vec<u8> {
     let len = b.len() as i64;
-    if s.is_empty() || len <= width {
-        return s.to_string();
+    if b.is_empty() || len <= width {
+        return b.to_vec();
     }
     let keep = width - 3;
     let mut offset = offset.min(len);
     if len - offset < keep {
         offset = len - keep;
     }
+    let cat = |a: &[u8], z: &[u8]| [a, z].concat();
     if offset <= 4 {
-        return format!("{}...", bytes_str(&b[..keep as usize]));
+        return cat(&b[..keep as usize], b"...");
     }
     if width < 7 {
         // goutils returns an error here, which Sprig drops.
-        return String::new();
+        return Vec::new();
     }
     if offset + keep < len {
-        let tail = bytes_str(&b[offset as usize..]);
-        return format!("...{}", abbreviate_full(&tail, 0, keep));
+        return cat(b"...", &abbreviate_full(&b[offset as usize..], 0, keep));
     }
-    format!("...{}", bytes_str(&b[(len - keep) as usize..]))
+    cat(b"...", &b[(len - keep) as usize..])
 }
 
 fn abbrevboth(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
@@ -279,7 +279,11 @@ fn abbrevboth(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     if right < 4 || (left > 0 && right < 7) {
         return Ok(Value::str(s));
     }
-    Ok(Value::str(abbreviate_full(s, left, right)))
+    Ok(crate::gostr::from_bytes(abbreviate_full(
+        s.as_bytes(),
+        left,
+        right,
+    )))
 }
 
 /// Go's `unicode.IsTitle` (category Lt).
@@ -288,31 +292,18 @@ fn is_title(c: char) -> bool {
         | 0x1FA8..=0x1FAF | 0x1FBC | 0x1FCC | 0x1FFC)
 }
 
-fn simple(mut it: impl Iterator<Item = char>, c: char) -> char {
-    match (it.next(), it.next()) {
-        (Some(x), None) => x,
-        _ => c,
-    }
-}
-
 /// Go's `unicode.ToLower`: one rune (`İ` lowers to `i`, where Unicode's full mapping adds a dot).
 fn lower_char(c: char) -> char {
     c.to_lowercase().next().unwrap_or(c)
 }
 
 fn upper_char(c: char) -> char {
-    simple(c.to_uppercase(), c)
+    super::strings::simple_upper(c)
 }
 
 /// Go's `unicode.ToTitle`: the upper case, except for the Latin digraphs (`ǆ` ⇒ `ǅ`).
 fn title_char(c: char) -> char {
-    match c as u32 {
-        0x01C4..=0x01C6 => '\u{01C5}',
-        0x01C7..=0x01C9 => '\u{01C8}',
-        0x01CA..=0x01CC => '\u{01CB}',
-        0x01F1..=0x01F3 => '\u{01F2}',
-        _ => upper_char(c),
-    }
+    super::strings::simple_title(c)
 }
 
 /// Letters Unicode counts as upper or lower case that are not in Go's `Lu`/`Ll` (the
@@ -591,9 +582,9 @@ fn kebabcase(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
 
 /// goutils' `WrapCustom`: breaks at the last space within `width` bytes; a longer word is cut at
 /// `width` when `cut_long`, otherwise kept whole up to the next space.
-pub fn wrap_text(s: &str, width: i64, newline: &str, cut_long: bool) -> String {
+pub fn wrap_text(s: &str, width: i64, newline: &str, cut_long: bool) -> Vec<u8> {
     if s.is_empty() {
-        return String::new();
+        return Vec::new();
     }
     let newline = if newline.is_empty() { "\n" } else { newline };
     let width = width.max(1) as usize;
@@ -629,13 +620,13 @@ pub fn wrap_text(s: &str, width: i64, newline: &str, cut_long: bool) -> String {
         }
     }
     out.extend_from_slice(&b[at..]);
-    bytes_str(&out)
+    out
 }
 
 fn wrap(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     let a = n_args("wrap", a, 2)?;
     let (w, s) = (args::int(&a[0])?, args::string(&a[1])?);
-    Ok(Value::str(wrap_text(s, w, "", false)))
+    Ok(crate::gostr::from_bytes(wrap_text(s, w, "", false)))
 }
 
 fn wrap_with(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
@@ -645,7 +636,7 @@ fn wrap_with(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
         args::string(&a[1])?,
         args::string(&a[2])?,
     );
-    Ok(Value::str(wrap_text(s, w, sep, true)))
+    Ok(crate::gostr::from_bytes(wrap_text(s, w, sep, true)))
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -1250,7 +1241,9 @@ fn decrypt_aes(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
             plain.len() as i64 - pad as i64
         ));
     }
-    Ok(Value::str(bytes_str(&plain[..plain.len() - pad])))
+    Ok(crate::gostr::from_bytes(
+        plain[..plain.len() - pad].to_vec(),
+    ))
 }
 
 #[cfg(test)]
@@ -1264,6 +1257,19 @@ mod tests {
 
     fn f(x: f64) -> Value {
         Value::Float(x)
+    }
+
+    #[test]
+    fn wrap_and_abbrevboth_cut_multibyte_characters_as_go_does() {
+        let bytes = |v: Value| crate::gostr::bytes(&v).unwrap().to_vec();
+        // `é` is two bytes: a width of 5 cuts the third one in half.
+        let v = call("sprig_wrapWith", &[i(5), s("|"), s("ééééé ééé")]).unwrap();
+        let mut want = "éé".as_bytes().to_vec();
+        want.extend_from_slice(&[0xc3, b'|', 0xa9]);
+        assert!(bytes(v).starts_with(&want));
+        assert_eq!(sp("wrap", &[i(5), s("ééééé ééé")]), "ééééé\nééé");
+        let v = call("sprig_abbrevboth", &[i(5), i(10), s("héllo wörld ça va")]).unwrap();
+        assert_eq!(bytes(v), [b"...o w".as_slice(), &[0xc3], b"..."].concat());
     }
 
     #[test]

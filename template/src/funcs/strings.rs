@@ -1,6 +1,8 @@
 //! String helpers: case mapping, trimming, replacing, regular expressions and `indent`
 //! (agent.md §4.5). The piped value is always the last parameter.
 
+use std::sync::LazyLock;
+
 use super::args;
 use crate::{CallEnv, Func, Value};
 
@@ -48,36 +50,196 @@ pub fn go_lower(s: &str) -> String {
 
 /// Go's `strings.ToUpper`: simple case mapping (`ß` stays `ß`).
 pub fn go_upper(s: &str) -> String {
-    s.chars()
-        .map(|c| {
+    s.chars().map(simple_upper).collect()
+}
+
+/// Go's `unicode.ToUpper`: the one-character (simple) mapping. Rust gives the full mapping, so
+/// where that is longer the character stays, except for the Greek letters with ypogegrammeni,
+/// whose simple mapping is their title-case letter (`ᾳ` ⇒ `ᾼ`).
+pub fn simple_upper(c: char) -> char {
+    match c as u32 {
+        0x1F80..=0x1F87 | 0x1F90..=0x1F97 | 0x1FA0..=0x1FA7 => {
+            char::from_u32(c as u32 + 8).unwrap_or(c)
+        }
+        0x1FB3 => '\u{1FBC}',
+        0x1FC3 => '\u{1FCC}',
+        0x1FF3 => '\u{1FFC}',
+        _ => {
             let mut m = c.to_uppercase();
             match (m.next(), m.next()) {
                 (Some(u), None) => u,
                 _ => c,
             }
-        })
-        .collect()
+        }
+    }
 }
 
-/// Upper-cases the first letter of every word, leaving the rest (x/text `cases.Title` with
-/// `NoLower`). Letters, digits, `_` and `'` continue a word; anything else separates words.
+/// Go's `unicode.ToTitle`: the upper case, except for the Latin digraphs (`ǆ` ⇒ `ǅ`) and the
+/// Georgian Mkhedruli letters, whose title case is themselves.
+pub fn simple_title(c: char) -> char {
+    match c as u32 {
+        0x01C4..=0x01C6 => '\u{01C5}',
+        0x01C7..=0x01C9 => '\u{01C8}',
+        0x01CA..=0x01CC => '\u{01CB}',
+        0x01F1..=0x01F3 => '\u{01F2}',
+        0x10D0..=0x10FA | 0x10FD..=0x10FF => c,
+        _ => simple_upper(c),
+    }
+}
+
+/// The full title-case mapping (Unicode's SpecialCasing, as x/text `cases` applies it): where it
+/// differs from the full upper case (`ß` ⇒ `Ss`, `ﬁ` ⇒ `Fi`, `և` ⇒ `Եւ`, `ᾀ` ⇒ `ᾈ`, digraphs).
+fn push_full_title(c: char, out: &mut String) {
+    let special: &[u32] = match c as u32 {
+        0x00DF => &[0x53, 0x73],
+        0xFB00 => &[0x46, 0x66],
+        0xFB01 => &[0x46, 0x69],
+        0xFB02 => &[0x46, 0x6C],
+        0xFB03 => &[0x46, 0x66, 0x69],
+        0xFB04 => &[0x46, 0x66, 0x6C],
+        0xFB05 | 0xFB06 => &[0x53, 0x74],
+        0x0587 => &[0x535, 0x582],
+        0xFB13 => &[0x544, 0x576],
+        0xFB14 => &[0x544, 0x565],
+        0xFB15 => &[0x544, 0x56B],
+        0xFB16 => &[0x54E, 0x576],
+        0xFB17 => &[0x544, 0x56D],
+        0x1FB2 => &[0x1FBA, 0x345],
+        0x1FB4 => &[0x386, 0x345],
+        0x1FC2 => &[0x1FCA, 0x345],
+        0x1FC4 => &[0x389, 0x345],
+        0x1FF2 => &[0x1FFA, 0x345],
+        0x1FF4 => &[0x38F, 0x345],
+        0x1FB7 => &[0x391, 0x342, 0x345],
+        0x1FC7 => &[0x397, 0x342, 0x345],
+        0x1FF7 => &[0x3A9, 0x342, 0x345],
+        0x1F80..=0x1FAF | 0x1FB3 | 0x1FBC | 0x1FC3 | 0x1FCC | 0x1FF3 | 0x1FFC => {
+            out.push(simple_title(c));
+            return;
+        }
+        0x01C4..=0x01CC | 0x01F1..=0x01F3 | 0x10D0..=0x10FA | 0x10FD..=0x10FF => {
+            out.push(simple_title(c));
+            return;
+        }
+        _ => {
+            out.extend(c.to_uppercase());
+            return;
+        }
+    };
+    out.extend(special.iter().filter_map(|u| char::from_u32(*u)));
+}
+
+/// A cased character (Unicode's `Cased`: upper, lower or title case, with the circled letters
+/// and Roman numerals).
+fn is_cased(c: char) -> bool {
+    c.is_uppercase()
+        || c.is_lowercase()
+        || matches!(c as u32, 0x01C5 | 0x01C8 | 0x01CB | 0x01F2 | 0x1F88..=0x1F8F | 0x1F98..=0x1F9F
+            | 0x1FA8..=0x1FAF | 0x1FBC | 0x1FCC | 0x1FFC)
+}
+
+/// Word-break `MidLetter`, `MidNumLet` and `Single_Quote`: inside a word, unless doubled.
+fn is_mid(c: char) -> bool {
+    matches!(
+        c,
+        ':' | '.'
+            | '\''
+            | '\u{00B7}'
+            | '\u{0387}'
+            | '\u{055F}'
+            | '\u{05F4}'
+            | '\u{2027}'
+            | '\u{FE13}'
+            | '\u{FE55}'
+            | '\u{FF1A}'
+            | '\u{2018}'
+            | '\u{2019}'
+            | '\u{2024}'
+            | '\u{FE52}'
+            | '\u{FF07}'
+            | '\u{FF0E}'
+    )
+}
+
+/// Not cased and does not end a word (Unicode word-break classes, as x/text `cases` uses them):
+/// `ALetter` (letters other than ideographs, kana and the scripts written without spaces, plus a
+/// few modifier symbols), `Numeric` (decimal digits), `ExtendNumLet` (`_`), `Extend`
+/// (marks), `Format` (but not the zero-width space).
+fn continues_word(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric() || c == '_';
+    }
+    static EXTEND: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r"^[\p{Nd}\p{M}\p{Pc}\p{Cf}]$").expect("valid"));
+    static UNSPACED: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(concat!(
+            r"^[\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Myanmar}\p{Khmer}\p{Tai_Le}",
+            r"\p{New_Tai_Lue}\p{Tai_Tham}\p{Tai_Viet}\x{3031}-\x{3035}\x{309B}\x{309C}",
+            r"\x{30A0}\x{30FC}\x{FF70}\x{3006}\x{3007}\x{3021}-\x{3029}\x{3038}-\x{303A}",
+            r"\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}\x{F900}-\x{FAFF}\x{17000}-\x{18CFF}",
+            r"\x{1B170}-\x{1B2FF}\x{20000}-\x{3FFFF}]$",
+        ))
+        .expect("valid")
+    });
+    let n = c as u32;
+    if n == 0x200B {
+        return false;
+    }
+    let mut buf = [0u8; 4];
+    let one = &*c.encode_utf8(&mut buf);
+    EXTEND.is_match(one)
+        || n == 0x202F
+        || (c.is_alphabetic() && !UNSPACED.is_match(one))
+        || matches!(n, 0x00B8 | 0x02C2..=0x02C5 | 0x02D2..=0x02D7 | 0x02DE..=0x02DF | 0x02E5..=0x02EB
+            | 0x02ED | 0x02EF..=0x02FF | 0x055A..=0x055C | 0x055E | 0x058A | 0x05F3 | 0xA708..=0xA716
+            | 0xA720..=0xA721 | 0xA789..=0xA78A | 0xAB5B | 0xAB6A..=0xAB6B)
+}
+
+/// consul-template's `toTitle`, x/text `cases.Title(language.Und, cases.NoLower)`: the first cased
+/// letter of each word gets its full title case (`ß` ⇒ `Ss`, `ǆ` ⇒ `ǅ`), the rest stay. A word
+/// goes on over letters and digits without case (`1st` ⇒ `1St`), `_`, marks and one of
+/// `' . : ’ ·`; anything else ends it, and so do two of those in a row.
 pub fn title(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut in_word = false;
+    let (mut mid_word, mut prev_mid) = (false, false);
     for c in s.chars() {
-        let word_char = c.is_alphanumeric() || c == '_' || c == '\'' || is_mark(c);
-        if word_char && !in_word && c.is_alphabetic() {
-            out.push_str(&go_upper(&c.to_string()));
+        let mid = is_mid(c);
+        if prev_mid && mid {
+            mid_word = false;
+        }
+        if is_cased(c) {
+            if mid_word {
+                out.push(c);
+            } else {
+                push_full_title(c, &mut out);
+                mid_word = true;
+            }
         } else {
             out.push(c);
+            if !mid && !continues_word(c) {
+                mid_word = false;
+            }
         }
-        in_word = word_char;
+        prev_mid = mid;
     }
     out
 }
 
-fn is_mark(c: char) -> bool {
-    matches!(c as u32, 0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F)
+/// Go's `strings.Title` (Sprig's `title`): a letter right after a separator gets `unicode.ToTitle`;
+/// separators are ASCII characters other than letters, digits and `_`, and white space.
+pub fn strings_title(s: &str) -> String {
+    let mut prev = ' ';
+    s.chars()
+        .map(|c| {
+            let sep = if prev.is_ascii() {
+                !(prev.is_ascii_alphanumeric() || prev == '_')
+            } else {
+                go_space(prev)
+            };
+            prev = c;
+            if sep { simple_title(c) } else { c }
+        })
+        .collect()
 }
 
 /// Go's `unicode.IsSpace`.
@@ -652,6 +814,46 @@ const GO_SCRIPTS: &[&str] = &[
 mod tests {
     use super::super::testutil::*;
     use super::*;
+
+    #[test]
+    fn to_title_is_x_text_title_with_full_title_case() {
+        let t = |x: &str| show("toTitle", &[s(x)]);
+        assert_eq!(t("ßa straße ﬁx ǆx ŉx"), "Ssa Straße Fix ǅx ʼNx");
+        assert_eq!(t("1st 2nd ½x"), "1St 2Nd ½X");
+        assert_eq!(t("o'neil o’neil a.b x:y a·b"), "O'neil O’neil A.b X:y A·b");
+        assert_eq!(t("a..b a''b a-b a/b a«b a_b"), "A..B A''B A-B A/B A«B A_b");
+        assert_eq!(t("aBC ᾳx ᾀx ΐx ǅx"), "ABC ᾼx ᾈx \u{399}\u{308}\u{301}x ǅx");
+        // Georgian Mkhedruli letters are their own title case; CJK has no case.
+        assert_eq!(t("ა 日本 abc"), "ა 日本 Abc");
+        // Word-break classes: ideographs and kana end a word, 々 and modifier symbols do not.
+        assert_eq!(
+            t("a日b a々b aアb a˂b a\u{2066}b a\u{200b}b"),
+            "A日B A々b AアB A˂b A\u{2066}b A\u{200b}B"
+        );
+    }
+
+    #[test]
+    fn strings_title_is_go_s_with_its_separators() {
+        let t = strings_title;
+        assert_eq!(t("ßa ﬁx ǆx ǳy 1st"), "ßa ﬁx ǅx ǲy 1st");
+        assert_eq!(
+            t("o'neil o’neil a.b x«y» a·b"),
+            "O'Neil O’neil A.B X«y» A·b"
+        );
+        assert_eq!(
+            t("hello-world_x a\u{a0}b a\u{3000}b"),
+            "Hello-World_x A\u{a0}B A\u{3000}B"
+        );
+        assert_eq!(t("ა ᾳx"), "ა ᾼx");
+    }
+
+    #[test]
+    fn upper_and_lower_are_one_character_each() {
+        assert_eq!(go_upper("ß ŉ ǅ ǆ ı ﬁ ᾳ ᾀ ᾈ"), "ß ŉ Ǆ Ǆ I ﬁ ᾼ ᾈ ᾈ");
+        assert_eq!(go_lower("İ K Ǆ ǅ ᾈ"), "i k ǆ ǆ ᾀ");
+        assert_eq!(simple_title('ǆ'), 'ǅ');
+        assert_eq!(simple_title('ß'), 'ß');
+    }
 
     #[test]
     fn regex_unicode_classes_are_go_s() {

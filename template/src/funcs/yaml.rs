@@ -102,6 +102,19 @@ impl Node {
                 // A time is written as a plain timestamp, a version as its text (a string).
                 "time.Time" => Node::Raw(super::serialize::marshal_text(o.as_ref())),
                 "*semver.Version" => Node::from_value(&Value::str(o.print()))?,
+                // A string that is not UTF-8 (`crate::gostr`): yaml.v2 writes its base64 with the
+                // `!!binary` tag; past 51 bytes it breaks the base64 into a block, not done here.
+                "string" => match o.go_string() {
+                    Some((_, b)) if b.len() <= 51 => {
+                        Node::Raw(format!("!!binary {}", super::encoding::b64enc(false, b)))
+                    }
+                    _ => {
+                        return Err(
+                            "cannot marshal a string of more than 51 bytes that is not UTF-8"
+                                .into(),
+                        );
+                    }
+                },
                 t => return Err(format!("cannot marshal type: {t}")),
             },
         })

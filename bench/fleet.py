@@ -564,7 +564,8 @@ def report(a, runs, pods, cmdline, bao_version, build):
     L.append("")
     L.append("## Start, change, restart")
     L.append("")
-    L.append("| run | start: all rendered | start: requests / agent | start: server time / agent | "
+    L.append("| run | start: all rendered (from the first start) | start: requests / agent (reads include "
+             "refreshes until the last agent rendered) | start: server time / agent (includes queueing) | "
              "change seen by all (s) | restart: down | all current after ready | steady rate (1-s peak) | "
              "recovery peak (s after ready) | peak / steady | recovery requests / agent | files blanked | "
              "agents exited |")
@@ -578,7 +579,7 @@ def report(a, runs, pods, cmdline, bao_version, build):
                  f"{r['restart_down_s']:.1f} s | "
                  f"{'NOT ALL (%d/%d)' % (r['recovered'], n) if r['recover_s'] is None else '%.2f s' % r['recover_s']} | "
                  f"{r['steady_rate']:.1f}/s ({r['steady_peak_1s']}) | {r['recovery_peak_1s']}/s ({r['recovery_peak_at']}) | "
-                 f"{r['recovery_peak_1s'] / r['steady_rate']:.2f}× | {rec} | {len(r['blanked'])} "
+                 f"{r['recovery_peak_1s'] / r['steady_rate']:.2f}× | {rec}; errors {r['recovery_errors'] / n:.1f} | {len(r['blanked'])} "
                  f"(in {r['sampler_passes']} passes) | {r['exited']} |")
     L.append("")
     L.append("Requests per second at Vault from the moment it was ready (first 30 s):")

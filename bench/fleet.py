@@ -9,7 +9,9 @@ has its own service-account JWT (same service account, its own pod name, jti and
 
 Each run starts N agents of one kind (vaultlet-agent or `bao agent`) as sidecars on the Consul-style
 config of bench/agent_bench.py (CONSUL10: 10 templates, KV v2 + KV v1 + PKI issue + CA read,
-`static_secret_render_interval` = --refresh, 10 s by default), and measures:
+`static_secret_render_interval` = --refresh, 10 s by default), their starts spread evenly over
+--stagger seconds (one refresh interval by default: pods do not all start in the same second, and a
+fleet started at one instant refreshes in one burst), and measures:
 
   start     requests and server time (audit: response time − request time) from the start of the
             N agents until every file of every agent is rendered, per agent;
@@ -37,7 +39,7 @@ child gets PR_SET_PDEATHSIG, the wrapper runs this under `timeout`, and every pr
 is stopped at the end, also on error.
 
 Usage (through bench/fleet, which builds the agent):
-  bench/fleet --runs bao:25,ours:25,ours:100 [--window 120] [--refresh 10] [--podstart 3]
+  bench/fleet --runs bao:25,ours:25,ours:100 [--window 120] [--refresh 10] [--stagger 10] [--podstart 3]
 Results: stdout and bench/results/fleet.md (or --out).
 """
 import argparse

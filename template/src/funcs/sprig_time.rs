@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use super::args;
-use super::timefmt::{civil, format_civil_in};
+use super::timefmt::{DAYS, MONTHS, civil, format_civil_in};
 use crate::{CallEnv, Func, Object, Value};
 
 pub(super) fn lookup(short: &str) -> Option<Func> {
@@ -66,29 +66,6 @@ impl GoTime {
 
     fn field(&self, name: &str) -> Option<Value> {
         let c = civil(self.secs + i64::from(self.offset), self.nanos);
-        const MONTHS: [&str; 12] = [
-            "January",
-            "February",
-            "March",
-            "April",
-            "May",
-            "June",
-            "July",
-            "August",
-            "September",
-            "October",
-            "November",
-            "December",
-        ];
-        const DAYS: [&str; 7] = [
-            "Sunday",
-            "Monday",
-            "Tuesday",
-            "Wednesday",
-            "Thursday",
-            "Friday",
-            "Saturday",
-        ];
         Some(match name {
             "Unix" => Value::Int64(self.secs),
             "UnixMilli" => Value::Int64(self.secs * 1000 + i64::from(self.nanos / 1_000_000)),
@@ -148,30 +125,6 @@ impl Object for GoTime {
 // ----------------------------------------------------------------------------------------------
 // Go's time.Parse
 // ----------------------------------------------------------------------------------------------
-
-const MONTH_NAMES: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const DAY_NAMES: [&str; 7] = [
-    "Sunday",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-];
 
 /// The layout elements, longest spellings first where one is a prefix of another.
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -408,7 +361,7 @@ pub fn parse_time(layout: &str, value: &str) -> Result<GoTime, String> {
             }
             Elem::Month | Elem::LongMonth => {
                 let len = if elem == Elem::Month { Some(3) } else { None };
-                let (i, r) = lookup_name(&MONTH_NAMES, v, len).ok_or_else(fail)?;
+                let (i, r) = lookup_name(&MONTHS, v, len).ok_or_else(fail)?;
                 month = i as i64 + 1;
                 v = r;
             }
@@ -422,7 +375,7 @@ pub fn parse_time(layout: &str, value: &str) -> Result<GoTime, String> {
             }
             Elem::WeekDay | Elem::LongWeekDay => {
                 let len = if elem == Elem::WeekDay { Some(3) } else { None };
-                v = lookup_name(&DAY_NAMES, v, len).ok_or_else(fail)?.1;
+                v = lookup_name(&DAYS, v, len).ok_or_else(fail)?.1;
             }
             Elem::Day | Elem::UnderDay | Elem::ZeroDay => {
                 if elem == Elem::UnderDay && v.starts_with(' ') {

@@ -6,7 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Go's `time.RFC3339`.
 pub const RFC3339: &str = "2006-01-02T15:04:05Z07:00";
 
-const MONTHS: [&str; 12] = [
+/// Go's month names (`time.Month.String`), January first.
+pub(crate) const MONTHS: [&str; 12] = [
     "January",
     "February",
     "March",
@@ -20,7 +21,8 @@ const MONTHS: [&str; 12] = [
     "November",
     "December",
 ];
-const DAYS: [&str; 7] = [
+/// Go's weekday names (`time.Weekday.String`), Sunday first.
+pub(crate) const DAYS: [&str; 7] = [
     "Sunday",
     "Monday",
     "Tuesday",

@@ -164,6 +164,9 @@ pub enum Arg {
         pos: usize,
         quoted: Arc<str>,
         text: Arc<str>,
+        /// The value when the literal is not UTF-8 (`"\xff"`, `crate::gostr`); `text` then has
+        /// U+FFFD for its bad bytes.
+        binary: Option<super::Value>,
     },
 }
 

@@ -290,8 +290,16 @@ pub fn slice(item: &Value, idx: &[Value]) -> Result<Value, String> {
 /// The text the escapers work on: one string argument as is, otherwise `Sprint` of all, where a
 /// missing value (nil) is the string `<no value>`, as Go's `evalArgs` prints it (agent.md §4.3).
 fn escaper_text(args: &[Value]) -> String {
+    escaper_go_text(args).into_lossy()
+}
+
+/// [`escaper_text`] with the bytes of strings that are not UTF-8 (`crate::gostr`).
+fn escaper_go_text(args: &[Value]) -> crate::gostr::GoText {
     match args {
-        [Value::String(s)] => s.to_string(),
+        [Value::String(s)] => crate::gostr::GoText {
+            text: s.to_string(),
+            raw: Vec::new(),
+        },
         _ if args.iter().any(|a| matches!(a, Value::Nil)) => {
             let shown: Vec<Value> = args
                 .iter()
@@ -306,9 +314,34 @@ fn escaper_text(args: &[Value]) -> String {
     }
 }
 
+/// `html`, `js` or `urlquery` (`name`) as the evaluator calls it: Go's escapers work on bytes, so
+/// a string that is not UTF-8 (`crate::gostr`) keeps its bad bytes through `html` and `js` (which
+/// copy them) and has them `%`-escaped by `urlquery`.
+pub fn escape(name: &str, args: &[Value]) -> Value {
+    let t = escaper_go_text(args);
+    let esc: fn(&str) -> String = match name {
+        "html" => html_text,
+        "js" => js_text,
+        _ => return Value::str(urlquery_bytes(&t.into_bytes())),
+    };
+    if t.raw.is_empty() {
+        return Value::str(esc(&t.text));
+    }
+    let b = t.into_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    for chunk in b.utf8_chunks() {
+        out.extend_from_slice(esc(chunk.valid()).as_bytes());
+        out.extend_from_slice(chunk.invalid());
+    }
+    crate::gostr::from_bytes(out)
+}
+
 /// `html`: Go's `HTMLEscapeString`.
 pub fn html(args: &[Value]) -> String {
-    let s = escaper_text(args);
+    html_text(&escaper_text(args))
+}
+
+fn html_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -326,7 +359,10 @@ pub fn html(args: &[Value]) -> String {
 
 /// `js`: Go's `JSEscapeString`.
 pub fn js(args: &[Value]) -> String {
-    let s = escaper_text(args);
+    js_text(&escaper_text(args))
+}
+
+fn js_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -358,9 +394,12 @@ fn is_print(c: char) -> bool {
 
 /// `urlquery`: Go's `url.QueryEscape`.
 pub fn urlquery(args: &[Value]) -> String {
-    let s = escaper_text(args);
+    urlquery_bytes(escaper_text(args).as_bytes())
+}
+
+fn urlquery_bytes(s: &[u8]) -> String {
     let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
+    for &b in s {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
                 out.push(b as char)

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::ast::{Arg, Branch, Builtin, Callee, Cmd, List, Node, Num, Pipe};
 use super::builtins;
-use super::printf::{sprint, sprintf, sprintln};
+use super::printf::{sprint, sprintf_bytes, sprintln};
 use super::{CallEnv, Context, Dependency, Options, Value};
 
 /// Deepest nesting while executing: `{{template}}`/`executeTemplate` calls, `if`/`with`/`range`
@@ -280,7 +280,20 @@ impl<'a> State<'a, '_> {
                         return self.wrote(n);
                     }
                     let before = self.out.len();
-                    v.write_top(&mut self.out);
+                    if matches!(
+                        v,
+                        Value::List(_) | Value::Strings(_) | Value::Map(_) | Value::AnyMap(_)
+                    ) {
+                        // A list or map may hold strings that are not UTF-8 (`crate::gostr`).
+                        let mut t = crate::gostr::GoText {
+                            text: std::mem::take(&mut self.out),
+                            raw: std::mem::take(&mut self.raw),
+                        };
+                        v.write_top(&mut t);
+                        (self.out, self.raw) = (t.text, t.raw);
+                    } else {
+                        v.write_top(&mut self.out);
+                    }
                     return self.wrote(self.out.len() - before);
                 }
                 Ok(())
@@ -642,6 +655,9 @@ impl<'a> State<'a, '_> {
             Arg::Dot(_) => Ok(dot.0.clone()),
             Arg::Nil(_) => Ok(Value::Nil),
             Arg::Bool(_, b) => Ok(Value::Bool(*b)),
+            Arg::String {
+                binary: Some(v), ..
+            } => Ok(v.clone()),
             Arg::String { text, .. } => Ok(Value::String(text.clone())),
             Arg::Number { num, text, .. } => match num {
                 Num::Int(i) => Ok(Value::Int(*i)),
@@ -781,8 +797,12 @@ impl<'a> State<'a, '_> {
                     vals.push(self.eval_arg(dot, a)?);
                 }
                 vals.extend(final_);
-                let fmt = match &vals[0] {
-                    Value::String(s) => s.clone(),
+                let fmt: &[u8] = match &vals[0] {
+                    Value::String(s) => s.as_bytes(),
+                    // A format that is not UTF-8 (`crate::gostr`) keeps its bytes too.
+                    v if crate::gostr::invalid_utf8(v).is_some() => {
+                        crate::gostr::invalid_utf8(v).unwrap_or_default()
+                    }
                     other => {
                         let t = other.type_name();
                         if let Some(a) = args.first() {
@@ -798,14 +818,14 @@ impl<'a> State<'a, '_> {
                         return self.err(format!("wrong type for value; expected string; got {t}"));
                     }
                 };
-                let out = sprintf(&fmt, &vals[1..]);
+                let out = sprintf_bytes(fmt, &vals[1..]);
                 if out.len() > MAX_OUTPUT {
                     self.at = call_at;
                     return self.err(format!(
                         "error calling printf: result exceeds the limit of {MAX_OUTPUT} bytes"
                     ));
                 }
-                return Ok(Value::str(out));
+                return Ok(out.into_value());
             }
         }
         let mut vals = Vec::with_capacity(n);
@@ -1131,11 +1151,11 @@ fn run_builtin(b: Builtin, v: &[Value]) -> Result<Value, String> {
         Builtin::Len => builtins::len(&v[0])?,
         Builtin::Index => builtins::index(&v[0], &v[1..])?,
         Builtin::Slice => builtins::slice(&v[0], &v[1..])?,
-        Builtin::Print => Value::str(sprint(v)),
-        Builtin::Println => Value::str(sprintln(v)),
-        Builtin::Html => Value::str(builtins::html(v)),
-        Builtin::Js => Value::str(builtins::js(v)),
-        Builtin::Urlquery => Value::str(builtins::urlquery(v)),
+        Builtin::Print => sprint(v).into_value(),
+        Builtin::Println => sprintln(v).into_value(),
+        Builtin::Html => builtins::escape("html", v),
+        Builtin::Js => builtins::escape("js", v),
+        Builtin::Urlquery => builtins::escape("urlquery", v),
         Builtin::Eq => Value::Bool(builtins::eq(v)?),
         Builtin::Ne => Value::Bool(!builtins::eq(v)?),
         Builtin::Lt => Value::Bool(builtins::lt(&v[0], &v[1])?),

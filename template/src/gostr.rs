@@ -1,21 +1,26 @@
 //! Go strings that are not valid UTF-8 (agent.md §4.5.3): a Go `string` is any sequence of bytes,
 //! and a template can make one — `base64Decode` of binary data (a keystore, a DER key), Sprig's
-//! `b64dec`/`b32dec`, or Sprig's byte-offset slicing (`trunc`, `substr`, `abbrev`, `wrapWith`)
-//! cutting a multibyte character — which consul-template writes to the file byte for byte.
+//! `b64dec`/`b32dec`, a `"\xff"` literal, or Sprig's byte-offset slicing (`trunc`, `substr`,
+//! `abbrev`, `wrapWith`) cutting a multibyte character — which consul-template writes to the file
+//! byte for byte.
 //!
 //! Design: such a value is a [`ByteString`] object (Go type `string`) holding the bytes and their
-//! text with U+FFFD for each bad sequence; every valid string stays a plain [`Value::String`].
-//! Why not make every string a byte string: `Value::String(Arc<str>)` is matched all over the
-//! engine and its functions, and non-UTF-8 text is rare, so carrying bytes only where they occur
-//! keeps the rest as it is. What is exact: the template's output (the evaluator splices the bytes
-//! in, [`crate::Rendered::bytes`]), `len`, `eq`/`ne`/`lt`…, truth, `%T`, the text captured by
-//! `executeTemplate`, re-encoding (`base64Encode`, `base64URLEncode`, Sprig's `b64enc`/`b32enc`)
-//! and the hashes (`sha256Hex`, Sprig's `sha*sum`, `adler32sum`). Any other function sees the
-//! U+FFFD text, as Go's own functions do when they decode runes (`toUpper`, `toJSON`), but not
-//! where Go works on bytes (`trimSpace`, `printf "%x"`; docs/differences.md).
+//! text with U+FFFD for each bad byte (Go's decoding: every byte of a bad sequence is one rune);
+//! every valid string stays a plain [`Value::String`]. Why not make every string a byte string:
+//! `Value::String(Arc<str>)` is matched all over the engine and its functions, and non-UTF-8 text
+//! is rare, so carrying bytes only where they occur keeps the rest as it is.
+//!
+//! Functions that work on bytes in Go take their arguments' bytes ([`bytes`]) when one of them is
+//! a byte string ([`any_binary`]) and build their result with [`from_bytes`], using the byte
+//! versions of Go's `strings` functions here ([`find`], [`replace`], [`split`], [`trim_func`],
+//! [`trim_cutset`]); their UTF-8 path is unchanged. Text built from parts — `printf`, `print`,
+//! `%v` of a list or map, Sprig's `cat`/`quote`, `toTOML` — goes into a [`GoText`], which keeps
+//! byte strings aside and splices them in at the end, as the evaluator does with its output.
+//! Functions that decode runes see the U+FFFD text, as Go's do (`toUpper`, `toJSON`).
 
 use std::sync::Arc;
 
+use crate::value::GoWrite;
 use crate::{Object, Value};
 
 /// A Go string whose bytes are not valid UTF-8.
@@ -43,10 +48,28 @@ pub fn from_bytes(bytes: Vec<u8>) -> Value {
         Ok(s) => Value::str(s),
         Err(e) => {
             let bytes = e.into_bytes().into_boxed_slice();
-            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let text = lossy(&bytes);
             Value::Object(Arc::new(ByteString { bytes, text }))
         }
     }
+}
+
+/// The text Go's rune decoding sees: U+FFFD for every byte of a bad sequence (Rust's
+/// `from_utf8_lossy` writes one for a whole truncated sequence).
+pub fn lossy(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len() + 8);
+    for chunk in b.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for _ in chunk.invalid() {
+            out.push('\u{FFFD}');
+        }
+    }
+    out
+}
+
+/// Whether any of `args` is a string that is not UTF-8.
+pub fn any_binary(args: &[Value]) -> bool {
+    args.iter().any(|v| invalid_utf8(v).is_some())
 }
 
 /// The bytes of a value that is not valid UTF-8 (`None` for every other value).
@@ -77,6 +100,296 @@ pub fn splice(text: &str, raw: &[(usize, Value)]) -> Vec<u8> {
     }
     out.extend_from_slice(&text.as_bytes()[at..]);
     out
+}
+
+/// Go's `utf8.DecodeRune`: the first rune of `b` and its width; a bad byte is U+FFFD, width 1.
+pub fn decode_rune(b: &[u8]) -> (char, usize) {
+    let n = match b.first() {
+        None => return ('\u{FFFD}', 0),
+        Some(0..=0x7f) => return (char::from(b[0]), 1),
+        Some(0xc2..=0xdf) => 2,
+        Some(0xe0..=0xef) => 3,
+        Some(0xf0..=0xf4) => 4,
+        Some(_) => return ('\u{FFFD}', 1),
+    };
+    match b.get(..n).map(std::str::from_utf8) {
+        Some(Ok(s)) => (s.chars().next().unwrap_or('\u{FFFD}'), n),
+        _ => ('\u{FFFD}', 1),
+    }
+}
+
+/// Go's `utf8.DecodeLastRune`: the last rune of `b` and its width (a bad byte: U+FFFD, width 1).
+pub fn decode_last_rune(b: &[u8]) -> (char, usize) {
+    let Some(&last) = b.last() else {
+        return ('\u{FFFD}', 0);
+    };
+    if last < 0x80 {
+        return (char::from(last), 1);
+    }
+    let end = b.len();
+    let lim = end.saturating_sub(4);
+    let mut start = end - 1;
+    while start > lim && (b[start] & 0xc0) == 0x80 {
+        start -= 1;
+    }
+    match decode_rune(&b[start..end]) {
+        (c, n) if start + n == end => (c, n),
+        _ => ('\u{FFFD}', 1),
+    }
+}
+
+/// Go's `for i, r := range s`: offset, rune and width of each rune (bad bytes one by one).
+pub fn runes(b: &[u8]) -> impl Iterator<Item = (usize, char, usize)> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        if i >= b.len() {
+            return None;
+        }
+        let (c, n) = decode_rune(&b[i..]);
+        let at = i;
+        i += n;
+        Some((at, c, n))
+    })
+}
+
+/// Go's `utf8.RuneCount`.
+pub fn rune_count(b: &[u8]) -> usize {
+    runes(b).count()
+}
+
+/// Go's `strconv.Quote` of any bytes: a bad byte is written `\xff` (`ascii`: `QuoteToASCII`,
+/// other non-ASCII as `\u` escapes).
+pub fn quote(b: &[u8], ascii: bool) -> String {
+    let mut out = String::with_capacity(b.len() + 8);
+    out.push('"');
+    for chunk in b.utf8_chunks() {
+        let q = vaultlet_shared::go::strconv::quote(chunk.valid());
+        let inner = &q[1..q.len() - 1];
+        if ascii {
+            for c in inner.chars() {
+                if c.is_ascii() {
+                    out.push(c);
+                } else if (c as u32) < 0x10000 {
+                    let _ = std::fmt::Write::write_fmt(&mut out, format_args!("\\u{:04x}", c as u32));
+                } else {
+                    let _ = std::fmt::Write::write_fmt(&mut out, format_args!("\\U{:08x}", c as u32));
+                }
+            }
+        } else {
+            out.push_str(inner);
+        }
+        for byte in chunk.invalid() {
+            let _ = std::fmt::Write::write_fmt(&mut out, format_args!("\\x{byte:02x}"));
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Go's `strings.Index`.
+pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Go's `strings.Replace(s, old, new, n)` (`n` < 0: all): an empty `old` matches at the start and
+/// after each rune.
+pub fn replace(s: &[u8], old: &[u8], new: &[u8], n: i64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut left = if n < 0 { usize::MAX } else { n as usize };
+    let mut at = 0;
+    if old.is_empty() {
+        for (i, _, w) in runes(s) {
+            if left == 0 {
+                break;
+            }
+            out.extend_from_slice(new);
+            out.extend_from_slice(&s[i..i + w]);
+            at = i + w;
+            left -= 1;
+        }
+        if left > 0 && at == s.len() {
+            out.extend_from_slice(new);
+        }
+        out.extend_from_slice(&s[at..]);
+        return out;
+    }
+    while left > 0 {
+        let Some(k) = find(&s[at..], old) else { break };
+        out.extend_from_slice(&s[at..at + k]);
+        out.extend_from_slice(new);
+        at += k + old.len();
+        left -= 1;
+    }
+    out.extend_from_slice(&s[at..]);
+    out
+}
+
+/// Go's `strings.SplitN(s, sep, n)` (`n` < 0: all; 0: none): an empty `sep` splits into runes,
+/// each bad byte on its own.
+pub fn split<'a>(s: &'a [u8], sep: &[u8], n: i64) -> Vec<&'a [u8]> {
+    let limit = if n < 0 { usize::MAX } else { n as usize };
+    let mut out = Vec::new();
+    if limit == 0 {
+        return out;
+    }
+    if sep.is_empty() {
+        for (i, _, w) in runes(s) {
+            if out.len() + 1 == limit {
+                out.push(&s[i..]);
+                return out;
+            }
+            out.push(&s[i..i + w]);
+        }
+        return out;
+    }
+    let mut at = 0;
+    while out.len() + 1 < limit {
+        let Some(k) = find(&s[at..], sep) else { break };
+        out.push(&s[at..at + k]);
+        at += k + sep.len();
+    }
+    out.push(&s[at..]);
+    out
+}
+
+/// Go's `strings.TrimFunc`: runes matching `f` off both ends (a bad byte is U+FFFD).
+pub fn trim_func(s: &[u8], f: impl Fn(char) -> bool) -> &[u8] {
+    let mut a = 0;
+    while a < s.len() {
+        let (c, n) = decode_rune(&s[a..]);
+        if !f(c) {
+            break;
+        }
+        a += n;
+    }
+    let mut b = s.len();
+    while b > a {
+        let (c, n) = decode_last_rune(&s[a..b]);
+        if !f(c) {
+            break;
+        }
+        b -= n;
+    }
+    &s[a..b]
+}
+
+/// Go's `strings.Trim(s, cutset)`: the runes of `cutset` off both ends; a bad byte in `s` is
+/// U+FFFD, which a bad byte or U+FFFD in `cutset` matches.
+pub fn trim_cutset<'a>(s: &'a [u8], cutset: &[u8]) -> &'a [u8] {
+    if cutset.is_empty() {
+        return s;
+    }
+    let set: Vec<char> = runes(cutset).map(|(_, c, _)| c).collect();
+    trim_func(s, |c| set.contains(&c))
+}
+
+/// Text being built that may hold strings that are not UTF-8: `text` has nothing where one goes,
+/// `raw` says which one goes at which offset; [`GoText::into_value`] splices them in.
+#[derive(Default, Debug)]
+pub struct GoText {
+    pub text: String,
+    pub raw: Vec<(usize, Value)>,
+}
+
+impl GoText {
+    pub fn push_str(&mut self, s: &str) {
+        self.text.push_str(s);
+    }
+
+    pub fn push(&mut self, c: char) {
+        self.text.push(c);
+    }
+
+    pub fn extend(&mut self, it: impl IntoIterator<Item = char>) {
+        self.text.extend(it);
+    }
+
+    /// Any bytes: the text when they are UTF-8, else kept aside.
+    pub fn push_bytes(&mut self, b: &[u8]) {
+        match std::str::from_utf8(b) {
+            Ok(s) => self.text.push_str(s),
+            Err(_) => self.raw.push((self.text.len(), from_bytes(b.to_vec()))),
+        }
+    }
+
+    /// Another text, appended.
+    pub fn append(&mut self, other: GoText) {
+        let base = self.text.len();
+        self.raw
+            .extend(other.raw.into_iter().map(|(at, v)| (base + at, v)));
+        self.text.push_str(&other.text);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty() && self.raw.is_empty()
+    }
+
+    /// The length in bytes.
+    pub fn len(&self) -> usize {
+        self.text.len()
+            + self
+                .raw
+                .iter()
+                .map(|(_, v)| invalid_utf8(v).map_or(0, <[u8]>::len))
+                .sum::<usize>()
+    }
+
+    /// Drops trailing white space (of the text after the last byte string).
+    pub fn trim_end(&mut self) {
+        let keep = self.raw.last().map_or(0, |(at, _)| *at);
+        let end = keep.max(self.text.trim_end().len());
+        self.text.truncate(end);
+    }
+
+    /// The bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        if self.raw.is_empty() {
+            return self.text.into_bytes();
+        }
+        splice(&self.text, &self.raw)
+    }
+
+    /// The Go string: a [`Value::String`] unless a byte string went in.
+    pub fn into_value(self) -> Value {
+        if self.raw.is_empty() {
+            return Value::str(self.text);
+        }
+        from_bytes(splice(&self.text, &self.raw))
+    }
+
+    /// The text with U+FFFD for the bad bytes (where only text can go).
+    pub fn into_lossy(self) -> String {
+        if self.raw.is_empty() {
+            return self.text;
+        }
+        lossy(&splice(&self.text, &self.raw))
+    }
+}
+
+impl std::fmt::Write for GoText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.text.push_str(s);
+        Ok(())
+    }
+}
+
+impl GoWrite for GoText {
+    fn go_string(&mut self, v: &Value) {
+        self.raw.push((self.text.len(), v.clone()));
+    }
+}
+
+/// `v`'s bytes if it is a string of any kind, else its `%v` printing (Sprig's `strval`).
+pub fn strval(v: &Value) -> GoText {
+    let mut t = GoText::default();
+    match v {
+        Value::String(s) => t.text.push_str(s),
+        v => v.write_v(&mut t),
+    }
+    t
 }
 
 #[cfg(test)]

@@ -630,12 +630,20 @@ impl Parser<'_> {
             }
             Kind::String | Kind::RawString => {
                 let quoted = self.src(&t);
-                let s = unquote(quoted)
+                let b = unquote_bytes(quoted)
                     .map_err(|e| format!("template: {}:{}: {e}", self.name, self.line))?;
+                let (s, binary) = match String::from_utf8(b) {
+                    Ok(s) => (s, None),
+                    Err(e) => {
+                        let v = crate::gostr::from_bytes(e.into_bytes());
+                        (v.print(), Some(v))
+                    }
+                };
                 Arg::String {
                     pos,
                     quoted: quoted.into(),
                     text: s.into(),
+                    binary,
                 }
             }
             _ => {
@@ -753,8 +761,13 @@ fn underscores_ok(text: &str) -> bool {
 
 /// Go's `strconv.Unquote` for `"…"` and `` `…` `` literals.
 pub fn unquote(s: &str) -> Result<String, String> {
+    unquote_bytes(s).map(|b| crate::gostr::lossy(&b))
+}
+
+/// [`unquote`] giving the bytes (`"\xff"` is one byte, `crate::gostr`).
+pub fn unquote_bytes(s: &str) -> Result<Vec<u8>, String> {
     if s.len() >= 2 && s.starts_with('`') && s.ends_with('`') {
-        return Ok(s[1..s.len() - 1].replace('\r', ""));
+        return Ok(s[1..s.len() - 1].replace('\r', "").into_bytes());
     }
     if s.len() < 2 || !s.starts_with('"') || !s.ends_with('"') {
         return Err("invalid syntax".into());
@@ -810,8 +823,7 @@ pub fn unquote(s: &str) -> Result<String, String> {
             _ => return Err("invalid syntax".into()),
         }
     }
-    Ok(String::from_utf8(out)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    Ok(out)
 }
 
 /// A char constant `'a'` ⇒ its code point.

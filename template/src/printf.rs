@@ -4,12 +4,13 @@
 
 use std::fmt::Write as _;
 
+use super::gostr::{self, GoText};
 use super::lexer::go_quote;
 use super::value::{Value, format_float_g, go_exp};
 
 /// Go `fmt.Sprint`: a space between operands when neither side is a string.
-pub fn sprint(args: &[Value]) -> String {
-    let mut out = String::new();
+pub fn sprint(args: &[Value]) -> GoText {
+    let mut out = GoText::default();
     let mut prev_string = false;
     for (i, a) in args.iter().enumerate() {
         let is_string = is_string_kind(a);
@@ -23,8 +24,8 @@ pub fn sprint(args: &[Value]) -> String {
 }
 
 /// Go `fmt.Sprintln`: operands always separated by a space, newline appended.
-pub fn sprintln(args: &[Value]) -> String {
-    let mut out = String::new();
+pub fn sprintln(args: &[Value]) -> GoText {
+    let mut out = GoText::default();
     for (i, a) in args.iter().enumerate() {
         if i > 0 {
             out.push(' ');
@@ -36,17 +37,17 @@ pub fn sprintln(args: &[Value]) -> String {
 }
 
 fn is_string_kind(v: &Value) -> bool {
-    matches!(v, Value::String(_) | Value::Number(_))
+    matches!(v, Value::String(_) | Value::Number(_)) || gostr::invalid_utf8(v).is_some()
 }
 
 /// `%v` of an operand at depth 0: a pointer to a struct prints `&{…}`.
-fn write_top_v(out: &mut String, v: &Value) {
+fn write_top_v(out: &mut GoText, v: &Value) {
     match v {
         Value::Record(_) => {
             out.push('&');
-            out.push_str(&v.print());
+            v.write_v(out);
         }
-        _ => out.push_str(&v.print()),
+        _ => v.write_v(out),
     }
 }
 
@@ -64,9 +65,16 @@ struct Spec {
 }
 
 /// Go `fmt.Sprintf(format, args…)`.
-pub fn sprintf(format: &str, args: &[Value]) -> String {
-    let mut out = String::with_capacity(format.len() + 16);
-    let b = format.as_bytes();
+pub fn sprintf(format: &str, args: &[Value]) -> GoText {
+    sprintf_bytes(format.as_bytes(), args)
+}
+
+/// [`sprintf`] with a format of any bytes (`crate::gostr`).
+pub fn sprintf_bytes(b: &[u8], args: &[Value]) -> GoText {
+    let mut out = GoText {
+        text: String::with_capacity(b.len() + 16),
+        raw: Vec::new(),
+    };
     let mut i = 0;
     let mut argn = 0;
     let mut reordered = false;
@@ -75,7 +83,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         while i < b.len() && b[i] != b'%' {
             i += 1;
         }
-        out.push_str(&format[start..i]);
+        out.push_bytes(&b[start..i]);
         if i >= b.len() {
             break;
         }
@@ -167,8 +175,8 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             out.push_str("%!(NOVERB)");
             break;
         }
-        let verb = format[i..].chars().next().unwrap_or('?');
-        i += verb.len_utf8();
+        let (verb, width) = gostr::decode_rune(&b[i..]);
+        i += width;
         if verb == '%' {
             out.push('%');
             continue;
@@ -273,7 +281,7 @@ fn parse_num(b: &[u8], mut i: usize) -> (Option<usize>, usize) {
     )
 }
 
-fn pad(out: &mut String, s: &str, sp: &Spec, zero_ok: bool) {
+fn pad(out: &mut GoText, s: &str, sp: &Spec, zero_ok: bool) {
     let n = s.chars().count();
     let w = sp.width.unwrap_or(0);
     if n >= w {
@@ -299,7 +307,7 @@ fn pad(out: &mut String, s: &str, sp: &Spec, zero_ok: bool) {
     }
 }
 
-fn bad_verb(out: &mut String, arg: &Value, verb: char, sp: &Spec) {
+fn bad_verb(out: &mut GoText, arg: &Value, verb: char, sp: &Spec) {
     let _ = write!(out, "%!{verb}(");
     match arg {
         Value::Nil => out.push_str("<nil>"),
@@ -312,7 +320,7 @@ fn bad_verb(out: &mut String, arg: &Value, verb: char, sp: &Spec) {
     out.push(')');
 }
 
-fn format_arg(out: &mut String, arg: &Value, verb: char, sp: &Spec) {
+fn format_arg(out: &mut GoText, arg: &Value, verb: char, sp: &Spec) {
     let mut local;
     let mut sp = sp;
     if verb == 'v' && sp.plus {
@@ -336,7 +344,7 @@ fn format_arg(out: &mut String, arg: &Value, verb: char, sp: &Spec) {
 /// Go's `%#v` of a value inside the operand (`depth` > 0 inside a slice, map or struct):
 /// `[]string{"x", "y"}`, `map[string]interface {}{"a":1}`, `interface {}(nil)`, unsigned
 /// integers in hex (`0x7`), strings quoted, `&dependency.Secret{Field:…}` (agent.md §4.3).
-pub fn write_go_syntax(out: &mut String, v: &Value, depth: usize) {
+pub fn write_go_syntax(out: &mut GoText, v: &Value, depth: usize) {
     match v {
         Value::Nil => out.push_str("interface {}(nil)"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -412,11 +420,14 @@ pub fn write_go_syntax(out: &mut String, v: &Value, depth: usize) {
         Value::NilPtr(t) => {
             let _ = write!(out, "({t})(nil)");
         }
-        Value::Object(o) => out.push_str(&o.print()),
+        Value::Object(o) => match o.go_string() {
+            Some((_, b)) => out.push_str(&gostr::quote(b, false)),
+            None => out.push_str(&o.print()),
+        },
     }
 }
 
-fn format_value(out: &mut String, v: &Value, verb: char, sp: &Spec, depth: usize) {
+fn format_value(out: &mut GoText, v: &Value, verb: char, sp: &Spec, depth: usize) {
     match v {
         Value::Nil => match verb {
             'v' | 'T' => pad(out, "<nil>", sp, false),
@@ -487,6 +498,7 @@ fn format_value(out: &mut String, v: &Value, verb: char, sp: &Spec, depth: usize
             }
             out.push('}');
         }
+        Value::Object(o) if let Some((_, b)) = o.go_string() => fmt_bytes(out, v, b, verb, sp),
         Value::Object(o) => match verb {
             'v' | 's' => pad(out, &o.print(), sp, false),
             _ => bad_verb(out, v, verb, sp),
@@ -494,7 +506,7 @@ fn format_value(out: &mut String, v: &Value, verb: char, sp: &Spec, depth: usize
     }
 }
 
-fn fmt_integer(out: &mut String, v: &Value, neg: bool, mag: u64, verb: char, sp: &Spec) {
+fn fmt_integer(out: &mut GoText, v: &Value, neg: bool, mag: u64, verb: char, sp: &Spec) {
     let digits = match verb {
         'd' | 'v' => mag.to_string(),
         'b' => format!("{mag:b}"),
@@ -588,7 +600,7 @@ fn fmt_integer(out: &mut String, v: &Value, neg: bool, mag: u64, verb: char, sp:
     }
 }
 
-fn fmt_float(out: &mut String, v: &Value, f: f64, verb: char, sp: &Spec) {
+fn fmt_float(out: &mut GoText, v: &Value, f: f64, verb: char, sp: &Spec) {
     let body = match verb {
         'g' | 'G' if sp.sharp => format_g_sharp(f, sp.prec.unwrap_or(6).max(1)),
         'v' | 'g' | 'G' => match sp.prec {
@@ -677,7 +689,7 @@ fn format_g_sharp(f: f64, p: usize) -> String {
     }
 }
 
-fn fmt_string(out: &mut String, v: &Value, s: &str, verb: char, sp: &Spec) {
+fn fmt_string(out: &mut GoText, v: &Value, s: &str, verb: char, sp: &Spec) {
     let truncated: &str = match sp.prec {
         Some(p) if matches!(verb, 'v' | 's' | 'q') => match s.char_indices().nth(p) {
             Some((idx, _)) => &s[..idx],
@@ -702,27 +714,7 @@ fn fmt_string(out: &mut String, v: &Value, s: &str, verb: char, sp: &Spec) {
                 pad(out, &q, sp, false)
             }
         }
-        'x' | 'X' => {
-            let bytes = match sp.prec {
-                Some(p) => &s.as_bytes()[..p.min(s.len())],
-                None => s.as_bytes(),
-            };
-            let mut h = String::with_capacity(bytes.len() * 2);
-            for (k, byte) in bytes.iter().enumerate() {
-                if sp.space && k > 0 {
-                    h.push(' ');
-                }
-                if sp.sharp && (sp.space || k == 0) {
-                    h.push_str(if verb == 'x' { "0x" } else { "0X" });
-                }
-                if verb == 'x' {
-                    let _ = write!(h, "{byte:02x}");
-                } else {
-                    let _ = write!(h, "{byte:02X}");
-                }
-            }
-            pad(out, &h, sp, false)
-        }
+        'x' | 'X' => fmt_hex(out, s.as_bytes(), verb, sp),
         _ => {
             if let Value::Nil = v {
                 // A map key printed with a bad verb.
@@ -736,10 +728,75 @@ fn fmt_string(out: &mut String, v: &Value, s: &str, verb: char, sp: &Spec) {
     }
 }
 
+/// `%x`/`%X` of a string's bytes (the precision counts bytes).
+fn fmt_hex(out: &mut GoText, b: &[u8], verb: char, sp: &Spec) {
+    let bytes = match sp.prec {
+        Some(p) => &b[..p.min(b.len())],
+        None => b,
+    };
+    let mut h = String::with_capacity(bytes.len() * 2);
+    for (k, byte) in bytes.iter().enumerate() {
+        if sp.space && k > 0 {
+            h.push(' ');
+        }
+        if sp.sharp && (sp.space || k == 0) {
+            h.push_str(if verb == 'x' { "0x" } else { "0X" });
+        }
+        if verb == 'x' {
+            let _ = write!(h, "{byte:02x}");
+        } else {
+            let _ = write!(h, "{byte:02X}");
+        }
+    }
+    pad(out, &h, sp, false)
+}
+
+/// A string that is not UTF-8 (`crate::gostr`) as Go formats its bytes: `%s`/`%v` write them,
+/// the precision and width counting runes (a bad byte is one); `%q` escapes bad bytes as `\xff`
+/// (never backquoted); `%x` is the bytes in hex.
+fn fmt_bytes(out: &mut GoText, v: &Value, b: &[u8], verb: char, sp: &Spec) {
+    match verb {
+        'v' | 's' | 'q' => {
+            let b = match sp.prec {
+                Some(p) => match gostr::runes(b).nth(p) {
+                    Some((at, _, _)) => &b[..at],
+                    None => b,
+                },
+                None => b,
+            };
+            if verb == 'q' {
+                return pad(out, &gostr::quote(b, sp.plus), sp, false);
+            }
+            let fill = sp.width.unwrap_or(0).saturating_sub(gostr::rune_count(b));
+            let c = if sp.zero { '0' } else { ' ' };
+            if !sp.minus {
+                out.extend(std::iter::repeat_n(c, fill));
+            }
+            out.push_bytes(b);
+            if sp.minus {
+                out.extend(std::iter::repeat_n(' ', fill));
+            }
+        }
+        'x' | 'X' => fmt_hex(out, b, verb, sp),
+        _ => bad_verb(out, v, verb, sp),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    // The text of the results (none here holds a string that is not UTF-8).
+    fn sprintf(f: &str, a: &[Value]) -> String {
+        super::sprintf(f, a).into_lossy()
+    }
+    fn sprint(a: &[Value]) -> String {
+        super::sprint(a).into_lossy()
+    }
+    fn sprintln(a: &[Value]) -> String {
+        super::sprintln(a).into_lossy()
+    }
 
     fn s(x: &str) -> Value {
         Value::str(x)

@@ -7,7 +7,6 @@
 //! Values with methods (`scratch`, `pkiCert`'s result, `loop` channels) are [`Object`]s.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use vaultlet_shared::json::Json;
@@ -58,6 +57,21 @@ pub struct Record {
     /// Go type for `%T` and messages, e.g. `*dependency.Secret`.
     pub type_name: &'static str,
     pub fields: Vec<(&'static str, Value)>,
+}
+
+/// Where `%v` printing goes: a `String`, where a string that is not UTF-8 (`crate::gostr`) can only
+/// be its U+FFFD text, or a [`crate::gostr::GoText`], which keeps its bytes.
+pub trait GoWrite: std::fmt::Write {
+    /// A string that is not UTF-8 (a [`Value::Object`] whose `go_string` is `Some`).
+    fn go_string(&mut self, v: &Value);
+}
+
+impl GoWrite for String {
+    fn go_string(&mut self, v: &Value) {
+        if let Value::Object(o) = v {
+            self.push_str(&o.print());
+        }
+    }
 }
 
 /// A value with methods: the engine calls [`Object::method`] for `.Name args…` chains.
@@ -187,9 +201,11 @@ impl Value {
     }
 
     /// [`Value::print_top`] appended to `out` (no intermediate string for the common cases).
-    pub fn write_top(&self, out: &mut String) {
+    pub fn write_top<W: GoWrite>(&self, out: &mut W) {
         match self {
-            Value::Nil => out.push_str("<no value>"),
+            Value::Nil => {
+                let _ = out.write_str("<no value>");
+            }
             v => v.write_v(out),
         }
     }
@@ -201,75 +217,81 @@ impl Value {
         out
     }
 
-    fn write_v(&self, out: &mut String) {
+    /// Go `fmt` `%v` of the value appended to `out`.
+    pub fn write_v<W: GoWrite>(&self, out: &mut W) {
         match self {
-            Value::Nil | Value::NilPtr(_) => out.push_str("<nil>"),
-            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Nil | Value::NilPtr(_) => put(out, "<nil>"),
+            Value::Bool(b) => put(out, if *b { "true" } else { "false" }),
             Value::Int(i) | Value::Int64(i) => {
                 let _ = write!(out, "{i}");
             }
             Value::Uint(u) => {
                 let _ = write!(out, "{u}");
             }
-            Value::Float(f) => out.push_str(&format_float_g(*f)),
-            Value::Number(s) | Value::String(s) => out.push_str(s),
+            Value::Float(f) => put(out, &format_float_g(*f)),
+            Value::Number(s) | Value::String(s) => put(out, s),
             Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
-                out.push('[');
+                put(out, "[");
                 for (i, v) in l.iter().enumerate() {
                     if i > 0 {
-                        out.push(' ');
+                        put(out, " ");
                     }
                     v.write_v(out);
                 }
-                out.push(']');
+                put(out, "]");
             }
-            Value::NilList => out.push_str("[]"),
+            Value::NilList => put(out, "[]"),
             Value::Map(m) => {
-                out.push_str("map[");
+                put(out, "map[");
                 for (i, (k, v)) in m.iter().enumerate() {
                     if i > 0 {
-                        out.push(' ');
+                        put(out, " ");
                     }
-                    out.push_str(k);
-                    out.push(':');
+                    put(out, k);
+                    put(out, ":");
                     v.write_v(out);
                 }
-                out.push(']');
+                put(out, "]");
             }
             Value::AnyMap(m) => {
-                out.push_str("map[");
+                put(out, "map[");
                 for (i, (k, v)) in m.iter().enumerate() {
                     if i > 0 {
-                        out.push(' ');
+                        put(out, " ");
                     }
                     k.write_v(out);
-                    out.push(':');
+                    put(out, ":");
                     v.write_v(out);
                 }
-                out.push(']');
+                put(out, "]");
             }
             Value::Record(r) => {
                 // `%v` of a pointer to a struct at the top level prints `&{…}`; the engine's action
                 // printing dereferences once (rule 2), which is what `print` of a record gives here.
-                out.push('{');
+                put(out, "{");
                 for (i, (_, v)) in r.fields.iter().enumerate() {
                     if i > 0 {
-                        out.push(' ');
+                        put(out, " ");
                     }
                     v.write_nested_field(out);
                 }
-                out.push('}');
+                put(out, "}");
             }
-            Value::Object(o) => out.push_str(&o.print()),
+            Value::Object(o) if o.go_string().is_some() => out.go_string(self),
+            Value::Object(o) => put(out, &o.print()),
         }
     }
 
     /// A struct field printed inside `{…}`: pointers inside a struct print as addresses in Go
     /// (`0xc000…`), except nil ones, which print `<nil>`. Records nested in records are pointers;
     /// we print them as `&{…}`-free `{…}` (Go would print an address — non-deterministic, never relied on).
-    fn write_nested_field(&self, out: &mut String) {
+    fn write_nested_field<W: GoWrite>(&self, out: &mut W) {
         self.write_v(out)
     }
+}
+
+fn put<W: GoWrite>(out: &mut W, s: &str) {
+    let _ = out.write_str(s);
 }
 
 /// Go's `fmt`/`range` order of `map[interface {}]interface {}` keys (`internal/fmtsort`): nil

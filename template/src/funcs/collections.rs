@@ -37,8 +37,26 @@ pub fn go_split<'a>(s: &'a str, sep: &str) -> Vec<&'a str> {
     s.split(sep).collect()
 }
 
+/// A Go `[]string` of byte slices (items that are not UTF-8 stay bytes, `crate::gostr`).
+pub fn byte_strings(parts: Vec<&[u8]>) -> Value {
+    Value::Strings(Arc::new(
+        parts
+            .into_iter()
+            .map(|p| crate::gostr::from_bytes(p.to_vec()))
+            .collect(),
+    ))
+}
+
 fn split(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     args::arity("split", a, 2)?;
+    if crate::gostr::any_binary(a) {
+        let (sep, s) = (args::string_bytes(&a[0])?, args::string_bytes(&a[1])?);
+        let s = crate::gostr::trim_func(s, super::strings::go_space);
+        if s.is_empty() {
+            return Ok(Value::strings(Vec::<&str>::new()));
+        }
+        return Ok(byte_strings(crate::gostr::split(s, sep, -1)));
+    }
     let (sep, s) = (args::string(&a[0])?, args::string(&a[1])?);
     let s = s.trim_matches(super::strings::go_space);
     if s.is_empty() {
@@ -49,11 +67,28 @@ fn split(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
 
 fn join(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     args::arity("join", a, 2)?;
+    if let Value::Strings(items) = &a[1]
+        && (crate::gostr::any_binary(items) || crate::gostr::any_binary(&a[..1]))
+    {
+        return Ok(join_bytes(args::string_bytes(&a[0])?, items));
+    }
     let sep = args::string(&a[0])?;
     let items = args::string_list(&a[1])?;
     Ok(Value::str(
         items.iter().map(|s| &**s).collect::<Vec<_>>().join(sep),
     ))
+}
+
+/// Go's `strings.Join` of strings of any bytes (`crate::gostr`).
+pub fn join_bytes(sep: &[u8], items: &[Value]) -> Value {
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(sep);
+        }
+        out.extend_from_slice(crate::gostr::bytes(item).unwrap_or_default());
+    }
+    crate::gostr::from_bytes(out)
 }
 
 fn split_to_map(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
@@ -86,13 +121,24 @@ pub fn holds(l: &Value, v: &Value) -> bool {
                 (Value::String(p), Value::String(q)) | (Value::Number(p), Value::Number(q)) => {
                     p == q
                 }
+                (x, v) if go_string(x) && go_string(v) => crate::gostr::bytes(x) == crate::gostr::bytes(v),
                 _ => false,
             })
         }
-        Value::String(h) => matches!(v, Value::String(n) if h.contains(&**n)),
+        Value::String(h) => matches!(v, Value::String(n) if h.contains(&**n))
+            || crate::gostr::invalid_utf8(v).is_some_and(|n| crate::gostr::find(h.as_bytes(), n).is_some()),
+        h if crate::gostr::invalid_utf8(h).is_some() && go_string(v) => {
+            crate::gostr::find(crate::gostr::bytes(h).unwrap_or_default(), crate::gostr::bytes(v).unwrap_or_default())
+                .is_some()
+        }
         Value::Number(h) => matches!(v, Value::Number(n) if h.contains(&**n)),
         _ => false,
     }
+}
+
+/// A value of Go type `string` (valid UTF-8 or not; not a `json.Number`).
+fn go_string(v: &Value) -> bool {
+    matches!(v, Value::String(_)) || crate::gostr::invalid_utf8(v).is_some()
 }
 
 fn contains(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use vaultlet_shared::json::Json;
 
 use super::{args, yaml};
+use crate::gostr::GoText;
 use crate::value::go_exp;
 use crate::{CallEnv, Func, Value};
 
@@ -346,8 +347,10 @@ fn to_yaml(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
 }
 
 fn to_toml(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
-    let s = toml(one("toTOML", a)?).map_err(|e| format!("toTOML: {e}"))?;
-    Ok(Value::str(s.trim()))
+    let mut s = toml(one("toTOML", a)?).map_err(|e| format!("toTOML: {e}"))?;
+    // It starts with a key or a table header, never with white space.
+    s.trim_end();
+    Ok(s.into_value())
 }
 
 /// JSON (with Go's float64 numbers) ⇒ value.
@@ -407,7 +410,7 @@ fn parse_yaml(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
 
 /// TOML of a map: plain keys first, then tables (`[a.b]`, nested ones indented two spaces per level)
 /// and arrays of tables; nil values are left out.
-pub fn toml(v: &Value) -> Result<String, String> {
+pub fn toml(v: &Value) -> Result<GoText, String> {
     // A parsed YAML map (`map[interface {}]interface {}`), at any depth, has no string key type.
     if has_any_map(v) {
         return Err("toml: cannot encode a map with non-string key type".into());
@@ -418,7 +421,7 @@ pub fn toml(v: &Value) -> Result<String, String> {
             v.type_name()
         ));
     };
-    let mut out = String::new();
+    let mut out = GoText::default();
     toml_table(&mut out, &[], m)?;
     Ok(out)
 }
@@ -440,13 +443,31 @@ fn toml_key(k: &str) -> String {
         k.to_string()
     } else {
         let mut s = String::new();
-        toml_quote(&mut s, k);
+        s.push('"');
+        toml_escape(&mut s, k);
+        s.push('"');
         s
     }
 }
 
-fn toml_quote(out: &mut String, s: &str) {
+fn toml_quote(out: &mut GoText, s: &str) {
     out.push('"');
+    toml_escape(&mut out.text, s);
+    out.push('"');
+}
+
+/// A string that is not UTF-8 (`crate::gostr`): BurntSushi/toml escapes on bytes, so the bad
+/// bytes are written as they are.
+fn toml_quote_bytes(out: &mut GoText, b: &[u8]) {
+    out.push('"');
+    for chunk in b.utf8_chunks() {
+        toml_escape(&mut out.text, chunk.valid());
+        out.push_bytes(chunk.invalid());
+    }
+    out.push('"');
+}
+
+fn toml_escape(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -462,7 +483,6 @@ fn toml_quote(out: &mut String, s: &str) {
             c => out.push(c),
         }
     }
-    out.push('"');
 }
 
 fn is_table(v: &Value) -> bool {
@@ -473,7 +493,7 @@ fn is_table_array(v: &Value) -> bool {
     matches!(v, Value::List(l) if !l.is_empty() && l.iter().all(is_table))
 }
 
-fn toml_inline(out: &mut String, v: &Value) -> Result<(), String> {
+fn toml_inline(out: &mut GoText, v: &Value) -> Result<(), String> {
     match v {
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) | Value::Int64(i) => {
@@ -485,6 +505,9 @@ fn toml_inline(out: &mut String, v: &Value) -> Result<(), String> {
         Value::Float(f) => toml_float(out, *f),
         Value::Number(n) => toml_number(out, n)?,
         Value::String(s) => toml_quote(out, s),
+        v if crate::gostr::invalid_utf8(v).is_some() => {
+            toml_quote_bytes(out, crate::gostr::invalid_utf8(v).unwrap_or_default());
+        }
         Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
             out.push('[');
             for (i, item) in l.iter().filter(|x| !matches!(x, Value::Nil)).enumerate() {
@@ -520,7 +543,7 @@ fn toml_inline(out: &mut String, v: &Value) -> Result<(), String> {
 /// BurntSushi/toml's float: NaN and infinities by name, else every digit (Go's `'f'`, shortest;
 /// Rust's `Display` prints the same) with `.0` added when there is no point: `1e20` is
 /// `100000000000000000000.0`, `1e-7` is `0.0000001`, `-0.0` stays `-0.0`.
-fn toml_float(out: &mut String, f: f64) {
+fn toml_float(out: &mut GoText, f: f64) {
     if f.is_nan() {
         out.push_str(if f.is_sign_negative() { "-nan" } else { "nan" });
     } else if f.is_infinite() {
@@ -538,7 +561,7 @@ fn toml_float(out: &mut String, f: f64) {
 /// decimal integer that fits (`42`), else its `Float64()` as a float ([`toml_float`]: `1.0` is
 /// `1.0`, `1e3` is `1000.0`, `12345678901234567890` is `12345678901234567000.0`); an empty
 /// Number is `0`. (KV v2 hands these back already normalised: `1e3` arrives as `1000`.)
-fn toml_number(out: &mut String, n: &str) -> Result<(), String> {
+fn toml_number(out: &mut GoText, n: &str) -> Result<(), String> {
     if n.is_empty() {
         out.push('0');
         return Ok(());
@@ -558,7 +581,7 @@ fn toml_number(out: &mut String, n: &str) -> Result<(), String> {
 }
 
 fn toml_table(
-    out: &mut String,
+    out: &mut GoText,
     path: &[String],
     m: &BTreeMap<String, Value>,
 ) -> Result<(), String> {

@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 
 use super::{args, collections, encoding, serialize, strings};
+use crate::gostr::{self, GoText};
 use crate::{CallEnv, Func, Value};
 
 pub(super) fn lookup(name: &str) -> Option<Func> {
@@ -268,6 +269,9 @@ pub fn deep_eq(a: &Value, b: &Value) -> bool {
                     .all(|(k, v)| y.get(k).is_some_and(|w| deep_eq(v, w)))
         }
         (Value::NilPtr(x), Value::NilPtr(y)) => x == y,
+        (Value::Object(_), Value::Object(_)) if gostr::invalid_utf8(a).is_some() => {
+            gostr::invalid_utf8(a) == gostr::invalid_utf8(b)
+        }
         (Value::Record(x), Value::Record(y)) => {
             x.type_name == y.type_name
                 && x.fields.len() == y.fields.len()
@@ -280,16 +284,21 @@ pub fn deep_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// Sprig's `strslice`: a list's non-nil items as strings, anything else as a one-item list.
-fn strslice(v: &Value) -> Vec<String> {
+/// Sprig's `strslice`: a list's non-nil items as strings (of any bytes, `crate::gostr`),
+/// anything else as a one-item list.
+fn strslice(v: &Value) -> Vec<Value> {
+    let one = |x: &Value| match x {
+        Value::String(_) => x.clone(),
+        x => gostr::strval(x).into_value(),
+    };
     match v {
         Value::List(l) | Value::Strings(l) | Value::Ints(l) => l
             .iter()
             .filter(|x| !matches!(x, Value::Nil))
-            .map(strval)
+            .map(one)
             .collect(),
         Value::NilList | Value::Nil => Vec::new(),
-        other => vec![strval(other)],
+        other => vec![one(other)],
     }
 }
 
@@ -339,6 +348,19 @@ fn s2<'a>(name: &str, a: &'a [Value]) -> Result<(&'a str, &'a str), String> {
     Ok((args::string(&a[0])?, args::string(&a[1])?))
 }
 
+/// Two arguments' bytes when one of them is a string that is not UTF-8 (`crate::gostr`): the
+/// functions that work on bytes in Go then take this path.
+fn b2<'a>(name: &str, a: &'a [Value]) -> Option<Result<(&'a [u8], &'a [u8]), String>> {
+    gostr::any_binary(a).then(|| {
+        let a = n_args(name, a, 2)?;
+        Ok((args::string_bytes(&a[0])?, args::string_bytes(&a[1])?))
+    })
+}
+
+fn ok_bytes(b: &[u8]) -> Result<Value, String> {
+    Ok(gostr::from_bytes(b.to_vec()))
+}
+
 // ----------------------------------------------------------------------------------------------
 // Strings
 // ----------------------------------------------------------------------------------------------
@@ -360,16 +382,33 @@ func!(untitle(a) {
     }
     ok_str(out)
 });
-func!(trim(a) { ok_str(s1("trim", a)?.trim_matches(strings::go_space)) });
+func!(trim(a) {
+    if gostr::any_binary(a) {
+        return ok_bytes(gostr::trim_func(b1("trim", a)?, strings::go_space));
+    }
+    ok_str(s1("trim", a)?.trim_matches(strings::go_space))
+});
 func!(trim_all(a) {
+    if let Some(r) = b2("trimAll", a) {
+        let (cut, s) = r?;
+        return ok_bytes(gostr::trim_cutset(s, cut));
+    }
     let (cut, s) = s2("trimAll", a)?;
     ok_str(s.trim_matches(|c| cut.contains(c)))
 });
 func!(trim_prefix(a) {
+    if let Some(r) = b2("trimPrefix", a) {
+        let (p, s) = r?;
+        return ok_bytes(s.strip_prefix(p).unwrap_or(s));
+    }
     let (p, s) = s2("trimPrefix", a)?;
     ok_str(s.strip_prefix(p).unwrap_or(s))
 });
 func!(trim_suffix(a) {
+    if let Some(r) = b2("trimSuffix", a) {
+        let (p, s) = r?;
+        return ok_bytes(s.strip_suffix(p).unwrap_or(s));
+    }
     let (p, s) = s2("trimSuffix", a)?;
     ok_str(s.strip_suffix(p).unwrap_or(s))
 });
@@ -380,26 +419,26 @@ func!(trim_suffix(a) {
 /// character of that number (Latin-1), drops those Go's `unicode.IsSpace` calls space (so also
 /// the bytes 0x85 and 0xA0 inside multibyte characters) and writes the others back as UTF-8;
 /// a string with nothing to drop comes back as it was.
-pub fn delete_white_space(s: &str) -> String {
+pub fn delete_white_space(s: &[u8]) -> Value {
     let kept: String = s
-        .bytes()
-        .map(char::from)
+        .iter()
+        .map(|b| char::from(*b))
         .filter(|c| !strings::go_space(*c))
         .collect();
     if kept.chars().count() == s.len() {
-        s.to_string()
+        gostr::from_bytes(s.to_vec())
     } else {
-        kept
+        Value::str(kept)
     }
 }
 
-fn byte_slice(s: &str, from: usize, to: usize) -> Value {
-    crate::gostr::from_bytes(s.as_bytes()[from..to].to_vec())
+fn byte_slice(s: &[u8], from: usize, to: usize) -> Value {
+    crate::gostr::from_bytes(s[from..to].to_vec())
 }
 
 func!(trunc(a) {
     let a = n_args("trunc", a, 2)?;
-    let (c, s) = (args::int(&a[0])?, args::string(&a[1])?);
+    let (c, s) = (args::int(&a[0])?, args::string_bytes(&a[1])?);
     let len = s.len() as i64;
     Ok(if c < 0 && len + c > 0 {
         byte_slice(s, (len + c) as usize, s.len())
@@ -411,55 +450,102 @@ func!(trunc(a) {
 });
 func!(abbrev(a) {
     let a = n_args("abbrev", a, 2)?;
-    let (w, s) = (args::int(&a[0])?, args::string(&a[1])?);
+    let (w, s) = (args::int(&a[0])?, args::string_bytes(&a[1])?);
     if w < 4 || s.len() as i64 <= w {
-        return ok_str(s);
+        return Ok(a[1].clone());
     }
-    let mut out = s.as_bytes()[..(w - 3) as usize].to_vec();
+    let mut out = s[..(w - 3) as usize].to_vec();
     out.extend_from_slice(b"...");
     Ok(crate::gostr::from_bytes(out))
 });
 func!(contains(a) {
+    if let Some(r) = b2("contains", a) {
+        let (sub, s) = r?;
+        return Ok(Value::Bool(gostr::find(s, sub).is_some()));
+    }
     let (sub, s) = s2("contains", a)?;
     Ok(Value::Bool(s.contains(sub)))
 });
 func!(has_prefix(a) {
+    if let Some(r) = b2("hasPrefix", a) {
+        let (p, s) = r?;
+        return Ok(Value::Bool(s.starts_with(p)));
+    }
     let (p, s) = s2("hasPrefix", a)?;
     Ok(Value::Bool(s.starts_with(p)))
 });
 func!(has_suffix(a) {
+    if let Some(r) = b2("hasSuffix", a) {
+        let (p, s) = r?;
+        return Ok(Value::Bool(s.ends_with(p)));
+    }
     let (p, s) = s2("hasSuffix", a)?;
     Ok(Value::Bool(s.ends_with(p)))
 });
+
+/// Sprig's `%v`-joined argument lists (`quote`, `squote`, `cat`): each non-nil argument's
+/// `strval` through `each`, separated by spaces; bytes kept (`crate::gostr`).
+fn spaced(a: &[Value], each: impl Fn(GoText) -> GoText) -> Value {
+    let mut out = GoText::default();
+    for (i, v) in a.iter().filter(|v| !matches!(v, Value::Nil)).enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.append(each(gostr::strval(v)));
+    }
+    out.into_value()
+}
+
 func!(quote(a) {
-    let parts: Vec<String> =
-        a.iter().filter(|v| !matches!(v, Value::Nil)).map(|v| args::go_quote_str(&strval(v))).collect();
-    ok_str(parts.join(" "))
+    Ok(spaced(a, |t| {
+        let q = if t.raw.is_empty() { args::go_quote_str(&t.text) } else { gostr::quote(&t.into_bytes(), false) };
+        GoText { text: q, raw: Vec::new() }
+    }))
 });
 func!(squote(a) {
-    let parts: Vec<String> = a.iter().filter(|v| !matches!(v, Value::Nil)).map(|v| format!("'{}'", strval(v))).collect();
-    ok_str(parts.join(" "))
+    Ok(spaced(a, |t| {
+        let mut q = GoText { text: "'".into(), raw: Vec::new() };
+        q.append(t);
+        q.push('\'');
+        q
+    }))
 });
-func!(cat(a) {
-    let parts: Vec<String> = a.iter().filter(|v| !matches!(v, Value::Nil)).map(strval).collect();
-    ok_str(parts.join(" "))
-});
+func!(cat(a) { Ok(spaced(a, |t| t)) });
 
 fn sprig_indent(n: i64, s: &str) -> String {
     let pad = " ".repeat(n.max(0) as usize);
     format!("{pad}{}", s.replace('\n', &format!("\n{pad}")))
 }
 
+/// [`sprig_indent`] of any bytes (`crate::gostr`), after `lead`.
+fn sprig_indent_bytes(lead: &[u8], n: i64, s: &[u8]) -> Value {
+    let pad = vec![b' '; n.max(0) as usize];
+    let mut out = lead.to_vec();
+    out.extend_from_slice(&pad);
+    out.extend(gostr::replace(s, b"\n", &[b"\n", &pad[..]].concat(), -1));
+    gostr::from_bytes(out)
+}
+
 func!(indent(a) {
     let a = n_args("indent", a, 2)?;
+    if gostr::any_binary(a) {
+        return Ok(sprig_indent_bytes(b"", args::int(&a[0])?, args::string_bytes(&a[1])?));
+    }
     ok_str(sprig_indent(args::int(&a[0])?, args::string(&a[1])?))
 });
 func!(nindent(a) {
     let a = n_args("nindent", a, 2)?;
+    if gostr::any_binary(a) {
+        return Ok(sprig_indent_bytes(b"\n", args::int(&a[0])?, args::string_bytes(&a[1])?));
+    }
     ok_str(format!("\n{}", sprig_indent(args::int(&a[0])?, args::string(&a[1])?)))
 });
 func!(replace(a) {
     let a = n_args("replace", a, 3)?;
+    if gostr::any_binary(a) {
+        let (old, new, src) = (args::string_bytes(&a[0])?, args::string_bytes(&a[1])?, args::string_bytes(&a[2])?);
+        return Ok(gostr::from_bytes(gostr::replace(src, old, new, -1)));
+    }
     let (old, new, src) = (args::string(&a[0])?, args::string(&a[1])?, args::string(&a[2])?);
     ok_str(src.replace(old, new))
 });
@@ -469,15 +555,18 @@ func!(repeat(a) {
     if n < 0 {
         return Err("strings: negative Repeat count".into());
     }
-    let s = args::string(&a[1])?;
+    let s = args::string_bytes(&a[1])?;
     if s.len().saturating_mul(n as usize) > 64 << 20 {
         return Err("strings: Repeat output length overflow".into());
     }
-    ok_str(s.repeat(n as usize))
+    if gostr::any_binary(a) {
+        return Ok(gostr::from_bytes(s.repeat(n as usize)));
+    }
+    ok_str(args::string(&a[1])?.repeat(n as usize))
 });
 func!(substr(a) {
     let a = n_args("substr", a, 3)?;
-    let (start, end, s) = (args::int(&a[0])?, args::int(&a[1])?, args::string(&a[2])?);
+    let (start, end, s) = (args::int(&a[0])?, args::int(&a[1])?, args::string_bytes(&a[2])?);
     let len = s.len() as i64;
     let clamp = |x: i64| x.clamp(0, len) as usize;
     Ok(if start < 0 {
@@ -490,14 +579,27 @@ func!(substr(a) {
         byte_slice(s, clamp(start), clamp(end))
     })
 });
-func!(nospace(a) { ok_str(delete_white_space(s1("nospace", a)?)) });
+func!(nospace(a) { Ok(delete_white_space(b1("nospace", a)?)) });
 func!(initials(a) {
-    ok_str(s1("initials", a)?.split_whitespace().filter_map(|w| w.chars().next()).collect::<String>())
+    // goutils' `Initials` reads the string byte by byte as Latin-1, as `nospace` does: the first
+    // byte after white space (0x85 and 0xA0 are space) is written as that character.
+    let mut out = String::new();
+    let mut gap = true;
+    for c in b1("initials", a)?.iter().map(|b| char::from(*b)) {
+        if strings::go_space(c) {
+            gap = true;
+        } else if gap {
+            out.push(c);
+            gap = false;
+        }
+    }
+    ok_str(out)
 });
 func!(plural(a) {
     let a = n_args("plural", a, 3)?;
-    let (one, many, n) = (args::string(&a[0])?, args::string(&a[1])?, args::int(&a[2])?);
-    ok_str(if n == 1 { one } else { many })
+    args::string(&a[0])?;
+    args::string(&a[1])?;
+    Ok(if args::int(&a[2])? == 1 { a[0].clone() } else { a[1].clone() })
 });
 func!(to_string(a) {
     let v = &n_args("toString", a, 1)?[0];
@@ -507,14 +609,28 @@ func!(to_string(a) {
     }
     ok_str(strval(v))
 });
-func!(to_strings(a) { Ok(str_list(strslice(&n_args("toStrings", a, 1)?[0]))) });
+func!(to_strings(a) { Ok(Value::Strings(std::sync::Arc::new(strslice(&n_args("toStrings", a, 1)?[0])))) });
+
+/// Sprig's `split`/`splitn` map of parts: `_0`, `_1`, ….
+fn parts_map(parts: Vec<&[u8]>) -> Value {
+    Value::map(parts.into_iter().enumerate().map(|(i, p)| (format!("_{i}"), gostr::from_bytes(p.to_vec()))).collect())
+}
+
 func!(split(a) {
+    if let Some(r) = b2("split", a) {
+        let (sep, s) = r?;
+        return Ok(parts_map(gostr::split(s, sep, -1)));
+    }
     let (sep, s) = s2("split", a)?;
     let m = collections::go_split(s, sep).into_iter().enumerate().map(|(i, p)| (format!("_{i}"), Value::str(p))).collect();
     Ok(Value::map(m))
 });
 func!(splitn(a) {
     let a = n_args("splitn", a, 3)?;
+    if gostr::any_binary(a) {
+        let (sep, n, s) = (args::string_bytes(&a[0])?, args::int(&a[1])?, args::string_bytes(&a[2])?);
+        return Ok(parts_map(gostr::split(s, sep, n)));
+    }
     let (sep, n, s) = (args::string(&a[0])?, args::int(&a[1])?, args::string(&a[2])?);
     let parts: Vec<&str> = if n < 0 {
         collections::go_split(s, sep)
@@ -534,18 +650,35 @@ func!(splitn(a) {
     Ok(Value::map(parts.into_iter().enumerate().map(|(i, p)| (format!("_{i}"), Value::str(p))).collect()))
 });
 func!(split_list(a) {
+    if let Some(r) = b2("splitList", a) {
+        let (sep, s) = r?;
+        return Ok(collections::byte_strings(gostr::split(s, sep, -1)));
+    }
     let (sep, s) = s2("splitList", a)?;
     Ok(Value::strings(collections::go_split(s, sep)))
 });
 func!(join(a) {
     let a = n_args("join", a, 2)?;
+    let items = strslice(&a[1]);
+    if gostr::any_binary(&items) || gostr::any_binary(&a[..1]) {
+        return Ok(collections::join_bytes(args::string_bytes(&a[0])?, &items));
+    }
     let sep = args::string(&a[0])?;
-    ok_str(strslice(&a[1]).join(sep))
+    let mut out = String::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        if let Value::String(s) = item {
+            out.push_str(s);
+        }
+    }
+    ok_str(out)
 });
 func!(sort_alpha(a) {
     let mut items = strslice(&n_args("sortAlpha", a, 1)?[0]);
-    items.sort();
-    Ok(str_list(items))
+    items.sort_by(|x, y| gostr::bytes(x).cmp(&gostr::bytes(y)));
+    Ok(Value::Strings(std::sync::Arc::new(items)))
 });
 
 // ----------------------------------------------------------------------------------------------
@@ -1202,6 +1335,12 @@ pub fn path_clean(p: &str) -> String {
 }
 
 func!(base(a) {
+    if gostr::any_binary(a) {
+        // Go's `path.Base` on bytes (`crate::gostr`).
+        let p = b1("base", a)?;
+        let t = p.strip_suffix(b"/").map_or(p, |_| &p[..p.iter().rposition(|c| *c != b'/').map_or(0, |i| i + 1)]);
+        return ok_bytes(&t[t.iter().rposition(|c| *c == b'/').map_or(0, |i| i + 1)..]);
+    }
     let p = s1("base", a)?;
     if p.is_empty() {
         return ok_str(".");
@@ -1221,6 +1360,14 @@ func!(dir(a) {
     ok_str(path_clean(d))
 });
 func!(ext(a) {
+    if gostr::any_binary(a) {
+        // Go's `path.Ext` on bytes (`crate::gostr`).
+        let p = b1("ext", a)?;
+        return match p.iter().rposition(|c| *c == b'.' || *c == b'/') {
+            Some(i) if p[i] == b'.' => ok_bytes(&p[i..]),
+            _ => ok_str(""),
+        };
+    }
     let p = s1("ext", a)?;
     for (i, c) in p.char_indices().rev() {
         if c == '/' {

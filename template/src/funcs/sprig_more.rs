@@ -275,15 +275,15 @@ fn abbreviate_full(b: &[u8], offset: i64, width: i64) -> Vec<u8> {
 
 fn abbrevboth(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     let a = n_args("abbrevboth", a, 3)?;
-    let (left, right, s) = (args::int(&a[0])?, args::int(&a[1])?, args::string(&a[2])?);
+    let (left, right, s) = (
+        args::int(&a[0])?,
+        args::int(&a[1])?,
+        args::string_bytes(&a[2])?,
+    );
     if right < 4 || (left > 0 && right < 7) {
-        return Ok(Value::str(s));
+        return Ok(a[2].clone());
     }
-    Ok(crate::gostr::from_bytes(abbreviate_full(
-        s.as_bytes(),
-        left,
-        right,
-    )))
+    Ok(crate::gostr::from_bytes(abbreviate_full(s, left, right)))
 }
 
 /// Go's `unicode.IsTitle` (category Lt).
@@ -436,40 +436,63 @@ enum Word {
     Other,
 }
 
+/// xstrings' `nextValidRune`: the first character of `s` that is not U+FFFD (Go's `RuneError`,
+/// also what a bad byte decodes to) and the length up to its end; `prev` and the whole length
+/// when there is none. U+FFFD thus joins the word around it, or the next one.
+fn next_valid(s: &str, prev: char) -> (char, usize) {
+    match s.char_indices().find(|(_, c)| *c != '\u{FFFD}') {
+        Some((i, c)) => (c, i + c.len_utf8()),
+        None => (prev, s.len()),
+    }
+}
+
 /// Splits `s` into xstrings' words: runs of connectors, punctuation, numbers or lower-case
 /// letters; an upper-case run keeps its last letter for the next word when lower case follows
-/// (`HTTPServer` ⇒ `HTTP`, `Server`); other characters run until one of those starts.
+/// (`HTTPServer` ⇒ `HTTP`, `Server`); other characters run until one of those starts. U+FFFD
+/// goes with the next character ([`next_valid`]).
 fn words(s: &str) -> Vec<(Word, &str)> {
     let mut out = Vec::new();
     let mut rest = s;
-    while let Some(c) = rest.chars().next() {
-        let run = |pred: &dyn Fn(char) -> bool| -> usize {
-            rest.char_indices()
-                .skip(1)
-                .find(|(_, x)| !pred(*x))
-                .map_or(rest.len(), |(i, _)| i)
+    while !rest.is_empty() {
+        let (c, first) = next_valid(rest, '\u{FFFD}');
+        if c == '\u{FFFD}' {
+            out.push((Word::Other, rest));
+            break;
+        }
+        // The end of the run of characters matching `pred` after the first, and the length of
+        // its last step (the last character with the U+FFFD before it).
+        let run_steps = |pred: &dyn Fn(char) -> bool| -> (usize, usize) {
+            let (mut at, mut last, mut step) = (first, c, first);
+            while at < rest.len() {
+                let (x, n) = next_valid(&rest[at..], last);
+                if !pred(x) {
+                    break;
+                }
+                at += n;
+                last = x;
+                step = n;
+            }
+            (at, step)
         };
+        let run = |pred: &dyn Fn(char) -> bool| run_steps(pred).0;
         let (kind, len) = if is_connector(c) {
             (Word::Connector, run(&is_connector))
         } else if is_punct(c) {
             (Word::Punct, run(&is_punct))
         } else if is_upper(c) {
-            let after = &rest[c.len_utf8()..];
-            match after.chars().next() {
+            let after = &rest[first..];
+            match (!after.is_empty()).then(|| next_valid(after, c).0) {
                 Some(n) if is_upper(n) => {
-                    let end = run(&is_upper);
-                    match rest[end..].chars().next() {
-                        Some(n) if is_alphabet(n) => {
-                            let last = rest[..end].chars().next_back().map_or(0, char::len_utf8);
-                            (Word::Upper, end - last)
-                        }
+                    let (end, last) = run_steps(&is_upper);
+                    match (end < rest.len()).then(|| next_valid(&rest[end..], c).0) {
+                        Some(n) if is_alphabet(n) => (Word::Upper, end - last),
                         _ => (Word::Upper, end),
                     }
                 }
                 Some(n) if is_alphabet(n) => {
                     (Word::Upper, run(&|x| is_alphabet(x) && !is_upper(x)))
                 }
-                _ => (Word::Upper, c.len_utf8()),
+                _ => (Word::Upper, first),
             }
         } else if is_alphabet(c) {
             (Word::Alpha, run(&|x| is_alphabet(x) && !is_upper(x)))
@@ -582,13 +605,12 @@ fn kebabcase(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
 
 /// goutils' `WrapCustom`: breaks at the last space within `width` bytes; a longer word is cut at
 /// `width` when `cut_long`, otherwise kept whole up to the next space.
-pub fn wrap_text(s: &str, width: i64, newline: &str, cut_long: bool) -> Vec<u8> {
-    if s.is_empty() {
+pub fn wrap_text(b: &[u8], width: i64, newline: &[u8], cut_long: bool) -> Vec<u8> {
+    if b.is_empty() {
         return Vec::new();
     }
-    let newline = if newline.is_empty() { "\n" } else { newline };
+    let newline = if newline.is_empty() { b"\n" } else { newline };
     let width = width.max(1) as usize;
-    let b = s.as_bytes();
     let mut out: Vec<u8> = Vec::with_capacity(b.len() + 8);
     let mut at = 0;
     while b.len() - at > width {
@@ -599,11 +621,11 @@ pub fn wrap_text(s: &str, width: i64, newline: &str, cut_long: bool) -> Vec<u8> 
         let window = &b[at..at + width + 1];
         if let Some(sp) = window.iter().rposition(|c| *c == b' ') {
             out.extend_from_slice(&b[at..at + sp]);
-            out.extend_from_slice(newline.as_bytes());
+            out.extend_from_slice(newline);
             at += sp + 1;
         } else if cut_long {
             out.extend_from_slice(&b[at..at + width]);
-            out.extend_from_slice(newline.as_bytes());
+            out.extend_from_slice(newline);
             at += width;
         } else {
             match b[at + width..].iter().position(|c| *c == b' ') {
@@ -613,7 +635,7 @@ pub fn wrap_text(s: &str, width: i64, newline: &str, cut_long: bool) -> Vec<u8> 
                 }
                 Some(i) => {
                     out.extend_from_slice(&b[at..at + width + i]);
-                    out.extend_from_slice(newline.as_bytes());
+                    out.extend_from_slice(newline);
                     at += width + i + 1;
                 }
             }
@@ -625,16 +647,16 @@ pub fn wrap_text(s: &str, width: i64, newline: &str, cut_long: bool) -> Vec<u8> 
 
 fn wrap(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     let a = n_args("wrap", a, 2)?;
-    let (w, s) = (args::int(&a[0])?, args::string(&a[1])?);
-    Ok(crate::gostr::from_bytes(wrap_text(s, w, "", false)))
+    let (w, s) = (args::int(&a[0])?, args::string_bytes(&a[1])?);
+    Ok(crate::gostr::from_bytes(wrap_text(s, w, b"", false)))
 }
 
 fn wrap_with(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     let a = n_args("wrapWith", a, 3)?;
     let (w, sep, s) = (
         args::int(&a[0])?,
-        args::string(&a[1])?,
-        args::string(&a[2])?,
+        args::string_bytes(&a[1])?,
+        args::string_bytes(&a[2])?,
     );
     Ok(crate::gostr::from_bytes(wrap_text(s, w, sep, true)))
 }

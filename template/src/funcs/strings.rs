@@ -4,6 +4,7 @@
 use std::sync::LazyLock;
 
 use super::args;
+use crate::gostr;
 use crate::{CallEnv, Func, Value};
 
 pub(super) fn lookup(name: &str) -> Option<Func> {
@@ -201,7 +202,13 @@ fn continues_word(c: char) -> bool {
 /// `' . : ’ ·`; anything else ends it, and so do two of those in a row.
 pub fn title(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let (mut mid_word, mut prev_mid) = (false, false);
+    title_into(s, &mut out, &mut (false, false));
+    out
+}
+
+/// [`title`] of `s` appended to `out`; `state` is (inside a word, the last character was `is_mid`).
+fn title_into(s: &str, out: &mut String, state: &mut (bool, bool)) {
+    let (mut mid_word, mut prev_mid) = *state;
     for c in s.chars() {
         let mid = is_mid(c);
         if prev_mid && mid {
@@ -211,7 +218,7 @@ pub fn title(s: &str) -> String {
             if mid_word {
                 out.push(c);
             } else {
-                push_full_title(c, &mut out);
+                push_full_title(c, out);
                 mid_word = true;
             }
         } else {
@@ -222,7 +229,24 @@ pub fn title(s: &str) -> String {
         }
         prev_mid = mid;
     }
-    out
+    *state = (mid_word, prev_mid);
+}
+
+/// [`title`] of any bytes: x/text copies a bad byte and ends the word there (`crate::gostr`).
+pub fn title_bytes(b: &[u8]) -> Vec<u8> {
+    let mut out = String::with_capacity(b.len());
+    let mut bytes = Vec::with_capacity(b.len());
+    let mut state = (false, false);
+    for chunk in b.utf8_chunks() {
+        out.clear();
+        title_into(chunk.valid(), &mut out, &mut state);
+        bytes.extend_from_slice(out.as_bytes());
+        if !chunk.invalid().is_empty() {
+            bytes.extend_from_slice(chunk.invalid());
+            state = (false, false);
+        }
+    }
+    bytes
 }
 
 /// Go's `strings.Title` (Sprig's `title`): a letter right after a separator gets `unicode.ToTitle`;
@@ -256,30 +280,71 @@ fn to_upper(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
 }
 
 fn to_title(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    if gostr::any_binary(a) {
+        args::arity("toTitle", a, 1)?;
+        return Ok(gostr::from_bytes(title_bytes(args::string_bytes(&a[0])?)));
+    }
     Ok(Value::str(title(one("toTitle", a)?)))
 }
 
+/// The arguments' bytes when one of them is a string that is not UTF-8 (`crate::gostr`): the
+/// functions below then work on bytes, as Go's do.
+fn two_bytes<'a>(name: &str, a: &'a [Value]) -> Option<Result<(&'a [u8], &'a [u8]), String>> {
+    gostr::any_binary(a).then(|| {
+        args::arity(name, a, 2)?;
+        Ok((args::string_bytes(&a[0])?, args::string_bytes(&a[1])?))
+    })
+}
+
+fn bytes_value(b: &[u8]) -> Result<Value, String> {
+    Ok(gostr::from_bytes(b.to_vec()))
+}
+
 fn trim_space(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    if gostr::any_binary(a) {
+        args::arity("trimSpace", a, 1)?;
+        return bytes_value(gostr::trim_func(args::string_bytes(&a[0])?, go_space));
+    }
     Ok(Value::str(one("trimSpace", a)?.trim_matches(go_space)))
 }
 
 fn trim(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    if let Some(r) = two_bytes("trim", a) {
+        let (cutset, s) = r?;
+        return bytes_value(gostr::trim_cutset(s, cutset));
+    }
     let (cutset, s) = two("trim", a)?;
     Ok(Value::str(s.trim_matches(|c| cutset.contains(c))))
 }
 
 fn trim_prefix(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    if let Some(r) = two_bytes("trimPrefix", a) {
+        let (p, s) = r?;
+        return bytes_value(s.strip_prefix(p).unwrap_or(s));
+    }
     let (p, s) = two("trimPrefix", a)?;
     Ok(Value::str(s.strip_prefix(p).unwrap_or(s)))
 }
 
 fn trim_suffix(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
+    if let Some(r) = two_bytes("trimSuffix", a) {
+        let (p, s) = r?;
+        return bytes_value(s.strip_suffix(p).unwrap_or(s));
+    }
     let (p, s) = two("trimSuffix", a)?;
     Ok(Value::str(s.strip_suffix(p).unwrap_or(s)))
 }
 
 fn replace_all(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     args::arity("replaceAll", a, 3)?;
+    if gostr::any_binary(a) {
+        let (from, to, s) = (
+            args::string_bytes(&a[0])?,
+            args::string_bytes(&a[1])?,
+            args::string_bytes(&a[2])?,
+        );
+        return Ok(gostr::from_bytes(gostr::replace(s, from, to, -1)));
+    }
     let (from, to, s) = (
         args::string(&a[0])?,
         args::string(&a[1])?,
@@ -618,9 +683,29 @@ pub fn indent_text(n: i64, s: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// [`indent_text`] of any bytes (`crate::gostr`).
+pub fn indent_bytes(n: i64, s: &[u8]) -> Result<Vec<u8>, String> {
+    if n < 0 {
+        return Err("indent value must be a positive integer".into());
+    }
+    let mut out = Vec::with_capacity(s.len());
+    let mut at_start = true;
+    for &c in s {
+        if at_start && c != b'\n' {
+            out.extend(std::iter::repeat_n(b' ', n as usize));
+        }
+        out.push(c);
+        at_start = c == b'\n';
+    }
+    Ok(out)
+}
+
 fn indent(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     args::arity("indent", a, 2)?;
     let n = args::int(&a[0])?;
+    if gostr::any_binary(a) {
+        return Ok(gostr::from_bytes(indent_bytes(n, args::string_bytes(&a[1])?)?));
+    }
     Ok(Value::str(indent_text(n, args::string(&a[1])?)?))
 }
 

@@ -25,7 +25,8 @@ pub fn to_yaml(v: &Value) -> Result<String, String> {
     match &node {
         Node::Map(m) if !m.is_empty() => e.map(m, 0),
         Node::Seq(s) if !s.is_empty() => e.seq(s, 0),
-        other => e.scalar_or_empty(other, 0),
+        // A scalar alone: libyaml indents its continuation lines by two.
+        other => e.scalar_or_empty(other, 2),
     }
     Ok(e.out.trim().to_string())
 }
@@ -38,6 +39,8 @@ enum Node {
     /// A plain-resolving token: numbers, bools, null.
     Raw(String),
     Str(String),
+    /// A `!!binary` literal block: base64 lines, each ending in `\n`.
+    Binary(String),
 }
 
 impl Node {
@@ -103,17 +106,23 @@ impl Node {
                 "time.Time" => Node::Raw(super::serialize::marshal_text(o.as_ref())),
                 "*semver.Version" => Node::from_value(&Value::str(o.print()))?,
                 // A string that is not UTF-8 (`crate::gostr`): yaml.v2 writes its base64 with the
-                // `!!binary` tag; past 51 bytes it breaks the base64 into a block, not done here.
+                // `!!binary` tag; from 70 characters on, in lines of 70, each ending in a line
+                // break, which makes it a literal block.
                 "string" => match o.go_string() {
-                    Some((_, b)) if b.len() <= 51 => {
-                        Node::Raw(format!("!!binary {}", super::encoding::b64enc(false, b)))
+                    Some((_, b)) => {
+                        let b64 = super::encoding::b64enc(false, b);
+                        if b64.len() < 70 {
+                            Node::Raw(format!("!!binary {b64}"))
+                        } else {
+                            let mut lines = String::with_capacity(b64.len() + b64.len() / 70 + 1);
+                            for chunk in b64.as_bytes().chunks(70) {
+                                lines.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+                                lines.push('\n');
+                            }
+                            Node::Binary(lines)
+                        }
                     }
-                    _ => {
-                        return Err(
-                            "cannot marshal a string of more than 51 bytes that is not UTF-8"
-                                .into(),
-                        );
-                    }
+                    None => return Err(format!("cannot marshal type: {}", o.type_name())),
                 },
                 t => return Err(format!("cannot marshal type: {t}")),
             },
@@ -303,6 +312,10 @@ impl Emitter {
             Node::Seq(_) => self.out.push_str("[]"),
             Node::Raw(r) => self.out.push_str(r),
             Node::Str(s) => self.string(s, indent, false),
+            Node::Binary(s) => {
+                self.out.push_str("!!binary ");
+                self.literal(s, indent);
+            }
         }
     }
 

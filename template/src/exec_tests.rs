@@ -756,6 +756,21 @@ fn strings_of_any_bytes_reach_the_output_byte_for_byte() {
 }
 
 #[test]
+fn byte_literals_lists_and_escapers_keep_bad_bytes() {
+    let t = Template::parse(
+        "",
+        r#"{{ "\xff\x80" }}|{{ "\xff" | len }}|{{ sprig_list ("/4D+" | base64Decode) 1 }}|{{ split "," "a,\xfe" }}|{{ html "<\xff" }}|{{ js "'\xff" }}|{{ urlquery "\xff" }}|{{ printf "%q" "\xe2\x82" }}"#,
+        Options::default(),
+    )
+    .unwrap();
+    let r = t.execute(&mut Ctx).unwrap();
+    assert_eq!(
+        r.bytes(),
+        b"\xff\x80|1|[\xff\x80\xfe 1]|[a \xfe]|&lt;\xff|\\'\xff|%FF|\"\\xe2\\x82\""
+    );
+}
+
+#[test]
 fn an_argument_that_does_not_fit_is_reported_where_go_s_state_was() {
     let err = |src: &str| {
         Template::parse("", src, Options::default())

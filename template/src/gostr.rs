@@ -170,9 +170,11 @@ pub fn quote(b: &[u8], ascii: bool) -> String {
                 if c.is_ascii() {
                     out.push(c);
                 } else if (c as u32) < 0x10000 {
-                    let _ = std::fmt::Write::write_fmt(&mut out, format_args!("\\u{:04x}", c as u32));
+                    let _ =
+                        std::fmt::Write::write_fmt(&mut out, format_args!("\\u{:04x}", c as u32));
                 } else {
-                    let _ = std::fmt::Write::write_fmt(&mut out, format_args!("\\U{:08x}", c as u32));
+                    let _ =
+                        std::fmt::Write::write_fmt(&mut out, format_args!("\\U{:08x}", c as u32));
                 }
             }
         } else {
@@ -403,6 +405,11 @@ mod tests {
         assert_eq!(v.type_name(), "string");
         assert_eq!(invalid_utf8(&v), Some(&[0xff, b'a', 0x80][..]));
         assert_eq!(v.print(), "\u{fffd}a\u{fffd}");
+        // Go decodes each byte of a bad sequence as one U+FFFD.
+        assert_eq!(
+            from_bytes(vec![0xe2, 0x82, b'a']).print(),
+            "\u{fffd}\u{fffd}a"
+        );
         assert_eq!(bytes(&Value::str("é")), Some("é".as_bytes()));
         assert_eq!(invalid_utf8(&Value::str("x")), None);
     }
@@ -413,5 +420,79 @@ mod tests {
         let raw = vec![(0, b.clone()), (2, b.clone()), (2, b)];
         assert_eq!(splice("ab", &raw), vec![0xfe, b'a', b'b', 0xfe, 0xfe]);
         assert_eq!(splice("ab", &[]), b"ab".to_vec());
+    }
+
+    #[test]
+    fn decodes_runes_as_go_does() {
+        let b = b"a\xe2\x82\xac\xe2\x82\xff\xed\xa0\x80";
+        let rs: Vec<(usize, char, usize)> = runes(b).collect();
+        assert_eq!(rs[0], (0, 'a', 1));
+        assert_eq!(rs[1], (1, '€', 3));
+        assert_eq!(rs[2], (4, '\u{FFFD}', 1));
+        assert_eq!(rs[3], (5, '\u{FFFD}', 1));
+        // A surrogate is three bad bytes.
+        assert_eq!(rune_count(b), 8);
+        assert_eq!(decode_last_rune(b"x\xe2\x82\xac"), ('€', 3));
+        assert_eq!(decode_last_rune(b"x\xe2\x82"), ('\u{FFFD}', 1));
+        assert_eq!(decode_last_rune(b"\x80\x80\x80\x80\x80"), ('\u{FFFD}', 1));
+        assert_eq!(decode_rune(b""), ('\u{FFFD}', 0));
+        assert_eq!(lossy(b"\xe2\x82a"), "\u{FFFD}\u{FFFD}a");
+    }
+
+    #[test]
+    fn quotes_bad_bytes_as_hex_escapes() {
+        assert_eq!(quote(b"\xff\"\xe2\x82\xac\n", false), "\"\\xff\\\"€\\n\"");
+        assert_eq!(quote(b"\xff\xe2\x82\xac", true), "\"\\xff\\u20ac\"");
+    }
+
+    #[test]
+    fn strings_functions_on_bytes_follow_go() {
+        assert_eq!(find(b"\xff\x80\xfe", b"\x80\xfe"), Some(1));
+        assert_eq!(find(b"ab", b""), Some(0));
+        assert_eq!(find(b"ab", b"c"), None);
+        assert_eq!(replace(b"\xffa", b"", b"-", -1), b"-\xff-a-");
+        assert_eq!(replace(b"\xffa", b"", b"-", 2), b"-\xff-a");
+        assert_eq!(replace(b"", b"", b"-", -1), b"-");
+        assert_eq!(replace(b"a\xffa", b"a", b"", 1), b"\xffa");
+        assert_eq!(
+            split(b"a\xffb\xff", b"\xff", -1),
+            vec![&b"a"[..], b"b", b""]
+        );
+        assert_eq!(split(b"a\xffb\xff", b"\xff", 2), vec![&b"a"[..], b"b\xff"]);
+        assert_eq!(
+            split(b"\xe2\x82A", b"", -1),
+            vec![&b"\xe2"[..], b"\x82", b"A"]
+        );
+        assert_eq!(split(b"\xe2\x82A", b"", 2), vec![&b"\xe2"[..], b"\x82A"]);
+        assert!(split(b"a", b",", 0).is_empty());
+        assert_eq!(trim_func(b" \xff\t", char::is_whitespace), b"\xff");
+        assert_eq!(trim_cutset(b" \xff x\xfe", b" \xff"), b"x");
+        assert_eq!(trim_cutset(b" \xff x\xfe", b" "), b"\xff x\xfe");
+        assert_eq!(trim_cutset(b"\xffab\xfe", "\u{FFFD}".as_bytes()), b"ab");
+        assert_eq!(trim_cutset(b"\xffab", b""), b"\xffab");
+    }
+
+    #[test]
+    fn go_text_keeps_byte_strings_aside() {
+        let mut t = GoText::default();
+        t.push_str("a");
+        t.push_bytes(b"\xff");
+        t.push_bytes(b"b");
+        let mut u = GoText::default();
+        u.push('[');
+        u.push_bytes(b"\xfe");
+        u.push_str("]  \n");
+        t.append(u);
+        assert_eq!(t.len(), 9);
+        t.trim_end();
+        assert_eq!(t.len(), 6);
+        assert_eq!(invalid_utf8(&t.into_value()), Some(&b"a\xffb[\xfe]"[..]));
+        let mut plain = GoText::default();
+        plain.push_str("x");
+        assert!(matches!(plain.into_value(), Value::String(s) if &*s == "x"));
+        // %v of a list holding one, into a GoText (bytes) and into a String (U+FFFD).
+        let l = Value::list(vec![from_bytes(vec![0xff]), Value::Int(1)]);
+        assert_eq!(strval(&l).into_bytes(), b"[\xff 1]");
+        assert_eq!(l.print(), "[\u{FFFD} 1]");
     }
 }

@@ -257,7 +257,7 @@ impl Template {
         match out.result {
             Ok(text) => Ok(Rendered {
                 text: match &out.binary {
-                    Some(b) => String::from_utf8_lossy(b).into_owned(),
+                    Some(b) => gostr::lossy(b),
                     None => text,
                 },
                 binary: out.binary,

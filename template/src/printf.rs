@@ -987,4 +987,48 @@ mod tests {
         assert_eq!(sprint(&[Value::Nil, Value::Bool(true)]), "<nil> true");
         assert_eq!(sprintln(&[s("a"), s("b")]), "a b\n");
     }
+
+    #[test]
+    fn strings_that_are_not_utf8_print_their_bytes() {
+        let b = crate::gostr::from_bytes(b"\xff\x80\xfeab".to_vec());
+        let bytes = |t: GoText| t.into_bytes();
+        assert_eq!(
+            bytes(super::sprintf(
+                "%s|%v|%x|%X|%q|%T",
+                &[
+                    b.clone(),
+                    b.clone(),
+                    b.clone(),
+                    b.clone(),
+                    b.clone(),
+                    b.clone()
+                ]
+            )),
+            b"\xff\x80\xfeab|\xff\x80\xfeab|ff80fe6162|FF80FE6162|\"\\xff\\x80\\xfeab\"|string"
+        );
+        assert_eq!(
+            bytes(super::sprintf("[%6s][%-6s][%.1s][%#q][%d]", &[b.clone(), b.clone(), b.clone(), b.clone(), b.clone()])),
+            b"[ \xff\x80\xfeab][\xff\x80\xfeab ][\xff][\"\\xff\\x80\\xfeab\"][%!d(string=\xff\x80\xfeab)]"
+        );
+        assert_eq!(
+            bytes(super::sprintf(
+                "%v",
+                &[Value::list(vec![b.clone(), s("x")])]
+            )),
+            b"[\xff\x80\xfeab x]"
+        );
+        assert_eq!(
+            bytes(super::sprintf("x", &[b.clone()])),
+            b"x%!(EXTRA string=\xff\x80\xfeab)"
+        );
+        assert_eq!(bytes(sprintf_bytes(b"\xfe%d", &[Value::Int(1)])), b"\xfe1");
+        assert_eq!(
+            bytes(super::sprint(&[b.clone(), Value::Int(1)])),
+            b"\xff\x80\xfeab1"
+        );
+        assert_eq!(
+            bytes(super::sprintln(&[b, Value::Int(1)])),
+            b"\xff\x80\xfeab 1\n"
+        );
+    }
 }

@@ -121,16 +121,22 @@ pub fn holds(l: &Value, v: &Value) -> bool {
                 (Value::String(p), Value::String(q)) | (Value::Number(p), Value::Number(q)) => {
                     p == q
                 }
-                (x, v) if go_string(x) && go_string(v) => crate::gostr::bytes(x) == crate::gostr::bytes(v),
+                (x, v) if go_string(x) && go_string(v) => {
+                    crate::gostr::bytes(x) == crate::gostr::bytes(v)
+                }
                 _ => false,
             })
         }
-        Value::String(h) => matches!(v, Value::String(n) if h.contains(&**n))
-            || crate::gostr::invalid_utf8(v).is_some_and(|n| crate::gostr::find(h.as_bytes(), n).is_some()),
-        h if crate::gostr::invalid_utf8(h).is_some() && go_string(v) => {
-            crate::gostr::find(crate::gostr::bytes(h).unwrap_or_default(), crate::gostr::bytes(v).unwrap_or_default())
-                .is_some()
+        Value::String(h) => {
+            matches!(v, Value::String(n) if h.contains(&**n))
+                || crate::gostr::invalid_utf8(v)
+                    .is_some_and(|n| crate::gostr::find(h.as_bytes(), n).is_some())
         }
+        h if crate::gostr::invalid_utf8(h).is_some() && go_string(v) => crate::gostr::find(
+            crate::gostr::bytes(h).unwrap_or_default(),
+            crate::gostr::bytes(v).unwrap_or_default(),
+        )
+        .is_some(),
         Value::Number(h) => matches!(v, Value::Number(n) if h.contains(&**n)),
         _ => false,
     }
@@ -345,6 +351,23 @@ fn loop_(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
 mod tests {
     use super::super::testutil::*;
     use super::*;
+
+    #[test]
+    fn split_join_and_contains_work_on_bytes() {
+        let b = bin(b"\xff\x80\xfeab");
+        let parts = call("split", &[bin(b"\x80"), b.clone()]).unwrap();
+        assert_eq!(parts.type_name(), "[]string");
+        assert_eq!(bytes("join", &[Value::str(","), parts]), b"\xff,\xfeab");
+        let runes = call("split", &[Value::str(""), bin(b"\xe2\x82A")]).unwrap();
+        assert_eq!(crate::gostr::strval(&runes).into_bytes(), b"[\xe2 \x82 A]");
+        assert_eq!(
+            bytes("join", &[bin(b"\xff"), Value::strings(["a", "b"])]),
+            b"a\xffb"
+        );
+        assert_eq!(show("contains", &[bin(b"\x80"), b.clone()]), "true");
+        assert_eq!(show("in", &[b.clone(), Value::str("ab")]), "true");
+        assert_eq!(show("in", &[Value::list(vec![b.clone()]), b]), "true");
+    }
 
     #[test]
     fn split_and_join() {

@@ -115,6 +115,22 @@ pub(crate) mod testutil {
         Value::str(x)
     }
 
+    /// A Go string of these bytes (`crate::gostr`).
+    pub fn bin(b: &[u8]) -> Value {
+        crate::gostr::from_bytes(b.to_vec())
+    }
+
+    /// Calls `name` and gives the bytes of the string it returns (or `ERR …`).
+    pub fn bytes(name: &str, args: &[Value]) -> Vec<u8> {
+        match call(name, args) {
+            Ok(v) => match crate::gostr::bytes(&v) {
+                Some(b) => b.to_vec(),
+                None => v.print_top().into_bytes(),
+            },
+            Err(e) => format!("ERR {e}").into_bytes(),
+        }
+    }
+
     pub fn i(x: i64) -> Value {
         Value::Int(x)
     }

@@ -826,4 +826,19 @@ mod tests {
             "ERR toTOML: toml: top-level values must be Go maps or structs, not string"
         );
     }
+
+    #[test]
+    fn binary_strings_in_yaml_and_toml() {
+        let long = crate::gostr::from_bytes(vec![0xff; 52]);
+        let y = show("toYAML", &[long.clone()]);
+        assert_eq!(y, format!("!!binary |\n  {}w\n  ==", "/".repeat(69)));
+        let m = Value::map([("k".to_string(), long)].into_iter().collect());
+        assert!(show("toYAML", &[m]).starts_with("k: !!binary |\n  ///"));
+        let short = crate::gostr::from_bytes(vec![0xff, b'"', b'\n']);
+        let m = Value::map([("k".to_string(), short)].into_iter().collect());
+        assert_eq!(
+            super::super::testutil::bytes("toTOML", &[m]),
+            b"k = \"\xff\\\"\\n\""
+        );
+    }
 }

@@ -613,7 +613,13 @@ func!(to_strings(a) { Ok(Value::Strings(std::sync::Arc::new(strslice(&n_args("to
 
 /// Sprig's `split`/`splitn` map of parts: `_0`, `_1`, ….
 fn parts_map(parts: Vec<&[u8]>) -> Value {
-    Value::map(parts.into_iter().enumerate().map(|(i, p)| (format!("_{i}"), gostr::from_bytes(p.to_vec()))).collect())
+    Value::map(
+        parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| (format!("_{i}"), gostr::from_bytes(p.to_vec())))
+            .collect(),
+    )
 }
 
 func!(split(a) {
@@ -1604,6 +1610,84 @@ mod tests {
 
     fn sp(name: &str, a: &[Value]) -> String {
         show(&format!("sprig_{name}"), a)
+    }
+
+    #[test]
+    fn sprig_string_helpers_keep_bytes_as_go_does() {
+        let b = bin(b"\xff\x80\xfeab");
+        let sp = bin(b" \xff \n");
+        assert_eq!(
+            bytes("sprig_quote", &[b.clone(), i(1)]),
+            b"\"\\xff\\x80\\xfeab\" \"1\""
+        );
+        assert_eq!(bytes("sprig_squote", &[b.clone()]), b"'\xff\x80\xfeab'");
+        assert_eq!(
+            bytes(
+                "sprig_cat",
+                &[b.clone(), i(1), Value::list(vec![b.clone()])]
+            ),
+            b"\xff\x80\xfeab 1 [\xff\x80\xfeab]"
+        );
+        assert_eq!(bytes("sprig_trim", &[sp.clone()]), b"\xff");
+        assert_eq!(bytes("sprig_trimAll", &[bin(b"b\xff"), b.clone()]), b"a");
+        assert_eq!(
+            bytes("sprig_trimPrefix", &[bin(b"\xff\x80"), b.clone()]),
+            b"\xfeab"
+        );
+        assert_eq!(
+            bytes("sprig_replace", &[bin(b"\xfe"), s(""), b.clone()]),
+            b"\xff\x80ab"
+        );
+        assert_eq!(bytes("sprig_repeat", &[i(2), bin(b"\xff")]), b"\xff\xff");
+        assert_eq!(bytes("sprig_trunc", &[i(2), b.clone()]), b"\xff\x80");
+        assert_eq!(bytes("sprig_substr", &[i(1), i(3), b.clone()]), b"\x80\xfe");
+        assert_eq!(bytes("sprig_abbrev", &[i(4), b.clone()]), b"\xff...");
+        assert_eq!(bytes("sprig_nospace", &[sp]), "ÿ".as_bytes());
+        assert_eq!(bytes("sprig_nospace", &[b.clone()]), b"\xff\x80\xfeab");
+        assert_eq!(show("sprig_initials", &[s("élan x")]), "Ãx");
+        assert_eq!(bytes("sprig_indent", &[i(1), bin(b"\xff\n")]), b" \xff\n ");
+        assert_eq!(bytes("sprig_nindent", &[i(1), bin(b"\xff")]), b"\n \xff");
+        assert_eq!(
+            bytes("sprig_plural", &[b.clone(), s("x"), i(1)]),
+            b"\xff\x80\xfeab"
+        );
+        assert_eq!(bytes("sprig_base", &[bin(b"a/\xff.x")]), b"\xff.x");
+        assert_eq!(bytes("sprig_ext", &[bin(b"a/\xff.x\xfe")]), b".x\xfe");
+        assert_eq!(show("sprig_contains", &[bin(b"\x80"), b.clone()]), "true");
+        assert_eq!(show("sprig_contains", &[s("\u{FFFD}"), b.clone()]), "false");
+        assert_eq!(
+            show("sprig_hasSuffix", &[bin(b"\xfeab"), b.clone()]),
+            "true"
+        );
+        assert_eq!(
+            bytes("sprig_join", &[s("-"), Value::list(vec![b.clone(), i(1)])]),
+            b"\xff\x80\xfeab-1"
+        );
+        let parts = call("sprig_splitList", &[bin(b"\x80"), b.clone()]).unwrap();
+        assert_eq!(
+            crate::gostr::bytes(&parts_of(&parts)[0]),
+            Some(&b"\xff"[..])
+        );
+        // Go splits on the byte, inside the character U+0080 (C2 80).
+        assert_eq!(
+            show("sprig_split", &[bin(b"\x80"), s("a\u{80}b")]),
+            "map[_0:a\u{FFFD} _1:b]"
+        );
+        assert_eq!(
+            show("sprig_deepEqual", &[b.clone(), bin(b"\xff\x80\xfeab")]),
+            "true"
+        );
+        assert_eq!(
+            show("sprig_has", &[b.clone(), Value::list(vec![b])]),
+            "true"
+        );
+    }
+
+    fn parts_of(v: &Value) -> Vec<Value> {
+        match v {
+            Value::Strings(l) => l.as_ref().clone(),
+            _ => Vec::new(),
+        }
     }
 
     #[test]

@@ -1282,6 +1282,18 @@ mod tests {
     }
 
     #[test]
+    fn case_words_take_u_fffd_with_the_next_character() {
+        let f = '\u{FFFD}';
+        let snake = |x: &str| separated_lower(x, '_');
+        assert_eq!(snake(&format!("{f}{f}A")), format!("{f}{f}a"));
+        assert_eq!(snake(&format!("a{f}{f}A")), format!("a_{f}{f}a"));
+        assert_eq!(snake(&format!("A{f}{f}A")), format!("a{f}{f}a"));
+        assert_eq!(snake(&format!("HTTP{f}Server")), format!("http_{f}server"));
+        assert_eq!(snake(&format!("a{f}")), format!("a{f}"));
+        assert_eq!(snake(&format!("{f}")), format!("{f}"));
+    }
+
+    #[test]
     fn wrap_and_abbrevboth_cut_multibyte_characters_as_go_does() {
         let bytes = |v: Value| crate::gostr::bytes(&v).unwrap().to_vec();
         // `é` is two bytes: a width of 5 cuts the third one in half.

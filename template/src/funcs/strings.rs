@@ -704,7 +704,10 @@ fn indent(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     args::arity("indent", a, 2)?;
     let n = args::int(&a[0])?;
     if gostr::any_binary(a) {
-        return Ok(gostr::from_bytes(indent_bytes(n, args::string_bytes(&a[1])?)?));
+        return Ok(gostr::from_bytes(indent_bytes(
+            n,
+            args::string_bytes(&a[1])?,
+        )?));
     }
     Ok(Value::str(indent_text(n, args::string(&a[1])?)?))
 }
@@ -899,6 +902,40 @@ const GO_SCRIPTS: &[&str] = &[
 mod tests {
     use super::super::testutil::*;
     use super::*;
+
+    #[test]
+    fn strings_that_are_not_utf8_keep_their_bytes() {
+        let b = bin(b"\xff\x80\xfeab");
+        let sp = bin(b" \xff \n");
+        assert_eq!(bytes("trimSpace", &[sp.clone()]), b"\xff");
+        assert_eq!(bytes("trim", &[bin(b" \xff"), sp.clone()]), b"\n");
+        assert_eq!(bytes("trim", &[bin(b"\xff"), sp]), b" \xff \n");
+        assert_eq!(bytes("trim", &[s("\u{FFFD}"), b.clone()]), b"ab");
+        assert_eq!(
+            bytes("trimPrefix", &[bin(b"\xff"), b.clone()]),
+            b"\x80\xfeab"
+        );
+        assert_eq!(bytes("trimSuffix", &[s("b"), b.clone()]), b"\xff\x80\xfea");
+        assert_eq!(
+            bytes("replaceAll", &[s(""), s("-"), b.clone()]),
+            b"-\xff-\x80-\xfe-a-b-"
+        );
+        assert_eq!(
+            bytes("replaceAll", &[s("a"), bin(b"\xfe"), s("xax")]),
+            b"x\xfex"
+        );
+        assert_eq!(
+            bytes("indent", &[i(1), bin(b"\xff\n\n\xfe")]),
+            b" \xff\n\n \xfe"
+        );
+        // Case mapping decodes runes: U+FFFD for each bad byte; x/text's title keeps them.
+        assert_eq!(show("toUpper", &[bin(b"\xe2\x82a")]), "\u{FFFD}\u{FFFD}A");
+        assert_eq!(bytes("toTitle", &[bin(b"a\xffb a")]), b"A\xffB A");
+        assert_eq!(
+            bytes("toTitle", &[bin(b"\xc3\x9f\xff\xc3\x9f")]),
+            b"Ss\xffSs"
+        );
+    }
 
     #[test]
     fn to_title_is_x_text_title_with_full_title_case() {

@@ -1018,7 +1018,7 @@ mod tests {
             b"[\xff\x80\xfeab x]"
         );
         assert_eq!(
-            bytes(super::sprintf("x", &[b.clone()])),
+            bytes(super::sprintf("x", std::slice::from_ref(&b))),
             b"x%!(EXTRA string=\xff\x80\xfeab)"
         );
         assert_eq!(bytes(sprintf_bytes(b"\xfe%d", &[Value::Int(1)])), b"\xfe1");

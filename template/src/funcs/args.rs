@@ -61,6 +61,9 @@ pub fn string_bytes(v: &Value) -> Result<&[u8], String> {
     }
 }
 
+/// Two `string` parameters as bytes (`crate::gostr`).
+pub type BytePair<'a> = Result<(&'a [u8], &'a [u8]), String>;
+
 /// Every argument as a `string` (a `...string` parameter).
 pub fn strings(args: &[Value]) -> Result<Vec<&str>, String> {
     args.iter().map(string).collect()

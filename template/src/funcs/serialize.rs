@@ -830,7 +830,7 @@ mod tests {
     #[test]
     fn binary_strings_in_yaml_and_toml() {
         let long = crate::gostr::from_bytes(vec![0xff; 52]);
-        let y = show("toYAML", &[long.clone()]);
+        let y = show("toYAML", std::slice::from_ref(&long));
         assert_eq!(y, format!("!!binary |\n  {}w\n  ==", "/".repeat(69)));
         let m = Value::map([("k".to_string(), long)].into_iter().collect());
         assert!(show("toYAML", &[m]).starts_with("k: !!binary |\n  ///"));

@@ -289,7 +289,7 @@ fn to_title(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
 
 /// The arguments' bytes when one of them is a string that is not UTF-8 (`crate::gostr`): the
 /// functions below then work on bytes, as Go's do.
-fn two_bytes<'a>(name: &str, a: &'a [Value]) -> Option<Result<(&'a [u8], &'a [u8]), String>> {
+fn two_bytes<'a>(name: &str, a: &'a [Value]) -> Option<args::BytePair<'a>> {
     gostr::any_binary(a).then(|| {
         args::arity(name, a, 2)?;
         Ok((args::string_bytes(&a[0])?, args::string_bytes(&a[1])?))
@@ -907,7 +907,7 @@ mod tests {
     fn strings_that_are_not_utf8_keep_their_bytes() {
         let b = bin(b"\xff\x80\xfeab");
         let sp = bin(b" \xff \n");
-        assert_eq!(bytes("trimSpace", &[sp.clone()]), b"\xff");
+        assert_eq!(bytes("trimSpace", std::slice::from_ref(&sp)), b"\xff");
         assert_eq!(bytes("trim", &[bin(b" \xff"), sp.clone()]), b"\n");
         assert_eq!(bytes("trim", &[bin(b"\xff"), sp]), b" \xff \n");
         assert_eq!(bytes("trim", &[s("\u{FFFD}"), b.clone()]), b"ab");

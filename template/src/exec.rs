@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::ast::{Arg, Branch, Builtin, Callee, Cmd, List, Node, Num, Pipe};
 use super::builtins;
-use super::printf::{sprint, sprintf_bytes, sprintln};
+use super::printf::{sprint, sprintf, sprintf_bytes, sprintln};
 use super::{CallEnv, Context, Dependency, Options, Value};
 
 /// Deepest nesting while executing: `{{template}}`/`executeTemplate` calls, `if`/`with`/`range`
@@ -797,11 +797,11 @@ impl<'a> State<'a, '_> {
                     vals.push(self.eval_arg(dot, a)?);
                 }
                 vals.extend(final_);
-                let fmt: &[u8] = match &vals[0] {
-                    Value::String(s) => s.as_bytes(),
+                let out = match &vals[0] {
+                    Value::String(s) => sprintf(s, &vals[1..]),
                     // A format that is not UTF-8 (`crate::gostr`) keeps its bytes too.
-                    v if crate::gostr::invalid_utf8(v).is_some() => {
-                        crate::gostr::invalid_utf8(v).unwrap_or_default()
+                    v if let Some(b) = crate::gostr::invalid_utf8(v) => {
+                        sprintf_bytes(b, &vals[1..])
                     }
                     other => {
                         let t = other.type_name();
@@ -818,7 +818,6 @@ impl<'a> State<'a, '_> {
                         return self.err(format!("wrong type for value; expected string; got {t}"));
                     }
                 };
-                let out = sprintf_bytes(fmt, &vals[1..]);
                 if out.len() > MAX_OUTPUT {
                     self.at = call_at;
                     return self.err(format!(

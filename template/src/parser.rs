@@ -761,7 +761,8 @@ fn underscores_ok(text: &str) -> bool {
 
 /// Go's `strconv.Unquote` for `"…"` and `` `…` `` literals.
 pub fn unquote(s: &str) -> Result<String, String> {
-    unquote_bytes(s).map(|b| crate::gostr::lossy(&b))
+    unquote_bytes(s)
+        .map(|b| String::from_utf8(b).unwrap_or_else(|e| crate::gostr::lossy(e.as_bytes())))
 }
 
 /// [`unquote`] giving the bytes (`"\xff"` is one byte, `crate::gostr`).

@@ -66,11 +66,17 @@ struct Spec {
 
 /// Go `fmt.Sprintf(format, args…)`.
 pub fn sprintf(format: &str, args: &[Value]) -> GoText {
-    sprintf_bytes(format.as_bytes(), args)
+    format_go(format.as_bytes(), Some(format), args)
 }
 
 /// [`sprintf`] with a format of any bytes (`crate::gostr`).
 pub fn sprintf_bytes(b: &[u8], args: &[Value]) -> GoText {
+    format_go(b, None, args)
+}
+
+/// `Sprintf` of the format `b`, which is `text` when that is UTF-8 (its runs of literal text then
+/// need no check).
+fn format_go(b: &[u8], text: Option<&str>, args: &[Value]) -> GoText {
     let mut out = GoText {
         text: String::with_capacity(b.len() + 16),
         raw: Vec::new(),
@@ -83,7 +89,10 @@ pub fn sprintf_bytes(b: &[u8], args: &[Value]) -> GoText {
         while i < b.len() && b[i] != b'%' {
             i += 1;
         }
-        out.push_bytes(&b[start..i]);
+        match text {
+            Some(t) => out.push_str(&t[start..i]),
+            None => out.push_bytes(&b[start..i]),
+        }
         if i >= b.len() {
             break;
         }

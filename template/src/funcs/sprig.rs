@@ -603,11 +603,13 @@ func!(plural(a) {
 });
 func!(to_string(a) {
     let v = &n_args("toString", a, 1)?[0];
-    // A string is returned as it is, bytes and all (`crate::gostr`).
-    if crate::gostr::invalid_utf8(v).is_some() {
-        return Ok(v.clone());
+    // A string is returned as it is, bytes and all, also inside a list or map (`crate::gostr`).
+    match v {
+        Value::List(_) | Value::Strings(_) | Value::Map(_) | Value::AnyMap(_) | Value::Object(_) => {
+            Ok(gostr::strval(v).into_value())
+        }
+        v => ok_str(strval(v)),
     }
-    ok_str(strval(v))
 });
 func!(to_strings(a) { Ok(Value::Strings(std::sync::Arc::new(strslice(&n_args("toStrings", a, 1)?[0])))) });
 
@@ -1340,6 +1342,29 @@ pub fn path_clean(p: &str) -> String {
     super::vault::clean(p).to_string_lossy().into_owned()
 }
 
+/// Go's `path.Clean` on bytes, for a path that is not UTF-8 (`crate::gostr`): `.` and empty
+/// elements dropped, `..` removes the element before it (at the root, nothing), `.` if empty.
+fn path_clean_bytes(p: &[u8]) -> Vec<u8> {
+    let rooted = p.first() == Some(&b'/');
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for e in gostr::split(p, b"/", -1) {
+        match e {
+            b"" | b"." => {}
+            b".." if parts.last().is_some_and(|l| *l != b"..") => {
+                parts.pop();
+            }
+            b".." if rooted => {}
+            e => parts.push(e),
+        }
+    }
+    let mut out = if rooted { b"/".to_vec() } else { Vec::new() };
+    out.extend(parts.join(&b'/'));
+    if out.is_empty() {
+        out.push(b'.');
+    }
+    out
+}
+
 func!(base(a) {
     if gostr::any_binary(a) {
         // Go's `path.Base` on bytes (`crate::gostr`).
@@ -1358,6 +1383,11 @@ func!(base(a) {
     ok_str(t.rsplit('/').next().unwrap_or(t))
 });
 func!(dir(a) {
+    if gostr::any_binary(a) {
+        let p = b1("dir", a)?;
+        let d = p.iter().rposition(|c| *c == b'/').map_or(&p[..0], |i| &p[..=i]);
+        return ok_bytes(&path_clean_bytes(d));
+    }
     let p = s1("dir", a)?;
     let d = match p.rfind('/') {
         Some(i) => &p[..=i],
@@ -1385,7 +1415,12 @@ func!(ext(a) {
     }
     ok_str("")
 });
-func!(clean(a) { ok_str(path_clean(s1("clean", a)?)) });
+func!(clean(a) {
+    if gostr::any_binary(a) {
+        return ok_bytes(&path_clean_bytes(b1("clean", a)?));
+    }
+    ok_str(path_clean(s1("clean", a)?))
+});
 func!(is_abs(a) { Ok(Value::Bool(s1("isAbs", a)?.starts_with('/'))) });
 
 // ----------------------------------------------------------------------------------------------
@@ -1684,9 +1719,20 @@ mod tests {
             "true"
         );
         assert_eq!(
-            show("sprig_has", &[b.clone(), Value::list(vec![b])]),
+            show("sprig_has", &[b.clone(), Value::list(vec![b.clone()])]),
             "true"
         );
+        assert_eq!(
+            bytes("sprig_toString", &[Value::list(vec![b])]),
+            b"[\xff\x80\xfeab]"
+        );
+        assert_eq!(
+            bytes("sprig_clean", &[bin(b"/../a//\xff/./b/..")]),
+            b"/a/\xff"
+        );
+        assert_eq!(bytes("sprig_clean", &[bin(b"../\xff/..")]), b"..");
+        assert_eq!(bytes("sprig_dir", &[bin(b"a/\xff/b")]), b"a/\xff");
+        assert_eq!(bytes("sprig_dir", &[bin(b"\xff")]), b".");
     }
 
     fn parts_of(v: &Value) -> Vec<Value> {

@@ -31,7 +31,8 @@ pub enum Value {
     Number(Arc<str>),
     String(Arc<str>),
     List(Arc<Vec<Value>>),
-    /// Go `[]string` (`split`, `secrets`, Sprig's `splitList`/`keys`…): every item a `String`.
+    /// Go `[]string` (`split`, `secrets`, Sprig's `splitList`/`keys`…): every item a `String`, or
+    /// a string that is not UTF-8 (`crate::gostr`) where one was split or listed.
     /// It prints and ranges like a list; functions whose Go parameter is `[]string` accept only
     /// this, those that take `[]interface {}` refuse it (agent.md §4.2).
     Strings(Arc<Vec<Value>>),

@@ -722,6 +722,18 @@ func!(must_regex_match(a) {
 
 fn find(name: &str, a: &[Value], must: bool) -> Result<Value, String> {
     let (r, s) = s2(name, a)?;
+    if gostr::any_binary(&a[1..]) {
+        // The bytes of the match (`crate::gostr`).
+        let h = strings::Haystack::new(args::string_bytes(&a[1])?);
+        return match re(r) {
+            Ok(r) => ok_bytes(
+                r.find(&h.text)
+                    .map_or(&b""[..], |m| h.span(m.start(), m.end())),
+            ),
+            Err(e) if must => Err(e),
+            Err(e) => Err(must_compile_panic(r, e)),
+        };
+    }
     match re(r) {
         Ok(r) => ok_str(r.find(s).map(|m| m.as_str()).unwrap_or("")),
         Err(e) if must => Err(e),
@@ -739,6 +751,25 @@ fn find_all(name: &str, a: &[Value], must: bool) -> Result<Value, String> {
         args::string(&a[1])?,
         args::int(&a[2])?,
     );
+    if gostr::any_binary(&a[1..2]) {
+        let h = strings::Haystack::new(args::string_bytes(&a[1])?);
+        return match re(r) {
+            Ok(r) => {
+                let take = if n < 0 { usize::MAX } else { n as usize };
+                let items: Vec<&[u8]> = r
+                    .find_iter(&h.text)
+                    .take(take)
+                    .map(|m| h.span(m.start(), m.end()))
+                    .collect();
+                if items.is_empty() {
+                    return Ok(Value::NilList);
+                }
+                Ok(collections::byte_strings(items))
+            }
+            Err(e) if must => Err(e),
+            Err(e) => Err(must_compile_panic(r, e)),
+        };
+    }
     match re(r) {
         Ok(r) => {
             let it = r.find_iter(s).map(|m| m.as_str().to_string());
@@ -768,6 +799,16 @@ fn replace_all(name: &str, a: &[Value], must: bool, literal: bool) -> Result<Val
         args::string(&a[1])?,
         args::string(&a[2])?,
     );
+    if gostr::any_binary(&a[1..]) {
+        let (s, repl) = (args::string_bytes(&a[1])?, args::string_bytes(&a[2])?);
+        return match re(r) {
+            Ok(r) => Ok(gostr::from_bytes(
+                strings::Haystack::new(s).replace_all(&r, repl, literal),
+            )),
+            Err(e) if must => Err(e),
+            Err(e) => Err(must_compile_panic(r, e)),
+        };
+    }
     match re(r) {
         Ok(r) if literal => ok_str(r.replace_all(s, regex::NoExpand(repl)).into_owned()),
         Ok(r) => ok_str(r.replace_all(s, repl).into_owned()),
@@ -788,6 +829,14 @@ fn rsplit(name: &str, a: &[Value], must: bool) -> Result<Value, String> {
         args::string(&a[1])?,
         args::int(&a[2])?,
     );
+    if gostr::any_binary(&a[1..2]) {
+        let h = strings::Haystack::new(args::string_bytes(&a[1])?);
+        return match re(r) {
+            Ok(r) => Ok(go_regex_split(&r, &h, n)),
+            Err(e) if must => Err(e),
+            Err(e) => Err(must_compile_panic(r, e)),
+        };
+    }
     match re(r) {
         Ok(r) => {
             let items: Vec<String> = if n < 0 {
@@ -803,6 +852,33 @@ fn rsplit(name: &str, a: &[Value], must: bool) -> Result<Value, String> {
         Err(e) if must => Err(e),
         Err(e) => Err(must_compile_panic(r, e)),
     }
+}
+
+/// Go's `Regexp.Split` of a string that is not UTF-8 (`crate::gostr`).
+fn go_regex_split(r: &regex::Regex, h: &strings::Haystack<'_>, n: i64) -> Value {
+    if n == 0 {
+        return Value::NilList;
+    }
+    if !r.as_str().is_empty() && h.text.is_empty() {
+        return Value::strings([""]);
+    }
+    let take = if n < 0 { usize::MAX } else { n as usize };
+    let mut parts: Vec<&[u8]> = Vec::new();
+    let (mut beg, mut end) = (0, 0);
+    for m in r.find_iter(&h.text).take(take) {
+        if n > 0 && parts.len() == take - 1 {
+            break;
+        }
+        end = m.start();
+        if m.end() != 0 {
+            parts.push(h.span(beg, end));
+        }
+        beg = m.end();
+    }
+    if end != h.text.len() {
+        parts.push(h.span(beg, h.text.len()));
+    }
+    collections::byte_strings(parts)
 }
 
 func!(regex_split(a) { rsplit("regexSplit", a, false) });
@@ -1733,6 +1809,19 @@ mod tests {
         assert_eq!(bytes("sprig_clean", &[bin(b"../\xff/..")]), b"..");
         assert_eq!(bytes("sprig_dir", &[bin(b"a/\xff/b")]), b"a/\xff");
         assert_eq!(bytes("sprig_dir", &[bin(b"\xff")]), b".");
+        let c = bin(b"\xe2\x82Ab\xe2\x82");
+        assert_eq!(
+            bytes("sprig_regexFind", &[s("[^a]+"), bin(b"\xffab")]),
+            b"\xff"
+        );
+        let all = call("sprig_regexFindAll", &[s("."), c.clone(), i(2)]).unwrap();
+        assert_eq!(gostr::strval(&all).into_bytes(), b"[\xe2 \x82]");
+        let parts = call("sprig_regexSplit", &[s("b"), c.clone(), i(-1)]).unwrap();
+        assert_eq!(gostr::strval(&parts).into_bytes(), b"[\xe2\x82A \xe2\x82]");
+        assert_eq!(
+            bytes("sprig_regexReplaceAllLiteral", &[s("A"), c, s("$0")]),
+            b"\xe2\x82$0b\xe2\x82"
+        );
     }
 
     fn parts_of(v: &Value) -> Vec<Value> {

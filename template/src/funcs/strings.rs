@@ -650,8 +650,110 @@ fn regex_syntax_meta(c: char) -> bool {
     r"\.+*?()|[]{}^$#&-~".contains(c)
 }
 
+/// A string that is not UTF-8 (`crate::gostr`) as Go's regexp reads it: each bad byte is U+FFFD,
+/// so a regex runs on the U+FFFD text and its match offsets are mapped back to the bytes.
+pub struct Haystack<'a> {
+    pub bytes: &'a [u8],
+    pub text: String,
+    /// The byte offset of each text offset (and of the end).
+    at: Vec<usize>,
+}
+
+impl<'a> Haystack<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        let text = gostr::lossy(bytes);
+        let mut at = Vec::with_capacity(text.len() + 1);
+        let mut off = 0;
+        for chunk in bytes.utf8_chunks() {
+            at.extend(off..off + chunk.valid().len());
+            off += chunk.valid().len();
+            for _ in chunk.invalid() {
+                at.extend([off; 3]);
+                off += 1;
+            }
+        }
+        at.push(off);
+        Haystack { bytes, text, at }
+    }
+
+    /// The bytes of the text's `start..end`.
+    pub fn span(&self, start: usize, end: usize) -> &'a [u8] {
+        &self.bytes[self.at[start]..self.at[end]]
+    }
+
+    /// Go's `ReplaceAllString` (`literal`: `ReplaceAllLiteralString`): `$1`, `${name}` and `$$`
+    /// in `repl` expand to the groups' bytes.
+    pub fn replace_all(&self, re: &regex::Regex, repl: &[u8], literal: bool) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.bytes.len());
+        let mut last = 0;
+        for caps in re.captures_iter(&self.text) {
+            let m = caps.get(0).map_or(0..0, |m| m.range());
+            out.extend_from_slice(self.span(last, m.start));
+            if literal {
+                out.extend_from_slice(repl);
+            } else {
+                self.expand(re, &caps, repl, &mut out);
+            }
+            last = m.end;
+        }
+        out.extend_from_slice(self.span(last, self.text.len()));
+        out
+    }
+
+    /// Go's `Regexp.Expand`: a malformed `$` is written as it is, an unknown group as nothing.
+    fn expand(&self, re: &regex::Regex, caps: &regex::Captures<'_>, t: &[u8], out: &mut Vec<u8>) {
+        let mut i = 0;
+        while i < t.len() {
+            if t[i] != b'$' {
+                out.push(t[i]);
+                i += 1;
+                continue;
+            }
+            i += 1;
+            if t.get(i) == Some(&b'$') {
+                out.push(b'$');
+                i += 1;
+                continue;
+            }
+            let brace = t.get(i) == Some(&b'{');
+            let start = i + usize::from(brace);
+            let mut end = start;
+            while end < t.len() {
+                let (c, n) = gostr::decode_rune(&t[end..]);
+                if !(c.is_alphanumeric() || c == '_') {
+                    break;
+                }
+                end += n;
+            }
+            if end == start || (brace && t.get(end) != Some(&b'}')) {
+                out.push(b'$');
+                continue;
+            }
+            let name = std::str::from_utf8(&t[start..end]).unwrap_or_default();
+            let group = match name.parse::<usize>() {
+                Ok(n) if !(name.starts_with('0') && name.len() > 1) => caps.get(n),
+                _ => re
+                    .capture_names()
+                    .position(|x| x == Some(name))
+                    .and_then(|k| caps.get(k)),
+            };
+            if let Some(g) = group {
+                out.extend_from_slice(self.span(g.start(), g.end()));
+            }
+            i = end + usize::from(brace);
+        }
+    }
+}
+
 fn regex_replace_all(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     args::arity("regexReplaceAll", a, 3)?;
+    if gostr::any_binary(&a[1..]) {
+        let re = compile(args::string(&a[0])?)?;
+        let (repl, s) = (args::string_bytes(&a[1])?, args::string_bytes(&a[2])?);
+        return Ok(gostr::from_bytes(
+            Haystack::new(s).replace_all(&re, repl, false),
+        ));
+    }
     let (re, repl, s) = (
         args::string(&a[0])?,
         args::string(&a[1])?,
@@ -902,6 +1004,34 @@ const GO_SCRIPTS: &[&str] = &[
 mod tests {
     use super::super::testutil::*;
     use super::*;
+
+    #[test]
+    fn regexes_read_bad_bytes_as_u_fffd_and_keep_them() {
+        let b = bin(b"\xff\x80\xfeaba");
+        assert_eq!(
+            bytes("regexReplaceAll", &[s("a"), s("X"), b.clone()]),
+            b"\xff\x80\xfeXbX"
+        );
+        assert_eq!(
+            bytes("regexReplaceAll", &[s("(a)(b)"), s("[$2$1]"), b.clone()]),
+            b"\xff\x80\xfe[ba]a"
+        );
+        assert_eq!(
+            bytes("regexReplaceAll", &[s("[^a]"), s("."), b.clone()]),
+            b"...a.a"
+        );
+        assert_eq!(
+            bytes(
+                "regexReplaceAll",
+                &[s("(?P<x>a)"), bin(b"<${x}>$x1$\xfe"), b.clone()]
+            ),
+            b"\xff\x80\xfe<a>$\xfeb<a>$\xfe"
+        );
+        assert_eq!(show("regexMatch", &[s("^.{6}$"), b]), "true");
+        let h = Haystack::new(b"\xe2\x82Ab");
+        assert_eq!(h.text, "\u{FFFD}\u{FFFD}Ab");
+        assert_eq!(h.span(3, 7), b"\x82A");
+    }
 
     #[test]
     fn strings_that_are_not_utf8_keep_their_bytes() {

@@ -464,7 +464,7 @@ impl<'a> State<'a, '_> {
                     ));
                 }
             },
-            Value::Nil | Value::NilList => {}
+            Value::Nil | Value::NilList | Value::NilAnyList => {}
             // Never print the value itself: it may be a secret.
             other => {
                 return self.err(format!(

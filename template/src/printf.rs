@@ -303,6 +303,12 @@ fn bad_verb(out: &mut String, arg: &Value, verb: char, sp: &Spec) {
     let _ = write!(out, "%!{verb}(");
     match arg {
         Value::Nil => out.push_str("<nil>"),
+        // Go prints the operand without its `String` method here.
+        a @ Value::Object(o) if o.go_int().is_some() => {
+            out.push_str(a.type_name());
+            out.push('=');
+            let _ = write!(out, "{}", o.go_int().map_or(0, |g| g.value));
+        }
         a => {
             out.push_str(a.type_name());
             out.push('=');
@@ -359,7 +365,7 @@ pub fn write_go_syntax(out: &mut String, v: &Value, depth: usize) {
             }
             out.push('}');
         }
-        Value::NilList => {
+        Value::NilList | Value::NilAnyList => {
             out.push_str(v.type_name());
             out.push_str("(nil)");
         }
@@ -412,7 +418,10 @@ pub fn write_go_syntax(out: &mut String, v: &Value, depth: usize) {
         Value::NilPtr(t) => {
             let _ = write!(out, "({t})(nil)");
         }
-        Value::Object(o) => out.push_str(&o.print()),
+        Value::Object(o) => match o.go_int() {
+            Some(g) => write_go_syntax(out, &g.underlying(), depth),
+            None => out.push_str(&o.print()),
+        },
     }
 }
 
@@ -445,7 +454,7 @@ fn format_value(out: &mut String, v: &Value, verb: char, sp: &Spec, depth: usize
             }
             out.push(']');
         }
-        Value::NilList => out.push_str("[]"),
+        Value::NilList | Value::NilAnyList => out.push_str("[]"),
         Value::Map(m) => {
             out.push_str("map[");
             for (k, (key, e)) in m.iter().enumerate() {
@@ -487,9 +496,18 @@ fn format_value(out: &mut String, v: &Value, verb: char, sp: &Spec, depth: usize
             }
             out.push('}');
         }
-        Value::Object(o) => match verb {
-            'v' | 's' => pad(out, &o.print(), sp, false),
-            _ => bad_verb(out, v, verb, sp),
+        Value::Object(o) => match o.go_int() {
+            // A `Stringer` answers the verbs that take a string; other verbs see the integer.
+            Some(g) => match g.string() {
+                Some(name) if matches!(verb, 'v' | 's' | 'x' | 'X' | 'q') => {
+                    fmt_string(out, &Value::str(name.as_str()), &name, verb, sp)
+                }
+                _ => fmt_integer(out, v, g.value < 0, g.value.unsigned_abs(), verb, sp),
+            },
+            None => match verb {
+                'v' | 's' => pad(out, &o.print(), sp, false),
+                _ => bad_verb(out, v, verb, sp),
+            },
         },
     }
 }

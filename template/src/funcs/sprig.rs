@@ -186,6 +186,9 @@ pub fn strval(v: &Value) -> String {
 
 /// Sprig's (cast's) `toInt64`: numbers truncate, strings parse (base prefixes allowed), failures are 0.
 pub fn to_i64(v: &Value) -> i64 {
+    if let Some(u) = v.go_int() {
+        return to_i64(&u);
+    }
     match v {
         Value::Int(i) | Value::Int64(i) => *i,
         Value::Uint(u) => *u as i64,
@@ -212,6 +215,9 @@ fn parse_int_base0(s: &str) -> Option<i64> {
 
 /// Sprig's (cast's) `toFloat64`; failures are 0.
 pub fn to_f64(v: &Value) -> f64 {
+    if let Some(u) = v.go_int() {
+        return to_f64(&u);
+    }
     match v {
         Value::Int(i) | Value::Int64(i) => *i as f64,
         Value::Uint(u) => *u as f64,
@@ -240,10 +246,13 @@ pub fn kind(v: &Value) -> &'static str {
         Value::Uint(_) => "uint64",
         Value::Float(_) => "float64",
         Value::Number(_) | Value::String(_) => "string",
-        Value::List(_) | Value::Strings(_) | Value::Ints(_) | Value::NilList => "slice",
+        Value::List(_) | Value::Strings(_) | Value::Ints(_) | Value::NilList | Value::NilAnyList => {
+            "slice"
+        }
         Value::Map(_) | Value::AnyMap(_) => "map",
         Value::Record(_) | Value::NilPtr(_) => "ptr",
         Value::Object(o) if o.go_string().is_some() => "string",
+        Value::Object(o) if o.go_int().is_some() => o.go_int().map_or("int", |g| g.kind),
         Value::Object(_) => "ptr",
     }
 }
@@ -251,7 +260,9 @@ pub fn kind(v: &Value) -> &'static str {
 /// `reflect.DeepEqual` for template values (types must match).
 pub fn deep_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Nil, Value::Nil) | (Value::NilList, Value::NilList) => true,
+        (Value::Nil, Value::Nil)
+        | (Value::NilList, Value::NilList)
+        | (Value::NilAnyList, Value::NilAnyList) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Int(x), Value::Int(y)) | (Value::Int64(x), Value::Int64(y)) => x == y,
         (Value::Uint(x), Value::Uint(y)) => x == y,
@@ -288,7 +299,7 @@ fn strslice(v: &Value) -> Vec<String> {
             .filter(|x| !matches!(x, Value::Nil))
             .map(strval)
             .collect(),
-        Value::NilList | Value::Nil => Vec::new(),
+        Value::NilList | Value::NilAnyList | Value::Nil => Vec::new(),
         other => vec![strval(other)],
     }
 }
@@ -296,7 +307,7 @@ fn strslice(v: &Value) -> Vec<String> {
 fn as_list(func: &str, v: &Value) -> Result<Vec<Value>, String> {
     match v {
         Value::List(l) | Value::Strings(l) | Value::Ints(l) => Ok(l.as_ref().clone()),
-        Value::NilList => Ok(Vec::new()),
+        Value::NilList | Value::NilAnyList => Ok(Vec::new()),
         other => Err(format!("Cannot find {func} on type {}", kind(other))),
     }
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::args;
 use super::timefmt::{DAYS, MONTHS, civil, format_civil_in};
+use crate::value::GoInt;
 use crate::{CallEnv, Func, Object, Value};
 
 pub(super) fn lookup(short: &str) -> Option<Func> {
@@ -75,14 +76,14 @@ impl GoTime {
                     .wrapping_add(i64::from(self.nanos)),
             ),
             "Year" => Value::Int(c.year),
-            "Month" => Value::str(MONTHS[c.month as usize - 1]),
+            "Month" => GoInt::named("time.Month", i64::from(c.month), &MONTHS, 1),
             "Day" => Value::Int(i64::from(c.day)),
             "Hour" => Value::Int(i64::from(c.hour)),
             "Minute" => Value::Int(i64::from(c.minute)),
             "Second" => Value::Int(i64::from(c.second)),
             "Nanosecond" => Value::Int(i64::from(c.nanos)),
             "YearDay" => Value::Int(i64::from(c.yday)),
-            "Weekday" => Value::str(DAYS[c.weekday as usize]),
+            "Weekday" => GoInt::named("time.Weekday", i64::from(c.weekday), &DAYS, 0),
             "IsZero" => Value::Bool(self.secs == ZERO_SECS && self.nanos == 0),
             "UTC" => Value::Object(Arc::new(self.in_utc())),
             "String" => Value::str(self.print()),

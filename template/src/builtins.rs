@@ -99,14 +99,17 @@ pub fn eq(args: &[Value]) -> Result<bool, String> {
                     } else {
                         // Maps, slices and records are not comparable in Go. Go's text quotes
                         // the operands; ours names them by type and length (crate::redact).
-                        let shown = |v: &Value| {
-                            crate::redact::placeholder(v.type_name(), v.print().len())
-                        };
+                        let shown =
+                            |v: &Value| crate::redact::placeholder(v.type_name(), v.print().len());
                         let (ta, tb) = (a0.type_name(), b0.type_name());
                         return Err(if ta == tb {
                             format!("non-comparable type {}: {tb}", shown(b0))
                         } else {
-                            format!("non-comparable types {}: {ta}, {tb}: {}", shown(a0), shown(b0))
+                            format!(
+                                "non-comparable types {}: {ta}, {tb}: {}",
+                                shown(a0),
+                                shown(b0)
+                            )
                         });
                     }
                 }
@@ -409,7 +412,7 @@ mod tests {
         assert_eq!(eq(&[n("5432"), Value::str("5432")]), Ok(true));
         assert_eq!(
             eq(&[n("42"), Value::Int(42)]).unwrap_err(),
-            "incompatible types for comparison"
+            "incompatible types for comparison: json.Number and int"
         );
         assert_eq!(eq(&[Value::Int(1), Value::Int(2), Value::Int(1)]), Ok(true));
         assert_eq!(eq(&[Value::Int(1), Value::Uint(1)]), Ok(true));
@@ -422,7 +425,7 @@ mod tests {
         );
         assert_eq!(
             lt(&n("10"), &Value::Int(10)).unwrap_err(),
-            "incompatible types for comparison"
+            "incompatible types for comparison: json.Number and int"
         );
         assert_eq!(
             lt(&Value::Bool(true), &Value::Bool(false)).unwrap_err(),
@@ -445,7 +448,16 @@ mod tests {
         assert_eq!(len(&Value::str("café")).unwrap().print(), "5");
         assert_eq!(len(&l).unwrap().print(), "2");
         assert_eq!(len(&Value::Int(3)).unwrap_err(), "len of type int");
-        assert_eq!(len(&Value::Nil).unwrap_err(), "len of nil pointer");
+        // An untyped nil reaches Go's `len` as an invalid reflect.Value; a typed one is a pointer.
+        assert_eq!(
+            len(&Value::Nil).unwrap_err(),
+            "reflect: call of reflect.Value.Type on zero Value"
+        );
+        assert_eq!(
+            len(&Value::NilPtr("*api.SecretAuth")).unwrap_err(),
+            "len of nil pointer"
+        );
+        assert_eq!(len(&Value::NilAnyList).unwrap().print(), "0");
         assert_eq!(
             index(&l, &[Value::Int(1), Value::Int(0)]).unwrap().print(),
             "7"
@@ -497,6 +509,69 @@ mod tests {
         assert_eq!(
             slice(&Value::str("hi"), &[Value::Int(2), Value::Int(1)]).unwrap_err(),
             "invalid slice index: 2 > 1"
+        );
+    }
+
+    #[test]
+    fn typed_nils_and_typed_integers_compare_as_go_does() {
+        let auth = Value::NilPtr("*dependency.SecretAuth");
+        // A typed nil has a type: against another kind it is an error, not `false`.
+        assert_eq!(
+            eq(&[auth.clone(), Value::Int(1)]).unwrap_err(),
+            "incompatible types for comparison: *dependency.SecretAuth and int"
+        );
+        assert_eq!(
+            eq(&[Value::Int(1), Value::NilList]).unwrap_err(),
+            "incompatible types for comparison: int and []string"
+        );
+        assert_eq!(eq(&[auth.clone(), auth]), Ok(true));
+        // Values never reach the message (crate::redact): type and length instead.
+        let list = Value::list(vec![Value::str("alpha")]);
+        let map = Value::map(BTreeMap::new());
+        assert_eq!(
+            eq(&[list.clone(), list.clone()]).unwrap_err(),
+            "non-comparable type <[]interface {}, 7 bytes>: []interface {}"
+        );
+        assert_eq!(
+            eq(&[list, map]).unwrap_err(),
+            "non-comparable types <[]interface {}, 7 bytes>: []interface {}, \
+             map[string]interface {}: <map[string]interface {}, 5 bytes>"
+        );
+        // A byte (uint8) and a time.Month compare by their kind's value, name their type.
+        let b = crate::value::GoInt::byte(97);
+        let march =
+            crate::value::GoInt::named("time.Month", 3, &["January", "February", "March"], 1);
+        assert_eq!(eq(&[b.clone(), Value::Int(97)]), Ok(true));
+        assert_eq!(eq(&[Value::Int(-1), b.clone()]), Ok(false));
+        assert_eq!(lt(&b, &Value::Uint(98)), Ok(true));
+        assert_eq!(eq(&[march.clone(), Value::Int64(3)]), Ok(true));
+        assert_eq!(lt(&march, &Value::Int(3)), Ok(false));
+        assert_eq!(
+            eq(&[b.clone(), Value::str("a")]).unwrap_err(),
+            "incompatible types for comparison: uint8 and string"
+        );
+        assert_eq!(
+            le(&b, &Value::Float(1.5)).unwrap_err(),
+            "incompatible types for comparison: uint8 and float64"
+        );
+        assert_eq!(
+            eq(&[march, Value::str("March")]).unwrap_err(),
+            "incompatible types for comparison: time.Month and string"
+        );
+        assert_eq!(len(&b).unwrap_err(), "len of type uint8");
+        // `index` of a string is a byte; a byte indexes and slices.
+        let got = index(&Value::str("abc"), &[Value::Int(1)]).unwrap();
+        assert_eq!((got.type_name(), got.print()), ("uint8", "98".into()));
+        let l = Value::strings(["x", "y"]);
+        assert_eq!(
+            index(&l, &[crate::value::GoInt::byte(1)]).unwrap().print(),
+            "y"
+        );
+        assert_eq!(
+            slice(&Value::str("hello"), &[crate::value::GoInt::byte(1)])
+                .unwrap()
+                .print(),
+            "ello"
         );
     }
 

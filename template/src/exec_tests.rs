@@ -412,7 +412,7 @@ fn comparisons_in_templates() {
     );
     assert_eq!(
         w_err("{{ gt .Data.port 10 }}"),
-        "execute: template: :1:24: executing \"\" at <gt .Data.port 10>: error calling gt: incompatible types for comparison"
+        "execute: template: :1:24: executing \"\" at <gt .Data.port 10>: error calling gt: incompatible types for comparison: string and int"
     );
     assert!(
         w_err("{{ lt true false }}").ends_with("error calling lt: invalid type for comparison")

@@ -880,6 +880,43 @@ mod tests {
     }
 
     #[test]
+    fn typed_integers_print_as_go_does() {
+        use crate::value::GoInt;
+        let b = GoInt::byte(97);
+        assert_eq!(
+            sprintf("%v %T %#v %c %q %x %05d %U", &vec![b.clone(); 8]),
+            "97 uint8 0x61 a 'a' 61 00097 U+0061"
+        );
+        assert_eq!(
+            sprintf("%s %t", &[b.clone(), b.clone()]),
+            "%!s(uint8=97) %!t(uint8=97)"
+        );
+        // A `Stringer` (time.Month) answers %v %s %x %X %q with its name, the rest with its number;
+        // a bad verb shows the number.
+        let m = GoInt::named("time.Month", 3, &["January", "February", "March"], 1);
+        assert_eq!(
+            sprintf(
+                "%d|%v|%s|%T|%#v|%x|%q|%5v|%-7s|%X|%03d|%t",
+                &vec![m.clone(); 12]
+            ),
+            "3|March|March|time.Month|3|4d61726368|\"March\"|March|March  |4D61726368|003|%!t(time.Month=3)"
+        );
+        assert_eq!(sprint(&[m.clone(), Value::Int(1)]), "March 1");
+        let list = Value::list(vec![m.clone(), b]);
+        assert_eq!(
+            sprintf("%v %#v", &[list.clone(), list]),
+            "[March 97] []interface {}{3, 0x61}"
+        );
+        let out_of_range = GoInt::named("time.Month", 13, &["January"], 1);
+        assert_eq!(out_of_range.print(), "%!Month(13)");
+        assert!(m.truthy() && !GoInt::byte(0).truthy());
+        assert_eq!(
+            sprintf("%T %#v", &[Value::NilAnyList, Value::NilAnyList]),
+            "[]interface {} []interface {}(nil)"
+        );
+    }
+
+    #[test]
     fn composite_values() {
         let mut m = BTreeMap::new();
         m.insert("b".to_string(), Value::Int(2));

@@ -176,8 +176,7 @@ impl Object for GoInt {
         })
     }
     fn print(&self) -> String {
-        self.string()
-            .unwrap_or_else(|| self.underlying().print())
+        self.string().unwrap_or_else(|| self.underlying().print())
     }
     fn go_int(&self) -> Option<&GoInt> {
         Some(self)

@@ -202,9 +202,7 @@ fn write_json(
     level: usize,
 ) -> Result<(), String> {
     match v {
-        Value::Nil | Value::NilPtr(_) | Value::NilList | Value::NilAnyList => {
-            out.push_str("null")
-        }
+        Value::Nil | Value::NilPtr(_) | Value::NilList | Value::NilAnyList => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) | Value::Int64(i) => {
             let _ = write!(out, "{i}");

@@ -246,9 +246,11 @@ pub fn kind(v: &Value) -> &'static str {
         Value::Uint(_) => "uint64",
         Value::Float(_) => "float64",
         Value::Number(_) | Value::String(_) => "string",
-        Value::List(_) | Value::Strings(_) | Value::Ints(_) | Value::NilList | Value::NilAnyList => {
-            "slice"
-        }
+        Value::List(_)
+        | Value::Strings(_)
+        | Value::Ints(_)
+        | Value::NilList
+        | Value::NilAnyList => "slice",
         Value::Map(_) | Value::AnyMap(_) => "map",
         Value::Record(_) | Value::NilPtr(_) => "ptr",
         Value::Object(o) if o.go_string().is_some() => "string",

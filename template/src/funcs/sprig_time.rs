@@ -1001,6 +1001,33 @@ mod tests {
     }
 
     #[test]
+    fn month_and_weekday_are_go_types() {
+        let t = call("sprig_toDate", &[s("2006-01-02"), s("2024-03-17")]).unwrap();
+        let Value::Object(o) = &t else { panic!() };
+        let month = o.method("Month", &[]).unwrap().unwrap();
+        let day = o.method("Weekday", &[]).unwrap().unwrap();
+        assert_eq!(
+            (month.type_name(), month.print()),
+            ("time.Month", "March".into())
+        );
+        assert_eq!(
+            (day.type_name(), day.print()),
+            ("time.Weekday", "Sunday".into())
+        );
+        assert_eq!(month.go_int().unwrap().print(), "3");
+        // Sunday is 0: false, as Go's zero is.
+        assert!(!day.truthy());
+        let Value::Object(m) = &month else { panic!() };
+        assert_eq!(m.method("String", &[]).unwrap().unwrap().print(), "March");
+        assert!(m.method("Year", &[]).is_none());
+        assert_eq!(sp("add", &[month.clone(), i(1)]), "4");
+        assert_eq!(sp("kindOf", &[month.clone()]), "int");
+        assert_eq!(sp("typeOf", &[month.clone()]), "time.Month");
+        assert_eq!(show("add", &[i(1), month.clone()]), "4");
+        assert_eq!(show("toJSON", &[Value::list(vec![month, day])]), "[3,0]");
+    }
+
+    #[test]
     fn functions() {
         let t = call("sprig_toDate", &[s("2006-01-02"), s("2024-03-05")]).unwrap();
         assert_eq!(t.type_name(), "time.Time");

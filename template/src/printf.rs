@@ -39,10 +39,11 @@ fn is_string_kind(v: &Value) -> bool {
     matches!(v, Value::String(_) | Value::Number(_))
 }
 
-/// `%v` of an operand at depth 0: a pointer to a struct prints `&{…}`.
+/// `%v` of an operand at depth 0: a pointer to a struct prints `&{…}` (a struct value, such as
+/// Sprig's `sprig.certificate`, `{…}`).
 fn write_top_v(out: &mut String, v: &Value) {
     match v {
-        Value::Record(_) => {
+        Value::Record(r) if r.type_name.starts_with('*') => {
             out.push('&');
             out.push_str(&v.print());
         }
@@ -402,8 +403,12 @@ pub fn write_go_syntax(out: &mut String, v: &Value, depth: usize) {
                 let _ = write!(out, "({})(0xc000000000)", r.type_name);
                 return;
             }
-            out.push('&');
-            out.push_str(r.type_name.trim_start_matches('*'));
+            if let Some(t) = r.type_name.strip_prefix('*') {
+                out.push('&');
+                out.push_str(t);
+            } else {
+                out.push_str(r.type_name);
+            }
             out.push('{');
             for (k, (field, e)) in r.fields.iter().enumerate() {
                 if k > 0 {
@@ -480,7 +485,7 @@ fn format_value(out: &mut String, v: &Value, verb: char, sp: &Spec, depth: usize
             out.push(']');
         }
         Value::Record(r) => {
-            if depth == 0 {
+            if depth == 0 && r.type_name.starts_with('*') {
                 out.push('&');
             }
             out.push('{');

@@ -1,8 +1,8 @@
 //! Sprig's deterministic crypto helpers that need more than a digest (agent.md §4.5.1):
 //! `derivePassword` (the Master Password algorithm: an scrypt key from the master password and
 //! the user, an HMAC-SHA256 seed from the site and counter, then a password drawn from the
-//! type's templates) and `buildCustomCert` (a base64 PEM certificate and RSA key, checked as Go's
-//! `x509` parsers check them, handed back as a `sprig.certificate` with `.Cert` and `.Key`).
+//! type's templates) and `buildCustomCert` (a base64 PEM certificate and private key, checked as
+//! Go's `x509` parsers check them, handed back as a `sprig.certificate` with `.Cert` and `.Key`).
 
 use std::sync::Arc;
 
@@ -119,8 +119,8 @@ pub(super) fn derive_password(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value,
 }
 
 /// `sprig_buildCustomCert b64cert b64key`: both decoded (standard base64), the certificate's first
-/// PEM block must be an X.509 certificate and the key's a PKCS #1 RSA private key; the result
-/// holds the decoded PEM texts as given.
+/// PEM block must be an X.509 certificate and the key's a private key its PEM type names
+/// ([`check_key`]); the result holds the decoded PEM texts as given.
 pub(super) fn build_custom_cert(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     args::arity("sprig_buildCustomCert", a, 2)?;
     let (cert64, key64) = (args::string(&a[0])?, args::string(&a[1])?);
@@ -128,16 +128,21 @@ pub(super) fn build_custom_cert(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Valu
         .map_err(|_| "unable to decode base64 certificate".to_string())?;
     let key = encoding::b64dec(false, key64)
         .map_err(|_| "unable to decode base64 private key".to_string())?;
-    let der = pem_decode(&cert).ok_or("unable to decode certificate")?;
+    let (_, der) = pem_decode(&cert).ok_or("unable to decode certificate")?;
     match x509_parser::parse_x509_certificate(&der) {
         Ok((rest, _)) if rest.is_empty() => {}
         Ok(_) => {
             return Err("error parsing certificate: decodedCert.Bytes: x509: trailing data".into());
         }
-        Err(e) => return Err(format!("error parsing certificate: decodedCert.Bytes: {e}")),
+        // x509-parser's reasons are not Go's; Go's most general one stands for them.
+        Err(_) => {
+            return Err(
+                "error parsing certificate: decodedCert.Bytes: x509: malformed certificate".into(),
+            );
+        }
     }
-    let der = pem_decode(&key).ok_or("unable to decode key")?;
-    check_pkcs1(&der).map_err(|e| format!("error parsing prive key: decodedKey.Bytes: {e}"))?;
+    let (kind, der) = pem_decode(&key).ok_or("unable to decode key")?;
+    check_key(&kind, &der).map_err(|e| format!("error parsing private key: {e}"))?;
     let text = |b: Vec<u8>| Value::str(String::from_utf8_lossy(&b).into_owned());
     Ok(Value::Record(Arc::new(Record {
         type_name: "sprig.certificate",
@@ -145,8 +150,8 @@ pub(super) fn build_custom_cert(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Valu
     })))
 }
 
-/// Go's `pem.Decode`: the bytes of the first well-formed PEM block (any type), or `None`.
-fn pem_decode(data: &[u8]) -> Option<Vec<u8>> {
+/// Go's `pem.Decode`: the type and bytes of the first well-formed PEM block, or `None`.
+fn pem_decode(data: &[u8]) -> Option<(String, Vec<u8>)> {
     const BEGIN: &[u8] = b"-----BEGIN ";
     let mut from = 0;
     while let Some(at) = find(&data[from..], BEGIN).map(|i| i + from) {
@@ -187,7 +192,7 @@ fn pem_decode(data: &[u8]) -> Option<Vec<u8>> {
             .map(|&b| char::from(b))
             .collect();
         if let Ok(der) = encoding::b64dec(false, &text) {
-            return Some(der);
+            return Some((String::from_utf8_lossy(kind).into_owned(), der));
         }
     }
     None
@@ -222,6 +227,65 @@ fn der_element(d: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         len
     };
     (d.len() >= len).then(|| (tag, &d[..len], &d[len..]))
+}
+
+/// The key as Sprig reads one: by its PEM type, `PRIVATE KEY` as PKCS #8, `RSA PRIVATE KEY` as
+/// PKCS #1, `EC PRIVATE KEY` as SEC 1 (P-256, P-384, P-521), `ED25519 PRIVATE KEY` as PKCS #8.
+fn check_key(kind: &str, der: &[u8]) -> Result<(), String> {
+    if kind == "PRIVATE KEY" {
+        return check_pkcs8(der).map_err(|e| format!("decoding PEM as PKCS#8: {e}"));
+    }
+    let Some(algorithm) = kind.strip_suffix(" PRIVATE KEY") else {
+        return Err(format!("no private key data in PEM block of type {kind}"));
+    };
+    match algorithm {
+        "RSA" => check_pkcs1(der).map_err(|e| format!("parsing RSA private key from PEM: {e}")),
+        "EC" => ec_key(der).then_some(()).ok_or_else(|| {
+            "parsing EC private key from PEM: x509: failed to parse EC private key".into()
+        }),
+        "ED25519" => {
+            check_pkcs8(der).map_err(|e| format!("parsing ED25519 private key from PEM: {e}"))
+        }
+        _ => Err(format!("invalid private key type {kind}")),
+    }
+}
+
+/// An EC private key (SEC 1 or PKCS #8) on a curve AWS-LC knows.
+fn ec_key(der: &[u8]) -> bool {
+    use aws_lc_rs::signature::{
+        ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING,
+        ECDSA_P521_SHA512_ASN1_SIGNING, EcdsaKeyPair,
+    };
+    [
+        &ECDSA_P256_SHA256_ASN1_SIGNING,
+        &ECDSA_P384_SHA384_ASN1_SIGNING,
+        &ECDSA_P521_SHA512_ASN1_SIGNING,
+    ]
+    .into_iter()
+    .any(|alg| EcdsaKeyPair::from_private_key_der(alg, der).is_ok())
+}
+
+/// Go's `x509.ParsePKCS8PrivateKey`: an RSA key is checked as PKCS #1, EC and Ed25519 keys by
+/// AWS-LC.
+fn check_pkcs8(der: &[u8]) -> Result<(), String> {
+    const RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+    let bad = || "asn1: structure error".to_string();
+    let (tag, body, rest) = der_element(der).ok_or_else(bad)?;
+    if tag != 0x30 || !rest.is_empty() {
+        return Err(bad());
+    }
+    let (_, _, body) = der_element(body).ok_or_else(bad)?;
+    let (_, alg, body) = der_element(body).ok_or_else(bad)?;
+    let (_, oid, _) = der_element(alg).ok_or_else(bad)?;
+    let (tag, inner, _) = der_element(body).ok_or_else(bad)?;
+    if oid == RSA && tag == 0x04 {
+        return check_pkcs1(inner)
+            .map_err(|e| format!("x509: failed to parse RSA private key embedded in PKCS#8: {e}"));
+    }
+    if ec_key(der) || aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(der).is_ok() {
+        return Ok(());
+    }
+    Err("x509: PKCS#8 wrapping contained private key with unknown algorithm".into())
 }
 
 /// Go's `x509.ParsePKCS1PrivateKey` checks: an `RSAPrivateKey` structure with nothing after it,
@@ -260,7 +324,7 @@ fn check_pkcs1(der: &[u8]) -> Result<(), String> {
         return Err("x509: private key contains zero or negative value".into());
     }
     if strip(&mul(strip(p), strip(q))) != strip(n) {
-        return Err("crypto/rsa: invalid modulus".into());
+        return Err("crypto/rsa: p * q != n".into());
     }
     let bits = strip(n).len() * 8;
     if (2048..=8192).contains(&bits) && aws_lc_rs::rsa::KeyPair::from_der(der).is_err() {
@@ -346,9 +410,9 @@ mod tests {
     #[test]
     fn pem_blocks() {
         let good = b"junk\n-----BEGIN X-----\nYWJj\nZGVm\n-----END X-----\n";
-        assert_eq!(pem_decode(good).unwrap(), b"abcdef");
+        assert_eq!(pem_decode(good).unwrap(), ("X".into(), b"abcdef".to_vec()));
         let with_headers = b"-----BEGIN X-----\nProc-Type: 4\n\nYWJj\n-----END X-----\n";
-        assert_eq!(pem_decode(with_headers).unwrap(), b"abc");
+        assert_eq!(pem_decode(with_headers).unwrap().1, b"abc");
         // Not at a line start, no end, bad base64: no block.
         assert!(pem_decode(b"x-----BEGIN X-----\nYWJj\n-----END X-----\n").is_none());
         assert!(pem_decode(b"-----BEGIN X-----\nYWJj\n").is_none());

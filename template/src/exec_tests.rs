@@ -789,7 +789,8 @@ fn len_of_nil_depends_on_how_go_met_it() {
         "{{ len (index .Data \"nope\") }}",
     ] {
         assert!(
-            w_err(t).ends_with("error calling len: reflect: call of reflect.Value.Type on zero Value"),
+            w_err(t)
+                .ends_with("error calling len: reflect: call of reflect.Value.Type on zero Value"),
             "{t}"
         );
     }

@@ -442,10 +442,7 @@ fn a_changed_source_is_parsed_again_and_everything_executes() {
         matches!(&e, RenderError::Template { destination, .. } if destination == "/out/b"),
         "{e:?}"
     );
-    assert!(
-        e.to_string().starts_with("(dynamic): parse: "),
-        "{e}"
-    );
+    assert!(e.to_string().starts_with("(dynamic): parse: "), "{e}");
     let mut actions = Vec::new();
     p.plan(&Values::new(), &mut actions);
     assert!(actions.is_empty(), "{actions:?}");
@@ -460,10 +457,7 @@ fn a_template_that_does_not_parse_names_itself() {
         matches!(&e, RenderError::Template { destination, .. } if destination == "/out/b"),
         "{e:?}"
     );
-    assert!(
-        e.to_string().starts_with("(dynamic): parse: "),
-        "{e}"
-    );
+    assert!(e.to_string().starts_with("(dynamic): parse: "), "{e}");
 }
 
 #[test]

@@ -130,7 +130,7 @@ pub(super) fn build_custom_cert(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Valu
         .map_err(|_| "unable to decode base64 private key".to_string())?;
     let (_, der) = pem_decode(&cert).ok_or("unable to decode certificate")?;
     match x509_parser::parse_x509_certificate(&der) {
-        Ok((rest, _)) if rest.is_empty() => {}
+        Ok((&[], _)) => {}
         Ok(_) => {
             return Err("error parsing certificate: decodedCert.Bytes: x509: trailing data".into());
         }

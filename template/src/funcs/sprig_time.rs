@@ -1021,8 +1021,8 @@ mod tests {
         assert_eq!(m.method("String", &[]).unwrap().unwrap().print(), "March");
         assert!(m.method("Year", &[]).is_none());
         assert_eq!(sp("add", &[month.clone(), i(1)]), "4");
-        assert_eq!(sp("kindOf", &[month.clone()]), "int");
-        assert_eq!(sp("typeOf", &[month.clone()]), "time.Month");
+        assert_eq!(sp("kindOf", std::slice::from_ref(&month)), "int");
+        assert_eq!(sp("typeOf", std::slice::from_ref(&month)), "time.Month");
         assert_eq!(show("add", &[i(1), month.clone()]), "4");
         assert_eq!(show("toJSON", &[Value::list(vec![month, day])]), "[3,0]");
     }

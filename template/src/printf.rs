@@ -206,6 +206,9 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
 
 /// A `*` width or precision operand: any integer that fits an `int` (Go's `intFromArg`).
 fn int_from_arg(v: &Value) -> Option<i64> {
+    if let Some(u) = v.go_int() {
+        return int_from_arg(&u);
+    }
     match v {
         Value::Int(i) | Value::Int64(i) => Some(*i),
         Value::Uint(u) => i64::try_from(*u).ok(),
@@ -907,6 +910,7 @@ mod tests {
             "3|March|March|time.Month|3|4d61726368|\"March\"|March|March  |4D61726368|003|%!t(time.Month=3)"
         );
         assert_eq!(sprint(&[m.clone(), Value::Int(1)]), "March 1");
+        assert_eq!(sprintf("%*d|", &[m.clone(), Value::Int(7)]), "  7|");
         let list = Value::list(vec![m.clone(), b]);
         assert_eq!(
             sprintf("%v %#v", &[list.clone(), list]),

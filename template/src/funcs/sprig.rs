@@ -289,6 +289,11 @@ pub fn deep_eq(a: &Value, b: &Value) -> bool {
                     .zip(y.fields.iter())
                     .all(|((_, p), (_, q))| deep_eq(p, q))
         }
+        // `uint8`, `time.Month`: same type, same value.
+        (Value::Object(x), Value::Object(y)) => match (x.go_int(), y.go_int()) {
+            (Some(p), Some(q)) => p.type_name == q.type_name && p.value == q.value,
+            _ => false,
+        },
         _ => false,
     }
 }

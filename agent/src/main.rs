@@ -185,7 +185,12 @@ fn agent(args: AgentArgs) -> ExitCode {
             ExitCode::from(code as u8)
         }
         Err(e) => {
-            tracing::error!(target: "agent", error = %e, "agent stopped");
+            match e.template_destination() {
+                Some(dest) => {
+                    tracing::error!(target: "agent", error = %e, destination = dest, "agent stopped")
+                }
+                None => tracing::error!(target: "agent", error = %e, "agent stopped"),
+            }
             eprintln!("Error: {e}");
             ExitCode::from(1)
         }

@@ -34,16 +34,27 @@ fn basic_kind(v: &Value) -> Kind {
     }
 }
 
-/// Go compares integers by kind, not size: an `int64` compares as an `int`.
+/// Go compares integers by kind, not size: an `int64` compares as an `int`, a `uint8` as a
+/// `uint64`, a `time.Month` as an `int`.
 fn widen(v: &Value) -> std::borrow::Cow<'_, Value> {
     match v {
         Value::Int64(i) => std::borrow::Cow::Owned(Value::Int(*i)),
-        v => std::borrow::Cow::Borrowed(v),
+        v => v
+            .go_int()
+            .map_or(std::borrow::Cow::Borrowed(v), std::borrow::Cow::Owned),
     }
 }
 
+/// Go's error for operands of different kinds, naming both types.
+fn incompatible(a: &Value, b: &Value) -> String {
+    format!("{BAD_COMPARISON}: {} and {}", a.type_name(), b.type_name())
+}
+
 fn is_nil(v: &Value) -> bool {
-    matches!(v, Value::Nil | Value::NilPtr(_) | Value::NilList)
+    matches!(
+        v,
+        Value::Nil | Value::NilPtr(_) | Value::NilList | Value::NilAnyList
+    )
 }
 
 /// A string's bytes (Go compares strings byte-wise; `crate::gostr` for non-UTF-8 ones).
@@ -59,22 +70,21 @@ pub fn eq(args: &[Value]) -> Result<bool, String> {
     if rest.is_empty() {
         return Err(NO_COMPARISON.into());
     }
+    let a0 = a;
     let a = &*widen(a);
     let k1 = basic_kind(a);
-    for b in rest {
-        let b = &*widen(b);
+    for b0 in rest {
+        let b = &*widen(b0);
         let k2 = basic_kind(b);
         let truth = if k1 != k2 {
             match (a, b) {
                 (Value::Int(x), Value::Uint(y)) | (Value::Uint(y), Value::Int(x)) => {
                     *x >= 0 && *x as u64 == *y
                 }
-                _ => {
-                    if !is_nil(a) && !is_nil(b) {
-                        return Err(BAD_COMPARISON.into());
-                    }
-                    false
-                }
+                // Only an untyped nil compares (unequal) with a value of another kind; a typed
+                // nil (`.Auth`, a nil list) has a type.
+                (Value::Nil, _) | (_, Value::Nil) => false,
+                _ => return Err(incompatible(a0, b0)),
             }
         } else {
             match (a, b) {
@@ -87,12 +97,20 @@ pub fn eq(args: &[Value]) -> Result<bool, String> {
                     if is_nil(a) || is_nil(b) {
                         is_nil(a) == is_nil(b)
                     } else {
-                        // Maps, slices and records are not comparable in Go.
-                        return Err(format!(
-                            "non-comparable types {}, {}",
-                            a.type_name(),
-                            b.type_name()
-                        ));
+                        // Maps, slices and records are not comparable in Go. Go's text quotes
+                        // the operands; ours names them by type and length (crate::redact).
+                        let shown =
+                            |v: &Value| crate::redact::placeholder(v.type_name(), v.print().len());
+                        let (ta, tb) = (a0.type_name(), b0.type_name());
+                        return Err(if ta == tb {
+                            format!("non-comparable type {}: {tb}", shown(b0))
+                        } else {
+                            format!(
+                                "non-comparable types {}: {ta}, {tb}: {}",
+                                shown(a0),
+                                shown(b0)
+                            )
+                        });
                     }
                 }
             }
@@ -105,8 +123,8 @@ pub fn eq(args: &[Value]) -> Result<bool, String> {
 }
 
 /// `lt a b`.
-pub fn lt(a: &Value, b: &Value) -> Result<bool, String> {
-    let (a, b) = (&*widen(a), &*widen(b));
+pub fn lt(a0: &Value, b0: &Value) -> Result<bool, String> {
+    let (a, b) = (&*widen(a0), &*widen(b0));
     let k1 = basic_kind(a);
     let k2 = basic_kind(b);
     if k1 == Kind::Invalid || k2 == Kind::Invalid {
@@ -116,7 +134,7 @@ pub fn lt(a: &Value, b: &Value) -> Result<bool, String> {
         return match (a, b) {
             (Value::Int(x), Value::Uint(y)) => Ok(*x < 0 || (*x as u64) < *y),
             (Value::Uint(x), Value::Int(y)) => Ok(*y >= 0 && *x < *y as u64),
-            _ => Err(BAD_COMPARISON.into()),
+            _ => Err(incompatible(a0, b0)),
         };
     }
     match (a, b) {
@@ -141,10 +159,12 @@ pub fn len(v: &Value) -> Result<Value, String> {
     let n = match v {
         Value::String(s) | Value::Number(s) => s.len(),
         Value::List(l) | Value::Strings(l) | Value::Ints(l) => l.len(),
-        Value::NilList => 0,
+        Value::NilList | Value::NilAnyList => 0,
         Value::Map(m) => m.len(),
         Value::AnyMap(m) => m.len(),
-        Value::Nil | Value::NilPtr(_) => return Err("len of nil pointer".into()),
+        // An untyped nil reaches Go's `len` as an invalid reflect.Value, whose `Type` panics.
+        Value::Nil => return Err("reflect: call of reflect.Value.Type on zero Value".into()),
+        Value::NilPtr(_) => return Err("len of nil pointer".into()),
         Value::Object(o) => match o.range_items() {
             Some(items) => items.len(),
             None if o.go_string().is_some() => o.go_string().map_or(0, |(_, b)| b.len()),
@@ -161,6 +181,9 @@ pub fn len(v: &Value) -> Result<Value, String> {
 }
 
 fn index_arg(i: &Value, cap: usize, slicing: bool) -> Result<usize, String> {
+    if let Some(u) = i.go_int() {
+        return index_arg(&u, cap, slicing);
+    }
     let x: i128 = match i {
         Value::Int(x) | Value::Int64(x) => *x as i128,
         Value::Uint(x) => *x as i128,
@@ -194,16 +217,16 @@ pub fn index(item: &Value, idx: &[Value]) -> Result<Value, String> {
                     .cloned()
                     .ok_or("reflect: slice index out of range")?
             }
-            Value::NilList => {
+            Value::NilList | Value::NilAnyList => {
                 index_arg(i, 0, true)?;
                 return Err("reflect: slice index out of range".into());
             }
             Value::String(s) | Value::Number(s) => {
                 let x = index_arg(i, s.len(), true)?;
-                Value::Uint(
+                crate::value::GoInt::byte(
                     *s.as_bytes()
                         .get(x)
-                        .ok_or("reflect: string index out of range")? as u64,
+                        .ok_or("reflect: string index out of range")?,
                 )
             }
             Value::Map(m) => match i {
@@ -248,7 +271,7 @@ pub fn slice(item: &Value, idx: &[Value]) -> Result<Value, String> {
             s.len()
         }
         Value::List(l) | Value::Strings(l) | Value::Ints(l) => l.len(),
-        Value::NilList => 0,
+        Value::NilList | Value::NilAnyList => 0,
         other => {
             return Err(format!(
                 "can't slice item of type {}",
@@ -283,6 +306,7 @@ pub fn slice(item: &Value, idx: &[Value]) -> Result<Value, String> {
         Value::List(l) => Value::list(l[a..b].to_vec()),
         Value::Strings(l) => Value::Strings(Arc::new(l[a..b].to_vec())),
         Value::Ints(l) => Value::Ints(Arc::new(l[a..b].to_vec())),
+        Value::NilAnyList => Value::NilAnyList,
         _ => Value::NilList,
     })
 }
@@ -427,7 +451,7 @@ mod tests {
         assert_eq!(eq(&[n("5432"), Value::str("5432")]), Ok(true));
         assert_eq!(
             eq(&[n("42"), Value::Int(42)]).unwrap_err(),
-            "incompatible types for comparison"
+            "incompatible types for comparison: json.Number and int"
         );
         assert_eq!(eq(&[Value::Int(1), Value::Int(2), Value::Int(1)]), Ok(true));
         assert_eq!(eq(&[Value::Int(1), Value::Uint(1)]), Ok(true));
@@ -440,7 +464,7 @@ mod tests {
         );
         assert_eq!(
             lt(&n("10"), &Value::Int(10)).unwrap_err(),
-            "incompatible types for comparison"
+            "incompatible types for comparison: json.Number and int"
         );
         assert_eq!(
             lt(&Value::Bool(true), &Value::Bool(false)).unwrap_err(),
@@ -463,7 +487,16 @@ mod tests {
         assert_eq!(len(&Value::str("café")).unwrap().print(), "5");
         assert_eq!(len(&l).unwrap().print(), "2");
         assert_eq!(len(&Value::Int(3)).unwrap_err(), "len of type int");
-        assert_eq!(len(&Value::Nil).unwrap_err(), "len of nil pointer");
+        // An untyped nil reaches Go's `len` as an invalid reflect.Value; a typed one is a pointer.
+        assert_eq!(
+            len(&Value::Nil).unwrap_err(),
+            "reflect: call of reflect.Value.Type on zero Value"
+        );
+        assert_eq!(
+            len(&Value::NilPtr("*api.SecretAuth")).unwrap_err(),
+            "len of nil pointer"
+        );
+        assert_eq!(len(&Value::NilAnyList).unwrap().print(), "0");
         assert_eq!(
             index(&l, &[Value::Int(1), Value::Int(0)]).unwrap().print(),
             "7"
@@ -515,6 +548,69 @@ mod tests {
         assert_eq!(
             slice(&Value::str("hi"), &[Value::Int(2), Value::Int(1)]).unwrap_err(),
             "invalid slice index: 2 > 1"
+        );
+    }
+
+    #[test]
+    fn typed_nils_and_typed_integers_compare_as_go_does() {
+        let auth = Value::NilPtr("*dependency.SecretAuth");
+        // A typed nil has a type: against another kind it is an error, not `false`.
+        assert_eq!(
+            eq(&[auth.clone(), Value::Int(1)]).unwrap_err(),
+            "incompatible types for comparison: *dependency.SecretAuth and int"
+        );
+        assert_eq!(
+            eq(&[Value::Int(1), Value::NilList]).unwrap_err(),
+            "incompatible types for comparison: int and []string"
+        );
+        assert_eq!(eq(&[auth.clone(), auth]), Ok(true));
+        // Values never reach the message (crate::redact): type and length instead.
+        let list = Value::list(vec![Value::str("alpha")]);
+        let map = Value::map(BTreeMap::new());
+        assert_eq!(
+            eq(&[list.clone(), list.clone()]).unwrap_err(),
+            "non-comparable type <[]interface {}, 7 bytes>: []interface {}"
+        );
+        assert_eq!(
+            eq(&[list, map]).unwrap_err(),
+            "non-comparable types <[]interface {}, 7 bytes>: []interface {}, \
+             map[string]interface {}: <map[string]interface {}, 5 bytes>"
+        );
+        // A byte (uint8) and a time.Month compare by their kind's value, name their type.
+        let b = crate::value::GoInt::byte(97);
+        let march =
+            crate::value::GoInt::named("time.Month", 3, &["January", "February", "March"], 1);
+        assert_eq!(eq(&[b.clone(), Value::Int(97)]), Ok(true));
+        assert_eq!(eq(&[Value::Int(-1), b.clone()]), Ok(false));
+        assert_eq!(lt(&b, &Value::Uint(98)), Ok(true));
+        assert_eq!(eq(&[march.clone(), Value::Int64(3)]), Ok(true));
+        assert_eq!(lt(&march, &Value::Int(3)), Ok(false));
+        assert_eq!(
+            eq(&[b.clone(), Value::str("a")]).unwrap_err(),
+            "incompatible types for comparison: uint8 and string"
+        );
+        assert_eq!(
+            le(&b, &Value::Float(1.5)).unwrap_err(),
+            "incompatible types for comparison: uint8 and float64"
+        );
+        assert_eq!(
+            eq(&[march, Value::str("March")]).unwrap_err(),
+            "incompatible types for comparison: time.Month and string"
+        );
+        assert_eq!(len(&b).unwrap_err(), "len of type uint8");
+        // `index` of a string is a byte; a byte indexes and slices.
+        let got = index(&Value::str("abc"), &[Value::Int(1)]).unwrap();
+        assert_eq!((got.type_name(), got.print()), ("uint8", "98".into()));
+        let l = Value::strings(["x", "y"]);
+        assert_eq!(
+            index(&l, &[crate::value::GoInt::byte(1)]).unwrap().print(),
+            "y"
+        );
+        assert_eq!(
+            slice(&Value::str("hello"), &[crate::value::GoInt::byte(1)])
+                .unwrap()
+                .print(),
+            "ello"
         );
     }
 

@@ -477,7 +477,7 @@ impl<'a> State<'a, '_> {
                     ));
                 }
             },
-            Value::Nil | Value::NilList => {}
+            Value::Nil | Value::NilList | Value::NilAnyList => {}
             // Never print the value itself: it may be a secret.
             other => {
                 return self.err(format!(
@@ -836,6 +836,15 @@ impl<'a> State<'a, '_> {
         }
         vals.extend(final_);
         let r: Result<Value, String> = match callee {
+            // Go's `len` of a nil met as a field (`.Data.k`, a JSON null or a missing key)
+            // sees a nil interface; a nil from anywhere else (a variable, `index`, a pipeline)
+            // is the zero reflect.Value, whose `Type` panics (builtins::len).
+            Callee::Builtin(Builtin::Len)
+                if matches!(vals.first(), Some(Value::Nil))
+                    && matches!(args.first(), Some(Arg::Field { .. })) =>
+            {
+                Err("len of nil pointer".into())
+            }
             Callee::Builtin(b) => run_builtin(b, &vals),
             Callee::Disabled => Err("function is disabled".into()),
             Callee::ExecuteTemplate => self.execute_template(&vals, &data_args(args, &vals)),

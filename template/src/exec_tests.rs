@@ -412,7 +412,7 @@ fn comparisons_in_templates() {
     );
     assert_eq!(
         w_err("{{ gt .Data.port 10 }}"),
-        "execute: template: :1:24: executing \"\" at <gt .Data.port 10>: error calling gt: incompatible types for comparison"
+        "execute: template: :1:24: executing \"\" at <gt .Data.port 10>: error calling gt: incompatible types for comparison: string and int"
     );
     assert!(
         w_err("{{ lt true false }}").ends_with("error calling lt: invalid type for comparison")
@@ -793,4 +793,20 @@ fn an_argument_that_does_not_fit_is_reported_where_go_s_state_was() {
         err("{{ .nope | toUpper }}")
             .ends_with(r#":1:11: executing "" at <toUpper>: invalid value; expected string"#)
     );
+}
+
+#[test]
+fn len_of_nil_depends_on_how_go_met_it() {
+    // A field gives Go a nil interface; a variable, `index` or a pipeline the zero reflect.Value.
+    assert!(w_err("{{ len .Data.nope }}").ends_with("error calling len: len of nil pointer"));
+    for t in [
+        "{{ $x := .Data.nope }}{{ len $x }}",
+        "{{ len (index .Data \"nope\") }}",
+    ] {
+        assert!(
+            w_err(t)
+                .ends_with("error calling len: reflect: call of reflect.Value.Type on zero Value"),
+            "{t}"
+        );
+    }
 }

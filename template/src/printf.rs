@@ -40,10 +40,11 @@ fn is_string_kind(v: &Value) -> bool {
     matches!(v, Value::String(_) | Value::Number(_)) || gostr::invalid_utf8(v).is_some()
 }
 
-/// `%v` of an operand at depth 0: a pointer to a struct prints `&{…}`.
+/// `%v` of an operand at depth 0: a pointer to a struct prints `&{…}` (a struct value, such as
+/// Sprig's `sprig.certificate`, `{…}`).
 fn write_top_v(out: &mut GoText, v: &Value) {
     match v {
-        Value::Record(_) => {
+        Value::Record(r) if r.type_name.starts_with('*') => {
             out.push('&');
             v.write_v(out);
         }
@@ -222,6 +223,9 @@ fn format_go(b: &[u8], text: Option<&str>, args: &[Value]) -> GoText {
 
 /// A `*` width or precision operand: any integer that fits an `int` (Go's `intFromArg`).
 fn int_from_arg(v: &Value) -> Option<i64> {
+    if let Some(u) = v.go_int() {
+        return int_from_arg(&u);
+    }
     match v {
         Value::Int(i) | Value::Int64(i) => Some(*i),
         Value::Uint(u) => i64::try_from(*u).ok(),
@@ -320,6 +324,12 @@ fn bad_verb(out: &mut GoText, arg: &Value, verb: char, sp: &Spec) {
     let _ = write!(out, "%!{verb}(");
     match arg {
         Value::Nil => out.push_str("<nil>"),
+        // Go prints the operand without its `String` method here.
+        a @ Value::Object(o) if o.go_int().is_some() => {
+            out.push_str(a.type_name());
+            out.push('=');
+            let _ = write!(out, "{}", o.go_int().map_or(0, |g| g.value));
+        }
         a => {
             out.push_str(a.type_name());
             out.push('=');
@@ -376,7 +386,7 @@ pub fn write_go_syntax(out: &mut GoText, v: &Value, depth: usize) {
             }
             out.push('}');
         }
-        Value::NilList => {
+        Value::NilList | Value::NilAnyList => {
             out.push_str(v.type_name());
             out.push_str("(nil)");
         }
@@ -413,8 +423,12 @@ pub fn write_go_syntax(out: &mut GoText, v: &Value, depth: usize) {
                 let _ = write!(out, "({})(0xc000000000)", r.type_name);
                 return;
             }
-            out.push('&');
-            out.push_str(r.type_name.trim_start_matches('*'));
+            if let Some(t) = r.type_name.strip_prefix('*') {
+                out.push('&');
+                out.push_str(t);
+            } else {
+                out.push_str(r.type_name);
+            }
             out.push('{');
             for (k, (field, e)) in r.fields.iter().enumerate() {
                 if k > 0 {
@@ -429,9 +443,10 @@ pub fn write_go_syntax(out: &mut GoText, v: &Value, depth: usize) {
         Value::NilPtr(t) => {
             let _ = write!(out, "({t})(nil)");
         }
-        Value::Object(o) => match o.go_string() {
-            Some((_, b)) => out.push_str(&gostr::quote(b, false)),
-            None => out.push_str(&o.print()),
+        Value::Object(o) => match (o.go_string(), o.go_int()) {
+            (Some((_, b)), _) => out.push_str(&gostr::quote(b, false)),
+            (None, Some(g)) => write_go_syntax(out, &g.underlying(), depth),
+            (None, None) => out.push_str(&o.print()),
         },
     }
 }
@@ -465,7 +480,7 @@ fn format_value(out: &mut GoText, v: &Value, verb: char, sp: &Spec, depth: usize
             }
             out.push(']');
         }
-        Value::NilList => out.push_str("[]"),
+        Value::NilList | Value::NilAnyList => out.push_str("[]"),
         Value::Map(m) => {
             out.push_str("map[");
             for (k, (key, e)) in m.iter().enumerate() {
@@ -491,7 +506,7 @@ fn format_value(out: &mut GoText, v: &Value, verb: char, sp: &Spec, depth: usize
             out.push(']');
         }
         Value::Record(r) => {
-            if depth == 0 {
+            if depth == 0 && r.type_name.starts_with('*') {
                 out.push('&');
             }
             out.push('{');
@@ -508,9 +523,18 @@ fn format_value(out: &mut GoText, v: &Value, verb: char, sp: &Spec, depth: usize
             out.push('}');
         }
         Value::Object(o) if let Some((_, b)) = o.go_string() => fmt_bytes(out, v, b, verb, sp),
-        Value::Object(o) => match verb {
-            'v' | 's' => pad(out, &o.print(), sp, false),
-            _ => bad_verb(out, v, verb, sp),
+        Value::Object(o) => match o.go_int() {
+            // A `Stringer` answers the verbs that take a string; other verbs see the integer.
+            Some(g) => match g.string() {
+                Some(name) if matches!(verb, 'v' | 's' | 'x' | 'X' | 'q') => {
+                    fmt_string(out, &Value::str(name.as_str()), &name, verb, sp)
+                }
+                _ => fmt_integer(out, v, g.value < 0, g.value.unsigned_abs(), verb, sp),
+            },
+            None => match verb {
+                'v' | 's' => pad(out, &o.print(), sp, false),
+                _ => bad_verb(out, v, verb, sp),
+            },
         },
     }
 }
@@ -924,6 +948,44 @@ mod tests {
                 ]
             ),
             "   7|1  |1.00"
+        );
+    }
+
+    #[test]
+    fn typed_integers_print_as_go_does() {
+        use crate::value::GoInt;
+        let b = GoInt::byte(97);
+        assert_eq!(
+            sprintf("%v %T %#v %c %q %x %05d %U", &vec![b.clone(); 8]),
+            "97 uint8 0x61 a 'a' 61 00097 U+0061"
+        );
+        assert_eq!(
+            sprintf("%s %t", &[b.clone(), b.clone()]),
+            "%!s(uint8=97) %!t(uint8=97)"
+        );
+        // A `Stringer` (time.Month) answers %v %s %x %X %q with its name, the rest with its number;
+        // a bad verb shows the number.
+        let m = GoInt::named("time.Month", 3, &["January", "February", "March"], 1);
+        assert_eq!(
+            sprintf(
+                "%d|%v|%s|%T|%#v|%x|%q|%5v|%-7s|%X|%03d|%t",
+                &vec![m.clone(); 12]
+            ),
+            "3|March|March|time.Month|3|4d61726368|\"March\"|March|March  |4D61726368|003|%!t(time.Month=3)"
+        );
+        assert_eq!(sprint(&[m.clone(), Value::Int(1)]), "March 1");
+        assert_eq!(sprintf("%*d|", &[m.clone(), Value::Int(7)]), "  7|");
+        let list = Value::list(vec![m.clone(), b]);
+        assert_eq!(
+            sprintf("%v %#v", &[list.clone(), list]),
+            "[March 97] []interface {}{3, 0x61}"
+        );
+        let out_of_range = GoInt::named("time.Month", 13, &["January"], 1);
+        assert_eq!(out_of_range.print(), "%!Month(13)");
+        assert!(m.truthy() && !GoInt::byte(0).truthy());
+        assert_eq!(
+            sprintf("%T %#v", &[Value::NilAnyList, Value::NilAnyList]),
+            "[]interface {} []interface {}(nil)"
         );
     }
 

@@ -83,7 +83,12 @@ fn collect(v: &Value, depth: usize, out: &mut Vec<(String, &'static str)>) {
             .fields
             .iter()
             .for_each(|(_, x)| collect(x, depth + 1, out)),
-        Value::Nil | Value::NilList | Value::Bool(_) | Value::NilPtr(_) | Value::Object(_) => {}
+        Value::Nil
+        | Value::NilList
+        | Value::NilAnyList
+        | Value::Bool(_)
+        | Value::NilPtr(_)
+        | Value::Object(_) => {}
     }
 }
 

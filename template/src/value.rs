@@ -4,7 +4,8 @@
 //! A JSON number from Vault is [`Value::Number`]: string kind, literal text (Go `json.Number`).
 //! Maps are `BTreeMap<String, _>`, whose order is Go's byte-wise key order for printing and `range`.
 //! Records (`*dependency.Secret`, its `Auth`/`WrapInfo`) keep their fields in declaration order.
-//! Values with methods (`scratch`, `pkiCert`'s result, `loop` channels) are [`Object`]s.
+//! Values with methods (`scratch`, `pkiCert`'s result, `loop` channels) are [`Object`]s, and so
+//! are the integers of other Go types that templates meet ([`GoInt`]: `uint8`, `time.Month`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -41,6 +42,9 @@ pub enum Value {
     Ints(Arc<Vec<Value>>),
     /// A nil slice (`[]string(nil)`, e.g. `.Warnings` with none): prints `[]`, `toJSON` gives `null`.
     NilList,
+    /// A nil `[]interface {}` (`scratch.MapValues` of a key that holds no map): like
+    /// [`Value::NilList`], but of the type [`Value::List`] has.
+    NilAnyList,
     Map(Arc<BTreeMap<String, Value>>),
     /// Go `map[interface {}]interface {}` (what `parseYAML` gives, agent.md §4.4): typed keys
     /// (string, int, uint64, float64, bool, nil), entries kept in [`any_map_order`].
@@ -97,6 +101,101 @@ pub trait Object: std::fmt::Debug + Send + Sync {
     fn go_string(&self) -> Option<(&str, &[u8])> {
         None
     }
+    /// An integer of another Go type ([`GoInt`]).
+    fn go_int(&self) -> Option<&GoInt> {
+        None
+    }
+}
+
+/// A Go integer whose type is neither `int`, `int64` nor `uint64` (agent.md §4.2): `uint8`
+/// (`index` of a string gives a byte), `time.Month` and `time.Weekday` (a time's `.Month`,
+/// `.Weekday`). Reflection sees its kind, so it compares, counts and converts as the integer
+/// underneath ([`GoInt::underlying`]); `%T`, `%#v` and Sprig's `typeOf`/`kindOf` see its type,
+/// and a type with a `String` method ([`GoInt::names`]) prints its name where `fmt` calls it.
+#[derive(Clone, Debug)]
+pub struct GoInt {
+    pub type_name: &'static str,
+    pub value: i64,
+    /// An unsigned kind (`uint8`): underneath is a `uint64`, else an `int`.
+    pub unsigned: bool,
+    /// The `String` method: names from `first` on (`time.Month`'s from 1), and the short type
+    /// name Go prints for a value out of range (`%!Month(13)`).
+    pub names: Option<(&'static [&'static str], i64, &'static str)>,
+    /// Go's reflect kind (`uint8`, `int`).
+    pub kind: &'static str,
+}
+
+impl GoInt {
+    /// A `uint8` (a byte).
+    pub fn byte(b: u8) -> Value {
+        Value::Object(Arc::new(GoInt {
+            type_name: "uint8",
+            value: i64::from(b),
+            unsigned: true,
+            names: None,
+            kind: "uint8",
+        }))
+    }
+
+    /// An `int`-kind value of a named type with a `String` method that names `names[v - first]`.
+    pub fn named(
+        type_name: &'static str,
+        value: i64,
+        names: &'static [&'static str],
+        first: i64,
+    ) -> Value {
+        let short = type_name.rsplit('.').next().unwrap_or(type_name);
+        Value::Object(Arc::new(GoInt {
+            type_name,
+            value,
+            unsigned: false,
+            names: Some((names, first, short)),
+            kind: "int",
+        }))
+    }
+
+    /// The integer underneath, as reflection reads it: [`Value::Uint`] or [`Value::Int`].
+    pub fn underlying(&self) -> Value {
+        if self.unsigned {
+            Value::Uint(self.value as u64)
+        } else {
+            Value::Int(self.value)
+        }
+    }
+
+    /// What its `String` method returns, if it has one.
+    pub fn string(&self) -> Option<String> {
+        let (names, first, short) = self.names?;
+        Some(
+            usize::try_from(self.value - first)
+                .ok()
+                .and_then(|i| names.get(i))
+                .map_or_else(|| format!("%!{short}({})", self.value), |n| n.to_string()),
+        )
+    }
+}
+
+impl Object for GoInt {
+    fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+    fn method(&self, name: &str, a: &[Value]) -> Option<Result<Value, String>> {
+        let s = self.string().filter(|_| name == "String")?;
+        Some(if a.is_empty() {
+            Ok(Value::str(s))
+        } else {
+            Err(format!(
+                "wrong number of args for String: want 0 got {}",
+                a.len()
+            ))
+        })
+    }
+    fn print(&self) -> String {
+        self.string().unwrap_or_else(|| self.underlying().print())
+    }
+    fn go_int(&self) -> Option<&GoInt> {
+        Some(self)
+    }
 }
 
 impl Value {
@@ -135,6 +234,14 @@ impl Value {
         }
     }
 
+    /// The integer underneath a [`GoInt`] (`uint8`, `time.Month`), as reflection reads it.
+    pub fn go_int(&self) -> Option<Value> {
+        match self {
+            Value::Object(o) => o.go_int().map(GoInt::underlying),
+            _ => None,
+        }
+    }
+
     /// The value of a signed integer of any size (`int`, `int64`).
     pub fn as_int(&self) -> Option<i64> {
         match self {
@@ -154,7 +261,7 @@ impl Value {
             Value::Float(_) => "float64",
             Value::Number(_) => "json.Number",
             Value::String(_) => "string",
-            Value::List(_) => "[]interface {}",
+            Value::List(_) | Value::NilAnyList => "[]interface {}",
             Value::Strings(_) | Value::NilList => "[]string",
             Value::Ints(_) => "[]int",
             Value::Map(_) => "map[string]interface {}",
@@ -169,7 +276,7 @@ impl Value {
     /// A Number is a non-empty string, so `0` from JSON is true.
     pub fn truthy(&self) -> bool {
         match self {
-            Value::Nil | Value::NilList | Value::NilPtr(_) => false,
+            Value::Nil | Value::NilList | Value::NilAnyList | Value::NilPtr(_) => false,
             Value::Bool(b) => *b,
             Value::Int(i) | Value::Int64(i) => *i != 0,
             Value::Uint(u) => *u != 0,
@@ -178,7 +285,8 @@ impl Value {
             Value::List(l) | Value::Strings(l) | Value::Ints(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
             Value::AnyMap(m) => !m.is_empty(),
-            Value::Record(_) | Value::Object(_) => true,
+            Value::Object(o) => o.go_int().is_none_or(|g| g.value != 0),
+            Value::Record(_) => true,
         }
     }
 
@@ -241,7 +349,7 @@ impl Value {
                 }
                 put(out, "]");
             }
-            Value::NilList => put(out, "[]"),
+            Value::NilList | Value::NilAnyList => put(out, "[]"),
             Value::Map(m) => {
                 put(out, "map[");
                 for (i, (k, v)) in m.iter().enumerate() {

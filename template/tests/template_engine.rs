@@ -501,14 +501,26 @@ const ORACLE_KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "122",
         "a consul-template function reports its own argument types",
     ),
+    ("128", NAMES_TYPES),
+    ("129", NAMES_TYPES),
     ("132", "errors name the types, never the values"),
+    ("133", NAMES_TYPES),
+    ("136", NAMES_TYPES),
+    ("137", NAMES_TYPES),
     ("222", "else with is Go 1.23+"),
     (
         "223",
         "Go 1.23 reads `else with` after `if` as an unexpected <with> in input",
     ),
     ("278", "else with is Go 1.23+"),
+    ("282", NAMES_TYPES),
+    ("283", NAMES_TYPES),
+    ("284", NAMES_TYPES),
 ];
+
+/// Newer Go (the one the upstream agent is built with) names both types in a comparison error
+/// (`incompatible types for comparison: int and float64`); Go 1.19 does not.
+const NAMES_TYPES: &str = "Go after 1.19 names the types of incompatible comparisons";
 
 #[test]
 fn go_text_template_oracle() {

@@ -67,6 +67,20 @@ pub enum RunError {
     Supervise(#[from] SuperviseError),
 }
 
+impl RunError {
+    /// The destination of the template whose failure stopped the agent: the log line names it
+    /// beside upstream's error text, which names only the source or `(dynamic)`.
+    pub fn template_destination(&self) -> Option<&str> {
+        match self {
+            RunError::Templates(e) => match e.as_ref() {
+                RenderError::Template { destination, .. } => Some(destination),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 /// How a run that did not fail ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Finished {

@@ -24,10 +24,11 @@ pub enum RenderError {
     #[error("auto-auth stopped")]
     AuthStopped,
     /// A template failed to parse or to execute (agent.md §5.6: no retry); `label` names its
-    /// source and destination.
+    /// source or `(dynamic)`, as upstream's text does; `destination` goes to the log beside it.
     #[error("{label}: {source}")]
     Template {
         label: String,
+        destination: String,
         #[source]
         source: TemplateError,
     },
@@ -61,10 +62,11 @@ mod tests {
     #[test]
     fn texts_are_the_ones_users_read() {
         let e = RenderError::Template {
-            label: "(dynamic) => /v/s".into(),
+            label: "(dynamic)".into(),
+            destination: "/v/s".into(),
             source: TemplateError::Execute("boom".into()),
         };
-        assert_eq!(e.to_string(), "(dynamic) => /v/s: execute: boom");
+        assert_eq!(e.to_string(), "(dynamic): execute: boom");
         let e = RenderError::GaveUp(FetchError::NoSecret("kv/app".into()));
         assert_eq!(
             e.to_string(),

@@ -44,17 +44,24 @@ pub struct TemplateJob {
 }
 
 impl TemplateJob {
-    /// How logs and errors name the template: its source or `(dynamic)`, and its destination
-    /// (the variable's name for an env template).
-    pub fn label(&self) -> String {
-        let src = self
-            .source
+    /// How errors name the template, as upstream's do: its source, or `(dynamic)` for `contents`.
+    pub fn source_name(&self) -> String {
+        self.source
             .as_ref()
-            .map_or("(dynamic)".to_string(), |p| p.display().to_string());
+            .map_or("(dynamic)".to_string(), |p| p.display().to_string())
+    }
+
+    /// Where the template goes: its destination, or the variable's name for an env template.
+    pub fn destination(&self) -> String {
         match &self.env {
-            Some(name) => format!("{src} => {name}"),
-            None => format!("{src} => {}", self.write.path.display()),
+            Some(name) => name.clone(),
+            None => self.write.path.display().to_string(),
         }
+    }
+
+    /// How logs name the template: its source or `(dynamic)`, and its destination.
+    pub fn label(&self) -> String {
+        format!("{} => {}", self.source_name(), self.destination())
     }
 }
 
@@ -73,7 +80,8 @@ impl Compiled {
             Template::parse(AGENT_TEMPLATE_NAME, &job.text, job.options.clone()).map(Compiled::Go)
         };
         c.map_err(|source| RenderError::Template {
-            label: job.label(),
+            label: job.source_name(),
+            destination: job.destination(),
             source,
         })
     }
@@ -241,7 +249,8 @@ impl Passes {
                 }
                 Err(source) => {
                     actions.push(Action::Fail(RenderError::Template {
-                        label: s.job.label(),
+                        label: s.job.source_name(),
+                        destination: s.job.destination(),
                         source,
                     }));
                     return;

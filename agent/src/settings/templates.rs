@@ -14,6 +14,7 @@ use vaultlet_shared::config::AgentConfig;
 use vaultlet_shared::vault::ClientConfig;
 
 use crate::render::command::CommandRun;
+use crate::render::error::RenderError;
 use crate::render::handoff::RenderSettings;
 use crate::render::runner::{self, RunnerSettings, TemplateJob};
 use crate::render::schedule::Refresh;
@@ -145,7 +146,17 @@ pub fn resolve(
         });
     }
     // Every template parses now, or the agent does not start (the runner parses them again).
-    runner::parse_all(&jobs).map_err(|e| TemplateError::Parse(e.to_string()))?;
+    // A settings error names the destination too: several templates may be `(dynamic)`.
+    runner::parse_all(&jobs).map_err(|e| {
+        TemplateError::Parse(match e {
+            RenderError::Template {
+                label,
+                destination,
+                source,
+            } => format!("{label} => {destination}: {source}"),
+            other => other.to_string(),
+        })
+    })?;
     let tc = config.template_config.clone().unwrap_or_default();
     let refresh = Refresh {
         threshold: tc

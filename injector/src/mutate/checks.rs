@@ -579,6 +579,11 @@ mod tests {
             let e = refusal(&t(&format!("{{{{ {f} }}}}")), AgentFlavor::Vault);
             assert!(e.is_some(), "{f}");
         }
+        // Sprig's deterministic crypto helpers are ours too.
+        for f in ["sprig_derivePassword", "sprig_buildCustomCert"] {
+            let e = refusal(&t(&format!("{{{{ {f} }}}}")), AgentFlavor::Vaultlet);
+            assert_eq!(e, None, "{f}");
+        }
         // A syntax error is one for every agent.
         assert!(refusal(&t("{{ sprig_semver }"), AgentFlavor::Vault).is_some());
     }

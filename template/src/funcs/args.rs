@@ -99,7 +99,7 @@ pub fn string_list(v: &Value) -> Result<Vec<Arc<str>>, String> {
 /// A `[]interface {}` parameter (a `[]string` is refused).
 pub fn list(v: &Value) -> Result<Vec<Value>, String> {
     match v {
-        Value::NilList => Ok(Vec::new()),
+        Value::NilList | Value::NilAnyList => Ok(Vec::new()),
         Value::List(l) => Ok(l.as_ref().clone()),
         other => Err(wrong("[]interface {}", other)),
     }

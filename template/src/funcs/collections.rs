@@ -188,7 +188,7 @@ fn contains_not_all(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
 /// Go's notion of an empty value as `mergo` tests it.
 fn is_empty(v: &Value) -> bool {
     match v {
-        Value::Nil | Value::NilList | Value::NilPtr(_) => true,
+        Value::Nil | Value::NilList | Value::NilAnyList | Value::NilPtr(_) => true,
         Value::Bool(b) => !b,
         Value::Int(i) | Value::Int64(i) => *i == 0,
         Value::Uint(u) => *u == 0,
@@ -197,7 +197,8 @@ fn is_empty(v: &Value) -> bool {
         Value::List(l) | Value::Strings(l) | Value::Ints(l) => l.is_empty(),
         Value::Map(m) => m.is_empty(),
         Value::AnyMap(m) => m.is_empty(),
-        Value::Record(_) | Value::Object(_) => false,
+        Value::Object(o) => o.go_int().is_some_and(|g| g.value == 0),
+        Value::Record(_) => false,
     }
 }
 
@@ -221,7 +222,11 @@ pub fn merge(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>, o
             && !is_empty(d)
             && matches!(
                 sv,
-                Value::List(_) | Value::Strings(_) | Value::Ints(_) | Value::NilList
+                Value::List(_)
+                    | Value::Strings(_)
+                    | Value::Ints(_)
+                    | Value::NilList
+                    | Value::NilAnyList
             )
         {
             continue;
@@ -313,6 +318,9 @@ impl Object for IntChannel {
 const MAX_LOOP: i64 = 10_000_000;
 
 fn loop_bound(v: &Value) -> Result<i64, String> {
+    if let Some(u) = v.go_int() {
+        return loop_bound(&u);
+    }
     match v {
         Value::Int(i) | Value::Int64(i) => Ok(*i),
         Value::Uint(u) => Ok(*u as i64),

@@ -51,6 +51,9 @@ impl Num {
 }
 
 fn num(name: &str, v: &Value) -> Result<Num, String> {
+    if let Some(u) = v.go_int() {
+        return num(name, &u);
+    }
     match v {
         Value::Int(i) | Value::Int64(i) => Ok(Num::I(*i)),
         Value::Uint(u) => Ok(Num::U(*u)),

@@ -14,6 +14,7 @@ pub mod parse;
 pub mod scratch;
 pub mod serialize;
 pub mod sprig;
+pub mod sprig_crypto;
 pub mod sprig_more;
 pub mod sprig_time;
 pub mod strings;

@@ -77,7 +77,8 @@ impl Scratch {
                 let k = args::string(&a[0])?;
                 Ok(self.with(|m| match m.get(k) {
                     Some(Value::Map(inner)) => Value::list(inner.values().cloned().collect()),
-                    _ => Value::NilList,
+                    // Go's `MapValues` gives a nil `[]interface {}` then.
+                    _ => Value::NilAnyList,
                 }))
             }
             _ => unreachable!("checked by method()"),
@@ -167,7 +168,7 @@ mod tests {
         );
         assert!(matches!(
             m(&p, "MapValues", &[s("x")]).unwrap(),
-            Value::NilList
+            Value::NilAnyList
         ));
         assert_eq!(
             m(&p, "Set", &[s("x")]).unwrap_err(),

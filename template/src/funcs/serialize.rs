@@ -203,7 +203,7 @@ fn write_json(
     level: usize,
 ) -> Result<(), String> {
     match v {
-        Value::Nil | Value::NilPtr(_) | Value::NilList => out.push_str("null"),
+        Value::Nil | Value::NilPtr(_) | Value::NilList | Value::NilAnyList => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) | Value::Int64(i) => {
             let _ = write!(out, "{i}");
@@ -295,6 +295,8 @@ fn write_json(
             "time.Time" | "*semver.Version" => quote(out, &marshal_text(o.as_ref()), html),
             // A string that is not UTF-8 (`crate::gostr`): Go writes U+FFFD for each bad byte.
             "string" => quote(out, &o.print(), html),
+            // `uint8`, `time.Month`: the number.
+            _ if o.go_int().is_some() => out.push_str(&v.go_int().unwrap_or(Value::Nil).print()),
             t => return Err(format!("json: unsupported type: {t}")),
         },
     }
@@ -518,7 +520,7 @@ fn toml_inline(out: &mut GoText, v: &Value) -> Result<(), String> {
             }
             out.push(']');
         }
-        Value::NilList => out.push_str("[]"),
+        Value::NilList | Value::NilAnyList => out.push_str("[]"),
         Value::Map(m) => {
             out.push('{');
             for (i, (k, v)) in m

@@ -187,6 +187,9 @@ pub fn strval(v: &Value) -> String {
 
 /// Sprig's (cast's) `toInt64`: numbers truncate, strings parse (base prefixes allowed), failures are 0.
 pub fn to_i64(v: &Value) -> i64 {
+    if let Some(u) = v.go_int() {
+        return to_i64(&u);
+    }
     match v {
         Value::Int(i) | Value::Int64(i) => *i,
         Value::Uint(u) => *u as i64,
@@ -213,6 +216,9 @@ fn parse_int_base0(s: &str) -> Option<i64> {
 
 /// Sprig's (cast's) `toFloat64`; failures are 0.
 pub fn to_f64(v: &Value) -> f64 {
+    if let Some(u) = v.go_int() {
+        return to_f64(&u);
+    }
     match v {
         Value::Int(i) | Value::Int64(i) => *i as f64,
         Value::Uint(u) => *u as f64,
@@ -241,10 +247,15 @@ pub fn kind(v: &Value) -> &'static str {
         Value::Uint(_) => "uint64",
         Value::Float(_) => "float64",
         Value::Number(_) | Value::String(_) => "string",
-        Value::List(_) | Value::Strings(_) | Value::Ints(_) | Value::NilList => "slice",
+        Value::List(_)
+        | Value::Strings(_)
+        | Value::Ints(_)
+        | Value::NilList
+        | Value::NilAnyList => "slice",
         Value::Map(_) | Value::AnyMap(_) => "map",
         Value::Record(_) | Value::NilPtr(_) => "ptr",
         Value::Object(o) if o.go_string().is_some() => "string",
+        Value::Object(o) if o.go_int().is_some() => o.go_int().map_or("int", |g| g.kind),
         Value::Object(_) => "ptr",
     }
 }
@@ -252,7 +263,9 @@ pub fn kind(v: &Value) -> &'static str {
 /// `reflect.DeepEqual` for template values (types must match).
 pub fn deep_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Nil, Value::Nil) | (Value::NilList, Value::NilList) => true,
+        (Value::Nil, Value::Nil)
+        | (Value::NilList, Value::NilList)
+        | (Value::NilAnyList, Value::NilAnyList) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Int(x), Value::Int(y)) | (Value::Int64(x), Value::Int64(y)) => x == y,
         (Value::Uint(x), Value::Uint(y)) => x == y,
@@ -280,6 +293,11 @@ pub fn deep_eq(a: &Value, b: &Value) -> bool {
                     .zip(y.fields.iter())
                     .all(|((_, p), (_, q))| deep_eq(p, q))
         }
+        // `uint8`, `time.Month`: same type, same value.
+        (Value::Object(x), Value::Object(y)) => match (x.go_int(), y.go_int()) {
+            (Some(p), Some(q)) => p.type_name == q.type_name && p.value == q.value,
+            _ => false,
+        },
         _ => false,
     }
 }
@@ -297,7 +315,7 @@ fn strslice(v: &Value) -> Vec<Value> {
             .filter(|x| !matches!(x, Value::Nil))
             .map(one)
             .collect(),
-        Value::NilList | Value::Nil => Vec::new(),
+        Value::NilList | Value::NilAnyList | Value::Nil => Vec::new(),
         other => vec![one(other)],
     }
 }
@@ -305,7 +323,7 @@ fn strslice(v: &Value) -> Vec<Value> {
 fn as_list(func: &str, v: &Value) -> Result<Vec<Value>, String> {
     match v {
         Value::List(l) | Value::Strings(l) | Value::Ints(l) => Ok(l.as_ref().clone()),
-        Value::NilList => Ok(Vec::new()),
+        Value::NilList | Value::NilAnyList => Ok(Vec::new()),
         other => Err(format!("Cannot find {func} on type {}", kind(other))),
     }
 }

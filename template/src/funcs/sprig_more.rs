@@ -2,7 +2,8 @@
 //! float family (`addf` … `minf`, computed in decimal as Sprig does), `toDecimal`, `abbrevboth`,
 //! the case converters (`swapcase`, `camelcase`, `snakecase`, `kebabcase`), `wrap`/`wrapWith`,
 //! `urlParse`/`urlJoin` (Go's `net/url` rules), `semver` (a version object with Go's methods),
-//! `decryptAES` and `hello`; its tests hold the table of every Sprig name (present, or absent and
+//! `decryptAES` and `hello` (and, from [`sprig_crypto`](super::sprig_crypto), `derivePassword` and
+//! `buildCustomCert`); its tests hold the table of every Sprig name (present, or absent and
 //! why).
 //!
 //! [`sprig`](super::sprig) owns the older part of the library and asks this module for the names
@@ -37,6 +38,8 @@ pub(super) fn lookup(short: &str) -> Option<Func> {
         "urlJoin" => url_join,
         "semver" => semver,
         "decryptAES" => decrypt_aes,
+        "derivePassword" => super::sprig_crypto::derive_password,
+        "buildCustomCert" => super::sprig_crypto::build_custom_cert,
         _ => return super::sprig_time::lookup(short),
     })
 }
@@ -1542,6 +1545,8 @@ mod tests {
     /// Every name of Sprig v3.2.3's function map (the version OpenBao 2.7.2 links), which
     /// consul-template registers with the `sprig_` prefix: present, or absent for a stated reason.
     const SPRIG_PRESENT: &[&str] = &[
+        "buildCustomCert",
+        "derivePassword",
         "abbrev",
         "abbrevboth",
         "add",
@@ -1758,17 +1763,11 @@ mod tests {
         "genSignedCertWithKey",
         "encryptAES",
     ];
-    /// Deterministic but not implemented yet: they need scrypt (`derivePassword`) or X.509
-    /// parsing (`buildCustomCert`).
-    const SPRIG_NOT_YET: &[&str] = &["derivePassword", "buildCustomCert"];
 
     #[test]
     fn every_sprig_name_is_present_or_absent_on_purpose() {
         assert_eq!(
-            SPRIG_PRESENT.len()
-                + SPRIG_NON_HERMETIC.len()
-                + SPRIG_NOT_REPEATABLE.len()
-                + SPRIG_NOT_YET.len(),
+            SPRIG_PRESENT.len() + SPRIG_NON_HERMETIC.len() + SPRIG_NOT_REPEATABLE.len(),
             210
         );
         for n in SPRIG_PRESENT {
@@ -1777,11 +1776,7 @@ mod tests {
                 "sprig_{n}"
             );
         }
-        for n in SPRIG_NON_HERMETIC
-            .iter()
-            .chain(SPRIG_NOT_REPEATABLE)
-            .chain(SPRIG_NOT_YET)
-        {
+        for n in SPRIG_NON_HERMETIC.iter().chain(SPRIG_NOT_REPEATABLE) {
             assert!(
                 super::super::lookup(&format!("sprig_{n}")).is_none(),
                 "sprig_{n}"

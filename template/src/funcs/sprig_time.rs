@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::args;
 use super::timefmt::{DAYS, MONTHS, civil, format_civil_in};
+use crate::value::GoInt;
 use crate::{CallEnv, Func, Object, Value};
 
 pub(super) fn lookup(short: &str) -> Option<Func> {
@@ -75,14 +76,14 @@ impl GoTime {
                     .wrapping_add(i64::from(self.nanos)),
             ),
             "Year" => Value::Int(c.year),
-            "Month" => Value::str(MONTHS[c.month as usize - 1]),
+            "Month" => GoInt::named("time.Month", i64::from(c.month), &MONTHS, 1),
             "Day" => Value::Int(i64::from(c.day)),
             "Hour" => Value::Int(i64::from(c.hour)),
             "Minute" => Value::Int(i64::from(c.minute)),
             "Second" => Value::Int(i64::from(c.second)),
             "Nanosecond" => Value::Int(i64::from(c.nanos)),
             "YearDay" => Value::Int(i64::from(c.yday)),
-            "Weekday" => Value::str(DAYS[c.weekday as usize]),
+            "Weekday" => GoInt::named("time.Weekday", i64::from(c.weekday), &DAYS, 0),
             "IsZero" => Value::Bool(self.secs == ZERO_SECS && self.nanos == 0),
             "UTC" => Value::Object(Arc::new(self.in_utc())),
             "String" => Value::str(self.print()),
@@ -997,6 +998,33 @@ mod tests {
             parse_duration("5d").unwrap_err(),
             "time: unknown unit \"d\" in duration \"5d\""
         );
+    }
+
+    #[test]
+    fn month_and_weekday_are_go_types() {
+        let t = call("sprig_toDate", &[s("2006-01-02"), s("2024-03-17")]).unwrap();
+        let Value::Object(o) = &t else { panic!() };
+        let month = o.method("Month", &[]).unwrap().unwrap();
+        let day = o.method("Weekday", &[]).unwrap().unwrap();
+        assert_eq!(
+            (month.type_name(), month.print()),
+            ("time.Month", "March".into())
+        );
+        assert_eq!(
+            (day.type_name(), day.print()),
+            ("time.Weekday", "Sunday".into())
+        );
+        assert_eq!(month.go_int().unwrap().print(), "3");
+        // Sunday is 0: false, as Go's zero is.
+        assert!(!day.truthy());
+        let Value::Object(m) = &month else { panic!() };
+        assert_eq!(m.method("String", &[]).unwrap().unwrap().print(), "March");
+        assert!(m.method("Year", &[]).is_none());
+        assert_eq!(sp("add", &[month.clone(), i(1)]), "4");
+        assert_eq!(sp("kindOf", std::slice::from_ref(&month)), "int");
+        assert_eq!(sp("typeOf", std::slice::from_ref(&month)), "time.Month");
+        assert_eq!(show("add", &[i(1), month.clone()]), "4");
+        assert_eq!(show("toJSON", &[Value::list(vec![month, day])]), "[3,0]");
     }
 
     #[test]

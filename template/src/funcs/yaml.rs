@@ -61,7 +61,7 @@ impl Node {
                 }
             }
             Value::String(s) => Node::Str(s.to_string()),
-            Value::NilList => Node::Seq(Vec::new()),
+            Value::NilList | Value::NilAnyList => Node::Seq(Vec::new()),
             Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
                 Node::Seq(l.iter().map(Node::from_value).collect::<Result<_, _>>()?)
             }
@@ -90,6 +90,9 @@ impl Node {
                     .map(|(n, v)| Ok((Node::Str(n.to_lowercase()), Node::from_value(v)?)))
                     .collect::<Result<_, String>>()?,
             ),
+            Value::Object(o) if o.go_int().is_some() => {
+                Node::Raw(v.go_int().unwrap_or(Value::Nil).print())
+            }
             Value::Object(o) => match o.type_name() {
                 "dependency.PemEncoded" => Node::Map(
                     ["Cert", "Key", "CA", "CAChain"]
@@ -1018,7 +1021,11 @@ impl Decoder {
             let key = self.value(k)?;
             if matches!(
                 key,
-                Value::List(_) | Value::AnyMap(_) | Value::Map(_) | Value::NilList
+                Value::List(_)
+                    | Value::AnyMap(_)
+                    | Value::Map(_)
+                    | Value::NilList
+                    | Value::NilAnyList
             ) {
                 return Err(format!(
                     "yaml: invalid map key: {}",

@@ -58,7 +58,7 @@ def start(kind, port, certs, log):
                f"{certs}/ec.crt", f"{certs}/ec.key"]
         env = None
     else:
-        cmd = [os.path.join(ROOT, "target", "release", "vaultlet-injector"), "agent-inject",
+        cmd = [os.environ.get("VAULTLET_INJECTOR_BIN") or os.path.join(ROOT, "target", "release", "vaultlet-injector"), "agent-inject",
                f"-listen=127.0.0.1:{port}", f"-tls-cert-file={certs}/ec.crt", f"-tls-key-file={certs}/ec.key",
                "-vault-address=https://vault.vault.svc:8200", "-log-level=warn",
                "-shutdown-delay=0"]  # stop at once between runs (the default waits 5 s)

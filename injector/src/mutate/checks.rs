@@ -5,7 +5,9 @@
 //! `agent-inject-env-<name>` that cannot be honoured (upstream agent, ConfigMap config, a chosen
 //! container that is missing or sets no `command`, a template that does not parse).
 //! Warned about (the pod is admitted): keys under the prefixes that no annotation has, values our
-//! agent accepts without effect. Pure; each template is parsed once per review.
+//! agent accepts without effect. Pure (no I/O); each template is parsed at most once per review,
+//! and a template that parsed is remembered ([`PARSED`]), so the pods of one workload, which carry
+//! the same templates, are not parsed again at each admission.
 
 use vaultlet_shared::annotations::known::{is_known, nearest_known, no_effect_with_vaultlet};
 use vaultlet_shared::annotations::{AgentFlavor, AgentSpec, Annotations};
@@ -17,6 +19,54 @@ use vaultlet_template::{
 
 use super::agent_config::{template_contents, template_delimiters};
 use super::pod::Container;
+
+/// Templates that parsed, by everything their parse depends on (the flavor's function set, the
+/// delimiters, the text): a review's template parse was about a tenth of its CPU (injector.md
+/// §2.6), and a Deployment's pods repeat the same templates. Only successes are kept (a refusal is
+/// parsed again, to word its error); bounded by [`PARSED_CACHE_BYTES`] of keys, then emptied.
+static PARSED: std::sync::Mutex<Option<ParsedCache>> = std::sync::Mutex::new(None);
+
+/// The most key bytes [`PARSED`] holds before it starts over.
+const PARSED_CACHE_BYTES: usize = 4 << 20;
+
+#[derive(Default)]
+struct ParsedCache {
+    keys: std::collections::HashSet<String>,
+    bytes: usize,
+}
+
+fn parsed_key(upstream: bool, left: &str, right: &str, text: &str) -> String {
+    use std::fmt::Write as _;
+    // Length-prefixed, so no two (left, right, text) give one key.
+    let mut k = String::with_capacity(left.len() + right.len() + text.len() + 24);
+    k.push(if upstream { 'u' } else { 'v' });
+    for part in [left, right] {
+        let _ = write!(k, "{}:", part.len());
+        k.push_str(part);
+    }
+    k.push_str(text);
+    k
+}
+
+fn parsed_before(key: &str) -> bool {
+    let cache = PARSED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    cache.as_ref().is_some_and(|c| c.keys.contains(key))
+}
+
+fn remember_parsed(key: String) {
+    let mut cache = PARSED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let c = cache.get_or_insert_with(ParsedCache::default);
+    if c.bytes + key.len() > PARSED_CACHE_BYTES {
+        c.keys.clear();
+        c.bytes = 0;
+    }
+    c.bytes += key.len();
+    c.keys.insert(key);
+}
 
 /// Most warnings one answer carries: Kubernetes may drop some of a large number. When there are
 /// more, the last one says how many were left out.
@@ -459,12 +509,19 @@ pub fn templates(
             continue;
         };
         let (left, right) = template_delimiters(s);
+        let upstream = !matches!(flavor, AgentFlavor::Vaultlet);
+        let cache_key = parsed_key(upstream, left, right, &text);
+        if parsed_before(&cache_key) {
+            continue;
+        }
         let opts = Options::with_delimiters(Some(left), Some(right));
-        let parsed = match flavor {
-            AgentFlavor::Vaultlet => Template::parse(AGENT_TEMPLATE_NAME, &text, opts),
-            _ => Template::parse_with(AGENT_TEMPLATE_NAME, &text, opts, &upstream_lookup),
+        let parsed = if upstream {
+            Template::parse_with(AGENT_TEMPLATE_NAME, &text, opts, &upstream_lookup)
+        } else {
+            Template::parse(AGENT_TEMPLATE_NAME, &text, opts)
         };
         let Err(e) = parsed else {
+            remember_parsed(cache_key);
             continue;
         };
         // The default template holds the secret's path: that is the value to fix.
@@ -586,6 +643,36 @@ mod tests {
         }
         // A syntax error is one for every agent.
         assert!(refusal(&t("{{ sprig_semver }"), AgentFlavor::Vault).is_some());
+    }
+
+    #[test]
+    fn a_remembered_parse_is_kept_apart_by_flavor_and_delimiters() {
+        // Parsed (and remembered) for an upstream agent, which may have any Sprig function: our
+        // agent still refuses the same text.
+        let t = [(
+            "vault.hashicorp.com/agent-inject-template-a",
+            "{{ sprig_noSuchFunctionHere 1 }}",
+        )];
+        for _ in 0..2 {
+            assert_eq!(refusal(&t, AgentFlavor::Vault), None);
+            assert!(refusal(&t, AgentFlavor::Vaultlet).is_some());
+        }
+        // Text under the default delimiters, an unclosed action under `[[ ]]`.
+        let plain = [("vault.hashicorp.com/agent-inject-template-b", "[[ .Data x")];
+        let custom = [
+            plain[0],
+            ("vault.hashicorp.com/agent-template-left-delim-b", "[["),
+            ("vault.hashicorp.com/agent-template-right-delim-b", "]]"),
+        ];
+        for _ in 0..2 {
+            assert_eq!(refusal(&plain, AgentFlavor::Vaultlet), None);
+            assert!(refusal(&custom, AgentFlavor::Vaultlet).is_some());
+        }
+        // No two (delimiters, text) share a key.
+        assert_ne!(
+            parsed_key(false, "a", "bc", "d"),
+            parsed_key(false, "ab", "c", "d")
+        );
     }
 
     #[test]

@@ -45,13 +45,12 @@ fn main() -> ExitCode {
 
 fn cli_run(settings: Settings) -> ExitCode {
     vaultlet_injector::run::init_logging(&settings);
-    // The I/O driver is polled at every scheduler tick (`event_interval(1)`, tokio's default is
-    // 61 tasks), so a connection that turned readable waits behind at most one task run. Chosen by
-    // measurement (bench/injector-bench, c=16): p99 1.07× → 0.90× the webhook floor's, and
-    // throughput no lower.
+    // Tokio's default event interval (the I/O driver is polled every 61 tasks). Polling it at every
+    // task (`event_interval(1)`) was chosen in an earlier measurement; since the admission checks,
+    // four batches of bench/injector-bench at c=16 give the default a p99 5–10 % lower at the same
+    // throughput (bench/results/injector-issue18-before-after.md).
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .event_interval(1)
         .build()
     {
         Ok(rt) => rt,

@@ -21,8 +21,8 @@ use super::agent_config::{template_contents, template_delimiters};
 use super::pod::Container;
 
 /// Templates that parsed, by everything their parse depends on (the flavor's function set, the
-/// delimiters, the text): a review's template parse was about a tenth of its CPU (injector.md
-/// §2.6), and a Deployment's pods repeat the same templates. Only successes are kept (a refusal is
+/// delimiters, the text): the parse was about a tenth of a review's CPU, and a Deployment's pods
+/// repeat the same templates (injector.md §2.6). Only successes are kept (a refusal is
 /// parsed again, to word its error); bounded by [`PARSED_CACHE_BYTES`] of keys, then emptied.
 static PARSED: std::sync::Mutex<Option<ParsedCache>> = std::sync::Mutex::new(None);
 

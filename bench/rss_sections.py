@@ -3,7 +3,7 @@
 read while the agent is held at its exit.
 
 Each binary runs bench/agent-bench's init case (same OpenBao dev server, seed and config as
-bench/agent_bench.py) under `strace -f -e inject=exit_group:delay_enter=…`, which stops the agent
+bench/agent_bench.py) under `strace --seccomp-bpf -e inject=exit_group:delay_enter=…`, which holds the agent
 in exit_group(2) after its work is done and before the kernel frees anything. While it waits this
 reads /proc/PID/status (VmHWM = peak RSS, VmRSS = now), /proc/PID/smaps (Rss per mapping) and
 /proc/PID/pagemap (present bit per page) against the binary's section table (`readelf -SW`), so
@@ -138,7 +138,7 @@ def measure(binary, cfg_path):
     st = status(pid)
     maps = smaps(pid)
     # The load base: the lowest mapping of the binary's file (static-pie) minus its first PT_LOAD.
-    base = min(s for s, e, n, r in maps if os.path.realpath(n) == real if n) - first_load_vaddr(binary)
+    base = min(s for s, e, n, r in maps if n and os.path.realpath(n) == real) - first_load_vaddr(binary)
     res = {"VmHWM (peak)": st["VmHWM"], "VmRSS (at exit)": st["VmRSS"], "RssAnon": st["RssAnon"],
            "RssFile": st["RssFile"]}
     for name, addr, size in secs:

@@ -37,6 +37,24 @@ OUT = os.path.join(ROOT, "agent", "link", "hot-text.ld")
 SIDECAR_SECONDS = 20
 
 
+# Read-only data every run touches, linked at the front of the read-only segment, whose first
+# 64 KiB block every run faults in anyway. musl's own tables (malloc's size classes, sysconf's
+# values) are read at every start and would otherwise sit at the end of .rodata, beside
+# .eh_frame_hdr, keeping a 64 KiB block of tables the agent does not read (the Ed25519 base
+# tables, libunwind's strings) resident; so does aws-lc's CPU-feature start-up string. Found with
+# bench/rss-sections (see bench/results/agent-issue15-rss.md).
+RODATA_HOT = """SECTIONS
+{
+  .rodata.agent_hot ALIGN(CONSTANT (MAXPAGESIZE)) :
+  {
+    *self-contained/libc.a:*(.rodata .rodata.*)
+    *(.rodata.aws_lc_*_OPENSSL_cpuid_setup.str1.1)
+  }
+}
+INSERT BEFORE .rodata;
+"""
+
+
 def callgrind(agent, cfg_path, out_file, seconds=None):
     cmd = ["valgrind", "--tool=callgrind", "--dump-instr=yes", f"--callgrind-out-file={out_file}",
            agent, "agent", f"-config={cfg_path}"]
@@ -255,6 +273,7 @@ def main():
         for p in exact + glob_order:
             f.write(f"    *({p})\n")
         f.write("  }\n}\nINSERT BEFORE .text;\n")
+        f.write(RODATA_HOT)
     print(f"{OUT}: {len(exact)} sections ({size / 1024:.0f} KiB) and {len(glob_order)} globs", file=sys.stderr)
 
 

@@ -40,6 +40,7 @@ is stopped at the end, also on error.
 
 Usage (through bench/fleet, which builds the agent):
   bench/fleet --runs bao:25,ours:25,ours:100 [--window 120] [--refresh 10] [--stagger 10] [--podstart 3]
+  bench/fleet --agent main=/tmp/agent-main --runs main:100,ours:100   (another vaultlet-agent build as a kind)
 Results: stdout and bench/results/fleet.md (or --out).
 """
 import argparse
@@ -616,6 +617,8 @@ def main():
     ap.add_argument("--recovery-timeout", type=int, default=90)
     ap.add_argument("--start-timeout", type=int, default=180)
     ap.add_argument("--podstart", type=int, default=0, help="pods started one at a time per agent kind")
+    ap.add_argument("--agent", action="append", default=[], metavar="KIND=PATH",
+                    help="another vaultlet-agent executable, run as KIND in --runs (e.g. an older build)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "fleet.md"))
     a = ap.parse_args()
     if a.stagger is None:
@@ -626,7 +629,15 @@ def main():
     if not ours or not bao:
         raise SystemExit("need VAULTLET_AGENT_BIN and VAULTLET_BAO (run via bench/fleet)")
     cmds = {"ours": [ours, "agent"], "bao": [bao, "agent"]}
+    for spec in a.agent:
+        k, _, path = spec.partition("=")
+        if not k or not os.access(path, os.X_OK) or k in cmds:
+            raise SystemExit(f"--agent {spec}: want KIND=PATH, a new kind and an executable")
+        cmds[k] = [os.path.abspath(path), "agent"]
     plan = [(k, int(n)) for k, n in (x.split(":") for x in a.runs.split(",") if x)]
+    unknown = sorted({k for k, _ in plan} - set(cmds))
+    if unknown:
+        raise SystemExit(f"--runs: unknown kind {', '.join(unknown)} (known: {', '.join(cmds)})")
     a.jwts = max([n for _, n in plan] + [1])
     shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
     work = tempfile.mkdtemp(prefix="vaultlet-fleet-", dir=shm)
@@ -670,8 +681,10 @@ def main():
             print(f"kept {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
-    text = report(a, runs, pods, "bench/fleet " + " ".join(sys.argv[1:]), bao_version,
-                  os.environ.get("VAULTLET_AGENT_BUILD", ours))
+    build = os.environ.get("VAULTLET_AGENT_BUILD", ours)
+    if a.agent:
+        build += "; " + ", ".join(f"`{k}` = {p}" for k, _, p in (x.partition("=") for x in a.agent))
+    text = report(a, runs, pods, "bench/fleet " + " ".join(sys.argv[1:]), bao_version, build)
     print(text)
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as f:

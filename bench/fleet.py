@@ -199,7 +199,7 @@ class Server:
         stop(self.proc, timeout=30)
 
 
-def seed(srv, work, tr_port, token_ttl):
+def seed(srv, work, tr_port, token_ttl, token_max_ttl=None):
     srv.api("POST", "sys/mounts/secret", {"type": "kv", "options": {"version": "2"}})
     srv.api("POST", "secret/data/consul/gossip", {"data": {"key": "Ac0vrQoKuDOyD8e8VvWzBUyzMWi8cMIKjjlmrGOVm8g="}})
     srv.api("POST", "secret/data/database/config", {"data": {"username": "db-readonly", "password": "p@ss",
@@ -224,7 +224,8 @@ def seed(srv, work, tr_port, token_ttl):
                                                "disable_local_ca_jwt": True})
     srv.api("POST", "auth/kubernetes/role/fleet", {
         "bound_service_account_names": "fleet", "bound_service_account_namespaces": "bench",
-        "policies": "bench", "token_ttl": token_ttl})
+        "policies": "bench", "token_ttl": token_ttl,
+        **({"token_max_ttl": token_max_ttl} if token_max_ttl else {})})
 
 
 def mint(work, n):
@@ -542,7 +543,8 @@ def report(a, runs, pods, cmdline, bao_version, build):
          f"{os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GiB. {bao_version}; "
          f"vaultlet-agent: {build}. OpenBao with raft storage (one node), 1 unseal key, file audit device; "
          f"kubernetes auth through the TokenReview stand-in, one SA JWT per agent; CONSUL10 config, "
-         f"{a.refresh} s static refresh, role token_ttl {a.token_ttl}; steady window {a.window} s after "
+         f"{a.refresh} s static refresh, role token_ttl {a.token_ttl}"
+         f"{'' if not a.token_max_ttl else ', token_max_ttl ' + a.token_max_ttl}; steady window {a.window} s after "
          f"{a.warmup} s warm-up; agent starts spread over {a.stagger} s; restart = SIGTERM, {a.down} s down, start, unseal.", ""]
     L.append("## Steady state: Vault requests per agent per minute, by kind")
     L.append("")
@@ -611,6 +613,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--refresh", type=int, default=10)
     ap.add_argument("--token-ttl", default="1h")
+    ap.add_argument("--token-max-ttl", default=None,
+                    help="the role's token_max_ttl: a token cannot be renewed past it, so every agent logs in "
+                         "again once per this long (the re-login wave; default: the mount's, 32 days)")
     ap.add_argument("--stagger", type=float, default=None,
                     help="agent starts spread over this many seconds (default: --refresh; 0 = all at once)")
     ap.add_argument("--down", type=float, default=5)
@@ -658,7 +663,7 @@ def main():
         srv = Server(bao, work)
         srv.start()
         srv.init_unseal()
-        seed(srv, work, tr_port, a.token_ttl)
+        seed(srv, work, tr_port, a.token_ttl, a.token_max_ttl)
         mint(work, a.jwts)
         audit = Audit(srv.audit)
         bao_version = subprocess.run([bao, "version"], capture_output=True, text=True).stdout.strip()

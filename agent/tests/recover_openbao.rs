@@ -147,9 +147,8 @@ fn after_a_restart_one_fetch_probes_the_others_follow_together_and_nothing_is_re
         .iter()
         .copied()
         .filter(|n| {
-            log.lines().any(|l| {
-                l.contains("retry attempt 2 ") && l.contains(&format!("secret/data/{n}"))
-            })
+            log.lines()
+                .any(|l| l.contains("retry attempt 2 ") && l.contains(&format!("secret/data/{n}")))
         })
         .collect();
     assert_eq!(retried.len(), 1, "one probe, not {retried:?}:\n{log}");
@@ -196,9 +195,6 @@ fn after_a_restart_one_fetch_probes_the_others_follow_together_and_nothing_is_re
                 w[1] - w[0]
             );
         }
-        assert!(
-            ts.len() >= 2,
-            "{n} refreshed after the recovery: {reads:?}"
-        );
+        assert!(ts.len() >= 2, "{n} refreshed after the recovery: {reads:?}");
     }
 }

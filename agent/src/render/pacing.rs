@@ -270,7 +270,11 @@ mod tests {
         let now = base + Duration::from_millis(4_000);
         let old = p.next_after(base, j, now);
         let (lo, hi) = j.bounds();
-        assert!(old < now + lo, "the old point comes {:?} after the recovery", old - now);
+        assert!(
+            old < now + lo,
+            "the old point comes {:?} after the recovery",
+            old - now
+        );
         let next = p.next_after_recovery(j, now);
         assert!(
             next >= now + lo - WHEEL_SLOT && next <= now + hi,
@@ -280,7 +284,10 @@ mod tests {
         assert_eq!(ms(&p, next) % 64, 0, "on the grid");
         // Fetches that recovered together (same slot) stay together.
         let other = p.next_after_recovery(j, now + Duration::from_millis(20));
-        assert_eq!(ms(&p, now) / 64, ms(&p, now + Duration::from_millis(20)) / 64);
+        assert_eq!(
+            ms(&p, now) / 64,
+            ms(&p, now + Duration::from_millis(20)) / 64
+        );
         assert_eq!(next, other);
     }
 

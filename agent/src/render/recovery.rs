@@ -180,7 +180,11 @@ mod tests {
         assert!(g.failed(&1, true, at(t0, 10), 0.3));
         assert!(!g.failed(&2, true, at(t0, 11), 0.3), "already down");
         assert_eq!(g.turn(&2, true, at(t0, 300)), Turn::Hold);
-        assert_eq!(g.turn(&3, false, at(t0, 300)), Turn::Hold, "first fetches too");
+        assert_eq!(
+            g.turn(&3, false, at(t0, 300)),
+            Turn::Hold,
+            "first fetches too"
+        );
         assert_eq!(g.turn(&1, true, at(t0, 400)), Turn::Go, "the probe retries");
         assert!(!g.failed(&1, true, at(t0, 500), 0.3));
         assert_eq!(g.turn(&2, true, at(t0, 900)), Turn::Hold);
@@ -222,7 +226,10 @@ mod tests {
             });
         }
         assert_eq!(spread_for(Duration::from_secs(10)), Duration::from_secs(5));
-        assert_eq!(spread_for(Duration::from_secs(300)), Duration::from_secs(150));
+        assert_eq!(
+            spread_for(Duration::from_secs(300)),
+            Duration::from_secs(150)
+        );
     }
 
     #[test]
@@ -237,7 +244,10 @@ mod tests {
         let mut g: Gate<u32> = Gate::new(Duration::from_secs(5));
         g.failed(&1, true, t0, 0.0);
         g.answered(t0, 0.9);
-        assert!(g.failed(&3, true, at(t0, 10), 0.0), "a first fetch found it down");
+        assert!(
+            g.failed(&3, true, at(t0, 10), 0.0),
+            "a first fetch found it down"
+        );
         assert!(g.is_down());
         assert_eq!(g.turn(&2, true, at(t0, 20)), Turn::Hold);
         assert_eq!(g.turn(&3, true, at(t0, 20)), Turn::Go);

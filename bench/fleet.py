@@ -497,7 +497,8 @@ def fleet_run(a, srv, audit, work, kind, cmd, n, label):
     finally:
         for p in agents:
             stop(p)
-        shutil.rmtree(base, ignore_errors=True)
+        if not os.environ.get("FLEET_KEEP"):  # else kept with the work directory (agent logs)
+            shutil.rmtree(base, ignore_errors=True)
     return res
 
 

@@ -360,6 +360,9 @@ fn spawn_fetcher(
     refusals: &TokenRefusals,
 ) -> JoinHandle<()> {
     let client = client.clone();
+    // agent.md §5.11: a fetch's first attempt goes without HTTP-level retries, so that an outage
+    // is seen at its first refusal and the other fetches are held from then on.
+    let first_try = client.with_max_retries(0);
     let refusals = refusals.clone();
     let refresh = settings.refresh;
     let (retries, base_backoff, max) = (
@@ -396,7 +399,8 @@ fn spawn_fetcher(
             let mut held_back = false;
             let outcome = loop {
                 held_back |= take_turn(&gate, &dep, has_data).await;
-                match fetch::fetch(&client, &dep, &refresh).await {
+                let c = if attempt == 0 { &first_try } else { &client };
+                match fetch::fetch(c, &dep, &refresh).await {
                     Ok(o) => {
                         gate_answered(&gate, &dep);
                         break o;

@@ -11,16 +11,21 @@ use vaultlet_shared::vault::VaultError;
 use super::fetch::FetchError;
 
 /// Whether a failed fetch means Vault itself is unavailable to this agent, rather than this one
-/// request being refused: nothing answered (refused, reset, no answer in time), Vault is sealed
-/// or has no active node (503), asks for fewer requests (429), or a proxy in front of it has no
-/// upstream (502, 504). A 500 is left out: a secrets engine answers 500 when its own backend
-/// fails, which says nothing about the other paths (agent.md §5.11).
+/// request being refused: nothing answered (connection refused or reset), Vault is sealed or has
+/// no active node (503, or OpenBao's 500 `local node not active but active cluster node not
+/// found` while a restarted node takes the lead), asks for fewer requests (429), or a proxy in
+/// front of it has no upstream (502, 504). Left out: any other 500 (a secrets engine answers 500
+/// when its own backend fails) and a
+/// request that timed out (a slow path, such as a certificate issued under load, says nothing
+/// about the other paths) (agent.md §5.11).
 pub fn is_outage(e: &FetchError) -> bool {
     match e {
         FetchError::Vault(v) => match v {
-            VaultError::ConnectionRefused { .. }
-            | VaultError::Transport { .. }
-            | VaultError::Timeout { .. } => true,
+            VaultError::ConnectionRefused { .. } | VaultError::Transport { .. } => true,
+            VaultError::Status { status: 500, .. } => v
+                .vault_errors()
+                .iter()
+                .any(|e| e.contains("node not active")),
             VaultError::Status { status, .. } => matches!(status, 429 | 502 | 503 | 504),
             _ => false,
         },
@@ -285,12 +290,26 @@ mod tests {
         for s in [400, 403, 404, 412, 500, 501] {
             assert!(!is_outage(&status(s)), "{s}");
         }
+        let standby = FetchError::Vault(VaultError::Status {
+            method: "GET".into(),
+            path: "secret/data/a".into(),
+            status: 500,
+            errors: vec!["local node not active but active cluster node not found".into()],
+        });
+        assert!(is_outage(&standby), "no active node yet");
         let refused = FetchError::Vault(VaultError::ConnectionRefused {
             method: "GET".into(),
             path: "p".into(),
             addr: "http://127.0.0.1:1".into(),
         });
         assert!(is_outage(&refused));
+        let slow = FetchError::Vault(VaultError::Timeout {
+            method: "PUT".into(),
+            path: "pki/issue/r".into(),
+            addr: "http://127.0.0.1:1".into(),
+            timeout: Duration::from_secs(60),
+        });
+        assert!(!is_outage(&slow), "one slow path is not an outage");
         assert!(!is_outage(&FetchError::NoSecret("p".into())));
     }
 }

@@ -40,6 +40,7 @@ is stopped at the end, also on error.
 
 Usage (through bench/fleet, which builds the agent):
   bench/fleet --runs bao:25,ours:25,ours:100 [--window 120] [--refresh 10] [--stagger 10] [--podstart 3]
+  bench/fleet --agent main=/tmp/agent-main --runs main:100,ours:100   (another vaultlet-agent build as a kind)
 Results: stdout and bench/results/fleet.md (or --out).
 """
 import argparse
@@ -198,7 +199,7 @@ class Server:
         stop(self.proc, timeout=30)
 
 
-def seed(srv, work, tr_port, token_ttl):
+def seed(srv, work, tr_port, token_ttl, token_max_ttl=None):
     srv.api("POST", "sys/mounts/secret", {"type": "kv", "options": {"version": "2"}})
     srv.api("POST", "secret/data/consul/gossip", {"data": {"key": "Ac0vrQoKuDOyD8e8VvWzBUyzMWi8cMIKjjlmrGOVm8g="}})
     srv.api("POST", "secret/data/database/config", {"data": {"username": "db-readonly", "password": "p@ss",
@@ -223,7 +224,8 @@ def seed(srv, work, tr_port, token_ttl):
                                                "disable_local_ca_jwt": True})
     srv.api("POST", "auth/kubernetes/role/fleet", {
         "bound_service_account_names": "fleet", "bound_service_account_namespaces": "bench",
-        "policies": "bench", "token_ttl": token_ttl})
+        "policies": "bench", "token_ttl": token_ttl,
+        **({"token_max_ttl": token_max_ttl} if token_max_ttl else {})})
 
 
 def mint(work, n):
@@ -495,7 +497,8 @@ def fleet_run(a, srv, audit, work, kind, cmd, n, label):
     finally:
         for p in agents:
             stop(p)
-        shutil.rmtree(base, ignore_errors=True)
+        if not os.environ.get("FLEET_KEEP"):  # else kept with the work directory (agent logs)
+            shutil.rmtree(base, ignore_errors=True)
     return res
 
 
@@ -541,7 +544,8 @@ def report(a, runs, pods, cmdline, bao_version, build):
          f"{os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GiB. {bao_version}; "
          f"vaultlet-agent: {build}. OpenBao with raft storage (one node), 1 unseal key, file audit device; "
          f"kubernetes auth through the TokenReview stand-in, one SA JWT per agent; CONSUL10 config, "
-         f"{a.refresh} s static refresh, role token_ttl {a.token_ttl}; steady window {a.window} s after "
+         f"{a.refresh} s static refresh, role token_ttl {a.token_ttl}"
+         f"{'' if not a.token_max_ttl else ', token_max_ttl ' + a.token_max_ttl}; steady window {a.window} s after "
          f"{a.warmup} s warm-up; agent starts spread over {a.stagger} s; restart = SIGTERM, {a.down} s down, start, unseal.", ""]
     L.append("## Steady state: Vault requests per agent per minute, by kind")
     L.append("")
@@ -610,12 +614,17 @@ def main():
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--refresh", type=int, default=10)
     ap.add_argument("--token-ttl", default="1h")
+    ap.add_argument("--token-max-ttl", default=None,
+                    help="the role's token_max_ttl: a token cannot be renewed past it, so every agent logs in "
+                         "again once per this long (the re-login wave; default: the mount's, 32 days)")
     ap.add_argument("--stagger", type=float, default=None,
                     help="agent starts spread over this many seconds (default: --refresh; 0 = all at once)")
     ap.add_argument("--down", type=float, default=5)
     ap.add_argument("--recovery-timeout", type=int, default=90)
     ap.add_argument("--start-timeout", type=int, default=180)
     ap.add_argument("--podstart", type=int, default=0, help="pods started one at a time per agent kind")
+    ap.add_argument("--agent", action="append", default=[], metavar="KIND=PATH",
+                    help="another vaultlet-agent executable, run as KIND in --runs (e.g. an older build)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "fleet.md"))
     a = ap.parse_args()
     if a.stagger is None:
@@ -626,7 +635,15 @@ def main():
     if not ours or not bao:
         raise SystemExit("need VAULTLET_AGENT_BIN and VAULTLET_BAO (run via bench/fleet)")
     cmds = {"ours": [ours, "agent"], "bao": [bao, "agent"]}
+    for spec in a.agent:
+        k, _, path = spec.partition("=")
+        if not k or not os.access(path, os.X_OK) or k in cmds:
+            raise SystemExit(f"--agent {spec}: want KIND=PATH, a new kind and an executable")
+        cmds[k] = [os.path.abspath(path), "agent"]
     plan = [(k, int(n)) for k, n in (x.split(":") for x in a.runs.split(",") if x)]
+    unknown = sorted({k for k, _ in plan} - set(cmds))
+    if unknown:
+        raise SystemExit(f"--runs: unknown kind {', '.join(unknown)} (known: {', '.join(cmds)})")
     a.jwts = max([n for _, n in plan] + [1])
     shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
     work = tempfile.mkdtemp(prefix="vaultlet-fleet-", dir=shm)
@@ -647,7 +664,7 @@ def main():
         srv = Server(bao, work)
         srv.start()
         srv.init_unseal()
-        seed(srv, work, tr_port, a.token_ttl)
+        seed(srv, work, tr_port, a.token_ttl, a.token_max_ttl)
         mint(work, a.jwts)
         audit = Audit(srv.audit)
         bao_version = subprocess.run([bao, "version"], capture_output=True, text=True).stdout.strip()
@@ -670,8 +687,10 @@ def main():
             print(f"kept {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
-    text = report(a, runs, pods, "bench/fleet " + " ".join(sys.argv[1:]), bao_version,
-                  os.environ.get("VAULTLET_AGENT_BUILD", ours))
+    build = os.environ.get("VAULTLET_AGENT_BUILD", ours)
+    if a.agent:
+        build += "; " + ", ".join(f"`{k}` = {p}" for k, _, p in (x.partition("=") for x in a.agent))
+    text = report(a, runs, pods, "bench/fleet " + " ".join(sys.argv[1:]), bao_version, build)
     print(text)
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as f:

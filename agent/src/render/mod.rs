@@ -7,6 +7,7 @@
 //! - [`handoff`]: what the run loop hands the runtime (settings, tokens, shutdown).
 //! - [`schedule`]: refresh and retry timing (pure).
 //! - [`pacing`]: the instant of each jittered refresh, so an agent's fetches share wake-ups.
+//! - [`recovery`]: one probe while Vault is unavailable, a spread release after (pure).
 //! - [`fetch`]: one fetch of one dependency; `pkiCert`'s file cache.
 //! - [`leases`]: the leased answers handed from the init container to the sidecar (agent.md §7.3).
 //! - [`write`]: atomic destination writes.
@@ -26,6 +27,7 @@ pub mod leases;
 pub mod pacing;
 pub mod pass;
 pub mod quiescence;
+pub mod recovery;
 pub mod runner;
 pub mod schedule;
 pub mod write;

@@ -83,6 +83,14 @@ impl Pacer {
         }
     }
 
+    /// The next fetch after one that was retried or held back while Vault was unavailable
+    /// (agent.md §5.11): a full band after `now`, the end of that fetch, on this process's grid.
+    /// [`Pacer::next_after`] would keep the old schedule point, which can fall a moment after
+    /// the recovered fetch and read everything again.
+    pub fn next_after_recovery(&self, jitter: Jitter, now: Instant) -> Instant {
+        self.next(self.slot(now), jitter)
+    }
+
     /// The instant to fetch again, for a fetch scheduled at `base`: of the grid points inside
     /// the band, the one this process's seed ranks highest (a uniform pick among them, and the
     /// same pick for every chain whose band holds the same points, so chains that come close
@@ -251,6 +259,36 @@ mod tests {
             (1700..=1900).contains(&waited),
             "{waited} ms after now's slot"
         );
+    }
+
+    #[test]
+    fn a_recovered_fetch_waits_a_full_band_on_the_same_grid() {
+        let p = Pacer::new(Instant::now(), 13);
+        let j = jitter(10_000);
+        let base = p.slot(p.origin);
+        // The fetch due at `base` was retried until Vault came back 4 s later.
+        let now = base + Duration::from_millis(4_000);
+        let old = p.next_after(base, j, now);
+        let (lo, hi) = j.bounds();
+        assert!(
+            old < now + lo,
+            "the old point comes {:?} after the recovery",
+            old - now
+        );
+        let next = p.next_after_recovery(j, now);
+        assert!(
+            next >= now + lo - WHEEL_SLOT && next <= now + hi,
+            "{:?} after the recovery",
+            next - now
+        );
+        assert_eq!(ms(&p, next) % 64, 0, "on the grid");
+        // Fetches that recovered together (same slot) stay together.
+        let other = p.next_after_recovery(j, now + Duration::from_millis(20));
+        assert_eq!(
+            ms(&p, now) / 64,
+            ms(&p, now + Duration::from_millis(20)) / 64
+        );
+        assert_eq!(next, other);
     }
 
     #[test]

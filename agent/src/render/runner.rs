@@ -6,7 +6,8 @@
 //! A dependency restored from the persistent cache starts from the init container's answer once
 //! one renewal of its lease succeeds, and init mode reports the leases it holds (agent.md §7.3).
 //! Env templates (agent.md §1.11) are kept in memory, never written: once every template has
-//! rendered, each change of their values is published as one set.
+//! rendered, each change of their values is published as one set. While Vault is unavailable one
+//! fetch probes it and the others wait at the runner's [`Gate`] (agent.md §5.11).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ use super::leases::{self, HeldLease, Leases};
 use super::pacing::Pacer;
 use super::pass::{Action, Passes};
 pub use super::pass::{Compiled, TemplateJob, parse_all};
+use super::recovery::{self, Gate, Turn};
 use super::schedule::{self, Next, Refresh};
 use super::write;
 use crate::template::{Dependency, Fetched};
@@ -63,6 +65,8 @@ enum Event {
 type Store = Arc<Mutex<HashMap<Dependency, Fetched>>>;
 /// The leased answers the fetchers hold now (agent.md §7.3: what init mode hands over).
 type Held = Arc<Mutex<HashMap<Dependency, HeldLease>>>;
+/// The runner's recovery gate (agent.md §5.11), shared by its fetchers.
+type SharedGate = Arc<watch::Sender<Gate<Dependency>>>;
 
 /// The env templates' latest values (agent.md §1.11) and whether they changed since published.
 #[derive(Default)]
@@ -129,6 +133,9 @@ pub async fn run_with(
         .with_environment(settings.environment.clone());
     let store: Store = Arc::new(Mutex::new(HashMap::new()));
     let held: Held = Arc::new(Mutex::new(HashMap::new()));
+    let gate: SharedGate = Arc::new(watch::Sender::new(Gate::new(recovery::spread_for(
+        settings.refresh.static_interval,
+    ))));
     let seeds = &mut leases.seeds;
     let (tx, mut rx) = mpsc::channel::<Event>(EVENTS);
     let mut fetchers = Fetchers(HashMap::new());
@@ -143,7 +150,7 @@ pub async fn run_with(
         }
         let mut spawn = |d: Dependency| {
             let seed = seeds.remove(&d);
-            let shared = (store.clone(), held.clone());
+            let shared = (store.clone(), held.clone(), gate.clone());
             spawn_fetcher(&client, d, seed, &settings, shared, tx.clone(), &refusals)
         };
         if let Err(e) = carry_out(
@@ -348,11 +355,14 @@ fn spawn_fetcher(
     dep: Dependency,
     seed: Option<HeldLease>,
     settings: &RunnerSettings,
-    (store, held): (Store, Held),
+    (store, held, gate): (Store, Held, SharedGate),
     tx: mpsc::Sender<Event>,
     refusals: &TokenRefusals,
 ) -> JoinHandle<()> {
     let client = client.clone();
+    // agent.md §5.11: a fetch's first attempt goes without HTTP-level retries, so that an outage
+    // is seen at its first refusal and the other fetches are held from then on.
+    let first_try = client.with_max_retries(0);
     let refusals = refusals.clone();
     let refresh = settings.refresh;
     let (retries, base_backoff, max) = (
@@ -365,6 +375,9 @@ fn spawn_fetcher(
         if let Dependency::File { path } = &dep {
             return watch_file(path, &dep, &store, &tx).await;
         }
+        let _leave = LeaveGate(gate.clone(), dep.clone());
+        // Whether the dependency has data (a refresh, not a first fetch; agent.md §5.11).
+        let mut has_data = false;
         // agent.md §7.3: a restored lease that renews is this dependency's first answer; one that
         // does not is fetched anew below.
         if let Some(seed) = seed
@@ -375,21 +388,30 @@ fn spawn_fetcher(
             if tx.send(Event::Updated(Some(dep.clone()))).await.is_err() {
                 return;
             }
+            has_data = true;
             renew_lease(&client, &secret, remaining, &store, &held, &dep).await;
         }
         // The instant this fetch was scheduled for (see `pacing`).
         let mut base = pacer.slot(Instant::now());
         loop {
             let mut attempt = 0u32;
+            // Held back at the gate (agent.md §5.11).
+            let mut held_back = false;
             let outcome = loop {
-                match fetch::fetch(&client, &dep, &refresh).await {
-                    Ok(o) => break o,
+                held_back |= take_turn(&gate, &dep, has_data).await;
+                let c = if attempt == 0 { &first_try } else { &client };
+                match fetch::fetch(c, &dep, &refresh).await {
+                    Ok(o) => {
+                        gate_answered(&gate, &dep);
+                        break o;
+                    }
                     Err(e) => {
                         // agent.md §3.6: auto-auth checks the token; a dead one is replaced and
                         // this runner restarted. Meanwhile the retries go on as for any error.
                         if e.suggests_dead_token() {
                             refusals.report();
                         }
+                        gate_failed(&gate, &dep, &e);
                         match schedule::retry_sleep(attempt, retries, base_backoff, max) {
                             Some(d) => {
                                 let d = schedule::retry_jitter(d, rand::random());
@@ -409,6 +431,8 @@ fn spawn_fetcher(
                 .lock()
                 .expect("store lock")
                 .insert(dep.clone(), outcome.value.clone());
+            has_data = true;
+            let recovered = attempt > 0 || held_back;
             match &outcome.value {
                 Fetched::Secret(Some(s))
                     if outcome.next == Next::Renew && leases::handed_over(s) =>
@@ -432,7 +456,12 @@ fn spawn_fetcher(
                     pacer.slot(Instant::now())
                 }
                 Next::Jittered(j) => {
-                    let at = pacer.next_after(base, j, Instant::now());
+                    // agent.md §5.11: after a recovery, a full band later (no second read).
+                    let at = if recovered {
+                        pacer.next_after_recovery(j, Instant::now())
+                    } else {
+                        pacer.next_after(base, j, Instant::now())
+                    };
                     tokio::time::sleep_until(at.into()).await;
                     at
                 }
@@ -447,6 +476,73 @@ fn spawn_fetcher(
             };
         }
     })
+}
+
+/// Hands the probe role on when a fetcher stops (agent.md §5.11).
+struct LeaveGate(SharedGate, Dependency);
+
+impl Drop for LeaveGate {
+    fn drop(&mut self) {
+        self.0.send_if_modified(|g| g.leave(&self.1));
+    }
+}
+
+/// Waits until `dep` may fetch (agent.md §5.11): at once unless Vault is unavailable (another
+/// fetch probes it) or answers again after an outage (a refresh waits for this agent's release
+/// instant). `true` when it waited.
+async fn take_turn(gate: &SharedGate, dep: &Dependency, refresh: bool) -> bool {
+    let mut rx = gate.subscribe();
+    let mut waited = false;
+    loop {
+        let mut turn = Turn::Go;
+        // Taking the probe role or ending a release concerns no waiter: no notification.
+        gate.send_if_modified(|g| {
+            turn = g.turn(dep, refresh, Instant::now());
+            false
+        });
+        match turn {
+            Turn::Go => return waited,
+            Turn::Hold => {
+                if !waited {
+                    tracing::debug!(target: "template", dependency = ?dep, "Vault is unavailable: waiting for the fetch that probes it");
+                }
+                let _ = rx.changed().await;
+            }
+            Turn::Until(at) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(at.into()) => {}
+                    _ = rx.changed() => {}
+                }
+            }
+        }
+        waited = true;
+    }
+}
+
+/// A fetch of `dep` got Vault's answer: after an outage the held refreshes are released.
+fn gate_answered(gate: &SharedGate, dep: &Dependency) {
+    if gate.send_if_modified(|g| g.answered(Instant::now(), rand::random())) {
+        log_release(gate, dep);
+    }
+}
+
+/// A fetch of `dep` failed with `e`: an outage holds the runner's other fetches back.
+fn gate_failed(gate: &SharedGate, dep: &Dependency, e: &FetchError) {
+    let outage = recovery::is_outage(e);
+    if gate.send_if_modified(|g| g.failed(dep, outage, Instant::now(), rand::random())) {
+        if outage {
+            tracing::warn!(target: "template", dependency = ?dep, "Vault is unavailable: this fetch probes it, the others wait");
+        } else {
+            log_release(gate, dep);
+        }
+    }
+}
+
+fn log_release(gate: &SharedGate, dep: &Dependency) {
+    if let Some(at) = gate.borrow().release_at() {
+        let delay = at.saturating_duration_since(Instant::now());
+        tracing::info!(target: "template", dependency = ?dep, "Vault answers again: the held refreshes go in {delay:?}");
+    }
 }
 
 /// agent.md §7.3: a restored lease becomes the dependency's answer when one renewal succeeds now

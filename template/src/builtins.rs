@@ -232,6 +232,12 @@ pub fn index(item: &Value, idx: &[Value]) -> Result<Value, String> {
             Value::Map(m) => match i {
                 Value::String(k) => m.get(&**k).cloned().unwrap_or(Value::Nil),
                 Value::Nil => Value::Nil,
+                // A string that is not UTF-8 (agent.md §4.5.3): a map holds such a key as its
+                // U+FFFD text (docs/differences.md), so that text finds it.
+                Value::Object(o) if o.go_string().is_some() => {
+                    let (text, _) = o.go_string().unwrap_or_default();
+                    m.get(text).cloned().unwrap_or(Value::Nil)
+                }
                 other => {
                     return Err(format!(
                         "value has type {}; should be string",
@@ -530,6 +536,10 @@ mod tests {
             index(&m, &[n("1")]).unwrap_err(),
             "value has type json.Number; should be string"
         );
+        let mut b = BTreeMap::new();
+        b.insert("\u{fffd}".to_string(), Value::str("w"));
+        let key = crate::gostr::from_bytes(b"\xff".to_vec());
+        assert_eq!(index(&Value::map(b), &[key]).unwrap().print(), "w");
         assert_eq!(
             index(&Value::Int(1), &[Value::Int(0)]).unwrap_err(),
             "can't index item of type int"

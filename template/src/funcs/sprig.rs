@@ -711,13 +711,17 @@ func!(sort_alpha(a) {
 // Regular expressions (Sprig's order: the regex first, the input second)
 // ----------------------------------------------------------------------------------------------
 
-fn re(s: &str) -> Result<regex::Regex, String> {
-    strings::compile(s)
+fn re(v: &Value) -> Result<regex::Regex, String> {
+    strings::compile_value(v)
 }
 
 /// The non-`must` functions other than `regexMatch` compile with Go's `regexp.MustCompile`, whose
 /// panic fails the render with this text.
-fn must_compile_panic(re: &str, err: String) -> String {
+fn must_compile_panic(v: &Value, err: String) -> String {
+    if let Some(b) = gostr::invalid_utf8(v) {
+        return format!("regexp: Compile({}): {err}", gostr::quote(b, false));
+    }
+    let re = args::string(v).unwrap_or_default();
     let quoted = if re
         .chars()
         .all(|c| c != '`' && (c == '\t' || !c.is_control()))
@@ -730,32 +734,32 @@ fn must_compile_panic(re: &str, err: String) -> String {
 }
 
 func!(regex_match(a) {
-    let (r, s) = s2("regexMatch", a)?;
-    Ok(Value::Bool(re(r).map(|r| r.is_match(s)).unwrap_or(false)))
+    let (_, s) = s2("regexMatch", a)?;
+    Ok(Value::Bool(re(&a[0]).map(|r| r.is_match(s)).unwrap_or(false)))
 });
 func!(must_regex_match(a) {
-    let (r, s) = s2("mustRegexMatch", a)?;
-    Ok(Value::Bool(re(r)?.is_match(s)))
+    let (_, s) = s2("mustRegexMatch", a)?;
+    Ok(Value::Bool(re(&a[0])?.is_match(s)))
 });
 
 fn find(name: &str, a: &[Value], must: bool) -> Result<Value, String> {
-    let (r, s) = s2(name, a)?;
+    let (_, s) = s2(name, a)?;
     if gostr::any_binary(&a[1..]) {
         // The bytes of the match (`crate::gostr`).
         let h = strings::Haystack::new(args::string_bytes(&a[1])?);
-        return match re(r) {
+        return match re(&a[0]) {
             Ok(r) => ok_bytes(
                 r.find(&h.text)
                     .map_or(&b""[..], |m| h.span(m.start(), m.end())),
             ),
             Err(e) if must => Err(e),
-            Err(e) => Err(must_compile_panic(r, e)),
+            Err(e) => Err(must_compile_panic(&a[0], e)),
         };
     }
-    match re(r) {
+    match re(&a[0]) {
         Ok(r) => ok_str(r.find(s).map(|m| m.as_str()).unwrap_or("")),
         Err(e) if must => Err(e),
-        Err(e) => Err(must_compile_panic(r, e)),
+        Err(e) => Err(must_compile_panic(&a[0], e)),
     }
 }
 
@@ -764,14 +768,14 @@ func!(must_regex_find(a) { find("mustRegexFind", a, true) });
 
 fn find_all(name: &str, a: &[Value], must: bool) -> Result<Value, String> {
     let a = n_args(name, a, 3)?;
-    let (r, s, n) = (
+    let (_, s, n) = (
         args::string(&a[0])?,
         args::string(&a[1])?,
         args::int(&a[2])?,
     );
     if gostr::any_binary(&a[1..2]) {
         let h = strings::Haystack::new(args::string_bytes(&a[1])?);
-        return match re(r) {
+        return match re(&a[0]) {
             Ok(r) => {
                 let take = if n < 0 { usize::MAX } else { n as usize };
                 let items: Vec<&[u8]> = r
@@ -785,10 +789,10 @@ fn find_all(name: &str, a: &[Value], must: bool) -> Result<Value, String> {
                 Ok(collections::byte_strings(items))
             }
             Err(e) if must => Err(e),
-            Err(e) => Err(must_compile_panic(r, e)),
+            Err(e) => Err(must_compile_panic(&a[0], e)),
         };
     }
-    match re(r) {
+    match re(&a[0]) {
         Ok(r) => {
             let it = r.find_iter(s).map(|m| m.as_str().to_string());
             let items: Vec<String> = if n < 0 {
@@ -803,7 +807,7 @@ fn find_all(name: &str, a: &[Value], must: bool) -> Result<Value, String> {
             Ok(str_list(items))
         }
         Err(e) if must => Err(e),
-        Err(e) => Err(must_compile_panic(r, e)),
+        Err(e) => Err(must_compile_panic(&a[0], e)),
     }
 }
 
@@ -812,26 +816,26 @@ func!(must_regex_find_all(a) { find_all("mustRegexFindAll", a, true) });
 
 fn replace_all(name: &str, a: &[Value], must: bool, literal: bool) -> Result<Value, String> {
     let a = n_args(name, a, 3)?;
-    let (r, s, repl) = (
+    let (_, s, repl) = (
         args::string(&a[0])?,
         args::string(&a[1])?,
         args::string(&a[2])?,
     );
     if gostr::any_binary(&a[1..]) {
         let (s, repl) = (args::string_bytes(&a[1])?, args::string_bytes(&a[2])?);
-        return match re(r) {
+        return match re(&a[0]) {
             Ok(r) => Ok(gostr::from_bytes(
                 strings::Haystack::new(s).replace_all(&r, repl, literal),
             )),
             Err(e) if must => Err(e),
-            Err(e) => Err(must_compile_panic(r, e)),
+            Err(e) => Err(must_compile_panic(&a[0], e)),
         };
     }
-    match re(r) {
+    match re(&a[0]) {
         Ok(r) if literal => ok_str(r.replace_all(s, regex::NoExpand(repl)).into_owned()),
         Ok(r) => ok_str(r.replace_all(s, repl).into_owned()),
         Err(e) if must => Err(e),
-        Err(e) => Err(must_compile_panic(r, e)),
+        Err(e) => Err(must_compile_panic(&a[0], e)),
     }
 }
 
@@ -842,20 +846,20 @@ func!(must_regex_replace_all_literal(a) { replace_all("mustRegexReplaceAllLitera
 
 fn rsplit(name: &str, a: &[Value], must: bool) -> Result<Value, String> {
     let a = n_args(name, a, 3)?;
-    let (r, s, n) = (
+    let (_, s, n) = (
         args::string(&a[0])?,
         args::string(&a[1])?,
         args::int(&a[2])?,
     );
     if gostr::any_binary(&a[1..2]) {
         let h = strings::Haystack::new(args::string_bytes(&a[1])?);
-        return match re(r) {
+        return match re(&a[0]) {
             Ok(r) => Ok(go_regex_split(&r, &h, n)),
             Err(e) if must => Err(e),
-            Err(e) => Err(must_compile_panic(r, e)),
+            Err(e) => Err(must_compile_panic(&a[0], e)),
         };
     }
-    match re(r) {
+    match re(&a[0]) {
         Ok(r) => {
             let items: Vec<String> = if n < 0 {
                 r.split(s).map(str::to_string).collect()
@@ -868,7 +872,7 @@ fn rsplit(name: &str, a: &[Value], must: bool) -> Result<Value, String> {
             Ok(str_list(items))
         }
         Err(e) if must => Err(e),
-        Err(e) => Err(must_compile_panic(r, e)),
+        Err(e) => Err(must_compile_panic(&a[0], e)),
     }
 }
 
@@ -1970,6 +1974,32 @@ mod tests {
             sp("upper", &[Value::Number("1".into())]),
             "ERR wrong type for value; expected string; got json.Number"
         );
+    }
+
+    #[test]
+    fn regex_patterns_that_are_not_utf8_are_refused() {
+        // Go's parser refuses the bytes; Sprig's regexMatch gives false, the others fail.
+        let p = bin(b"a\xff");
+        assert_eq!(sp("regexMatch", &[p.clone(), s("a\u{fffd}")]), "false");
+        assert_eq!(
+            sp("mustRegexMatch", &[p.clone(), s("x")]),
+            "ERR error parsing regexp: invalid UTF-8: `a\u{fffd}`"
+        );
+        assert_eq!(
+            sp("regexFind", &[p.clone(), s("x")]),
+            "ERR regexp: Compile(\"a\\xff\"): error parsing regexp: invalid UTF-8: `a\u{fffd}`"
+        );
+        for f in ["regexFindAll", "regexSplit"] {
+            assert!(
+                sp(f, &[p.clone(), s("x"), i(-1)]).starts_with("ERR regexp: Compile(\"a\\xff\")")
+            );
+        }
+        for f in ["regexReplaceAll", "mustRegexReplaceAllLiteral"] {
+            assert!(
+                sp(f, &[p.clone(), s("x"), s("y")]).contains("invalid UTF-8"),
+                "{f}"
+            );
+        }
     }
 
     #[test]

@@ -370,6 +370,18 @@ pub fn compile(re: &str) -> Result<regex::Regex, String> {
     })
 }
 
+/// [`compile`] of a template value (agent.md §4.5.3): Go's parser refuses a pattern whose bytes
+/// are not UTF-8 (`invalid UTF-8`) where its U+FFFD text would compile; the error shows that text.
+pub fn compile_value(v: &Value) -> Result<regex::Regex, String> {
+    if let Some(b) = gostr::invalid_utf8(v) {
+        return Err(format!(
+            "error parsing regexp: invalid UTF-8: `{}`",
+            gostr::lossy(b)
+        ));
+    }
+    compile(args::string(v)?)
+}
+
 /// RE2's syntax in the `regex` crate's (agent.md §4.5.2): the Perl classes `\d`, `\s`, `\w` and
 /// the word boundaries `\b`, `\B` are ASCII-only in Go (`\s` is `[\t\n\f\r ]`, without `\v`), while
 /// the crate makes them Unicode; `\p{…}` stays Unicode. Inside a class Go reads `[` and doubled
@@ -748,23 +760,25 @@ impl<'a> Haystack<'a> {
 fn regex_replace_all(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     args::arity("regexReplaceAll", a, 3)?;
     if gostr::any_binary(&a[1..]) {
-        let re = compile(args::string(&a[0])?)?;
+        let re = compile_value(&a[0])?;
         let (repl, s) = (args::string_bytes(&a[1])?, args::string_bytes(&a[2])?);
         return Ok(gostr::from_bytes(
             Haystack::new(s).replace_all(&re, repl, false),
         ));
     }
-    let (re, repl, s) = (
+    let (_, repl, s) = (
         args::string(&a[0])?,
         args::string(&a[1])?,
         args::string(&a[2])?,
     );
-    Ok(Value::str(compile(re)?.replace_all(s, repl).into_owned()))
+    Ok(Value::str(
+        compile_value(&a[0])?.replace_all(s, repl).into_owned(),
+    ))
 }
 
 fn regex_match(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
-    let (re, s) = two("regexMatch", a)?;
-    Ok(Value::Bool(compile(re)?.is_match(s)))
+    let (_, s) = two("regexMatch", a)?;
+    Ok(Value::Bool(compile_value(&a[0])?.is_match(s)))
 }
 
 /// Prefixes the start of every non-empty line with `n` spaces.
@@ -1004,6 +1018,20 @@ const GO_SCRIPTS: &[&str] = &[
 mod tests {
     use super::super::testutil::*;
     use super::*;
+
+    #[test]
+    fn regex_patterns_that_are_not_utf8_are_refused() {
+        let err = "ERR error parsing regexp: invalid UTF-8: `\u{fffd}`";
+        assert_eq!(show("regexMatch", &[bin(b"\xff"), s("\u{fffd}")]), err);
+        assert_eq!(
+            show("regexReplaceAll", &[bin(b"\xff"), s("y"), s("x")]),
+            err
+        );
+        assert_eq!(
+            show("regexReplaceAll", &[bin(b"\xff"), s("y"), bin(b"\xff")]),
+            err
+        );
+    }
 
     #[test]
     fn regexes_read_bad_bytes_as_u_fffd_and_keep_them() {

@@ -138,6 +138,18 @@ impl Agent {
             .collect()
     }
 
+    /// The same, byte for byte (a value need not be UTF-8).
+    fn env_raw(&self, n: usize) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        let raw = std::fs::read(self.dir.join(format!("env.{n}"))).unwrap();
+        raw.split(|b| *b == 0)
+            .filter(|kv| !kv.is_empty() && !kv.starts_with(b"PWD="))
+            .map(|kv| {
+                let eq = kv.iter().position(|b| *b == b'=').unwrap();
+                (kv[..eq].to_vec(), kv[eq + 1..].to_vec())
+            })
+            .collect()
+    }
+
     fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .args([&format!("-{sig}"), &self.child.id().to_string()])
@@ -230,6 +242,7 @@ env_template \"APP_USER\" {{\n  contents = \"[[ with secret \\\"kv/data/app\\\" 
 env_template \"APP_SOURCE\" {{\n  source = \"{src}\"\n}}\n\
 env_template \"APP_MISSING\" {{\n  contents = \"{{{{ with secret \\\"kv/data/app\\\" }}}}{{{{ .Data.data.nokey }}}}{{{{ end }}}}\"\n  error_on_missing_key = false\n}}\n\
 env_template \"APP_OVERRIDE\" {{\n  contents = \"line one\\nfrom the template, home {{{{ env \\\"HOME\\\" }}}}\"\n}}\n\
+env_template \"APP_BIN\" {{\n  contents = \"{{{{ base64Decode \\\"Yf/+Yg==\\\" }}}}\"\n}}\n\
 exec {{\n  command = [\"{{child}}\"]\n}}\n",
         src = source.display()
     );
@@ -260,6 +273,16 @@ exec {{\n  command = [\"{{child}}\"]\n}}\n",
         without_pwd(ours),
         without_pwd(theirs),
         "the child's whole environment, ours vs bao agent"
+    );
+    // A value that is not UTF-8 reaches the child as its bytes, as with bao agent.
+    assert_eq!(
+        agents[0].env_raw(1).get(&b"APP_BIN"[..]).map(Vec::as_slice),
+        Some(&b"a\xff\xfeb"[..])
+    );
+    assert_eq!(
+        agents[0].env_raw(1),
+        agents[1].env_raw(1),
+        "the child's whole environment byte for byte, ours vs bao agent"
     );
 
     // Refreshes every second render the same values: no restart.

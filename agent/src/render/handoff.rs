@@ -38,8 +38,12 @@ use crate::connection::Connection;
 use crate::token::AuthToken;
 use crate::token::check::Refusals;
 
+/// Variables by name with their values' bytes: a Go string, and so a rendered value, need not be
+/// UTF-8, and the child gets the bytes as upstream passes them (agent.md §1.11, §4.5.3).
+pub type EnvMap = BTreeMap<String, Vec<u8>>;
+
 /// The env templates' values by variable name, complete (agent.md §1.11).
-pub type RenderedEnv = Arc<BTreeMap<String, String>>;
+pub type RenderedEnv = Arc<EnvMap>;
 
 /// The template runtime's settings, resolved before start-up.
 #[derive(Clone, Debug)]

@@ -9,7 +9,7 @@
 //! rendered, each change of their values is published as one set. While Vault is unavailable one
 //! fetch probes it and the others wait at the runner's [`Gate`] (agent.md §5.11).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -21,7 +21,7 @@ use vaultlet_shared::vault::{Client, Secret};
 use super::command;
 use super::error::RenderError;
 use super::fetch::{self, FetchError};
-use super::handoff::RenderedEnv;
+use super::handoff::{EnvMap, RenderedEnv};
 use super::leases::{self, HeldLease, Leases};
 use super::pacing::Pacer;
 use super::pass::{Action, Passes};
@@ -71,7 +71,7 @@ type SharedGate = Arc<watch::Sender<Gate<Dependency>>>;
 /// The env templates' latest values (agent.md §1.11) and whether they changed since published.
 #[derive(Default)]
 struct EnvValues {
-    values: BTreeMap<String, String>,
+    values: EnvMap,
     changed: bool,
 }
 
@@ -281,12 +281,11 @@ fn write_out(
 ) -> Result<(), RenderError> {
     let s = passes.slot_mut(slot);
     if let Some(name) = &s.job.env {
-        // The environment takes text: bytes that are not UTF-8 become U+FFFD.
-        let text = String::from_utf8_lossy(text);
-        let changed = env.values.get(name).is_none_or(|v| *v != *text);
+        // The value keeps its bytes, UTF-8 or not, as Go's environment does.
+        let changed = env.values.get(name).is_none_or(|v| v.as_slice() != text);
         if changed {
             tracing::info!(target: "template", template = %s.job.label(), "rendered");
-            env.values.insert(name.clone(), text.to_string());
+            env.values.insert(name.clone(), text.to_vec());
             env.changed = true;
         }
         passes.written(slot, changed);

@@ -5,8 +5,8 @@
 //! SIGCHLD. When the agent is PID 1 its [`Reaper`] also reaps every other child that exits
 //! (processes orphaned inside the container are re-parented to PID 1), so none stays a zombie.
 
-use std::collections::BTreeMap;
 use std::io;
+use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::process::CommandExt as _;
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use rustix::process::{Pid, Signal, WaitOptions, WaitStatus, getpid, waitpid};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::render::command::resolve_argv;
+use crate::render::handoff::EnvMap;
 
 /// How often the reaper looks even without a SIGCHLD (a safety net; SIGCHLD is the trigger).
 const POLL: Duration = Duration::from_secs(1);
@@ -42,28 +43,22 @@ pub enum ChildError {
 
 /// The command of `command` (as [`Child::spawn`] runs it) with `env` added to the agent's
 /// environment less `remove`.
-fn command_for(
-    argv: &[String],
-    env: &BTreeMap<String, String>,
-    remove: &[String],
-) -> std::process::Command {
+fn command_for(argv: &[String], env: &EnvMap, remove: &[String]) -> std::process::Command {
     let mut c = std::process::Command::new(&argv[0]);
     c.args(&argv[1..]);
     for name in remove {
         c.env_remove(name);
     }
-    c.envs(env);
+    for (name, value) in env {
+        c.env(name, std::ffi::OsStr::from_bytes(value));
+    }
     c
 }
 
 /// `-wrapper=exec` (agent.md §1.11.1): `execve`s `command` in place of the agent, with `env`
 /// added to the environment less `remove`: the app keeps the agent's PID and the values exist only
 /// in its environment. Returns only when the exec failed.
-pub fn replace(
-    command: &[String],
-    env: &BTreeMap<String, String>,
-    remove: &[String],
-) -> ChildError {
+pub fn replace(command: &[String], env: &EnvMap, remove: &[String]) -> ChildError {
     let Some(argv) = resolve_argv(command) else {
         return ChildError::NoShell {
             command: command.join(" "),
@@ -129,11 +124,7 @@ pub struct Child {
 impl Child {
     /// Starts `command` (as configured) with `env` added to the agent's environment less
     /// `remove`; stdin, stdout and stderr are the agent's.
-    pub fn spawn(
-        command: &[String],
-        env: &BTreeMap<String, String>,
-        remove: &[String],
-    ) -> Result<Child, ChildError> {
+    pub fn spawn(command: &[String], env: &EnvMap, remove: &[String]) -> Result<Child, ChildError> {
         let Some(argv) = resolve_argv(command) else {
             return Err(ChildError::NoShell {
                 command: command.join(" "),
@@ -251,6 +242,7 @@ impl Reaper {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
     use vaultlet_shared::config::EXEC_STOP_SIGNALS;
 
     #[test]
@@ -271,7 +263,7 @@ mod tests {
     #[tokio::test]
     async fn the_child_gets_the_variables_and_its_exit_code_is_reported() {
         let mut reaper = Reaper::new(false).unwrap();
-        let env = BTreeMap::from([("VAULTLET_T_A".to_string(), "x y".to_string())]);
+        let env = BTreeMap::from([("VAULTLET_T_A".to_string(), b"x y".to_vec())]);
         let c = Child::spawn(
             &argv(&["/bin/sh", "-c", r#"test "$VAULTLET_T_A" = "x y" && exit 3"#]),
             &env,
@@ -279,6 +271,32 @@ mod tests {
         )
         .unwrap();
         assert_eq!(reaper.wait(&c).await, 3);
+    }
+
+    #[tokio::test]
+    async fn a_value_that_is_not_utf8_reaches_the_child_as_its_bytes() {
+        let mut reaper = Reaper::new(false).unwrap();
+        let env = BTreeMap::from([("VAULTLET_T_BIN".to_string(), b"a\xff\xfeb".to_vec())]);
+        let c = Child::spawn(
+            &argv(&[
+                "/bin/sh",
+                "-c",
+                r#"test "$(printf %s "$VAULTLET_T_BIN" | od -An -tx1 | tr -d ' \n')" = 61fffe62 && exit 4"#,
+            ]),
+            &env,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(reaper.wait(&c).await, 4);
+        let cmd = command_for(&argv(&["/bin/true"]), &env, &[]);
+        let got: Vec<_> = cmd.get_envs().collect();
+        assert_eq!(
+            got,
+            [(
+                std::ffi::OsStr::new("VAULTLET_T_BIN"),
+                Some(std::ffi::OsStr::from_bytes(b"a\xff\xfeb"))
+            )]
+        );
     }
 
     #[tokio::test]
@@ -343,7 +361,7 @@ mod tests {
                 "-c",
                 r#"test -z "${HOME+set}" && test "$VAULTLET_T_B" = b"#,
             ]),
-            &BTreeMap::from([("VAULTLET_T_B".to_string(), "b".to_string())]),
+            &BTreeMap::from([("VAULTLET_T_B".to_string(), b"b".to_vec())]),
             &["HOME".to_string(), "VAULTLET_T_B".to_string()],
         )
         .unwrap();

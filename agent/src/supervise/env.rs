@@ -82,7 +82,7 @@ mod tests {
         Arc::new(
             pairs
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
                 .collect::<BTreeMap<_, _>>(),
         )
     }

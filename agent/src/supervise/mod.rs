@@ -208,7 +208,7 @@ mod tests {
     fn set(v: &str) -> Option<RenderedEnv> {
         Some(Arc::new(BTreeMap::from([(
             "VAULTLET_T_V".to_string(),
-            v.to_string(),
+            v.as_bytes().to_vec(),
         )])))
     }
 

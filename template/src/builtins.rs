@@ -230,13 +230,12 @@ pub fn index(item: &Value, idx: &[Value]) -> Result<Value, String> {
                 )
             }
             Value::Map(m) => match i {
-                Value::String(k) => m.get(&**k).cloned().unwrap_or(Value::Nil),
+                Value::String(k) => m.get(k.as_bytes()).cloned().unwrap_or(Value::Nil),
                 Value::Nil => Value::Nil,
-                // A string that is not UTF-8 (agent.md §4.5.3): a map holds such a key as its
-                // U+FFFD text (docs/differences.md), so that text finds it.
+                // A string that is not UTF-8 (agent.md §4.5.3) finds the key of its bytes.
                 Value::Object(o) if o.go_string().is_some() => {
-                    let (text, _) = o.go_string().unwrap_or_default();
-                    m.get(text).cloned().unwrap_or(Value::Nil)
+                    let (_, b) = o.go_string().unwrap_or_default();
+                    m.get(b).cloned().unwrap_or(Value::Nil)
                 }
                 other => {
                     return Err(format!(
@@ -525,7 +524,7 @@ mod tests {
             "index of untyped nil"
         );
         let mut m = BTreeMap::new();
-        m.insert("space key".to_string(), Value::str("v"));
+        m.insert("space key".into(), Value::str("v"));
         let m = Value::map(m);
         assert_eq!(index(&m, &[Value::str("space key")]).unwrap().print(), "v");
         assert!(matches!(
@@ -536,10 +535,14 @@ mod tests {
             index(&m, &[n("1")]).unwrap_err(),
             "value has type json.Number; should be string"
         );
+        // A key that is not UTF-8 is its bytes: "\xff" finds its own key, not the U+FFFD one.
         let mut b = BTreeMap::new();
-        b.insert("\u{fffd}".to_string(), Value::str("w"));
+        b.insert("\u{fffd}".into(), Value::str("w"));
         let key = crate::gostr::from_bytes(b"\xff".to_vec());
-        assert_eq!(index(&Value::map(b), &[key]).unwrap().print(), "w");
+        assert!(matches!(index(&Value::map(b.clone()), &[key.clone()]).unwrap(), Value::Nil));
+        b.insert(crate::value::Key::from_bytes(b"\xff".to_vec()), Value::str("x"));
+        assert_eq!(index(&Value::map(b.clone()), &[key]).unwrap().print(), "x");
+        assert_eq!(index(&Value::map(b), &[Value::str("\u{fffd}")]).unwrap().print(), "w");
         assert_eq!(
             index(&Value::Int(1), &[Value::Int(0)]).unwrap_err(),
             "can't index item of type int"

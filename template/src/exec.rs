@@ -418,7 +418,7 @@ impl<'a> State<'a, '_> {
             Value::Map(m) => {
                 for (k, e) in m.iter() {
                     ran = true;
-                    self.iteration(b, mark, Value::str(k.as_str()), e.clone(), true)?;
+                    self.iteration(b, mark, k.to_value(), e.clone(), true)?;
                 }
             }
             Value::AnyMap(m) => {
@@ -1027,7 +1027,7 @@ impl<'a> State<'a, '_> {
                 if has_args {
                     return self.err(format!("{name} is not a method but has arguments"));
                 }
-                match m.get(name) {
+                match m.get(name.as_bytes()) {
                     Some(v) => Ok((v.clone(), true)),
                     None if self.prog.opts.missing_key_error => self.err(format!(
                         "map has no entry for key {}",
@@ -1204,7 +1204,7 @@ fn replace_shared(v: &Value, target: *const (), new: &Value) -> Option<Value> {
     }
     match v {
         Value::Map(m) => {
-            let mut changed: Option<std::collections::BTreeMap<String, Value>> = None;
+            let mut changed: Option<std::collections::BTreeMap<crate::value::Key, Value>> = None;
             for (k, x) in m.iter() {
                 if let Some(nx) = replace_shared(x, target, new) {
                     changed

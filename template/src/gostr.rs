@@ -288,9 +288,133 @@ pub fn trim_cutset<'a>(s: &'a [u8], cutset: &[u8]) -> &'a [u8] {
     trim_func(s, |c| set.contains(&c))
 }
 
+/// A key of a Go `map[string]interface {}` ([`Value::Map`]): the Go string's bytes. Nearly every
+/// key is UTF-8 and is a plain `String` ([`Key::Str`]), so building, looking up (by bytes, through
+/// `Borrow<[u8]>`, e.g. `m.get(name.as_bytes())`) and printing such a key costs what a `String`
+/// key did; a key that is not UTF-8 is the [`ByteString`] value ([`Key::Bytes`]). Equality and
+/// order are the bytes', Go's (`"\xff"` and `"\u{FFFD}"` are two keys; `%v` and `range` go in byte
+/// order).
+#[derive(Clone, Debug)]
+pub enum Key {
+    Str(String),
+    /// Never UTF-8 (a [`ByteString`] object), so never equal to a [`Key::Str`].
+    Bytes(Value),
+}
+
+impl Key {
+    /// The key of any bytes.
+    pub fn from_bytes(b: Vec<u8>) -> Key {
+        match from_bytes(b) {
+            Value::String(s) => Key::Str(s.to_string()),
+            v => Key::Bytes(v),
+        }
+    }
+
+    /// The key of a Go string value (a string, a `json.Number`, a [`ByteString`]).
+    pub fn of(v: &Value) -> Option<Key> {
+        match v {
+            Value::String(s) | Value::Number(s) => Some(Key::Str(s.to_string())),
+            v if invalid_utf8(v).is_some() => Some(Key::Bytes(v.clone())),
+            _ => None,
+        }
+    }
+
+    /// The key of a text with byte strings in it ([`GoText`], e.g. Sprig's `strval`).
+    pub fn of_text(t: GoText) -> Key {
+        if t.raw.is_empty() {
+            return Key::Str(t.text);
+        }
+        Key::from_bytes(t.into_bytes())
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Key::Str(s) => s.as_bytes(),
+            Key::Bytes(v) => invalid_utf8(v).unwrap_or_default(),
+        }
+    }
+
+    /// The key as text: U+FFFD for each bad byte (where Go decodes runes: `toJSON`, messages).
+    pub fn text(&self) -> &str {
+        match self {
+            Key::Str(s) => s,
+            Key::Bytes(Value::Object(o)) => o.go_string().map_or("", |(t, _)| t),
+            Key::Bytes(_) => "",
+        }
+    }
+
+    /// The key as a Go string value.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Key::Str(s) => Value::str(s.as_str()),
+            Key::Bytes(v) => v.clone(),
+        }
+    }
+
+    /// `%v` of the key (its bytes) into `out`.
+    pub fn write_v<W: GoWrite>(&self, out: &mut W) {
+        match self {
+            Key::Str(s) => {
+                let _ = out.write_str(s);
+            }
+            Key::Bytes(v) => out.go_string(v),
+        }
+    }
+}
+
+impl From<String> for Key {
+    fn from(s: String) -> Key {
+        Key::Str(s)
+    }
+}
+
+impl From<&str> for Key {
+    fn from(s: &str) -> Key {
+        Key::Str(s.to_string())
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for Key {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Key {}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Key) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Key {
+    fn cmp(&self, other: &Key) -> std::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.as_bytes().hash(h);
+    }
+}
+
+impl PartialEq<str> for Key {
+    fn eq(&self, other: &str) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
 /// Text being built that may hold strings that are not UTF-8: `text` has nothing where one goes,
 /// `raw` says which one goes at which offset; [`GoText::into_value`] splices them in.
-#[derive(Default, Debug)]
+#[derive(Default, Debug, Clone)]
 pub struct GoText {
     pub text: String,
     pub raw: Vec<(usize, Value)>,

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::gostr::{self, GoText};
 use super::lexer::go_quote;
-use super::value::{Value, format_float_g, go_exp};
+use super::value::{Key, Value, format_float_g, go_exp};
 
 /// Go `fmt.Sprint`: a space between operands when neither side is a string.
 pub fn sprint(args: &[Value]) -> GoText {
@@ -397,7 +397,11 @@ pub fn write_go_syntax(out: &mut GoText, v: &Value, depth: usize) {
                 if k > 0 {
                     out.push_str(", ");
                 }
-                out.push_str(&go_quote(key));
+                match key {
+                    Key::Str(s) => out.push_str(&go_quote(s)),
+                    // A key that is not UTF-8 quotes its bad bytes as `\xff` (agent.md §4.5.3).
+                    Key::Bytes(b) => write_go_syntax(out, b, depth + 1),
+                }
                 out.push(':');
                 write_go_syntax(out, e, depth + 1);
             }
@@ -487,7 +491,10 @@ fn format_value(out: &mut GoText, v: &Value, verb: char, sp: &Spec, depth: usize
                 if k > 0 {
                     out.push(' ');
                 }
-                fmt_string(out, &Value::Nil, key, verb, sp);
+                match key {
+                    Key::Str(s) => fmt_string(out, &Value::Nil, s, verb, sp),
+                    Key::Bytes(b) => format_value(out, b, verb, sp, depth + 1),
+                }
                 out.push(':');
                 format_value(out, e, verb, sp, depth + 1);
             }
@@ -992,8 +999,8 @@ mod tests {
     #[test]
     fn composite_values() {
         let mut m = BTreeMap::new();
-        m.insert("b".to_string(), Value::Int(2));
-        m.insert("a".to_string(), Value::Nil);
+        m.insert("b".into(), Value::Int(2));
+        m.insert("a".into(), Value::Nil);
         let v = Value::map(m);
         assert_eq!(sprintf("%v", std::slice::from_ref(&v)), "map[a:<nil> b:2]");
         assert_eq!(
@@ -1007,10 +1014,10 @@ mod tests {
     fn go_syntax_percent_sharp_v() {
         let mut m = BTreeMap::new();
         m.insert(
-            "b".to_string(),
+            "b".into(),
             Value::list(vec![Value::Int(1), Value::Nil]),
         );
-        m.insert("a".to_string(), Value::str("x\"y"));
+        m.insert("a".into(), Value::str("x\"y"));
         assert_eq!(
             sprintf("%#v", &[Value::map(m)]),
             "map[string]interface {}{\"a\":\"x\\\"y\", \"b\":[]interface {}{1, interface {}(nil)}}"

@@ -69,7 +69,7 @@ fn collect(v: &Value, depth: usize, out: &mut Vec<(String, &'static str)>) {
         }
         Value::Map(m) => {
             for (k, x) in m.iter() {
-                out.push((k.clone(), "string"));
+                out.push((k.text().to_string(), "string"));
                 collect(x, depth + 1, out);
             }
         }
@@ -125,7 +125,7 @@ mod tests {
     #[test]
     fn nested_values_and_keys() {
         let mut inner = BTreeMap::new();
-        inner.insert("sekrit-key".to_string(), Value::Number("987654321".into()));
+        inner.insert("sekrit-key".into(), Value::Number("987654321".into()));
         let v = [Value::list(vec![Value::map(inner)]), Value::Int(123456)];
         assert_eq!(
             scrub(

@@ -2,7 +2,8 @@
 //! (agent.md §4.2), and their `fmt` `%v` printing (§4.3).
 //!
 //! A JSON number from Vault is [`Value::Number`]: string kind, literal text (Go `json.Number`).
-//! Maps are `BTreeMap<String, _>`, whose order is Go's byte-wise key order for printing and `range`.
+//! Maps are `BTreeMap<Key, _>` ([`Key`]: a Go string's bytes), whose order is Go's byte-wise key
+//! order for printing and `range`.
 //! Records (`*dependency.Secret`, its `Auth`/`WrapInfo`) keep their fields in declaration order.
 //! Values with methods (`scratch`, `pkiCert`'s result, `loop` channels) are [`Object`]s, and so
 //! are the integers of other Go types that templates meet ([`GoInt`]: `uint8`, `time.Month`).
@@ -11,6 +12,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use vaultlet_shared::json::Json;
+
+pub use crate::gostr::Key;
 
 /// A template value.
 #[derive(Clone, Debug)]
@@ -45,7 +48,8 @@ pub enum Value {
     /// A nil `[]interface {}` (`scratch.MapValues` of a key that holds no map): like
     /// [`Value::NilList`], but of the type [`Value::List`] has.
     NilAnyList,
-    Map(Arc<BTreeMap<String, Value>>),
+    /// Go `map[string]interface {}`: keys are Go strings' bytes ([`Key`]).
+    Map(Arc<BTreeMap<Key, Value>>),
     /// Go `map[interface {}]interface {}` (what `parseYAML` gives, agent.md §4.4): typed keys
     /// (string, int, uint64, float64, bool, nil), entries kept in [`any_map_order`].
     AnyMap(Arc<Vec<(Value, Value)>>),
@@ -214,7 +218,7 @@ impl Value {
         ))
     }
 
-    pub fn map(m: BTreeMap<String, Value>) -> Value {
+    pub fn map(m: BTreeMap<Key, Value>) -> Value {
         Value::Map(Arc::new(m))
     }
 
@@ -228,7 +232,7 @@ impl Value {
             Json::Array(a) => Value::list(a.iter().map(Value::from_json).collect()),
             Json::Object(m) => Value::map(
                 m.iter()
-                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .map(|(k, v)| (Key::Str(k.clone()), Value::from_json(v)))
                     .collect(),
             ),
         }
@@ -356,7 +360,7 @@ impl Value {
                     if i > 0 {
                         put(out, " ");
                     }
-                    put(out, k);
+                    k.write_v(out);
                     put(out, ":");
                     v.write_v(out);
                 }

@@ -106,7 +106,7 @@ pub fn list(v: &Value) -> Result<Vec<Value>, String> {
 }
 
 /// A `map[string]interface {}` parameter (nil converts to an empty map).
-pub fn map(v: &Value) -> Result<BTreeMap<String, Value>, String> {
+pub fn map(v: &Value) -> Result<BTreeMap<crate::value::Key, Value>, String> {
     match v {
         Value::Map(m) => Ok(m.as_ref().clone()),
         other => Err(wrong("map[string]interface {}", other)),

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::args;
+use crate::value::Key;
 use crate::{CallEnv, Func, Object, Value};
 
 pub(super) fn lookup(name: &str) -> Option<Func> {
@@ -93,6 +94,9 @@ pub fn join_bytes(sep: &[u8], items: &[Value]) -> Value {
 
 fn split_to_map(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     args::arity("splitToMap", a, 3)?;
+    if crate::gostr::any_binary(a) {
+        return split_to_map_bytes(a);
+    }
     let (sep1, sep2, s) = (
         args::string(&a[0])?,
         args::string(&a[1])?,
@@ -103,7 +107,28 @@ fn split_to_map(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     if !s.is_empty() {
         for item in go_split(s, sep1) {
             if let Some((k, v)) = item.split_once(sep2) {
-                m.insert(k.to_string(), Value::str(v));
+                m.insert(Key::from(k), Value::str(v));
+            }
+        }
+    }
+    Ok(Value::map(m))
+}
+
+/// `splitToMap` on strings that are not UTF-8 (agent.md §4.5.3): keys and values keep their bytes.
+fn split_to_map_bytes(a: &[Value]) -> Result<Value, String> {
+    use crate::gostr;
+    let (sep1, sep2, s) = (
+        args::string_bytes(&a[0])?,
+        args::string_bytes(&a[1])?,
+        args::string_bytes(&a[2])?,
+    );
+    let s = gostr::trim_func(s, super::strings::go_space);
+    let mut m = BTreeMap::new();
+    if !s.is_empty() {
+        for item in gostr::split(s, sep1, -1) {
+            if let Some(at) = gostr::find(item, sep2).filter(|_| !sep2.is_empty()) {
+                let (k, v) = (&item[..at], &item[at + sep2.len()..]);
+                m.insert(Key::from_bytes(k.to_vec()), gostr::from_bytes(v.to_vec()));
             }
         }
     }
@@ -205,7 +230,7 @@ fn is_empty(v: &Value) -> bool {
 /// `mergo.Map(&dst, src[, WithOverride])` on `map[string]interface{}`: nested maps merge; a key
 /// missing or empty in `dst` takes `src`'s value; with `override` `src` wins except over a
 /// non-empty list or a map (those merge or stay).
-pub fn merge(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>, override_: bool) {
+pub fn merge(dst: &mut BTreeMap<Key, Value>, src: &BTreeMap<Key, Value>, override_: bool) {
     for (k, sv) in src {
         let dv = dst.get(k).cloned();
         if let (Some(Value::Map(dm)), Value::Map(sm)) = (&dv, sv) {
@@ -251,31 +276,34 @@ fn merge_map_override(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String>
     Ok(Value::map(dst))
 }
 
+/// One key of `explodeMap` into `m`; keys are split on `/` as bytes (a key that is not UTF-8
+/// keeps its bytes, agent.md §4.5.3).
 fn explode_into(
-    m: &mut BTreeMap<String, Value>,
-    k: &str,
+    m: &mut BTreeMap<Key, Value>,
+    k: &[u8],
     v: &Value,
-    p: &str,
+    p: &[u8],
 ) -> Result<(), String> {
-    if let Some((top, rest)) = k.split_once('/') {
+    if let Some(at) = k.iter().position(|&b| b == b'/') {
+        let (top, rest) = (&k[..at], &k[at + 1..]);
         let mut nest = match m.get(top) {
             None => BTreeMap::new(),
             Some(Value::Map(n)) => n.as_ref().clone(),
             Some(other) => {
                 return Err(format!(
                     "not a map: {}: {} already has value {}",
-                    args::go_quote_str(p),
-                    args::go_quote_str(top),
+                    crate::gostr::quote(p, false),
+                    crate::gostr::quote(top, false),
                     args::go_q(other)
                 ));
             }
         };
         explode_into(&mut nest, rest, v, k)?;
-        m.insert(top.to_string(), Value::map(nest));
+        m.insert(Key::from_bytes(top.to_vec()), Value::map(nest));
         return Ok(());
     }
     if !k.is_empty() {
-        m.insert(k.to_string(), v.clone());
+        m.insert(Key::from_bytes(k.to_vec()), v.clone());
     }
     Ok(())
 }
@@ -285,6 +313,7 @@ fn explode_map(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     let input = args::map(&a[0])?;
     let mut out = BTreeMap::new();
     for (k, v) in &input {
+        let k = k.as_bytes();
         explode_into(&mut out, k, v, k).map_err(|e| format!("explodeMap: {e}"))?;
     }
     Ok(Value::map(out))

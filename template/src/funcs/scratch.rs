@@ -1,10 +1,13 @@
 //! `scratch`: a per-execution key/value pad with methods `Key`, `Get`, `Set`, `SetX`, `MapSet`,
-//! `MapSetX`, `MapValues` (agent.md §4.5). One pad per execution, created by the first call.
+//! `MapSetX`, `MapValues` (agent.md §4.5). One pad per execution, created by the first call. Its
+//! keys, and those of the maps `MapSet` makes, are the Go strings' bytes (agent.md §4.5.3).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use super::args;
+use crate::gostr;
+use crate::value::Key;
 use crate::{CallEnv, Func, Object, Value};
 
 pub(super) fn lookup(name: &str) -> Option<Func> {
@@ -22,11 +25,11 @@ fn scratch(env: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
 /// Go's `*template.Scratch`.
 #[derive(Debug, Default)]
 pub struct Scratch {
-    values: Mutex<BTreeMap<String, Value>>,
+    values: Mutex<BTreeMap<Key, Value>>,
 }
 
 impl Scratch {
-    fn with<T>(&self, f: impl FnOnce(&mut BTreeMap<String, Value>) -> T) -> T {
+    fn with<T>(&self, f: impl FnOnce(&mut BTreeMap<Key, Value>) -> T) -> T {
         let mut guard = self.values.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut guard)
     }
@@ -35,17 +38,17 @@ impl Scratch {
         match name {
             "Key" => {
                 args::arity(name, a, 1)?;
-                let k = args::string(&a[0])?;
+                let k = args::string_bytes(&a[0])?;
                 Ok(Value::Bool(self.with(|m| m.contains_key(k))))
             }
             "Get" => {
                 args::arity(name, a, 1)?;
-                let k = args::string(&a[0])?;
+                let k = args::string_bytes(&a[0])?;
                 Ok(self.with(|m| m.get(k).cloned()).unwrap_or(Value::Nil))
             }
             "Set" | "SetX" => {
                 args::arity(name, a, 2)?;
-                let k = args::string(&a[0])?.to_string();
+                let k = Key::from_bytes(args::string_bytes(&a[0])?.to_vec());
                 let overwrite = name == "Set";
                 self.with(|m| {
                     if overwrite || !m.contains_key(&k) {
@@ -56,15 +59,15 @@ impl Scratch {
             }
             "MapSet" | "MapSetX" => {
                 args::arity(name, a, 3)?;
-                let k = args::string(&a[0])?.to_string();
-                let mk = args::string(&a[1])?.to_string();
+                let k = Key::from_bytes(args::string_bytes(&a[0])?.to_vec());
+                let mk = Key::from_bytes(args::string_bytes(&a[1])?.to_vec());
                 let overwrite = name == "MapSet";
                 self.with(|m| {
                     let entry = m
                         .entry(k.clone())
                         .or_insert_with(|| Value::map(BTreeMap::new()));
                     let Value::Map(inner) = entry else {
-                        return Err(format!("{} is not a map", args::go_quote_str(&k)));
+                        return Err(format!("{} is not a map", gostr::quote(k.as_bytes(), false)));
                     };
                     if overwrite || !inner.contains_key(&mk) {
                         Arc::make_mut(inner).insert(mk, a[2].clone());
@@ -74,7 +77,7 @@ impl Scratch {
             }
             "MapValues" => {
                 args::arity(name, a, 1)?;
-                let k = args::string(&a[0])?;
+                let k = args::string_bytes(&a[0])?;
                 Ok(self.with(|m| match m.get(k) {
                     Some(Value::Map(inner)) => Value::list(inner.values().cloned().collect()),
                     // Go's `MapValues` gives a nil `[]interface {}` then.
@@ -109,7 +112,7 @@ impl Object for Scratch {
             format!(
                 "&{{map[{}]}}",
                 m.iter()
-                    .map(|(k, v)| format!("{k}:{}", v.print()))
+                    .map(|(k, v)| format!("{}:{}", k.text(), v.print()))
                     .collect::<Vec<_>>()
                     .join(" ")
             )

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use vaultlet_shared::json::Json;
 
 use super::{args, yaml};
-use crate::gostr::GoText;
+use crate::gostr::{GoText, Key};
 use crate::value::go_exp;
 use crate::{CallEnv, Func, Value};
 
@@ -243,7 +243,8 @@ fn write_json(
         }
         Value::Map(m) => write_members(
             out,
-            m.iter().map(|(k, v)| (k.as_str(), v)),
+            // encoding/json writes a key that is not UTF-8 with U+FFFD (agent.md §4.5.3).
+            m.iter().map(|(k, v)| (k.text(), v)),
             indent,
             html,
             level,
@@ -380,7 +381,7 @@ pub fn json_to_value(j: &Json) -> Result<Value, String> {
         Json::Object(m) => {
             let mut out = BTreeMap::new();
             for (k, v) in m {
-                out.insert(k.clone(), json_to_value(v)?);
+                out.insert(Key::Str(k.clone()), json_to_value(v)?);
             }
             Value::map(out)
         }
@@ -437,18 +438,17 @@ fn has_any_map(v: &Value) -> bool {
     }
 }
 
-fn toml_key(k: &str) -> String {
-    if !k.is_empty()
-        && k.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+/// A key, bare or quoted; a key that is not UTF-8 is quoted with its bad bytes as they are
+/// (agent.md §4.5.3).
+fn toml_key(out: &mut GoText, k: &Key) {
+    let b = k.as_bytes();
+    if !b.is_empty()
+        && b.iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
     {
-        k.to_string()
+        out.push_str(k.text());
     } else {
-        let mut s = String::new();
-        s.push('"');
-        toml_escape(&mut s, k);
-        s.push('"');
-        s
+        toml_quote_bytes(out, b);
     }
 }
 
@@ -531,7 +531,7 @@ fn toml_inline(out: &mut GoText, v: &Value) -> Result<(), String> {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                out.push_str(&toml_key(k));
+                toml_key(out, k);
                 out.push_str(" = ");
                 toml_inline(out, v)?;
             }
@@ -584,8 +584,8 @@ fn toml_number(out: &mut GoText, n: &str) -> Result<(), String> {
 
 fn toml_table(
     out: &mut GoText,
-    path: &[String],
-    m: &BTreeMap<String, Value>,
+    path: &[Key],
+    m: &BTreeMap<Key, Value>,
 ) -> Result<(), String> {
     let key_indent = "  ".repeat(path.len());
     for (k, v) in m {
@@ -593,7 +593,7 @@ fn toml_table(
             continue;
         }
         out.push_str(&key_indent);
-        out.push_str(&toml_key(k));
+        toml_key(out, k);
         out.push_str(" = ");
         toml_inline(out, v)?;
         out.push('\n');
@@ -601,18 +601,26 @@ fn toml_table(
     for (k, v) in m {
         let mut sub = path.to_vec();
         sub.push(k.clone());
-        let name = sub
-            .iter()
-            .map(|s| toml_key(s))
-            .collect::<Vec<_>>()
-            .join(".");
+        let mut name = GoText::default();
+        for (i, k) in sub.iter().enumerate() {
+            if i > 0 {
+                name.push('.');
+            }
+            toml_key(&mut name, k);
+        }
         let header_ind = "  ".repeat(sub.len() - 1);
+        let header = |out: &mut GoText, open: &str, close: &str| {
+            out.push_str(&header_ind);
+            out.push_str(open);
+            out.append(name.clone());
+            out.push_str(close);
+        };
         match v {
             Value::Map(inner) => {
                 if sub.len() == 1 && !out.is_empty() {
                     out.push('\n');
                 }
-                let _ = writeln!(out, "{header_ind}[{name}]");
+                header(out, "[", "]\n");
                 toml_table(out, &sub, inner)?;
             }
             Value::List(items) if is_table_array(v) => {
@@ -621,7 +629,7 @@ fn toml_table(
                         if sub.len() == 1 && !out.is_empty() {
                             out.push('\n');
                         }
-                        let _ = writeln!(out, "{header_ind}[[{name}]]");
+                        header(out, "[[", "]]\n");
                         toml_table(out, &sub, inner)?;
                     }
                 }
@@ -726,7 +734,7 @@ mod tests {
         )
         .unwrap();
         let Value::Map(m) = &v else { panic!() };
-        assert!(matches!(&m["a"], Value::List(l) if matches!(l[0], Value::Float(f) if f == 1.0)));
+        assert!(matches!(&m[b"a".as_slice()], Value::List(l) if matches!(l[0], Value::Float(f) if f == 1.0)));
         assert_eq!(
             show("toJSON", &[v]),
             r#"{"a":[1,2],"n":null,"s":"x\u003cy","t":true}"#
@@ -834,10 +842,10 @@ mod tests {
         let long = crate::gostr::from_bytes(vec![0xff; 52]);
         let y = show("toYAML", std::slice::from_ref(&long));
         assert_eq!(y, format!("!!binary |\n  {}w\n  ==", "/".repeat(69)));
-        let m = Value::map([("k".to_string(), long)].into_iter().collect());
+        let m = Value::map([("k".into(), long)].into_iter().collect());
         assert!(show("toYAML", &[m]).starts_with("k: !!binary |\n  ///"));
         let short = crate::gostr::from_bytes(vec![0xff, b'"', b'\n']);
-        let m = Value::map([("k".to_string(), short)].into_iter().collect());
+        let m = Value::map([("k".into(), short)].into_iter().collect());
         assert_eq!(
             super::super::testutil::bytes("toTOML", &[m]),
             b"k = \"\xff\\\"\\n\""

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use super::{args, collections, encoding, serialize, strings};
-use crate::gostr::{self, GoText};
+use crate::gostr::{self, GoText, Key};
 use crate::{CallEnv, Func, Value};
 
 pub(super) fn lookup(name: &str) -> Option<Func> {
@@ -328,7 +328,7 @@ fn as_list(func: &str, v: &Value) -> Result<Vec<Value>, String> {
     }
 }
 
-fn as_map(v: &Value) -> Result<BTreeMap<String, Value>, String> {
+fn as_map(v: &Value) -> Result<BTreeMap<Key, Value>, String> {
     args::map(v)
 }
 
@@ -637,7 +637,7 @@ fn parts_map(parts: Vec<&[u8]>) -> Value {
         parts
             .into_iter()
             .enumerate()
-            .map(|(i, p)| (format!("_{i}"), gostr::from_bytes(p.to_vec())))
+            .map(|(i, p)| (Key::Str(format!("_{i}")), gostr::from_bytes(p.to_vec())))
             .collect(),
     )
 }
@@ -648,7 +648,7 @@ func!(split(a) {
         return Ok(parts_map(gostr::split(s, sep, -1)));
     }
     let (sep, s) = s2("split", a)?;
-    let m = collections::go_split(s, sep).into_iter().enumerate().map(|(i, p)| (format!("_{i}"), Value::str(p))).collect();
+    let m = collections::go_split(s, sep).into_iter().enumerate().map(|(i, p)| (Key::Str(format!("_{i}")), Value::str(p))).collect();
     Ok(Value::map(m))
 });
 func!(splitn(a) {
@@ -673,7 +673,7 @@ func!(splitn(a) {
     } else {
         s.splitn(n as usize, sep).collect()
     };
-    Ok(Value::map(parts.into_iter().enumerate().map(|(i, p)| (format!("_{i}"), Value::str(p))).collect()))
+    Ok(Value::map(parts.into_iter().enumerate().map(|(i, p)| (Key::Str(format!("_{i}")), Value::str(p))).collect()))
 });
 func!(split_list(a) {
     if let Some(r) = b2("splitList", a) {
@@ -1239,38 +1239,39 @@ func!(seq(a) {
 // Dicts
 // ----------------------------------------------------------------------------------------------
 
+// A key is the Go string's bytes (agent.md §4.5.3): one that is not UTF-8 stays a distinct key.
 func!(dict(a) {
     let mut m = BTreeMap::new();
     for pair in a.chunks(2) {
         let v = pair.get(1).cloned().unwrap_or_else(|| Value::str(""));
-        m.insert(strval(&pair[0]), v);
+        m.insert(Key::of_text(gostr::strval(&pair[0])), v);
     }
     Ok(Value::map(m))
 });
 func!(get(a) {
     let a = n_args("get", a, 2)?;
     let m = as_map(&a[0])?;
-    Ok(m.get(args::string(&a[1])?).cloned().unwrap_or_else(|| Value::str("")))
+    Ok(m.get(args::string_bytes(&a[1])?).cloned().unwrap_or_else(|| Value::str("")))
 });
 func!(set(a) {
     let a = n_args("set", a, 3)?;
     let mut m = as_map(&a[0])?;
-    m.insert(args::string(&a[1])?.to_string(), a[2].clone());
+    m.insert(Key::from_bytes(args::string_bytes(&a[1])?.to_vec()), a[2].clone());
     Ok(Value::map(m))
 });
 func!(unset(a) {
     let a = n_args("unset", a, 2)?;
     let mut m = as_map(&a[0])?;
-    m.remove(args::string(&a[1])?);
+    m.remove(args::string_bytes(&a[1])?);
     Ok(Value::map(m))
 });
 func!(has_key(a) {
     let a = n_args("hasKey", a, 2)?;
-    Ok(Value::Bool(as_map(&a[0])?.contains_key(args::string(&a[1])?)))
+    Ok(Value::Bool(as_map(&a[0])?.contains_key(args::string_bytes(&a[1])?)))
 });
 func!(pluck(a) {
     args::at_least("sprig_pluck", a, 1)?;
-    let key = args::string(&a[0])?;
+    let key = args::string_bytes(&a[0])?;
     let mut out = Vec::new();
     for d in &a[1..] {
         if let Some(v) = as_map(d)?.get(key) {
@@ -1282,9 +1283,9 @@ func!(pluck(a) {
 func!(keys(a) {
     let mut out = Vec::new();
     for d in a {
-        out.extend(as_map(d)?.into_keys());
+        out.extend(as_map(d)?.keys().map(Key::to_value));
     }
-    Ok(str_list(out))
+    Ok(Value::Strings(std::sync::Arc::new(out)))
 });
 func!(values(a) { Ok(Value::list(as_map(&n_args("values", a, 1)?[0])?.into_values().collect())) });
 func!(pick(a) {
@@ -1292,9 +1293,9 @@ func!(pick(a) {
     let m = as_map(&a[0])?;
     let mut out = BTreeMap::new();
     for k in &a[1..] {
-        let k = args::string(k)?;
+        let k = args::string_bytes(k)?;
         if let Some(v) = m.get(k) {
-            out.insert(k.to_string(), v.clone());
+            out.insert(Key::from_bytes(k.to_vec()), v.clone());
         }
     }
     Ok(Value::map(out))
@@ -1303,7 +1304,7 @@ func!(omit(a) {
     args::at_least("sprig_omit", a, 1)?;
     let mut m = as_map(&a[0])?;
     for k in &a[1..] {
-        m.remove(args::string(k)?);
+        m.remove(args::string_bytes(k)?);
     }
     Ok(Value::map(m))
 });
@@ -1325,7 +1326,7 @@ func!(dig(a) {
     let default = &a[a.len() - 2];
     let mut cur = dict.clone();
     for k in &a[..a.len() - 2] {
-        let k = args::string(k)?;
+        let k = args::string_bytes(k)?;
         let next = match &cur {
             Value::Map(m) => m.get(k).cloned(),
             _ => None,

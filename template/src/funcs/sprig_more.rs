@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use super::args;
 use super::sprig::to_f64;
+use crate::gostr::{self, Key};
 use crate::{CallEnv, Func, Object, Value};
 
 pub(super) fn lookup(short: &str) -> Option<Func> {
@@ -245,10 +246,6 @@ fn to_decimal(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
 // ----------------------------------------------------------------------------------------------
 // Strings
 // ----------------------------------------------------------------------------------------------
-
-fn bytes_str(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// Apache-commons style abbreviation with a left offset; byte offsets, as Go slices strings, so
 /// a multibyte character may be cut (the result is then not UTF-8, `crate::gostr`).
@@ -716,9 +713,9 @@ fn should_escape(c: u8, mode: Enc) -> bool {
     }
 }
 
-fn escape(s: &str, mode: Enc) -> String {
+fn escape(s: &[u8], mode: Enc) -> String {
     let mut out = String::with_capacity(s.len());
-    for &c in s.as_bytes() {
+    for &c in s {
         if should_escape(c, mode) {
             out.push_str(&format!("%{c:02X}"));
         } else {
@@ -728,9 +725,9 @@ fn escape(s: &str, mode: Enc) -> String {
     out
 }
 
-/// Go's `url.unescape` for the modes `Parse` uses; the error is its `EscapeError` text.
-fn unescape(s: &str, mode: Enc) -> Result<String, String> {
-    let b = s.as_bytes();
+/// Go's `url.unescape` for the modes `Parse` uses, on bytes: `%ff` is the byte 0xff, so a part
+/// may not be UTF-8 (agent.md §4.5.3); the error is its `EscapeError` text.
+fn unescape(b: &[u8], mode: Enc) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
@@ -743,18 +740,23 @@ fn unescape(s: &str, mode: Enc) -> Result<String, String> {
                 ) {
                     (Some(h), Some(l)) => {
                         let v = (h * 16 + l) as u8;
-                        if mode == Enc::Host && v < 0x80 && s[..i].contains('[') {
+                        if mode == Enc::Host && v < 0x80 && b[..i].contains(&b'[') {
                             // Only within an IPv6 zone; kept simple: allowed.
                         } else if mode == Enc::Host && v < 0x80 && v != b'%' {
-                            return Err(format!("invalid URL escape {:?}", &s[i..i + 3]));
+                            return Err(format!(
+                                "invalid URL escape {}",
+                                gostr::quote(&b[i..i + 3], false)
+                            ));
                         }
                         out.push(v);
                         i += 3;
                     }
                     _ => {
                         let end = (i + 3).min(b.len());
-                        let bad = String::from_utf8_lossy(&b[i..end]);
-                        return Err(format!("invalid URL escape {}", args::go_quote_str(&bad)));
+                        return Err(format!(
+                            "invalid URL escape {}",
+                            gostr::quote(&b[i..end], false)
+                        ));
                     }
                 }
             }
@@ -762,7 +764,7 @@ fn unescape(s: &str, mode: Enc) -> Result<String, String> {
                 if mode == Enc::Host && c < 0x80 && should_escape(c, Enc::Host) {
                     return Err(format!(
                         "invalid character {} in host name",
-                        args::go_quote_str(&(c as char).to_string())
+                        gostr::quote(&[c], false)
                     ));
                 }
                 out.push(c);
@@ -770,22 +772,24 @@ fn unescape(s: &str, mode: Enc) -> Result<String, String> {
             }
         }
     }
-    Ok(bytes_str(&out))
+    Ok(out)
 }
 
+/// A parsed URL; its parts are bytes, as Go's strings are (agent.md §4.5.3).
 #[derive(Default)]
 struct Url {
-    scheme: String,
-    opaque: String,
-    user: Option<(String, Option<String>)>,
-    host: String,
-    path: String,
+    scheme: Vec<u8>,
+    opaque: Vec<u8>,
+    user: Option<(Vec<u8>, Option<Vec<u8>>)>,
+    host: Vec<u8>,
+    path: Vec<u8>,
     force_query: bool,
-    raw_query: String,
-    fragment: String,
+    raw_query: Vec<u8>,
+    fragment: Vec<u8>,
 }
 
-fn user_string(user: &(String, Option<String>)) -> String {
+/// `Userinfo.String()`: escaped, so always ASCII.
+fn user_string(user: &(Vec<u8>, Option<Vec<u8>>)) -> String {
     let mut s = escape(&user.0, Enc::UserPassword);
     if let Some(p) = &user.1 {
         s.push(':');
@@ -794,31 +798,36 @@ fn user_string(user: &(String, Option<String>)) -> String {
     s
 }
 
+fn cut(s: &[u8], sep: u8) -> Option<(&[u8], &[u8])> {
+    let i = s.iter().position(|&c| c == sep)?;
+    Some((&s[..i], &s[i + 1..]))
+}
+
 /// Go's `url.Parse`; the error is the text after `parse "…": `.
-fn parse_url(raw: &str) -> Result<Url, String> {
+fn parse_url(raw: &[u8]) -> Result<Url, String> {
     let mut u = Url::default();
-    let (rest, frag) = match raw.split_once('#') {
+    let (rest, frag) = match cut(raw, b'#') {
         Some((r, f)) => (r, Some(f)),
         None => (raw, None),
     };
     if let Some(f) = frag {
         u.fragment = unescape(f, Enc::Fragment)?;
     }
-    if rest.bytes().any(|c| c < 0x20 || c == 0x7f) {
+    if rest.iter().any(|&c| c < 0x20 || c == 0x7f) {
         return Err("net/url: invalid control character in URL".into());
     }
-    if rest == "*" {
-        u.path = "*".into();
+    if rest == b"*" {
+        u.path = b"*".to_vec();
         return Ok(u);
     }
     // Scheme.
     let mut rest = rest;
-    for (i, c) in rest.char_indices() {
+    for (i, &c) in rest.iter().enumerate() {
         match c {
-            'a'..='z' | 'A'..='Z' => {}
-            '0'..='9' | '+' | '-' | '.' if i > 0 => {}
-            '0'..='9' | '+' | '-' | '.' => break,
-            ':' => {
+            b'a'..=b'z' | b'A'..=b'Z' => {}
+            b'0'..=b'9' | b'+' | b'-' | b'.' if i > 0 => {}
+            b'0'..=b'9' | b'+' | b'-' | b'.' => break,
+            b':' => {
                 if i == 0 {
                     return Err("missing protocol scheme".into());
                 }
@@ -829,39 +838,39 @@ fn parse_url(raw: &str) -> Result<Url, String> {
             _ => break,
         }
     }
-    if rest.ends_with('?') && rest.matches('?').count() == 1 {
+    if rest.ends_with(b"?") && rest.iter().filter(|&&c| c == b'?').count() == 1 {
         u.force_query = true;
         rest = &rest[..rest.len() - 1];
-    } else if let Some((r, q)) = rest.split_once('?') {
-        u.raw_query = q.to_string();
+    } else if let Some((r, q)) = cut(rest, b'?') {
+        u.raw_query = q.to_vec();
         rest = r;
     }
-    if !rest.starts_with('/') {
+    if !rest.starts_with(b"/") {
         if !u.scheme.is_empty() {
-            u.opaque = rest.to_string();
+            u.opaque = rest.to_vec();
             return Ok(u);
         }
-        let seg = rest.split('/').next().unwrap_or("");
-        if seg.contains(':') {
+        let seg = cut(rest, b'/').map_or(rest, |(s, _)| s);
+        if seg.contains(&b':') {
             return Err("first path segment in URL cannot contain colon".into());
         }
     }
-    if (!u.scheme.is_empty() || !rest.starts_with("///")) && rest.starts_with("//") {
+    if (!u.scheme.is_empty() || !rest.starts_with(b"///")) && rest.starts_with(b"//") {
         let after = &rest[2..];
-        let (authority, path) = match after.find('/') {
+        let (authority, path) = match after.iter().position(|&c| c == b'/') {
             Some(i) => (&after[..i], &after[i..]),
-            None => (after, ""),
+            None => (after, &b""[..]),
         };
-        let host_part = match authority.rfind('@') {
+        let host_part = match authority.iter().rposition(|&c| c == b'@') {
             Some(i) => {
                 let info = &authority[..i];
-                let valid = info.bytes().all(|c| {
+                let valid = info.iter().all(|&c| {
                     c.is_ascii_alphanumeric() || b"-._:~!$&'()*+,;=%@".contains(&c) || c >= 0x80
                 });
                 if !valid {
                     return Err("net/url: invalid userinfo".into());
                 }
-                u.user = Some(match info.split_once(':') {
+                u.user = Some(match cut(info, b':') {
                     Some((n, p)) => (
                         unescape(n, Enc::UserPassword)?,
                         Some(unescape(p, Enc::UserPassword)?),
@@ -879,48 +888,42 @@ fn parse_url(raw: &str) -> Result<Url, String> {
     Ok(u)
 }
 
-fn parse_host(h: &str) -> Result<String, String> {
-    if let Some(inner) = h.strip_prefix('[') {
-        let Some(close) = inner.rfind(']') else {
+fn parse_host(h: &[u8]) -> Result<Vec<u8>, String> {
+    let port = if let Some(inner) = h.strip_prefix(b"[") {
+        let Some(close) = inner.iter().rposition(|&c| c == b']') else {
             return Err("missing ']' in host".into());
         };
-        let port = &inner[close + 1..];
-        if !valid_port(port) {
-            return Err(format!(
-                "invalid port {} after host",
-                args::go_quote_str(port)
-            ));
-        }
-    } else if let Some(i) = h.rfind(':') {
-        let port = &h[i..];
-        if !valid_port(port) {
-            return Err(format!(
-                "invalid port {} after host",
-                args::go_quote_str(port)
-            ));
-        }
+        &inner[close + 1..]
+    } else {
+        h.iter().rposition(|&c| c == b':').map_or(&b""[..], |i| &h[i..])
+    };
+    if !valid_port(port) {
+        return Err(format!(
+            "invalid port {} after host",
+            gostr::quote(port, false)
+        ));
     }
     unescape(h, Enc::Host)
 }
 
-fn valid_port(p: &str) -> bool {
+fn valid_port(p: &[u8]) -> bool {
     p.is_empty()
-        || p.strip_prefix(':')
-            .is_some_and(|d| d.bytes().all(|c| c.is_ascii_digit()))
+        || p.strip_prefix(b":")
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
 }
 
 /// `URL.Hostname()`: the host without its port and IPv6 brackets.
-fn hostname(host: &str) -> &str {
-    let h = if host.starts_with('[') {
+fn hostname(host: &[u8]) -> &[u8] {
+    let h = if host.starts_with(b"[") {
         host
     } else {
-        match host.rfind(':') {
+        match host.iter().rposition(|&c| c == b':') {
             Some(i) => &host[..i],
             None => host,
         }
     };
-    if let Some(inner) = h.strip_prefix('[') {
-        return match inner.find(']') {
+    if let Some(inner) = h.strip_prefix(b"[") {
+        return match inner.iter().position(|&c| c == b']') {
             Some(i) => &inner[..i],
             None => inner,
         };
@@ -929,79 +932,81 @@ fn hostname(host: &str) -> &str {
 }
 
 /// Go's `URL.String()`.
-fn url_string(u: &Url) -> String {
-    let mut out = String::new();
+fn url_string(u: &Url) -> Vec<u8> {
+    let mut out = Vec::new();
     if !u.scheme.is_empty() {
-        out.push_str(&u.scheme);
-        out.push(':');
+        out.extend_from_slice(&u.scheme);
+        out.push(b':');
     }
     if !u.opaque.is_empty() {
-        out.push_str(&u.opaque);
+        out.extend_from_slice(&u.opaque);
     } else {
         if !u.scheme.is_empty() || !u.host.is_empty() || u.user.is_some() {
             if !u.host.is_empty() || !u.path.is_empty() || u.user.is_some() {
-                out.push_str("//");
+                out.extend_from_slice(b"//");
             }
             if let Some(user) = &u.user {
-                out.push_str(&user_string(user));
-                out.push('@');
+                out.extend_from_slice(user_string(user).as_bytes());
+                out.push(b'@');
             }
-            out.push_str(&escape(&u.host, Enc::Host));
+            out.extend_from_slice(escape(&u.host, Enc::Host).as_bytes());
         }
-        let path = if u.path == "*" {
+        let path = if u.path == b"*" {
             "*".to_string()
         } else {
             escape(&u.path, Enc::Path)
         };
         if !path.is_empty() && !path.starts_with('/') && !u.host.is_empty() {
-            out.push('/');
+            out.push(b'/');
         }
         if out.is_empty() && path.split('/').next().unwrap_or("").contains(':') {
-            out.push_str("./");
+            out.extend_from_slice(b"./");
         }
-        out.push_str(&path);
+        out.extend_from_slice(path.as_bytes());
     }
     if u.force_query || !u.raw_query.is_empty() {
-        out.push('?');
-        out.push_str(&u.raw_query);
+        out.push(b'?');
+        out.extend_from_slice(&u.raw_query);
     }
     if !u.fragment.is_empty() {
-        out.push('#');
-        out.push_str(&escape(&u.fragment, Enc::Fragment));
+        out.push(b'#');
+        out.extend_from_slice(escape(&u.fragment, Enc::Fragment).as_bytes());
     }
     out
 }
 
+/// Sprig's `urlParse`: the parts keep their bytes (the input's, and those `%ff` unescapes to),
+/// so a part may be a string that is not UTF-8 (agent.md §4.5.3); `userinfo` is escaped again.
 fn url_parse(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
-    let raw = one_str("urlParse", a)?;
+    let raw = args::string_bytes(&n_args("urlParse", a, 1)?[0])?;
     let u = parse_url(raw).map_err(|e| {
         format!(
             "unable to parse url: parse {}: {e}",
-            args::go_quote_str(raw)
+            gostr::quote(raw, false)
         )
     })?;
-    let s = |x: &str| Value::str(x);
+    let s = |x: &[u8]| gostr::from_bytes(x.to_vec());
     let mut m = BTreeMap::new();
-    m.insert("scheme".to_string(), s(&u.scheme));
-    m.insert("host".to_string(), s(&u.host));
-    m.insert("hostname".to_string(), s(hostname(&u.host)));
-    m.insert("path".to_string(), s(&u.path));
-    m.insert("query".to_string(), s(&u.raw_query));
-    m.insert("opaque".to_string(), s(&u.opaque));
-    m.insert("fragment".to_string(), s(&u.fragment));
+    m.insert(Key::from("scheme"), s(&u.scheme));
+    m.insert(Key::from("host"), s(&u.host));
+    m.insert(Key::from("hostname"), s(hostname(&u.host)));
+    m.insert(Key::from("path"), s(&u.path));
+    m.insert(Key::from("query"), s(&u.raw_query));
+    m.insert(Key::from("opaque"), s(&u.opaque));
+    m.insert(Key::from("fragment"), s(&u.fragment));
     m.insert(
-        "userinfo".to_string(),
-        s(&u.user.as_ref().map(user_string).unwrap_or_default()),
+        Key::from("userinfo"),
+        Value::str(u.user.as_ref().map(user_string).unwrap_or_default()),
     );
     Ok(Value::map(m))
 }
 
 fn url_join(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     let d = args::map(&n_args("urlJoin", a, 1)?[0])?;
-    let get = |k: &str| -> Result<String, String> {
-        match d.get(k) {
-            None => Ok(String::new()),
-            Some(Value::String(s)) | Some(Value::Number(s)) => Ok(s.to_string()),
+    let get = |k: &str| -> Result<Vec<u8>, String> {
+        match d.get(k.as_bytes()) {
+            None => Ok(Vec::new()),
+            Some(Value::String(s)) | Some(Value::Number(s)) => Ok(s.as_bytes().to_vec()),
             Some(other) => Err(format!(
                 "unable to parse {k} key, must be of type string, but {} found",
                 super::sprig::kind(other)
@@ -1019,16 +1024,16 @@ fn url_join(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     };
     let info = get("userinfo")?;
     if !info.is_empty() {
-        let tmp = format!("proto://{info}@host");
+        let tmp = [&b"proto://"[..], &info, b"@host"].concat();
         let parsed = parse_url(&tmp).map_err(|e| {
             format!(
                 "unable to parse userinfo in dict: parse {}: {e}",
-                args::go_quote_str(&tmp)
+                gostr::quote(&tmp, false)
             )
         })?;
         u.user = parsed.user;
     }
-    Ok(Value::str(url_string(&u)))
+    Ok(gostr::from_bytes(url_string(&u)))
 }
 
 // ----------------------------------------------------------------------------------------------

@@ -106,7 +106,7 @@ pub fn secret_value(s: &Secret) -> Value {
             } else {
                 Value::strings(a.policies.iter().map(String::as_str))
             };
-            let metadata: BTreeMap<String, Value> = a
+            let metadata: BTreeMap<crate::value::Key, Value> = a
                 .metadata
                 .iter()
                 .flatten()
@@ -115,7 +115,7 @@ pub fn secret_value(s: &Secret) -> Value {
                         serde_json::Value::String(s) => s.clone(),
                         other => other.to_string(),
                     };
-                    (k.clone(), Value::str(text))
+                    (crate::value::Key::Str(k.clone()), Value::str(text))
                 })
                 .collect();
             Value::Record(Arc::new(Record {

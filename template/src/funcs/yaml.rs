@@ -66,11 +66,19 @@ impl Node {
                 Node::Seq(l.iter().map(Node::from_value).collect::<Result<_, _>>()?)
             }
             Value::Map(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort_by(|a, b| natural_cmp(a, b));
+                // yaml.v2 orders keys by their runes (a bad byte is U+FFFD) and writes a key
+                // that is not UTF-8 as `!!binary` (agent.md §4.5.3).
+                let mut keys: Vec<(&crate::value::Key, &Value)> = m.iter().collect();
+                keys.sort_by(|a, b| natural_cmp(a.0.text(), b.0.text()));
                 Node::Map(
                     keys.into_iter()
-                        .map(|k| Ok((Node::Str(k.clone()), Node::from_value(&m[k])?)))
+                        .map(|(k, v)| {
+                            let key = match k {
+                                crate::value::Key::Str(s) => Node::Str(s.clone()),
+                                crate::value::Key::Bytes(b) => Node::from_value(b)?,
+                            };
+                            Ok((key, Node::from_value(v)?))
+                        })
                         .collect::<Result<_, String>>()?,
                 )
             }
@@ -1236,7 +1244,7 @@ mod tests {
     fn long_plain_scalars_fold_at_80_columns() {
         let words = vec!["word"; 30].join(" ");
         let out = to_yaml(&Value::map(
-            [("k".to_string(), Value::str(words.clone()))].into(),
+            [("k".into(), Value::str(words.clone()))].into(),
         ))
         .unwrap();
         let lines: Vec<&str> = out.lines().collect();
@@ -1251,7 +1259,7 @@ mod tests {
     fn long_double_quoted_scalars_fold_too() {
         let text = format!("\t{}  end", vec!["word"; 25].join(" "));
         let out = to_yaml(&Value::map(
-            [("k".to_string(), Value::str(text.clone()))].into(),
+            [("k".into(), Value::str(text.clone()))].into(),
         ))
         .unwrap();
         let lines: Vec<&str> = out.lines().collect();
@@ -1341,7 +1349,7 @@ mod tests {
             "ü ",
             "\u{feff}",
         ] {
-            let v = Value::map([(text.to_string(), Value::str(text))].into());
+            let v = Value::map([(text.into(), Value::str(text))].into());
             let out = to_yaml(&v).unwrap();
             assert!(!out.is_empty());
         }
@@ -1499,7 +1507,7 @@ mod tests {
     #[test]
     fn escapes_as_yaml_v2_in_every_unicode_range() {
         let m = |k: &str, v: &str| {
-            to_yaml(&Value::map([(k.to_string(), Value::str(v))].into())).unwrap()
+            to_yaml(&Value::map([(k.into(), Value::str(v))].into())).unwrap()
         };
         // Outside the BMP: not printable for yaml.v2, so \U escapes (and quotes).
         assert_eq!(

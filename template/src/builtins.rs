@@ -539,10 +539,21 @@ mod tests {
         let mut b = BTreeMap::new();
         b.insert("\u{fffd}".into(), Value::str("w"));
         let key = crate::gostr::from_bytes(b"\xff".to_vec());
-        assert!(matches!(index(&Value::map(b.clone()), &[key.clone()]).unwrap(), Value::Nil));
-        b.insert(crate::value::Key::from_bytes(b"\xff".to_vec()), Value::str("x"));
+        assert!(matches!(
+            index(&Value::map(b.clone()), &[key.clone()]).unwrap(),
+            Value::Nil
+        ));
+        b.insert(
+            crate::value::Key::from_bytes(b"\xff".to_vec()),
+            Value::str("x"),
+        );
         assert_eq!(index(&Value::map(b.clone()), &[key]).unwrap().print(), "x");
-        assert_eq!(index(&Value::map(b), &[Value::str("\u{fffd}")]).unwrap().print(), "w");
+        assert_eq!(
+            index(&Value::map(b), &[Value::str("\u{fffd}")])
+                .unwrap()
+                .print(),
+            "w"
+        );
         assert_eq!(
             index(&Value::Int(1), &[Value::Int(0)]).unwrap_err(),
             "can't index item of type int"

@@ -771,6 +771,28 @@ fn byte_literals_lists_and_escapers_keep_bad_bytes() {
 }
 
 #[test]
+fn map_keys_that_are_not_utf8_keep_their_bytes() {
+    let t = Template::parse(
+        "",
+        r#"{{ $d := sprig_dict "\xff" 1 "\ufffd" 2 "a" 3 }}{{ range $k, $v := $d }}{{ $k }}={{ $v }};{{ end }}|{{ len $d }}|{{ $d }}|{{ printf "%#v" $d }}|{{ index $d "\xff" }}{{ index $d "\ufffd" }}|{{ range sprig_keys (sprig_dict "\xfe" 0) }}{{ . }}{{ end }}|{{ sprig_set $d "\xff" 9 }}"#,
+        Options::default(),
+    )
+    .unwrap();
+    let r = t.execute(&mut Ctx).unwrap();
+    // Two keys, in byte order: U+FFFD (ef bf bd) before the byte ff.
+    let mut want = Vec::new();
+    want.extend_from_slice("a=3;\u{fffd}=2;".as_bytes());
+    want.extend_from_slice(b"\xff=1;|3|map[a:3 ");
+    want.extend_from_slice("\u{fffd}:2 ".as_bytes());
+    want.extend_from_slice(b"\xff:1]|map[string]interface {}{\"a\":3, ");
+    want.extend_from_slice("\"\u{fffd}\":2, ".as_bytes());
+    want.extend_from_slice(b"\"\\xff\":1}|12|\xfe|map[a:3 ");
+    want.extend_from_slice("\u{fffd}:2 ".as_bytes());
+    want.extend_from_slice(b"\xff:9]");
+    assert_eq!(r.bytes(), want.as_slice());
+}
+
+#[test]
 fn an_argument_that_does_not_fit_is_reported_where_go_s_state_was() {
     let err = |src: &str| {
         Template::parse("", src, Options::default())

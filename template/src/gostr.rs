@@ -297,16 +297,21 @@ pub fn trim_cutset<'a>(s: &'a [u8], cutset: &[u8]) -> &'a [u8] {
 #[derive(Clone, Debug)]
 pub enum Key {
     Str(String),
-    /// Never UTF-8 (a [`ByteString`] object), so never equal to a [`Key::Str`].
-    Bytes(Value),
+    /// Never UTF-8, so never equal to a [`Key::Str`]. (An `Arc`, so that a key is no bigger
+    /// than a `String`.)
+    Bytes(Arc<ByteString>),
 }
 
 impl Key {
     /// The key of any bytes.
     pub fn from_bytes(b: Vec<u8>) -> Key {
-        match from_bytes(b) {
-            Value::String(s) => Key::Str(s.to_string()),
-            v => Key::Bytes(v),
+        match String::from_utf8(b) {
+            Ok(s) => Key::Str(s),
+            Err(e) => {
+                let bytes = e.into_bytes().into_boxed_slice();
+                let text = lossy(&bytes);
+                Key::Bytes(Arc::new(ByteString { bytes, text }))
+            }
         }
     }
 
@@ -314,8 +319,7 @@ impl Key {
     pub fn of(v: &Value) -> Option<Key> {
         match v {
             Value::String(s) | Value::Number(s) => Some(Key::Str(s.to_string())),
-            v if invalid_utf8(v).is_some() => Some(Key::Bytes(v.clone())),
-            _ => None,
+            v => invalid_utf8(v).map(|b| Key::from_bytes(b.to_vec())),
         }
     }
 
@@ -330,7 +334,7 @@ impl Key {
     pub fn as_bytes(&self) -> &[u8] {
         match self {
             Key::Str(s) => s.as_bytes(),
-            Key::Bytes(v) => invalid_utf8(v).unwrap_or_default(),
+            Key::Bytes(b) => &b.bytes,
         }
     }
 
@@ -338,16 +342,15 @@ impl Key {
     pub fn text(&self) -> &str {
         match self {
             Key::Str(s) => s,
-            Key::Bytes(Value::Object(o)) => o.go_string().map_or("", |(t, _)| t),
-            Key::Bytes(_) => "",
+            Key::Bytes(b) => &b.text,
         }
     }
 
-    /// The key as a Go string value.
+    /// The key as a Go string value (a [`ByteString`] when it is not UTF-8).
     pub fn to_value(&self) -> Value {
         match self {
             Key::Str(s) => Value::str(s.as_str()),
-            Key::Bytes(v) => v.clone(),
+            Key::Bytes(b) => Value::Object(b.clone()),
         }
     }
 
@@ -357,7 +360,7 @@ impl Key {
             Key::Str(s) => {
                 let _ = out.write_str(s);
             }
-            Key::Bytes(v) => out.go_string(v),
+            Key::Bytes(_) => out.go_string(&self.to_value()),
         }
     }
 }
@@ -594,6 +597,47 @@ mod tests {
         assert_eq!(trim_cutset(b" \xff x\xfe", b" "), b"\xff x\xfe");
         assert_eq!(trim_cutset(b"\xffab\xfe", "\u{FFFD}".as_bytes()), b"ab");
         assert_eq!(trim_cutset(b"\xffab", b""), b"\xffab");
+    }
+
+    #[test]
+    fn map_keys_are_bytes() {
+        use std::collections::BTreeMap;
+        // A UTF-8 key costs what a `String` key did.
+        assert_eq!(size_of::<Key>(), size_of::<String>());
+        let ff = Key::from_bytes(vec![0xff]);
+        let rune = Key::from("\u{FFFD}");
+        assert!(matches!(ff, Key::Bytes(_)));
+        assert!(matches!(Key::from_bytes(b"ok".to_vec()), Key::Str(s) if s == "ok"));
+        assert_ne!(ff, rune);
+        assert_eq!(ff.text(), rune.text());
+        // Byte order: ef bf bd < ff, and "\xff" > any UTF-8 text.
+        assert!(rune < ff && Key::from("\u{10FFFF}") < ff);
+        let mut m = BTreeMap::new();
+        m.insert(ff.clone(), Value::Int(1));
+        m.insert(rune.clone(), Value::Int(2));
+        m.insert(Key::from("a"), Value::Int(3));
+        assert_eq!(m.len(), 3);
+        assert!(matches!(m.get(&[0xff][..]), Some(Value::Int(1))));
+        assert!(matches!(m.get("\u{FFFD}".as_bytes()), Some(Value::Int(2))));
+        let order: Vec<&[u8]> = m.keys().map(Key::as_bytes).collect();
+        assert_eq!(order, vec![&b"a"[..], "\u{FFFD}".as_bytes(), b"\xff"]);
+        // The key's value is the byte string itself; %v into a GoText keeps the bytes.
+        assert_eq!(invalid_utf8(&ff.to_value()), Some(&[0xff][..]));
+        let mut want = b"map[a:3 ".to_vec();
+        want.extend_from_slice("\u{FFFD}".as_bytes());
+        want.extend_from_slice(b":2 \xff:1]");
+        assert_eq!(strval(&Value::map(m)).into_bytes(), want);
+        // Keys of values: strings, numbers, byte strings; Sprig's strval text.
+        assert_eq!(
+            Key::of(&from_bytes(vec![0xfe])).map(|k| k.as_bytes().to_vec()),
+            Some(vec![0xfe])
+        );
+        assert_eq!(Key::of(&Value::Number("1".into())), Some(Key::from("1")));
+        assert_eq!(Key::of(&Value::Int(1)), None);
+        assert_eq!(
+            Key::of_text(strval(&Value::list(vec![from_bytes(vec![0xff])]))).as_bytes(),
+            b"[\xff]"
+        );
     }
 
     #[test]

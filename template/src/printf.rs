@@ -400,7 +400,7 @@ pub fn write_go_syntax(out: &mut GoText, v: &Value, depth: usize) {
                 match key {
                     Key::Str(s) => out.push_str(&go_quote(s)),
                     // A key that is not UTF-8 quotes its bad bytes as `\xff` (agent.md §4.5.3).
-                    Key::Bytes(b) => write_go_syntax(out, b, depth + 1),
+                    Key::Bytes(_) => write_go_syntax(out, &key.to_value(), depth + 1),
                 }
                 out.push(':');
                 write_go_syntax(out, e, depth + 1);
@@ -493,7 +493,7 @@ fn format_value(out: &mut GoText, v: &Value, verb: char, sp: &Spec, depth: usize
                 }
                 match key {
                     Key::Str(s) => fmt_string(out, &Value::Nil, s, verb, sp),
-                    Key::Bytes(b) => format_value(out, b, verb, sp, depth + 1),
+                    Key::Bytes(_) => format_value(out, &key.to_value(), verb, sp, depth + 1),
                 }
                 out.push(':');
                 format_value(out, e, verb, sp, depth + 1);
@@ -1013,10 +1013,7 @@ mod tests {
     #[test]
     fn go_syntax_percent_sharp_v() {
         let mut m = BTreeMap::new();
-        m.insert(
-            "b".into(),
-            Value::list(vec![Value::Int(1), Value::Nil]),
-        );
+        m.insert("b".into(), Value::list(vec![Value::Int(1), Value::Nil]));
         m.insert("a".into(), Value::str("x\"y"));
         assert_eq!(
             sprintf("%#v", &[Value::map(m)]),

@@ -278,12 +278,7 @@ fn merge_map_override(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String>
 
 /// One key of `explodeMap` into `m`; keys are split on `/` as bytes (a key that is not UTF-8
 /// keeps its bytes, agent.md §4.5.3).
-fn explode_into(
-    m: &mut BTreeMap<Key, Value>,
-    k: &[u8],
-    v: &Value,
-    p: &[u8],
-) -> Result<(), String> {
+fn explode_into(m: &mut BTreeMap<Key, Value>, k: &[u8], v: &Value, p: &[u8]) -> Result<(), String> {
     if let Some(at) = k.iter().position(|&b| b == b'/') {
         let (top, rest) = (&k[..at], &k[at + 1..]);
         let mut nest = match m.get(top) {

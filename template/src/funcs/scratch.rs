@@ -67,7 +67,10 @@ impl Scratch {
                         .entry(k.clone())
                         .or_insert_with(|| Value::map(BTreeMap::new()));
                     let Value::Map(inner) = entry else {
-                        return Err(format!("{} is not a map", gostr::quote(k.as_bytes(), false)));
+                        return Err(format!(
+                            "{} is not a map",
+                            gostr::quote(k.as_bytes(), false)
+                        ));
                     };
                     if overwrite || !inner.contains_key(&mk) {
                         Arc::make_mut(inner).insert(mk, a[2].clone());

@@ -582,11 +582,7 @@ fn toml_number(out: &mut GoText, n: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn toml_table(
-    out: &mut GoText,
-    path: &[Key],
-    m: &BTreeMap<Key, Value>,
-) -> Result<(), String> {
+fn toml_table(out: &mut GoText, path: &[Key], m: &BTreeMap<Key, Value>) -> Result<(), String> {
     let key_indent = "  ".repeat(path.len());
     for (k, v) in m {
         if matches!(v, Value::Nil | Value::NilPtr(_)) || is_table(v) || is_table_array(v) {
@@ -734,7 +730,9 @@ mod tests {
         )
         .unwrap();
         let Value::Map(m) = &v else { panic!() };
-        assert!(matches!(&m[b"a".as_slice()], Value::List(l) if matches!(l[0], Value::Float(f) if f == 1.0)));
+        assert!(
+            matches!(&m[b"a".as_slice()], Value::List(l) if matches!(l[0], Value::Float(f) if f == 1.0))
+        );
         assert_eq!(
             show("toJSON", &[v]),
             r#"{"a":[1,2],"n":null,"s":"x\u003cy","t":true}"#

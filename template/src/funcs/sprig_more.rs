@@ -895,7 +895,9 @@ fn parse_host(h: &[u8]) -> Result<Vec<u8>, String> {
         };
         &inner[close + 1..]
     } else {
-        h.iter().rposition(|&c| c == b':').map_or(&b""[..], |i| &h[i..])
+        h.iter()
+            .rposition(|&c| c == b':')
+            .map_or(&b""[..], |i| &h[i..])
     };
     if !valid_port(port) {
         return Err(format!(
@@ -1006,7 +1008,8 @@ fn url_join(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     let get = |k: &str| -> Result<Vec<u8>, String> {
         match d.get(k.as_bytes()) {
             None => Ok(Vec::new()),
-            Some(Value::String(s)) | Some(Value::Number(s)) => Ok(s.as_bytes().to_vec()),
+            // A string that is not UTF-8 (urlParse's parts can be) gives its bytes.
+            Some(v) if let Some(b) = gostr::bytes(v) => Ok(b.to_vec()),
             Some(other) => Err(format!(
                 "unable to parse {k} key, must be of type string, but {} found",
                 super::sprig::kind(other)
@@ -1461,6 +1464,37 @@ mod tests {
         assert_eq!(
             sp("urlJoin", &[json(r#"{"host":true}"#)]),
             "ERR unable to parse host key, must be of type string, but bool found"
+        );
+    }
+
+    #[test]
+    fn url_parse_keeps_bytes() {
+        let part = |u: &Value, k: &str| match u {
+            Value::Map(m) => crate::gostr::bytes(&m[k.as_bytes()]).unwrap().to_vec(),
+            _ => panic!("not a map"),
+        };
+        // `%ff` unescapes to the byte 0xff in the path, fragment and host; userinfo is escaped
+        // again; the query is raw.
+        let u = call(
+            "sprig_urlParse",
+            &[s("http://us%ffer:p@h%ff:80/a%ffb?q=%ff#f%fe")],
+        )
+        .unwrap();
+        assert_eq!(part(&u, "path"), b"/a\xffb");
+        assert_eq!(part(&u, "fragment"), b"f\xfe");
+        assert_eq!(part(&u, "host"), b"h\xff:80");
+        assert_eq!(part(&u, "hostname"), b"h\xff");
+        assert_eq!(part(&u, "userinfo"), b"us%FFer:p");
+        assert_eq!(part(&u, "query"), b"q=%ff");
+        // A byte-string input keeps its bytes; urlJoin takes them back.
+        let u = call("sprig_urlParse", &[bin(b"https://h\xfe/p\xff?x=\xfd#f")]).unwrap();
+        assert_eq!(part(&u, "hostname"), b"h\xfe");
+        assert_eq!(part(&u, "path"), b"/p\xff");
+        assert_eq!(part(&u, "query"), b"x=\xfd");
+        assert_eq!(bytes("sprig_urlJoin", &[u]), b"https://h%FE/p%FF?x=\xfd#f");
+        assert_eq!(
+            bytes("sprig_urlParse", &[bin(b"http://h/%zz\xff")]),
+            b"ERR unable to parse url: parse \"http://h/%zz\\xff\": invalid URL escape \"%zz\""
         );
     }
 

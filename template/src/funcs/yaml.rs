@@ -75,7 +75,7 @@ impl Node {
                         .map(|(k, v)| {
                             let key = match k {
                                 crate::value::Key::Str(s) => Node::Str(s.clone()),
-                                crate::value::Key::Bytes(b) => Node::from_value(b)?,
+                                k => Node::from_value(&k.to_value())?,
                             };
                             Ok((key, Node::from_value(v)?))
                         })
@@ -289,6 +289,13 @@ impl Emitter {
             }
             match k {
                 Node::Str(k) => self.string(k, indent + 2, true),
+                // A `!!binary` block (a key of 52 bytes or more that is not UTF-8) is no simple
+                // key: libyaml writes `? key`, then `:` on a line of its own (agent.md §4.5.3).
+                Node::Binary(_) => {
+                    self.out.push_str("? ");
+                    self.scalar_or_empty(k, indent + 2);
+                    self.out.push_str(&" ".repeat(indent));
+                }
                 other => self.scalar_or_empty(other, indent + 2),
             }
             self.out.push(':');
@@ -1258,10 +1265,7 @@ mod tests {
     #[test]
     fn long_double_quoted_scalars_fold_too() {
         let text = format!("\t{}  end", vec!["word"; 25].join(" "));
-        let out = to_yaml(&Value::map(
-            [("k".into(), Value::str(text.clone()))].into(),
-        ))
-        .unwrap();
+        let out = to_yaml(&Value::map([("k".into(), Value::str(text.clone()))].into())).unwrap();
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 2, "{out}");
         assert!(lines[0].starts_with("k: \"\\tword word"));
@@ -1505,10 +1509,30 @@ mod tests {
     }
 
     #[test]
+    fn keys_that_are_not_utf8_are_binary() {
+        use crate::value::Key;
+        let k = |b: &[u8]| Key::from_bytes(b.to_vec());
+        let m = Value::map([(k(b"\xff"), Value::Int(1)), (k(b"a"), Value::Int(2))].into());
+        assert_eq!(to_yaml(&m).unwrap(), "!!binary /w==: 1\na: 2");
+        // 52 bytes and more: a literal block, which libyaml writes as a `?` key.
+        let long = Value::map([(k(&[0xff; 60]), Value::str("v"))].into());
+        let lines = format!("{}\n  {}", "/".repeat(70), "/".repeat(10));
+        assert_eq!(
+            to_yaml(&long).unwrap(),
+            format!("? !!binary |\n  {lines}\n: v")
+        );
+        let nested = Value::map([(k(b"k"), long)].into());
+        let lines = format!("{}\n    {}", "/".repeat(70), "/".repeat(10));
+        assert_eq!(
+            to_yaml(&nested).unwrap(),
+            format!("k:\n  ? !!binary |\n    {lines}\n  : v")
+        );
+    }
+
+    #[test]
     fn escapes_as_yaml_v2_in_every_unicode_range() {
-        let m = |k: &str, v: &str| {
-            to_yaml(&Value::map([(k.into(), Value::str(v))].into())).unwrap()
-        };
+        let m =
+            |k: &str, v: &str| to_yaml(&Value::map([(k.into(), Value::str(v))].into())).unwrap();
         // Outside the BMP: not printable for yaml.v2, so \U escapes (and quotes).
         assert_eq!(
             m("astral", "😀 𝔘 x"),

@@ -540,7 +540,7 @@ mod tests {
         b.insert("\u{fffd}".into(), Value::str("w"));
         let key = crate::gostr::from_bytes(b"\xff".to_vec());
         assert!(matches!(
-            index(&Value::map(b.clone()), &[key.clone()]).unwrap(),
+            index(&Value::map(b.clone()), std::slice::from_ref(&key)).unwrap(),
             Value::Nil
         ));
         b.insert(

@@ -17,6 +17,16 @@
 //! `%v` of a list or map, Sprig's `cat`/`quote`, `toTOML` — goes into a [`GoText`], which keeps
 //! byte strings aside and splices them in at the end, as the evaluator does with its output.
 //! Functions that decode runes see the U+FFFD text, as Go's do (`toUpper`, `toJSON`).
+//!
+//! Map keys are Go strings too (`sprig_dict (base64Decode "/w==") 1`), so [`Value::Map`] is keyed
+//! by [`Key`]: the key's bytes, compared and ordered as bytes (Go's `==` and `%v`/`range` order),
+//! so `"\xff"` and `"\u{FFFD}"` are two keys. A UTF-8 key, nearly every one (secret data, JSON,
+//! template literals), is a plain `String`; a key that is not UTF-8 is a shared [`ByteString`].
+//! Why this and not a separate map type for maps that hold such a key: every function that takes a
+//! map would need a second arm, and a key added later would have to convert the map. Why not
+//! `Box<[u8]>` keys: printing a key and `range` would check UTF-8 again each time. The enum is as
+//! big as a `String` (the `Arc` fits beside its niche), a lookup by a name's bytes
+//! (`Borrow<[u8]>`) compares as a `str` lookup did, and a UTF-8 key prints and ranges as before.
 
 use std::sync::Arc;
 
@@ -611,7 +621,8 @@ mod tests {
         assert_ne!(ff, rune);
         assert_eq!(ff.text(), rune.text());
         // Byte order: ef bf bd < ff, and "\xff" > any UTF-8 text.
-        assert!(rune < ff && Key::from("\u{10FFFF}") < ff);
+        let top = Key::from("\u{10FFFF}");
+        assert!(rune < ff && top < ff);
         let mut m = BTreeMap::new();
         m.insert(ff.clone(), Value::Int(1));
         m.insert(rune.clone(), Value::Int(2));

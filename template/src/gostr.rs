@@ -419,12 +419,6 @@ impl std::hash::Hash for Key {
     }
 }
 
-impl PartialEq<str> for Key {
-    fn eq(&self, other: &str) -> bool {
-        self.as_bytes() == other.as_bytes()
-    }
-}
-
 /// Text being built that may hold strings that are not UTF-8: `text` has nothing where one goes,
 /// `raw` says which one goes at which offset; [`GoText::into_value`] splices them in.
 #[derive(Default, Debug, Clone)]

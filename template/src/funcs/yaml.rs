@@ -837,6 +837,10 @@ const MAX_DEPTH: usize = 512;
 /// timestamps stay strings), tags (`!!str`, `!!int`, `!!float`, `!!bool`, `!!null`, `!!binary`),
 /// anchors, aliases and merge keys (`<<`).
 pub fn parse_yaml(text: &str) -> Result<Value, String> {
+    // libyaml's reader refuses these before the scanner sees them.
+    if !text.chars().all(yaml_v2_allowed_char) {
+        return Err("yaml: control characters are not allowed".into());
+    }
     let mut b = Builder {
         p: saphyr_parser::Parser::new_from_str(text),
         text,
@@ -850,6 +854,12 @@ pub fn parse_yaml(text: &str) -> Result<Value, String> {
         budget: MAX_DECODED,
     };
     d.value(&root)
+}
+
+/// The characters libyaml's reader accepts (YAML 1.1's printable set).
+fn yaml_v2_allowed_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
+        || c >= '\u{10000}'
 }
 
 struct Builder<'a> {
@@ -902,7 +912,11 @@ impl<'a> Builder<'a> {
         if matches!(ev, Event::DocumentEnd | Event::StreamEnd) {
             return Ok(None);
         }
-        self.node(ev).map(Some)
+        let root = self.node(ev)?;
+        // yaml.v2 reads the document's end too: what follows the root node on its line (or a
+        // line that cannot continue it) fails here, a next document is not read.
+        self.next()?;
+        Ok(Some(root))
     }
 
     fn node(&mut self, ev: saphyr_parser::Event<'a>) -> Result<Rc<YNode>, String> {
@@ -972,6 +986,12 @@ impl<'a> Builder<'a> {
 fn short_tag(handle: &str, suffix: &str) -> String {
     if handle == "tag:yaml.org,2002:" || handle == "!!" {
         format!("!!{suffix}")
+    } else if let Some(rest) = suffix
+        .strip_prefix("tag:yaml.org,2002:")
+        .filter(|_| handle.is_empty())
+    {
+        // A verbatim tag (`!<tag:yaml.org,2002:int>`).
+        format!("!!{rest}")
     } else if handle.is_empty() {
         suffix.to_string()
     } else {

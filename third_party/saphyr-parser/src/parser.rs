@@ -673,7 +673,11 @@ impl<'input, T: Input> Parser<'input, T> {
     where
         'input: 'a,
     {
-        while let TokenType::DocumentEnd | TokenType::ByteOrderMark = self.peek_token()?.1 {
+        // libyaml: a `...` before the first document is not skipped (it is no node content).
+        while let TokenType::ByteOrderMark = self.peek_token()?.1 {
+            self.skip();
+        }
+        while !implicit && self.peek_token()?.1 == TokenType::DocumentEnd {
             self.skip();
         }
 
@@ -711,16 +715,18 @@ impl<'input, T: Input> Parser<'input, T> {
         let mut tags = BTreeMap::new();
         loop {
             match self.peek_token()? {
-                Token(span, TokenType::VersionDirective(_, _)) => {
-                    // XXX parsing with warning according to spec
-                    //if major != 1 || minor > 2 {
-                    //    return Err(ScanError::new_str(tok.0,
-                    //        "found incompatible YAML document"));
-                    //}
+                Token(span, TokenType::VersionDirective(major, minor)) => {
+                    // libyaml (yaml.v2) reads YAML 1.1 only.
                     if version_directive_received {
                         return Err(ScanError::new_str(
                             span.start,
-                            "duplicate version directive",
+                            "found duplicate %YAML directive",
+                        ));
+                    }
+                    if (*major, *minor) != (1, 1) {
+                        return Err(ScanError::new_str(
+                            span.start,
+                            "found incompatible YAML document",
                         ));
                     }
                     version_directive_received = true;
@@ -729,7 +735,7 @@ impl<'input, T: Input> Parser<'input, T> {
                     if tags.contains_key(&**handle) {
                         return Err(ScanError::new_str(
                             mark.start,
-                            "the TAG directive must only be given at most once per handle in the same document",
+                            "found duplicate %TAG directive",
                         ));
                     }
                     tags.insert(handle.to_string(), prefix.to_string());
@@ -830,28 +836,7 @@ impl<'input, T: Input> Parser<'input, T> {
         if explicit_end {
             self.state = State::ImplicitDocumentStart;
         } else {
-            match *self.peek_token()? {
-                Token(
-                    span,
-                    TokenType::VersionDirective(..)
-                    | TokenType::TagDirective(..)
-                    | TokenType::ReservedDirective(..),
-                ) => {
-                    return Err(ScanError::new_str(
-                        span.start,
-                        "missing explicit document end marker before directive",
-                    ));
-                }
-                Token(_, TokenType::DocumentStart | TokenType::StreamEnd) => {}
-                // Detect invalid trailing content immediately rather than deferring the error into
-                // the next document.
-                Token(span, _) => {
-                    return Err(ScanError::new_str(
-                        span.start,
-                        "did not find expected <document start>",
-                    ));
-                }
-            }
+            // libyaml: whatever follows is the next document's business.
             self.state = State::DocumentStart;
         }
 
@@ -996,20 +981,12 @@ impl<'input, T: Input> Parser<'input, T> {
                     self.parse_node(true, true)
                 }
             }
-            // XXX(chenyh): libyaml failed to parse spec 1.2, ex8.18
-            Token(mark, TokenType::Value) => {
-                self.state = State::BlockMappingValue;
-                Ok((Event::empty_scalar(), mark))
-            }
             Token(mark, TokenType::BlockEnd) => {
                 self.pop_state();
                 self.skip();
                 Ok((Event::MappingEnd, mark))
             }
-            Token(span, _) => Err(ScanError::new_str(
-                span.start,
-                "while parsing a block mapping, did not find expected key",
-            )),
+            Token(span, _) => Err(ScanError::new_str(span.start, "did not find expected key")),
         }
     }
 
@@ -1076,10 +1053,6 @@ impl<'input, T: Input> Parser<'input, T> {
                             }
                             self.push_state(State::FlowMappingValue);
                             return self.parse_node(false, false);
-                        }
-                        Token(marker, TokenType::Value) => {
-                            self.state = State::FlowMappingValue;
-                            return Ok((Event::empty_scalar(), marker));
                         }
                         Token(_, TokenType::FlowMappingEnd) => (),
                         _ => {

@@ -726,15 +726,8 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         // Only the parser knows whether a byte order mark at the start of a line is between
         // documents. Anywhere else, it's inside one.
-        if self.input.next_char_is('\u{FEFF}') {
-            if self.mark.col == 0 && self.flow_level == 0 {
-                return self.fetch_byte_order_mark();
-            }
-
-            return Err(ScanError::new_str(
-                self.mark,
-                "a byte order mark must not appear inside a document",
-            ));
+        if self.input.next_char_is('\u{FEFF}') && self.mark.index == 0 {
+            return self.fetch_byte_order_mark();
         }
 
         if self.mark.col == 0 {
@@ -755,7 +748,7 @@ impl<'input, T: Input> Scanner<'input, T> {
             }
         }
 
-        if (self.mark.col as isize) < self.indent {
+        if self.flow_level == 0 && (self.mark.col as isize) < self.indent {
             return Err(ScanError::new_str(self.mark, "invalid indentation"));
         }
 
@@ -768,13 +761,9 @@ impl<'input, T: Input> Scanner<'input, T> {
             '}' => self.fetch_flow_collection_end(TokenType::FlowMappingEnd),
             ',' => self.fetch_flow_entry(),
             '-' if is_blank_or_breakz(nc) => self.fetch_block_entry(),
-            '?' if is_blank_or_breakz(nc) => self.fetch_key(),
+            '?' if is_blank_or_breakz(nc) || self.flow_level > 0 => self.fetch_key(),
             ':' if is_blank_or_breakz(nc) => self.fetch_value(),
-            ':' if self.flow_level > 0
-                && (is_flow(nc) || self.mark.index == self.adjacent_value_allowed_at) =>
-            {
-                self.fetch_flow_value()
-            }
+            ':' if self.flow_level > 0 => self.fetch_flow_value(),
             // Is it an alias?
             '*' => self.fetch_anchor(true),
             // Is it an anchor?
@@ -791,9 +780,9 @@ impl<'input, T: Input> Scanner<'input, T> {
             ':' | '?' if !is_blank_or_breakz(nc) && self.flow_level == 0 => {
                 self.fetch_plain_scalar()
             }
-            '%' | '@' | '`' => Err(ScanError::new(
+            '%' | '@' | '`' | '\t' | '|' | '>' => Err(ScanError::new_str(
                 self.mark,
-                format!("unexpected character: `{c}'"),
+                "found character that cannot start any token",
             )),
             _ => self.fetch_plain_scalar(),
         }
@@ -865,10 +854,10 @@ impl<'input, T: Input> Scanner<'input, T> {
     /// This function returns an error if one of the key we would stale was required to be a key.
     fn stale_simple_keys(&mut self) -> ScanResult {
         for sk in &mut self.simple_keys {
+            // libyaml: in flow context too, a simple key is on one line and at most 1024
+            // characters long.
             if sk.possible
-                // If not in a flow construct, simple keys cannot span multiple lines.
-                && self.flow_level == 0
-                    && (sk.mark.line < self.mark.line || sk.mark.index + 1024 < self.mark.index)
+                && (sk.mark.line < self.mark.line || sk.mark.index + 1024 < self.mark.index)
             {
                 if sk.required {
                     return Err(ScanError::new_str(self.mark, "simple key expect ':'"));
@@ -893,19 +882,9 @@ impl<'input, T: Input> Scanner<'input, T> {
                 // whitespaces outside of indentation.
                 // If a flow-style construct is in an indented block, its contents must still be
                 // indented. Also, tabs are allowed anywhere in it if it has no content.
-                '\t' if self.is_within_block()
-                    && self.leading_whitespace
-                    && (self.mark.col as isize) < self.indent =>
-                {
-                    self.skip_ws_to_eol(SkipTabs::Yes)?;
-                    // If we have content on that line with a tab, return an error.
-                    if !self.input.next_is_breakz() {
-                        return Err(ScanError::new_str(
-                            self.mark,
-                            "tabs disallowed within this context (block indentation)",
-                        ));
-                    }
-                }
+                // libyaml: in block context a tab where a simple key may start (a line's
+                // indentation, after `-`, `?` or a complex key's `:`) starts a token, which fails.
+                '\t' if self.flow_level == 0 && self.simple_key_allowed => break,
                 '\t' | ' ' => self.skip_blank(),
                 '\n' | '\r' => {
                     self.input.lookahead(2);
@@ -1057,6 +1036,10 @@ impl<'input, T: Input> Scanner<'input, T> {
         let tok = match name.as_ref() {
             "YAML" => self.scan_version_directive_value(&start_mark)?,
             "TAG" => self.scan_tag_directive_value(&start_mark)?,
+            // libyaml knows no other directive.
+            _ if true => {
+                return Err(ScanError::new_str(start_mark, "found unknown directive name"));
+            }
             _ => {
                 let mut params = Vec::new();
                 while self.input.next_is_blank() {
@@ -1347,6 +1330,9 @@ impl<'input, T: Input> Scanner<'input, T> {
             ));
         }
         self.skip_non_blank();
+        if string.is_empty() {
+            return Err(ScanError::new_str(self.mark, "did not find expected tag URI"));
+        }
 
         Ok(string)
     }
@@ -1757,13 +1743,6 @@ impl<'input, T: Input> Scanner<'input, T> {
             self.skip_break();
         }
 
-        if self.input.look_ch() == '\t' {
-            return Err(ScanError::new_str(
-                start_mark,
-                "a block scalar content cannot start with a tab",
-            ));
-        }
-
         if increment > 0 {
             indent = if self.indent >= 0 {
                 (self.indent + increment as isize) as usize
@@ -1774,9 +1753,9 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         // Scan the leading line breaks and determine the indentation level if needed.
         if indent == 0 {
-            self.skip_block_scalar_first_line_indent(&mut indent, &mut trailing_breaks);
+            self.skip_block_scalar_first_line_indent(&mut indent, &mut trailing_breaks)?;
         } else {
-            self.skip_block_scalar_indent(indent, &mut trailing_breaks);
+            self.skip_block_scalar_indent(indent, &mut trailing_breaks)?;
         }
 
         // We have an end-of-stream with no content, e.g.:
@@ -1851,18 +1830,13 @@ impl<'input, T: Input> Scanner<'input, T> {
             self.read_break(&mut leading_break);
 
             // Eat the following indentation spaces and line breaks.
-            self.skip_block_scalar_indent(indent, &mut trailing_breaks);
+            self.skip_block_scalar_indent(indent, &mut trailing_breaks)?;
         }
 
         // Chomp the tail.
         if chomping != Chomping::Strip {
+            // libyaml: a last line without a line break gets none.
             string.push_str(&leading_break);
-            // If we had reached an eof but the last character wasn't an end-of-line, check if the
-            // last line was indented at least as the rest of the scalar, then we need to consider
-            // there is a newline.
-            if self.input.next_is_z() && self.mark.col >= indent.max(1) {
-                string.push('\n');
-            }
         }
 
         if chomping == Chomping::Keep {
@@ -1922,7 +1896,7 @@ impl<'input, T: Input> Scanner<'input, T> {
     }
 
     /// Skip the block scalar indentation and empty lines.
-    fn skip_block_scalar_indent(&mut self, indent: usize, breaks: &mut String) {
+    fn skip_block_scalar_indent(&mut self, indent: usize, breaks: &mut String) -> ScanResult {
         loop {
             // Consume all spaces. Tabs cannot be used as indentation.
             if indent < self.input.bufmaxlen() - 2 {
@@ -1951,6 +1925,13 @@ impl<'input, T: Input> Scanner<'input, T> {
                 self.input.lookahead(2);
             }
 
+            if self.input.peek() == '\t' && self.mark.col < indent {
+                return Err(ScanError::new_str(
+                    self.mark,
+                    "found a tab character where an indentation space is expected",
+                ));
+            }
+
             // If our current line is empty, skip over the break and continue looping.
             if self.input.next_is_break() {
                 self.read_break(breaks);
@@ -1959,13 +1940,18 @@ impl<'input, T: Input> Scanner<'input, T> {
                 break;
             }
         }
+        Ok(())
     }
 
     /// Determine the indentation level for a block scalar from the first line of its contents.
     ///
     /// The function skips over whitespace-only lines and sets `indent` to the the longest
     /// whitespace line that was encountered.
-    fn skip_block_scalar_first_line_indent(&mut self, indent: &mut usize, breaks: &mut String) {
+    fn skip_block_scalar_first_line_indent(
+        &mut self,
+        indent: &mut usize,
+        breaks: &mut String,
+    ) -> ScanResult {
         let mut max_indent = 0;
         loop {
             // Consume all spaces. Tabs cannot be used as indentation.
@@ -1976,6 +1962,13 @@ impl<'input, T: Input> Scanner<'input, T> {
             if self.mark.col > max_indent {
                 max_indent = self.mark.col;
             }
+            if self.input.peek() == '\t' && true {
+                return Err(ScanError::new_str(
+                    self.mark,
+                    "found a tab character where an indentation space is expected",
+                ));
+            }
+
 
             if self.input.next_is_break() {
                 // If our current line is empty, skip over the break and continue looping.
@@ -1999,6 +1992,7 @@ impl<'input, T: Input> Scanner<'input, T> {
         if self.indent > 0 {
             *indent = (*indent).max(1);
         }
+        Ok(())
     }
 
     fn fetch_flow_scalar(&mut self, single: bool) -> ScanResult {
@@ -2122,25 +2116,6 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         // Eat the right quote.
         self.skip_non_blank();
-        // Ensure there is no invalid trailing content.
-        self.skip_ws_to_eol(SkipTabs::Yes)?;
-        match self.input.peek() {
-            // These can be encountered in flow sequences or mappings.
-            ',' | '}' | ']' if self.flow_level > 0 => {}
-            // An end-of-line / end-of-stream is fine. No trailing content.
-            c if is_breakz(c) => {}
-            // ':' can be encountered if our scalar is a key.
-            // Outside of flow contexts, keys cannot span multiple lines
-            ':' if self.flow_level == 0 && start_mark.line == self.mark.line => {}
-            // Inside a flow context, this is allowed.
-            ':' if self.flow_level > 0 => {}
-            _ => {
-                return Err(ScanError::new_str(
-                    self.mark,
-                    "invalid trailing content after double-quoted scalar",
-                ));
-            }
-        }
 
         let style = if single {
             ScalarStyle::SingleQuoted
@@ -2226,7 +2201,6 @@ impl<'input, T: Input> Scanner<'input, T> {
             'e' => ret = '\x1b',
             ' ' => ret = '\x20',
             '"' => ret = '"',
-            '/' => ret = '/',
             '\\' => ret = '\\',
             // Unicode next line (#x85)
             'N' => ret = char::from_u32(0x85).unwrap(),
@@ -2296,12 +2270,6 @@ impl<'input, T: Input> Scanner<'input, T> {
         let indent = self.indent + 1;
         let start_mark = self.mark;
 
-        if self.flow_level > 0 && (start_mark.col as isize) < indent {
-            return Err(ScanError::new_str(
-                start_mark,
-                "invalid indentation in flow construct",
-            ));
-        }
 
         let mut string = String::with_capacity(32);
         self.buf_whitespaces.clear();
@@ -2326,13 +2294,6 @@ impl<'input, T: Input> Scanner<'input, T> {
                     self.interrupted_plain_by_comment = Some(self.mark);
                 }
                 break;
-            }
-
-            if self.flow_level > 0 && self.input.peek() == '-' && is_flow(self.input.peek_nth(1)) {
-                return Err(ScanError::new_str(
-                    self.mark,
-                    "plain scalar cannot start with '-' followed by ,[]{}",
-                ));
             }
 
             if !self.input.next_is_blank_or_breakz()
@@ -2401,15 +2362,10 @@ impl<'input, T: Input> Scanner<'input, T> {
                         self.buf_whitespaces.push(self.input.peek());
                         self.skip_blank();
                     } else if (self.mark.col as isize) < indent && self.input.peek() == '\t' {
-                        // Tabs in an indentation columns are allowed if and only if the line is
-                        // empty. Skip to the end of the line.
-                        self.skip_ws_to_eol(SkipTabs::Yes)?;
-                        if !self.input.next_is_breakz() {
-                            return Err(ScanError::new_str(
-                                start_mark,
-                                "while scanning a plain scalar, found a tab",
-                            ));
-                        }
+                        return Err(ScanError::new_str(
+                            self.mark,
+                            "found a tab character that violates indentation",
+                        ));
                     } else {
                         self.skip_blank();
                     }
@@ -2484,6 +2440,12 @@ impl<'input, T: Input> Scanner<'input, T> {
         }
 
         self.skip_non_blank();
+        if self.flow_level > 0 {
+            // libyaml: `?` in flow context is a key indicator whatever follows it.
+            self.tokens
+                .push_back(Token(Span::new(start_mark, self.mark), TokenType::Key));
+            return Ok(());
+        }
         self.skip_yaml_whitespace()?;
         if self.input.peek() == '\t' {
             return Err(ScanError::new_str(
@@ -2517,13 +2479,6 @@ impl<'input, T: Input> Scanner<'input, T> {
         // The last line is for YAMLs like `[a:]`. The ':' is followed by a ']' (which is a
         // flow character), but the ']' is not the value. The value is an invisible empty
         // space which is represented as null ('~').
-        if self.mark.index != self.adjacent_value_allowed_at && (nc == '[' || nc == '{') {
-            return Err(ScanError::new_str(
-                self.mark,
-                "':' may not precede any of `[{` in flow mapping",
-            ));
-        }
-
         self.fetch_value()
     }
 
@@ -2547,15 +2502,6 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         // Skip over ':'.
         self.skip_non_blank();
-        if self.input.look_ch() == '\t'
-            && !self.skip_ws_to_eol(SkipTabs::Yes)?.has_valid_yaml_ws()
-            && (self.input.peek() == '-' || self.input.next_is_alpha())
-        {
-            return Err(ScanError::new_str(
-                self.mark,
-                "':' must be followed by a valid YAML whitespace",
-            ));
-        }
 
         if sk.possible {
             // insert simple key

@@ -222,12 +222,6 @@ impl Input for StrInput<'_> {
         let mut chars_consumed = self.buffer.len() - new_str.len();
 
         if !new_str.is_empty() && new_str.as_bytes()[0] == b'#' {
-            if !encountered_tab && !has_yaml_ws {
-                return (
-                    chars_consumed,
-                    Err("comments must be separated from other tokens by whitespace"),
-                );
-            }
 
             // Skip remaining non-break characters.
             while let Some((c, sub_str)) = split_first_char(new_str) {
@@ -253,10 +247,8 @@ impl Input for StrInput<'_> {
         let nc = self.peek_nth(1);
         match self.peek() {
             // indicators can end a plain scalar, see 7.3.3. Plain Style
-            ':' if is_blank_or_breakz(nc) || (in_flow && is_flow(nc)) => false,
-            // A byte order mark isn't a plain scalar character, see 5.2. Character Encodings
-            '\u{FEFF}' => false,
-            c if in_flow && is_flow(c) => false,
+            ':' if is_blank_or_breakz(nc) => false,
+            c if in_flow && (is_flow(c) || c == '?') => false,
             _ => true,
         }
     }

@@ -846,6 +846,7 @@ pub fn parse_yaml(text: &str) -> Result<Value, String> {
         text,
         anchors: HashMap::new(),
         depth: 0,
+        at: 0,
     };
     let Some(root) = b.document()? else {
         return Ok(Value::Nil);
@@ -867,12 +868,17 @@ struct Builder<'a> {
     text: &'a str,
     anchors: HashMap<usize, Rc<YNode>>,
     depth: usize,
+    /// Where (char index) the last event starts.
+    at: usize,
 }
 
 impl<'a> Builder<'a> {
     fn next(&mut self) -> Result<saphyr_parser::Event<'a>, String> {
         match self.p.next_event() {
-            Some(Ok((ev, _))) => Ok(ev),
+            Some(Ok((ev, span))) => {
+                self.at = span.start.index();
+                Ok(ev)
+            }
             Some(Err(e)) => Err(self.scan_error(&e)),
             None => Ok(saphyr_parser::Event::StreamEnd),
         }
@@ -882,20 +888,35 @@ impl<'a> Builder<'a> {
     fn scan_error(&self, e: &saphyr_parser::ScanError) -> String {
         let m = e.marker();
         if e.info().contains("unknown anchor") {
-            let name: String = self
-                .text
-                .chars()
-                .skip(m.index())
-                .skip_while(|c| *c == '*')
-                .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | ']' | '}'))
-                .collect();
             // The name is part of the (maybe secret) input: named by its length (crate::redact).
-            return format!(
-                "yaml: unknown anchor {} referenced",
-                crate::redact::placeholder("string", name.len())
-            );
+            return format!("yaml: unknown anchor {} referenced", self.alias_name(m.index()));
         }
-        format!("yaml: line {}: {}", m.line(), e.info())
+        let (parser, msg) = libyaml_problem(e.info());
+        // yaml.v2 names the line of libyaml's problem mark, counted from 0 and, for a scanner
+        // error, plus one; line 0 is not named. The parser's mark is the start of the token it
+        // did not expect, which yaml.v2 therefore names one line early.
+        let line = if parser {
+            m.line().saturating_sub(1)
+        } else {
+            m.line()
+        };
+        if line > usize::from(!parser) {
+            format!("yaml: line {line}: {msg}")
+        } else {
+            format!("yaml: {msg}")
+        }
+    }
+
+    /// The name of the alias at char index `at` (`*name`) as a placeholder of its length.
+    fn alias_name(&self, at: usize) -> String {
+        let len = self
+            .text
+            .chars()
+            .skip(at)
+            .skip_while(|c| *c == '*')
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+            .count();
+        crate::redact::placeholder("string", len)
     }
 
     /// The root node of the first document; `None` for an empty stream.
@@ -937,11 +958,12 @@ impl<'a> Builder<'a> {
                 anchor,
             ),
             Event::Alias(id) => {
-                let target = self
-                    .anchors
-                    .get(&id)
-                    .cloned()
-                    .ok_or("yaml: anchor value contains itself")?;
+                let target = self.anchors.get(&id).cloned().ok_or_else(|| {
+                    format!(
+                        "yaml: anchor {} value contains itself",
+                        self.alias_name(self.at)
+                    )
+                })?;
                 return Ok(Rc::new(YNode::Alias(target)));
             }
             Event::SequenceStart(anchor, _) => {
@@ -980,6 +1002,41 @@ impl<'a> Builder<'a> {
         }
         Ok(node)
     }
+}
+
+/// libyaml's wording of a saphyr-parser error and whether libyaml raises it in its parser (rather
+/// than its scanner): the context ("while parsing a block mapping, ") is dropped as yaml.v2 drops
+/// it, and the messages that differ are renamed.
+fn libyaml_problem(info: &str) -> (bool, String) {
+    let problem = match info.split_once(", ") {
+        Some((context, p)) if context.starts_with("while ") => p,
+        _ => info,
+    };
+    let problem = match problem {
+        "simple key expect ':'" | "simple key expected" => "could not find expected ':'",
+        "expected ',' or ']'" => "did not find expected ',' or ']'",
+        "did not find expected hexadecimal number" => "did not find expected hexdecimal number",
+        "the handle wasn't declared" => "found undefined tag handle",
+        // A `- ` in a flow collection: libyaml's scanner gives a block entry the parser refuses.
+        "\"-\" is only valid inside a block" => "did not find expected node content",
+        // yaml.v2 passes these through `fmt.Sprintf` as a format: `%Y` has no argument.
+        "found duplicate %YAML directive" => "found duplicate %!Y(MISSING)AML directive",
+        "found duplicate %TAG directive" => "found duplicate %!T(MISSING)AG directive",
+        p => p,
+    };
+    let parser = problem.starts_with("did not find expected ")
+        && !problem.ends_with(" number")
+        && !problem.ends_with(" character")
+        && !problem.ends_with(" tag URI")
+        && !problem.ends_with(" comment or line break")
+        || matches!(
+            problem,
+            "found undefined tag handle"
+                | "found incompatible YAML document"
+                | "found duplicate %!Y(MISSING)AML directive"
+                | "found duplicate %!T(MISSING)AG directive"
+        );
+    (parser, problem.to_string())
 }
 
 /// `tag:yaml.org,2002:int` ⇒ `!!int` (yaml.v2's `shortTag`); local tags as written.

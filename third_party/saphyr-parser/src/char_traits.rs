@@ -104,7 +104,15 @@ pub fn is_yaml_non_space(c: char) -> bool {
 #[inline]
 #[must_use]
 pub fn is_anchor_char(c: char) -> bool {
-    is_yaml_non_space(c) && !is_flow(c)
+    // libyaml: anchor and alias names are alphanumeric, `_` or `-`.
+    is_alpha(c)
+}
+
+/// Check whether the character may appear in a tag's suffix as libyaml reads it.
+#[inline]
+#[must_use]
+pub fn is_libyaml_uri_char(c: char) -> bool {
+    is_alpha(c) || ";/?:@&=+$,.!~*'()[]%".contains(c)
 }
 
 /// Check whether the character is a valid word character.

@@ -22,7 +22,7 @@ use thiserror::Error;
 use crate::{
     char_traits::{
         as_hex, is_anchor_char, is_blank_or_breakz, is_break, is_breakz, is_flow, is_hex,
-        is_tag_char, is_uri_char, is_yaml_non_break,
+        is_libyaml_uri_char, is_tag_char, is_uri_char, is_yaml_non_break,
     },
     input::{Input, SkipTabs},
 };
@@ -1218,9 +1218,7 @@ impl<'input, T: Input> Scanner<'input, T> {
             }
         }
 
-        if is_blank_or_breakz(self.input.look_ch())
-            || (self.flow_level > 0 && self.input.next_is_flow())
-        {
+        if is_blank_or_breakz(self.input.look_ch()) {
             // XXX: ex 7.2, an empty scalar can follow a secondary tag
             Ok(Token(
                 Span::new(start_mark, self.mark),
@@ -1353,7 +1351,7 @@ impl<'input, T: Input> Scanner<'input, T> {
             string.extend(head.chars().skip(1));
         }
 
-        while is_tag_char(self.input.look_ch()) {
+        while is_libyaml_uri_char(self.input.look_ch()) {
             // Check if it is a URI-escape sequence.
             if self.input.peek() == '%' {
                 string.push(self.scan_uri_escapes(mark)?);
@@ -1454,9 +1452,13 @@ impl<'input, T: Input> Scanner<'input, T> {
             self.skip_non_blank();
         }
 
-        if string.is_empty() {
+        // libyaml: the name ends at a blank or one of `?:,]}%@` and a backquote.
+        if string.is_empty()
+            || !(is_blank_or_breakz(self.input.look_ch())
+                || "?:,]}%@`".contains(self.input.peek()))
+        {
             return Err(ScanError::new_str(
-                start_mark,
+                self.mark,
                 "while scanning an anchor or alias, did not find expected alphabetic or numeric character",
             ));
         }
@@ -1497,11 +1499,8 @@ impl<'input, T: Input> Scanner<'input, T> {
     }
 
     fn fetch_flow_collection_end(&mut self, tok: TokenType<'input>) -> ScanResult {
-        // A closing bracket without a corresponding opening is invalid YAML.
-        if self.flow_level == 0 {
-            return Err(ScanError::new_str(self.mark, "misplaced bracket"));
-        }
-
+        // libyaml: a closing bracket outside a flow collection is a token all the same; the
+        // parser says what it expected instead.
         self.remove_simple_key()?;
         self.decrease_flow_level();
 
@@ -1604,18 +1603,15 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         // generate BLOCK-SEQUENCE-START if indented
         self.roll_indent(mark.col, None, TokenType::BlockSequenceStart, mark);
-        let found_tabs = self.skip_ws_to_eol(SkipTabs::Yes)?.found_tabs();
-        self.input.lookahead(2);
-        if found_tabs && self.input.next_char_is('-') && is_blank_or_breakz(self.input.peek_nth(1))
-        {
-            return Err(ScanError::new_str(
-                self.mark,
-                "'-' must be followed by a valid YAML whitespace",
-            ));
-        }
-
+        // libyaml: after `-` a simple key may start, so a tab cannot be skipped.
         self.skip_ws_to_eol(SkipTabs::No)?;
         self.input.lookahead(1);
+        if self.input.peek() == '\t' {
+            return Err(ScanError::new_str(
+                self.mark,
+                "found character that cannot start any token",
+            ));
+        }
         if self.input.next_is_break() || self.input.next_is_flow() {
             self.roll_one_col_indent();
         }
@@ -1784,12 +1780,6 @@ impl<'input, T: Input> Scanner<'input, T> {
             ));
         }
 
-        if self.mark.col < indent && (self.mark.col as isize) > self.indent {
-            return Err(ScanError::new_str(
-                self.mark,
-                "wrongly indented line in block scalar",
-            ));
-        }
 
         let mut line_buffer = String::with_capacity(100);
         let start_mark = self.mark;
@@ -2027,24 +2017,18 @@ impl<'input, T: Input> Scanner<'input, T> {
             /* Check for a document indicator. */
             self.input.lookahead(4);
 
+            // libyaml: the error is where the scanner is; a quoted scalar has no indentation.
             if self.mark.col == 0 && self.input.next_is_document_indicator() {
                 return Err(ScanError::new_str(
-                    start_mark,
+                    self.mark,
                     "while scanning a quoted scalar, found unexpected document indicator",
                 ));
             }
 
             if self.input.next_is_z() {
                 return Err(ScanError::new_str(
-                    start_mark,
+                    self.mark,
                     "while scanning a quoted scalar, found unexpected end of stream",
-                ));
-            }
-
-            if (self.mark.col as isize) < self.indent {
-                return Err(ScanError::new_str(
-                    start_mark,
-                    "invalid indentation in quoted scalar",
                 ));
             }
 
@@ -2446,11 +2430,14 @@ impl<'input, T: Input> Scanner<'input, T> {
                 .push_back(Token(Span::new(start_mark, self.mark), TokenType::Key));
             return Ok(());
         }
-        self.skip_yaml_whitespace()?;
+        // libyaml: after `?` a simple key may start, so a tab cannot be skipped.
+        if self.input.look_ch() != '\t' {
+            self.skip_yaml_whitespace()?;
+        }
         if self.input.peek() == '\t' {
             return Err(ScanError::new_str(
                 self.mark(),
-                "tabs disallowed in this context",
+                "found character that cannot start any token",
             ));
         }
         self.tokens

@@ -831,6 +831,9 @@ const MAX_DECODED: usize = 1_000_000;
 /// "Bounds"), which also keeps the recursive builder and decoder within the stack.
 const MAX_DEPTH: usize = 512;
 
+/// How deep flow collections (`[…]`, `{…}`) may nest: saphyr-parser's own bound.
+const MAX_FLOW_DEPTH: usize = 255;
+
 /// `yaml.Unmarshal` into an `interface{}` (agent.md §4.4): the first document only; mappings are
 /// `map[interface {}]interface {}` ([`Value::AnyMap`]) with typed keys, sequences
 /// `[]interface {}`, scalars typed by yaml.v2's YAML 1.1 rules (`yes` is true, `0x1F` an int,
@@ -890,6 +893,10 @@ impl<'a> Builder<'a> {
         if e.info().contains("unknown anchor") {
             // The name is part of the (maybe secret) input: named by its length (crate::redact).
             return format!("yaml: unknown anchor {} referenced", self.alias_name(m.index()));
+        }
+        if e.info() == "recursion limit exceeded" {
+            // saphyr-parser's bound on nested flow collections (its flow level is a `u8`).
+            return format!("yaml: exceeded max depth of {MAX_FLOW_DEPTH}");
         }
         let (parser, msg) = libyaml_problem(e.info());
         // yaml.v2 names the line of libyaml's problem mark, counted from 0 and, for a scanner
@@ -1192,7 +1199,8 @@ fn decode_scalar(text: &str, plain: bool, tag: Option<&str>) -> Result<Value, St
             let clean: String = text.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
             return base64::engine::general_purpose::STANDARD
                 .decode(clean.as_bytes())
-                .map(|b| Value::str(String::from_utf8_lossy(&b).into_owned()))
+                // Bytes that are not UTF-8 stay bytes (a Go string holds any bytes).
+                .map(crate::gostr::from_bytes)
                 .map_err(|_| "yaml: !!binary value contains invalid base64 data".to_string());
         }
         // Any other tag (`!custom`, `!!map` on a scalar…): the text as a string.
@@ -1560,10 +1568,12 @@ mod tests {
         let flow = format!("{}{}", "[".repeat(300), "]".repeat(300));
         assert_eq!(
             parse_yaml(&flow).unwrap_err(),
-            "yaml: line 1: recursion limit exceeded"
+            "yaml: exceeded max depth of 255"
         );
-        let ok = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+        let ok = format!("{}1{}", "[".repeat(255), "]".repeat(255));
         assert!(parse_yaml(&ok).is_ok());
+        let over = format!("{}1{}", "[".repeat(256), "]".repeat(256));
+        assert!(parse_yaml(&over).is_err());
         // Malformed input: the parser's error with yaml.v2's prefix.
         assert!(
             parse_yaml("a: [1, 2")

@@ -847,7 +847,7 @@ pub fn parse_yaml(text: &str) -> Result<Value, String> {
     }
     // libyaml reads NEL (U+0085) as a line break everywhere and keeps it as `\n` where a break
     // is content; saphyr-parser reads it as an ordinary character.
-    let text: Cow<str> = if text.contains('\u{85}') {
+    let text: Cow<'_, str> = if text.contains('\u{85}') {
         Cow::Owned(text.replace('\u{85}', "\n"))
     } else {
         Cow::Borrowed(text)
@@ -1563,6 +1563,124 @@ mod tests {
         assert_eq!(
             parse_yaml(&bomb).unwrap_err(),
             "yaml: document contains excessive aliasing"
+        );
+    }
+
+    /// `printf "%#v"` of `parseYAML` of each input and the errors, as bao agent 2.7.2 rendered
+    /// them: the corners where libyaml (yaml.v2) reads YAML otherwise than YAML 1.2 does.
+    #[test]
+    fn reads_what_yaml_v2_reads() {
+        for (text, want) in [
+            ("[a, -]", r#"[]interface {}{"a", "-"}"#),
+            ("{a: -}", r#"map[interface {}]interface {}{"a":"-"}"#),
+            ("[-, a]", r#"[]interface {}{"-", "a"}"#),
+            ("{?}", r#"map[interface {}]interface {}{interface {}(nil):interface {}(nil)}"#),
+            ("[?a]", r#"[]interface {}{map[interface {}]interface {}{"a":interface {}(nil)}}"#),
+            ("[a:]", r#"[]interface {}{"a:"}"#),
+            ("[a,#c\nb]", r#"[]interface {}{"a", "b"}"#),
+            ("a:\tb", r#"map[interface {}]interface {}{"a":"b"}"#),
+            ("a: |\n  \n  x", r#"map[interface {}]interface {}{"a":"\nx"}"#),
+            ("--- |\n x", r#""x""#),
+            ("a: | # c\n  x", r#"map[interface {}]interface {}{"a":"x"}"#),
+            ("a: |\n  x\n   y", r#"map[interface {}]interface {}{"a":"x\n y"}"#),
+            ("a: 'x'#c", r#"map[interface {}]interface {}{"a":"x"}"#),
+            ("\"a\" b", r#""a""#),
+            ("a: [\nb\n]", r#"map[interface {}]interface {}{"a":[]interface {}{"b"}}"#),
+            ("a:\n  [b,\nc]", r#"map[interface {}]interface {}{"a":[]interface {}{"b", "c"}}"#),
+            ("a: {\nb: c\n}", r#"map[interface {}]interface {}{"a":map[interface {}]interface {}{"b":"c"}}"#),
+            ("a: \u{feff}b", r#"map[interface {}]interface {}{"a":"\ufeffb"}"#),
+            ("---\n\u{feff}a", r#""\ufeffa""#),
+            ("\u{feff}a: 1", r#"map[interface {}]interface {}{"a":1}"#),
+            ("!<tag:yaml.org,2002:int> 1", r#"1"#),
+            ("&a: x", r#"map[interface {}]interface {}{interface {}(nil):"x"}"#),
+            ("{&a: b}", r#"map[interface {}]interface {}{interface {}(nil):"b"}"#),
+            ("!a,b c", r#""c""#),
+            ("a\n...\nb", r#""a""#),
+            ("---\n...\n---\nb", r#"<nil>"#),
+            ("%YAML 1.1\n---\na: 1", r#"map[interface {}]interface {}{"a":1}"#),
+            ("a:\t\n  b: 1", r#"map[interface {}]interface {}{"a":map[interface {}]interface {}{"b":1}}"#),
+            ("a: 'x\u{85}y'", r#"map[interface {}]interface {}{"a":"x y"}"#),
+            ("a: |\n  x\u{85}  y\n", r#"map[interface {}]interface {}{"a":"x\ny\n"}"#),
+        ] {
+            let v = parse_yaml(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            let got = crate::printf::sprintf("%#v", &[v]).text;
+            assert_eq!(got, want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn fails_where_yaml_v2_fails_with_its_words() {
+        for (text, want) in [
+            ("a: b: c", r#"yaml: mapping values are not allowed in this context"#),
+            ("a: 1\n  b: 2", r#"yaml: line 2: mapping values are not allowed in this context"#),
+            ("a:\n  - b\n c: d", r#"yaml: line 2: did not find expected key"#),
+            ("- a\nb: c", r#"yaml: line 1: did not find expected '-' indicator"#),
+            ("a: [1, 2", r#"yaml: line 1: did not find expected ',' or ']'"#),
+            ("a: {b: 1", r#"yaml: line 1: did not find expected ',' or '}'"#),
+            ("[", r#"yaml: line 1: did not find expected node content"#),
+            ("]", r#"yaml: did not find expected node content"#),
+            ("a: [1, 2]]", r#"yaml: did not find expected key"#),
+            ("x: y\nz", r#"yaml: line 3: could not find expected ':'"#),
+            ("a\nb: c", r#"yaml: line 2: mapping values are not allowed in this context"#),
+            (":", r#"yaml: did not find expected key"#),
+            (": x", r#"yaml: did not find expected key"#),
+            ("[ : x ]", r#"yaml: did not find expected node content"#),
+            ("{: x}", r#"yaml: did not find expected node content"#),
+            ("[?]", r#"yaml: line 1: did not find expected ',' or ']'"#),
+            ("[a?b]", r#"yaml: did not find expected ',' or ']'"#),
+            ("[- a]", r#"yaml: did not find expected node content"#),
+            ("[:x]", r#"yaml: did not find expected node content"#),
+            ("@a", r#"yaml: found character that cannot start any token"#),
+            ("a: b\n@c", r#"yaml: line 2: found character that cannot start any token"#),
+            ("\ta: b", r#"yaml: found character that cannot start any token"#),
+            ("a:\n\tb: c", r#"yaml: line 2: found character that cannot start any token"#),
+            ("a:\n  b: c\n\t", r#"yaml: line 3: found a tab character that violates indentation"#),
+            ("a: |\n\tx", r#"yaml: line 2: found a tab character where an indentation space is expected"#),
+            ("-\ta", r#"yaml: found character that cannot start any token"#),
+            ("'a\n...\nb'", r#"yaml: line 2: found unexpected document indicator"#),
+            ("a: \"b\nc", r#"yaml: line 2: found unexpected end of stream"#),
+            ("\"\\q\"", r#"yaml: found unknown escape character"#),
+            ("\"a\\/b\"", r#"yaml: found unknown escape character"#),
+            ("\"\\x4\"", r#"yaml: did not find expected hexdecimal number"#),
+            ("&a.b x", r#"yaml: did not find expected alphabetic or numeric character"#),
+            ("a: *", r#"yaml: did not find expected alphabetic or numeric character"#),
+            ("!<> x", r#"yaml: did not find expected tag URI"#),
+            ("!e!x a", r#"yaml: found undefined tag handle"#),
+            ("%YAML 1.2\n---\na: 1", r#"yaml: found incompatible YAML document"#),
+            ("%FOO bar\n---\na", r#"yaml: found unknown directive name"#),
+            ("%YAML 1.1\n%YAML 1.1\n---\na", r#"yaml: line 1: found duplicate %!Y(MISSING)AML directive"#),
+            ("%TAG ! !foo\n%TAG ! !bar\n---\na", r#"yaml: line 1: found duplicate %!T(MISSING)AG directive"#),
+            ("...", r#"yaml: did not find expected node content"#),
+            ("--- a: b\n- c", r#"yaml: mapping values are not allowed in this context"#),
+            ("a: \u{1}", r#"yaml: control characters are not allowed"#),
+            ("a: |2\n x", r#"yaml: line 1: did not find expected key"#),
+            ("a: |0\n x", r#"yaml: found an indentation indicator equal to 0"#),
+            ("a: |x\n  y", r#"yaml: did not find expected comment or line break"#),
+            ("a: \u{85}b", r#"yaml: line 3: could not find expected ':'"#),
+        ] {
+            assert_eq!(parse_yaml(text).unwrap_err(), want, "{text:?}");
+        }
+        // yaml.v2 reads the document's end, not the next document.
+        assert_eq!(parse_yaml("a\n---\n[").unwrap().print(), "a");
+        // A key of more than 1024 characters is no simple key (in flow context too).
+        let k = "k".repeat(1024);
+        assert!(parse_yaml(&format!("{k}: v")).is_ok());
+        assert_eq!(
+            parse_yaml(&format!("{k}k: v")).unwrap_err(),
+            "yaml: mapping values are not allowed in this context"
+        );
+        assert_eq!(
+            parse_yaml(&format!("[{k}k: v]")).unwrap_err(),
+            "yaml: did not find expected ',' or ']'"
+        );
+        // Names of anchors are input: named by their length.
+        assert_eq!(
+            parse_yaml("&a [1, *a]").unwrap_err(),
+            "yaml: anchor <string, 1 bytes> value contains itself"
+        );
+        assert_eq!(
+            parse_yaml("{*ab: b}").unwrap_err(),
+            "yaml: unknown anchor <string, 2 bytes> referenced"
         );
     }
 

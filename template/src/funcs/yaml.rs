@@ -3,6 +3,13 @@
 //! columns, yaml.v2's escapes) and `parseYAML` as yaml.v2 decodes into an `interface{}`: the
 //! structure from saphyr-parser's events, scalars typed by yaml.v2's YAML 1.1 resolver, tags,
 //! anchors and merge keys (agent.md §4.4).
+//!
+//! saphyr-parser follows YAML 1.2; yaml.v2 is a port of libyaml, which reads YAML 1.1 and differs
+//! in flow collections, tabs, comments, block scalars and directives. Those corners are decided in
+//! the scanner, out of reach of any pre- or post-processing, so the workspace uses a patched copy
+//! (`third_party/saphyr-parser`, its README lists the changes). Here: the checks libyaml's reader
+//! makes first (control characters; NEL as a line break), reading the first document's end as
+//! yaml.v2 does, and errors in yaml.v2's words and line numbers (agent.md §4.4.1).
 
 use std::borrow::Cow;
 use std::collections::HashMap;

@@ -830,6 +830,9 @@ enum YNode {
     Seq(Vec<Rc<YNode>>),
     Map(Vec<(Rc<YNode>, Rc<YNode>)>),
     Alias(Rc<YNode>),
+    /// An alias inside the node its anchor names (yaml.v2 fails on it when decoding, after the
+    /// whole document parsed): the name as a placeholder of its length.
+    Cycle(String),
 }
 
 /// How many nodes one document may expand to through aliases (yaml.v2 refuses "excessive aliasing").
@@ -981,13 +984,10 @@ impl<'a> Builder<'a> {
                 anchor,
             ),
             Event::Alias(id) => {
-                let target = self.anchors.get(&id).cloned().ok_or_else(|| {
-                    format!(
-                        "yaml: anchor {} value contains itself",
-                        self.alias_name(self.at)
-                    )
-                })?;
-                return Ok(Rc::new(YNode::Alias(target)));
+                return Ok(Rc::new(match self.anchors.get(&id) {
+                    Some(target) => YNode::Alias(target.clone()),
+                    None => YNode::Cycle(self.alias_name(self.at)),
+                }));
             }
             Event::SequenceStart(anchor, _) => {
                 let mut items = Vec::new();
@@ -1091,6 +1091,7 @@ impl Decoder {
             .ok_or("yaml: document contains excessive aliasing")?;
         match n {
             YNode::Alias(target) => self.value(target),
+            YNode::Cycle(name) => Err(format!("yaml: anchor {name} value contains itself")),
             YNode::Scalar { text, plain, tag } => decode_scalar(text, *plain, tag.as_deref()),
             YNode::Seq(items) => Ok(Value::list(
                 items

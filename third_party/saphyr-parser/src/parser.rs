@@ -178,6 +178,9 @@ pub struct Parser<'input, T: Input> {
     stream_end_emitted: bool,
     /// Make tags global across all documents.
     keep_tags: bool,
+    /// For each open flow mapping, whether the scanner made it up for a `key: value` entry of a
+    /// flow sequence (libyaml reports its errors as the sequence's).
+    implicit_flow_maps: Vec<bool>,
 }
 
 impl<T: Input + Clone> Clone for Parser<'_, T> {
@@ -193,6 +196,7 @@ impl<T: Input + Clone> Clone for Parser<'_, T> {
             tags: self.tags.clone(),
             stream_end_emitted: self.stream_end_emitted,
             keep_tags: self.keep_tags,
+            implicit_flow_maps: self.implicit_flow_maps.clone(),
         }
     }
 }
@@ -325,6 +329,7 @@ impl<'input, T: Input> Parser<'input, T> {
             tags: BTreeMap::new(),
             stream_end_emitted: false,
             keep_tags: false,
+            implicit_flow_maps: Vec::new(),
         }
     }
 
@@ -932,6 +937,7 @@ impl<'input, T: Input> Parser<'input, T> {
             }
             Token(mark, TokenType::FlowMappingStart) => {
                 self.state = State::FlowMappingFirstKey;
+                self.implicit_flow_maps.push(mark.is_empty());
                 (Event::MappingStart(anchor_id, tag), mark.end)
             }
             Token(mark, TokenType::BlockSequenceStart) if block => {
@@ -1034,7 +1040,11 @@ impl<'input, T: Input> Parser<'input, T> {
                             Token(span, _) => {
                                 return Err(ScanError::new_str(
                                     span.start,
-                                    "while parsing a flow mapping, did not find expected ',' or '}'",
+                                    if self.implicit_flow_maps.last() == Some(&true) {
+                                        "while parsing a flow sequence, expected ',' or ']'"
+                                    } else {
+                                        "while parsing a flow mapping, did not find expected ',' or '}'"
+                                    },
                                 ));
                             }
                         }
@@ -1068,6 +1078,7 @@ impl<'input, T: Input> Parser<'input, T> {
 
         self.pop_state();
         self.skip();
+        self.implicit_flow_maps.pop();
         Ok((Event::MappingEnd, span))
     }
 

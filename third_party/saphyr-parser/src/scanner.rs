@@ -324,6 +324,10 @@ struct SimpleKey {
     token_number: usize,
     /// The position at which the token the [`SimpleKey`] refers to is.
     mark: Marker,
+    /// Whether the scanner waits for more tokens while this key is at the head of the queue.
+    /// yaml.v2 (2.4) forgets a flow collection's own key when the collection closes empty
+    /// (`{}: v` is `{}` for it): its key table entry is dropped with the inner level.
+    lookahead: bool,
 }
 
 impl SimpleKey {
@@ -334,6 +338,7 @@ impl SimpleKey {
             required: false,
             token_number: 0,
             mark,
+            lookahead: true,
         }
     }
 }
@@ -476,9 +481,6 @@ pub struct Scanner<'input, T> {
     /// [`Possible`]: ImplicitMappingState::Possible
     /// [`Inside`]: ImplicitMappingState::Inside
     implicit_flow_mapping_states: Vec<Option<ImplicitMappingState>>,
-    /// If a plain scalar was terminated by a `#` comment on its line, we set this
-    /// to detect an illegal multiline continuation on the following line.
-    interrupted_plain_by_comment: Option<Marker>,
     buf_leading_break: String,
     buf_trailing_breaks: String,
     buf_whitespaces: String,
@@ -504,7 +506,6 @@ impl<T: Input + Clone> Clone for Scanner<'_, T> {
             leading_whitespace: self.leading_whitespace,
             flow_mapping_started: self.flow_mapping_started.clone(),
             implicit_flow_mapping_states: self.implicit_flow_mapping_states.clone(),
-            interrupted_plain_by_comment: self.interrupted_plain_by_comment,
             buf_leading_break: self.buf_leading_break.clone(),
             buf_trailing_breaks: self.buf_trailing_breaks.clone(),
             buf_whitespaces: self.buf_whitespaces.clone(),
@@ -562,7 +563,6 @@ impl<'input, T: Input> Scanner<'input, T> {
             leading_whitespace: true,
             flow_mapping_started: vec![],
             implicit_flow_mapping_states: vec![],
-            interrupted_plain_by_comment: None,
 
             buf_leading_break: String::new(),
             buf_trailing_breaks: String::new(),
@@ -678,10 +678,13 @@ impl<'input, T: Input> Scanner<'input, T> {
     }
 
     /// Insert a token at the given position.
-    fn insert_token(&mut self, pos: usize, tok: Token<'input>) {
-        let old_len = self.tokens.len();
-        assert!(pos <= old_len);
-        self.tokens.insert(pos, tok);
+    /// Insert `tok` before the token numbered `number`; after the queue (as libyaml does) if that
+    /// token was handed out already.
+    fn insert_token(&mut self, number: usize, tok: Token<'input>) {
+        match number.checked_sub(self.tokens_parsed) {
+            Some(pos) if pos <= self.tokens.len() => self.tokens.insert(pos, tok),
+            _ => self.tokens.push_back(tok),
+        }
     }
 
     fn allow_simple_key(&mut self) {
@@ -710,8 +713,6 @@ impl<'input, T: Input> Scanner<'input, T> {
             self.mark,
             self.input.peek()
         );
-
-        self.stale_simple_keys()?;
 
         let mark = self.mark;
         self.unroll_indent(mark.col as isize);
@@ -825,16 +826,16 @@ impl<'input, T: Input> Scanner<'input, T> {
             if self.tokens.is_empty() {
                 need_more = true;
             } else {
-                need_more = false;
-                // Stale potential keys that we know won't be keys.
-                self.stale_simple_keys()?;
-                // If our next token to be emitted may be a key, fetch more context.
-                for sk in &self.simple_keys {
-                    if sk.possible && sk.token_number == self.tokens_parsed {
-                        need_more = true;
-                        break;
-                    }
-                }
+                // If our next token to be emitted may be a key, fetch more context. yaml.v2 (2.4)
+                // checks whether a key went stale only here, for the key at the head, and
+                // where a `:` or the end of the stream comes.
+                let head = self.simple_keys.iter().position(|sk| {
+                    sk.possible && sk.lookahead && sk.token_number == self.tokens_parsed
+                });
+                need_more = match head {
+                    Some(i) => self.simple_key_is_valid(i)?,
+                    None => false,
+                } && !matches!(self.tokens.back(), Some(Token(_, TokenType::StreamEnd)));
             }
 
             if !need_more {
@@ -854,20 +855,22 @@ impl<'input, T: Input> Scanner<'input, T> {
     ///
     /// # Errors
     /// This function returns an error if one of the key we would stale was required to be a key.
-    fn stale_simple_keys(&mut self) -> ScanResult {
-        for sk in &mut self.simple_keys {
-            // libyaml: in flow context too, a simple key is on one line and at most 1024
-            // characters long.
-            if sk.possible
-                && (sk.mark.line < self.mark.line || sk.mark.index + 1024 < self.mark.index)
-            {
-                if sk.required {
-                    return Err(ScanError::new_str(self.mark, "simple key expect ':'"));
-                }
-                sk.possible = false;
-            }
+    fn simple_key_is_valid(&mut self, i: usize) -> Result<bool, ScanError> {
+        let mark = self.mark;
+        let sk = &mut self.simple_keys[i];
+        if !sk.possible {
+            return Ok(false);
         }
-        Ok(())
+        // libyaml: in flow context too, a simple key is on one line and at most 1024
+        // characters long.
+        if sk.mark.line < mark.line || sk.mark.index + 1024 < mark.index {
+            if sk.required {
+                return Err(ScanError::new_str(mark, "simple key expect ':'"));
+            }
+            sk.possible = false;
+            return Ok(false);
+        }
+        Ok(true)
     }
 
     /// Skip over all whitespace (`\t`, ` `, `\n`, `\r`) and comments until the next token.
@@ -901,29 +904,6 @@ impl<'input, T: Input> Scanner<'input, T> {
                     self.mark.col += comment_length;
                 }
                 _ => break,
-            }
-        }
-        // If a plain scalar was interrupted by a comment, and the next line could
-        // continue the scalar in block context, this is invalid.
-        if let Some(err_mark) = self.interrupted_plain_by_comment.take() {
-            // Ensure enough lookahead for the check below (peek and peek_nth) and for
-            // document indicator detection which needs 4 chars.
-            self.input.lookahead(4);
-            // BS4K should only trigger when the continuation would start on the immediate next
-            // line (no intervening empty/comment-only lines). A blank line resets the folding
-            // opportunity and thus should not error.
-            let is_immediate_next_line = self.mark.line == err_mark.line + 1;
-            if self.flow_level == 0
-                && is_immediate_next_line
-                && self.mark.col as isize > self.indent
-                && !self.input.next_is_z()
-                && !self.input.next_is_document_indicator()
-                && self.input.next_can_be_plain_scalar(false)
-            {
-                return Err(ScanError::new_str(
-                    err_mark,
-                    "comment intercepting the multiline text",
-                ));
             }
         }
         Ok(())
@@ -1002,12 +982,9 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         // If the stream ended, we won't have more context. We can stall all the simple keys we
         // had. If one was required, however, that was an error and we must propagate it.
-        for sk in &mut self.simple_keys {
-            if sk.required && sk.possible {
-                return Err(ScanError::new_str(self.mark, "simple key expected"));
-            }
-            sk.possible = false;
-        }
+        // libyaml: only the current level's key is removed here; one of an outer level that
+        // had to be a key fails when it is next checked (all are stale after the end).
+        self.remove_simple_key()?;
 
         self.unroll_indent(-1);
         self.remove_simple_key()?;
@@ -1160,7 +1137,7 @@ impl<'input, T: Input> Scanner<'input, T> {
     }
 
     fn fetch_tag(&mut self) -> ScanResult {
-        self.save_simple_key();
+        self.save_simple_key()?;
         self.disallow_simple_key();
 
         let tok = self.scan_tag()?;
@@ -1413,7 +1390,7 @@ impl<'input, T: Input> Scanner<'input, T> {
     }
 
     fn fetch_anchor(&mut self, alias: bool) -> ScanResult {
-        self.save_simple_key();
+        self.save_simple_key()?;
         self.disallow_simple_key();
 
         let tok = self.scan_anchor(alias)?;
@@ -1454,7 +1431,7 @@ impl<'input, T: Input> Scanner<'input, T> {
 
     fn fetch_flow_collection_start(&mut self, tok: TokenType<'input>) -> ScanResult {
         // The indicators '[' and '{' may start a simple key.
-        self.save_simple_key();
+        self.save_simple_key()?;
 
         self.roll_one_col_indent();
         self.increase_flow_level()?;
@@ -1487,9 +1464,9 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         self.disallow_simple_key();
 
-        if matches!(tok, TokenType::FlowSequenceEnd) {
-            self.end_implicit_mapping(self.mark);
-        }
+        // libyaml: a `key: value` entry of a flow sequence ends at any closing bracket (a `}`
+        // then is the sequence's error).
+        self.end_implicit_mapping(self.mark);
         // Both collection kinds occupy a flow level. A nested mapping must not
         // expose an outer sequence's implicit pair to its comma or colon.
         self.implicit_flow_mapping_states.pop();
@@ -1532,7 +1509,10 @@ impl<'input, T: Input> Scanner<'input, T> {
     }
 
     fn increase_flow_level(&mut self) -> ScanResult {
-        self.simple_keys.push(SimpleKey::new(Marker::new(0, 0, 0)));
+        // yaml.v2: the new level's slot carries the number of the collection's start token.
+        let mut sk = SimpleKey::new(Marker::new(0, 0, 0));
+        sk.token_number = self.tokens_parsed + self.tokens.len();
+        self.simple_keys.push(sk);
         self.flow_level = self
             .flow_level
             .checked_add(1)
@@ -1543,7 +1523,13 @@ impl<'input, T: Input> Scanner<'input, T> {
     fn decrease_flow_level(&mut self) {
         if self.flow_level > 0 {
             self.flow_level -= 1;
-            self.simple_keys.pop();
+            if let Some(inner) = self.simple_keys.pop() {
+                for sk in &mut self.simple_keys {
+                    if sk.token_number == inner.token_number {
+                        sk.lookahead = false;
+                    }
+                }
+            }
         }
     }
 
@@ -1554,11 +1540,14 @@ impl<'input, T: Input> Scanner<'input, T> {
     /// This function only skips over the `-` and does not fetch the entry value.
     fn fetch_block_entry(&mut self) -> ScanResult {
         if self.flow_level > 0 {
-            // - * only allowed in block
-            return Err(ScanError::new_str(
-                self.mark,
-                r#""-" is only valid inside a block"#,
-            ));
+            // libyaml: a token all the same, which the parser refuses where it comes.
+            self.remove_simple_key()?;
+            self.allow_simple_key();
+            let mark = self.mark;
+            self.skip_non_blank();
+            self.tokens
+                .push_back(Token(Span::new(mark, self.mark), TokenType::BlockEntry));
+            return Ok(());
         }
         // Check if we are allowed to start a new entry.
         if !self.simple_key_allowed {
@@ -1635,7 +1624,8 @@ impl<'input, T: Input> Scanner<'input, T> {
     }
 
     fn fetch_block_scalar(&mut self, literal: bool) -> ScanResult {
-        self.save_simple_key();
+        // libyaml: a block scalar is no simple key; a pending one that must be a key fails.
+        self.remove_simple_key()?;
         self.allow_simple_key();
         let tok = self.scan_block_scalar(literal)?;
 
@@ -1763,7 +1753,7 @@ impl<'input, T: Input> Scanner<'input, T> {
 
 
         let mut line_buffer = String::with_capacity(100);
-        let start_mark = self.mark;
+        // libyaml: the token starts at the indicator, not at the first content line.
         while self.mark.col == indent && is_yaml_non_break(self.input.peek()) {
             if indent == 0 {
                 // A document marker ends the scalar, whether it starts another document or not.
@@ -1957,26 +1947,20 @@ impl<'input, T: Input> Scanner<'input, T> {
         // foo
         // bar
         // ```
-        // We need to set the indent to 0 and not 1. In all other cases, the indent must be at
-        // least 1. When in the above example, `self.indent` will be set to -1.
-        *indent = max_indent.max((self.indent + 1) as usize);
-        if self.indent > 0 {
-            *indent = (*indent).max(1);
-        }
+        // libyaml: the content is indented by at least 1, at the top level too (the lines of
+        // the example above end the scalar).
+        *indent = max_indent.max((self.indent + 1) as usize).max(1);
         Ok(())
     }
 
     fn fetch_flow_scalar(&mut self, single: bool) -> ScanResult {
-        self.save_simple_key();
+        self.save_simple_key()?;
         self.disallow_simple_key();
 
         let tok = self.scan_flow_scalar(single)?;
 
-        // From spec: To ensure JSON compatibility, if a key inside a flow mapping is JSON-like,
-        // YAML allows the following value to be specified adjacent to the “:”.
-        self.skip_to_next_token()?;
-        self.adjacent_value_allowed_at = self.mark.index;
-
+        // libyaml: the next token is looked for when it is fetched (a `:` in flow context is a
+        // value indicator whatever follows the scalar).
         self.tokens.push_back(tok);
         Ok(())
     }
@@ -2216,7 +2200,7 @@ impl<'input, T: Input> Scanner<'input, T> {
     }
 
     fn fetch_plain_scalar(&mut self) -> ScanResult {
-        self.save_simple_key();
+        self.save_simple_key()?;
         self.disallow_simple_key();
 
         let tok = self.scan_plain_scalar()?;
@@ -2247,17 +2231,7 @@ impl<'input, T: Input> Scanner<'input, T> {
             if (self.mark.col == 0 && self.input.next_is_document_indicator())
                 || self.input.peek() == '#'
             {
-                // BS4K: If a `#` starts a comment after some separation spaces following content
-                // of a plain scalar in block context, and there is potential continuation on the
-                // next line, this is invalid. We cannot decide yet if there will be continuation,
-                // so record that a comment interrupted a plain scalar.
-                if self.input.peek() == '#'
-                    && !string.is_empty()
-                    && !self.buf_whitespaces.is_empty()
-                    && self.flow_level == 0
-                {
-                    self.interrupted_plain_by_comment = Some(self.mark);
-                }
+                // libyaml: a comment ends the scalar; the next line is a new token.
                 break;
             }
 
@@ -2412,7 +2386,7 @@ impl<'input, T: Input> Scanner<'input, T> {
             return Ok(());
         }
         // libyaml: after `?` a simple key may start, so a tab cannot be skipped.
-        if self.input.look_ch() != '\t' {
+        if self.input.look_ch() != '\t' && !self.input.next_is_z() {
             self.skip_yaml_whitespace()?;
         }
         if self.input.peek() == '\t' {
@@ -2451,6 +2425,9 @@ impl<'input, T: Input> Scanner<'input, T> {
 
     /// Fetch a value from a mapping (after a `:`).
     fn fetch_value(&mut self) -> ScanResult {
+        if let Some(top) = self.simple_keys.len().checked_sub(1) {
+            self.simple_key_is_valid(top)?;
+        }
         let sk = self
             .simple_keys
             .last()
@@ -2473,7 +2450,7 @@ impl<'input, T: Input> Scanner<'input, T> {
         if sk.possible {
             // insert simple key
             let tok = Token(Span::empty(sk.mark), TokenType::Key);
-            self.insert_token(sk.token_number - self.tokens_parsed, tok);
+            self.insert_token(sk.token_number, tok);
             if is_implicit_flow_mapping {
                 if sk.mark.line < start_mark.line {
                     return Err(ScanError::new_str(
@@ -2482,7 +2459,7 @@ impl<'input, T: Input> Scanner<'input, T> {
                     ));
                 }
                 self.insert_token(
-                    sk.token_number - self.tokens_parsed,
+                    sk.token_number,
                     Token(Span::empty(sk.mark), TokenType::FlowMappingStart),
                 );
             }
@@ -2570,9 +2547,8 @@ impl<'input, T: Input> Scanner<'input, T> {
                 needs_block_end: true,
             });
             self.indent = col as isize;
-            let tokens_parsed = self.tokens_parsed;
             match number {
-                Some(n) => self.insert_token(n - tokens_parsed, Token(Span::empty(mark), tok)),
+                Some(n) => self.insert_token(n, Token(Span::empty(mark), tok)),
                 None => self.tokens.push_back(Token(Span::empty(mark), tok)),
             }
         }
@@ -2624,8 +2600,10 @@ impl<'input, T: Input> Scanner<'input, T> {
     }
 
     /// Mark the next token to be inserted as a potential simple key.
-    fn save_simple_key(&mut self) {
+    fn save_simple_key(&mut self) -> ScanResult {
         if self.simple_key_allowed {
+            // libyaml: the key it replaces must not have been required.
+            self.remove_simple_key()?;
             let required = self.flow_level == 0
                 && self.indent == (self.mark.col as isize)
                 && self.indents.last().unwrap().needs_block_end;
@@ -2637,6 +2615,7 @@ impl<'input, T: Input> Scanner<'input, T> {
             self.simple_keys.pop();
             self.simple_keys.push(sk);
         }
+        Ok(())
     }
 
     fn remove_simple_key(&mut self) -> ScanResult {

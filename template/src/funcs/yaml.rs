@@ -1609,6 +1609,12 @@ mod tests {
             ("a:\t\n  b: 1", r#"map[interface {}]interface {}{"a":map[interface {}]interface {}{"b":1}}"#),
             ("a: 'x\u{85}y'", r#"map[interface {}]interface {}{"a":"x y"}"#),
             ("a: |\n  x\u{85}  y\n", r#"map[interface {}]interface {}{"a":"x\ny\n"}"#),
+            ("{}: v", r#"map[interface {}]interface {}{}"#),
+            ("[]k: v", r#"[]interface {}{}"#),
+            ("1 #c>\n  y", r#"1"#),
+            ("|-\n- ", r#""""#),
+            ("\n  ?", r#"map[interface {}]interface {}{interface {}(nil):interface {}(nil)}"#),
+            ("a #c -\n  \"d\"a", r#""a""#),
         ] {
             let v = parse_yaml(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
             let got = crate::printf::sprintf("%#v", &[v]).text;
@@ -1665,6 +1671,14 @@ mod tests {
             ("a: |0\n x", r#"yaml: found an indentation indicator equal to 0"#),
             ("a: |x\n  y", r#"yaml: did not find expected comment or line break"#),
             ("a: \u{85}b", r#"yaml: line 3: could not find expected ':'"#),
+            ("-   \n{", r#"yaml: line 3: could not find expected ':'"#),
+            (":&x k: v...\n!!str \n[", r#"yaml: line 3: could not find expected ':'"#),
+            ("[\n  k2: v2#c}", r#"yaml: line 1: did not find expected ',' or ']'"#),
+            ("'q'{- |-", r#"yaml: found character that cannot start any token"#),
+            ("\n  k2: v2&x |-\n  'q'\n    ", r#"yaml: line 5: could not find expected ':'"#),
+            ("{&x [*x: ? \n    ", r#"yaml: did not find expected node content"#),
+            ("k: v---\n'q'  |-!t !!str ", r#"yaml: line 2: could not find expected ':'"#),
+            ("[\n  k2: v2\t[\"d\"--  #c- ", r#"yaml: line 1: did not find expected ',' or ']'"#),
         ] {
             assert_eq!(parse_yaml(text).unwrap_err(), want, "{text:?}");
         }

@@ -77,20 +77,12 @@ pub fn is_flow(c: char) -> bool {
     matches!(c, ',' | '[' | ']' | '{' | '}')
 }
 
-/// Check whether the character is the BOM character.
-#[inline]
-#[must_use]
-pub fn is_bom(c: char) -> bool {
-    c == '\u{FEFF}'
-}
-
-/// Check whether the character is a YAML non-breaking character, that is, not nil, a line break,
-/// or the BOM character.
+/// Check whether the character is a YAML non-breaking character, that is, not nil or a line break.
 #[inline]
 #[must_use]
 pub fn is_yaml_non_break(c: char) -> bool {
-    // TODO(ethiraric, 28/12/2023): is_printable
-    !is_breakz(c) && !is_bom(c)
+    // libyaml: a byte order mark after the start of the stream is an ordinary character.
+    !is_breakz(c)
 }
 
 /// Check whether the character is NOT a YAML whitespace (` ` / `\t`).

@@ -950,13 +950,6 @@ impl<'input, T: Input> Scanner<'input, T> {
         let (n_bytes, result) = self.input.skip_ws_to_eol(skip_tabs);
         self.mark.col += n_bytes;
         self.mark.index += n_bytes;
-        // Skipping stops at a byte order mark. Unless it starts the line, it's inside a document.
-        if self.mark.col > 0 && self.input.look_ch() == '\u{FEFF}' {
-            return Err(ScanError::new_str(
-                self.mark,
-                "a byte order mark must not appear inside a document",
-            ));
-        }
 
         result.map_err(|msg| ScanError::new_str(self.mark, msg))
     }
@@ -1573,15 +1566,10 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         // generate BLOCK-SEQUENCE-START if indented
         self.roll_indent(mark.col, None, TokenType::BlockSequenceStart, mark);
-        // libyaml: after `-` a simple key may start, so a tab cannot be skipped.
+        // libyaml: after `-` a simple key may start, so a tab is not skipped (the next token
+        // fails on it).
         self.skip_ws_to_eol(SkipTabs::No)?;
         self.input.lookahead(1);
-        if self.input.peek() == '\t' {
-            return Err(ScanError::new_str(
-                self.mark,
-                "found character that cannot start any token",
-            ));
-        }
         if self.input.next_is_break() || self.input.next_is_flow() {
             self.roll_one_col_indent();
         }
@@ -2385,15 +2373,10 @@ impl<'input, T: Input> Scanner<'input, T> {
                 .push_back(Token(Span::new(start_mark, self.mark), TokenType::Key));
             return Ok(());
         }
-        // libyaml: after `?` a simple key may start, so a tab cannot be skipped.
+        // libyaml: after `?` a simple key may start, so a tab is not skipped (the next token
+        // fails on it).
         if self.input.look_ch() != '\t' && !self.input.next_is_z() {
             self.skip_yaml_whitespace()?;
-        }
-        if self.input.peek() == '\t' {
-            return Err(ScanError::new_str(
-                self.mark(),
-                "found character that cannot start any token",
-            ));
         }
         self.tokens
             .push_back(Token(Span::new(start_mark, self.mark), TokenType::Key));

@@ -1550,16 +1550,6 @@ impl<'input, T: Input> Scanner<'input, T> {
             ));
         }
 
-        // ???, fixes test G9HC.
-        if let Some(Token(span, TokenType::Anchor(..) | TokenType::Tag(..))) = self.tokens.back() {
-            if self.mark.col == 0 && span.start.col == 0 && self.indent > -1 {
-                return Err(ScanError::new_str(
-                    span.start,
-                    "invalid indentation for anchor",
-                ));
-            }
-        }
-
         // Skip over the `-`.
         let mark = self.mark;
         self.skip_non_blank();

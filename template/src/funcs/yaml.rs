@@ -1047,18 +1047,19 @@ fn libyaml_problem(info: &str) -> (bool, String) {
         "found duplicate %TAG directive" => "found duplicate %!T(MISSING)AG directive",
         p => p,
     };
-    let parser = problem.starts_with("did not find expected ")
-        && !problem.ends_with(" number")
-        && !problem.ends_with(" character")
-        && !problem.ends_with(" tag URI")
-        && !problem.ends_with(" comment or line break")
-        || matches!(
-            problem,
-            "found undefined tag handle"
-                | "found incompatible YAML document"
-                | "found duplicate %!Y(MISSING)AML directive"
-                | "found duplicate %!T(MISSING)AG directive"
-        );
+    let parser = matches!(
+        problem,
+        "did not find expected <document start>"
+            | "did not find expected key"
+            | "did not find expected '-' indicator"
+            | "did not find expected ',' or ']'"
+            | "did not find expected ',' or '}'"
+            | "did not find expected node content"
+            | "found undefined tag handle"
+            | "found incompatible YAML document"
+            | "found duplicate %!Y(MISSING)AML directive"
+            | "found duplicate %!T(MISSING)AG directive"
+    );
     (parser, problem.to_string())
 }
 

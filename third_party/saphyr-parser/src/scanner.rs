@@ -21,7 +21,7 @@ use thiserror::Error;
 
 use crate::{
     char_traits::{
-        as_hex, is_anchor_char, is_blank_or_breakz, is_break, is_hex,
+        as_hex, is_alpha, is_anchor_char, is_blank_or_breakz, is_break, is_hex,
         is_libyaml_uri_char, is_tag_char, is_uri_char, is_yaml_non_break,
     },
     input::{Input, SkipTabs},
@@ -1055,9 +1055,11 @@ impl<'input, T: Input> Scanner<'input, T> {
         let start_mark = self.mark;
         let mut string = String::new();
 
-        let n_chars = self.input.fetch_while_is_yaml_non_space(&mut string);
-        self.mark.index += n_chars;
-        self.mark.col += n_chars;
+        // libyaml: a directive name is alphanumeric, `_` or `-`.
+        while is_alpha(self.input.look_ch()) {
+            string.push(self.input.peek());
+            self.skip_non_blank();
+        }
 
         if string.is_empty() {
             return Err(ScanError::new_str(
@@ -1107,6 +1109,12 @@ impl<'input, T: Input> Scanner<'input, T> {
         self.mark.col += n_blanks;
 
         let handle = self.scan_tag_handle(true, mark)?;
+
+        // libyaml: the handle is followed by a blank.
+        self.input.lookahead(1);
+        if !self.input.next_is_blank() {
+            return Err(ScanError::new_str(self.mark, "did not find expected whitespace"));
+        }
 
         let n_blanks = self.input.skip_while_blank();
         self.mark.index += n_blanks;
@@ -1994,12 +2002,7 @@ impl<'input, T: Input> Scanner<'input, T> {
                 if self.input.next_is_blank() {
                     // Consume a space or a tab character.
                     if leading_blanks {
-                        if self.input.peek() == '\t' && (self.mark.col as isize) < self.indent {
-                            return Err(ScanError::new_str(
-                                self.mark,
-                                "tab cannot be used as indentation",
-                            ));
-                        }
+                        // libyaml: a quoted scalar has no indentation, tabs included.
                         self.skip_blank();
                     } else {
                         whitespaces.push(self.input.peek());

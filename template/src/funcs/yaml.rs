@@ -1616,6 +1616,7 @@ mod tests {
             ("|-\n- ", r#""""#),
             ("\n  ?", r#"map[interface {}]interface {}{interface {}(nil):interface {}(nil)}"#),
             ("a #c -\n  \"d\"a", r#""a""#),
+            ("a: 'x\n  y'\nb: \"m\n\t l \\\n  e\"\n", r#"map[interface {}]interface {}{"a":"x y", "b":"m l e"}"#),
         ] {
             let v = parse_yaml(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
             let got = crate::printf::sprintf("%#v", &[v]).text;
@@ -1680,6 +1681,11 @@ mod tests {
             ("{&x [*x: ? \n    ", r#"yaml: did not find expected node content"#),
             ("k: v---\n'q'  |-!t !!str ", r#"yaml: line 2: could not find expected ':'"#),
             ("[\n  k2: v2\t[\"d\"--  #c- ", r#"yaml: line 1: did not find expected ',' or ']'"#),
+            ("%YA\"ML 1.1\n---\na", r#"yaml: found unexpected non-alphabetical character"#),
+            ("%YAML 1.1\n%TAG ![e! tag:x,2000:\n---\na", r#"yaml: line 2: did not find expected whitespace"#),
+            ("%YAML 1.1\n%TAG e! tag:x,2000:\n---\na", r#"yaml: line 2: did not find expected '!'"#),
+            ("%TAG !e! tag:x,2000:\n---\nfoo: !e!ba} baz}", r#"yaml: line 3: did not find expected whitespace or line break"#),
+            ("k: v\n%# c2\n", r#"yaml: line 2: could not find expected directive name"#),
         ] {
             assert_eq!(parse_yaml(text).unwrap_err(), want, "{text:?}");
         }

@@ -911,7 +911,10 @@ impl<'a> Builder<'a> {
         let m = e.marker();
         if e.info().contains("unknown anchor") {
             // The name is part of the (maybe secret) input: named by its length (crate::redact).
-            return format!("yaml: unknown anchor {} referenced", self.alias_name(m.index()));
+            return format!(
+                "yaml: unknown anchor {} referenced",
+                self.alias_name(m.index())
+            );
         }
         if e.info() == "recursion limit exceeded" {
             // saphyr-parser's bound on nested flow collections (its flow level is a `u8`).
@@ -1583,40 +1586,88 @@ mod tests {
             ("[a, -]", r#"[]interface {}{"a", "-"}"#),
             ("{a: -}", r#"map[interface {}]interface {}{"a":"-"}"#),
             ("[-, a]", r#"[]interface {}{"-", "a"}"#),
-            ("{?}", r#"map[interface {}]interface {}{interface {}(nil):interface {}(nil)}"#),
-            ("[?a]", r#"[]interface {}{map[interface {}]interface {}{"a":interface {}(nil)}}"#),
+            (
+                "{?}",
+                r#"map[interface {}]interface {}{interface {}(nil):interface {}(nil)}"#,
+            ),
+            (
+                "[?a]",
+                r#"[]interface {}{map[interface {}]interface {}{"a":interface {}(nil)}}"#,
+            ),
             ("[a:]", r#"[]interface {}{"a:"}"#),
             ("[a,#c\nb]", r#"[]interface {}{"a", "b"}"#),
             ("a:\tb", r#"map[interface {}]interface {}{"a":"b"}"#),
-            ("a: |\n  \n  x", r#"map[interface {}]interface {}{"a":"\nx"}"#),
+            (
+                "a: |\n  \n  x",
+                r#"map[interface {}]interface {}{"a":"\nx"}"#,
+            ),
             ("--- |\n x", r#""x""#),
             ("a: | # c\n  x", r#"map[interface {}]interface {}{"a":"x"}"#),
-            ("a: |\n  x\n   y", r#"map[interface {}]interface {}{"a":"x\n y"}"#),
+            (
+                "a: |\n  x\n   y",
+                r#"map[interface {}]interface {}{"a":"x\n y"}"#,
+            ),
             ("a: 'x'#c", r#"map[interface {}]interface {}{"a":"x"}"#),
             ("\"a\" b", r#""a""#),
-            ("a: [\nb\n]", r#"map[interface {}]interface {}{"a":[]interface {}{"b"}}"#),
-            ("a:\n  [b,\nc]", r#"map[interface {}]interface {}{"a":[]interface {}{"b", "c"}}"#),
-            ("a: {\nb: c\n}", r#"map[interface {}]interface {}{"a":map[interface {}]interface {}{"b":"c"}}"#),
-            ("a: \u{feff}b", r#"map[interface {}]interface {}{"a":"\ufeffb"}"#),
+            (
+                "a: [\nb\n]",
+                r#"map[interface {}]interface {}{"a":[]interface {}{"b"}}"#,
+            ),
+            (
+                "a:\n  [b,\nc]",
+                r#"map[interface {}]interface {}{"a":[]interface {}{"b", "c"}}"#,
+            ),
+            (
+                "a: {\nb: c\n}",
+                r#"map[interface {}]interface {}{"a":map[interface {}]interface {}{"b":"c"}}"#,
+            ),
+            (
+                "a: \u{feff}b",
+                r#"map[interface {}]interface {}{"a":"\ufeffb"}"#,
+            ),
             ("---\n\u{feff}a", r#""\ufeffa""#),
             ("\u{feff}a: 1", r#"map[interface {}]interface {}{"a":1}"#),
             ("!<tag:yaml.org,2002:int> 1", r#"1"#),
-            ("&a: x", r#"map[interface {}]interface {}{interface {}(nil):"x"}"#),
-            ("{&a: b}", r#"map[interface {}]interface {}{interface {}(nil):"b"}"#),
+            (
+                "&a: x",
+                r#"map[interface {}]interface {}{interface {}(nil):"x"}"#,
+            ),
+            (
+                "{&a: b}",
+                r#"map[interface {}]interface {}{interface {}(nil):"b"}"#,
+            ),
             ("!a,b c", r#""c""#),
             ("a\n...\nb", r#""a""#),
             ("---\n...\n---\nb", r#"<nil>"#),
-            ("%YAML 1.1\n---\na: 1", r#"map[interface {}]interface {}{"a":1}"#),
-            ("a:\t\n  b: 1", r#"map[interface {}]interface {}{"a":map[interface {}]interface {}{"b":1}}"#),
-            ("a: 'x\u{85}y'", r#"map[interface {}]interface {}{"a":"x y"}"#),
-            ("a: |\n  x\u{85}  y\n", r#"map[interface {}]interface {}{"a":"x\ny\n"}"#),
+            (
+                "%YAML 1.1\n---\na: 1",
+                r#"map[interface {}]interface {}{"a":1}"#,
+            ),
+            (
+                "a:\t\n  b: 1",
+                r#"map[interface {}]interface {}{"a":map[interface {}]interface {}{"b":1}}"#,
+            ),
+            (
+                "a: 'x\u{85}y'",
+                r#"map[interface {}]interface {}{"a":"x y"}"#,
+            ),
+            (
+                "a: |\n  x\u{85}  y\n",
+                r#"map[interface {}]interface {}{"a":"x\ny\n"}"#,
+            ),
             ("{}: v", r#"map[interface {}]interface {}{}"#),
             ("[]k: v", r#"[]interface {}{}"#),
             ("1 #c>\n  y", r#"1"#),
             ("|-\n- ", r#""""#),
-            ("\n  ?", r#"map[interface {}]interface {}{interface {}(nil):interface {}(nil)}"#),
+            (
+                "\n  ?",
+                r#"map[interface {}]interface {}{interface {}(nil):interface {}(nil)}"#,
+            ),
             ("a #c -\n  \"d\"a", r#""a""#),
-            ("a: 'x\n  y'\nb: \"m\n\t l \\\n  e\"\n", r#"map[interface {}]interface {}{"a":"x y", "b":"m l e"}"#),
+            (
+                "a: 'x\n  y'\nb: \"m\n\t l \\\n  e\"\n",
+                r#"map[interface {}]interface {}{"a":"x y", "b":"m l e"}"#,
+            ),
         ] {
             let v = parse_yaml(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
             let got = crate::printf::sprintf("%#v", &[v]).text;
@@ -1627,17 +1678,38 @@ mod tests {
     #[test]
     fn fails_where_yaml_v2_fails_with_its_words() {
         for (text, want) in [
-            ("a: b: c", r#"yaml: mapping values are not allowed in this context"#),
-            ("a: 1\n  b: 2", r#"yaml: line 2: mapping values are not allowed in this context"#),
-            ("a:\n  - b\n c: d", r#"yaml: line 2: did not find expected key"#),
-            ("- a\nb: c", r#"yaml: line 1: did not find expected '-' indicator"#),
-            ("a: [1, 2", r#"yaml: line 1: did not find expected ',' or ']'"#),
-            ("a: {b: 1", r#"yaml: line 1: did not find expected ',' or '}'"#),
+            (
+                "a: b: c",
+                r#"yaml: mapping values are not allowed in this context"#,
+            ),
+            (
+                "a: 1\n  b: 2",
+                r#"yaml: line 2: mapping values are not allowed in this context"#,
+            ),
+            (
+                "a:\n  - b\n c: d",
+                r#"yaml: line 2: did not find expected key"#,
+            ),
+            (
+                "- a\nb: c",
+                r#"yaml: line 1: did not find expected '-' indicator"#,
+            ),
+            (
+                "a: [1, 2",
+                r#"yaml: line 1: did not find expected ',' or ']'"#,
+            ),
+            (
+                "a: {b: 1",
+                r#"yaml: line 1: did not find expected ',' or '}'"#,
+            ),
             ("[", r#"yaml: line 1: did not find expected node content"#),
             ("]", r#"yaml: did not find expected node content"#),
             ("a: [1, 2]]", r#"yaml: did not find expected key"#),
             ("x: y\nz", r#"yaml: line 3: could not find expected ':'"#),
-            ("a\nb: c", r#"yaml: line 2: mapping values are not allowed in this context"#),
+            (
+                "a\nb: c",
+                r#"yaml: line 2: mapping values are not allowed in this context"#,
+            ),
             (":", r#"yaml: did not find expected key"#),
             (": x", r#"yaml: did not find expected key"#),
             ("[ : x ]", r#"yaml: did not find expected node content"#),
@@ -1647,45 +1719,132 @@ mod tests {
             ("[- a]", r#"yaml: did not find expected node content"#),
             ("[:x]", r#"yaml: did not find expected node content"#),
             ("@a", r#"yaml: found character that cannot start any token"#),
-            ("a: b\n@c", r#"yaml: line 2: found character that cannot start any token"#),
-            ("\ta: b", r#"yaml: found character that cannot start any token"#),
-            ("a:\n\tb: c", r#"yaml: line 2: found character that cannot start any token"#),
-            ("a:\n  b: c\n\t", r#"yaml: line 3: found a tab character that violates indentation"#),
-            ("a: |\n\tx", r#"yaml: line 2: found a tab character where an indentation space is expected"#),
-            ("-\ta", r#"yaml: found character that cannot start any token"#),
-            ("'a\n...\nb'", r#"yaml: line 2: found unexpected document indicator"#),
-            ("a: \"b\nc", r#"yaml: line 2: found unexpected end of stream"#),
+            (
+                "a: b\n@c",
+                r#"yaml: line 2: found character that cannot start any token"#,
+            ),
+            (
+                "\ta: b",
+                r#"yaml: found character that cannot start any token"#,
+            ),
+            (
+                "a:\n\tb: c",
+                r#"yaml: line 2: found character that cannot start any token"#,
+            ),
+            (
+                "a:\n  b: c\n\t",
+                r#"yaml: line 3: found a tab character that violates indentation"#,
+            ),
+            (
+                "a: |\n\tx",
+                r#"yaml: line 2: found a tab character where an indentation space is expected"#,
+            ),
+            (
+                "-\ta",
+                r#"yaml: found character that cannot start any token"#,
+            ),
+            (
+                "'a\n...\nb'",
+                r#"yaml: line 2: found unexpected document indicator"#,
+            ),
+            (
+                "a: \"b\nc",
+                r#"yaml: line 2: found unexpected end of stream"#,
+            ),
             ("\"\\q\"", r#"yaml: found unknown escape character"#),
             ("\"a\\/b\"", r#"yaml: found unknown escape character"#),
-            ("\"\\x4\"", r#"yaml: did not find expected hexdecimal number"#),
-            ("&a.b x", r#"yaml: did not find expected alphabetic or numeric character"#),
-            ("a: *", r#"yaml: did not find expected alphabetic or numeric character"#),
+            (
+                "\"\\x4\"",
+                r#"yaml: did not find expected hexdecimal number"#,
+            ),
+            (
+                "&a.b x",
+                r#"yaml: did not find expected alphabetic or numeric character"#,
+            ),
+            (
+                "a: *",
+                r#"yaml: did not find expected alphabetic or numeric character"#,
+            ),
             ("!<> x", r#"yaml: did not find expected tag URI"#),
             ("!e!x a", r#"yaml: found undefined tag handle"#),
-            ("%YAML 1.2\n---\na: 1", r#"yaml: found incompatible YAML document"#),
+            (
+                "%YAML 1.2\n---\na: 1",
+                r#"yaml: found incompatible YAML document"#,
+            ),
             ("%FOO bar\n---\na", r#"yaml: found unknown directive name"#),
-            ("%YAML 1.1\n%YAML 1.1\n---\na", r#"yaml: line 1: found duplicate %!Y(MISSING)AML directive"#),
-            ("%TAG ! !foo\n%TAG ! !bar\n---\na", r#"yaml: line 1: found duplicate %!T(MISSING)AG directive"#),
+            (
+                "%YAML 1.1\n%YAML 1.1\n---\na",
+                r#"yaml: line 1: found duplicate %!Y(MISSING)AML directive"#,
+            ),
+            (
+                "%TAG ! !foo\n%TAG ! !bar\n---\na",
+                r#"yaml: line 1: found duplicate %!T(MISSING)AG directive"#,
+            ),
             ("...", r#"yaml: did not find expected node content"#),
-            ("--- a: b\n- c", r#"yaml: mapping values are not allowed in this context"#),
+            (
+                "--- a: b\n- c",
+                r#"yaml: mapping values are not allowed in this context"#,
+            ),
             ("a: \u{1}", r#"yaml: control characters are not allowed"#),
             ("a: |2\n x", r#"yaml: line 1: did not find expected key"#),
-            ("a: |0\n x", r#"yaml: found an indentation indicator equal to 0"#),
-            ("a: |x\n  y", r#"yaml: did not find expected comment or line break"#),
+            (
+                "a: |0\n x",
+                r#"yaml: found an indentation indicator equal to 0"#,
+            ),
+            (
+                "a: |x\n  y",
+                r#"yaml: did not find expected comment or line break"#,
+            ),
             ("a: \u{85}b", r#"yaml: line 3: could not find expected ':'"#),
             ("-   \n{", r#"yaml: line 3: could not find expected ':'"#),
-            (":&x k: v...\n!!str \n[", r#"yaml: line 3: could not find expected ':'"#),
-            ("[\n  k2: v2#c}", r#"yaml: line 1: did not find expected ',' or ']'"#),
-            ("'q'{- |-", r#"yaml: found character that cannot start any token"#),
-            ("\n  k2: v2&x |-\n  'q'\n    ", r#"yaml: line 5: could not find expected ':'"#),
-            ("{&x [*x: ? \n    ", r#"yaml: did not find expected node content"#),
-            ("k: v---\n'q'  |-!t !!str ", r#"yaml: line 2: could not find expected ':'"#),
-            ("[\n  k2: v2\t[\"d\"--  #c- ", r#"yaml: line 1: did not find expected ',' or ']'"#),
-            ("%YA\"ML 1.1\n---\na", r#"yaml: found unexpected non-alphabetical character"#),
-            ("%YAML 1.1\n%TAG ![e! tag:x,2000:\n---\na", r#"yaml: line 2: did not find expected whitespace"#),
-            ("%YAML 1.1\n%TAG e! tag:x,2000:\n---\na", r#"yaml: line 2: did not find expected '!'"#),
-            ("%TAG !e! tag:x,2000:\n---\nfoo: !e!ba} baz}", r#"yaml: line 3: did not find expected whitespace or line break"#),
-            ("k: v\n%# c2\n", r#"yaml: line 2: could not find expected directive name"#),
+            (
+                ":&x k: v...\n!!str \n[",
+                r#"yaml: line 3: could not find expected ':'"#,
+            ),
+            (
+                "[\n  k2: v2#c}",
+                r#"yaml: line 1: did not find expected ',' or ']'"#,
+            ),
+            (
+                "'q'{- |-",
+                r#"yaml: found character that cannot start any token"#,
+            ),
+            (
+                "\n  k2: v2&x |-\n  'q'\n    ",
+                r#"yaml: line 5: could not find expected ':'"#,
+            ),
+            (
+                "{&x [*x: ? \n    ",
+                r#"yaml: did not find expected node content"#,
+            ),
+            (
+                "k: v---\n'q'  |-!t !!str ",
+                r#"yaml: line 2: could not find expected ':'"#,
+            ),
+            (
+                "[\n  k2: v2\t[\"d\"--  #c- ",
+                r#"yaml: line 1: did not find expected ',' or ']'"#,
+            ),
+            (
+                "%YA\"ML 1.1\n---\na",
+                r#"yaml: found unexpected non-alphabetical character"#,
+            ),
+            (
+                "%YAML 1.1\n%TAG ![e! tag:x,2000:\n---\na",
+                r#"yaml: line 2: did not find expected whitespace"#,
+            ),
+            (
+                "%YAML 1.1\n%TAG e! tag:x,2000:\n---\na",
+                r#"yaml: line 2: did not find expected '!'"#,
+            ),
+            (
+                "%TAG !e! tag:x,2000:\n---\nfoo: !e!ba} baz}",
+                r#"yaml: line 3: did not find expected whitespace or line break"#,
+            ),
+            (
+                "k: v\n%# c2\n",
+                r#"yaml: line 2: could not find expected directive name"#,
+            ),
         ] {
             assert_eq!(parse_yaml(text).unwrap_err(), want, "{text:?}");
         }

@@ -1043,6 +1043,9 @@ fn libyaml_problem(info: &str) -> (bool, String) {
         "expected ',' or ']'" => "did not find expected ',' or ']'",
         "did not find expected hexadecimal number" => "did not find expected hexdecimal number",
         "the handle wasn't declared" => "found undefined tag handle",
+        "found an invalid escape sequence" => "did not find URI escaped octet",
+        "found an incorrect leading UTF-8 byte" => "found an incorrect leading UTF-8 octet",
+        "found an incorrect trailing UTF-8 byte" => "found an incorrect trailing UTF-8 octet",
         // A `- ` in a flow collection: libyaml's scanner gives a block entry the parser refuses.
         "\"-\" is only valid inside a block" => "did not find expected node content",
         // yaml.v2 passes these through `fmt.Sprintf` as a format: `%Y` has no argument.

@@ -2114,7 +2114,8 @@ impl<'input, T: Input> Scanner<'input, T> {
     /// Return an error if an invalid escape sequence is found.
     fn resolve_flow_scalar_escape_sequence(
         &mut self,
-        start_mark: &Marker,
+        // libyaml: the errors are where the scanner is.
+        _start_mark: &Marker,
     ) -> Result<char, ScanError> {
         let mut code_length = 0usize;
         let mut ret = '\0';
@@ -2145,7 +2146,7 @@ impl<'input, T: Input> Scanner<'input, T> {
             'U' => code_length = 8,
             _ => {
                 return Err(ScanError::new_str(
-                    *start_mark,
+                    self.mark,
                     "while parsing a quoted scalar, found unknown escape character",
                 ));
             }
@@ -2160,7 +2161,7 @@ impl<'input, T: Input> Scanner<'input, T> {
                 let c = self.input.peek_nth(i);
                 if !is_hex(c) {
                     return Err(ScanError::new_str(
-                        *start_mark,
+                        self.mark,
                         "while parsing a quoted scalar, did not find expected hexadecimal number",
                     ));
                 }
@@ -2169,7 +2170,7 @@ impl<'input, T: Input> Scanner<'input, T> {
 
             let Some(ch) = char::from_u32(value) else {
                 return Err(ScanError::new_str(
-                    *start_mark,
+                    self.mark,
                     "while parsing a quoted scalar, found invalid Unicode character escape code",
                 ));
             };

@@ -3,7 +3,15 @@
 //! columns, yaml.v2's escapes) and `parseYAML` as yaml.v2 decodes into an `interface{}`: the
 //! structure from saphyr-parser's events, scalars typed by yaml.v2's YAML 1.1 resolver, tags,
 //! anchors and merge keys (agent.md §4.4).
+//!
+//! saphyr-parser follows YAML 1.2; yaml.v2 is a port of libyaml, which reads YAML 1.1 and differs
+//! in flow collections, tabs, comments, block scalars and directives. Those corners are decided in
+//! the scanner, out of reach of any pre- or post-processing, so the workspace uses a patched copy
+//! (`third_party/saphyr-parser`, its README lists the changes). Here: the checks libyaml's reader
+//! makes first (control characters; NEL as a line break), reading the first document's end as
+//! yaml.v2 does, and errors in yaml.v2's words and line numbers (agent.md §4.4.1).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -837,6 +845,9 @@ enum YNode {
     Seq(Vec<Rc<YNode>>),
     Map(Vec<(Rc<YNode>, Rc<YNode>)>),
     Alias(Rc<YNode>),
+    /// An alias inside the node its anchor names (yaml.v2 fails on it when decoding, after the
+    /// whole document parsed): the name as a placeholder of its length.
+    Cycle(String),
 }
 
 /// How many nodes one document may expand to through aliases (yaml.v2 refuses "excessive aliasing").
@@ -846,17 +857,33 @@ const MAX_DECODED: usize = 1_000_000;
 /// "Bounds"), which also keeps the recursive builder and decoder within the stack.
 const MAX_DEPTH: usize = 512;
 
+/// How deep flow collections (`[…]`, `{…}`) may nest: saphyr-parser's own bound.
+const MAX_FLOW_DEPTH: usize = 255;
+
 /// `yaml.Unmarshal` into an `interface{}` (agent.md §4.4): the first document only; mappings are
 /// `map[interface {}]interface {}` ([`Value::AnyMap`]) with typed keys, sequences
 /// `[]interface {}`, scalars typed by yaml.v2's YAML 1.1 rules (`yes` is true, `0x1F` an int,
 /// timestamps stay strings), tags (`!!str`, `!!int`, `!!float`, `!!bool`, `!!null`, `!!binary`),
 /// anchors, aliases and merge keys (`<<`).
 pub fn parse_yaml(text: &str) -> Result<Value, String> {
+    // libyaml's reader refuses these before the scanner sees them.
+    if !text.chars().all(yaml_v2_allowed_char) {
+        return Err("yaml: control characters are not allowed".into());
+    }
+    // libyaml reads NEL (U+0085) as a line break everywhere and keeps it as `\n` where a break
+    // is content; saphyr-parser reads it as an ordinary character.
+    let text: Cow<'_, str> = if text.contains('\u{85}') {
+        Cow::Owned(text.replace('\u{85}', "\n"))
+    } else {
+        Cow::Borrowed(text)
+    };
+    let text = text.as_ref();
     let mut b = Builder {
         p: saphyr_parser::Parser::new_from_str(text),
         text,
         anchors: HashMap::new(),
         depth: 0,
+        at: 0,
     };
     let Some(root) = b.document()? else {
         return Ok(Value::Nil);
@@ -867,17 +894,28 @@ pub fn parse_yaml(text: &str) -> Result<Value, String> {
     d.value(&root)
 }
 
+/// The characters libyaml's reader accepts (YAML 1.1's printable set).
+fn yaml_v2_allowed_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
+        || c >= '\u{10000}'
+}
+
 struct Builder<'a> {
     p: saphyr_parser::Parser<'a, saphyr_parser::StrInput<'a>>,
     text: &'a str,
     anchors: HashMap<usize, Rc<YNode>>,
     depth: usize,
+    /// Where (char index) the last event starts.
+    at: usize,
 }
 
 impl<'a> Builder<'a> {
     fn next(&mut self) -> Result<saphyr_parser::Event<'a>, String> {
         match self.p.next_event() {
-            Some(Ok((ev, _))) => Ok(ev),
+            Some(Ok((ev, span))) => {
+                self.at = span.start.index();
+                Ok(ev)
+            }
             Some(Err(e)) => Err(self.scan_error(&e)),
             None => Ok(saphyr_parser::Event::StreamEnd),
         }
@@ -887,20 +925,42 @@ impl<'a> Builder<'a> {
     fn scan_error(&self, e: &saphyr_parser::ScanError) -> String {
         let m = e.marker();
         if e.info().contains("unknown anchor") {
-            let name: String = self
-                .text
-                .chars()
-                .skip(m.index())
-                .skip_while(|c| *c == '*')
-                .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | ']' | '}'))
-                .collect();
             // The name is part of the (maybe secret) input: named by its length (crate::redact).
             return format!(
                 "yaml: unknown anchor {} referenced",
-                crate::redact::placeholder("string", name.len())
+                self.alias_name(m.index())
             );
         }
-        format!("yaml: line {}: {}", m.line(), e.info())
+        if e.info() == "recursion limit exceeded" {
+            // saphyr-parser's bound on nested flow collections (its flow level is a `u8`).
+            return format!("yaml: exceeded max depth of {MAX_FLOW_DEPTH}");
+        }
+        let (parser, msg) = libyaml_problem(e.info());
+        // yaml.v2 names the line of libyaml's problem mark, counted from 0 and, for a scanner
+        // error, plus one; line 0 is not named. The parser's mark is the start of the token it
+        // did not expect, which yaml.v2 therefore names one line early.
+        let line = if parser {
+            m.line().saturating_sub(1)
+        } else {
+            m.line()
+        };
+        if line > usize::from(!parser) {
+            format!("yaml: line {line}: {msg}")
+        } else {
+            format!("yaml: {msg}")
+        }
+    }
+
+    /// The name of the alias at char index `at` (`*name`) as a placeholder of its length.
+    fn alias_name(&self, at: usize) -> String {
+        let len = self
+            .text
+            .chars()
+            .skip(at)
+            .skip_while(|c| *c == '*')
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+            .count();
+        crate::redact::placeholder("string", len)
     }
 
     /// The root node of the first document; `None` for an empty stream.
@@ -917,7 +977,11 @@ impl<'a> Builder<'a> {
         if matches!(ev, Event::DocumentEnd | Event::StreamEnd) {
             return Ok(None);
         }
-        self.node(ev).map(Some)
+        let root = self.node(ev)?;
+        // yaml.v2 reads the document's end too: what follows the root node on its line (or a
+        // line that cannot continue it) fails here, a next document is not read.
+        self.next()?;
+        Ok(Some(root))
     }
 
     fn node(&mut self, ev: saphyr_parser::Event<'a>) -> Result<Rc<YNode>, String> {
@@ -938,12 +1002,10 @@ impl<'a> Builder<'a> {
                 anchor,
             ),
             Event::Alias(id) => {
-                let target = self
-                    .anchors
-                    .get(&id)
-                    .cloned()
-                    .ok_or("yaml: anchor value contains itself")?;
-                return Ok(Rc::new(YNode::Alias(target)));
+                return Ok(Rc::new(match self.anchors.get(&id) {
+                    Some(target) => YNode::Alias(target.clone()),
+                    None => YNode::Cycle(self.alias_name(self.at)),
+                }));
             }
             Event::SequenceStart(anchor, _) => {
                 let mut items = Vec::new();
@@ -983,10 +1045,55 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// libyaml's wording of a saphyr-parser error and whether libyaml raises it in its parser (rather
+/// than its scanner): the context ("while parsing a block mapping, ") is dropped as yaml.v2 drops
+/// it, and the messages that differ are renamed.
+fn libyaml_problem(info: &str) -> (bool, String) {
+    let problem = match info.split_once(", ") {
+        Some((context, p)) if context.starts_with("while ") => p,
+        _ => info,
+    };
+    let problem = match problem {
+        "simple key expect ':'" | "simple key expected" => "could not find expected ':'",
+        "expected ',' or ']'" => "did not find expected ',' or ']'",
+        "did not find expected hexadecimal number" => "did not find expected hexdecimal number",
+        "the handle wasn't declared" => "found undefined tag handle",
+        "found an invalid escape sequence" => "did not find URI escaped octet",
+        "found an incorrect leading UTF-8 byte" => "found an incorrect leading UTF-8 octet",
+        "found an incorrect trailing UTF-8 byte" => "found an incorrect trailing UTF-8 octet",
+        // A `- ` in a flow collection: libyaml's scanner gives a block entry the parser refuses.
+        "\"-\" is only valid inside a block" => "did not find expected node content",
+        // yaml.v2 passes these through `fmt.Sprintf` as a format: `%Y` has no argument.
+        "found duplicate %YAML directive" => "found duplicate %!Y(MISSING)AML directive",
+        "found duplicate %TAG directive" => "found duplicate %!T(MISSING)AG directive",
+        p => p,
+    };
+    let parser = matches!(
+        problem,
+        "did not find expected <document start>"
+            | "did not find expected key"
+            | "did not find expected '-' indicator"
+            | "did not find expected ',' or ']'"
+            | "did not find expected ',' or '}'"
+            | "did not find expected node content"
+            | "found undefined tag handle"
+            | "found incompatible YAML document"
+            | "found duplicate %!Y(MISSING)AML directive"
+            | "found duplicate %!T(MISSING)AG directive"
+    );
+    (parser, problem.to_string())
+}
+
 /// `tag:yaml.org,2002:int` ⇒ `!!int` (yaml.v2's `shortTag`); local tags as written.
 fn short_tag(handle: &str, suffix: &str) -> String {
     if handle == "tag:yaml.org,2002:" || handle == "!!" {
         format!("!!{suffix}")
+    } else if let Some(rest) = suffix
+        .strip_prefix("tag:yaml.org,2002:")
+        .filter(|_| handle.is_empty())
+    {
+        // A verbatim tag (`!<tag:yaml.org,2002:int>`).
+        format!("!!{rest}")
     } else if handle.is_empty() {
         suffix.to_string()
     } else {
@@ -1006,6 +1113,7 @@ impl Decoder {
             .ok_or("yaml: document contains excessive aliasing")?;
         match n {
             YNode::Alias(target) => self.value(target),
+            YNode::Cycle(name) => Err(format!("yaml: anchor {name} value contains itself")),
             YNode::Scalar { text, plain, tag } => decode_scalar(text, *plain, tag.as_deref()),
             YNode::Seq(items) => Ok(Value::list(
                 items
@@ -1130,7 +1238,8 @@ fn decode_scalar(text: &str, plain: bool, tag: Option<&str>) -> Result<Value, St
             let clean: String = text.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
             return base64::engine::general_purpose::STANDARD
                 .decode(clean.as_bytes())
-                .map(|b| Value::str(String::from_utf8_lossy(&b).into_owned()))
+                // Bytes that are not UTF-8 stay bytes (a Go string holds any bytes).
+                .map(crate::gostr::from_bytes)
                 .map_err(|_| "yaml: !!binary value contains invalid base64 data".to_string());
         }
         // Any other tag (`!custom`, `!!map` on a scalar…): the text as a string.
@@ -1484,6 +1593,300 @@ mod tests {
         );
     }
 
+    /// `printf "%#v"` of `parseYAML` of each input and the errors, as bao agent 2.7.2 rendered
+    /// them: the corners where libyaml (yaml.v2) reads YAML otherwise than YAML 1.2 does.
+    #[test]
+    fn reads_what_yaml_v2_reads() {
+        for (text, want) in [
+            ("[a, -]", r#"[]interface {}{"a", "-"}"#),
+            ("{a: -}", r#"map[interface {}]interface {}{"a":"-"}"#),
+            ("[-, a]", r#"[]interface {}{"-", "a"}"#),
+            (
+                "{?}",
+                r#"map[interface {}]interface {}{interface {}(nil):interface {}(nil)}"#,
+            ),
+            (
+                "[?a]",
+                r#"[]interface {}{map[interface {}]interface {}{"a":interface {}(nil)}}"#,
+            ),
+            ("[a:]", r#"[]interface {}{"a:"}"#),
+            ("[a,#c\nb]", r#"[]interface {}{"a", "b"}"#),
+            ("a:\tb", r#"map[interface {}]interface {}{"a":"b"}"#),
+            (
+                "a: |\n  \n  x",
+                r#"map[interface {}]interface {}{"a":"\nx"}"#,
+            ),
+            ("--- |\n x", r#""x""#),
+            ("a: | # c\n  x", r#"map[interface {}]interface {}{"a":"x"}"#),
+            (
+                "a: |\n  x\n   y",
+                r#"map[interface {}]interface {}{"a":"x\n y"}"#,
+            ),
+            ("a: 'x'#c", r#"map[interface {}]interface {}{"a":"x"}"#),
+            ("\"a\" b", r#""a""#),
+            (
+                "a: [\nb\n]",
+                r#"map[interface {}]interface {}{"a":[]interface {}{"b"}}"#,
+            ),
+            (
+                "a:\n  [b,\nc]",
+                r#"map[interface {}]interface {}{"a":[]interface {}{"b", "c"}}"#,
+            ),
+            (
+                "a: {\nb: c\n}",
+                r#"map[interface {}]interface {}{"a":map[interface {}]interface {}{"b":"c"}}"#,
+            ),
+            (
+                "a: \u{feff}b",
+                r#"map[interface {}]interface {}{"a":"\ufeffb"}"#,
+            ),
+            ("---\n\u{feff}a", r#""\ufeffa""#),
+            ("\u{feff}a: 1", r#"map[interface {}]interface {}{"a":1}"#),
+            ("!<tag:yaml.org,2002:int> 1", r#"1"#),
+            (
+                "&a: x",
+                r#"map[interface {}]interface {}{interface {}(nil):"x"}"#,
+            ),
+            (
+                "{&a: b}",
+                r#"map[interface {}]interface {}{interface {}(nil):"b"}"#,
+            ),
+            ("!a,b c", r#""c""#),
+            ("a\n...\nb", r#""a""#),
+            ("---\n...\n---\nb", r#"<nil>"#),
+            (
+                "%YAML 1.1\n---\na: 1",
+                r#"map[interface {}]interface {}{"a":1}"#,
+            ),
+            (
+                "a:\t\n  b: 1",
+                r#"map[interface {}]interface {}{"a":map[interface {}]interface {}{"b":1}}"#,
+            ),
+            (
+                "a: 'x\u{85}y'",
+                r#"map[interface {}]interface {}{"a":"x y"}"#,
+            ),
+            (
+                "a: |\n  x\u{85}  y\n",
+                r#"map[interface {}]interface {}{"a":"x\ny\n"}"#,
+            ),
+            ("{}: v", r#"map[interface {}]interface {}{}"#),
+            ("[]k: v", r#"[]interface {}{}"#),
+            ("1 #c>\n  y", r#"1"#),
+            ("|-\n- ", r#""""#),
+            (
+                "\n  ?",
+                r#"map[interface {}]interface {}{interface {}(nil):interface {}(nil)}"#,
+            ),
+            ("a #c -\n  \"d\"a", r#""a""#),
+            (
+                "a: 'x\n  y'\nb: \"m\n\t l \\\n  e\"\n",
+                r#"map[interface {}]interface {}{"a":"x y", "b":"m l e"}"#,
+            ),
+        ] {
+            let v = parse_yaml(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            let got = crate::printf::sprintf("%#v", &[v]).text;
+            assert_eq!(got, want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn fails_where_yaml_v2_fails_with_its_words() {
+        for (text, want) in [
+            (
+                "a: b: c",
+                r#"yaml: mapping values are not allowed in this context"#,
+            ),
+            (
+                "a: 1\n  b: 2",
+                r#"yaml: line 2: mapping values are not allowed in this context"#,
+            ),
+            (
+                "a:\n  - b\n c: d",
+                r#"yaml: line 2: did not find expected key"#,
+            ),
+            (
+                "- a\nb: c",
+                r#"yaml: line 1: did not find expected '-' indicator"#,
+            ),
+            (
+                "a: [1, 2",
+                r#"yaml: line 1: did not find expected ',' or ']'"#,
+            ),
+            (
+                "a: {b: 1",
+                r#"yaml: line 1: did not find expected ',' or '}'"#,
+            ),
+            ("[", r#"yaml: line 1: did not find expected node content"#),
+            ("]", r#"yaml: did not find expected node content"#),
+            ("a: [1, 2]]", r#"yaml: did not find expected key"#),
+            ("x: y\nz", r#"yaml: line 3: could not find expected ':'"#),
+            (
+                "a\nb: c",
+                r#"yaml: line 2: mapping values are not allowed in this context"#,
+            ),
+            (":", r#"yaml: did not find expected key"#),
+            (": x", r#"yaml: did not find expected key"#),
+            ("[ : x ]", r#"yaml: did not find expected node content"#),
+            ("{: x}", r#"yaml: did not find expected node content"#),
+            ("[?]", r#"yaml: line 1: did not find expected ',' or ']'"#),
+            ("[a?b]", r#"yaml: did not find expected ',' or ']'"#),
+            ("[- a]", r#"yaml: did not find expected node content"#),
+            ("[:x]", r#"yaml: did not find expected node content"#),
+            ("@a", r#"yaml: found character that cannot start any token"#),
+            (
+                "a: b\n@c",
+                r#"yaml: line 2: found character that cannot start any token"#,
+            ),
+            (
+                "\ta: b",
+                r#"yaml: found character that cannot start any token"#,
+            ),
+            (
+                "a:\n\tb: c",
+                r#"yaml: line 2: found character that cannot start any token"#,
+            ),
+            (
+                "a:\n  b: c\n\t",
+                r#"yaml: line 3: found a tab character that violates indentation"#,
+            ),
+            (
+                "a: |\n\tx",
+                r#"yaml: line 2: found a tab character where an indentation space is expected"#,
+            ),
+            (
+                "-\ta",
+                r#"yaml: found character that cannot start any token"#,
+            ),
+            (
+                "'a\n...\nb'",
+                r#"yaml: line 2: found unexpected document indicator"#,
+            ),
+            (
+                "a: \"b\nc",
+                r#"yaml: line 2: found unexpected end of stream"#,
+            ),
+            ("\"\\q\"", r#"yaml: found unknown escape character"#),
+            ("\"a\\/b\"", r#"yaml: found unknown escape character"#),
+            (
+                "\"\\x4\"",
+                r#"yaml: did not find expected hexdecimal number"#,
+            ),
+            (
+                "&a.b x",
+                r#"yaml: did not find expected alphabetic or numeric character"#,
+            ),
+            (
+                "a: *",
+                r#"yaml: did not find expected alphabetic or numeric character"#,
+            ),
+            ("!<> x", r#"yaml: did not find expected tag URI"#),
+            ("!e!x a", r#"yaml: found undefined tag handle"#),
+            (
+                "%YAML 1.2\n---\na: 1",
+                r#"yaml: found incompatible YAML document"#,
+            ),
+            ("%FOO bar\n---\na", r#"yaml: found unknown directive name"#),
+            (
+                "%YAML 1.1\n%YAML 1.1\n---\na",
+                r#"yaml: line 1: found duplicate %!Y(MISSING)AML directive"#,
+            ),
+            (
+                "%TAG ! !foo\n%TAG ! !bar\n---\na",
+                r#"yaml: line 1: found duplicate %!T(MISSING)AG directive"#,
+            ),
+            ("...", r#"yaml: did not find expected node content"#),
+            (
+                "--- a: b\n- c",
+                r#"yaml: mapping values are not allowed in this context"#,
+            ),
+            ("a: \u{1}", r#"yaml: control characters are not allowed"#),
+            ("a: |2\n x", r#"yaml: line 1: did not find expected key"#),
+            (
+                "a: |0\n x",
+                r#"yaml: found an indentation indicator equal to 0"#,
+            ),
+            (
+                "a: |x\n  y",
+                r#"yaml: did not find expected comment or line break"#,
+            ),
+            ("a: \u{85}b", r#"yaml: line 3: could not find expected ':'"#),
+            ("-   \n{", r#"yaml: line 3: could not find expected ':'"#),
+            (
+                ":&x k: v...\n!!str \n[",
+                r#"yaml: line 3: could not find expected ':'"#,
+            ),
+            (
+                "[\n  k2: v2#c}",
+                r#"yaml: line 1: did not find expected ',' or ']'"#,
+            ),
+            (
+                "'q'{- |-",
+                r#"yaml: found character that cannot start any token"#,
+            ),
+            (
+                "\n  k2: v2&x |-\n  'q'\n    ",
+                r#"yaml: line 5: could not find expected ':'"#,
+            ),
+            (
+                "{&x [*x: ? \n    ",
+                r#"yaml: did not find expected node content"#,
+            ),
+            (
+                "k: v---\n'q'  |-!t !!str ",
+                r#"yaml: line 2: could not find expected ':'"#,
+            ),
+            (
+                "[\n  k2: v2\t[\"d\"--  #c- ",
+                r#"yaml: line 1: did not find expected ',' or ']'"#,
+            ),
+            (
+                "%YA\"ML 1.1\n---\na",
+                r#"yaml: found unexpected non-alphabetical character"#,
+            ),
+            (
+                "%YAML 1.1\n%TAG ![e! tag:x,2000:\n---\na",
+                r#"yaml: line 2: did not find expected whitespace"#,
+            ),
+            (
+                "%YAML 1.1\n%TAG e! tag:x,2000:\n---\na",
+                r#"yaml: line 2: did not find expected '!'"#,
+            ),
+            (
+                "%TAG !e! tag:x,2000:\n---\nfoo: !e!ba} baz}",
+                r#"yaml: line 3: did not find expected whitespace or line break"#,
+            ),
+            (
+                "k: v\n%# c2\n",
+                r#"yaml: line 2: could not find expected directive name"#,
+            ),
+        ] {
+            assert_eq!(parse_yaml(text).unwrap_err(), want, "{text:?}");
+        }
+        // yaml.v2 reads the document's end, not the next document.
+        assert_eq!(parse_yaml("a\n---\n[").unwrap().print(), "a");
+        // A key of more than 1024 characters is no simple key (in flow context too).
+        let k = "k".repeat(1024);
+        assert!(parse_yaml(&format!("{k}: v")).is_ok());
+        assert_eq!(
+            parse_yaml(&format!("{k}k: v")).unwrap_err(),
+            "yaml: mapping values are not allowed in this context"
+        );
+        assert_eq!(
+            parse_yaml(&format!("[{k}k: v]")).unwrap_err(),
+            "yaml: did not find expected ',' or ']'"
+        );
+        // Names of anchors are input: named by their length.
+        assert_eq!(
+            parse_yaml("&a [1, *a]").unwrap_err(),
+            "yaml: anchor <string, 1 bytes> value contains itself"
+        );
+        assert_eq!(
+            parse_yaml("{*ab: b}").unwrap_err(),
+            "yaml: unknown anchor <string, 2 bytes> referenced"
+        );
+    }
+
     #[test]
     fn deep_nesting_is_an_error_not_a_stack_overflow() {
         let deep = format!("{}1", "- ".repeat(5000));
@@ -1495,10 +1898,12 @@ mod tests {
         let flow = format!("{}{}", "[".repeat(300), "]".repeat(300));
         assert_eq!(
             parse_yaml(&flow).unwrap_err(),
-            "yaml: line 1: recursion limit exceeded"
+            "yaml: exceeded max depth of 255"
         );
-        let ok = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+        let ok = format!("{}1{}", "[".repeat(255), "]".repeat(255));
         assert!(parse_yaml(&ok).is_ok());
+        let over = format!("{}1{}", "[".repeat(256), "]".repeat(256));
+        assert!(parse_yaml(&over).is_err());
         // Malformed input: the parser's error with yaml.v2's prefix.
         assert!(
             parse_yaml("a: [1, 2")

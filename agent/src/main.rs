@@ -178,23 +178,43 @@ fn agent(args: AgentArgs) -> ExitCode {
             ExitCode::from(1)
         }
         Ok(Finished::Done) | Err(RunError::ChildExited(0)) => ExitCode::SUCCESS,
-        Err(e @ RunError::ChildExited(code)) => {
-            // −1 (a signal ended the child) is 255, as upstream's `os.Exit(-1)`.
-            tracing::error!(target: "agent", error = %e, code, "runtime error encountered");
-            eprintln!("Error encountered during run, refer to logs for more details.");
-            ExitCode::from(code as u8)
-        }
-        Err(e) => {
+        Err(e) => stopped(&e),
+    }
+}
+
+/// How a failed run ends, in upstream's shape (agent.md §6.1). A PID file or a listener that
+/// cannot be set up is reported on stdout in one line and not logged (upstream checks them before
+/// it starts its services); every other failure logs `runtime error encountered` with the error
+/// (and a failed template's destination) and `exitCode`, and prints upstream's pointer to the logs
+/// on stdout. The exit code is 1, or the child's own (−1, a signal, is 255, as upstream's
+/// `os.Exit(-1)`).
+fn stopped(e: &RunError) -> ExitCode {
+    let code = match e {
+        RunError::ChildExited(code) => *code,
+        _ => 1,
+    };
+    match e {
+        RunError::PidFile { .. } => say(&format!("Error storing PID: {e}")),
+        RunError::Listener(_) => say(&format!("Error starting listener: {e}")),
+        _ => {
             match e.template_destination() {
                 Some(dest) => {
-                    tracing::error!(target: "agent", error = %e, destination = dest, "agent stopped")
+                    tracing::error!(target: "agent", error = %e, destination = dest, exitCode = code, "runtime error encountered")
                 }
-                None => tracing::error!(target: "agent", error = %e, "agent stopped"),
+                None => {
+                    tracing::error!(target: "agent", error = %e, exitCode = code, "runtime error encountered")
+                }
             }
-            eprintln!("Error: {e}");
-            ExitCode::from(1)
+            say("Error encountered during run, refer to logs for more details.");
         }
     }
+    ExitCode::from(code as u8)
+}
+
+/// One line on stdout, where upstream's UI writes its errors; a closed stdout is ignored.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
 
 /// `probe`: the configuration resolved exactly as `agent` resolves it (same flags, same

@@ -314,9 +314,11 @@ fn a_bad_role_with_exit_on_err_exits_non_zero_with_a_clear_message() {
     );
     // Upstream's stop line (agent.md §6.1).
     assert!(
-        log.lines().any(|l| l.contains("[ERROR] agent: runtime error encountered: error=")
-            && l.contains("no-such-role")
-            && l.ends_with(" exitCode=1")),
+        log.lines().any(
+            |l| l.contains("[ERROR] agent: runtime error encountered: error=")
+                && l.contains("no-such-role")
+                && l.ends_with(" exitCode=1")
+        ),
         "{log}"
     );
     assert!(

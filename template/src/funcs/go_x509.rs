@@ -248,12 +248,13 @@ fn algorithm_identifier(mut ai: Der<'_>) -> Result<(), String> {
 /// The `[3]` extensions: a SEQUENCE of well-formed extensions, no OID twice.
 fn extensions(tagged: Option<Der<'_>>) -> Result<(), String> {
     let malformed = || "x509: malformed extensions".to_string();
-    let mut list = tagged.ok_or_else(malformed)?.read(SEQUENCE).ok_or_else(malformed)?;
+    let mut list = tagged
+        .ok_or_else(malformed)?
+        .read(SEQUENCE)
+        .ok_or_else(malformed)?;
     let mut seen = Vec::new();
     while !list.is_empty() {
-        let mut ext = list
-            .read(SEQUENCE)
-            .ok_or("x509: malformed extension")?;
+        let mut ext = list.read(SEQUENCE).ok_or("x509: malformed extension")?;
         let id = ext.oid().ok_or("x509: malformed extension OID field")?;
         if ext.peek(BOOLEAN) && !ext.boolean() {
             return Err("x509: malformed extension critical field".into());
@@ -324,13 +325,16 @@ fn printable(b: u8) -> bool {
 }
 
 fn bmp_ok(v: &[u8]) -> bool {
-    if v.len() % 2 != 0 {
+    if !v.len().is_multiple_of(2) {
         return false;
     }
     let v = v.strip_suffix(&[0, 0]).unwrap_or(v);
     v.chunks(2).all(|c| {
         let p = u16::from_be_bytes([c[0], c[1]]);
-        !(p == 0xfffe || p == 0xffff || (0xfdd0..=0xfdef).contains(&p) || (0xd800..=0xdfff).contains(&p))
+        !(p == 0xfffe
+            || p == 0xffff
+            || (0xfdd0..=0xfdef).contains(&p)
+            || (0xd800..=0xdfff).contains(&p))
     })
 }
 
@@ -338,7 +342,11 @@ fn bmp_ok(v: &[u8]) -> bool {
 fn time(d: &mut Der<'_>) -> Result<(), String> {
     if d.peek(0x17) {
         let ok = d.read(0x17).is_some_and(|Der(t)| utc_time(t));
-        return if ok { Ok(()) } else { Err("x509: malformed UTCTime".into()) };
+        return if ok {
+            Ok(())
+        } else {
+            Err("x509: malformed UTCTime".into())
+        };
     }
     if d.peek(0x18) {
         let ok = d.read(0x18).is_some_and(|Der(t)| generalized_time(t));
@@ -396,7 +404,7 @@ fn zone(z: &[u8]) -> bool {
 }
 
 fn date_time(year: u32, month: u32, day: u32, hour: u32, min: u32, sec: u32) -> bool {
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
     let days = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
@@ -465,10 +473,13 @@ pub fn ec_private_key(curve: Option<&[u8]>, der: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// An `ECPrivateKey`'s version, scalar and curve OID contents.
+type Sec1<'a> = (i64, &'a [u8], Option<&'a [u8]>);
+
 /// `ECPrivateKey ::= SEQUENCE { version INTEGER, privateKey OCTET STRING, [0] OID OPTIONAL,
 /// [1] BIT STRING OPTIONAL, … }` as Go's `encoding/asn1` reads it (later fields and data after
 /// the SEQUENCE are ignored): the version, the scalar and the curve's OID contents.
-fn sec1_fields(der: &[u8]) -> Option<(i64, &[u8], Option<&[u8]>)> {
+fn sec1_fields(der: &[u8]) -> Option<Sec1<'_>> {
     let mut body = Der(der).read(SEQUENCE)?;
     let version = body.int64()?;
     let scalar = body.read(OCTET_STRING)?.0;
@@ -479,10 +490,8 @@ fn sec1_fields(der: &[u8]) -> Option<(i64, &[u8], Option<&[u8]>)> {
         probe.oid()?;
         curve = Some(tagged.read(OID)?.0);
     }
-    if body.peek(0xa1) {
-        if !body.read(0xa1)?.bit_string() {
-            return None;
-        }
+    if body.peek(0xa1) && !body.read(0xa1)?.bit_string() {
+        return None;
     }
     Some((version, scalar, curve))
 }
@@ -580,7 +589,9 @@ mod tests {
             Some("2.5.29.14")
         );
         assert_eq!(
-            Der(&[0x06, 0x06, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d]).oid().as_deref(),
+            Der(&[0x06, 0x06, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d])
+                .oid()
+                .as_deref(),
             Some("1.2.840.113549")
         );
         assert!(Der(&[0x06, 0x02, 0x80, 0x01]).oid().is_none());
@@ -676,11 +687,20 @@ mod tests {
         assert_eq!(ec_private_key(None, &sec1(1, &pad, Some(p224))), Ok(()));
         let identity = "ecdsa: invalid public key encoding";
         let overflow = "input overflows the modulus";
-        assert_eq!(ec_private_key(None, &sec1(1, &[], Some(p224))).unwrap_err(), identity);
-        assert_eq!(ec_private_key(None, &sec1(1, &n224, Some(p224))).unwrap_err(), identity);
+        assert_eq!(
+            ec_private_key(None, &sec1(1, &[], Some(p224))).unwrap_err(),
+            identity
+        );
+        assert_eq!(
+            ec_private_key(None, &sec1(1, &n224, Some(p224))).unwrap_err(),
+            identity
+        );
         let mut n1 = n224.clone();
         *n1.last_mut().unwrap() += 1;
-        assert_eq!(ec_private_key(None, &sec1(1, &n1, Some(p224))).unwrap_err(), overflow);
+        assert_eq!(
+            ec_private_key(None, &sec1(1, &n1, Some(p224))).unwrap_err(),
+            overflow
+        );
         // P-521's scalar holds multiples of its order: each is the identity, the rest overflow.
         let three_n: Vec<u8> = {
             let mut r = reduce(&n521, &n521);
@@ -695,10 +715,16 @@ mod tests {
             assert_eq!(carry, 0);
             r
         };
-        assert_eq!(ec_private_key(None, &sec1(1, &three_n, Some(p521))).unwrap_err(), identity);
+        assert_eq!(
+            ec_private_key(None, &sec1(1, &three_n, Some(p521))).unwrap_err(),
+            identity
+        );
         let mut three_n1 = three_n.clone();
         *three_n1.last_mut().unwrap() += 1;
-        assert_eq!(ec_private_key(None, &sec1(1, &three_n1, Some(p521))).unwrap_err(), overflow);
+        assert_eq!(
+            ec_private_key(None, &sec1(1, &three_n1, Some(p521))).unwrap_err(),
+            overflow
+        );
         let mut long = vec![1u8];
         long.extend(vec![0u8; 28]);
         assert_eq!(
@@ -710,16 +736,31 @@ mod tests {
             "x509: unknown EC private key version 0"
         );
         assert_eq!(
-            ec_private_key(None, &sec1(1, &[7], Some(&[0x2b, 0x81, 0x04, 0x00, 0x0a]))).unwrap_err(),
+            ec_private_key(None, &sec1(1, &[7], Some(&[0x2b, 0x81, 0x04, 0x00, 0x0a])))
+                .unwrap_err(),
             "x509: unknown elliptic curve"
         );
         // Not an ECPrivateKey: Go's hints for PKCS #8 and PKCS #1.
         let mut p8 = der(0x02, &[0]);
-        p8.extend(der(0x30, &der(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01])));
+        p8.extend(der(
+            0x30,
+            &der(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]),
+        ));
         p8.extend(der(0x04, &sec1(1, &[7], Some(p224))));
-        assert!(ec_private_key(None, &der(0x30, &p8)).unwrap_err().contains("use ParsePKCS8PrivateKey"));
+        assert!(
+            ec_private_key(None, &der(0x30, &p8))
+                .unwrap_err()
+                .contains("use ParsePKCS8PrivateKey")
+        );
         let p1: Vec<u8> = (0..9).flat_map(|i| der(0x02, &[i + 1])).collect();
-        assert!(ec_private_key(None, &der(0x30, &p1)).unwrap_err().contains("use ParsePKCS1PrivateKey"));
-        assert_eq!(ec_private_key(None, b"junk").unwrap_err(), "x509: failed to parse EC private key");
+        assert!(
+            ec_private_key(None, &der(0x30, &p1))
+                .unwrap_err()
+                .contains("use ParsePKCS1PrivateKey")
+        );
+        assert_eq!(
+            ec_private_key(None, b"junk").unwrap_err(),
+            "x509: failed to parse EC private key"
+        );
     }
 }

@@ -265,6 +265,17 @@ fn a_failed_template_ends_with_upstreams_stop_line_in_both_formats() {
             "{log}"
         );
         assert!(!log.contains("agent stopped"), "{log}");
+        let first = if format == "json" {
+            r#""@message":"template server error","@module":"template.server""#
+        } else {
+            "[ERROR] template.server: template server error: error="
+        };
+        assert!(
+            log.lines().any(|l| l.contains(first)
+                && l.contains("index of untyped nil")
+                && l.contains("-1ns")),
+            "{log}"
+        );
         assert!(!dest.exists());
     }
 }

@@ -124,13 +124,16 @@ async fn serve(mut h: TemplateHandoff) -> Result<(), RenderError> {
                 }
                 return Ok(());
             }
+            // Upstream's line for a runner that stopped (agent.md §6.1): the backoff before the
+            // next runner, `-1ns` when the agent stops.
             Some(Err(e)) if exit_on_failure || h.exit_after_auth => {
+                tracing::error!(target: "template.server", error = %e, backoff = "-1ns", "template server error");
                 return Err(e);
             }
             Some(Err(e)) => {
                 let d = restart_backoff(failures, rand::random());
                 failures += 1;
-                tracing::error!(target: "template", "template runner stopped: {e}; restarting in {d:?}");
+                tracing::error!(target: "template.server", error = %e, backoff = ?d, "template server error");
                 tokio::select! {
                     _ = tokio::time::sleep(d) => {}
                     _ = shutdown.wait_for(|s| *s) => return Ok(()),

@@ -16,6 +16,7 @@ use vaultlet_agent::cli::{
 use vaultlet_agent::logging;
 use vaultlet_agent::process::run::{Agent, Finished, RunError};
 use vaultlet_agent::process::signals::watch_signals;
+use vaultlet_agent::proxy::ProxyError;
 use vaultlet_agent::render::handoff::TemplateRuntime;
 use vaultlet_agent::settings::{
     self, RevokeError, RevokeSettings, Settings, SettingsError, TokenSource, process_env,
@@ -194,7 +195,15 @@ fn stopped(e: &RunError) -> ExitCode {
         _ => 1,
     };
     match e {
-        RunError::PidFile { .. } => say(&format!("Error storing PID: {e}")),
+        RunError::PidFile { path, source } => say(&format!(
+            "Error storing PID: could not open pid file: open {}: {}",
+            path.display(),
+            go_errno(source)
+        )),
+        RunError::Listener(ProxyError::Bind { addr, source }) => say(&format!(
+            "Error starting listener: listen tcp {addr}: bind: {}",
+            go_errno(source)
+        )),
         RunError::Listener(_) => say(&format!("Error starting listener: {e}")),
         _ => {
             match e.template_destination() {
@@ -209,6 +218,32 @@ fn stopped(e: &RunError) -> ExitCode {
         }
     }
     ExitCode::from(code as u8)
+}
+
+/// An OS error as Go words it (`no such file or directory`), else the error's own text.
+fn go_errno(e: &std::io::Error) -> String {
+    use rustix::io::Errno;
+    use std::io::ErrorKind;
+    // The atomic write wraps the OS error with its temporary path, keeping only its kind.
+    let code = e.raw_os_error().or(match e.kind() {
+        ErrorKind::NotFound => Some(Errno::NOENT.raw_os_error()),
+        ErrorKind::PermissionDenied => Some(Errno::ACCESS.raw_os_error()),
+        ErrorKind::NotADirectory => Some(Errno::NOTDIR.raw_os_error()),
+        ErrorKind::IsADirectory => Some(Errno::ISDIR.raw_os_error()),
+        ErrorKind::ReadOnlyFilesystem => Some(Errno::ROFS.raw_os_error()),
+        ErrorKind::StorageFull => Some(Errno::NOSPC.raw_os_error()),
+        _ => None,
+    });
+    let Some(code) = code else {
+        return e.to_string();
+    };
+    let text = std::io::Error::from_raw_os_error(code).to_string();
+    let text = text.split(" (os error").next().unwrap_or_default();
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_lowercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// One line on stdout, where upstream's UI writes its errors; a closed stdout is ignored.

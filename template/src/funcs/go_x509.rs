@@ -99,6 +99,25 @@ impl<'a> Der<'a> {
             && bits.last().is_none_or(|&l| l & ((1u8 << pad) - 1) == 0)
     }
 
+    /// A BIT STRING's bits, right-aligned into bytes (Go's `BitString.RightAlign`).
+    fn bit_string_data(&mut self) -> Option<Vec<u8>> {
+        let mut probe = *self;
+        if !probe.bit_string() {
+            return None;
+        }
+        let Der(b) = self.read(BIT_STRING)?;
+        let (pad, bits) = (u32::from(b[0]), &b[1..]);
+        if pad == 0 || bits.is_empty() {
+            return Some(bits.to_vec());
+        }
+        let mut out = Vec::with_capacity(bits.len());
+        for (i, &x) in bits.iter().enumerate() {
+            let high = if i == 0 { 0 } else { bits[i - 1] << (8 - pad) };
+            out.push(high | (x >> pad));
+        }
+        Some(out)
+    }
+
     fn boolean(&mut self) -> bool {
         matches!(self.read(BOOLEAN), Some(Der([0x00 | 0xff])))
     }
@@ -147,8 +166,9 @@ fn base128(b: &mut &[u8]) -> Option<u32> {
     None
 }
 
-/// `x509.ParseCertificate`'s structural checks, in its order, with its texts. What it checks
-/// inside a public key or an extension's value is not walked here.
+/// `x509.ParseCertificate`'s checks, in its order, with its texts: the structure, and RSA, ECDSA
+/// and Ed25519 public keys. What it checks inside an extension's value (and other kinds of key)
+/// is not walked here.
 pub fn certificate(der: &[u8]) -> Result<(), String> {
     let fail = |m: &str| Err(format!("x509: {m}"));
     let mut outer = Der(der);
@@ -211,10 +231,11 @@ pub fn certificate(der: &[u8]) -> Result<(), String> {
     let Some(key_ai) = spki.read(SEQUENCE) else {
         return fail("malformed public key algorithm identifier");
     };
-    algorithm_identifier(key_ai)?;
-    if !spki.bit_string() {
+    let (key_oid, key_params) = algorithm_identifier(key_ai)?;
+    let Some(key) = spki.bit_string_data() else {
         return fail("malformed subjectPublicKey");
-    }
+    };
+    public_key(&key_oid, key_params, &key)?;
     if version > 0 {
         if tbs.peek(0x81) && tbs.read(0x81).is_none() {
             return fail("malformed issuerUniqueID");
@@ -235,14 +256,230 @@ pub fn certificate(der: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-fn algorithm_identifier(mut ai: Der<'_>) -> Result<(), String> {
-    if ai.oid().is_none() {
-        return Err("x509: malformed OID".into());
+/// An AlgorithmIdentifier: its OID (dotted) and its parameters, whole (empty when absent).
+fn algorithm_identifier(mut ai: Der<'_>) -> Result<(String, &[u8]), String> {
+    let oid = ai.oid().ok_or("x509: malformed OID")?;
+    if ai.is_empty() {
+        return Ok((oid, &[]));
     }
-    if !ai.is_empty() && ai.any().is_none() {
-        return Err("x509: malformed parameters".into());
+    let (_, params, _) = ai.any().ok_or("x509: malformed parameters")?;
+    Ok((oid, params))
+}
+
+/// Go's `parsePublicKey` for RSA, ECDSA (P-224 … P-521) and Ed25519 keys; other algorithms are
+/// left to the caller's fallback.
+fn public_key(oid: &str, params: &[u8], data: &[u8]) -> Result<(), String> {
+    match oid {
+        "1.2.840.113549.1.1.1" => {
+            if params != [0x05, 0x00] {
+                return Err("x509: RSA key missing NULL parameters".into());
+            }
+            let mut key = Der(data)
+                .read(SEQUENCE)
+                .ok_or("x509: invalid RSA public key")?;
+            let n = key.integer().ok_or("x509: invalid RSA modulus")?;
+            let e = key.int64().ok_or("x509: invalid RSA public exponent")?;
+            if n[0] & 0x80 != 0 || n == [0] {
+                return Err("x509: RSA modulus is not a positive number".into());
+            }
+            if e <= 0 {
+                return Err("x509: RSA public exponent is not a positive number".into());
+            }
+            Ok(())
+        }
+        "1.2.840.10045.2.1" => {
+            let named = Der(params).oid().ok_or("x509: invalid ECDSA parameters")?;
+            let curve = NIST
+                .iter()
+                .find(|c| c.oid == named)
+                .ok_or("x509: unsupported elliptic curve")?;
+            ec_point(curve, data)
+        }
+        "1.3.101.112" => {
+            if !params.is_empty() {
+                return Err("x509: Ed25519 key encoded with illegal parameters".into());
+            }
+            if data.len() != 32 {
+                return Err("x509: wrong Ed25519 public key size".into());
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `ecdsa.ParseUncompressedPublicKey`: `04 ‖ x ‖ y`, each coordinate below p, on the curve.
+fn ec_point(curve: &Curve, data: &[u8]) -> Result<(), String> {
+    if data.first() != Some(&4) {
+        return Err("ecdsa: invalid uncompressed public key".into());
+    }
+    let (p, b) = (
+        hex::decode(curve.p).expect("prime"),
+        hex::decode(curve.b).expect("b"),
+    );
+    let len = p.len();
+    if data.len() != 1 + 2 * len {
+        return Err(format!("invalid {} point encoding", curve.name));
+    }
+    let (x, y) = (&data[1..1 + len], &data[1 + len..]);
+    if x >= p.as_slice() || y >= p.as_slice() {
+        return Err(format!("invalid {}Element encoding", curve.name));
+    }
+    // y² = x³ − 3x + b (mod p)
+    let (p, x, y, b) = (limbs(&p), limbs(x), limbs(y), limbs(&b));
+    let x3 = mul_mod(&mul_mod(&x, &x, &p), &x, &p);
+    let three_x = mul_mod(&x, &[3], &p);
+    let rhs = sub_mod(&add_mod(&x3, &b, &p), &three_x, &p);
+    if mul_mod(&y, &y, &p) != rhs {
+        return Err(format!("{} point not on curve", curve.name));
     }
     Ok(())
+}
+
+/// A NIST curve as Go's `crypto/ecdsa` parses a public point on it: its name in Go's errors, its
+/// OID, its field prime and `b` (hex, the element's length), `a` being −3 for all.
+struct Curve {
+    name: &'static str,
+    oid: &'static str,
+    p: &'static str,
+    b: &'static str,
+}
+
+const NIST: [Curve; 4] = [
+    Curve {
+        name: "P224",
+        oid: "1.3.132.0.33",
+        p: "ffffffffffffffffffffffffffffffff000000000000000000000001",
+        b: "b4050a850c04b3abf54132565044b0b7d7bfd8ba270b39432355ffb4",
+    },
+    Curve {
+        name: "P256",
+        oid: "1.2.840.10045.3.1.7",
+        p: "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff",
+        b: "5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b",
+    },
+    Curve {
+        name: "P384",
+        oid: "1.3.132.0.34",
+        p: "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffff",
+        b: "b3312fa7e23ee7e4988e056be3f82d19181d9c6efe8141120314088f5013875ac656398d8a2ed19d2a85c8edd3ec2aef",
+    },
+    Curve {
+        name: "P521",
+        oid: "1.3.132.0.35",
+        p: "01ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        b: "0051953eb9618e1c9a1f929a21a0b68540eea2da725b99b315f3b8b489918ef109e156193951ec7e937b1652c0bd3bb1bf073573df883d2c34f1ef451fd46b503f00",
+    },
+];
+
+/// Big-endian bytes as little-endian 32-bit limbs, without high zero limbs.
+fn limbs(b: &[u8]) -> Vec<u32> {
+    let mut out: Vec<u32> = b
+        .rchunks(4)
+        .map(|c| c.iter().fold(0u32, |a, &x| (a << 8) | u32::from(x)))
+        .collect();
+    trim(&mut out);
+    out
+}
+
+fn trim(v: &mut Vec<u32>) {
+    while v.last() == Some(&0) {
+        v.pop();
+    }
+}
+
+fn cmp_limbs(a: &[u32], b: &[u32]) -> std::cmp::Ordering {
+    a.len()
+        .cmp(&b.len())
+        .then_with(|| a.iter().rev().cmp(b.iter().rev()))
+}
+
+/// `a − b` for `a ≥ b`.
+fn sub_limbs(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(a.len());
+    let mut borrow = 0i64;
+    for (i, &x) in a.iter().enumerate() {
+        let v = i64::from(x) - i64::from(b.get(i).copied().unwrap_or(0)) - borrow;
+        borrow = i64::from(v < 0);
+        out.push(v.rem_euclid(1 << 32) as u32);
+    }
+    trim(&mut out);
+    out
+}
+
+/// `a mod p`, one bit at a time.
+fn reduce_limbs(a: &[u32], p: &[u32]) -> Vec<u32> {
+    let mut r: Vec<u32> = Vec::new();
+    for i in (0..a.len() * 32).rev() {
+        // r = 2r + bit
+        let mut carry = (a[i / 32] >> (i % 32)) & 1;
+        for l in r.iter_mut() {
+            let next = *l >> 31;
+            *l = (*l << 1) | carry;
+            carry = next;
+        }
+        if carry != 0 {
+            r.push(carry);
+        }
+        if cmp_limbs(&r, p).is_ge() {
+            r = sub_limbs(&r, p);
+        }
+    }
+    r
+}
+
+fn mul_mod(a: &[u32], b: &[u32], p: &[u32]) -> Vec<u32> {
+    let mut out = vec![0u32; a.len() + b.len()];
+    for (i, &x) in a.iter().enumerate() {
+        let mut carry = 0u64;
+        for (j, &y) in b.iter().enumerate() {
+            let t = u64::from(out[i + j]) + u64::from(x) * u64::from(y) + carry;
+            out[i + j] = t as u32;
+            carry = t >> 32;
+        }
+        out[i + b.len()] = carry as u32;
+    }
+    trim(&mut out);
+    reduce_limbs(&out, p)
+}
+
+fn add_mod(a: &[u32], b: &[u32], p: &[u32]) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut carry = 0u64;
+    for i in 0..a.len().max(b.len()) {
+        let t = u64::from(a.get(i).copied().unwrap_or(0))
+            + u64::from(b.get(i).copied().unwrap_or(0))
+            + carry;
+        out.push(t as u32);
+        carry = t >> 32;
+    }
+    out.push(carry as u32);
+    trim(&mut out);
+    reduce_limbs(&out, p)
+}
+
+/// `a − b (mod p)` for `a, b < p`.
+fn sub_mod(a: &[u32], b: &[u32], p: &[u32]) -> Vec<u32> {
+    if cmp_limbs(a, b).is_ge() {
+        sub_limbs(a, b)
+    } else {
+        sub_limbs(&add_limbs(a, p), b)
+    }
+}
+
+fn add_limbs(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut carry = 0u64;
+    for i in 0..a.len().max(b.len()) {
+        let t = u64::from(a.get(i).copied().unwrap_or(0))
+            + u64::from(b.get(i).copied().unwrap_or(0))
+            + carry;
+        out.push(t as u32);
+        carry = t >> 32;
+    }
+    out.push(carry as u32);
+    trim(&mut out);
+    out
 }
 
 /// The `[3]` extensions: a SEQUENCE of well-formed extensions, no OID twice.
@@ -762,5 +999,40 @@ mod tests {
             ec_private_key(None, b"junk").unwrap_err(),
             "x509: failed to parse EC private key"
         );
+    }
+
+    #[test]
+    fn public_points_on_each_curve() {
+        // Each curve's generator, uncompressed (from `openssl ecparam -param_enc explicit`).
+        let generators = [
+            "04b70e0cbd6bb4bf7f321390b94a03c1d356c21122343280d6115c1d21bd376388b5f723fb4c22dfe6cd4375a05a07476444d5819985007e34",
+            "046b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c2964fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5",
+            "04aa87ca22be8b05378eb1c71ef320ad746e1d3b628ba79b9859f741e082542a385502f25dbf55296c3a545e3872760ab73617de4a96262c6f5d9e98bf9292dc29f8f41dbd289a147ce9da3113b5f0b8c00a60b1ce1d7e819d7a431d7c90ea0e5f",
+            "0400c6858e06b70404e9cd9e3ecb662395b4429c648139053fb521f828af606b4d3dbaa14b5e77efe75928fe1dc127a2ffa8de3348b3c1856a429bf97e7e31c2e5bd66011839296a789a3bc0045c8a5fb42c7d1bd998f54449579b446817afbd17273e662c97ee72995ef42640c550b9013fad0761353c7086a272c24088be94769fd16650",
+        ];
+        for (curve, g) in NIST.iter().zip(generators) {
+            let g = hex::decode(g).unwrap();
+            assert_eq!(ec_point(curve, &g), Ok(()), "{}", curve.name);
+            let mut off = g.clone();
+            *off.last_mut().unwrap() ^= 1;
+            assert_eq!(
+                ec_point(curve, &off).unwrap_err(),
+                format!("{} point not on curve", curve.name)
+            );
+            let mut big = g.clone();
+            big[1..1 + (g.len() - 1) / 2].fill(0xff);
+            assert_eq!(
+                ec_point(curve, &big).unwrap_err(),
+                format!("invalid {}Element encoding", curve.name)
+            );
+            assert_eq!(
+                ec_point(curve, &g[..g.len() - 1]).unwrap_err(),
+                format!("invalid {} point encoding", curve.name)
+            );
+            assert_eq!(
+                ec_point(curve, &g[1..]).unwrap_err(),
+                "ecdsa: invalid uncompressed public key"
+            );
+        }
     }
 }

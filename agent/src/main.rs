@@ -16,6 +16,7 @@ use vaultlet_agent::cli::{
 use vaultlet_agent::logging;
 use vaultlet_agent::process::run::{Agent, Finished, RunError};
 use vaultlet_agent::process::signals::watch_signals;
+use vaultlet_agent::proxy::ProxyError;
 use vaultlet_agent::render::handoff::TemplateRuntime;
 use vaultlet_agent::settings::{
     self, RevokeError, RevokeSettings, Settings, SettingsError, TokenSource, process_env,
@@ -178,23 +179,77 @@ fn agent(args: AgentArgs) -> ExitCode {
             ExitCode::from(1)
         }
         Ok(Finished::Done) | Err(RunError::ChildExited(0)) => ExitCode::SUCCESS,
-        Err(e @ RunError::ChildExited(code)) => {
-            // −1 (a signal ended the child) is 255, as upstream's `os.Exit(-1)`.
-            tracing::error!(target: "agent", error = %e, code, "runtime error encountered");
-            eprintln!("Error encountered during run, refer to logs for more details.");
-            ExitCode::from(code as u8)
-        }
-        Err(e) => {
+        Err(e) => stopped(&e),
+    }
+}
+
+/// How a failed run ends, in upstream's shape (agent.md §6.1). A PID file or a listener that
+/// cannot be set up is reported on stdout in one line and not logged (upstream checks them before
+/// it starts its services); every other failure logs `runtime error encountered` with the error
+/// (and a failed template's destination) and `exitCode`, and prints upstream's pointer to the logs
+/// on stdout. The exit code is 1, or the child's own (−1, a signal, is 255, as upstream's
+/// `os.Exit(-1)`).
+fn stopped(e: &RunError) -> ExitCode {
+    let code = match e {
+        RunError::ChildExited(code) => *code,
+        _ => 1,
+    };
+    match e {
+        RunError::PidFile { path, source } => say(&format!(
+            "Error storing PID: could not open pid file: open {}: {}",
+            path.display(),
+            go_errno(source)
+        )),
+        RunError::Listener(ProxyError::Bind { addr, source }) => say(&format!(
+            "Error starting listener: listen tcp {addr}: bind: {}",
+            go_errno(source)
+        )),
+        RunError::Listener(_) => say(&format!("Error starting listener: {e}")),
+        _ => {
             match e.template_destination() {
                 Some(dest) => {
-                    tracing::error!(target: "agent", error = %e, destination = dest, "agent stopped")
+                    tracing::error!(target: "agent", error = %e, destination = dest, exitCode = code, "runtime error encountered")
                 }
-                None => tracing::error!(target: "agent", error = %e, "agent stopped"),
+                None => {
+                    tracing::error!(target: "agent", error = %e, exitCode = code, "runtime error encountered")
+                }
             }
-            eprintln!("Error: {e}");
-            ExitCode::from(1)
+            say("Error encountered during run, refer to logs for more details.");
         }
     }
+    ExitCode::from(code as u8)
+}
+
+/// An OS error as Go words it (`no such file or directory`), else the error's own text.
+fn go_errno(e: &std::io::Error) -> String {
+    use rustix::io::Errno;
+    use std::io::ErrorKind;
+    // The atomic write wraps the OS error with its temporary path, keeping only its kind.
+    let code = e.raw_os_error().or(match e.kind() {
+        ErrorKind::NotFound => Some(Errno::NOENT.raw_os_error()),
+        ErrorKind::PermissionDenied => Some(Errno::ACCESS.raw_os_error()),
+        ErrorKind::NotADirectory => Some(Errno::NOTDIR.raw_os_error()),
+        ErrorKind::IsADirectory => Some(Errno::ISDIR.raw_os_error()),
+        ErrorKind::ReadOnlyFilesystem => Some(Errno::ROFS.raw_os_error()),
+        ErrorKind::StorageFull => Some(Errno::NOSPC.raw_os_error()),
+        _ => None,
+    });
+    let Some(code) = code else {
+        return e.to_string();
+    };
+    let text = std::io::Error::from_raw_os_error(code).to_string();
+    let text = text.split(" (os error").next().unwrap_or_default();
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_lowercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// One line on stdout, where upstream's UI writes its errors; a closed stdout is ignored.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
 
 /// `probe`: the configuration resolved exactly as `agent` resolves it (same flags, same

@@ -207,3 +207,49 @@ fn probe_resolves_the_agents_configuration() {
     let (code, err) = probe(&config(json!({"pid_file": 5, "exit_after_auth": "lots"})));
     assert_eq!(code, Some(64), "{err}");
 }
+
+/// agent.md §6.1: a PID file that cannot be written and a listener that cannot bind end the agent
+/// as `bao agent` 2.7.2 does: one line on stdout, no log line, exit 1.
+#[test]
+fn pid_file_and_listener_failures_end_with_upstreams_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "hvs.not-a-real-token").unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = taken.local_addr().unwrap();
+    let run = |extra: serde_json::Value| {
+        let mut c = json!({
+            "vault": {"address": "http://127.0.0.1:9"},
+            "auto_auth": {"method": {"type": "token_file", "config": {"token_file_path": token.to_str().unwrap()}},
+                          "sink": [{"type": "file", "config": {"path": dir.path().join("sink").to_str().unwrap()}}]},
+        });
+        c.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let cfg = dir.path().join("c.json");
+        std::fs::write(&cfg, c.to_string()).unwrap();
+        command()
+            .arg("agent")
+            .arg(format!("-config={}", cfg.display()))
+            .output()
+            .unwrap()
+    };
+    let out = run(json!({"pid_file": "/nonexistent-vaultlet-dir/pid"}));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Error storing PID: could not open pid file: open /nonexistent-vaultlet-dir/pid: no such file or directory\n"
+    );
+    assert!(!err.contains("runtime error encountered"), "{err}");
+    let out = run(
+        json!({"listener": [{"type": "tcp", "address": taken.to_string(), "tls_disable": true}]}),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("Error starting listener: listen tcp {taken}: bind: address already in use\n")
+    );
+    assert!(!err.contains("runtime error encountered"), "{err}");
+}

@@ -312,6 +312,19 @@ fn a_bad_role_with_exit_on_err_exits_non_zero_with_a_clear_message() {
         log.contains("auth/jwt/login"),
         "names the login path: {log}"
     );
+    // Upstream's stop line (agent.md §6.1).
+    assert!(
+        log.lines().any(
+            |l| l.contains("[ERROR] agent: runtime error encountered: error=")
+                && l.contains("no-such-role")
+                && l.ends_with(" exitCode=1")
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains("\nError encountered during run, refer to logs for more details.\n"),
+        "{log}"
+    );
     assert!(!sink.exists());
 }
 

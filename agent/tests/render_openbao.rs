@@ -217,6 +217,69 @@ fn init_mode_failure_names_the_template_and_writes_nothing() {
     assert!(!dest.exists());
 }
 
+/// agent.md §6.1: a failed template ends the agent with upstream's stop line (as `bao agent`
+/// 2.7.2 prints it), in both log formats, plus our `destination` field.
+#[test]
+fn a_failed_template_ends_with_upstreams_stop_line_in_both_formats() {
+    let bao = OpenBao::start();
+    for format in ["standard", "json"] {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("x");
+        let cfg = config(
+            &bao,
+            dir.path(),
+            json!({
+                "exit_after_auth": true,
+                "log_format": format,
+                "template": [{"destination": dest.to_str().unwrap(),
+                              "contents": "{{ index (secret \"secret/app\").Data \"k\" }}"}],
+                "template_config": {"exit_on_retry_failure": true},
+            }),
+        );
+        let mut run = AgentRun::start(dir, &cfg, &[]);
+        let status = run.wait_exit(Duration::from_secs(30)).expect("exits");
+        let log = run.log();
+        assert_eq!(status.code(), Some(1), "{log}");
+        let error = r#"template server: (dynamic): execute: template: :1:3: executing \"\" at <index (secret \"secret/app\").Data \"k\">: error calling index: index of untyped nil"#;
+        let line = log
+            .lines()
+            .find(|l| l.contains("runtime error encountered"))
+            .unwrap_or_else(|| panic!("no stop line: {log}"));
+        if format == "json" {
+            let v: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v["@module"], "agent", "{line}");
+            assert_eq!(v["@level"], "error", "{line}");
+            assert_eq!(v["error"], error.replace(r#"\""#, "\""), "{line}");
+            assert_eq!(v["exitCode"], 1, "{line}");
+            assert_eq!(v["destination"], dest.to_str().unwrap(), "{line}");
+        } else {
+            let want = format!(
+                "[ERROR] agent: runtime error encountered: error=\"{error}\" destination={} exitCode=1",
+                dest.display()
+            );
+            assert!(line.ends_with(&want), "{line}\nwant …{want}");
+        }
+        assert!(
+            log.lines()
+                .any(|l| l == "Error encountered during run, refer to logs for more details."),
+            "{log}"
+        );
+        assert!(!log.contains("agent stopped"), "{log}");
+        let first = if format == "json" {
+            r#""@message":"template server error","@module":"template.server""#
+        } else {
+            "[ERROR] template.server: template server error: error="
+        };
+        assert!(
+            log.lines().any(|l| l.contains(first)
+                && l.contains("index of untyped nil")
+                && l.contains("-1ns")),
+            "{log}"
+        );
+        assert!(!dest.exists());
+    }
+}
+
 #[test]
 fn wait_holds_a_change_back_but_not_the_first_render() {
     let bao = OpenBao::start();
@@ -311,8 +374,9 @@ fn a_template_failing_on_a_secret_never_logs_its_value_at_trace_level() {
             !log.contains(MARKER),
             "{call}: the value is in the log:\n{log}"
         );
+        // The log line quotes the error, so a `"` in the node reads `\"` there.
         assert!(
-            log.contains(&format!("at <{call}>")),
+            log.contains(&format!("at <{}>", call.replace('"', "\\\""))),
             "{call}: the error names the node:\n{log}"
         );
         assert!(

@@ -50,7 +50,7 @@ pub enum RunError {
     #[error("{0}")]
     Auth(#[from] AuthError),
     /// The template runtime failed.
-    #[error("template server error: {0}")]
+    #[error("template server: {0}")]
     Templates(Box<RenderError>),
     /// A listener could not start.
     #[error("{0}")]

@@ -125,17 +125,35 @@ async fn serve(mut h: TemplateHandoff) -> Result<(), RenderError> {
                 return Ok(());
             }
             Some(Err(e)) if exit_on_failure || h.exit_after_auth => {
+                log_stopped(&e, &settings.jobs, None);
                 return Err(e);
             }
             Some(Err(e)) => {
                 let d = restart_backoff(failures, rand::random());
                 failures += 1;
-                tracing::error!(target: "template", "template runner stopped: {e}; restarting in {d:?}");
+                log_stopped(&e, &settings.jobs, Some(d));
                 tokio::select! {
                     _ = tokio::time::sleep(d) => {}
                     _ = shutdown.wait_for(|s| *s) => return Ok(()),
                 }
             }
+        }
+    }
+}
+
+/// Upstream's line for a runner that stopped (agent.md §6.1): from the exec server for an env
+/// template, else from the template server with the wait before the next runner (`-1ns` when the
+/// agent stops).
+fn log_stopped(e: &RenderError, jobs: &[pass::TemplateJob], next: Option<Duration>) {
+    let env = matches!(e, RenderError::Template { destination, .. }
+        if jobs.iter().any(|j| j.env.as_deref() == Some(destination.as_str())));
+    match (env, next) {
+        (true, _) => tracing::error!(target: "exec", error = %e, "template server error"),
+        (false, None) => {
+            tracing::error!(target: "template.server", error = %e, backoff = "-1ns", "template server error")
+        }
+        (false, Some(d)) => {
+            tracing::error!(target: "template.server", error = %e, backoff = ?d, "template server error")
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod collections;
 pub mod consul;
 pub mod encoding;
 pub mod env;
+pub mod go_x509;
 pub mod math;
 pub mod parse;
 pub mod scratch;

@@ -129,18 +129,14 @@ pub(super) fn build_custom_cert(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Valu
     let key = encoding::b64dec(false, key64)
         .map_err(|_| "unable to decode base64 private key".to_string())?;
     let (_, der) = pem_decode(&cert).ok_or("unable to decode certificate")?;
-    match x509_parser::parse_x509_certificate(&der) {
-        Ok((&[], _)) => {}
-        Ok(_) => {
-            return Err("error parsing certificate: decodedCert.Bytes: x509: trailing data".into());
-        }
-        // x509-parser's reasons are not Go's; Go's most general one stands for them.
-        Err(_) => {
-            return Err(
-                "error parsing certificate: decodedCert.Bytes: x509: malformed certificate".into(),
-            );
-        }
-    }
+    // Go's structural checks give Go's reasons; what they leave to Go's public-key and
+    // extension parsers is checked by x509-parser, under Go's most general reason.
+    super::go_x509::certificate(&der)
+        .and_then(|()| match x509_parser::parse_x509_certificate(&der) {
+            Ok(_) => Ok(()),
+            Err(_) => Err("x509: malformed certificate".into()),
+        })
+        .map_err(|e| format!("error parsing certificate: decodedCert.Bytes: {e}"))?;
     let (kind, der) = pem_decode(&key).ok_or("unable to decode key")?;
     check_key(&kind, &der).map_err(|e| format!("error parsing private key: {e}"))?;
     let text = |b: Vec<u8>| Value::str(String::from_utf8_lossy(&b).into_owned());
@@ -230,7 +226,7 @@ fn der_element(d: &[u8]) -> Option<(u8, &[u8], &[u8])> {
 }
 
 /// The key as Sprig reads one: by its PEM type, `PRIVATE KEY` as PKCS #8, `RSA PRIVATE KEY` as
-/// PKCS #1, `EC PRIVATE KEY` as SEC 1 (P-256, P-384, P-521), `ED25519 PRIVATE KEY` as PKCS #8.
+/// PKCS #1, `EC PRIVATE KEY` as SEC 1 (P-224, P-256, P-384, P-521), `ED25519 PRIVATE KEY` as PKCS #8.
 fn check_key(kind: &str, der: &[u8]) -> Result<(), String> {
     if kind == "PRIVATE KEY" {
         return check_pkcs8(der).map_err(|e| format!("decoding PEM as PKCS#8: {e}"));
@@ -240,9 +236,8 @@ fn check_key(kind: &str, der: &[u8]) -> Result<(), String> {
     };
     match algorithm {
         "RSA" => check_pkcs1(der).map_err(|e| format!("parsing RSA private key from PEM: {e}")),
-        "EC" => ec_key(der).then_some(()).ok_or_else(|| {
-            "parsing EC private key from PEM: x509: failed to parse EC private key".into()
-        }),
+        "EC" => super::go_x509::ec_private_key(None, der)
+            .map_err(|e| format!("parsing EC private key from PEM: {e}")),
         "ED25519" => {
             check_pkcs8(der).map_err(|e| format!("parsing ED25519 private key from PEM: {e}"))
         }
@@ -250,25 +245,11 @@ fn check_key(kind: &str, der: &[u8]) -> Result<(), String> {
     }
 }
 
-/// An EC private key (SEC 1 or PKCS #8) on a curve AWS-LC knows.
-fn ec_key(der: &[u8]) -> bool {
-    use aws_lc_rs::signature::{
-        ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING,
-        ECDSA_P521_SHA512_ASN1_SIGNING, EcdsaKeyPair,
-    };
-    [
-        &ECDSA_P256_SHA256_ASN1_SIGNING,
-        &ECDSA_P384_SHA384_ASN1_SIGNING,
-        &ECDSA_P521_SHA512_ASN1_SIGNING,
-    ]
-    .into_iter()
-    .any(|alg| EcdsaKeyPair::from_private_key_der(alg, der).is_ok())
-}
-
-/// Go's `x509.ParsePKCS8PrivateKey`: an RSA key is checked as PKCS #1, EC and Ed25519 keys by
-/// AWS-LC.
+/// Go's `x509.ParsePKCS8PrivateKey`: an RSA key is checked as PKCS #1, an EC key as Go's SEC 1
+/// parser checks one (the curve from the algorithm's parameters), an Ed25519 key by AWS-LC.
 fn check_pkcs8(der: &[u8]) -> Result<(), String> {
     const RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+    const EC: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
     let bad = || "asn1: structure error".to_string();
     let (tag, body, rest) = der_element(der).ok_or_else(bad)?;
     if tag != 0x30 || !rest.is_empty() {
@@ -282,7 +263,16 @@ fn check_pkcs8(der: &[u8]) -> Result<(), String> {
         return check_pkcs1(inner)
             .map_err(|e| format!("x509: failed to parse RSA private key embedded in PKCS#8: {e}"));
     }
-    if ec_key(der) || aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(der).is_ok() {
+    if oid == EC && tag == 0x04 {
+        // The curve named by the parameters wins over the key's own (none if not an OID).
+        let curve = der_element(alg)
+            .and_then(|(_, _, params)| der_element(params))
+            .filter(|(t, _, _)| *t == 0x06)
+            .map(|(_, oid, _)| oid);
+        return super::go_x509::ec_private_key(curve, inner)
+            .map_err(|e| format!("x509: failed to parse EC private key embedded in PKCS#8: {e}"));
+    }
+    if aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(der).is_ok() {
         return Ok(());
     }
     Err("x509: PKCS#8 wrapping contained private key with unknown algorithm".into())
@@ -430,5 +420,37 @@ mod tests {
             b"-----BEGIN CERTIFICATE-----\nYWJj\n-----END CERTIFICATE-----\n",
         );
         assert!(e(&not_a_cert, "YQ==").starts_with("ERR error parsing certificate: "));
+    }
+
+    /// The conformance cases whose `error_text` is what `bao agent` 2.7.2 logged after
+    /// `error calling sprig_buildCustomCert: `: our error is the same text, and the cases
+    /// without one are accepted.
+    #[test]
+    fn custom_cert_cases_fail_with_the_text_bao_printed() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/conformance/cases");
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_string();
+            let Some(case) = name
+                .strip_prefix("sprig-buildcustomcert")
+                .and_then(|_| name.strip_suffix(".tmpl"))
+            else {
+                continue;
+            };
+            let tmpl = std::fs::read_to_string(&path).unwrap();
+            let args: Vec<&str> = tmpl.split('"').skip(1).step_by(2).take(2).collect();
+            let opts = std::fs::read_to_string(format!("{dir}/{case}.opts.json"))
+                .map(|o| serde_json::from_str::<serde_json::Value>(&o).unwrap())
+                .unwrap_or_default();
+            let got = show("sprig_buildCustomCert", &[s(args[0]), s(args[1])]);
+            match opts["error_text"].as_str() {
+                Some(want) => assert_eq!(got, format!("ERR {want}"), "{case}"),
+                None if opts["expect"] == "error" => assert!(got.starts_with("ERR "), "{case}"),
+                None => assert!(!got.starts_with("ERR"), "{case}: {got}"),
+            }
+            n += 1;
+        }
+        assert!(n >= 20, "{n} cases");
     }
 }

@@ -411,10 +411,18 @@ fn put<W: GoWrite>(out: &mut W, s: &str) {
 /// first, then by dynamic type — in the order of the type descriptors in Vault Agent's binary,
 /// observed as string, uint64, int, float64, bool — then by value within a type (agent.md §4.4).
 pub fn any_map_order(a: &Value, b: &Value) -> std::cmp::Ordering {
+    /// A Go string's bytes, also of one that is not UTF-8 (a `!!binary` key).
+    fn str_bytes(v: &Value) -> Option<&[u8]> {
+        match v {
+            Value::String(s) => Some(s.as_bytes()),
+            Value::Object(o) => o.go_string().map(|(_, b)| b),
+            _ => None,
+        }
+    }
     fn rank(v: &Value) -> u8 {
         match v {
             Value::Nil => 0,
-            Value::String(_) => 1,
+            _ if str_bytes(v).is_some() => 1,
             Value::Uint(_) => 2,
             Value::Int(_) => 3,
             Value::Float(_) => 4,
@@ -422,8 +430,10 @@ pub fn any_map_order(a: &Value, b: &Value) -> std::cmp::Ordering {
             _ => 6,
         }
     }
+    if let (Some(x), Some(y)) = (str_bytes(a), str_bytes(b)) {
+        return x.cmp(y);
+    }
     match (a, b) {
-        (Value::String(x), Value::String(y)) => x.as_bytes().cmp(y.as_bytes()),
         (Value::Uint(x), Value::Uint(y)) => x.cmp(y),
         (Value::Int(x), Value::Int(y)) => x.cmp(y),
         // NaN sorts first, as fmtsort does.
@@ -447,6 +457,11 @@ pub fn same_key(a: &Value, b: &Value) -> bool {
         (Value::Int(x), Value::Int(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Bool(x), Value::Bool(y)) => x == y,
+        // Two strings that are not UTF-8 (`!!binary` keys): equal bytes.
+        (Value::Object(x), Value::Object(y)) => match (x.go_string(), y.go_string()) {
+            (Some((_, x)), Some((_, y))) => x == y,
+            _ => false,
+        },
         _ => false,
     }
 }

@@ -1122,8 +1122,9 @@ impl Decoder {
                     .collect::<Result<_, _>>()?,
             )),
             YNode::Map(pairs) => {
-                let mut entries: Vec<(Value, Value)> = Vec::new();
+                let mut entries = Entries::default();
                 self.mapping(pairs, &mut entries)?;
+                let mut entries = entries.pairs;
                 entries.sort_by(|a, b| crate::value::any_map_order(&a.0, &b.0));
                 Ok(Value::AnyMap(Arc::new(entries)))
             }
@@ -1134,7 +1135,7 @@ impl Decoder {
     fn mapping(
         &mut self,
         pairs: &[(Rc<YNode>, Rc<YNode>)],
-        out: &mut Vec<(Value, Value)>,
+        out: &mut Entries,
     ) -> Result<(), String> {
         for (k, v) in pairs {
             if is_merge(k) {
@@ -1156,13 +1157,13 @@ impl Decoder {
                 ));
             }
             let val = self.value(v)?;
-            insert(out, key, val);
+            out.insert(key, val);
         }
         Ok(())
     }
 
     /// `<<: *a`, `<<: {…}` or `<<: [*a, *b]` (the first listed wins, as in yaml.v2).
-    fn merge(&mut self, n: &YNode, out: &mut Vec<(Value, Value)>) -> Result<(), String> {
+    fn merge(&mut self, n: &YNode, out: &mut Entries) -> Result<(), String> {
         const WANT_MAP: &str = "yaml: map merge requires map or sequence of maps as the value";
         match deref(n) {
             YNode::Map(pairs) => self.mapping(pairs, out),
@@ -1192,13 +1193,57 @@ fn is_merge(n: &YNode) -> bool {
         && ((*plain && tag.is_none()) || tag.as_deref() == Some("!!merge")))
 }
 
-fn insert(out: &mut Vec<(Value, Value)>, key: Value, val: Value) {
-    match out
-        .iter_mut()
-        .find(|(k, _)| crate::value::same_key(k, &key))
-    {
-        Some(slot) => slot.1 = val,
-        None => out.push((key, val)),
+/// A mapping's entries while it is decoded, with an index from each key as Go's map compares it
+/// to its place, so a map of n keys is built in O(n) rather than by a scan per key.
+#[derive(Default)]
+struct Entries {
+    pairs: Vec<(Value, Value)>,
+    index: HashMap<KeyId, usize>,
+}
+
+/// A decoded key as Go's `==` on `interface {}` sees it ([`crate::value::same_key`]): its dynamic
+/// type and value; `+0` and `-0` are one key, and a NaN is equal to nothing (no id).
+#[derive(Hash, PartialEq, Eq)]
+enum KeyId {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Uint(u64),
+    Float(u64),
+    Str(Box<[u8]>),
+}
+
+impl KeyId {
+    fn of(v: &Value) -> Option<KeyId> {
+        Some(match v {
+            Value::Nil => KeyId::Nil,
+            Value::Bool(b) => KeyId::Bool(*b),
+            Value::Int(i) => KeyId::Int(*i),
+            Value::Uint(u) => KeyId::Uint(*u),
+            Value::Float(f) if f.is_nan() => return None,
+            Value::Float(f) => KeyId::Float(if *f == 0.0 { 0 } else { f.to_bits() }),
+            Value::String(s) => KeyId::Str(s.as_bytes().into()),
+            Value::Object(o) => KeyId::Str(o.go_string()?.1.into()),
+            _ => return None,
+        })
+    }
+}
+
+impl Entries {
+    /// A later key replaces an equal earlier one and its value.
+    fn insert(&mut self, key: Value, val: Value) {
+        let Some(id) = KeyId::of(&key) else {
+            self.pairs.push((key, val));
+            return;
+        };
+        match self.index.get(&id) {
+            // Go's map stores the later key too (`-0` over `0`).
+            Some(&at) => self.pairs[at] = (key, val),
+            None => {
+                self.index.insert(id, self.pairs.len());
+                self.pairs.push((key, val));
+            }
+        }
     }
 }
 
@@ -1510,6 +1555,33 @@ mod tests {
         assert_eq!(
             parse_yaml("x: 1\nx: 2\ny: 3").unwrap().print(),
             "map[x:2 true:3]"
+        );
+    }
+
+    #[test]
+    fn equal_keys_are_one_entry_as_in_a_go_map() {
+        let v = parse_yaml(
+            "a: 1\n0.0: z\n-0.0: nz\n!!binary /w==: p\n!!binary /w==: q\n1: i\n\"1\": s\n.nan: 1\n.nan: 2\na: 3\n",
+        )
+        .unwrap();
+        let Value::AnyMap(m) = &v else { panic!() };
+        // a, 0 (-0), 0xff, 1, "1" and two NaNs.
+        assert_eq!(m.len(), 7);
+        let keys: Vec<String> = m
+            .iter()
+            .filter(|(k, _)| !matches!(k, Value::Float(f) if f.is_nan()))
+            .map(|(k, v)| format!("{}:{}={}", k.type_name(), k.print(), v.print()))
+            .collect();
+        // The later of two equal keys stays, with its value; a byte key sorts among the strings.
+        assert_eq!(
+            keys,
+            [
+                "string:1=s",
+                "string:a=3",
+                "string:\u{fffd}=q",
+                "int:1=i",
+                "float64:-0=nz"
+            ]
         );
     }
 

@@ -396,9 +396,12 @@ fn spawn_fetcher(
             let mut attempt = 0u32;
             // Held back at the gate (agent.md §5.11).
             let mut held_back = false;
+            // When the answering attempt was sent (agent.md §5.11: an answer the server held).
+            let mut sent;
             let outcome = loop {
                 held_back |= take_turn(&gate, &dep, has_data).await;
                 let c = if attempt == 0 { &first_try } else { &client };
+                sent = Instant::now();
                 match fetch::fetch(c, &dep, &refresh).await {
                     Ok(o) => {
                         gate_answered(&gate, &dep);
@@ -455,11 +458,20 @@ fn spawn_fetcher(
                     pacer.slot(Instant::now())
                 }
                 Next::Jittered(j) => {
-                    // agent.md §5.11: after a recovery, a full band later (no second read).
+                    let now = Instant::now();
+                    // agent.md §5.11: after a recovery, a full band later (no second read); after
+                    // an answer the server held, a wider draw with the same mean (no lease only:
+                    // a leased secret is re-read before its lease ends).
                     let at = if recovered {
-                        pacer.next_after_recovery(j, Instant::now())
+                        pacer.next_after_recovery(j, now)
+                    } else if Pacer::held_answer(j, now - sent)
+                        && without_lease(&outcome.value)
+                        && outcome.next == refresh.jittered()
+                    {
+                        tracing::debug!(target: "template", dependency = ?dep, "the answer took {:?}: the next refresh is drawn anew", now - sent);
+                        pacer.next_after_held_answer(j, now)
                     } else {
-                        pacer.next_after(base, j, Instant::now())
+                        pacer.next_after(base, j, now)
                     };
                     tokio::time::sleep_until(at.into()).await;
                     at
@@ -475,6 +487,12 @@ fn spawn_fetcher(
             };
         }
     })
+}
+
+/// Whether a fetched value has no lease (KV v2, a CA, lease 0): its refresh is the static
+/// interval's (agent.md §5.4), which may be re-drawn past the band (agent.md §5.11).
+fn without_lease(v: &Fetched) -> bool {
+    matches!(v, Fetched::Secret(Some(s)) if s.lease_duration <= 0)
 }
 
 /// Hands the probe role on when a fetcher stops (agent.md §5.11).

@@ -459,17 +459,17 @@ fn spawn_fetcher(
                 }
                 Next::Jittered(j) => {
                     let now = Instant::now();
-                    // agent.md §5.11: after a recovery, a full band later (no second read); after
-                    // an answer the server held, a wider draw with the same mean (no lease only:
-                    // a leased secret is re-read before its lease ends).
-                    let at = if recovered {
-                        pacer.next_after_recovery(j, now)
-                    } else if Pacer::held_answer(j, now - sent)
+                    // agent.md §5.11: after a recovery or an answer the server held, a wider draw
+                    // with the same mean as the band (for a secret without a lease: a leased one
+                    // is re-read before its lease ends; that one waits a full band).
+                    let redraw = (recovered || Pacer::held_answer(j, now - sent))
                         && without_lease(&outcome.value)
-                        && outcome.next == refresh.jittered()
-                    {
-                        tracing::debug!(target: "template", dependency = ?dep, "the answer took {:?}: the next refresh is drawn anew", now - sent);
+                        && outcome.next == refresh.jittered();
+                    let at = if redraw {
+                        tracing::debug!(target: "template", dependency = ?dep, "answered {:?} after it was sent: the next refresh is drawn anew", now - sent);
                         pacer.next_after_held_answer(j, now)
+                    } else if recovered {
+                        pacer.next_after_recovery(j, now)
                     } else {
                         pacer.next_after(base, j, now)
                     };

@@ -37,11 +37,6 @@ const MAX_SPAN: Duration = Duration::from_secs(10 * 365 * 86_400);
 
 static RUNTIME_START: OnceLock<Instant> = OnceLock::new();
 
-/// Half the width of the re-drawn refresh after a held answer, as a fraction of the span.
-const HELD_HALF_WIDTH: f64 = 0.3;
-/// Keeps the held-answer draw apart from the grid ranking of the same slot.
-const HELD_SALT: u64 = 0x9e6c_63d0_676a_9a99;
-
 /// Records "now" as the time origin of the tokio runtime about to be built. Call it right
 /// before `Builder::build()`; only the first call counts.
 pub fn mark_runtime_start() {
@@ -88,34 +83,23 @@ impl Pacer {
         }
     }
 
-    /// The next fetch after one that was retried or held back while Vault was unavailable
-    /// (agent.md §5.11): a full band after `now`, the end of that fetch, on this process's grid.
-    /// [`Pacer::next_after`] would keep the old schedule point, which can fall a moment after
-    /// the recovered fetch and read everything again.
-    pub fn next_after_recovery(&self, jitter: Jitter, now: Instant) -> Instant {
-        self.next(self.slot(now), jitter)
-    }
-
-    /// The next fetch after one whose answer came [`Pacer::held_answer`] late (the server held
-    /// it, e.g. while it became active after an unseal; agent.md §5.11): `span × f` after `now`'s
-    /// slot with `f` drawn uniformly in `[T − 0.3, T + 0.3]` (0.6–1.2 for the default 0.9), on the
-    /// 64 ms grid. Its mean is the regular band's (`span × T`), so an agent reads no more often
-    /// than it would have; its width re-spreads agents whose answers came back together. The draw
-    /// is this process's for `now`'s slot, so fetches answered together stay together.
-    pub fn next_after_held_answer(&self, jitter: Jitter, now: Instant) -> Instant {
-        let span = jitter.span.min(MAX_SPAN);
-        let slot = self.slot(now);
-        let since = slot.saturating_duration_since(self.origin);
-        let u = unit(mix(self.seed ^ HELD_SALT ^ since.as_millis() as u64));
-        let f = (jitter.threshold - HELD_HALF_WIDTH + 2.0 * HELD_HALF_WIDTH * u).max(0.0);
-        self.origin + floor_to(since + span.mul_f64(f), WHEEL_SLOT)
-    }
-
-    /// Whether an answer that took `took` came back late enough to have been held by the server:
-    /// longer than half the regular band (`span / 20`: 0.5 s for a 10 s refresh, 15 s for the
-    /// default 5m), which is more than the band can absorb and far more than a read takes.
-    pub fn held_answer(jitter: Jitter, took: Duration) -> bool {
-        took > jitter.span.min(MAX_SPAN) / 20
+    /// The first point at or after `at_least` of the schedule a fetch scheduled at `base`
+    /// follows ([`Pacer::next`] applied again and again): where a refresh held back while
+    /// Vault was unavailable goes, so that it keeps its phase (agent.md §5.11). After a very
+    /// long wait (over 10 000 points), counted from `at_least`'s slot instead.
+    pub fn on_chain(&self, base: Instant, jitter: Jitter, at_least: Instant) -> Instant {
+        let mut p = base;
+        for _ in 0..10_000 {
+            let next = self.next(p, jitter);
+            if next >= at_least {
+                return next;
+            }
+            if next <= p {
+                break;
+            }
+            p = next;
+        }
+        self.next(self.slot(at_least), jitter)
     }
 
     /// The instant to fetch again, for a fetch scheduled at `base`: of the grid points inside
@@ -289,33 +273,31 @@ mod tests {
     }
 
     #[test]
-    fn a_recovered_fetch_waits_a_full_band_on_the_same_grid() {
+    fn a_held_refresh_keeps_its_phase_on_its_own_schedule() {
         let p = Pacer::new(Instant::now(), 13);
         let j = jitter(10_000);
         let base = p.slot(p.origin);
-        // The fetch due at `base` was retried until Vault came back 4 s later.
-        let now = base + Duration::from_millis(4_000);
-        let old = p.next_after(base, j, now);
-        let (lo, hi) = j.bounds();
-        assert!(
-            old < now + lo,
-            "the old point comes {:?} after the recovery",
-            old - now
-        );
-        let next = p.next_after_recovery(j, now);
-        assert!(
-            next >= now + lo - WHEEL_SLOT && next <= now + hi,
-            "{:?} after the recovery",
-            next - now
-        );
-        assert_eq!(ms(&p, next) % 64, 0, "on the grid");
-        // Fetches that recovered together (same slot) stay together.
-        let other = p.next_after_recovery(j, now + Duration::from_millis(20));
-        assert_eq!(
-            ms(&p, now) / 64,
-            ms(&p, now + Duration::from_millis(20)) / 64
-        );
-        assert_eq!(next, other);
+        let mut points = vec![base];
+        for _ in 0..5 {
+            points.push(p.next(*points.last().unwrap(), j));
+        }
+        // Vault was down from before points[1] until 12.3 s: the refresh due at points[1] goes
+        // at the first later point of the same schedule.
+        let now = base + Duration::from_millis(12_300);
+        let at = p.on_chain(base, j, now);
+        assert_eq!(at, *points.iter().find(|t| **t >= now).unwrap());
+        // A recovered fetch (the probe) waits at least a band, on the same schedule.
+        let (lo, _) = j.bounds();
+        let next = p.on_chain(base, j, now + lo);
+        assert!(next >= now + lo && points.contains(&next), "{:?}", next - now);
+        assert_eq!(p.next(at, j), next, "it meets the others again");
+        // Nothing to advance over: counted from the slot of `at_least`.
+        let zero = Jitter {
+            span: Duration::ZERO,
+            threshold: 0.9,
+        };
+        let later = base + Duration::from_secs(3);
+        assert_eq!(p.on_chain(base, zero, later), p.slot(later));
     }
 
     #[test]
@@ -348,31 +330,5 @@ mod tests {
         let next = p.next(base, jitter(100)); // band 85..95 ms: no 64 ms point inside
         let waited = (next - base).as_secs_f64() * 1000.0;
         assert!((85.0..=95.0).contains(&waited), "{waited}");
-    }
-
-    #[test]
-    fn a_held_answer_redraws_over_a_wider_band_with_the_same_mean() {
-        let j = jitter(10_000);
-        assert!(!Pacer::held_answer(j, Duration::from_millis(20)));
-        assert!(!Pacer::held_answer(j, Duration::from_millis(500)));
-        assert!(Pacer::held_answer(j, Duration::from_millis(501)));
-        let mut waits = Vec::new();
-        for seed in 0..2000u64 {
-            let p = Pacer::new(Instant::now(), seed);
-            let now = p.origin + Duration::from_millis(40_000 + seed % 7 * 10);
-            let next = p.next_after_held_answer(j, now);
-            assert_eq!(ms(&p, next) % 64, 0, "on the grid");
-            let waited = (next - p.slot(now)).as_secs_f64();
-            assert!((5.93..=12.0).contains(&waited), "{waited}");
-            waits.push(waited);
-            // Fetches answered in the same slot stay together.
-            assert_eq!(p.next_after_held_answer(j, p.slot(now)), next);
-        }
-        let mean = waits.iter().sum::<f64>() / waits.len() as f64;
-        // The regular band's mean is 9 s (less ≤ 64 ms for the grid).
-        assert!((8.8..9.1).contains(&mean), "mean {mean}");
-        let low = waits.iter().filter(|w| **w < 7.5).count();
-        let high = waits.iter().filter(|w| **w > 10.5).count();
-        assert!(low > 300 && high > 300, "spread: {low} low, {high} high");
     }
 }

@@ -159,13 +159,12 @@ impl<Id: PartialEq + Clone> Gate<Id> {
     }
 }
 
-/// The longest delay between Vault answering again and an agent's held refreshes going: the
-/// static refresh interval (agent.md §5.11), so that an agent is current again about as soon as
-/// a refresh would have made it, and a fleet's refreshes come back spread over a whole interval,
-/// as their steady schedule spreads them (over half of one, the release alone is twice the
-/// steady rate).
+/// The longest delay between Vault answering again and an agent's held refreshes going: half
+/// the static refresh interval (agent.md §5.11), so that an agent is current again about as
+/// soon as a refresh would have made it, and a fleet's refreshes are spread over a window
+/// as wide as their steady schedule spreads them over.
 pub fn spread_for(static_interval: Duration) -> Duration {
-    static_interval
+    static_interval / 2
 }
 
 #[cfg(test)]
@@ -231,10 +230,10 @@ mod tests {
                 }
             });
         }
-        assert_eq!(spread_for(Duration::from_secs(10)), Duration::from_secs(10));
+        assert_eq!(spread_for(Duration::from_secs(10)), Duration::from_secs(5));
         assert_eq!(
             spread_for(Duration::from_secs(300)),
-            Duration::from_secs(300)
+            Duration::from_secs(150)
         );
     }
 

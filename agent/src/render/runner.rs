@@ -27,7 +27,7 @@ use super::pacing::Pacer;
 use super::pass::{Action, Passes};
 pub use super::pass::{Compiled, TemplateJob, parse_all};
 use super::recovery::{self, Gate, Turn};
-use super::schedule::{self, Next, Refresh};
+use super::schedule::{self, Jitter, Next, Refresh};
 use super::write;
 use crate::template::{Dependency, Fetched};
 use crate::token::check::TokenRefusals;
@@ -392,16 +392,28 @@ fn spawn_fetcher(
         }
         // The instant this fetch was scheduled for (see `pacing`).
         let mut base = pacer.slot(Instant::now());
+        // The band of the dependency's jittered refreshes, once it has one: a refresh held back
+        // while Vault was unavailable goes at its own next point of that schedule (agent.md §5.11).
+        let mut chain: Option<Jitter> = None;
         loop {
             let mut attempt = 0u32;
             // Held back at the gate (agent.md §5.11).
             let mut held_back = false;
-            // When the answering attempt was sent (agent.md §5.11: an answer the server held).
-            let mut sent;
+            // Moved to a later point of its schedule after it was held (agent.md §5.11).
+            let mut rebased = false;
             let outcome = loop {
-                held_back |= take_turn(&gate, &dep, has_data).await;
+                let waited = take_turn(&gate, &dep, has_data && chain.is_none()).await;
+                held_back |= waited;
+                if waited && has_data && let Some(j) = chain {
+                    // agent.md §5.11: Vault answers again; this refresh keeps its phase: it
+                    // goes at the first point of its schedule from now on (then takes its
+                    // turn again, should Vault be down again by then).
+                    base = pacer.on_chain(base, j, Instant::now());
+                    rebased = true;
+                    tokio::time::sleep_until(base.into()).await;
+                    continue;
+                }
                 let c = if attempt == 0 { &first_try } else { &client };
-                sent = Instant::now();
                 match fetch::fetch(c, &dep, &refresh).await {
                     Ok(o) => {
                         gate_answered(&gate, &dep);
@@ -434,7 +446,13 @@ fn spawn_fetcher(
                 .expect("store lock")
                 .insert(dep.clone(), outcome.value.clone());
             has_data = true;
-            let recovered = attempt > 0 || held_back;
+            // Retried (the probe, or a fetch that failed before the others were held) or held,
+            // and not moved to a point of its schedule (agent.md §5.11).
+            let recovered = (attempt > 0 || held_back) && !rebased;
+            chain = match outcome.next {
+                Next::Jittered(j) => Some(j),
+                _ => None,
+            };
             match &outcome.value {
                 Fetched::Secret(Some(s))
                     if outcome.next == Next::Renew && leases::handed_over(s) =>
@@ -458,20 +476,12 @@ fn spawn_fetcher(
                     pacer.slot(Instant::now())
                 }
                 Next::Jittered(j) => {
-                    let now = Instant::now();
-                    // agent.md §5.11: after a recovery or an answer the server held, a wider draw
-                    // with the same mean as the band (for a secret without a lease: a leased one
-                    // is re-read before its lease ends; that one waits a full band).
-                    let redraw = (recovered || Pacer::held_answer(j, now - sent))
-                        && without_lease(&outcome.value)
-                        && outcome.next == refresh.jittered();
-                    let at = if redraw {
-                        tracing::debug!(target: "template", dependency = ?dep, "answered {:?} after it was sent: the next refresh is drawn anew", now - sent);
-                        pacer.next_after_held_answer(j, now)
-                    } else if recovered {
-                        pacer.next_after_recovery(j, now)
+                    // agent.md §5.11: after a recovered fetch (the probe), the point of its
+                    // schedule where the refreshes it held go, so it keeps its phase too.
+                    let at = if recovered {
+                        pacer.on_chain(base, j, Instant::now())
                     } else {
-                        pacer.next_after(base, j, now)
+                        pacer.next_after(base, j, Instant::now())
                     };
                     tokio::time::sleep_until(at.into()).await;
                     at
@@ -487,12 +497,6 @@ fn spawn_fetcher(
             };
         }
     })
-}
-
-/// Whether a fetched value has no lease (KV v2, a CA, lease 0): its refresh is the static
-/// interval's (agent.md §5.4), which may be re-drawn past the band (agent.md §5.11).
-fn without_lease(v: &Fetched) -> bool {
-    matches!(v, Fetched::Secret(Some(s)) if s.lease_duration <= 0)
 }
 
 /// Hands the probe role on when a fetcher stops (agent.md §5.11).

@@ -289,7 +289,11 @@ mod tests {
         // A recovered fetch (the probe) waits at least a band, on the same schedule.
         let (lo, _) = j.bounds();
         let next = p.on_chain(base, j, now + lo);
-        assert!(next >= now + lo && points.contains(&next), "{:?}", next - now);
+        assert!(
+            next >= now + lo && points.contains(&next),
+            "{:?}",
+            next - now
+        );
         assert_eq!(p.next(at, j), next, "it meets the others again");
         // Nothing to advance over: counted from the slot of `at_least`.
         let zero = Jitter {

@@ -404,7 +404,10 @@ fn spawn_fetcher(
             let outcome = loop {
                 let waited = take_turn(&gate, &dep, has_data && chain.is_none()).await;
                 held_back |= waited;
-                if waited && has_data && let Some(j) = chain {
+                if waited
+                    && has_data
+                    && let Some(j) = chain
+                {
                     // agent.md §5.11: Vault answers again; this refresh keeps its phase: it
                     // goes at the first point of its schedule from now on (then takes its
                     // turn again, should Vault be down again by then).
@@ -562,7 +565,7 @@ fn gate_failed(gate: &SharedGate, dep: &Dependency, e: &FetchError) {
 fn log_release(gate: &SharedGate, dep: &Dependency) {
     if let Some(at) = gate.borrow().release_at() {
         let delay = at.saturating_duration_since(Instant::now());
-        tracing::info!(target: "template", dependency = ?dep, "Vault answers again: the held refreshes go in {delay:?}");
+        tracing::info!(target: "template", dependency = ?dep, "Vault answers again: the held refreshes go at their next scheduled points (those without one in {delay:?})");
     }
 }
 

@@ -452,6 +452,7 @@ fn spawn_fetcher(
             // Retried (the probe, or a fetch that failed before the others were held) or held,
             // and not moved to a point of its schedule (agent.md §5.11).
             let recovered = (attempt > 0 || held_back) && !rebased;
+            let refreshed = chain.is_some();
             chain = match outcome.next {
                 Next::Jittered(j) => Some(j),
                 _ => None,
@@ -479,10 +480,13 @@ fn spawn_fetcher(
                     pacer.slot(Instant::now())
                 }
                 Next::Jittered(j) => {
-                    // agent.md §5.11: after a recovered fetch (the probe), the point of its
-                    // schedule where the refreshes it held go, so it keeps its phase too.
-                    let at = if recovered {
+                    // agent.md §5.11: after a recovered refresh (the probe), the point of its
+                    // schedule where the refreshes it held go, so it keeps its phase too; after
+                    // a recovered first fetch, a full band later (no second read).
+                    let at = if recovered && refreshed {
                         pacer.on_chain(base, j, Instant::now())
+                    } else if recovered {
+                        pacer.next(pacer.slot(Instant::now()), j)
                     } else {
                         pacer.next_after(base, j, Instant::now())
                     };

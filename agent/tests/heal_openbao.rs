@@ -191,7 +191,7 @@ fn a_policy_losing_the_path_keeps_the_token_and_the_file() {
 
 #[test]
 fn with_no_templates_a_revoked_token_is_replaced_at_its_next_renewal() {
-    // A 9 s token is renewed at login and then every ≈ 6.3–6.6 s.
+    // A 9 s token from a login is first renewed after ≈ 6.3–6.6 s, then as often (agent.md §3.4).
     let (bao, dir, jwt) = setup("9s");
     let sink = dir.path().join("token");
     let cfg = config(&bao, dir.path(), &jwt, json!({}));

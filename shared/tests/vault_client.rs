@@ -493,3 +493,34 @@ async fn a_kv_mount_lookup_expires() {
         "after the TTL the path is looked up again"
     );
 }
+
+#[tokio::test]
+async fn one_lookup_serves_every_path_of_its_mount_even_when_read_together() {
+    // Every request answers with the description of a KV v2 mount `secret/`: the lookup names
+    // the mount, and the reads get some data.
+    let (addr, n) = counting_server_with(
+        200,
+        r#"{"data":{"path":"secret/","type":"kv","options":{"version":"2"}}}"#,
+    );
+    let c = Client::new(ClientConfig {
+        address: addr,
+        max_retries: 0,
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let (a, b, d) = tokio::join!(
+        c.read_secret("secret/a"),
+        c.read_secret("secret/b/c"),
+        c.read_secret("secret/data/d"),
+    );
+    for r in [a, b, d] {
+        assert!(r.unwrap().is_some());
+    }
+    assert_eq!(
+        n.load(Ordering::SeqCst),
+        4,
+        "one lookup for the mount, then three reads"
+    );
+    assert!(c.read_secret("secret/e").await.unwrap().is_some());
+    assert_eq!(n.load(Ordering::SeqCst), 5, "a later path reuses it too");
+}

@@ -104,15 +104,23 @@ pub struct AuthHandler<A> {
     pub preloaded: Option<String>,
 }
 
-/// One login attempt: the method's request, then the Vault call.
-async fn attempt<A: TokenApi>(api: &A, method: &mut Method) -> Result<AuthToken, AuthError> {
+/// One login attempt: the method's request, then the Vault call. The flag says whether the token
+/// comes from a login just made (its answer carries the token's TTL), rather than from a file.
+async fn attempt<A: TokenApi>(
+    api: &A,
+    method: &mut Method,
+) -> Result<(AuthToken, bool), AuthError> {
     match method.login_request()? {
-        LoginRequest::Login { path, body } => {
-            api.login(&path, &body).await.map_err(AuthError::Vault)
-        }
-        LoginRequest::LookupSelf { token } => {
-            api.lookup_self(&token).await.map_err(AuthError::Vault)
-        }
+        LoginRequest::Login { path, body } => api
+            .login(&path, &body)
+            .await
+            .map(|t| (t, true))
+            .map_err(AuthError::Vault),
+        LoginRequest::LookupSelf { token } => api
+            .lookup_self(&token)
+            .await
+            .map(|t| (t, false))
+            .map_err(AuthError::Vault),
     }
 }
 
@@ -139,14 +147,18 @@ impl<A: TokenApi> AuthHandler<A> {
             let result = match self.preloaded.take() {
                 Some(t) => {
                     tracing::info!(target: "auth.handler", "using the preloaded token from the persistent cache");
-                    self.api.lookup_self(&t).await.map_err(AuthError::Vault)
+                    self.api
+                        .lookup_self(&t)
+                        .await
+                        .map(|t| (t, false))
+                        .map_err(AuthError::Vault)
                 }
                 None => {
                     tracing::info!(target: "auth.handler", method = kind, "authenticating");
                     attempt(&self.api, &mut self.method).await
                 }
             };
-            let token = match result {
+            let (token, fresh_login) = match result {
                 Ok(t) => t,
                 Err(e) => {
                     self.metrics.auth_failed();
@@ -185,10 +197,13 @@ impl<A: TokenApi> AuthHandler<A> {
                 if token.token_type == "batch" {
                     tracing::info!(target: "auth.handler", "batch tokens are not renewable; logging in again near the end of its TTL");
                 }
+                // agent.md §3.4: a token from a login just made is not renewed at once (its
+                // answer carries the TTL a renewal would report); one handed over by the cache or
+                // read from a file is, which also learns its TTL now.
                 let watcher = watch_token(
                     &self.api,
                     &token,
-                    !self.settings.one_shot,
+                    !self.settings.one_shot && !fresh_login,
                     &mut shutdown,
                     &mut self.refusals,
                     &self.metrics,
@@ -575,5 +590,85 @@ mod tests {
             late < Duration::from_millis(10),
             "after probation at once: {late:?}"
         );
+    }
+
+    /// Logins and lookups answer a renewable 30 s token; renewals are recorded.
+    struct Renewing {
+        renewals: Rc<RefCell<Vec<tokio::time::Instant>>>,
+    }
+
+    fn renewable(name: &str) -> AuthToken {
+        AuthToken::new(
+            name,
+            "acc",
+            Duration::from_secs(30),
+            true,
+            vec![],
+            "service",
+        )
+    }
+
+    impl TokenApi for Renewing {
+        async fn login(&self, _: &str, _: &Value) -> Result<AuthToken, ApiError> {
+            Ok(renewable("fresh"))
+        }
+        async fn lookup_self(&self, t: &str) -> Result<AuthToken, ApiError> {
+            Ok(renewable(t))
+        }
+        async fn renew_self(&self, t: &str) -> Result<AuthToken, ApiError> {
+            self.renewals.borrow_mut().push(tokio::time::Instant::now());
+            Ok(renewable(t))
+        }
+    }
+
+    /// Runs the handler (`preloaded`: a token handed over by the cache) for 25 s; the renewal
+    /// times in seconds after the start.
+    async fn renewal_times(preloaded: Option<&str>) -> Vec<f64> {
+        let dir = tempfile::tempdir().unwrap();
+        let jwt = dir.path().join("jwt");
+        std::fs::write(&jwt, "x.y.z").unwrap();
+        let cfg = serde_json::from_value(
+            json!({"path": jwt.to_str().unwrap(), "role": "r", "remove_jwt_after_reading": false}),
+        )
+        .unwrap();
+        let renewals = Rc::new(RefCell::new(vec![]));
+        let h = AuthHandler {
+            api: Renewing {
+                renewals: renewals.clone(),
+            },
+            method: Method::from_config("jwt", None, &cfg).unwrap(),
+            settings: LoopSettings::default(),
+            tokens: watch::channel(None).0,
+            refusals: Refusals::channel().1,
+            preloaded: preloaded.map(str::to_string),
+            metrics: Arc::new(Metrics::default()),
+        };
+        let t0 = tokio::time::Instant::now();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stop = async {
+            tokio::time::sleep(Duration::from_secs(25)).await;
+            stop_tx.send(true).unwrap();
+        };
+        let (res, ()) = tokio::join!(h.run(stop_rx), stop);
+        res.unwrap();
+        renewals
+            .borrow()
+            .iter()
+            .map(|t| (*t - t0).as_secs_f64())
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_token_from_a_login_is_not_renewed_at_once_a_handed_over_one_is() {
+        // agent.md §3.4: the login's answer carries the TTL; the first renewal is at 2/3·30 +
+        // grace/3, grace in [3, 6) ⇒ [21, 22) s.
+        let at = renewal_times(None).await;
+        assert_eq!(at.len(), 1, "{at:?}");
+        assert!((21.0..22.0).contains(&at[0]), "{at:?}");
+        // A token handed over by the persistent cache: renewed at once, then on the schedule.
+        let at = renewal_times(Some("handed-over")).await;
+        assert_eq!(at.len(), 2, "{at:?}");
+        assert!(at[0] < 0.001, "{at:?}");
+        assert!((21.0..22.0).contains(&(at[1] - at[0])), "{at:?}");
     }
 }

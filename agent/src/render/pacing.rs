@@ -83,12 +83,23 @@ impl Pacer {
         }
     }
 
-    /// The next fetch after one that was retried or held back while Vault was unavailable
-    /// (agent.md §5.11): a full band after `now`, the end of that fetch, on this process's grid.
-    /// [`Pacer::next_after`] would keep the old schedule point, which can fall a moment after
-    /// the recovered fetch and read everything again.
-    pub fn next_after_recovery(&self, jitter: Jitter, now: Instant) -> Instant {
-        self.next(self.slot(now), jitter)
+    /// The first point at or after `at_least` of the schedule a fetch scheduled at `base`
+    /// follows ([`Pacer::next`] applied again and again): where a refresh held back while
+    /// Vault was unavailable goes, so that it keeps its phase (agent.md §5.11). After a very
+    /// long wait (over 10 000 points), counted from `at_least`'s slot instead.
+    pub fn on_chain(&self, base: Instant, jitter: Jitter, at_least: Instant) -> Instant {
+        let mut p = base;
+        for _ in 0..10_000 {
+            let next = self.next(p, jitter);
+            if next >= at_least {
+                return next;
+            }
+            if next <= p {
+                break;
+            }
+            p = next;
+        }
+        self.next(self.slot(at_least), jitter)
     }
 
     /// The instant to fetch again, for a fetch scheduled at `base`: of the grid points inside
@@ -262,33 +273,35 @@ mod tests {
     }
 
     #[test]
-    fn a_recovered_fetch_waits_a_full_band_on_the_same_grid() {
+    fn a_held_refresh_keeps_its_phase_on_its_own_schedule() {
         let p = Pacer::new(Instant::now(), 13);
         let j = jitter(10_000);
         let base = p.slot(p.origin);
-        // The fetch due at `base` was retried until Vault came back 4 s later.
-        let now = base + Duration::from_millis(4_000);
-        let old = p.next_after(base, j, now);
-        let (lo, hi) = j.bounds();
+        let mut points = vec![base];
+        for _ in 0..5 {
+            points.push(p.next(*points.last().unwrap(), j));
+        }
+        // Vault was down from before points[1] until 12.3 s: the refresh due at points[1] goes
+        // at the first later point of the same schedule.
+        let now = base + Duration::from_millis(12_300);
+        let at = p.on_chain(base, j, now);
+        assert_eq!(at, *points.iter().find(|t| **t >= now).unwrap());
+        // A recovered fetch (the probe) waits at least a band, on the same schedule.
+        let (lo, _) = j.bounds();
+        let next = p.on_chain(base, j, now + lo);
         assert!(
-            old < now + lo,
-            "the old point comes {:?} after the recovery",
-            old - now
-        );
-        let next = p.next_after_recovery(j, now);
-        assert!(
-            next >= now + lo - WHEEL_SLOT && next <= now + hi,
-            "{:?} after the recovery",
+            next >= now + lo && points.contains(&next),
+            "{:?}",
             next - now
         );
-        assert_eq!(ms(&p, next) % 64, 0, "on the grid");
-        // Fetches that recovered together (same slot) stay together.
-        let other = p.next_after_recovery(j, now + Duration::from_millis(20));
-        assert_eq!(
-            ms(&p, now) / 64,
-            ms(&p, now + Duration::from_millis(20)) / 64
-        );
-        assert_eq!(next, other);
+        assert_eq!(p.next(at, j), next, "it meets the others again");
+        // Nothing to advance over: counted from the slot of `at_least`.
+        let zero = Jitter {
+            span: Duration::ZERO,
+            threshold: 0.9,
+        };
+        let later = base + Duration::from_secs(3);
+        assert_eq!(p.on_chain(base, zero, later), p.slot(later));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! One agent's way back after Vault was unavailable (agent.md §5.11): while Vault is down one
 //! fetch probes it and the others wait; once Vault answers, the refreshes that waited go together
 //! after a delay this agent draws, so a fleet that lost Vault together does not come back in the
-//! same second. Pure: the runner (`agent/src/render/runner.rs`) passes in the time and the random
-//! draw, and does the waiting.
+//! same second (a refresh with a schedule of its own waits for its next point instead: the runner
+//! asks for its turn as a first fetch would). Pure: the runner (`agent/src/render/runner.rs`)
+//! passes in the time and the random draw, and does the waiting.
 
 use std::time::{Duration, Instant};
 

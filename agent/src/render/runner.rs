@@ -27,7 +27,7 @@ use super::pacing::Pacer;
 use super::pass::{Action, Passes};
 pub use super::pass::{Compiled, TemplateJob, parse_all};
 use super::recovery::{self, Gate, Turn};
-use super::schedule::{self, Next, Refresh};
+use super::schedule::{self, Jitter, Next, Refresh};
 use super::write;
 use crate::template::{Dependency, Fetched};
 use crate::token::check::TokenRefusals;
@@ -392,12 +392,30 @@ fn spawn_fetcher(
         }
         // The instant this fetch was scheduled for (see `pacing`).
         let mut base = pacer.slot(Instant::now());
+        // The band of the dependency's jittered refreshes, once it has one: a refresh held back
+        // while Vault was unavailable goes at its own next point of that schedule (agent.md §5.11).
+        let mut chain: Option<Jitter> = None;
         loop {
             let mut attempt = 0u32;
             // Held back at the gate (agent.md §5.11).
             let mut held_back = false;
+            // Moved to a later point of its schedule after it was held (agent.md §5.11).
+            let mut rebased = false;
             let outcome = loop {
-                held_back |= take_turn(&gate, &dep, has_data).await;
+                let waited = take_turn(&gate, &dep, has_data && chain.is_none()).await;
+                held_back |= waited;
+                if waited
+                    && has_data
+                    && let Some(j) = chain
+                {
+                    // agent.md §5.11: Vault answers again; this refresh keeps its phase: it
+                    // goes at the first point of its schedule from now on (then takes its
+                    // turn again, should Vault be down again by then).
+                    base = pacer.on_chain(base, j, Instant::now());
+                    rebased = true;
+                    tokio::time::sleep_until(base.into()).await;
+                    continue;
+                }
                 let c = if attempt == 0 { &first_try } else { &client };
                 match fetch::fetch(c, &dep, &refresh).await {
                     Ok(o) => {
@@ -431,7 +449,14 @@ fn spawn_fetcher(
                 .expect("store lock")
                 .insert(dep.clone(), outcome.value.clone());
             has_data = true;
-            let recovered = attempt > 0 || held_back;
+            // Retried (the probe, or a fetch that failed before the others were held) or held,
+            // and not moved to a point of its schedule (agent.md §5.11).
+            let recovered = (attempt > 0 || held_back) && !rebased;
+            let refreshed = chain.is_some();
+            chain = match outcome.next {
+                Next::Jittered(j) => Some(j),
+                _ => None,
+            };
             match &outcome.value {
                 Fetched::Secret(Some(s))
                     if outcome.next == Next::Renew && leases::handed_over(s) =>
@@ -455,9 +480,13 @@ fn spawn_fetcher(
                     pacer.slot(Instant::now())
                 }
                 Next::Jittered(j) => {
-                    // agent.md §5.11: after a recovery, a full band later (no second read).
-                    let at = if recovered {
-                        pacer.next_after_recovery(j, Instant::now())
+                    // agent.md §5.11: after a recovered refresh (the probe), the point of its
+                    // schedule where the refreshes it held go, so it keeps its phase too; after
+                    // a recovered first fetch, a full band later (no second read).
+                    let at = if recovered && refreshed {
+                        pacer.on_chain(base, j, Instant::now())
+                    } else if recovered {
+                        pacer.next(pacer.slot(Instant::now()), j)
                     } else {
                         pacer.next_after(base, j, Instant::now())
                     };
@@ -540,7 +569,7 @@ fn gate_failed(gate: &SharedGate, dep: &Dependency, e: &FetchError) {
 fn log_release(gate: &SharedGate, dep: &Dependency) {
     if let Some(at) = gate.borrow().release_at() {
         let delay = at.saturating_duration_since(Instant::now());
-        tracing::info!(target: "template", dependency = ?dep, "Vault answers again: the held refreshes go in {delay:?}");
+        tracing::info!(target: "template", dependency = ?dep, "Vault answers again: the held refreshes go at their next scheduled points (those without one in {delay:?})");
     }
 }
 

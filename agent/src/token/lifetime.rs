@@ -1,5 +1,6 @@
-//! The async lifetime watcher (agent.md §3.4): renews the auto-auth token right after login and then
-//! on the [`super::schedule`], backs off on failed renewals, and ends when the caller must log in again.
+//! The async lifetime watcher (agent.md §3.4): renews the auto-auth token at once when asked to (a
+//! token not from a login just made) and then on the [`super::schedule`], backs off on failed
+//! renewals, and ends when the caller must log in again.
 //! It is also where refusals of the token are checked (agent.md §3.6, [`super::check`]): reported
 //! ones while it sleeps, and its own renewals refused in a token-shaped way.
 

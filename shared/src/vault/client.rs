@@ -16,7 +16,7 @@ use rustls_pki_types::ServerName;
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
-use super::kv::{KvMount, KvOp, rewrite_v2};
+use super::kv::{KvMount, KvOp, MountCache, rewrite_v2};
 use super::proxy::{Connector, proxy_for};
 use super::retry::RetryPolicy;
 use super::{ClientConfig, Secret, VaultError, WrapInfo};
@@ -30,9 +30,11 @@ struct Inner {
     cfg: ClientConfig,
     trust: String,
     limiter: Option<Arc<Semaphore>>,
-    /// KV mount lookups by path, kept for `mount_cache_ttl` ([`MOUNT_TTL`] by default) (see [`Client::kv_mount`]).
-    mounts:
-        std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Option<KvMount>)>>,
+    /// KV mount lookups, kept for `mount_cache_ttl` ([`MOUNT_TTL`] by default) (see [`Client::kv_mount`]).
+    mounts: std::sync::Mutex<MountCache>,
+    /// One lookup at a time per namespace and first path segment, so that the paths of one mount
+    /// fetched together share one lookup (see [`Client::kv_mount`]).
+    lookups: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// How long a KV mount lookup is reused. Upstream repeats the lookup before every read; a mount
@@ -135,7 +137,8 @@ impl Client {
                 cfg,
                 trust,
                 limiter,
-                mounts: std::sync::Mutex::new(std::collections::HashMap::new()),
+                mounts: std::sync::Mutex::new(MountCache::default()),
+                lookups: std::sync::Mutex::new(std::collections::HashMap::new()),
             }),
             token: None,
             namespace,
@@ -546,43 +549,76 @@ impl Client {
 
     /// The KV mount `path` lives on, from `sys/internal/ui/mounts/<path>`; `None` when the path is
     /// not on a KV mount or the lookup fails (then the path is used as given, as upstream does).
+    /// Answers are kept for `mount_cache_ttl`, one per mount ([`MountCache`]): the paths of one
+    /// mount share a lookup. Lookups of paths with the same first segment go one at a time, so
+    /// the reads of one mount sent together wait for the first one's answer instead of each
+    /// asking (agent.md §5.3).
     pub async fn kv_mount(&self, path: &str) -> Option<KvMount> {
         let clean = path.split('?').next().unwrap_or(path).trim_matches('/');
-        let key = format!("{}\0{clean}", self.namespace.as_deref().unwrap_or(""));
-        if let Some((at, m)) = self.inner.mounts.lock().expect("mounts lock").get(&key)
-            && at.elapsed() < self.inner.cfg.mount_cache_ttl
-        {
-            return m.clone();
+        let ns = self.namespace.as_deref().unwrap_or("");
+        let ttl = self.inner.cfg.mount_cache_ttl;
+        let cached = || {
+            self.inner.mounts.lock().expect("mounts lock").get(
+                ns,
+                clean,
+                std::time::Instant::now(),
+                ttl,
+            )
+        };
+        if let Some(m) = cached() {
+            return m;
         }
-        let (m, definite) = self.kv_mount_uncached(clean).await;
+        let first = clean.split('/').next().unwrap_or(clean);
+        let turn = self
+            .inner
+            .lookups
+            .lock()
+            .expect("lookups lock")
+            .entry(format!("{ns}\0{first}"))
+            .or_default()
+            .clone();
+        let _turn = turn.lock().await;
+        if let Some(m) = cached() {
+            return m;
+        }
+        let (mount, m, definite) = self.kv_mount_uncached(clean).await;
         if definite {
-            self.inner
-                .mounts
-                .lock()
-                .expect("mounts lock")
-                .insert(key, (std::time::Instant::now(), m.clone()));
+            self.inner.mounts.lock().expect("mounts lock").put(
+                ns,
+                clean,
+                mount.as_deref(),
+                m.clone(),
+                std::time::Instant::now(),
+            );
         }
         m
     }
 
-    /// The lookup; the flag says whether the answer is the server's (cacheable) rather than a
-    /// failure to ask.
-    async fn kv_mount_uncached(&self, clean: &str) -> (Option<KvMount>, bool) {
+    /// The lookup: the mount path the server reported, what it means for KV, and whether the
+    /// answer is the server's (cacheable) rather than a failure to ask.
+    async fn kv_mount_uncached(&self, clean: &str) -> (Option<String>, Option<KvMount>, bool) {
         let lookup = format!("sys/internal/ui/mounts/{clean}");
         match self.read(&lookup).await {
-            Ok(Some(s)) => (Self::kv_mount_of(s), true),
-            Ok(None) => (None, true),
+            Ok(Some(s)) => {
+                let (mount, kv) = Self::kv_mount_of(s);
+                (mount, kv, true)
+            }
+            Ok(None) => (None, None, true),
             Err(e) => {
                 tracing::warn!(path = clean, error = %e, "failed to check if path is KVv2, assume not");
-                (None, false)
+                (None, None, false)
             }
         }
     }
 
-    fn kv_mount_of(s: Secret) -> Option<KvMount> {
-        let d = s.data?;
+    /// The mount path an answer reports (any type) and, on a KV mount, its version.
+    fn kv_mount_of(s: Secret) -> (Option<String>, Option<KvMount>) {
+        let Some(d) = s.data else {
+            return (None, None);
+        };
+        let path = d.get("path").and_then(Value::as_str).map(str::to_string);
         if d.get("type").and_then(Value::as_str) != Some("kv") {
-            return None;
+            return (path, None);
         }
         let version = match d
             .get("options")
@@ -592,8 +628,8 @@ impl Client {
             Some("2") => 2,
             _ => 1,
         };
-        let path = d.get("path").and_then(Value::as_str)?.to_string();
-        Some(KvMount { path, version })
+        let kv = path.clone().map(|path| KvMount { path, version });
+        (path, kv)
     }
 
     /// The path to use for `op` on `path`, after KV v2 detection.

@@ -11,7 +11,6 @@
 //! makes first (control characters; NEL as a line break), reading the first document's end as
 //! yaml.v2 does, and errors in yaml.v2's words and line numbers (agent.md §4.4.1).
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -870,14 +869,6 @@ pub fn parse_yaml(text: &str) -> Result<Value, String> {
     if !text.chars().all(yaml_v2_allowed_char) {
         return Err("yaml: control characters are not allowed".into());
     }
-    // libyaml reads NEL (U+0085) as a line break everywhere and keeps it as `\n` where a break
-    // is content; saphyr-parser reads it as an ordinary character.
-    let text: Cow<'_, str> = if text.contains('\u{85}') {
-        Cow::Owned(text.replace('\u{85}', "\n"))
-    } else {
-        Cow::Borrowed(text)
-    };
-    let text = text.as_ref();
     let mut b = Builder {
         p: saphyr_parser::Parser::new_from_str(text),
         text,

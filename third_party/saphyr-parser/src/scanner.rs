@@ -662,7 +662,11 @@ impl<'input, T: Input> Scanner<'input, T> {
     fn read_break(&mut self, s: &mut String) {
         let c = self.input.peek();
         self.skip_break();
-        s.push(if matches!(c, '\u{2028}' | '\u{2029}') { c } else { '\n' });
+        s.push(if matches!(c, '\u{2028}' | '\u{2029}') {
+            c
+        } else {
+            '\n'
+        });
     }
 
     // Read and consume a line break (either `\r`, `\n` or `\r\n`).

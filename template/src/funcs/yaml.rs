@@ -1804,7 +1804,20 @@ mod tests {
             ("# c\u{2028}a: 1", r#"map[interface {}]interface {}{"a":1}"#),
             ("- a\u{2028}- b", r#"[]interface {}{"a", "b"}"#),
             ("---\u{2028}x", r#""x""#),
+            // An LS line before the content, breaks after an LS in a folded block.
+            (
+                "a: |\n\u{2028}  x\n",
+                r#"map[interface {}]interface {}{"a":"\u2028x\n"}"#,
+            ),
+            (
+                "a: >\n  x\u{2028}\n\n  y\n",
+                r#"map[interface {}]interface {}{"a":"x\u2028\n\ny\n"}"#,
+            ),
             // NEL: CR NEL is two breaks (CR LF is one).
+            (
+                "a: \"x\\\r\u{85}y\"",
+                r#"map[interface {}]interface {}{"a":"x\ny"}"#,
+            ),
             ("a\r\u{85}b", r#""a\nb""#),
             ("a\u{2028}\u{85}b", r#""a\u2028\nb""#),
             (

@@ -7,11 +7,11 @@
 //! saphyr-parser follows YAML 1.2; yaml.v2 is a port of libyaml, which reads YAML 1.1 and differs
 //! in flow collections, tabs, comments, block scalars and directives. Those corners are decided in
 //! the scanner, out of reach of any pre- or post-processing, so the workspace uses a patched copy
-//! (`third_party/saphyr-parser`, its README lists the changes). Here: the checks libyaml's reader
-//! makes first (control characters; NEL as a line break), reading the first document's end as
-//! yaml.v2 does, and errors in yaml.v2's words and line numbers (agent.md §4.4.1).
+//! (`third_party/saphyr-parser`, its README lists the changes; it reads NEL, LS and PS as line
+//! breaks as libyaml does). Here: the check libyaml's reader makes first (control characters),
+//! reading the first document's end as yaml.v2 does, and errors in yaml.v2's words and line
+//! numbers (agent.md §4.4.1).
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -870,14 +870,6 @@ pub fn parse_yaml(text: &str) -> Result<Value, String> {
     if !text.chars().all(yaml_v2_allowed_char) {
         return Err("yaml: control characters are not allowed".into());
     }
-    // libyaml reads NEL (U+0085) as a line break everywhere and keeps it as `\n` where a break
-    // is content; saphyr-parser reads it as an ordinary character.
-    let text: Cow<'_, str> = if text.contains('\u{85}') {
-        Cow::Owned(text.replace('\u{85}', "\n"))
-    } else {
-        Cow::Borrowed(text)
-    };
-    let text = text.as_ref();
     let mut b = Builder {
         p: saphyr_parser::Parser::new_from_str(text),
         text,
@@ -1759,6 +1751,110 @@ mod tests {
             let v = parse_yaml(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
             let got = crate::printf::sprintf("%#v", &[v]).text;
             assert_eq!(got, want, "{text:?}");
+        }
+    }
+
+    /// LS (U+2028) and PS (U+2029) are line breaks as CR, LF and NEL are; a break that is content
+    /// is `\n` for CR, LF, CR LF and NEL and itself for LS and PS, and only a `\n` folds. Outputs
+    /// and errors as bao agent 2.7.2 rendered them (agent.md §4.4.1).
+    #[test]
+    fn unicode_line_breaks_as_yaml_v2() {
+        let cases = [
+            (
+                "a: x\u{2028}b: c",
+                r#"map[interface {}]interface {}{"a":"x", "b":"c"}"#,
+            ),
+            (
+                "a: x\u{2028}  b",
+                r#"map[interface {}]interface {}{"a":"x\u2028b"}"#,
+            ),
+            (
+                "a: x\u{2028}\n  b",
+                r#"map[interface {}]interface {}{"a":"x\u2028\nb"}"#,
+            ),
+            (
+                "a: x\n\u{2028}  b",
+                r#"map[interface {}]interface {}{"a":"x\u2028b"}"#,
+            ),
+            (
+                "a: 'x\u{2028}  y'",
+                r#"map[interface {}]interface {}{"a":"x\u2028y"}"#,
+            ),
+            (
+                "a: \"x\\\u{2028}y\"",
+                r#"map[interface {}]interface {}{"a":"xy"}"#,
+            ),
+            (
+                "a: >\n  x\u{2029}\u{2029}  y\n",
+                r#"map[interface {}]interface {}{"a":"x\u2029\u2029y\n"}"#,
+            ),
+            (
+                "a: >\n  x\n\u{2029}  y\n",
+                r#"map[interface {}]interface {}{"a":"x\u2029y\n"}"#,
+            ),
+            (
+                "a: |\n  x\u{2028}",
+                r#"map[interface {}]interface {}{"a":"x\u2028"}"#,
+            ),
+            (
+                "a: |-\n  x\u{2028}",
+                r#"map[interface {}]interface {}{"a":"x"}"#,
+            ),
+            ("[a\u{2028} b]", r#"[]interface {}{"a\u2028b"}"#),
+            ("# c\u{2028}a: 1", r#"map[interface {}]interface {}{"a":1}"#),
+            ("- a\u{2028}- b", r#"[]interface {}{"a", "b"}"#),
+            ("---\u{2028}x", r#""x""#),
+            // An LS line before the content, breaks after an LS in a folded block.
+            (
+                "a: |\n\u{2028}  x\n",
+                r#"map[interface {}]interface {}{"a":"\u2028x\n"}"#,
+            ),
+            (
+                "a: >\n  x\u{2028}\n\n  y\n",
+                r#"map[interface {}]interface {}{"a":"x\u2028\n\ny\n"}"#,
+            ),
+            // NEL: CR NEL is two breaks (CR LF is one).
+            (
+                "a: \"x\\\r\u{85}y\"",
+                r#"map[interface {}]interface {}{"a":"x\ny"}"#,
+            ),
+            ("a\r\u{85}b", r#""a\nb""#),
+            ("a\u{2028}\u{85}b", r#""a\u2028\nb""#),
+            (
+                "a: |\n  x\r\u{85}  y",
+                r#"map[interface {}]interface {}{"a":"x\n\ny"}"#,
+            ),
+        ];
+        for (text, want) in cases {
+            let v = parse_yaml(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            let got = crate::printf::sprintf("%#v", &[v]).text;
+            assert_eq!(got, want, "{text:?}");
+        }
+        for (text, want) in [
+            ("a: x\u{2028}b", "yaml: line 3: could not find expected ':'"),
+            (
+                "\u{2028}\u{2028}\u{2028}a: b: c",
+                "yaml: line 4: mapping values are not allowed in this context",
+            ),
+            (
+                "a: b\u{2028}c: [d\u{2028}e",
+                "yaml: line 3: did not find expected ',' or ']'",
+            ),
+            (
+                "a: '\u{2028}\u{2028}\u{2028}",
+                "yaml: line 4: found unexpected end of stream",
+            ),
+            (
+                "a:\n  - x\u{2028} - y",
+                "yaml: line 2: did not find expected key",
+            ),
+            // conformance yaml-v2-unicode-break-error
+            (
+                "a: 1\u{2028}b: [x\u{2029}y",
+                "yaml: line 3: did not find expected ',' or ']'",
+            ),
+        ] {
+            assert_eq!(parse_yaml(text).unwrap_err(), want, "{text:?}");
         }
     }
 

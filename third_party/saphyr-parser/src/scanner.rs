@@ -656,10 +656,17 @@ impl<'input, T: Input> Scanner<'input, T> {
     //
     // # Panics (in debug)
     // If the next characters do not correspond to a line break.
+    //
+    // libyaml: CR, LF, CR LF and NEL are read as `\n`, LS and PS as themselves.
     #[inline]
     fn read_break(&mut self, s: &mut String) {
+        let c = self.input.peek();
         self.skip_break();
-        s.push('\n');
+        s.push(if matches!(c, '\u{2028}' | '\u{2029}') {
+            c
+        } else {
+            '\n'
+        });
     }
 
     // Read and consume a line break (either `\r`, `\n` or `\r\n`).
@@ -891,7 +898,7 @@ impl<'input, T: Input> Scanner<'input, T> {
                 // indentation, after `-`, `?` or a complex key's `:`) starts a token, which fails.
                 '\t' if self.flow_level == 0 && self.simple_key_allowed => break,
                 '\t' | ' ' => self.skip_blank(),
-                '\n' | '\r' => {
+                c if is_break(c) => {
                     self.input.lookahead(2);
                     self.skip_linebreak();
                     if self.flow_level == 0 {
@@ -922,7 +929,7 @@ impl<'input, T: Input> Scanner<'input, T> {
 
                     need_whitespace = false;
                 }
-                '\n' | '\r' => {
+                c if is_break(c) => {
                     self.input.lookahead(2);
                     self.skip_linebreak();
                     if self.flow_level == 0 {
@@ -1751,7 +1758,8 @@ impl<'input, T: Input> Scanner<'input, T> {
 
             // We are at the first content character of a content line.
             trailing_blank = self.input.next_is_blank();
-            if !literal && !leading_break.is_empty() && !leading_blank && !trailing_blank {
+            // libyaml: only a `\n` break folds; an LS or PS is kept.
+            if !literal && leading_break.starts_with('\n') && !leading_blank && !trailing_blank {
                 string.push_str(&trailing_breaks);
                 if trailing_breaks.is_empty() {
                     string.push(' ');
@@ -2024,7 +2032,8 @@ impl<'input, T: Input> Scanner<'input, T> {
 
             // Join the whitespaces or fold line breaks.
             if leading_blanks {
-                if leading_break.is_empty() {
+                // libyaml: only a `\n` break folds; an LS or PS is kept.
+                if !leading_break.starts_with('\n') {
                     string.push_str(&leading_break);
                     string.push_str(&trailing_breaks);
                     trailing_breaks.clear();
@@ -2221,7 +2230,8 @@ impl<'input, T: Input> Scanner<'input, T> {
                 && self.input.next_can_be_plain_scalar(self.flow_level > 0)
             {
                 if self.leading_whitespace {
-                    if self.buf_leading_break.is_empty() {
+                    // libyaml: only a `\n` break folds; an LS or PS is kept.
+                    if !self.buf_leading_break.starts_with('\n') {
                         string.push_str(&self.buf_leading_break);
                         string.push_str(&self.buf_trailing_breaks);
                         self.buf_trailing_breaks.clear();
@@ -2293,12 +2303,14 @@ impl<'input, T: Input> Scanner<'input, T> {
                 } else {
                     // Check if it is a first line break
                     if self.leading_whitespace {
-                        self.skip_break();
-                        self.buf_trailing_breaks.push('\n');
+                        let mut breaks = core::mem::take(&mut self.buf_trailing_breaks);
+                        self.read_break(&mut breaks);
+                        self.buf_trailing_breaks = breaks;
                     } else {
                         self.buf_whitespaces.clear();
-                        self.skip_break();
-                        self.buf_leading_break.push('\n');
+                        let mut breaks = core::mem::take(&mut self.buf_leading_break);
+                        self.read_break(&mut breaks);
+                        self.buf_leading_break = breaks;
                         self.leading_whitespace = true;
                     }
                 }

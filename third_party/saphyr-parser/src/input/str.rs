@@ -154,7 +154,7 @@ impl Input for StrInput<'_> {
         } else {
             // Since all characters we look for are ascii, we can directly use the byte API of str.
             let bytes = self.buffer.as_bytes();
-            (bytes.len() == 3 || is_blank_or_breakz(bytes[3] as char))
+            (bytes.len() == 3 || is_blank_or_breakz(self.peek_nth(3)))
                 && (bytes[0] == b'.' || bytes[0] == b'-')
                 && bytes[0] == bytes[1]
                 && bytes[1] == bytes[2]
@@ -168,7 +168,7 @@ impl Input for StrInput<'_> {
         } else {
             // Since all characters we look for are ascii, we can directly use the byte API of str.
             let bytes = self.buffer.as_bytes();
-            (bytes.len() == 3 || is_blank_or_breakz(bytes[3] as char))
+            (bytes.len() == 3 || is_blank_or_breakz(self.peek_nth(3)))
                 && bytes[0] == b'-'
                 && bytes[1] == b'-'
                 && bytes[2] == b'-'
@@ -182,7 +182,7 @@ impl Input for StrInput<'_> {
         } else {
             // Since all characters we look for are ascii, we can directly use the byte API of str.
             let bytes = self.buffer.as_bytes();
-            (bytes.len() == 3 || is_blank_or_breakz(bytes[3] as char))
+            (bytes.len() == 3 || is_blank_or_breakz(self.peek_nth(3)))
                 && bytes[0] == b'.'
                 && bytes[1] == b'.'
                 && bytes[2] == b'.'
@@ -256,15 +256,13 @@ impl Input for StrInput<'_> {
     #[inline]
     fn next_is_blank_or_break(&self) -> bool {
         !self.buffer.is_empty()
-            && (is_blank(self.buffer.as_bytes()[0] as char)
-                || is_break(self.buffer.as_bytes()[0] as char))
+            && (is_blank(self.buffer.as_bytes()[0] as char) || is_break(self.peek()))
     }
 
     #[inline]
     fn next_is_blank_or_breakz(&self) -> bool {
         self.buffer.is_empty()
-            || (is_blank(self.buffer.as_bytes()[0] as char)
-                || is_breakz(self.buffer.as_bytes()[0] as char))
+            || (is_blank(self.buffer.as_bytes()[0] as char) || is_breakz(self.peek()))
     }
 
     #[inline]
@@ -274,12 +272,13 @@ impl Input for StrInput<'_> {
 
     #[inline]
     fn next_is_break(&self) -> bool {
-        !self.buffer.is_empty() && is_break(self.buffer.as_bytes()[0] as char)
+        // A break may be more than one byte (NEL, LS, PS).
+        is_break(self.peek())
     }
 
     #[inline]
     fn next_is_breakz(&self) -> bool {
-        self.buffer.is_empty() || is_breakz(self.buffer.as_bytes()[0] as char)
+        is_breakz(self.peek())
     }
 
     #[inline]

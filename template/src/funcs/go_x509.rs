@@ -67,7 +67,12 @@ impl<'a> Der<'a> {
 
     /// An INTEGER's minimal two's-complement bytes.
     fn integer(&mut self) -> Option<&'a [u8]> {
-        let b = self.read(INTEGER)?.0;
+        self.integer_tagged(INTEGER)
+    }
+
+    /// A minimal integer under `tag`.
+    fn integer_tagged(&mut self, tag: u8) -> Option<&'a [u8]> {
+        let b = self.read(tag)?.0;
         let minimal = match b {
             [] => false,
             [0, x, ..] => x & 0x80 != 0,
@@ -79,7 +84,12 @@ impl<'a> Der<'a> {
 
     /// An INTEGER that fits an `int64`.
     fn int64(&mut self) -> Option<i64> {
-        let b = self.integer()?;
+        self.int64_tagged(INTEGER)
+    }
+
+    /// An integer under `tag` that fits an `int64`.
+    fn int64_tagged(&mut self, tag: u8) -> Option<i64> {
+        let b = self.integer_tagged(tag)?;
         if b.len() > 8 {
             return None;
         }
@@ -489,24 +499,354 @@ fn extensions(tagged: Option<Der<'_>>) -> Result<(), String> {
         .ok_or_else(malformed)?
         .read(SEQUENCE)
         .ok_or_else(malformed)?;
-    let mut seen = Vec::new();
+    let mut seen: Vec<(String, bool, &[u8])> = Vec::new();
     while !list.is_empty() {
         let mut ext = list.read(SEQUENCE).ok_or("x509: malformed extension")?;
         let id = ext.oid().ok_or("x509: malformed extension OID field")?;
+        let critical = ext.peek(BOOLEAN) && ext.0.get(2) == Some(&0xff);
         if ext.peek(BOOLEAN) && !ext.boolean() {
             return Err("x509: malformed extension critical field".into());
         }
-        if ext.read(OCTET_STRING).is_none() {
+        let Some(Der(value)) = ext.read(OCTET_STRING) else {
             return Err("x509: malformed extension value field".into());
-        }
-        if seen.contains(&id) {
+        };
+        if seen.iter().any(|(s, _, _)| *s == id) {
             return Err(format!(
                 "x509: certificate contains duplicate extension with OID \"{id}\""
             ));
         }
-        seen.push(id);
+        seen.push((id, critical, value));
+    }
+    seen.iter()
+        .try_for_each(|(id, critical, value)| extension_value(id, *critical, value))
+}
+
+/// Go's reading of one extension's value, once all are read (`processExtensions`): the kinds it
+/// knows, each with its own text; an unknown kind, critical or not, is let through (Go records
+/// it, and `buildCustomCert` does not look). Go's `url.Parse` of a URI name and its mailbox
+/// grammar for an rfc822Name constraint with `@` are not applied.
+fn extension_value(id: &str, critical: bool, value: &[u8]) -> Result<(), String> {
+    let fail = |m: &str| Err(format!("x509: {m}"));
+    let mut val = Der(value);
+    match id {
+        "2.5.29.15" if !val.bit_string() => fail("invalid key usage"),
+        "2.5.29.19" if !basic_constraints(val) => fail("invalid basic constraints"),
+        "2.5.29.17" => subject_alt_names(val),
+        "2.5.29.30" => name_constraints(val),
+        "2.5.29.31" => crl_distribution_points(val),
+        "2.5.29.35" if critical => fail("authority key identifier incorrectly marked critical"),
+        "2.5.29.35" => {
+            let ok = val
+                .read(SEQUENCE)
+                .is_some_and(|mut akid| !akid.peek(0x80) || akid.read(0x80).is_some());
+            if ok {
+                Ok(())
+            } else {
+                fail("invalid authority key identifier")
+            }
+        }
+        "2.5.29.36" => {
+            let ok = val.read(SEQUENCE).is_some_and(|mut pc| {
+                [0x80, 0x81]
+                    .into_iter()
+                    .all(|tag| !pc.peek(tag) || pc.int64_tagged(tag).is_some())
+            });
+            if ok {
+                Ok(())
+            } else {
+                fail("invalid policy constraints extension")
+            }
+        }
+        "2.5.29.37" => {
+            let ok = val.read(SEQUENCE).is_some_and(|mut list| {
+                while !list.is_empty() {
+                    if list.oid().is_none() {
+                        return false;
+                    }
+                }
+                true
+            });
+            if ok {
+                Ok(())
+            } else {
+                fail("invalid extended key usages")
+            }
+        }
+        "2.5.29.14" if critical => fail("subject key identifier incorrectly marked critical"),
+        "2.5.29.14" if val.read(OCTET_STRING).is_none() => fail("invalid subject key identifier"),
+        "2.5.29.32" if !certificate_policies(val) => fail("invalid certificate policies"),
+        "2.5.29.33" => {
+            let ok = val.read(SEQUENCE).is_some_and(|mut list| {
+                while !list.is_empty() {
+                    let Some(mut m) = list.read(SEQUENCE) else {
+                        return false;
+                    };
+                    if m.read(OID).is_none() || m.read(OID).is_none() {
+                        return false;
+                    }
+                }
+                true
+            });
+            if ok {
+                Ok(())
+            } else {
+                fail("invalid policy mappings extension")
+            }
+        }
+        "2.5.29.54" if val.int64().is_none() => fail("invalid inhibit any policy extension"),
+        "1.3.6.1.5.5.7.1.1" if critical => {
+            fail("authority info access incorrectly marked critical")
+        }
+        "1.3.6.1.5.5.7.1.1" => {
+            let ok = val.read(SEQUENCE).is_some_and(|mut list| {
+                while !list.is_empty() {
+                    let Some(mut access) = list.read(SEQUENCE) else {
+                        return false;
+                    };
+                    if access.oid().is_none() || (access.peek(0x86) && access.read(0x86).is_none())
+                    {
+                        return false;
+                    }
+                }
+                true
+            });
+            if ok {
+                Ok(())
+            } else {
+                fail("invalid authority info access")
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `BasicConstraints`: a SEQUENCE, a DER BOOLEAN if one comes first, a path length that fits a
+/// non-negative `int` if an INTEGER comes next (what follows is not read).
+fn basic_constraints(mut val: Der<'_>) -> bool {
+    let Some(mut bc) = val.read(SEQUENCE) else {
+        return false;
+    };
+    if bc.peek(BOOLEAN) && !bc.boolean() {
+        return false;
+    }
+    !bc.peek(INTEGER) || bc.int64().is_some_and(|n| n >= 0)
+}
+
+/// `subjectAltName`: each name readable; an rfc822Name, dNSName or URI in ASCII, an IP address
+/// of 4 bytes or of 16 that is not IPv4-mapped, a URI's host a name Go accepts.
+fn subject_alt_names(mut val: Der<'_>) -> Result<(), String> {
+    let mut names = val
+        .read(SEQUENCE)
+        .ok_or("x509: invalid subject alternative names")?;
+    while !names.is_empty() {
+        let (tag, _, Der(data)) = names
+            .any()
+            .ok_or("x509: invalid subject alternative name")?;
+        let ascii = data.is_ascii();
+        match tag {
+            0x81 if !ascii => return Err("x509: SAN rfc822Name is malformed".into()),
+            0x82 if !ascii => return Err("x509: SAN dNSName is malformed".into()),
+            0x86 if !ascii => {
+                return Err("x509: SAN uniformResourceIdentifier is malformed".into());
+            }
+            0x86 => {
+                let uri = std::str::from_utf8(data).unwrap_or_default();
+                if uri_host(uri).is_some_and(|h| !h.is_empty() && !domain_name_valid(h, false)) {
+                    return Err(format!(
+                        "x509: cannot parse URI {}: invalid domain",
+                        crate::gostr::quote(data, false)
+                    ));
+                }
+            }
+            0x87 if data.len() == 16 && ipv4_mapped(data) => {
+                return Err("x509: SAN iPAddress contains IPv4-mapped IPv6 address".into());
+            }
+            0x87 if data.len() != 4 && data.len() != 16 => {
+                return Err(format!(
+                    "x509: cannot parse IP address of length {}",
+                    data.len()
+                ));
+            }
+            _ => {}
+        }
     }
     Ok(())
+}
+
+/// Go's `net.IP.To4` of 16 bytes: `::ffff:a.b.c.d`.
+fn ipv4_mapped(ip: &[u8]) -> bool {
+    ip[..10].iter().all(|&b| b == 0) && ip[10..12] == [0xff, 0xff]
+}
+
+/// The host (with its port) of `scheme://authority…`, as `url.Parse` gives it for a URI it
+/// accepts; `None` without an authority.
+fn uri_host(uri: &str) -> Option<&str> {
+    let (scheme, rest) = uri.split_once(':')?;
+    let mut chars = scheme.chars();
+    if !chars.next()?.is_ascii_alphabetic()
+        || !chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    {
+        return None;
+    }
+    let rest = rest.split(['#', '?']).next().unwrap_or_default();
+    let authority = rest
+        .strip_prefix("//")?
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    Some(authority.rsplit_once('@').map_or(authority, |(_, h)| h))
+}
+
+/// Go's `domainNameValid`: no final dot, no empty label, printable ASCII without spaces; a
+/// constraint may start with a dot.
+fn domain_name_valid(s: &str, constraint: bool) -> bool {
+    if s.is_empty() {
+        return true;
+    }
+    if s.ends_with('.') {
+        return false;
+    }
+    let s = if constraint {
+        s.strip_prefix('.').unwrap_or(s)
+    } else {
+        s
+    };
+    s.split('.')
+        .all(|label| !label.is_empty() && label.bytes().all(|b| (33..=126).contains(&b)))
+}
+
+/// `NameConstraints`: one SEQUENCE of optional `[0]` permitted and `[1]` excluded subtrees, not
+/// both empty; each subtree's DNS, IP, email and URI bases checked as Go checks them (others are
+/// let through).
+fn name_constraints(mut outer: Der<'_>) -> Result<(), String> {
+    let invalid = || "x509: invalid NameConstraints extension".to_string();
+    let mut top = outer.read(SEQUENCE).ok_or_else(invalid)?;
+    if !outer.is_empty() {
+        return Err(invalid());
+    }
+    let mut subtrees = [Der(&[]), Der(&[])];
+    for (tag, slot) in [0xa0, 0xa1].into_iter().zip(subtrees.iter_mut()) {
+        if top.peek(tag) {
+            *slot = top.read(tag).ok_or_else(invalid)?;
+        }
+    }
+    if !top.is_empty() {
+        return Err(invalid());
+    }
+    if subtrees.iter().all(Der::is_empty) {
+        return Err("x509: empty name constraints extension".into());
+    }
+    for mut list in subtrees {
+        while !list.is_empty() {
+            let (tag, _, Der(v)) = list
+                .read(SEQUENCE)
+                .and_then(|mut s| s.any())
+                .ok_or_else(invalid)?;
+            let text = || crate::gostr::quote(v, false);
+            if matches!(tag, 0x81 | 0x82 | 0x86) && !v.is_ascii() {
+                return Err(format!(
+                    "x509: invalid constraint value: x509: {} cannot be encoded as an IA5String",
+                    text()
+                ));
+            }
+            let s = std::str::from_utf8(v).unwrap_or_default();
+            match tag {
+                0x82 if !domain_name_valid(s, true) => {
+                    return Err(format!(
+                        "x509: failed to parse dnsName constraint {}",
+                        text()
+                    ));
+                }
+                0x87 => ip_constraint(v)?,
+                0x81 if !s.contains('@') && !domain_name_valid(s, true) => {
+                    return Err(format!(
+                        "x509: failed to parse rfc822Name constraint {}",
+                        text()
+                    ));
+                }
+                0x86 if s.parse::<std::net::IpAddr>().is_ok() => {
+                    return Err(format!(
+                        "x509: failed to parse URI constraint {}: cannot be IP address",
+                        text()
+                    ));
+                }
+                0x86 if !domain_name_valid(s, true) => {
+                    return Err(format!("x509: failed to parse URI constraint {}", text()));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An IP constraint: an address and a mask of ones then zeros, 4 + 4 or 16 + 16 bytes, the
+/// address not IPv4-mapped.
+fn ip_constraint(v: &[u8]) -> Result<(), String> {
+    if v.len() != 8 && v.len() != 32 {
+        return Err(format!(
+            "x509: IP constraint contained value of length {}",
+            v.len()
+        ));
+    }
+    let (ip, mask) = v.split_at(v.len() / 2);
+    let mut bits = mask
+        .iter()
+        .flat_map(|b| (0..8).rev().map(move |i| b >> i & 1));
+    if bits.by_ref().any(|b| b == 0) && bits.any(|b| b == 1) {
+        return Err(format!(
+            "x509: IP constraint contained invalid mask {}",
+            hex::encode(mask)
+        ));
+    }
+    if ip.len() == 16 && ipv4_mapped(ip) {
+        return Err("x509: IP constraint contained IPv4-mapped IPv6 address".into());
+    }
+    Ok(())
+}
+
+/// `cRLDistributionPoints`: a SEQUENCE of SEQUENCEs; a distribution point's name, when present,
+/// a `[0]` fullName whose leading URIs are readable.
+fn crl_distribution_points(mut val: Der<'_>) -> Result<(), String> {
+    let mut list = val
+        .read(SEQUENCE)
+        .ok_or("x509: invalid CRL distribution points")?;
+    let bad = || "x509: invalid CRL distribution point".to_string();
+    while !list.is_empty() {
+        let mut dp = list.read(SEQUENCE).ok_or_else(bad)?;
+        if !dp.peek(0xa0) {
+            continue;
+        }
+        let mut name = dp.read(0xa0).ok_or_else(bad)?;
+        let mut full = name.read(0xa0).ok_or_else(bad)?;
+        while full.peek(0x86) {
+            full.read(0x86).ok_or_else(bad)?;
+        }
+    }
+    Ok(())
+}
+
+/// `certificatePolicies`: SEQUENCEs each starting with a well-formed OID, none twice.
+fn certificate_policies(mut val: Der<'_>) -> bool {
+    let Some(mut list) = val.read(SEQUENCE) else {
+        return false;
+    };
+    let mut seen = Vec::new();
+    while !list.is_empty() {
+        let Some(Der(oid)) = list.read(SEQUENCE).and_then(|mut p| p.read(OID)) else {
+            return false;
+        };
+        // Go's `newOIDFromDER`: any size, each component minimal, the last one ended.
+        let minimal = oid
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| b != 0x80 || (i > 0 && oid[i - 1] & 0x80 != 0));
+        if seen.contains(&oid) || oid.last().is_none_or(|&b| b & 0x80 != 0) || !minimal {
+            return false;
+        }
+        seen.push(oid);
+    }
+    true
 }
 
 /// A Name: SETs of (OID, value) SEQUENCEs, each value readable as Go reads attribute values.

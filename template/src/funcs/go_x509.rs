@@ -276,8 +276,8 @@ fn algorithm_identifier(mut ai: Der<'_>) -> Result<(String, &[u8]), String> {
     Ok((oid, params))
 }
 
-/// Go's `parsePublicKey` for RSA, ECDSA (P-224 … P-521) and Ed25519 keys; other algorithms are
-/// left to the caller's fallback.
+/// Go's `parsePublicKey` for the algorithms Go knows in a certificate: RSA, ECDSA (P-224 …
+/// P-521), Ed25519, DSA and ML-DSA; another (X25519, ML-KEM …) is let through, as in Go.
 fn public_key(oid: &str, params: &[u8], data: &[u8]) -> Result<(), String> {
     match oid {
         "1.2.840.113549.1.1.1" => {
@@ -311,6 +311,35 @@ fn public_key(oid: &str, params: &[u8], data: &[u8]) -> Result<(), String> {
             }
             if data.len() != 32 {
                 return Err("x509: wrong Ed25519 public key size".into());
+            }
+            Ok(())
+        }
+        "1.2.840.10040.4.1" => {
+            let y = Der(data).integer().ok_or("x509: invalid DSA public key")?;
+            let mut seq = Der(params)
+                .read(SEQUENCE)
+                .ok_or("x509: invalid DSA parameters")?;
+            let pqg = [seq.integer(), seq.integer(), seq.integer()];
+            let [Some(p), Some(q), Some(g)] = pqg else {
+                return Err("x509: invalid DSA parameters".into());
+            };
+            let positive = |n: &[u8]| n[0] & 0x80 == 0 && n != [0];
+            if ![y, p, q, g].into_iter().all(positive) {
+                return Err("x509: zero or negative DSA parameter".into());
+            }
+            Ok(())
+        }
+        "2.16.840.1.101.3.4.3.17" | "2.16.840.1.101.3.4.3.18" | "2.16.840.1.101.3.4.3.19" => {
+            if !params.is_empty() {
+                return Err("x509: ML-DSA key encoded with illegal parameters".into());
+            }
+            let size = match oid {
+                "2.16.840.1.101.3.4.3.17" => 1312,
+                "2.16.840.1.101.3.4.3.18" => 1952,
+                _ => 2592,
+            };
+            if data.len() != size {
+                return Err("mldsa: invalid public key length".into());
             }
             Ok(())
         }

@@ -1046,9 +1046,8 @@ const CURVES: [(&[u8], &str); 4] = [
 /// P-521), a scalar no longer than the curve's size but for leading zeros, whose public point is
 /// not the identity and which is below the curve's order. The embedded public key is not read.
 pub fn ec_private_key(curve: Option<&[u8]>, der: &[u8]) -> Result<(), String> {
-    let Some((version, scalar, own_curve)) = sec1_fields(der) else {
-        return Err(sec1_structure_error(der));
-    };
+    let (version, scalar, own_curve) =
+        sec1_fields(der).map_err(|e| sec1_structure_error(der, &e))?;
     if version != 1 {
         return Err(format!("x509: unknown EC private key version {version}"));
     }
@@ -1083,28 +1082,214 @@ pub fn ec_private_key(curve: Option<&[u8]>, der: &[u8]) -> Result<(), String> {
 type Sec1<'a> = (i64, &'a [u8], Option<&'a [u8]>);
 
 /// `ECPrivateKey ::= SEQUENCE { version INTEGER, privateKey OCTET STRING, [0] OID OPTIONAL,
-/// [1] BIT STRING OPTIONAL, … }` as Go's `encoding/asn1` reads it (later fields and data after
-/// the SEQUENCE are ignored): the version, the scalar and the curve's OID contents.
-fn sec1_fields(der: &[u8]) -> Option<Sec1<'_>> {
-    let mut body = Der(der).read(SEQUENCE)?;
-    let version = body.int64()?;
-    let scalar = body.read(OCTET_STRING)?.0;
-    let mut curve = None;
-    if body.peek(0xa0) {
-        let mut tagged = body.read(0xa0)?;
-        let mut probe = tagged;
-        probe.oid()?;
-        curve = Some(tagged.read(OID)?.0);
+/// [1] BIT STRING OPTIONAL, … }` as Go's `encoding/asn1` reads it into its struct (later fields
+/// and data after the SEQUENCE are ignored; an optional field whose tags do not match is skipped):
+/// the version, the scalar and the curve's OID contents, or `encoding/asn1`'s error text.
+fn sec1_fields(der: &[u8]) -> Result<Sec1<'_>, String> {
+    let (body, _) = asn1_field(der, 0, Asn1Kind::Sequence, None)?;
+    let body = body.unwrap_or_default();
+    let (version, off) = asn1_field(body, 0, Asn1Kind::Int, None)?;
+    let version = asn1_int64(version.unwrap_or_default())?;
+    let (scalar, off) = asn1_field(body, off, Asn1Kind::Octets, None)?;
+    let (curve, off) = asn1_field(body, off, Asn1Kind::Oid, Some(0))?;
+    if let Some(c) = curve {
+        asn1_oid(c)?;
     }
-    if body.peek(0xa1) && !body.read(0xa1)?.bit_string() {
-        return None;
+    let (public, _) = asn1_field(body, off, Asn1Kind::Bits, Some(1))?;
+    if let Some(p) = public {
+        asn1_bit_string(p)?;
     }
-    Some((version, scalar, curve))
+    Ok((version, scalar.unwrap_or_default(), curve))
+}
+
+/// The Go types of `ecPrivateKey`'s fields, as `encoding/asn1` expects them.
+#[derive(Clone, Copy)]
+enum Asn1Kind {
+    Sequence,
+    Int,
+    Octets,
+    Oid,
+    Bits,
+}
+
+fn asn1_structure(m: &str) -> String {
+    format!("asn1: structure error: {m}")
+}
+
+fn asn1_syntax(m: &str) -> String {
+    format!("asn1: syntax error: {m}")
+}
+
+/// `encoding/asn1`'s `parseField` for one field at `off` of `b`: a mandatory field when
+/// `explicit` is `None`, else an optional one under that explicit context tag. The contents
+/// (`None`: an optional field left out, the offset unchanged) and the offset after it.
+fn asn1_field(
+    b: &[u8],
+    off: usize,
+    kind: Asn1Kind,
+    explicit: Option<u32>,
+) -> Result<(Option<&[u8]>, usize), String> {
+    if off == b.len() {
+        return match explicit {
+            Some(_) => Ok((None, off)),
+            None => Err(asn1_syntax("sequence truncated")),
+        };
+    }
+    let (mut t, mut o) = asn1_tag_and_length(b, off)?;
+    if let Some(tag) = explicit {
+        if o == b.len() {
+            return Err(asn1_structure("explicit tag has no child"));
+        }
+        if t.0 != 2 || t.1 != tag || !(t.3 == 0 || t.2) {
+            return Ok((None, off));
+        }
+        if t.3 == 0 {
+            return Err(asn1_structure(
+                "zero length explicit tag was not an asn1.Flag",
+            ));
+        }
+        (t, o) = asn1_tag_and_length(b, o)?;
+    }
+    let (want, compound, name) = match kind {
+        Asn1Kind::Sequence => (16, true, "ecPrivateKey"),
+        Asn1Kind::Int => (2, false, "int"),
+        Asn1Kind::Octets => (4, false, ""),
+        Asn1Kind::Oid => (6, false, "ObjectIdentifier"),
+        Asn1Kind::Bits => (3, false, "BitString"),
+    };
+    if t.0 != 0 || t.1 != want || t.2 != compound {
+        if explicit.is_some() {
+            return Ok((None, off));
+        }
+        return Err(asn1_structure(&format!(
+            "tags don't match ({want} vs {{class:{} tag:{} length:{} isCompound:{}}}) \
+             {{optional:false explicit:false application:false private:false defaultValue:<nil> \
+             tag:<nil> stringType:0 timeType:0 set:false omitEmpty:false}} {name} @{o}",
+            t.0, t.1, t.3, t.2
+        )));
+    }
+    let end = o
+        .checked_add(t.3)
+        .filter(|&e| e <= b.len())
+        .ok_or_else(|| asn1_syntax("data truncated"))?;
+    Ok((Some(&b[o..end]), end))
+}
+
+/// `encoding/asn1`'s `parseTagAndLength`: (class, tag, constructed, length) and the offset after.
+fn asn1_tag_and_length(
+    b: &[u8],
+    mut off: usize,
+) -> Result<((u8, u32, bool, usize), usize), String> {
+    let first = b[off];
+    off += 1;
+    let mut tag = u32::from(first & 0x1f);
+    if tag == 0x1f {
+        (tag, off) = asn1_base128(b, off)?;
+        if tag < 0x1f {
+            return Err(asn1_syntax("non-minimal tag"));
+        }
+    }
+    let Some(&l) = b.get(off) else {
+        return Err(asn1_syntax("truncated tag or length"));
+    };
+    off += 1;
+    let mut len = usize::from(l);
+    if l & 0x80 != 0 {
+        let n = l & 0x7f;
+        if n == 0 {
+            return Err(asn1_syntax("indefinite length found (not DER)"));
+        }
+        len = 0;
+        for _ in 0..n {
+            let Some(&x) = b.get(off) else {
+                return Err(asn1_syntax("truncated tag or length"));
+            };
+            off += 1;
+            if len >= 1 << 23 {
+                return Err(asn1_structure("length too large"));
+            }
+            len = (len << 8) | usize::from(x);
+            if len == 0 {
+                return Err(asn1_structure("superfluous leading zeros in length"));
+            }
+        }
+        if len < 0x80 {
+            return Err(asn1_structure("non-minimal length"));
+        }
+    }
+    Ok(((first >> 6, tag, first & 0x20 != 0, len), off))
+}
+
+/// `encoding/asn1`'s base-128 integer: minimal, at most 4 bytes, below 2³¹.
+fn asn1_base128(b: &[u8], mut off: usize) -> Result<(u32, usize), String> {
+    let mut ret = 0u64;
+    for shifted in 0.. {
+        let Some(&x) = b.get(off) else { break };
+        if shifted == 5 {
+            return Err(asn1_structure("base 128 integer too large"));
+        }
+        if shifted == 0 && x == 0x80 {
+            return Err(asn1_syntax("integer is not minimally encoded"));
+        }
+        ret = (ret << 7) | u64::from(x & 0x7f);
+        off += 1;
+        if x & 0x80 == 0 {
+            return u32::try_from(ret)
+                .ok()
+                .filter(|&r| r <= i32::MAX as u32)
+                .map(|r| (r, off))
+                .ok_or_else(|| asn1_structure("base 128 integer too large"));
+        }
+    }
+    Err(asn1_syntax("truncated base 128 integer"))
+}
+
+/// `encoding/asn1`'s `parseInt64`.
+fn asn1_int64(b: &[u8]) -> Result<i64, String> {
+    match b {
+        [] => return Err(asn1_structure("empty integer")),
+        [0, x, ..] if x & 0x80 == 0 => {
+            return Err(asn1_structure("integer not minimally-encoded"));
+        }
+        [0xff, x, ..] if x & 0x80 != 0 => {
+            return Err(asn1_structure("integer not minimally-encoded"));
+        }
+        _ if b.len() > 8 => return Err(asn1_structure("integer too large")),
+        _ => {}
+    }
+    let init = if b[0] & 0x80 != 0 { -1i64 } else { 0 };
+    Ok(b.iter().fold(init, |a, &x| (a << 8) | i64::from(x)))
+}
+
+/// `encoding/asn1`'s `parseObjectIdentifier` errors.
+fn asn1_oid(b: &[u8]) -> Result<(), String> {
+    if b.is_empty() {
+        return Err(asn1_syntax("zero length OBJECT IDENTIFIER"));
+    }
+    let mut off = 0;
+    while off < b.len() {
+        off = asn1_base128(b, off)?.1;
+    }
+    Ok(())
+}
+
+/// `encoding/asn1`'s `parseBitString` errors.
+fn asn1_bit_string(b: &[u8]) -> Result<(), String> {
+    let Some((&pad, bits)) = b.split_first() else {
+        return Err(asn1_syntax("zero length BIT STRING"));
+    };
+    if pad > 7
+        || (bits.is_empty() && pad > 0)
+        || bits.last().is_some_and(|&l| l & ((1u8 << pad) - 1) != 0)
+    {
+        return Err(asn1_syntax("invalid padding bits in BIT STRING"));
+    }
+    Ok(())
 }
 
 /// Go's message for a key that is not an `ECPrivateKey`: a hint when it is a PKCS #8 or PKCS #1
-/// structure (Go then adds `encoding/asn1`'s own description of the mismatch, not given here).
-fn sec1_structure_error(der: &[u8]) -> String {
+/// structure, else `encoding/asn1`'s description of the mismatch.
+fn sec1_structure_error(der: &[u8], asn1: &str) -> String {
     let mut body = Der(der).read(SEQUENCE).unwrap_or(Der(&[]));
     if body.int64().is_some() {
         let mut pkcs8 = body;
@@ -1115,7 +1300,7 @@ fn sec1_structure_error(der: &[u8]) -> String {
             return "x509: failed to parse private key (use ParsePKCS1PrivateKey instead for this key format)".into();
         }
     }
-    "x509: failed to parse EC private key".into()
+    format!("x509: failed to parse EC private key: {asn1}")
 }
 
 /// `k mod n` for big-endian `k` and `n` of the same length, `k < 256·n`.
@@ -1366,7 +1551,30 @@ mod tests {
         );
         assert_eq!(
             ec_private_key(None, b"junk").unwrap_err(),
-            "x509: failed to parse EC private key"
+            "x509: failed to parse EC private key: asn1: structure error: tags don't match \
+             (16 vs {class:1 tag:10 length:117 isCompound:true}) {optional:false explicit:false \
+             application:false private:false defaultValue:<nil> tag:<nil> stringType:0 \
+             timeType:0 set:false omitEmpty:false} ecPrivateKey @2"
+        );
+        // An optional field whose tags do not match is skipped, as `encoding/asn1` skips it.
+        let mut body = der(0x02, &[1]);
+        body.extend(der(0x04, &[7]));
+        body.extend(der(0xa0, &der(0x02, &[1])));
+        assert_eq!(
+            ec_private_key(None, &der(0x30, &body)).unwrap_err(),
+            "x509: unknown elliptic curve"
+        );
+        assert_eq!(
+            asn1_base128(&[0x80, 0x01], 0).unwrap_err(),
+            "asn1: syntax error: integer is not minimally encoded"
+        );
+        assert_eq!(
+            asn1_base128(&[0x88, 0x80, 0x80, 0x80, 0x00], 0).unwrap_err(),
+            "asn1: structure error: base 128 integer too large"
+        );
+        assert_eq!(
+            asn1_base128(&[0x81], 0).unwrap_err(),
+            "asn1: syntax error: truncated base 128 integer"
         );
     }
 

@@ -1,8 +1,9 @@
 //! The checks Go's `crypto/x509` makes on what Sprig's `buildCustomCert` hands it (agent.md §4.5.1):
-//! a certificate's structure walked in the order `x509.ParseCertificate` walks it, each failure
-//! reported with Go's text, and an EC private key (SEC 1, alone or inside PKCS #8) checked as Go
-//! checks one. DER is read by the rules of Go's `cryptobyte`: definite, minimal lengths, low tag
-//! numbers, minimal integers. Pure functions on bytes.
+//! a certificate's structure, public key and extension values walked in the order
+//! `x509.ParseCertificate` walks them, each failure reported with Go's text, and an EC private key
+//! (SEC 1, alone or inside PKCS #8) read as `encoding/asn1` reads it and checked as Go checks one.
+//! A certificate's DER is read by the rules of Go's `cryptobyte`: definite, minimal lengths, low
+//! tag numbers, minimal integers. Pure functions on bytes.
 
 /// A DER cursor (Go's `cryptobyte.String`).
 #[derive(Clone, Copy)]
@@ -176,9 +177,8 @@ fn base128(b: &mut &[u8]) -> Option<u32> {
     None
 }
 
-/// `x509.ParseCertificate`'s checks, in its order, with its texts: the structure, and RSA, ECDSA
-/// and Ed25519 public keys. What it checks inside an extension's value (and other kinds of key)
-/// is not walked here.
+/// `x509.ParseCertificate`'s checks, in its order, with its texts: the structure, the public key
+/// ([`public_key`]) and the extensions' values ([`extension_value`]).
 pub fn certificate(der: &[u8]) -> Result<(), String> {
     let fail = |m: &str| Err(format!("x509: {m}"));
     let mut outer = Der(der);
@@ -793,7 +793,7 @@ fn name_constraints(mut outer: Der<'_>) -> Result<(), String> {
                         text()
                     ));
                 }
-                0x86 if s.parse::<std::net::IpAddr>().is_ok() => {
+                0x86 if s.parse::<core::net::IpAddr>().is_ok() => {
                     return Err(format!(
                         "x509: failed to parse URI constraint {}: cannot be IP address",
                         text()
@@ -1044,7 +1044,8 @@ const CURVES: [(&[u8], &str); 4] = [
 /// Go's `x509.ParseECPrivateKey` (and its PKCS #8 branch, which passes the curve from the
 /// algorithm's parameters as `curve`): version 1, a named curve Go knows (P-224, P-256, P-384,
 /// P-521), a scalar no longer than the curve's size but for leading zeros, whose public point is
-/// not the identity and which is below the curve's order. The embedded public key is not read.
+/// not the identity and which is below the curve's order. The embedded public key is read only as a
+/// BIT STRING, as `encoding/asn1` reads it.
 pub fn ec_private_key(curve: Option<&[u8]>, der: &[u8]) -> Result<(), String> {
     let (version, scalar, own_curve) =
         sec1_fields(der).map_err(|e| sec1_structure_error(der, &e))?;
@@ -1175,11 +1176,11 @@ fn asn1_field(
     Ok((Some(&b[o..end]), end))
 }
 
-/// `encoding/asn1`'s `parseTagAndLength`: (class, tag, constructed, length) and the offset after.
-fn asn1_tag_and_length(
-    b: &[u8],
-    mut off: usize,
-) -> Result<((u8, u32, bool, usize), usize), String> {
+/// An element's (class, tag number, constructed, length), as `encoding/asn1` reads them.
+type TagLen = (u8, u32, bool, usize);
+
+/// `encoding/asn1`'s `parseTagAndLength`: the element's header and the offset after it.
+fn asn1_tag_and_length(b: &[u8], mut off: usize) -> Result<(TagLen, usize), String> {
     let first = b[off];
     off += 1;
     let mut tag = u32::from(first & 0x1f);
@@ -1576,6 +1577,45 @@ mod tests {
             asn1_base128(&[0x81], 0).unwrap_err(),
             "asn1: syntax error: truncated base 128 integer"
         );
+    }
+
+    #[test]
+    fn extension_values_as_go_reads_them() {
+        assert!(domain_name_valid("a.example", false));
+        assert!(domain_name_valid("", false));
+        assert!(domain_name_valid(".example", true));
+        assert!(!domain_name_valid(".example", false));
+        assert!(!domain_name_valid("a..example", false));
+        assert!(!domain_name_valid("example.", true));
+        assert!(!domain_name_valid("a b", true));
+        assert_eq!(uri_host("https://u@h.example:1/p?q#f"), Some("h.example:1"));
+        assert_eq!(uri_host("file:///x"), Some(""));
+        assert_eq!(uri_host("urn:x:y"), None);
+        assert_eq!(uri_host("1x://h/"), None);
+        assert_eq!(ip_constraint(&[10, 0, 0, 0, 255, 255, 0, 0]), Ok(()));
+        assert_eq!(ip_constraint(&[10, 0, 0, 0, 0, 0, 0, 0]), Ok(()));
+        assert_eq!(
+            ip_constraint(&[10, 0, 0, 0, 255, 254, 1, 0]).unwrap_err(),
+            "x509: IP constraint contained invalid mask fffe0100"
+        );
+        assert_eq!(
+            ip_constraint(&[10, 0, 0, 0]).unwrap_err(),
+            "x509: IP constraint contained value of length 4"
+        );
+        let bc = |b: &[u8]| basic_constraints(Der(b));
+        assert!(bc(&der(0x30, &[])));
+        assert!(bc(&der(0x30, &[0x01, 0x01, 0xff, 0x02, 0x01, 0x00])));
+        assert!(!bc(&der(0x30, &[0x02, 0x01, 0xff])));
+        assert!(!bc(&der(0x30, &[0x01, 0x01, 0x01])));
+        // Policies: an OID of any size, but minimal and ended, never twice.
+        let policies = |oids: &[&[u8]]| {
+            let body: Vec<u8> = oids.iter().flat_map(|o| der(0x30, &der(0x06, o))).collect();
+            certificate_policies(Der(&der(0x30, &body)))
+        };
+        assert!(policies(&[&[0x2a, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]]));
+        assert!(!policies(&[&[0x2a, 0x80, 0x01]]));
+        assert!(!policies(&[&[0x2a, 0x81]]));
+        assert!(!policies(&[&[0x2a, 0x03], &[0x2a, 0x03]]));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The checks Go's `crypto/x509` makes on what Sprig's `buildCustomCert` hands it (agent.md §4.5.1):
-//! a certificate's structure walked in the order `x509.ParseCertificate` walks it, each failure
-//! reported with Go's text, and an EC private key (SEC 1, alone or inside PKCS #8) checked as Go
-//! checks one. DER is read by the rules of Go's `cryptobyte`: definite, minimal lengths, low tag
-//! numbers, minimal integers. Pure functions on bytes.
+//! a certificate's structure, public key and extension values walked in the order
+//! `x509.ParseCertificate` walks them, each failure reported with Go's text, and an EC private key
+//! (SEC 1, alone or inside PKCS #8) read as `encoding/asn1` reads it and checked as Go checks one.
+//! A certificate's DER is read by the rules of Go's `cryptobyte`: definite, minimal lengths, low
+//! tag numbers, minimal integers. Pure functions on bytes.
 
 /// A DER cursor (Go's `cryptobyte.String`).
 #[derive(Clone, Copy)]
@@ -67,7 +68,12 @@ impl<'a> Der<'a> {
 
     /// An INTEGER's minimal two's-complement bytes.
     fn integer(&mut self) -> Option<&'a [u8]> {
-        let b = self.read(INTEGER)?.0;
+        self.integer_tagged(INTEGER)
+    }
+
+    /// A minimal integer under `tag`.
+    fn integer_tagged(&mut self, tag: u8) -> Option<&'a [u8]> {
+        let b = self.read(tag)?.0;
         let minimal = match b {
             [] => false,
             [0, x, ..] => x & 0x80 != 0,
@@ -79,7 +85,12 @@ impl<'a> Der<'a> {
 
     /// An INTEGER that fits an `int64`.
     fn int64(&mut self) -> Option<i64> {
-        let b = self.integer()?;
+        self.int64_tagged(INTEGER)
+    }
+
+    /// An integer under `tag` that fits an `int64`.
+    fn int64_tagged(&mut self, tag: u8) -> Option<i64> {
+        let b = self.integer_tagged(tag)?;
         if b.len() > 8 {
             return None;
         }
@@ -166,9 +177,8 @@ fn base128(b: &mut &[u8]) -> Option<u32> {
     None
 }
 
-/// `x509.ParseCertificate`'s checks, in its order, with its texts: the structure, and RSA, ECDSA
-/// and Ed25519 public keys. What it checks inside an extension's value (and other kinds of key)
-/// is not walked here.
+/// `x509.ParseCertificate`'s checks, in its order, with its texts: the structure, the public key
+/// ([`public_key`]) and the extensions' values ([`extension_value`]).
 pub fn certificate(der: &[u8]) -> Result<(), String> {
     let fail = |m: &str| Err(format!("x509: {m}"));
     let mut outer = Der(der);
@@ -266,8 +276,8 @@ fn algorithm_identifier(mut ai: Der<'_>) -> Result<(String, &[u8]), String> {
     Ok((oid, params))
 }
 
-/// Go's `parsePublicKey` for RSA, ECDSA (P-224 … P-521) and Ed25519 keys; other algorithms are
-/// left to the caller's fallback.
+/// Go's `parsePublicKey` for the algorithms Go knows in a certificate: RSA, ECDSA (P-224 …
+/// P-521), Ed25519, DSA and ML-DSA; another (X25519, ML-KEM …) is let through, as in Go.
 fn public_key(oid: &str, params: &[u8], data: &[u8]) -> Result<(), String> {
     match oid {
         "1.2.840.113549.1.1.1" => {
@@ -301,6 +311,35 @@ fn public_key(oid: &str, params: &[u8], data: &[u8]) -> Result<(), String> {
             }
             if data.len() != 32 {
                 return Err("x509: wrong Ed25519 public key size".into());
+            }
+            Ok(())
+        }
+        "1.2.840.10040.4.1" => {
+            let y = Der(data).integer().ok_or("x509: invalid DSA public key")?;
+            let mut seq = Der(params)
+                .read(SEQUENCE)
+                .ok_or("x509: invalid DSA parameters")?;
+            let pqg = [seq.integer(), seq.integer(), seq.integer()];
+            let [Some(p), Some(q), Some(g)] = pqg else {
+                return Err("x509: invalid DSA parameters".into());
+            };
+            let positive = |n: &[u8]| n[0] & 0x80 == 0 && n != [0];
+            if ![y, p, q, g].into_iter().all(positive) {
+                return Err("x509: zero or negative DSA parameter".into());
+            }
+            Ok(())
+        }
+        "2.16.840.1.101.3.4.3.17" | "2.16.840.1.101.3.4.3.18" | "2.16.840.1.101.3.4.3.19" => {
+            if !params.is_empty() {
+                return Err("x509: ML-DSA key encoded with illegal parameters".into());
+            }
+            let size = match oid {
+                "2.16.840.1.101.3.4.3.17" => 1312,
+                "2.16.840.1.101.3.4.3.18" => 1952,
+                _ => 2592,
+            };
+            if data.len() != size {
+                return Err("mldsa: invalid public key length".into());
             }
             Ok(())
         }
@@ -489,24 +528,354 @@ fn extensions(tagged: Option<Der<'_>>) -> Result<(), String> {
         .ok_or_else(malformed)?
         .read(SEQUENCE)
         .ok_or_else(malformed)?;
-    let mut seen = Vec::new();
+    let mut seen: Vec<(String, bool, &[u8])> = Vec::new();
     while !list.is_empty() {
         let mut ext = list.read(SEQUENCE).ok_or("x509: malformed extension")?;
         let id = ext.oid().ok_or("x509: malformed extension OID field")?;
+        let critical = ext.peek(BOOLEAN) && ext.0.get(2) == Some(&0xff);
         if ext.peek(BOOLEAN) && !ext.boolean() {
             return Err("x509: malformed extension critical field".into());
         }
-        if ext.read(OCTET_STRING).is_none() {
+        let Some(Der(value)) = ext.read(OCTET_STRING) else {
             return Err("x509: malformed extension value field".into());
-        }
-        if seen.contains(&id) {
+        };
+        if seen.iter().any(|(s, _, _)| *s == id) {
             return Err(format!(
                 "x509: certificate contains duplicate extension with OID \"{id}\""
             ));
         }
-        seen.push(id);
+        seen.push((id, critical, value));
+    }
+    seen.iter()
+        .try_for_each(|(id, critical, value)| extension_value(id, *critical, value))
+}
+
+/// Go's reading of one extension's value, once all are read (`processExtensions`): the kinds it
+/// knows, each with its own text; an unknown kind, critical or not, is let through (Go records
+/// it, and `buildCustomCert` does not look). Go's `url.Parse` of a URI name and its mailbox
+/// grammar for an rfc822Name constraint with `@` are not applied.
+fn extension_value(id: &str, critical: bool, value: &[u8]) -> Result<(), String> {
+    let fail = |m: &str| Err(format!("x509: {m}"));
+    let mut val = Der(value);
+    match id {
+        "2.5.29.15" if !val.bit_string() => fail("invalid key usage"),
+        "2.5.29.19" if !basic_constraints(val) => fail("invalid basic constraints"),
+        "2.5.29.17" => subject_alt_names(val),
+        "2.5.29.30" => name_constraints(val),
+        "2.5.29.31" => crl_distribution_points(val),
+        "2.5.29.35" if critical => fail("authority key identifier incorrectly marked critical"),
+        "2.5.29.35" => {
+            let ok = val
+                .read(SEQUENCE)
+                .is_some_and(|mut akid| !akid.peek(0x80) || akid.read(0x80).is_some());
+            if ok {
+                Ok(())
+            } else {
+                fail("invalid authority key identifier")
+            }
+        }
+        "2.5.29.36" => {
+            let ok = val.read(SEQUENCE).is_some_and(|mut pc| {
+                [0x80, 0x81]
+                    .into_iter()
+                    .all(|tag| !pc.peek(tag) || pc.int64_tagged(tag).is_some())
+            });
+            if ok {
+                Ok(())
+            } else {
+                fail("invalid policy constraints extension")
+            }
+        }
+        "2.5.29.37" => {
+            let ok = val.read(SEQUENCE).is_some_and(|mut list| {
+                while !list.is_empty() {
+                    if list.oid().is_none() {
+                        return false;
+                    }
+                }
+                true
+            });
+            if ok {
+                Ok(())
+            } else {
+                fail("invalid extended key usages")
+            }
+        }
+        "2.5.29.14" if critical => fail("subject key identifier incorrectly marked critical"),
+        "2.5.29.14" if val.read(OCTET_STRING).is_none() => fail("invalid subject key identifier"),
+        "2.5.29.32" if !certificate_policies(val) => fail("invalid certificate policies"),
+        "2.5.29.33" => {
+            let ok = val.read(SEQUENCE).is_some_and(|mut list| {
+                while !list.is_empty() {
+                    let Some(mut m) = list.read(SEQUENCE) else {
+                        return false;
+                    };
+                    if m.read(OID).is_none() || m.read(OID).is_none() {
+                        return false;
+                    }
+                }
+                true
+            });
+            if ok {
+                Ok(())
+            } else {
+                fail("invalid policy mappings extension")
+            }
+        }
+        "2.5.29.54" if val.int64().is_none() => fail("invalid inhibit any policy extension"),
+        "1.3.6.1.5.5.7.1.1" if critical => {
+            fail("authority info access incorrectly marked critical")
+        }
+        "1.3.6.1.5.5.7.1.1" => {
+            let ok = val.read(SEQUENCE).is_some_and(|mut list| {
+                while !list.is_empty() {
+                    let Some(mut access) = list.read(SEQUENCE) else {
+                        return false;
+                    };
+                    if access.oid().is_none() || (access.peek(0x86) && access.read(0x86).is_none())
+                    {
+                        return false;
+                    }
+                }
+                true
+            });
+            if ok {
+                Ok(())
+            } else {
+                fail("invalid authority info access")
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `BasicConstraints`: a SEQUENCE, a DER BOOLEAN if one comes first, a path length that fits a
+/// non-negative `int` if an INTEGER comes next (what follows is not read).
+fn basic_constraints(mut val: Der<'_>) -> bool {
+    let Some(mut bc) = val.read(SEQUENCE) else {
+        return false;
+    };
+    if bc.peek(BOOLEAN) && !bc.boolean() {
+        return false;
+    }
+    !bc.peek(INTEGER) || bc.int64().is_some_and(|n| n >= 0)
+}
+
+/// `subjectAltName`: each name readable; an rfc822Name, dNSName or URI in ASCII, an IP address
+/// of 4 bytes or of 16 that is not IPv4-mapped, a URI's host a name Go accepts.
+fn subject_alt_names(mut val: Der<'_>) -> Result<(), String> {
+    let mut names = val
+        .read(SEQUENCE)
+        .ok_or("x509: invalid subject alternative names")?;
+    while !names.is_empty() {
+        let (tag, _, Der(data)) = names
+            .any()
+            .ok_or("x509: invalid subject alternative name")?;
+        let ascii = data.is_ascii();
+        match tag {
+            0x81 if !ascii => return Err("x509: SAN rfc822Name is malformed".into()),
+            0x82 if !ascii => return Err("x509: SAN dNSName is malformed".into()),
+            0x86 if !ascii => {
+                return Err("x509: SAN uniformResourceIdentifier is malformed".into());
+            }
+            0x86 => {
+                let uri = std::str::from_utf8(data).unwrap_or_default();
+                if uri_host(uri).is_some_and(|h| !h.is_empty() && !domain_name_valid(h, false)) {
+                    return Err(format!(
+                        "x509: cannot parse URI {}: invalid domain",
+                        crate::gostr::quote(data, false)
+                    ));
+                }
+            }
+            0x87 if data.len() == 16 && ipv4_mapped(data) => {
+                return Err("x509: SAN iPAddress contains IPv4-mapped IPv6 address".into());
+            }
+            0x87 if data.len() != 4 && data.len() != 16 => {
+                return Err(format!(
+                    "x509: cannot parse IP address of length {}",
+                    data.len()
+                ));
+            }
+            _ => {}
+        }
     }
     Ok(())
+}
+
+/// Go's `net.IP.To4` of 16 bytes: `::ffff:a.b.c.d`.
+fn ipv4_mapped(ip: &[u8]) -> bool {
+    ip[..10].iter().all(|&b| b == 0) && ip[10..12] == [0xff, 0xff]
+}
+
+/// The host (with its port) of `scheme://authority…`, as `url.Parse` gives it for a URI it
+/// accepts; `None` without an authority.
+fn uri_host(uri: &str) -> Option<&str> {
+    let (scheme, rest) = uri.split_once(':')?;
+    let mut chars = scheme.chars();
+    if !chars.next()?.is_ascii_alphabetic()
+        || !chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    {
+        return None;
+    }
+    let rest = rest.split(['#', '?']).next().unwrap_or_default();
+    let authority = rest
+        .strip_prefix("//")?
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    Some(authority.rsplit_once('@').map_or(authority, |(_, h)| h))
+}
+
+/// Go's `domainNameValid`: no final dot, no empty label, printable ASCII without spaces; a
+/// constraint may start with a dot.
+fn domain_name_valid(s: &str, constraint: bool) -> bool {
+    if s.is_empty() {
+        return true;
+    }
+    if s.ends_with('.') {
+        return false;
+    }
+    let s = if constraint {
+        s.strip_prefix('.').unwrap_or(s)
+    } else {
+        s
+    };
+    s.split('.')
+        .all(|label| !label.is_empty() && label.bytes().all(|b| (33..=126).contains(&b)))
+}
+
+/// `NameConstraints`: one SEQUENCE of optional `[0]` permitted and `[1]` excluded subtrees, not
+/// both empty; each subtree's DNS, IP, email and URI bases checked as Go checks them (others are
+/// let through).
+fn name_constraints(mut outer: Der<'_>) -> Result<(), String> {
+    let invalid = || "x509: invalid NameConstraints extension".to_string();
+    let mut top = outer.read(SEQUENCE).ok_or_else(invalid)?;
+    if !outer.is_empty() {
+        return Err(invalid());
+    }
+    let mut subtrees = [Der(&[]), Der(&[])];
+    for (tag, slot) in [0xa0, 0xa1].into_iter().zip(subtrees.iter_mut()) {
+        if top.peek(tag) {
+            *slot = top.read(tag).ok_or_else(invalid)?;
+        }
+    }
+    if !top.is_empty() {
+        return Err(invalid());
+    }
+    if subtrees.iter().all(Der::is_empty) {
+        return Err("x509: empty name constraints extension".into());
+    }
+    for mut list in subtrees {
+        while !list.is_empty() {
+            let (tag, _, Der(v)) = list
+                .read(SEQUENCE)
+                .and_then(|mut s| s.any())
+                .ok_or_else(invalid)?;
+            let text = || crate::gostr::quote(v, false);
+            if matches!(tag, 0x81 | 0x82 | 0x86) && !v.is_ascii() {
+                return Err(format!(
+                    "x509: invalid constraint value: x509: {} cannot be encoded as an IA5String",
+                    text()
+                ));
+            }
+            let s = std::str::from_utf8(v).unwrap_or_default();
+            match tag {
+                0x82 if !domain_name_valid(s, true) => {
+                    return Err(format!(
+                        "x509: failed to parse dnsName constraint {}",
+                        text()
+                    ));
+                }
+                0x87 => ip_constraint(v)?,
+                0x81 if !s.contains('@') && !domain_name_valid(s, true) => {
+                    return Err(format!(
+                        "x509: failed to parse rfc822Name constraint {}",
+                        text()
+                    ));
+                }
+                0x86 if s.parse::<core::net::IpAddr>().is_ok() => {
+                    return Err(format!(
+                        "x509: failed to parse URI constraint {}: cannot be IP address",
+                        text()
+                    ));
+                }
+                0x86 if !domain_name_valid(s, true) => {
+                    return Err(format!("x509: failed to parse URI constraint {}", text()));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An IP constraint: an address and a mask of ones then zeros, 4 + 4 or 16 + 16 bytes, the
+/// address not IPv4-mapped.
+fn ip_constraint(v: &[u8]) -> Result<(), String> {
+    if v.len() != 8 && v.len() != 32 {
+        return Err(format!(
+            "x509: IP constraint contained value of length {}",
+            v.len()
+        ));
+    }
+    let (ip, mask) = v.split_at(v.len() / 2);
+    let mut bits = mask
+        .iter()
+        .flat_map(|b| (0..8).rev().map(move |i| b >> i & 1));
+    if bits.by_ref().any(|b| b == 0) && bits.any(|b| b == 1) {
+        return Err(format!(
+            "x509: IP constraint contained invalid mask {}",
+            hex::encode(mask)
+        ));
+    }
+    if ip.len() == 16 && ipv4_mapped(ip) {
+        return Err("x509: IP constraint contained IPv4-mapped IPv6 address".into());
+    }
+    Ok(())
+}
+
+/// `cRLDistributionPoints`: a SEQUENCE of SEQUENCEs; a distribution point's name, when present,
+/// a `[0]` fullName whose leading URIs are readable.
+fn crl_distribution_points(mut val: Der<'_>) -> Result<(), String> {
+    let mut list = val
+        .read(SEQUENCE)
+        .ok_or("x509: invalid CRL distribution points")?;
+    let bad = || "x509: invalid CRL distribution point".to_string();
+    while !list.is_empty() {
+        let mut dp = list.read(SEQUENCE).ok_or_else(bad)?;
+        if !dp.peek(0xa0) {
+            continue;
+        }
+        let mut name = dp.read(0xa0).ok_or_else(bad)?;
+        let mut full = name.read(0xa0).ok_or_else(bad)?;
+        while full.peek(0x86) {
+            full.read(0x86).ok_or_else(bad)?;
+        }
+    }
+    Ok(())
+}
+
+/// `certificatePolicies`: SEQUENCEs each starting with a well-formed OID, none twice.
+fn certificate_policies(mut val: Der<'_>) -> bool {
+    let Some(mut list) = val.read(SEQUENCE) else {
+        return false;
+    };
+    let mut seen = Vec::new();
+    while !list.is_empty() {
+        let Some(Der(oid)) = list.read(SEQUENCE).and_then(|mut p| p.read(OID)) else {
+            return false;
+        };
+        // Go's `newOIDFromDER`: any size, each component minimal, the last one ended.
+        let minimal = oid
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| b != 0x80 || (i > 0 && oid[i - 1] & 0x80 != 0));
+        if seen.contains(&oid) || oid.last().is_none_or(|&b| b & 0x80 != 0) || !minimal {
+            return false;
+        }
+        seen.push(oid);
+    }
+    true
 }
 
 /// A Name: SETs of (OID, value) SEQUENCEs, each value readable as Go reads attribute values.
@@ -675,11 +1044,11 @@ const CURVES: [(&[u8], &str); 4] = [
 /// Go's `x509.ParseECPrivateKey` (and its PKCS #8 branch, which passes the curve from the
 /// algorithm's parameters as `curve`): version 1, a named curve Go knows (P-224, P-256, P-384,
 /// P-521), a scalar no longer than the curve's size but for leading zeros, whose public point is
-/// not the identity and which is below the curve's order. The embedded public key is not read.
+/// not the identity and which is below the curve's order. The embedded public key is read only as a
+/// BIT STRING, as `encoding/asn1` reads it.
 pub fn ec_private_key(curve: Option<&[u8]>, der: &[u8]) -> Result<(), String> {
-    let Some((version, scalar, own_curve)) = sec1_fields(der) else {
-        return Err(sec1_structure_error(der));
-    };
+    let (version, scalar, own_curve) =
+        sec1_fields(der).map_err(|e| sec1_structure_error(der, &e))?;
     if version != 1 {
         return Err(format!("x509: unknown EC private key version {version}"));
     }
@@ -714,28 +1083,214 @@ pub fn ec_private_key(curve: Option<&[u8]>, der: &[u8]) -> Result<(), String> {
 type Sec1<'a> = (i64, &'a [u8], Option<&'a [u8]>);
 
 /// `ECPrivateKey ::= SEQUENCE { version INTEGER, privateKey OCTET STRING, [0] OID OPTIONAL,
-/// [1] BIT STRING OPTIONAL, … }` as Go's `encoding/asn1` reads it (later fields and data after
-/// the SEQUENCE are ignored): the version, the scalar and the curve's OID contents.
-fn sec1_fields(der: &[u8]) -> Option<Sec1<'_>> {
-    let mut body = Der(der).read(SEQUENCE)?;
-    let version = body.int64()?;
-    let scalar = body.read(OCTET_STRING)?.0;
-    let mut curve = None;
-    if body.peek(0xa0) {
-        let mut tagged = body.read(0xa0)?;
-        let mut probe = tagged;
-        probe.oid()?;
-        curve = Some(tagged.read(OID)?.0);
+/// [1] BIT STRING OPTIONAL, … }` as Go's `encoding/asn1` reads it into its struct (later fields
+/// and data after the SEQUENCE are ignored; an optional field whose tags do not match is skipped):
+/// the version, the scalar and the curve's OID contents, or `encoding/asn1`'s error text.
+fn sec1_fields(der: &[u8]) -> Result<Sec1<'_>, String> {
+    let (body, _) = asn1_field(der, 0, Asn1Kind::Sequence, None)?;
+    let body = body.unwrap_or_default();
+    let (version, off) = asn1_field(body, 0, Asn1Kind::Int, None)?;
+    let version = asn1_int64(version.unwrap_or_default())?;
+    let (scalar, off) = asn1_field(body, off, Asn1Kind::Octets, None)?;
+    let (curve, off) = asn1_field(body, off, Asn1Kind::Oid, Some(0))?;
+    if let Some(c) = curve {
+        asn1_oid(c)?;
     }
-    if body.peek(0xa1) && !body.read(0xa1)?.bit_string() {
-        return None;
+    let (public, _) = asn1_field(body, off, Asn1Kind::Bits, Some(1))?;
+    if let Some(p) = public {
+        asn1_bit_string(p)?;
     }
-    Some((version, scalar, curve))
+    Ok((version, scalar.unwrap_or_default(), curve))
+}
+
+/// The Go types of `ecPrivateKey`'s fields, as `encoding/asn1` expects them.
+#[derive(Clone, Copy)]
+enum Asn1Kind {
+    Sequence,
+    Int,
+    Octets,
+    Oid,
+    Bits,
+}
+
+fn asn1_structure(m: &str) -> String {
+    format!("asn1: structure error: {m}")
+}
+
+fn asn1_syntax(m: &str) -> String {
+    format!("asn1: syntax error: {m}")
+}
+
+/// `encoding/asn1`'s `parseField` for one field at `off` of `b`: a mandatory field when
+/// `explicit` is `None`, else an optional one under that explicit context tag. The contents
+/// (`None`: an optional field left out, the offset unchanged) and the offset after it.
+fn asn1_field(
+    b: &[u8],
+    off: usize,
+    kind: Asn1Kind,
+    explicit: Option<u32>,
+) -> Result<(Option<&[u8]>, usize), String> {
+    if off == b.len() {
+        return match explicit {
+            Some(_) => Ok((None, off)),
+            None => Err(asn1_syntax("sequence truncated")),
+        };
+    }
+    let (mut t, mut o) = asn1_tag_and_length(b, off)?;
+    if let Some(tag) = explicit {
+        if o == b.len() {
+            return Err(asn1_structure("explicit tag has no child"));
+        }
+        if t.0 != 2 || t.1 != tag || !(t.3 == 0 || t.2) {
+            return Ok((None, off));
+        }
+        if t.3 == 0 {
+            return Err(asn1_structure(
+                "zero length explicit tag was not an asn1.Flag",
+            ));
+        }
+        (t, o) = asn1_tag_and_length(b, o)?;
+    }
+    let (want, compound, name) = match kind {
+        Asn1Kind::Sequence => (16, true, "ecPrivateKey"),
+        Asn1Kind::Int => (2, false, "int"),
+        Asn1Kind::Octets => (4, false, ""),
+        Asn1Kind::Oid => (6, false, "ObjectIdentifier"),
+        Asn1Kind::Bits => (3, false, "BitString"),
+    };
+    if t.0 != 0 || t.1 != want || t.2 != compound {
+        if explicit.is_some() {
+            return Ok((None, off));
+        }
+        return Err(asn1_structure(&format!(
+            "tags don't match ({want} vs {{class:{} tag:{} length:{} isCompound:{}}}) \
+             {{optional:false explicit:false application:false private:false defaultValue:<nil> \
+             tag:<nil> stringType:0 timeType:0 set:false omitEmpty:false}} {name} @{o}",
+            t.0, t.1, t.3, t.2
+        )));
+    }
+    let end = o
+        .checked_add(t.3)
+        .filter(|&e| e <= b.len())
+        .ok_or_else(|| asn1_syntax("data truncated"))?;
+    Ok((Some(&b[o..end]), end))
+}
+
+/// An element's (class, tag number, constructed, length), as `encoding/asn1` reads them.
+type TagLen = (u8, u32, bool, usize);
+
+/// `encoding/asn1`'s `parseTagAndLength`: the element's header and the offset after it.
+fn asn1_tag_and_length(b: &[u8], mut off: usize) -> Result<(TagLen, usize), String> {
+    let first = b[off];
+    off += 1;
+    let mut tag = u32::from(first & 0x1f);
+    if tag == 0x1f {
+        (tag, off) = asn1_base128(b, off)?;
+        if tag < 0x1f {
+            return Err(asn1_syntax("non-minimal tag"));
+        }
+    }
+    let Some(&l) = b.get(off) else {
+        return Err(asn1_syntax("truncated tag or length"));
+    };
+    off += 1;
+    let mut len = usize::from(l);
+    if l & 0x80 != 0 {
+        let n = l & 0x7f;
+        if n == 0 {
+            return Err(asn1_syntax("indefinite length found (not DER)"));
+        }
+        len = 0;
+        for _ in 0..n {
+            let Some(&x) = b.get(off) else {
+                return Err(asn1_syntax("truncated tag or length"));
+            };
+            off += 1;
+            if len >= 1 << 23 {
+                return Err(asn1_structure("length too large"));
+            }
+            len = (len << 8) | usize::from(x);
+            if len == 0 {
+                return Err(asn1_structure("superfluous leading zeros in length"));
+            }
+        }
+        if len < 0x80 {
+            return Err(asn1_structure("non-minimal length"));
+        }
+    }
+    Ok(((first >> 6, tag, first & 0x20 != 0, len), off))
+}
+
+/// `encoding/asn1`'s base-128 integer: minimal, at most 4 bytes, below 2³¹.
+fn asn1_base128(b: &[u8], mut off: usize) -> Result<(u32, usize), String> {
+    let mut ret = 0u64;
+    for shifted in 0.. {
+        let Some(&x) = b.get(off) else { break };
+        if shifted == 5 {
+            return Err(asn1_structure("base 128 integer too large"));
+        }
+        if shifted == 0 && x == 0x80 {
+            return Err(asn1_syntax("integer is not minimally encoded"));
+        }
+        ret = (ret << 7) | u64::from(x & 0x7f);
+        off += 1;
+        if x & 0x80 == 0 {
+            return u32::try_from(ret)
+                .ok()
+                .filter(|&r| r <= i32::MAX as u32)
+                .map(|r| (r, off))
+                .ok_or_else(|| asn1_structure("base 128 integer too large"));
+        }
+    }
+    Err(asn1_syntax("truncated base 128 integer"))
+}
+
+/// `encoding/asn1`'s `parseInt64`.
+fn asn1_int64(b: &[u8]) -> Result<i64, String> {
+    match b {
+        [] => return Err(asn1_structure("empty integer")),
+        [0, x, ..] if x & 0x80 == 0 => {
+            return Err(asn1_structure("integer not minimally-encoded"));
+        }
+        [0xff, x, ..] if x & 0x80 != 0 => {
+            return Err(asn1_structure("integer not minimally-encoded"));
+        }
+        _ if b.len() > 8 => return Err(asn1_structure("integer too large")),
+        _ => {}
+    }
+    let init = if b[0] & 0x80 != 0 { -1i64 } else { 0 };
+    Ok(b.iter().fold(init, |a, &x| (a << 8) | i64::from(x)))
+}
+
+/// `encoding/asn1`'s `parseObjectIdentifier` errors.
+fn asn1_oid(b: &[u8]) -> Result<(), String> {
+    if b.is_empty() {
+        return Err(asn1_syntax("zero length OBJECT IDENTIFIER"));
+    }
+    let mut off = 0;
+    while off < b.len() {
+        off = asn1_base128(b, off)?.1;
+    }
+    Ok(())
+}
+
+/// `encoding/asn1`'s `parseBitString` errors.
+fn asn1_bit_string(b: &[u8]) -> Result<(), String> {
+    let Some((&pad, bits)) = b.split_first() else {
+        return Err(asn1_syntax("zero length BIT STRING"));
+    };
+    if pad > 7
+        || (bits.is_empty() && pad > 0)
+        || bits.last().is_some_and(|&l| l & ((1u8 << pad) - 1) != 0)
+    {
+        return Err(asn1_syntax("invalid padding bits in BIT STRING"));
+    }
+    Ok(())
 }
 
 /// Go's message for a key that is not an `ECPrivateKey`: a hint when it is a PKCS #8 or PKCS #1
-/// structure (Go then adds `encoding/asn1`'s own description of the mismatch, not given here).
-fn sec1_structure_error(der: &[u8]) -> String {
+/// structure, else `encoding/asn1`'s description of the mismatch.
+fn sec1_structure_error(der: &[u8], asn1: &str) -> String {
     let mut body = Der(der).read(SEQUENCE).unwrap_or(Der(&[]));
     if body.int64().is_some() {
         let mut pkcs8 = body;
@@ -746,7 +1301,7 @@ fn sec1_structure_error(der: &[u8]) -> String {
             return "x509: failed to parse private key (use ParsePKCS1PrivateKey instead for this key format)".into();
         }
     }
-    "x509: failed to parse EC private key".into()
+    format!("x509: failed to parse EC private key: {asn1}")
 }
 
 /// `k mod n` for big-endian `k` and `n` of the same length, `k < 256·n`.
@@ -997,8 +1552,70 @@ mod tests {
         );
         assert_eq!(
             ec_private_key(None, b"junk").unwrap_err(),
-            "x509: failed to parse EC private key"
+            "x509: failed to parse EC private key: asn1: structure error: tags don't match \
+             (16 vs {class:1 tag:10 length:117 isCompound:true}) {optional:false explicit:false \
+             application:false private:false defaultValue:<nil> tag:<nil> stringType:0 \
+             timeType:0 set:false omitEmpty:false} ecPrivateKey @2"
         );
+        // An optional field whose tags do not match is skipped, as `encoding/asn1` skips it.
+        let mut body = der(0x02, &[1]);
+        body.extend(der(0x04, &[7]));
+        body.extend(der(0xa0, &der(0x02, &[1])));
+        assert_eq!(
+            ec_private_key(None, &der(0x30, &body)).unwrap_err(),
+            "x509: unknown elliptic curve"
+        );
+        assert_eq!(
+            asn1_base128(&[0x80, 0x01], 0).unwrap_err(),
+            "asn1: syntax error: integer is not minimally encoded"
+        );
+        assert_eq!(
+            asn1_base128(&[0x88, 0x80, 0x80, 0x80, 0x00], 0).unwrap_err(),
+            "asn1: structure error: base 128 integer too large"
+        );
+        assert_eq!(
+            asn1_base128(&[0x81], 0).unwrap_err(),
+            "asn1: syntax error: truncated base 128 integer"
+        );
+    }
+
+    #[test]
+    fn extension_values_as_go_reads_them() {
+        assert!(domain_name_valid("a.example", false));
+        assert!(domain_name_valid("", false));
+        assert!(domain_name_valid(".example", true));
+        assert!(!domain_name_valid(".example", false));
+        assert!(!domain_name_valid("a..example", false));
+        assert!(!domain_name_valid("example.", true));
+        assert!(!domain_name_valid("a b", true));
+        assert_eq!(uri_host("https://u@h.example:1/p?q#f"), Some("h.example:1"));
+        assert_eq!(uri_host("file:///x"), Some(""));
+        assert_eq!(uri_host("urn:x:y"), None);
+        assert_eq!(uri_host("1x://h/"), None);
+        assert_eq!(ip_constraint(&[10, 0, 0, 0, 255, 255, 0, 0]), Ok(()));
+        assert_eq!(ip_constraint(&[10, 0, 0, 0, 0, 0, 0, 0]), Ok(()));
+        assert_eq!(
+            ip_constraint(&[10, 0, 0, 0, 255, 254, 1, 0]).unwrap_err(),
+            "x509: IP constraint contained invalid mask fffe0100"
+        );
+        assert_eq!(
+            ip_constraint(&[10, 0, 0, 0]).unwrap_err(),
+            "x509: IP constraint contained value of length 4"
+        );
+        let bc = |b: &[u8]| basic_constraints(Der(b));
+        assert!(bc(&der(0x30, &[])));
+        assert!(bc(&der(0x30, &[0x01, 0x01, 0xff, 0x02, 0x01, 0x00])));
+        assert!(!bc(&der(0x30, &[0x02, 0x01, 0xff])));
+        assert!(!bc(&der(0x30, &[0x01, 0x01, 0x01])));
+        // Policies: an OID of any size, but minimal and ended, never twice.
+        let policies = |oids: &[&[u8]]| {
+            let body: Vec<u8> = oids.iter().flat_map(|o| der(0x30, &der(0x06, o))).collect();
+            certificate_policies(Der(&der(0x30, &body)))
+        };
+        assert!(policies(&[&[0x2a, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]]));
+        assert!(!policies(&[&[0x2a, 0x80, 0x01]]));
+        assert!(!policies(&[&[0x2a, 0x81]]));
+        assert!(!policies(&[&[0x2a, 0x03], &[0x2a, 0x03]]));
     }
 
     #[test]

@@ -221,13 +221,11 @@ pub fn index(item: &Value, idx: &[Value]) -> Result<Value, String> {
                 index_arg(i, 0, true)?;
                 return Err("reflect: slice index out of range".into());
             }
-            Value::String(s) | Value::Number(s) => {
-                let x = index_arg(i, s.len(), true)?;
-                crate::value::GoInt::byte(
-                    *s.as_bytes()
-                        .get(x)
-                        .ok_or("reflect: string index out of range")?,
-                )
+            // Any Go string, also one that is not UTF-8 (agent.md §4.5.3): a byte.
+            v if crate::gostr::bytes(v).is_some() => {
+                let b = crate::gostr::bytes(v).unwrap_or_default();
+                let x = index_arg(i, b.len(), true)?;
+                crate::value::GoInt::byte(*b.get(x).ok_or("reflect: string index out of range")?)
             }
             Value::Map(m) => match i {
                 Value::String(k) => m.get(k.as_bytes()).cloned().unwrap_or(Value::Nil),
@@ -269,11 +267,12 @@ pub fn slice(item: &Value, idx: &[Value]) -> Result<Value, String> {
         return Err(format!("too many slice indexes: {}", idx.len()));
     }
     let len = match item {
-        Value::String(s) | Value::Number(s) => {
+        // Any Go string, also one that is not UTF-8 (agent.md §4.5.3).
+        v if crate::gostr::bytes(v).is_some() => {
             if idx.len() == 3 {
                 return Err("cannot 3-index slice a string".into());
             }
-            s.len()
+            crate::gostr::bytes(v).unwrap_or_default().len()
         }
         Value::List(l) | Value::Strings(l) | Value::Ints(l) => l.len(),
         Value::NilList | Value::NilAnyList => 0,
@@ -302,12 +301,12 @@ pub fn slice(item: &Value, idx: &[Value]) -> Result<Value, String> {
     }
     let (a, b) = (bounds[0], bounds[1]);
     Ok(match item {
-        Value::String(s) => {
-            Value::String(Arc::from(s.get(a..b).map(str::to_string).unwrap_or_else(
-                || String::from_utf8_lossy(&s.as_bytes()[a..b]).into_owned(),
-            )))
-        }
+        // Go slices a string's bytes: a cut through a character keeps the bytes on each side.
+        Value::String(s) => crate::gostr::from_bytes(s.as_bytes()[a..b].to_vec()),
         Value::Number(s) => Value::Number(Arc::from(s.get(a..b).unwrap_or(""))),
+        v if crate::gostr::bytes(v).is_some() => {
+            crate::gostr::from_bytes(crate::gostr::bytes(v).unwrap_or_default()[a..b].to_vec())
+        }
         Value::List(l) => Value::list(l[a..b].to_vec()),
         Value::Strings(l) => Value::Strings(Arc::new(l[a..b].to_vec())),
         Value::Ints(l) => Value::Ints(Arc::new(l[a..b].to_vec())),

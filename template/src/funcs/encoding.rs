@@ -108,11 +108,14 @@ pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
 
 fn hmac_sha256_hex(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     args::arity("hmacSHA256Hex", a, 2)?;
-    let (msg, key) = (args::string(&a[0])?, args::string(&a[1])?);
-    Ok(Value::str(hex::encode(hmac_sha256(
-        key.as_bytes(),
-        msg.as_bytes(),
-    ))))
+    args::string(&a[0])?;
+    args::string(&a[1])?;
+    // The strings' bytes, also of one that is not UTF-8 (agent.md §4.5.3).
+    let (msg, key) = (
+        crate::gostr::bytes(&a[0]).unwrap_or_default(),
+        crate::gostr::bytes(&a[1]).unwrap_or_default(),
+    );
+    Ok(Value::str(hex::encode(hmac_sha256(key, msg))))
 }
 
 /// MD5 (RFC 1321); only for `md5sum`/`sprig_md5sum`, never for security.

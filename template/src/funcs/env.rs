@@ -33,9 +33,12 @@ fn must_env(e: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
 fn env_or_default(e: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     args::arity("envOrDefault", a, 2)?;
     let (name, def) = (args::string(&a[0])?, args::string(&a[1])?);
-    Ok(Value::str(
-        e.ctx.env(name).unwrap_or_else(|| def.to_string()),
-    ))
+    Ok(match e.ctx.env(name) {
+        Some(v) => Value::str(v),
+        // The default as given, also a string that is not UTF-8 (agent.md §4.5.3).
+        None if crate::gostr::invalid_utf8(&a[1]).is_some() => a[1].clone(),
+        None => Value::str(def),
+    })
 }
 
 fn timestamp(e: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {

@@ -907,15 +907,17 @@ func!(regex_split(a) { rsplit("regexSplit", a, false) });
 func!(must_regex_split(a) { rsplit("mustRegexSplit", a, true) });
 func!(regex_quote_meta(a) {
     // Go's `regexp.QuoteMeta` escapes only these (the crate's `escape` also does `#&-~`).
-    let s = s1("regexQuoteMeta", a)?;
-    let mut out = String::with_capacity(s.len() + 4);
-    for c in s.chars() {
-        if "\\.+*?()|[]{}^$".contains(c) {
-            out.push('\\');
+    // On bytes, as Go's does: a string that is not UTF-8 keeps its bytes (agent.md §4.5.3).
+    s1("regexQuoteMeta", a)?;
+    let s = crate::gostr::bytes(&a[0]).unwrap_or_default();
+    let mut out = Vec::with_capacity(s.len() + 4);
+    for &c in s {
+        if b"\\.+*?()|[]{}^$".contains(&c) {
+            out.push(b'\\');
         }
         out.push(c);
     }
-    ok_str(out)
+    Ok(crate::gostr::from_bytes(out))
 });
 
 // ----------------------------------------------------------------------------------------------

@@ -887,6 +887,51 @@ pub fn parse_yaml(text: &str) -> Result<Value, String> {
 }
 
 /// The characters libyaml's reader accepts (YAML 1.1's printable set).
+/// What yaml.v2's reader (libyaml's) says of input that is not UTF-8, character by character as
+/// it decodes: the first bad octet or sequence, or a control character before it. Input that
+/// starts with a UTF-16 byte order mark is read as UTF-16 there; here it gets the UTF-8 verdict
+/// (docs/differences.md).
+pub fn reader_error(b: &[u8]) -> Option<&'static str> {
+    let mut i = 0;
+    while i < b.len() {
+        let lead = b[i];
+        let (width, mut value) = match lead {
+            0x00..=0x7F => (1, u32::from(lead)),
+            _ if lead & 0xE0 == 0xC0 => (2, u32::from(lead & 0x1F)),
+            _ if lead & 0xF0 == 0xE0 => (3, u32::from(lead & 0x0F)),
+            _ if lead & 0xF8 == 0xF0 => (4, u32::from(lead & 0x07)),
+            _ => return Some("yaml: invalid leading UTF-8 octet"),
+        };
+        if i + width > b.len() {
+            return Some("yaml: incomplete UTF-8 octet sequence");
+        }
+        for &t in &b[i + 1..i + width] {
+            if t & 0xC0 != 0x80 {
+                return Some("yaml: invalid trailing UTF-8 octet");
+            }
+            value = (value << 6) | u32::from(t & 0x3F);
+        }
+        let shortest = match width {
+            1 => true,
+            2 => value >= 0x80,
+            3 => value >= 0x800,
+            _ => value >= 0x10000,
+        };
+        if !shortest {
+            return Some("yaml: invalid length of a UTF-8 sequence");
+        }
+        match char::from_u32(value) {
+            None => return Some("yaml: invalid Unicode character"),
+            Some(c) if !yaml_v2_allowed_char(c) => {
+                return Some("yaml: control characters are not allowed");
+            }
+            Some(_) => {}
+        }
+        i += width;
+    }
+    None
+}
+
 fn yaml_v2_allowed_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
         || c >= '\u{10000}'
@@ -1548,6 +1593,28 @@ mod tests {
             parse_yaml("x: 1\nx: 2\ny: 3").unwrap().print(),
             "map[x:2 true:3]"
         );
+    }
+
+    #[test]
+    fn input_that_is_not_utf8_fails_as_the_reader_says() {
+        for (b, want) in [
+            (&b"a: x\xffy"[..], Some("yaml: invalid leading UTF-8 octet")),
+            (b"a: \xc3", Some("yaml: incomplete UTF-8 octet sequence")),
+            (b"a: \xc3x", Some("yaml: invalid trailing UTF-8 octet")),
+            (
+                b"a: \xc0\x80",
+                Some("yaml: invalid length of a UTF-8 sequence"),
+            ),
+            (b"a: \xed\xa0\x80", Some("yaml: invalid Unicode character")),
+            (
+                b"\x01 \xff",
+                Some("yaml: control characters are not allowed"),
+            ),
+            (b"\xff \x01", Some("yaml: invalid leading UTF-8 octet")),
+            (b"a: \xc3\xa9", None),
+        ] {
+            assert_eq!(reader_error(b), want, "{b:?}");
+        }
     }
 
     #[test]

@@ -4,6 +4,13 @@
 //! (SEC 1, alone or inside PKCS #8) read as `encoding/asn1` reads it and checked as Go checks one.
 //! A certificate's DER is read by the rules of Go's `cryptobyte`: definite, minimal lengths, low
 //! tag numbers, minimal integers. Pure functions on bytes.
+//!
+//! Why our own code: no crate checks in Go's order or words its errors as Go does (`x509-parser`,
+//! which the caller still runs after these checks, accepts and refuses other things with other
+//! texts). The on-curve test of a public point (`y² = x³ − 3x + b mod p`) uses the small limb
+//! arithmetic below rather than a big-integer or curve crate: it runs on public values only (no
+//! constant-time need), it is one multiplication chain per key, and AWS-LC, already linked, has no
+//! P-224.
 
 /// A DER cursor (Go's `cryptobyte.String`).
 #[derive(Clone, Copy)]
@@ -483,18 +490,7 @@ fn mul_mod(a: &[u32], b: &[u32], p: &[u32]) -> Vec<u32> {
 }
 
 fn add_mod(a: &[u32], b: &[u32], p: &[u32]) -> Vec<u32> {
-    let mut out = Vec::new();
-    let mut carry = 0u64;
-    for i in 0..a.len().max(b.len()) {
-        let t = u64::from(a.get(i).copied().unwrap_or(0))
-            + u64::from(b.get(i).copied().unwrap_or(0))
-            + carry;
-        out.push(t as u32);
-        carry = t >> 32;
-    }
-    out.push(carry as u32);
-    trim(&mut out);
-    reduce_limbs(&out, p)
+    reduce_limbs(&add_limbs(a, b), p)
 }
 
 /// `a − b (mod p)` for `a, b < p`.

@@ -160,7 +160,7 @@ pub fn len(v: &Value) -> Result<Value, String> {
         Value::String(s) | Value::Number(s) => s.len(),
         Value::List(l) | Value::Strings(l) | Value::Ints(l) => l.len(),
         Value::NilList | Value::NilAnyList => 0,
-        Value::Map(m) => m.len(),
+        Value::Map(m) | Value::StrMap(m) => m.len(),
         Value::AnyMap(m) => m.len(),
         // An untyped nil reaches Go's `len` as an invalid reflect.Value, whose `Type` panics.
         Value::Nil => return Err("reflect: call of reflect.Value.Type on zero Value".into()),
@@ -227,7 +227,7 @@ pub fn index(item: &Value, idx: &[Value]) -> Result<Value, String> {
                 let x = index_arg(i, b.len(), true)?;
                 crate::value::GoInt::byte(*b.get(x).ok_or("reflect: string index out of range")?)
             }
-            Value::Map(m) => match i {
+            Value::Map(m) | Value::StrMap(m) => match i {
                 Value::String(k) => m.get(k.as_bytes()).cloned().unwrap_or(Value::Nil),
                 Value::Nil => Value::Nil,
                 // A string that is not UTF-8 (agent.md §4.5.3) finds the key of its bytes.

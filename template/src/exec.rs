@@ -282,7 +282,11 @@ impl<'a> State<'a, '_> {
                     let before = self.out.len();
                     if matches!(
                         v,
-                        Value::List(_) | Value::Strings(_) | Value::Map(_) | Value::AnyMap(_)
+                        Value::List(_)
+                            | Value::Strings(_)
+                            | Value::Map(_)
+                            | Value::StrMap(_)
+                            | Value::AnyMap(_)
                     ) {
                         // A list or map may hold strings that are not UTF-8 (`crate::gostr`).
                         let mut t = crate::gostr::GoText {
@@ -415,7 +419,7 @@ impl<'a> State<'a, '_> {
                     self.iteration(b, mark, Value::Int(i as i64), e.clone(), true)?;
                 }
             }
-            Value::Map(m) => {
+            Value::Map(m) | Value::StrMap(m) => {
                 for (k, e) in m.iter() {
                     ran = true;
                     self.iteration(b, mark, k.to_value(), e.clone(), true)?;
@@ -1023,7 +1027,7 @@ impl<'a> State<'a, '_> {
                 }
                 Ok((Value::Nil, false))
             }
-            Value::Map(m) => {
+            Value::Map(m) | Value::StrMap(m) => {
                 if has_args {
                     return self.err(format!("{name} is not a method but has arguments"));
                 }

@@ -390,7 +390,7 @@ pub fn write_go_syntax(out: &mut GoText, v: &Value, depth: usize) {
             out.push_str(v.type_name());
             out.push_str("(nil)");
         }
-        Value::Map(m) => {
+        Value::Map(m) | Value::StrMap(m) => {
             out.push_str(v.type_name());
             out.push('{');
             for (k, (key, e)) in m.iter().enumerate() {
@@ -485,7 +485,7 @@ fn format_value(out: &mut GoText, v: &Value, verb: char, sp: &Spec, depth: usize
             out.push(']');
         }
         Value::NilList | Value::NilAnyList => out.push_str("[]"),
-        Value::Map(m) => {
+        Value::Map(m) | Value::StrMap(m) => {
             out.push_str("map[");
             for (k, (key, e)) in m.iter().enumerate() {
                 if k > 0 {
@@ -1008,6 +1008,19 @@ mod tests {
             "[1 2]"
         );
         assert_eq!(sprintf("%T", &[v]), "map[string]interface {}");
+        // Sprig's split gives a map[string]string: same print, its own type.
+        let mut m = BTreeMap::new();
+        m.insert("_0".into(), Value::str("a"));
+        let v = Value::StrMap(std::sync::Arc::new(m));
+        assert_eq!(sprintf("%v", std::slice::from_ref(&v)), "map[_0:a]");
+        assert_eq!(
+            sprintf("%#v", std::slice::from_ref(&v)),
+            r#"map[string]string{"_0":"a"}"#
+        );
+        assert_eq!(
+            crate::funcs::args::map(&v).unwrap_err(),
+            "wrong type for value; expected map[string]interface {}; got map[string]string"
+        );
     }
 
     #[test]

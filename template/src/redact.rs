@@ -67,7 +67,7 @@ fn collect(v: &Value, depth: usize, out: &mut Vec<(String, &'static str)>) {
         Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
             l.iter().for_each(|x| collect(x, depth + 1, out))
         }
-        Value::Map(m) => {
+        Value::Map(m) | Value::StrMap(m) => {
             for (k, x) in m.iter() {
                 out.push((k.text().to_string(), "string"));
                 collect(x, depth + 1, out);

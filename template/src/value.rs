@@ -50,6 +50,10 @@ pub enum Value {
     NilAnyList,
     /// Go `map[string]interface {}`: keys are Go strings' bytes ([`Key`]).
     Map(Arc<BTreeMap<Key, Value>>),
+    /// Go `map[string]string` (Sprig's `split`, `splitn`): every value a string. It prints,
+    /// indexes, ranges and serializes like [`Value::Map`]; a `map[string]interface {}` parameter
+    /// refuses it, as Go's does (agent.md §4.2).
+    StrMap(Arc<BTreeMap<Key, Value>>),
     /// Go `map[interface {}]interface {}` (what `parseYAML` gives, agent.md §4.4): typed keys
     /// (string, int, uint64, float64, bool, nil), entries kept in [`any_map_order`].
     AnyMap(Arc<Vec<(Value, Value)>>),
@@ -269,6 +273,7 @@ impl Value {
             Value::Strings(_) | Value::NilList => "[]string",
             Value::Ints(_) => "[]int",
             Value::Map(_) => "map[string]interface {}",
+            Value::StrMap(_) => "map[string]string",
             Value::AnyMap(_) => "map[interface {}]interface {}",
             Value::Record(r) => r.type_name,
             Value::NilPtr(t) => t,
@@ -287,7 +292,7 @@ impl Value {
             Value::Float(f) => *f != 0.0,
             Value::Number(s) | Value::String(s) => !s.is_empty(),
             Value::List(l) | Value::Strings(l) | Value::Ints(l) => !l.is_empty(),
-            Value::Map(m) => !m.is_empty(),
+            Value::Map(m) | Value::StrMap(m) => !m.is_empty(),
             Value::AnyMap(m) => !m.is_empty(),
             Value::Object(o) => o.go_int().is_none_or(|g| g.value != 0),
             Value::Record(_) => true,
@@ -354,7 +359,7 @@ impl Value {
                 put(out, "]");
             }
             Value::NilList | Value::NilAnyList => put(out, "[]"),
-            Value::Map(m) => {
+            Value::Map(m) | Value::StrMap(m) => {
                 put(out, "map[");
                 for (i, (k, v)) in m.iter().enumerate() {
                     if i > 0 {

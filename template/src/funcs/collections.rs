@@ -220,7 +220,7 @@ fn is_empty(v: &Value) -> bool {
         Value::Float(f) => *f == 0.0,
         Value::Number(s) | Value::String(s) => s.is_empty(),
         Value::List(l) | Value::Strings(l) | Value::Ints(l) => l.is_empty(),
-        Value::Map(m) => m.is_empty(),
+        Value::Map(m) | Value::StrMap(m) => m.is_empty(),
         Value::AnyMap(m) => m.is_empty(),
         Value::Object(o) => o.go_int().is_some_and(|g| g.value == 0),
         Value::Record(_) => false,

@@ -241,7 +241,7 @@ fn write_json(
             newline(out, indent, level);
             out.push(']');
         }
-        Value::Map(m) => write_members(
+        Value::Map(m) | Value::StrMap(m) => write_members(
             out,
             // encoding/json writes a key that is not UTF-8 with U+FFFD (agent.md §4.5.3).
             m.iter().map(|(k, v)| (k.text(), v)),
@@ -422,7 +422,7 @@ pub fn toml(v: &Value) -> Result<GoText, String> {
     if has_any_map(v) {
         return Err("toml: cannot encode a map with non-string key type".into());
     }
-    let Value::Map(m) = v else {
+    let (Value::Map(m) | Value::StrMap(m)) = v else {
         return Err(format!(
             "toml: top-level values must be Go maps or structs, not {}",
             v.type_name()
@@ -492,7 +492,7 @@ fn toml_escape(out: &mut String, s: &str) {
 }
 
 fn is_table(v: &Value) -> bool {
-    matches!(v, Value::Map(_))
+    matches!(v, Value::Map(_) | Value::StrMap(_))
 }
 
 fn is_table_array(v: &Value) -> bool {
@@ -525,7 +525,7 @@ fn toml_inline(out: &mut GoText, v: &Value) -> Result<(), String> {
             out.push(']');
         }
         Value::NilList | Value::NilAnyList => out.push_str("[]"),
-        Value::Map(m) => {
+        Value::Map(m) | Value::StrMap(m) => {
             out.push('{');
             for (i, (k, v)) in m
                 .iter()
@@ -616,7 +616,7 @@ fn toml_table(out: &mut GoText, path: &[Key], m: &BTreeMap<Key, Value>) -> Resul
             out.push_str(close);
         };
         match v {
-            Value::Map(inner) => {
+            Value::Map(inner) | Value::StrMap(inner) => {
                 if sub.len() == 1 && !out.is_empty() {
                     out.push('\n');
                 }
@@ -625,7 +625,7 @@ fn toml_table(out: &mut GoText, path: &[Key], m: &BTreeMap<Key, Value>) -> Resul
             }
             Value::List(items) if is_table_array(v) => {
                 for item in items.iter() {
-                    if let Value::Map(inner) = item {
+                    if let Value::Map(inner) | Value::StrMap(inner) = item {
                         if sub.len() == 1 && !out.is_empty() {
                             out.push('\n');
                         }

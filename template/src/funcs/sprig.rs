@@ -252,7 +252,7 @@ pub fn kind(v: &Value) -> &'static str {
         | Value::Ints(_)
         | Value::NilList
         | Value::NilAnyList => "slice",
-        Value::Map(_) | Value::AnyMap(_) => "map",
+        Value::Map(_) | Value::StrMap(_) | Value::AnyMap(_) => "map",
         Value::Record(_) | Value::NilPtr(_) => "ptr",
         Value::Object(o) if o.go_string().is_some() => "string",
         Value::Object(o) if o.go_int().is_some() => o.go_int().map_or("int", |g| g.kind),
@@ -276,7 +276,7 @@ pub fn deep_eq(a: &Value, b: &Value) -> bool {
         | (Value::Ints(x), Value::Ints(y)) => {
             x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| deep_eq(p, q))
         }
-        (Value::Map(x), Value::Map(y)) => {
+        (Value::Map(x), Value::Map(y)) | (Value::StrMap(x), Value::StrMap(y)) => {
             x.len() == y.len()
                 && x.iter()
                     .all(|(k, v)| y.get(k).is_some_and(|w| deep_eq(v, w)))
@@ -623,23 +623,26 @@ func!(to_string(a) {
     let v = &n_args("toString", a, 1)?[0];
     // A string is returned as it is, bytes and all, also inside a list or map (`crate::gostr`).
     match v {
-        Value::List(_) | Value::Strings(_) | Value::Map(_) | Value::AnyMap(_) | Value::Object(_) => {
-            Ok(gostr::strval(v).into_value())
-        }
+        Value::List(_)
+        | Value::Strings(_)
+        | Value::Map(_)
+        | Value::StrMap(_)
+        | Value::AnyMap(_)
+        | Value::Object(_) => Ok(gostr::strval(v).into_value()),
         v => ok_str(strval(v)),
     }
 });
 func!(to_strings(a) { Ok(Value::Strings(std::sync::Arc::new(strslice(&n_args("toStrings", a, 1)?[0])))) });
 
-/// Sprig's `split`/`splitn` map of parts: `_0`, `_1`, ….
+/// Sprig's `split`/`splitn` map of parts, a Go `map[string]string`: `_0`, `_1`, ….
 fn parts_map(parts: Vec<&[u8]>) -> Value {
-    Value::map(
+    Value::StrMap(std::sync::Arc::new(
         parts
             .into_iter()
             .enumerate()
             .map(|(i, p)| (Key::Str(format!("_{i}")), gostr::from_bytes(p.to_vec())))
             .collect(),
-    )
+    ))
 }
 
 func!(split(a) {
@@ -649,7 +652,7 @@ func!(split(a) {
     }
     let (sep, s) = s2("split", a)?;
     let m = collections::go_split(s, sep).into_iter().enumerate().map(|(i, p)| (Key::Str(format!("_{i}")), Value::str(p))).collect();
-    Ok(Value::map(m))
+    Ok(Value::StrMap(std::sync::Arc::new(m)))
 });
 func!(splitn(a) {
     let a = n_args("splitn", a, 3)?;
@@ -673,7 +676,7 @@ func!(splitn(a) {
     } else {
         s.splitn(n as usize, sep).collect()
     };
-    Ok(Value::map(parts.into_iter().enumerate().map(|(i, p)| (Key::Str(format!("_{i}")), Value::str(p))).collect()))
+    Ok(Value::StrMap(std::sync::Arc::new(parts.into_iter().enumerate().map(|(i, p)| (Key::Str(format!("_{i}")), Value::str(p))).collect())))
 });
 func!(split_list(a) {
     if let Some(r) = b2("splitList", a) {
@@ -1345,6 +1348,7 @@ func!(dig(a) {
 fn deep_clone(v: &Value) -> Value {
     match v {
         Value::Map(m) => Value::map(m.iter().map(|(k, x)| (k.clone(), deep_clone(x))).collect()),
+        Value::StrMap(m) => Value::StrMap(std::sync::Arc::new(m.as_ref().clone())),
         Value::List(l) => Value::list(l.iter().map(deep_clone).collect()),
         Value::Strings(l) => Value::Strings(std::sync::Arc::new(l.as_ref().clone())),
         Value::Ints(l) => Value::Ints(std::sync::Arc::new(l.as_ref().clone())),

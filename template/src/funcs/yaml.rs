@@ -73,7 +73,7 @@ impl Node {
             Value::List(l) | Value::Strings(l) | Value::Ints(l) => {
                 Node::Seq(l.iter().map(Node::from_value).collect::<Result<_, _>>()?)
             }
-            Value::Map(m) => {
+            Value::Map(m) | Value::StrMap(m) => {
                 // yaml.v2 orders keys by their runes (a bad byte is U+FFFD) and writes a key
                 // that is not UTF-8 as `!!binary` (agent.md §4.5.3).
                 let mut keys: Vec<(&crate::value::Key, &Value)> = m.iter().collect();

@@ -461,17 +461,13 @@ impl<'a> State<'a, '_> {
                     self.iteration(b, mark, iv.clone(), iv, false)?;
                 }
             }
+            // A channel (`loop`): with two variables the first is the receive count, an `int`,
+            // as in the Go of `bao agent` 2.7.2.
             Value::Object(o) => match o.range_items() {
                 Some(items) => {
-                    if ndecl > 1 {
-                        return self.err(format!(
-                            "can't use {} to iterate over more than one variable",
-                            o.type_name()
-                        ));
-                    }
-                    for e in items {
+                    for (i, e) in items.into_iter().enumerate() {
                         ran = true;
-                        self.iteration(b, mark, Value::Nil, e, false)?;
+                        self.iteration(b, mark, Value::Int(i as i64), e, false)?;
                     }
                 }
                 None => {

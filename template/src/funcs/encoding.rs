@@ -43,18 +43,90 @@ pub fn b64enc(url: bool, data: &[u8]) -> String {
     engine(url).encode(data)
 }
 
-/// Decodes as Go does (newlines ignored); the error names the offending input byte.
+/// Decodes as Go's `base64.StdEncoding` / `URLEncoding` do (`DecodeString`): padding required,
+/// trailing bits tolerated, `\r` and `\n` skipped anywhere; the error names the input byte Go's
+/// decoder names (`illegal base64 data at input byte N`, counted in the input as given). Our own
+/// quantum loop rather than the `base64` crate's decoder: the crate reports other offsets (for a
+/// short last quantum, a padding error or input with line breaks), and the offset is printed by
+/// Sprig's `b64dec`, so it is output.
 pub fn b64dec(url: bool, s: &str) -> Result<Vec<u8>, String> {
-    let cleaned: String = s.chars().filter(|c| *c != '\r' && *c != '\n').collect();
-    engine(url).decode(cleaned.as_bytes()).map_err(|e| {
-        use base64::DecodeError::*;
-        let at = match e {
-            InvalidByte(i, _) | InvalidLastSymbol(i, _) => i,
-            InvalidLength(n) => n - n % 4,
-            InvalidPadding => cleaned.trim_end_matches('=').len(),
-        };
-        format!("illegal base64 data at input byte {at}")
-    })
+    let src = s.as_bytes();
+    let value = |c: u8| -> Option<u8> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' if !url => 62,
+            b'/' if !url => 63,
+            b'-' if url => 62,
+            b'_' if url => 63,
+            _ => return None,
+        })
+    };
+    let corrupt = |at: usize| format!("illegal base64 data at input byte {at}");
+    let skip_breaks = |mut i: usize| {
+        while i < src.len() && (src[i] == b'\n' || src[i] == b'\r') {
+            i += 1;
+        }
+        i
+    };
+    let mut out = Vec::with_capacity(src.len() / 4 * 3);
+    let mut si = 0;
+    loop {
+        let mut q = [0u8; 4];
+        let mut len = 4;
+        let mut j = 0;
+        let mut trailing = None;
+        while j < 4 {
+            if si == src.len() {
+                if j == 0 {
+                    return Ok(out);
+                }
+                // A short last quantum: the padding is missing (Go counts from its start).
+                return Err(corrupt(si - j));
+            }
+            let c = src[si];
+            si += 1;
+            if let Some(v) = value(c) {
+                q[j] = v;
+                j += 1;
+                continue;
+            }
+            if c == b'\n' || c == b'\r' {
+                continue;
+            }
+            if c != b'=' || j < 2 {
+                return Err(corrupt(si - 1));
+            }
+            if j == 2 {
+                // `==` expected; the first `=` is read.
+                si = skip_breaks(si);
+                if si == src.len() {
+                    return Err(corrupt(src.len()));
+                }
+                if src[si] != b'=' {
+                    return Err(corrupt(si - 1));
+                }
+                si += 1;
+            }
+            si = skip_breaks(si);
+            if si < src.len() {
+                trailing = Some(si);
+            }
+            len = j;
+            break;
+        }
+        let v =
+            u32::from(q[0]) << 18 | u32::from(q[1]) << 12 | u32::from(q[2]) << 6 | u32::from(q[3]);
+        let bytes = [(v >> 16) as u8, (v >> 8) as u8, v as u8];
+        out.extend_from_slice(&bytes[..len - 1]);
+        if let Some(at) = trailing {
+            return Err(corrupt(at));
+        }
+        if len < 4 {
+            return Ok(out);
+        }
+    }
 }
 
 fn one<'a>(name: &str, a: &'a [Value]) -> Result<&'a str, String> {

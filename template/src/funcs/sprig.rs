@@ -1032,41 +1032,63 @@ pub fn base32_encode(data: &[u8]) -> String {
     out
 }
 
-/// RFC 4648 base32 decoding; errors as Go's `illegal base32 data at input byte N`.
+/// RFC 4648 base32 decoding as Go's `base32.StdEncoding.DecodeString` does it: line breaks are
+/// removed first, then quanta of 8 are read; padding ends the input (what follows a complete pad
+/// is not read), and errors name the byte Go names (`illegal base32 data at input byte N`).
 pub fn base32_decode(s: &str) -> Result<Vec<u8>, String> {
-    let s: Vec<u8> = s.bytes().filter(|b| *b != b'\r' && *b != b'\n').collect();
-    if !s.len().is_multiple_of(8) {
-        return Err(format!(
-            "illegal base32 data at input byte {}",
-            s.len() / 8 * 8
-        ));
-    }
-    let mut out = Vec::new();
-    for (ci, chunk) in s.chunks(8).enumerate() {
-        let data_len = chunk.iter().position(|b| *b == b'=').unwrap_or(8);
-        if chunk[data_len..].iter().any(|b| *b != b'=') || !matches!(data_len, 2 | 4 | 5 | 7 | 8) {
-            return Err(format!(
-                "illegal base32 data at input byte {}",
-                ci * 8 + data_len
-            ));
-        }
-        let mut bits: u64 = 0;
-        for (i, b) in chunk[..data_len].iter().enumerate() {
-            let v = B32
+    let src: Vec<u8> = s.bytes().filter(|b| *b != b'\r' && *b != b'\n').collect();
+    let corrupt = |at: usize| format!("illegal base32 data at input byte {at}");
+    let olen = src.len();
+    let mut out = Vec::with_capacity(olen / 8 * 5);
+    let mut si = 0;
+    let mut end = false;
+    while si < olen && !end {
+        let mut q = [0u8; 8];
+        let mut len = 8;
+        let mut j = 0;
+        while j < 8 {
+            if si == olen {
+                // The end, and the padding is missing.
+                return Err(corrupt(olen - j));
+            }
+            let c = src[si];
+            si += 1;
+            let left = olen - si;
+            if c == b'=' && j >= 2 && left < 8 {
+                if left + j < 7 {
+                    return Err(corrupt(olen));
+                }
+                for k in 0..7 - j {
+                    if k < left && src[si + k] != b'=' {
+                        return Err(corrupt(si + k - 1));
+                    }
+                }
+                len = j;
+                end = true;
+                // 1, 3 and 6 symbols do not make a whole byte.
+                if matches!(len, 1 | 3 | 6) {
+                    return Err(corrupt(si - 1));
+                }
+                break;
+            }
+            q[j] = B32
                 .iter()
-                .position(|c| c == b)
-                .ok_or_else(|| format!("illegal base32 data at input byte {}", ci * 8 + i))?;
-            bits |= (v as u64) << (35 - 5 * i);
+                .position(|b| *b == c)
+                .ok_or_else(|| corrupt(si - 1))? as u8;
+            j += 1;
         }
-        let bytes = bits.to_be_bytes();
-        let n = match data_len {
+        let bits = q
+            .iter()
+            .enumerate()
+            .fold(0u64, |acc, (i, v)| acc | (u64::from(*v) << (35 - 5 * i)));
+        let n = match len {
             2 => 1,
             4 => 2,
             5 => 3,
             7 => 4,
             _ => 5,
         };
-        out.extend_from_slice(&bytes[3..3 + n]);
+        out.extend_from_slice(&bits.to_be_bytes()[3..3 + n]);
     }
     Ok(out)
 }

@@ -648,6 +648,11 @@ fn fmt_float(out: &mut GoText, v: &Value, f: f64, verb: char, sp: &Spec) {
             Some(p) => format_g_prec(f, p.max(1)),
         },
         'e' | 'E' => format_e(f, sp.prec.unwrap_or(6)),
+        'x' | 'X' if sp.sharp && f.is_finite() => {
+            sharp_hex(&format_x(f, sp.prec, verb == 'X'), sp.prec, verb)
+        }
+        'x' | 'X' => format_x(f, sp.prec, verb == 'X'),
+        'b' => format_b(f),
         'f' | 'F' => {
             if f.is_finite() {
                 format!("{:.*}", sp.prec.unwrap_or(6), f)
@@ -671,6 +676,124 @@ fn fmt_float(out: &mut GoText, v: &Value, f: f64, verb: char, sp: &Spec) {
         body.insert(0, ' ');
     }
     pad(out, &body, sp, f.is_finite());
+}
+
+/// A float64's sign, mantissa (with the implicit bit) and binary exponent, as Go's `strconv`
+/// splits it before its `b` and `x` formats.
+fn float_parts(f: f64) -> (bool, u64, i32) {
+    let bits = f.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i32;
+    let mut mant = bits & ((1 << 52) - 1);
+    let exp = if exp == 0 {
+        1
+    } else {
+        mant |= 1 << 52;
+        exp
+    };
+    (bits >> 63 == 1, mant, exp - 1023)
+}
+
+/// `%b` of a float: the mantissa, `p`, and the power of two (`7881299347898368p-51` for 3.5).
+fn format_b(f: f64) -> String {
+    if !f.is_finite() {
+        return format_float_g(f);
+    }
+    let (neg, mant, exp) = float_parts(f);
+    format!("{}{mant}p{:+}", if neg { "-" } else { "" }, exp - 52)
+}
+
+/// `%x`/`%X` of a float: Go's hexadecimal form (`0x1.cp+01` for 3.5), the shortest digits, or
+/// `prec` of them rounded half to even; the exponent has at least two digits.
+fn format_x(f: f64, prec: Option<usize>, upper: bool) -> String {
+    if !f.is_finite() {
+        return format_float_g(f);
+    }
+    let (neg, mut mant, mut exp) = float_parts(f);
+    if mant == 0 {
+        exp = 0;
+    }
+    // The leading 1 (if any) at bit 60.
+    mant <<= 60 - 52;
+    while mant != 0 && mant & (1 << 60) == 0 {
+        mant <<= 1;
+        exp -= 1;
+    }
+    if let Some(p) = prec.filter(|p| *p < 15) {
+        let shift = (p * 4) as u32;
+        let extra = (mant << shift) & ((1 << 60) - 1);
+        mant >>= 60 - shift;
+        if extra | (mant & 1) > 1 << 59 {
+            mant += 1;
+        }
+        mant <<= 60 - shift;
+        if mant & (1 << 61) != 0 {
+            mant >>= 1;
+            exp += 1;
+        }
+    }
+    let digits: &[u8; 16] = if upper {
+        b"0123456789ABCDEF"
+    } else {
+        b"0123456789abcdef"
+    };
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    out.push('0');
+    out.push(if upper { 'X' } else { 'x' });
+    out.push(if (mant >> 60) & 1 == 1 { '1' } else { '0' });
+    mant <<= 4;
+    let n = match prec {
+        None if mant != 0 => Some(usize::MAX),
+        Some(p) if p > 0 => Some(p),
+        _ => None,
+    };
+    if let Some(n) = n {
+        out.push('.');
+        let mut i = 0;
+        while i < n && (prec.is_some() || mant != 0) {
+            out.push(digits[((mant >> 60) & 15) as usize] as char);
+            mant <<= 4;
+            i += 1;
+        }
+    }
+    out.push(if upper { 'P' } else { 'p' });
+    out.push(if exp < 0 { '-' } else { '+' });
+    out.push_str(&format!("{:02}", exp.unsigned_abs()));
+    out
+}
+
+/// `%#x`/`%#X` of a float, as Go's `fmt` makes it from the `x` form: a point is always there, and
+/// `%#x` pads with zeros to `prec` (6 by default) significant digits, counting from the `x` of
+/// `0x`, as Go counts; `%#X` adds no zeros.
+fn sharp_hex(body: &str, prec: Option<usize>, verb: char) -> String {
+    let mut digits: i64 = if verb == 'x' {
+        prec.map_or(6, |p| p as i64)
+    } else {
+        0
+    };
+    let (num, tail) = body.split_at(body.find(['p', 'P']).unwrap_or(body.len()));
+    let unsigned = num.trim_start_matches('-');
+    let mut seen = false;
+    for c in unsigned.chars() {
+        if c == '.' {
+            continue;
+        }
+        seen |= c != '0';
+        if seen {
+            digits -= 1;
+        }
+    }
+    let mut out = num.to_string();
+    if !num.contains('.') {
+        out.push('.');
+    }
+    for _ in 0..digits.max(0) {
+        out.push('0');
+    }
+    out.push_str(tail);
+    out
 }
 
 /// `%e` with `prec` digits after the point, Go style exponent (`e+06`).
@@ -1021,6 +1144,22 @@ mod tests {
             crate::funcs::args::map(&v).unwrap_err(),
             "wrong type for value; expected map[string]interface {}; got map[string]string"
         );
+    }
+
+    #[test]
+    fn hex_and_binary_floats_as_go_writes_them() {
+        for (f, x, b) in [
+            (3.5, "0x1.cp+01", "7881299347898368p-51"),
+            (1.0, "0x1p+00", "4503599627370496p-52"),
+            (0.0, "0x0p+00", "0p-1074"),
+        ] {
+            assert_eq!(format_x(f, None, false), x, "{f}");
+            assert_eq!(format_b(f), b, "{f}");
+        }
+        assert_eq!(format_x(3.5, None, true), "0X1.CP+01");
+        assert_eq!(format_x(1.0 / 3.0, Some(3), false), "0x1.555p-02");
+        assert_eq!(format_x(1.0, Some(2), false), "0x1.00p+00");
+        assert_eq!(format_x(1.96875, Some(0), false), "0x1p+01");
     }
 
     #[test]

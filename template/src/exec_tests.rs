@@ -351,6 +351,12 @@ fn range_forms() {
         w_err("{{ range .Data.str }}{{ end }}")
             .ends_with("range can't iterate over value of type string")
     );
+    // An execution error's text goes through Go's fmt once more, upstream and here.
+    assert!(
+        run_err(r#"{{ index "a%db" 5 }}"#).contains(
+            r#"at <index "a%!d(MISSING)b" 5>: error calling index: index out of range: 5"#
+        )
+    );
     // As `bao agent` 2.7.2 ranges a channel: the receive count, then the element.
     assert_eq!(
         run("{{ range $i, $e := loop 2 }}{{ $i }}:{{ $e }} {{ end }}"),

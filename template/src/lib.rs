@@ -264,8 +264,10 @@ impl Template {
                 used: out.used,
                 missing: out.missing,
             }),
+            // Upstream passes the execution error's text through Go's `fmt` once more as a
+            // format, so a `%` in it reads as a verb (`100%d` => `100%!d(MISSING)`); ours too.
             Err(e) => Err(Failed {
-                error: TemplateError::Execute(e),
+                error: TemplateError::Execute(printf::sprintf(&e, &[]).into_lossy()),
                 used: out.used,
                 missing: out.missing,
             }),

@@ -548,8 +548,8 @@ fn extensions(tagged: Option<Der<'_>>) -> Result<(), String> {
 
 /// Go's reading of one extension's value, once all are read (`processExtensions`): the kinds it
 /// knows, each with its own text; an unknown kind, critical or not, is let through (Go records
-/// it, and `buildCustomCert` does not look). Go's `url.Parse` of a URI name and its mailbox
-/// grammar for an rfc822Name constraint with `@` are not applied.
+/// it, and `buildCustomCert` does not look). Go's mailbox grammar for an rfc822Name constraint
+/// with `@` is not applied.
 fn extension_value(id: &str, critical: bool, value: &[u8]) -> Result<(), String> {
     let fail = |m: &str| Err(format!("x509: {m}"));
     let mut val = Der(value);
@@ -674,13 +674,14 @@ fn subject_alt_names(mut val: Der<'_>) -> Result<(), String> {
             0x86 if !ascii => {
                 return Err("x509: SAN uniformResourceIdentifier is malformed".into());
             }
+            // Go's `url.Parse` (the port in `sprig_more.rs`), then its host as a domain name.
             0x86 => {
-                let uri = std::str::from_utf8(data).unwrap_or_default();
-                if uri_host(uri).is_some_and(|h| !h.is_empty() && !domain_name_valid(h, false)) {
-                    return Err(format!(
-                        "x509: cannot parse URI {}: invalid domain",
-                        crate::gostr::quote(data, false)
-                    ));
+                let q = crate::gostr::quote(data, false);
+                let url = super::sprig_more::parse_url(data)
+                    .map_err(|e| format!("x509: cannot parse URI {q}: parse {q}: {e}"))?;
+                let host = std::str::from_utf8(&url.host).unwrap_or_default();
+                if !host.is_empty() && !domain_name_valid(host, false) {
+                    return Err(format!("x509: cannot parse URI {q}: invalid domain"));
                 }
             }
             0x87 if data.len() == 16 && ipv4_mapped(data) => {
@@ -701,25 +702,6 @@ fn subject_alt_names(mut val: Der<'_>) -> Result<(), String> {
 /// Go's `net.IP.To4` of 16 bytes: `::ffff:a.b.c.d`.
 fn ipv4_mapped(ip: &[u8]) -> bool {
     ip[..10].iter().all(|&b| b == 0) && ip[10..12] == [0xff, 0xff]
-}
-
-/// The host (with its port) of `scheme://authority…`, as `url.Parse` gives it for a URI it
-/// accepts; `None` without an authority.
-fn uri_host(uri: &str) -> Option<&str> {
-    let (scheme, rest) = uri.split_once(':')?;
-    let mut chars = scheme.chars();
-    if !chars.next()?.is_ascii_alphabetic()
-        || !chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-    {
-        return None;
-    }
-    let rest = rest.split(['#', '?']).next().unwrap_or_default();
-    let authority = rest
-        .strip_prefix("//")?
-        .split('/')
-        .next()
-        .unwrap_or_default();
-    Some(authority.rsplit_once('@').map_or(authority, |(_, h)| h))
 }
 
 /// Go's `domainNameValid`: no final dot, no empty label, printable ASCII without spaces; a
@@ -1584,10 +1566,6 @@ mod tests {
         assert!(!domain_name_valid("a..example", false));
         assert!(!domain_name_valid("example.", true));
         assert!(!domain_name_valid("a b", true));
-        assert_eq!(uri_host("https://u@h.example:1/p?q#f"), Some("h.example:1"));
-        assert_eq!(uri_host("file:///x"), Some(""));
-        assert_eq!(uri_host("urn:x:y"), None);
-        assert_eq!(uri_host("1x://h/"), None);
         assert_eq!(ip_constraint(&[10, 0, 0, 0, 255, 255, 0, 0]), Ok(()));
         assert_eq!(ip_constraint(&[10, 0, 0, 0, 0, 0, 0, 0]), Ok(()));
         assert_eq!(

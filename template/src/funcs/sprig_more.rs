@@ -777,11 +777,11 @@ fn unescape(b: &[u8], mode: Enc) -> Result<Vec<u8>, String> {
 
 /// A parsed URL; its parts are bytes, as Go's strings are (agent.md §4.5.3).
 #[derive(Default)]
-struct Url {
+pub(crate) struct Url {
     scheme: Vec<u8>,
     opaque: Vec<u8>,
     user: Option<(Vec<u8>, Option<Vec<u8>>)>,
-    host: Vec<u8>,
+    pub(crate) host: Vec<u8>,
     path: Vec<u8>,
     force_query: bool,
     raw_query: Vec<u8>,
@@ -804,7 +804,7 @@ fn cut(s: &[u8], sep: u8) -> Option<(&[u8], &[u8])> {
 }
 
 /// Go's `url.Parse`; the error is the text after `parse "…": `.
-fn parse_url(raw: &[u8]) -> Result<Url, String> {
+pub(crate) fn parse_url(raw: &[u8]) -> Result<Url, String> {
     let mut u = Url::default();
     let (rest, frag) = match cut(raw, b'#') {
         Some((r, f)) => (r, Some(f)),

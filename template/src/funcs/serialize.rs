@@ -401,9 +401,16 @@ fn parse_json(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
 fn parse_yaml(_: &mut CallEnv<'_>, a: &[Value]) -> Result<Value, String> {
     args::arity("parseYAML", a, 1)?;
     let s = args::string(&a[0])?;
-    // yaml.v2 reads bytes: input that is not UTF-8 fails in its reader (agent.md §4.5.3).
-    if let Some(e) = crate::gostr::invalid_utf8(&a[0]).and_then(yaml::reader_error) {
-        return Err(e.into());
+    // yaml.v2 reads bytes: UTF-16 after its byte order mark, and input that is not UTF-8 fails
+    // in its reader (agent.md §4.5.3).
+    if let Some(b) = crate::gostr::invalid_utf8(&a[0]) {
+        if let Some(text) = yaml::utf16_text(b) {
+            // The input is not empty (it has the mark), so no empty-map shortcut.
+            return yaml::parse_yaml(&text?);
+        }
+        if let Some(e) = yaml::reader_error(b) {
+            return Err(e.into());
+        }
     }
     if s.is_empty() {
         return Ok(Value::map(BTreeMap::new()));

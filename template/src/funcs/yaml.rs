@@ -887,10 +887,55 @@ pub fn parse_yaml(text: &str) -> Result<Value, String> {
 }
 
 /// The characters libyaml's reader accepts (YAML 1.1's printable set).
+/// Input that starts with a UTF-16 byte order mark, read as yaml.v2's reader (libyaml's) reads it:
+/// the text without the mark, or the reader's error (a lone or missing surrogate, an odd byte at
+/// the end, a control character). `None` when there is no such mark.
+pub fn utf16_text(b: &[u8]) -> Option<Result<String, &'static str>> {
+    let little = match b {
+        [0xff, 0xfe, ..] => true,
+        [0xfe, 0xff, ..] => false,
+        _ => return None,
+    };
+    let unit = |i: usize| -> Option<u32> {
+        let (x, y) = (*b.get(i)?, *b.get(i + 1)?);
+        Some(u32::from(if little {
+            u16::from_le_bytes([x, y])
+        } else {
+            u16::from_be_bytes([x, y])
+        }))
+    };
+    let mut out = String::with_capacity(b.len() / 2);
+    let mut i = 2;
+    while i < b.len() {
+        let Some(v) = unit(i) else {
+            return Some(Err("yaml: incomplete UTF-16 character"));
+        };
+        let c = if v & 0xfc00 == 0xdc00 {
+            return Some(Err("yaml: unexpected low surrogate area"));
+        } else if v & 0xfc00 == 0xd800 {
+            let Some(w) = unit(i + 2) else {
+                return Some(Err("yaml: incomplete UTF-16 surrogate pair"));
+            };
+            if w & 0xfc00 != 0xdc00 {
+                return Some(Err("yaml: expected low surrogate area"));
+            }
+            i += 4;
+            0x10000 + ((v & 0x3ff) << 10) + (w & 0x3ff)
+        } else {
+            i += 2;
+            v
+        };
+        match char::from_u32(c) {
+            Some(c) if yaml_v2_allowed_char(c) => out.push(c),
+            _ => return Some(Err("yaml: control characters are not allowed")),
+        }
+    }
+    Some(Ok(out))
+}
+
 /// What yaml.v2's reader (libyaml's) says of input that is not UTF-8, character by character as
-/// it decodes: the first bad octet or sequence, or a control character before it. Input that
-/// starts with a UTF-16 byte order mark is read as UTF-16 there; here it gets the UTF-8 verdict
-/// (docs/differences.md).
+/// it decodes: the first bad octet or sequence, or a control character before it. (Input with a
+/// UTF-16 byte order mark goes to [`utf16_text`] first.)
 pub fn reader_error(b: &[u8]) -> Option<&'static str> {
     let mut i = 0;
     while i < b.len() {
@@ -1615,6 +1660,29 @@ mod tests {
         ] {
             assert_eq!(reader_error(b), want, "{b:?}");
         }
+        let le = |s: &str| {
+            let mut b = vec![0xff, 0xfe];
+            s.encode_utf16().for_each(|u| b.extend(u.to_le_bytes()));
+            b
+        };
+        assert_eq!(utf16_text(&le("a: é😀")), Some(Ok("a: é😀".into())));
+        assert_eq!(
+            utf16_text(&[0xfe, 0xff, 0, b'a', 0, b':', 0, b' ', 0, b'1']),
+            Some(Ok("a: 1".into()))
+        );
+        assert_eq!(
+            utf16_text(&[0xff, 0xfe, b'a', 0, b'b']),
+            Some(Err("yaml: incomplete UTF-16 character"))
+        );
+        assert_eq!(
+            utf16_text(&[0xff, 0xfe, 0x00, 0xdc]),
+            Some(Err("yaml: unexpected low surrogate area"))
+        );
+        assert_eq!(
+            utf16_text(&[0xff, 0xfe, 0x3d, 0xd8, b'a', 0]),
+            Some(Err("yaml: expected low surrogate area"))
+        );
+        assert_eq!(utf16_text(b"a: 1"), None);
     }
 
     #[test]

@@ -548,8 +548,7 @@ fn extensions(tagged: Option<Der<'_>>) -> Result<(), String> {
 
 /// Go's reading of one extension's value, once all are read (`processExtensions`): the kinds it
 /// knows, each with its own text; an unknown kind, critical or not, is let through (Go records
-/// it, and `buildCustomCert` does not look). Go's mailbox grammar for an rfc822Name constraint
-/// with `@` is not applied.
+/// it, and `buildCustomCert` does not look).
 fn extension_value(id: &str, critical: bool, value: &[u8]) -> Result<(), String> {
     let fail = |m: &str| Err(format!("x509: {m}"));
     let mut val = Der(value);
@@ -704,6 +703,60 @@ fn ipv4_mapped(ip: &[u8]) -> bool {
     ip[..10].iter().all(|&b| b == 0) && ip[10..12] == [0xff, 0xff]
 }
 
+/// Go's `parseRFC2821Mailbox` as a test: a quoted string or dot-atoms (a `\\`-escape allowed, no
+/// leading, trailing or double dot) as the local part, `@`, and a domain Go's
+/// `domainToReverseLabels` takes.
+fn rfc2821_mailbox(b: &[u8]) -> bool {
+    let mut i = 0;
+    if b.first() == Some(&b'"') {
+        i = 1;
+        loop {
+            let Some(&c) = b.get(i) else { return false };
+            i += 1;
+            match c {
+                b'"' => break,
+                b'\\' => match b.get(i) {
+                    Some(&q) if matches!(q, 1..=9 | 11 | 12 | 14..=127) => i += 1,
+                    _ => return false,
+                },
+                1..=8 | 11 | 12 | 14..=31 | 32 | 33 | 35..=91 | 93..=127 => {}
+                _ => return false,
+            }
+        }
+    } else {
+        let mut local = Vec::new();
+        while let Some(&c) = b.get(i) {
+            let c = if c == b'\\' {
+                i += 1;
+                match b.get(i) {
+                    Some(&e) => e,
+                    None => return false,
+                }
+            } else if c.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&c) {
+                c
+            } else {
+                break;
+            };
+            local.push(c);
+            i += 1;
+        }
+        if local.is_empty()
+            || local[0] == b'.'
+            || local[local.len() - 1] == b'.'
+            || local.windows(2).any(|w| w == b"..")
+        {
+            return false;
+        }
+    }
+    if b.get(i) != Some(&b'@') {
+        return false;
+    }
+    // A second `@` in the domain is refused too (what `bao agent` 2.7.2 does with
+    // `a@b@example.com`).
+    let domain = std::str::from_utf8(&b[i + 1..]).unwrap_or("\u{0}");
+    !domain.contains('@') && domain_name_valid(domain, false)
+}
+
 /// Go's `domainNameValid`: no final dot, no empty label, printable ASCII without spaces; a
 /// constraint may start with a dot.
 fn domain_name_valid(s: &str, constraint: bool) -> bool {
@@ -765,6 +818,12 @@ fn name_constraints(mut outer: Der<'_>) -> Result<(), String> {
                     ));
                 }
                 0x87 => ip_constraint(v)?,
+                0x81 if s.contains('@') && !rfc2821_mailbox(v) => {
+                    return Err(format!(
+                        "x509: failed to parse rfc822Name constraint {}",
+                        text()
+                    ));
+                }
                 0x81 if !s.contains('@') && !domain_name_valid(s, true) => {
                     return Err(format!(
                         "x509: failed to parse rfc822Name constraint {}",

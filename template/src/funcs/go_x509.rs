@@ -716,7 +716,7 @@ fn rfc2821_mailbox(b: &[u8]) -> bool {
             match c {
                 b'"' => break,
                 b'\\' => match b.get(i) {
-                    Some(&q) if matches!(q, 1..=9 | 11 | 12 | 14..=127) => i += 1,
+                    Some(&(1..=9 | 11 | 12 | 14..=127)) => i += 1,
                     _ => return false,
                 },
                 1..=8 | 11 | 12 | 14..=31 | 32 | 33 | 35..=91 | 93..=127 => {}
